@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *ctnet_prog = "ctnet";
+
+int ctnet_cli_fail(const struct ctnet_err *err)
+{
+	fprintf(stderr, "%s: %s\n", ctnet_prog, err->msg[0] ? err->msg : "failed");
+	return CTNET_EXIT_FAIL;
+}
+
+int ctnet_cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", ctnet_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", ctnet_prog);
+	return CTNET_EXIT_USAGE;
+}
+
+int ctnet_cli_version(void)
+{
+	printf("%s %s\n", ctnet_prog, CTNET_VERSION);
+	return CTNET_EXIT_OK;
+}

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "name.h"
+
+static const char *env_or(const char *var, const char *def)
+{
+	const char *v = getenv(var);
+	return v && *v ? v : def;
+}
+
+const char *ctnet_state_dir(void)
+{
+	return env_or("CTNET_STATE_DIR", CTNET_STATE_DIR_DEFAULT);
+}
+
+const char *ctnet_run_dir(void)
+{
+	return env_or("CTNET_RUN_DIR", CTNET_RUN_DIR_DEFAULT);
+}
+
+const char *ctnet_nixos_conf_dir(void)
+{
+	return env_or("CTNET_NIXOS_CONF_DIR", CTNET_NIXOS_CONF_DIR_DEFAULT);
+}
+
+/* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR; say what it really is. */
+static int open_errno(int dirfd, const char *name)
+{
+	struct stat st;
+	int e = errno;
+	if (e == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return ELOOP;
+	return e;
+}
+
+static int check_dir(int fd, const char *shown, struct ctnet_err *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ctnet_err_sys(err, errno, "stat \"%s\"", shown);
+	if (!S_ISDIR(st.st_mode))
+		return ctnet_errf(err, ENOTDIR, "state path \"%s\": not a directory", shown);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return ctnet_errf(err, EPERM, "state dir \"%s\": owned by uid %u, not root", shown,
+				  (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return ctnet_errf(err, EPERM, "state dir \"%s\": writable by group or others (mode %04o)",
+				  shown, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int ctnet_subdir_open(int dirfd, const char *name, int create, const char *shown,
+		      struct ctnet_err *err)
+{
+	int fd, r;
+	for (;;) {
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !create)
+			break;
+		if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+			return ctnet_err_sys(err, errno, "create directory \"%s\"", shown);
+		create = 0; /* one retry after mkdir */
+	}
+	if (fd < 0) {
+		errno = open_errno(dirfd, name);
+		if (errno == ELOOP)
+			return ctnet_errf(err, ELOOP, "state path \"%s\": is a symbolic link", shown);
+		return ctnet_err_sys(err, errno, "open directory \"%s\"", shown);
+	}
+	r = check_dir(fd, shown, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int ctnet_dir_open(const char *base, const char *sub, int create, struct ctnet_err *err)
+{
+	char path[4096], shown[4096];
+	int fd, r;
+
+	if (!base || base[0] != '/')
+		return ctnet_errf(err, EINVAL, "state dir \"%s\": must be an absolute path",
+				  base ? base : "");
+	r = snprintf(path, sizeof(path), "%s%s%s", base, sub && *sub ? "/" : "", sub ? sub : "");
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return ctnet_errf(err, ENAMETOOLONG, "state dir \"%s\": path too long", base);
+	/* Walk from / so that no component can be a symlink swapped in under us. */
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "open \"/\"");
+	size_t shown_len = 0;
+	shown[0] = '\0';
+	for (char *save = NULL, *comp = strtok_r(path, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(comp, "..")) {
+			close(fd);
+			return ctnet_errf(err, EINVAL, "state dir \"%s\": \"..\" not allowed", base);
+		}
+		if (!strcmp(comp, "."))
+			continue;
+		int n = snprintf(shown + shown_len, sizeof(shown) - shown_len, "/%s", comp);
+		shown_len += (size_t)n;
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+				r = ctnet_err_sys(err, errno, "create directory \"%s\"", shown);
+				close(fd);
+				return r;
+			}
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next < 0)
+			errno = open_errno(fd, comp);
+		close(fd);
+		if (next < 0) {
+			if (errno == ELOOP)
+				return ctnet_errf(err, ELOOP, "state path \"%s\": is a symbolic link",
+						  shown);
+			return ctnet_err_sys(err, errno, "open directory \"%s\"", shown);
+		}
+		fd = next;
+	}
+	/* Ownership and mode matter for the directories ctnet writes in: base and below. */
+	r = check_dir(fd, shown[0] ? shown : "/", err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+		       struct ctnet_err *err)
+{
+	char tmp[256];
+	const char *p = data;
+	int fd, r;
+
+	r = snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+	if (r < 0 || (size_t)r >= sizeof(tmp))
+		return ctnet_errf(err, ENAMETOOLONG, "write \"%s\": name too long", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "create \"%s\"", name);
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r = ctnet_err_sys(err, errno, "write \"%s\"", name);
+			goto fail;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = ctnet_err_sys(err, errno, "write \"%s\"", name);
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = ctnet_err_sys(err, errno, "rename \"%s\"", name);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
+			struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	struct stat st;
+	size_t off = 0;
+	int fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP)
+			return ctnet_errf(err, ELOOP, "read \"%s\": is a symbolic link",
+					  ctnet_show(name, shown));
+		return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ctnet_errf(err, EINVAL, "read \"%s\": not a regular file",
+				  ctnet_show(name, shown));
+	}
+	for (;;) {
+		if (off + 1 >= max) {
+			char c;
+			ssize_t more = read(fd, &c, 1);
+			close(fd);
+			if (more == 0)
+				break;
+			return ctnet_errf(err, EFBIG, "read \"%s\": larger than %zu bytes",
+					  ctnet_show(name, shown), max - 1);
+		}
+		ssize_t n = read(fd, buf + off, max - 1 - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
+		}
+		if (n == 0) {
+			close(fd);
+			break;
+		}
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	return (ssize_t)off;
+}
+
+int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return ctnet_err_sys(err, errno, "remove \"%s\"", ctnet_show(name, shown));
+	return 0;
+}
+
+int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "open lock \"%s\"", name);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		return ctnet_err_sys(err, e, "lock \"%s\"", name);
+	}
+	return fd;
+}
+
+void ctnet_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTNET_STATE_H
+#define CTNET_STATE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define CTNET_STATE_DIR_DEFAULT "/var/lib/ctnet"
+#define CTNET_RUN_DIR_DEFAULT "/run/ctnet"
+#define CTNET_NIXOS_CONF_DIR_DEFAULT "/etc/nixos-containers"
+
+/* $CTNET_STATE_DIR, $CTNET_RUN_DIR, $CTNET_NIXOS_CONF_DIR or the defaults above. */
+const char *ctnet_state_dir(void);
+const char *ctnet_run_dir(void);
+const char *ctnet_nixos_conf_dir(void);
+
+/*
+ * Opens (creating with mode 0755 when `create`) the directory `sub` below `base`
+ * ("" or NULL for base itself), every component with O_NOFOLLOW. Each directory must be
+ * owned by root or by us and not writable by group or others; anything else is refused
+ * with a message naming the path. Returns an O_DIRECTORY|O_CLOEXEC fd or -errno.
+ */
+int ctnet_dir_open(const char *base, const char *sub, int create, struct ctnet_err *err);
+/* The same for a directory below an already-open, already-checked one. */
+int ctnet_subdir_open(int dirfd, const char *name, int create, const char *shown_path,
+		      struct ctnet_err *err);
+
+/*
+ * Writes a whole file atomically: temp file in the same directory, then renameat().
+ * Readers see the old content or the new one, never a part. Mode 0644.
+ */
+int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+		       struct ctnet_err *err);
+/*
+ * Reads a regular file (O_NOFOLLOW) of at most max-1 bytes into buf, NUL-terminated.
+ * Returns the length or -errno (-ENOENT when absent, -EFBIG when too large).
+ */
+ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
+			struct ctnet_err *err);
+/* unlinkat that treats ENOENT as success. */
+int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err);
+
+/* An exclusive flock on dirfd/name (created 0600). Returns the fd to close, or -errno. */
+int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);
+void ctnet_unlock(int fd);
+
+#endif

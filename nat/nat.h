@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTNET_NAT_H
+#define CTNET_NAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "err.h"
+#include "name.h"
+
+enum nat_proto { NAT_TCP = 6, NAT_UDP = 17 };
+
+/* "tcp:8080:80", "udp:53", "tcp:8000-8010:80-90" (nixos-container HOST_PORT syntax). */
+struct nat_forward {
+	enum nat_proto proto;
+	uint16_t host_lo, host_hi;           /* host_lo == host_hi for one port */
+	uint16_t container_lo, container_hi; /* same length as the host range */
+	bool has_host_ip;
+	struct ctnet_addr host_ip;           /* --host-ip: only this destination */
+};
+
+#define NAT_MAX_FORWARDS 64
+
+/* One container as NAT sees it. */
+struct nat_container {
+	const char *name;
+	struct ctnet_addr addr;  /* IPv4 container address */
+	bool has_addr6;
+	struct ctnet_addr addr6; /* IPv6 container address */
+	const char *iface;       /* host-side interface (anti-spoofing; "internal" set) */
+	size_t n_forwards;
+	struct nat_forward forwards[NAT_MAX_FORWARDS];
+};
+
+int nat_forward_parse(const char *spec, struct nat_forward *out, struct ctnet_err *err);
+/* "tcp:8080:80" or "tcp:8000-8010:80-90" into buf (>= 64 bytes). */
+const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
+
+/* Creates ctnet's table if missing (idempotent); enables ip_forward and route_localnet. */
+int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err);
+/*
+ * Adds a container and its forwards in one nft transaction (init included when the table
+ * is missing), and records it in the desired state. Idempotent for identical input; a host
+ * port owned by another container fails with -EADDRINUSE naming it, changing nothing.
+ */
+int nat_add(const struct nat_container *c, struct ctnet_err *err);
+/* Removes a container, its forwards and their conntrack entries. Absent is success. */
+int nat_del(const char *name, struct ctnet_err *err);
+int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err);
+int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err);
+/* Calls cb for each recorded container (desired state). */
+int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
+			struct ctnet_err *err);
+
+#endif

@@ -1,0 +1,150 @@
+/* Unit tests of lib/: names, addresses, ports, the error struct, state files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "err.h"
+#include "name.h"
+#include "state.h"
+#include "t.h"
+
+static void test_names(void)
+{
+	struct ctnet_err err;
+	const char *good[] = { "web", "a", "db-1", "x.y_z", "A1", "abcdefghijklmnopqrst" };
+	const char *bad[] = { "", "../x", "a b", "x;rm", "$(id)", "-x", ".x", "a/b", "a\nb",
+			      "\xff\xfe", "caf\xc3\xa9" };
+	char big[301];
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		char what[128];
+		snprintf(what, sizeof(what), "name \"%s\" accepted", good[i]);
+		T_OK(what, ctnet_name_check(good[i], &err) == 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char what[128], shown[CTNET_SHOW_MAX];
+		snprintf(what, sizeof(what), "name \"%s\" rejected", ctnet_show(bad[i], shown));
+		T_OK(what, ctnet_name_check(bad[i], &err) == -EINVAL && err.code == EINVAL);
+	}
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	T_OK("300-character name rejected", ctnet_name_check(big, &err) == -EINVAL);
+	T_OK("error names the bad value", strstr(err.msg, "aaaa") != NULL);
+	T_OK("error for 300 characters is bounded", strlen(err.msg) < 200);
+	ctnet_name_check("x;rm", &err);
+	T_STREQ("error message for x;rm", err.msg,
+		"invalid container name \"x;rm\": only A-Z a-z 0-9 _ . - allowed");
+	T_OK("ifname ve-web ok", ctnet_ifname_check("ve-web", &err) == 0);
+	T_OK("ifname 16 bytes rejected", ctnet_ifname_check("0123456789abcdef", &err) < 0);
+	T_OK("ifname with slash rejected", ctnet_ifname_check("a/b", &err) < 0);
+}
+
+static void test_show(void)
+{
+	char buf[CTNET_SHOW_MAX];
+	T_STREQ("show escapes newline and quote", ctnet_show("a\n\"b", buf), "a\\x0a\\x22b");
+	char big[500];
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ctnet_show(big, buf);
+	T_OK("show truncates", strlen(buf) < CTNET_SHOW_MAX && strstr(buf, "...") != NULL);
+}
+
+static void test_addrs(void)
+{
+	struct ctnet_err err;
+	struct ctnet_addr a, net;
+	char buf[CTNET_ADDR_STRLEN];
+
+	T_OK("10.233.1.1 parses", ctnet_addr_parse("10.233.1.1", AF_INET, CTNET_ADDR_NOPREFIX,
+						   "address", &a, &err) == 0);
+	T_STREQ("10.233.1.1 prints", ctnet_addr_str(&a, buf), "10.233.1.1");
+	T_OK("no prefix -> -1", a.prefix == -1);
+	T_OK("prefix allowed", ctnet_addr_parse("10.233.100.5/24", 0, CTNET_ADDR_PREFIX_OK,
+						"address", &a, &err) == 0 && a.prefix == 24);
+	T_STREQ("cidr prints", ctnet_addr_cidr_str(&a, buf), "10.233.100.5/24");
+	const char *bad4[] = { "10.233.1", "10.233.1.256", "010.233.1.1", " 10.233.1.1",
+			       "10.233.1.1 ", "10.233.1.1/33", "10.233.1.1/", "10.233.1.1/-1",
+			       "10.233.1.1/2x", "x", "", "10.233.1.1/024x", "1.2.3.4/8/8" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad4); i++) {
+		char what[128], shown[CTNET_SHOW_MAX];
+		snprintf(what, sizeof(what), "address \"%s\" rejected", ctnet_show(bad4[i], shown));
+		T_OK(what, ctnet_addr_parse(bad4[i], 0, CTNET_ADDR_PREFIX_OK, "address", &a, &err) < 0);
+	}
+	T_OK("prefix refused when not allowed",
+	     ctnet_addr_parse("10.0.0.1/32", 0, CTNET_ADDR_NOPREFIX, "address", &a, &err) < 0);
+	T_OK("IPv4 refused for IPv6", ctnet_addr_parse("10.0.0.1", AF_INET6, CTNET_ADDR_PREFIX_OK,
+						       "address", &a, &err) == -EAFNOSUPPORT);
+	T_OK("error says not IPv6", strstr(err.msg, "not an IPv6 address") != NULL);
+	T_OK("fd00::1/128 parses", ctnet_addr_parse("fd00::1/128", AF_INET6, CTNET_ADDR_PREFIX_OK,
+						    "address", &a, &err) == 0 && a.prefix == 128);
+	T_OK("fd00::1/129 rejected", ctnet_addr_parse("fd00::1/129", 0, CTNET_ADDR_PREFIX_OK,
+						      "address", &a, &err) < 0);
+	T_OK("cidr 10.233.0.0/16", ctnet_cidr_parse("10.233.0.0/16", "pool", &net, &err) == 0);
+	T_OK("cidr with host bits rejected", ctnet_cidr_parse("10.233.0.1/16", "pool", &a, &err) < 0);
+	T_OK("cidr needs prefix", ctnet_cidr_parse("10.233.0.0", "pool", &a, &err) < 0);
+	ctnet_addr_parse("10.233.77.9", 0, 0, "a", &a, &err);
+	T_OK("in pool", ctnet_addr_in(&a, &net));
+	ctnet_addr_parse("10.234.0.1", 0, 0, "a", &a, &err);
+	T_OK("outside pool", !ctnet_addr_in(&a, &net));
+	ctnet_addr_set_v4(&a, 0x0ae90102, -1);
+	T_STREQ("set_v4", ctnet_addr_str(&a, buf), "10.233.1.2");
+}
+
+static void test_ports(void)
+{
+	struct ctnet_err err;
+	uint16_t p;
+	T_OK("port 80", ctnet_port_parse("80", &p, &err) == 0 && p == 80);
+	T_OK("port 65535", ctnet_port_parse("65535", &p, &err) == 0 && p == 65535);
+	T_OK("port 0 rejected", ctnet_port_parse("0", &p, &err) < 0);
+	T_OK("port 65536 rejected", ctnet_port_parse("65536", &p, &err) < 0);
+	T_OK("port -1 rejected", ctnet_port_parse("-1", &p, &err) < 0);
+	T_OK("port 99999999999 rejected", ctnet_port_parse("99999999999", &p, &err) < 0);
+	T_OK("port 8x rejected", ctnet_port_parse("8x", &p, &err) < 0);
+	T_OK("port '' rejected", ctnet_port_parse("", &p, &err) < 0);
+}
+
+static void test_state(void)
+{
+	struct ctnet_err err;
+	char tmpl[] = "/tmp/ctnet-unit.XXXXXX", base[64], buf[64];
+	T_OK("mkdtemp", mkdtemp(tmpl) != NULL);
+	snprintf(base, sizeof(base), "%s/state", tmpl);
+	int fd = ctnet_dir_open(base, "ipam", 1, &err);
+	T_OK("dir_open creates", fd >= 0);
+	T_OK("write_atomic", ctnet_write_atomic(fd, "f", "hello\n", 6, &err) == 0);
+	T_OK("read back", ctnet_read_file(fd, "f", buf, sizeof(buf), &err) == 6 && !strcmp(buf, "hello\n"));
+	T_OK("too large", ctnet_read_file(fd, "f", buf, 4, &err) == -EFBIG);
+	T_OK("absent -> ENOENT", ctnet_read_file(fd, "nope", buf, sizeof(buf), &err) == -ENOENT);
+	T_OK("symlinkat", symlinkat("f", fd, "l") == 0);
+	T_OK("symlink refused", ctnet_read_file(fd, "l", buf, sizeof(buf), &err) == -ELOOP);
+	int lk = ctnet_lock(fd, "lock", &err);
+	T_OK("lock", lk >= 0);
+	ctnet_unlock(lk);
+	T_OK("unlink absent ok", ctnet_unlink(fd, "nope", &err) == 0);
+	close(fd);
+	chmod(base, 0777);
+	fd = ctnet_dir_open(base, NULL, 0, &err);
+	T_OK("world-writable state dir refused", fd == -EPERM && strstr(err.msg, base) != NULL);
+	chmod(base, 0755);
+	snprintf(buf, sizeof(buf), "%s/link", tmpl);
+	symlink(base, buf);
+	T_OK("symlinked state dir refused", ctnet_dir_open(buf, NULL, 0, &err) == -ELOOP);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	T_OK("cleanup", system(cmd) == 0);
+}
+
+int main(void)
+{
+	test_names();
+	test_show();
+	test_addrs();
+	test_ports();
+	test_state();
+	return t_done();
+}

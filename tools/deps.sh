@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ctnet needs to build and test, if any are missing.
+#   tools/deps.sh          install what is missing (needs root and apt-get)
+#   tools/deps.sh --list   print the package names
+set -eu
+PKGS="build-essential pkg-config libnftables-dev libnl-3-dev libnl-route-3-dev libmnl-dev
+libcap-dev libjansson-dev nftables iproute2 conntrack socat python3 iputils-ping procps
+util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins"
+if [ "${1:-}" = "--list" ]; then
+	echo $PKGS
+	exit 0
+fi
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ctnet: missing Debian packages:$missing (run tools/deps.sh as root)" >&2
+	exit 1
+fi
+echo "ctnet: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
