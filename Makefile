@@ -38,8 +38,11 @@ lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)
 MOD_LIBS := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 PROGS := $(foreach m,$(MODULES),$(B)/ctnet-$(m))
 TOOL_SRCS := $(wildcard tools/*.c)
+# The launcher links all three module libraries.
+ifeq ($(words $(MODULES)),3)
 ifneq ($(TOOL_SRCS),)
 PROGS += $(B)/ctnet
+endif
 endif
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
