@@ -48,9 +48,47 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
 int nat_add(const struct nat_container *c, struct ctnet_err *err);
 /* Removes a container, its forwards and their conntrack entries. Absent is success. */
 int nat_del(const char *name, struct ctnet_err *err);
+/* Unknown container: -ENOENT. A forward already there: success. */
 int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err);
+/* Matches on protocol, host ports and host ip; the container ports are not compared. */
 int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err);
-/* Calls cb for each recorded container (desired state). */
+/*
+ * Design (see DESIGN.md "NAT"): one table `inet ctnet` with fixed chains (antispoof,
+ * prerouting, output, postrouting) over named sets and maps: ifaces, ext_ifaces, masq4/6,
+ * spoof4/6 (iface . address, with per-element counters = packets a container sent),
+ * fwd4/fwd6 (proto . port : address . port) and fwd4ip/fwd6ip (host ip . proto . port : ...,
+ * with per-element counters = connections forwarded). Adding or removing a container or a
+ * forward is only element add/delete, one nft transaction per call. The desired state lives
+ * in $CTNET_STATE_DIR/nat/; when the table vanished behind our back a change rebuilds it.
+ */
+
+/* Rebuilds ctnet's table from the desired state in one transaction. */
+int nat_restore(struct ctnet_err *err);
+/* Deletes ctnet's table only; the desired state is kept (nat_restore brings it back). */
+int nat_flush(struct ctnet_err *err);
+/*
+ * Compares the kernel with the desired state; cb (may be NULL) gets one line per
+ * difference ("missing element fwd4 tcp . 8080 : 10.233.1.2 . 80"). Returns the number of
+ * differences (0 = in sync) or -errno.
+ */
+int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
+
+/* Kernel counters for `list`. */
+struct nat_counters;
+struct nat_stat {
+	bool present; /* the elements exist in the kernel */
+	uint64_t packets, bytes;
+};
+int nat_counters_read(struct nat_counters **out, struct ctnet_err *err);
+void nat_counters_free(struct nat_counters *c);
+/* Packets and bytes the container sent (IPv4 and IPv6). */
+void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
+			    struct nat_stat *out);
+/* New connections (packets seen by the NAT chains) through one forward. */
+void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
+			  const struct nat_forward *f, struct nat_stat *out);
+
+/* Calls cb for each recorded container (desired state), in name order. */
 int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
 			struct ctnet_err *err);
 

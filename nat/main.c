@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/* ctnet-nat: the command line over nat/ (host NAT, port forwards, anti-spoofing). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caps.h"
+#include "cli.h"
+#include "json.h"
+#include "nat.h"
+
+static const char usage_text[] =
+	"Usage: ctnet-nat COMMAND [ARGS]\n"
+	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
+	"table inet ctnet (no other table is touched).\n"
+	"\n"
+	"  init [--external-interface IF]...   create the table (idempotent); with external\n"
+	"                                       interfaces, masquerade only out of those\n"
+	"  add NAME --address A [--address6 A6] --iface IF [--forward SPEC]...\n"
+	"                                       NAT a container (idempotent; replaces)\n"
+	"  del NAME                             remove a container, its forwards and flows\n"
+	"  forward add NAME SPEC [--host-ip IP] forward a host port (only to IP with --host-ip)\n"
+	"  forward del NAME SPEC [--host-ip IP] remove it and its conntrack entries\n"
+	"  list [--json]                        containers, forwards, counters\n"
+	"  check                                exit 1 and print the differences when the\n"
+	"                                       kernel differs from the recorded state\n"
+	"  restore                              rebuild the table from the recorded state\n"
+	"                                       (after nft flush ruleset or a reboot)\n"
+	"  flush                                delete ctnet's table; the recorded state is\n"
+	"                                       kept, so `restore` brings it back\n"
+	"\n"
+	"SPEC is PROTO:HOSTPORT[:CONTAINERPORT] as in nixos-container: tcp:8080:80, udp:53,\n"
+	"tcp:8000-8010:80-90 (same length, at most 1024 ports).\n"
+	"State: $CTNET_STATE_DIR/nat (default /var/lib/ctnet/nat). Needs CAP_NET_ADMIN.\n"
+	"Exit: 0 ok, 1 failure (or drift for check), 2 usage.\n";
+
+static int usage(void)
+{
+	fputs(usage_text, stdout);
+	return CTNET_EXIT_OK;
+}
+
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]; advances *i. NULL when not this option. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n))
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*bad = 1;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	const char *ext[16];
+	size_t n = 0;
+	struct ctnet_err err = { 0 };
+	for (int i = 0; i < argc; i++) {
+		int bad = 0;
+		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
+		if (bad)
+			return ctnet_cli_usage("init: --external-interface needs a value");
+		if (!v)
+			return ctnet_cli_usage("init: unexpected argument \"%s\"", argv[i]);
+		if (n == ARRAY_SIZE(ext))
+			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
+		ext[n++] = v;
+	}
+	if (nat_init(ext, n, &err) < 0)
+		return ctnet_cli_fail(&err);
+	return CTNET_EXIT_OK;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	struct nat_container *c = calloc(1, sizeof(*c));
+	struct ctnet_err err = { 0 };
+	const char *address = NULL;
+	int rc = CTNET_EXIT_FAIL;
+
+	if (!c)
+		return CTNET_EXIT_FAIL;
+	for (int i = 0; i < argc; i++) {
+		int bad = 0;
+		const char *v;
+		if ((v = opt_value(argc, argv, &i, "--address", &bad))) {
+			address = v;
+			if (ctnet_addr_parse(v, AF_INET, CTNET_ADDR_NOPREFIX, "--address", &c->addr, &err) < 0)
+				goto fail;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--address6", &bad))) {
+			c->has_addr6 = true;
+			if (ctnet_addr_parse(v, AF_INET6, CTNET_ADDR_NOPREFIX, "--address6", &c->addr6, &err) < 0)
+				goto fail;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--iface", &bad))) {
+			if (ctnet_ifname_check(v, &err) < 0)
+				goto fail;
+			c->iface = v;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--forward", &bad))) {
+			if (c->n_forwards == NAT_MAX_FORWARDS) {
+				ctnet_errf(&err, EINVAL, "more than %d forwards", NAT_MAX_FORWARDS);
+				goto fail;
+			}
+			if (nat_forward_parse(v, &c->forwards[c->n_forwards++], &err) < 0)
+				goto fail;
+		} else if (bad) {
+			rc = ctnet_cli_usage("add: %s needs a value", argv[i]);
+			goto out;
+		} else if (argv[i][0] == '-' || c->name) {
+			rc = ctnet_cli_usage("add: unexpected argument \"%s\"", argv[i]);
+			goto out;
+		} else {
+			c->name = argv[i];
+		}
+	}
+	if (!c->name || !address || !c->iface) {
+		rc = ctnet_cli_usage("add: needs NAME, --address and --iface");
+		goto out;
+	}
+	if (nat_add(c, &err) < 0)
+		goto fail;
+	rc = CTNET_EXIT_OK;
+	goto out;
+fail:
+	rc = ctnet_cli_fail(&err);
+out:
+	free(c);
+	return rc;
+}
+
+static int cmd_del(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	if (argc != 1)
+		return ctnet_cli_usage("del: needs exactly one NAME");
+	if (nat_del(argv[0], &err) < 0)
+		return ctnet_cli_fail(&err);
+	return CTNET_EXIT_OK;
+}
+
+static int cmd_forward(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct nat_forward f;
+	const char *name = NULL, *spec = NULL, *host_ip = NULL;
+	bool add;
+
+	if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
+		return ctnet_cli_usage("forward: expected \"add\" or \"del\"");
+	add = !strcmp(argv[0], "add");
+	for (int i = 1; i < argc; i++) {
+		int bad = 0;
+		const char *v = opt_value(argc, argv, &i, "--host-ip", &bad);
+		if (bad)
+			return ctnet_cli_usage("forward: --host-ip needs a value");
+		if (v)
+			host_ip = v;
+		else if (argv[i][0] == '-' || (name && spec))
+			return ctnet_cli_usage("forward: unexpected argument \"%s\"", argv[i]);
+		else if (!name)
+			name = argv[i];
+		else
+			spec = argv[i];
+	}
+	if (!name || !spec)
+		return ctnet_cli_usage("forward %s: needs NAME and SPEC", argv[0]);
+	if (nat_forward_parse(spec, &f, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (host_ip) {
+		f.has_host_ip = true;
+		if (ctnet_addr_parse(host_ip, 0, CTNET_ADDR_NOPREFIX, "--host-ip", &f.host_ip, &err) < 0)
+			return ctnet_cli_fail(&err);
+	}
+	if ((add ? nat_forward_add(name, &f, &err) : nat_forward_del(name, &f, &err)) < 0)
+		return ctnet_cli_fail(&err);
+	return CTNET_EXIT_OK;
+}
+
+struct list_ctx {
+	bool json;
+	struct nat_counters *cn;
+	json_t *arr;
+	int rows;
+};
+
+static const char *forward_to(const struct nat_container *c, const struct nat_forward *f,
+			      char *buf, size_t len)
+{
+	char a[CTNET_ADDR_STRLEN], ports[16];
+	bool v6 = f->has_host_ip && f->host_ip.family == AF_INET6;
+	if (f->container_lo == f->container_hi)
+		snprintf(ports, sizeof(ports), "%u", f->container_lo);
+	else
+		snprintf(ports, sizeof(ports), "%u-%u", f->container_lo, f->container_hi);
+	snprintf(buf, len, v6 ? "[%s]:%s" : "%s:%s", ctnet_addr_str(v6 ? &c->addr6 : &c->addr, a),
+		 ports);
+	return buf;
+}
+
+static int list_one(const struct nat_container *c, void *data)
+{
+	struct list_ctx *l = data;
+	char a4[CTNET_ADDR_STRLEN], a6[CTNET_ADDR_STRLEN], spec[64], to[96], hip[CTNET_ADDR_STRLEN];
+	struct nat_stat st;
+
+	nat_counters_container(l->cn, c, &st);
+	ctnet_addr_str(&c->addr, a4);
+	if (c->has_addr6)
+		ctnet_addr_str(&c->addr6, a6);
+	if (l->json) {
+		json_t *o = json_object(), *fw = json_array(), *cnt = json_object();
+		ctnet_json_set_str(o, "name", c->name);
+		ctnet_json_set_str(o, "iface", c->iface);
+		ctnet_json_set_str(o, "address", a4);
+		if (c->has_addr6)
+			ctnet_json_set_str(o, "address6", a6);
+		json_object_set_new(o, "in_kernel", json_boolean(st.present));
+		ctnet_json_set_int(cnt, "packets", (long long)st.packets);
+		ctnet_json_set_int(cnt, "bytes", (long long)st.bytes);
+		json_object_set_new(o, "sent", cnt);
+		for (size_t i = 0; i < c->n_forwards; i++) {
+			const struct nat_forward *f = &c->forwards[i];
+			json_t *fo = json_object();
+			nat_counters_forward(l->cn, c, f, &st);
+			ctnet_json_set_str(fo, "spec", nat_forward_str(f, spec, sizeof(spec)));
+			ctnet_json_set_str(fo, "proto", f->proto == NAT_UDP ? "udp" : "tcp");
+			ctnet_json_set_int(fo, "host_port", f->host_lo);
+			ctnet_json_set_int(fo, "host_port_last", f->host_hi);
+			ctnet_json_set_int(fo, "container_port", f->container_lo);
+			ctnet_json_set_int(fo, "container_port_last", f->container_hi);
+			if (f->has_host_ip)
+				ctnet_json_set_str(fo, "host_ip", ctnet_addr_str(&f->host_ip, hip));
+			json_object_set_new(fo, "in_kernel", json_boolean(st.present));
+			ctnet_json_set_int(fo, "connections", (long long)st.packets);
+			json_array_append_new(fw, fo);
+		}
+		json_object_set_new(o, "forwards", fw);
+		json_array_append_new(l->arr, o);
+		return 0;
+	}
+	if (!l->rows++)
+		printf("%-20s %-15s %-15s %-24s %12s %14s\n", "CONTAINER", "IFACE", "ADDRESS",
+		       "ADDRESS6", "SENT-PKTS", "SENT-BYTES");
+	printf("%-20s %-15s %-15s %-24s %12llu %14llu%s\n", c->name, c->iface, a4,
+	       c->has_addr6 ? a6 : "-", (unsigned long long)st.packets,
+	       (unsigned long long)st.bytes, st.present ? "" : "  (not in kernel)");
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		const struct nat_forward *f = &c->forwards[i];
+		nat_counters_forward(l->cn, c, f, &st);
+		printf("  forward %-22s%s%-16s -> %-28s %llu connections%s\n",
+		       nat_forward_str(f, spec, sizeof(spec)), f->has_host_ip ? " on " : "",
+		       f->has_host_ip ? ctnet_addr_str(&f->host_ip, hip) : "",
+		       forward_to(c, f, to, sizeof(to)), (unsigned long long)st.packets,
+		       st.present ? "" : "  (not in kernel)");
+	}
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct list_ctx l = { 0 };
+	int r;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			l.json = true;
+		else
+			return ctnet_cli_usage("list: unexpected argument \"%s\"", argv[i]);
+	}
+	if (nat_counters_read(&l.cn, &err) < 0)
+		return ctnet_cli_fail(&err);
+	l.arr = json_array();
+	r = nat_list_containers(list_one, &l, &err);
+	nat_counters_free(l.cn);
+	if (r < 0) {
+		json_decref(l.arr);
+		return ctnet_cli_fail(&err);
+	}
+	if (l.json) {
+		json_t *root = json_object();
+		json_object_set_new(root, "containers", l.arr);
+		ctnet_json_print(stdout, root);
+	} else {
+		json_decref(l.arr);
+		if (!l.rows)
+			printf("no containers\n");
+	}
+	return CTNET_EXIT_OK;
+}
+
+static void print_line(const char *line, void *data)
+{
+	(void)data;
+	printf("%s\n", line);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	int r;
+	(void)argv;
+	if (argc)
+		return ctnet_cli_usage("check: takes no arguments");
+	r = nat_check(print_line, NULL, &err);
+	if (r < 0)
+		return ctnet_cli_fail(&err);
+	if (r > 0) {
+		printf("%d difference%s between the kernel and the recorded state; "
+		       "`ctnet-nat restore` fixes them\n", r, r == 1 ? "" : "s");
+		return CTNET_EXIT_FAIL;
+	}
+	printf("in sync\n");
+	return CTNET_EXIT_OK;
+}
+
+static int cmd_simple(int argc, int (*fn)(struct ctnet_err *), const char *name)
+{
+	struct ctnet_err err = { 0 };
+	if (argc)
+		return ctnet_cli_usage("%s: takes no arguments", name);
+	if (fn(&err) < 0)
+		return ctnet_cli_fail(&err);
+	return CTNET_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	const char *cmd;
+
+	ctnet_prog = "ctnet-nat";
+	if (argc < 2)
+		return ctnet_cli_usage("missing command");
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
+		return usage();
+	if (!strcmp(cmd, "--version"))
+		return ctnet_cli_version();
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help"))
+			return usage();
+	if (ctnet_caps_limit(CTNET_CAP_NET_ADMIN, &err) < 0 ||
+	    ctnet_caps_require(CTNET_CAP_NET_ADMIN, cmd, &err) < 0)
+		return ctnet_cli_fail(&err);
+	argc -= 2;
+	argv += 2;
+	if (!strcmp(cmd, "init"))
+		return cmd_init(argc, argv);
+	if (!strcmp(cmd, "add"))
+		return cmd_add(argc, argv);
+	if (!strcmp(cmd, "del"))
+		return cmd_del(argc, argv);
+	if (!strcmp(cmd, "forward"))
+		return cmd_forward(argc, argv);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc, argv);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc, argv);
+	if (!strcmp(cmd, "restore"))
+		return cmd_simple(argc, nat_restore, "restore");
+	if (!strcmp(cmd, "flush"))
+		return cmd_simple(argc, nat_flush, "flush");
+	return ctnet_cli_usage("unknown command \"%s\"", cmd);
+}

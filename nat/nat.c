@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctnet-nat's operations. Each change is: validate, lock the desired state, turn the
+ * old and new container into element lists, apply the difference as one nft transaction,
+ * then record. If the table vanished behind our back (nft flush ruleset, reboot), the
+ * transaction fails with ENOENT and we rebuild the whole table from the desired state with
+ * the change included, once, like systemd's firewall-util-nft.c.
+ */
+#include "nat_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+
+static int sysctl_on(const char *path, struct ctnet_err *err)
+{
+	char c = 0;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) /* e.g. IPv6 disabled: nothing to switch on */
+			return 0;
+		return ctnet_err_sys(err, errno, "sysctl \"%s\"", path);
+	}
+	if (read(fd, &c, 1) == 1 && c == '1') {
+		close(fd);
+		return 0;
+	}
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		int e = errno;
+		close(fd);
+		return ctnet_err_sys(err, e, "sysctl \"%s\"", path);
+	}
+	close(fd);
+	return 0;
+}
+
+int nat_sysctls(bool ipv6, struct ctnet_err *err)
+{
+	int r;
+	if ((r = sysctl_on("/proc/sys/net/ipv4/ip_forward", err)) < 0 ||
+	    /* forwards to 127.0.0.1 are routed to a container: allowed only with this */
+	    (r = sysctl_on("/proc/sys/net/ipv4/conf/all/route_localnet", err)) < 0)
+		return r;
+	if (ipv6)
+		return sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding", err);
+	return 0;
+}
+
+void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->c = *src;
+	snprintf(dst->name, sizeof(dst->name), "%s", src->name);
+	snprintf(dst->iface, sizeof(dst->iface), "%s", src->iface);
+	dst->c.name = dst->name;
+	dst->c.iface = dst->iface;
+}
+
+static int forward_check(const struct nat_container *c, const struct nat_forward *f,
+			 struct ctnet_err *err)
+{
+	char spec[64], ip[CTNET_ADDR_STRLEN];
+	if ((f->proto != NAT_TCP && f->proto != NAT_UDP) || !f->host_lo || !f->container_lo ||
+	    f->host_hi < f->host_lo || f->container_hi < f->container_lo ||
+	    f->host_hi - f->host_lo != f->container_hi - f->container_lo ||
+	    f->host_hi - f->host_lo >= NAT_MAX_RANGE)
+		return ctnet_errf(err, EINVAL, "forward %s: invalid", nat_forward_str(f, spec, sizeof(spec)));
+	if (f->has_host_ip) {
+		if (f->host_ip.family != AF_INET && f->host_ip.family != AF_INET6)
+			return ctnet_errf(err, EINVAL, "forward %s: invalid host ip",
+					  nat_forward_str(f, spec, sizeof(spec)));
+		if (f->host_ip.family == AF_INET6 && !c->has_addr6)
+			return ctnet_errf(err, EINVAL,
+					  "forward %s: host ip %s is IPv6 but container \"%s\" has no IPv6 address",
+					  nat_forward_str(f, spec, sizeof(spec)),
+					  ctnet_addr_str(&f->host_ip, ip), c->name);
+	}
+	return 0;
+}
+
+int nat_container_check(const struct nat_container *c, struct ctnet_err *err)
+{
+	char spec[64];
+	size_t ports = 0;
+	int r;
+
+	if ((r = ctnet_name_check(c->name, err)) < 0 || (r = ctnet_ifname_check(c->iface, err)) < 0)
+		return r;
+	if (c->addr.family != AF_INET)
+		return ctnet_errf(err, EINVAL, "container \"%s\": address must be IPv4", c->name);
+	if (c->has_addr6 && c->addr6.family != AF_INET6)
+		return ctnet_errf(err, EINVAL, "container \"%s\": address6 must be IPv6", c->name);
+	if (c->n_forwards > NAT_MAX_FORWARDS)
+		return ctnet_errf(err, EINVAL, "container \"%s\": more than %d forwards", c->name,
+				  NAT_MAX_FORWARDS);
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		if ((r = forward_check(c, &c->forwards[i], err)) < 0)
+			return r;
+		ports += (size_t)(c->forwards[i].host_hi - c->forwards[i].host_lo) + 1;
+		for (size_t j = 0; j < i; j++)
+			if (nat_forward_overlaps(&c->forwards[i], &c->forwards[j]))
+				return ctnet_errf(err, EADDRINUSE,
+						  "forward %s: host port already forwarded to container \"%s\"",
+						  nat_forward_str(&c->forwards[i], spec, sizeof(spec)),
+						  c->name);
+	}
+	if (ports > NAT_MAX_PORTS)
+		return ctnet_errf(err, EINVAL, "container \"%s\": more than %d forwarded ports",
+				  c->name, NAT_MAX_PORTS);
+	return 0;
+}
+
+/*
+ * The whole table from the desired state, in one transaction. `change` replaces the
+ * recorded container of that name (or adds it); `drop` leaves one out.
+ */
+static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
+		   const struct nat_container *change, const char *drop, struct ctnet_err *err)
+{
+	struct nat_config cfg;
+	struct nat_entry *all = NULL;
+	struct nat_elems e = { 0 };
+	struct nat_buf b = { 0 };
+	size_t n = 0;
+	int r;
+
+	if (cfg_override)
+		cfg = *cfg_override;
+	else if ((r = nat_store_config_read(s, &cfg, err)) < 0)
+		return r;
+	if ((r = nat_store_all(s, &all, &n, err)) < 0)
+		return r;
+	r = nat_elems_config(&e, &cfg, err);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if ((drop && !strcmp(all[i].name, drop)) || (change && !strcmp(all[i].name, change->name)))
+			continue;
+		r = nat_elems_container(&e, &all[i].c, err);
+	}
+	if (r >= 0 && change)
+		r = nat_elems_container(&e, change, err);
+	if (r >= 0) {
+		nat_buf_table(&b, &cfg);
+		nat_buf_elems(&b, "add", &e);
+		r = b.oom ? ctnet_err_sys(err, ENOMEM, "build nftables table")
+			  : nat_nft_run(b.p, NULL, err);
+	}
+	nat_buf_free(&b);
+	nat_elems_free(&e);
+	free(all);
+	return r;
+}
+
+/* Kernel from `old` to `new` (either NULL): delete what goes, add what stays or comes. */
+static int apply(struct nat_store *s, const struct nat_container *old,
+		 const struct nat_container *new, struct ctnet_err *err)
+{
+	struct nat_elems oe = { 0 }, ne = { 0 }, gone = { 0 };
+	struct nat_buf b = { 0 };
+	int r = 0;
+
+	if (old)
+		r = nat_elems_container(&oe, old, err);
+	if (r >= 0 && new)
+		r = nat_elems_container(&ne, new, err);
+	if (r < 0)
+		goto out;
+	nat_elems_sort(&ne);
+	for (size_t i = 0; i < oe.n; i++)
+		if (!nat_elems_has(&ne, &oe.v[i]) && !nat_elems_has(&gone, &oe.v[i])) {
+			if (gone.n == gone.cap) {
+				size_t cap = gone.cap ? gone.cap * 2 : 16;
+				struct nat_elem *v = realloc(gone.v, cap * sizeof(*v));
+				if (!v) {
+					r = ctnet_err_sys(err, ENOMEM, "build nft elements");
+					goto out;
+				}
+				gone.v = v;
+				gone.cap = cap;
+			}
+			gone.v[gone.n++] = oe.v[i];
+			nat_elems_sort(&gone);
+		}
+	nat_buf_elems(&b, "delete", &gone);
+	nat_buf_elems(&b, "add", &ne);
+	if (b.oom) {
+		r = ctnet_err_sys(err, ENOMEM, "build nft elements");
+		goto out;
+	}
+	if (!b.len)
+		goto out;
+	r = nat_nft_run(b.p, NULL, err);
+	if (r == -ENOENT || r == -EEXIST) {
+		/* The table, a set or an element we expected is gone or differs: the kernel
+		 * drifted from the desired state. Rebuild it with this change, once. */
+		struct ctnet_err e2 = { 0 };
+		if (rebuild(s, NULL, new, old ? old->name : NULL, &e2) >= 0) {
+			ctnet_err_clear(err);
+			r = 0;
+		}
+	}
+out:
+	nat_buf_free(&b);
+	nat_elems_free(&oe);
+	nat_elems_free(&ne);
+	nat_elems_free(&gone);
+	return r;
+}
+
+static void flush_forward(const struct nat_container *c, const struct nat_forward *f)
+{
+	struct nat_ct_match m = { .by_port = true, .proto = (uint8_t)f->proto,
+				  .lo = f->host_lo, .hi = f->host_hi };
+	struct ctnet_err e = { 0 };
+	unsigned n;
+	/* Best effort: the forward is gone either way; flows also die when they time out. */
+	if (!f->has_host_ip || f->host_ip.family == AF_INET) {
+		m.addr = c->addr;
+		nat_conntrack_delete(&m, &n, &e);
+	}
+	if (c->has_addr6 && (!f->has_host_ip || f->host_ip.family == AF_INET6)) {
+		m.addr = c->addr6;
+		nat_conntrack_delete(&m, &n, &e);
+	}
+}
+
+static void flush_container(const struct nat_container *c)
+{
+	struct nat_ct_match m = { .addr = c->addr, .orig_src_too = true };
+	struct ctnet_err e = { 0 };
+	unsigned n;
+	nat_conntrack_delete(&m, &n, &e);
+	if (c->has_addr6) {
+		m.addr = c->addr6;
+		nat_conntrack_delete(&m, &n, &e);
+	}
+}
+
+static bool has_forward(const struct nat_container *c, const struct nat_forward *f)
+{
+	for (size_t i = 0; i < c->n_forwards; i++)
+		if (!memcmp(&c->forwards[i], f, sizeof(*f)))
+			return true;
+	return false;
+}
+
+/* Records `new` in place of `old` (NULL: none) and makes the kernel match. */
+static int replace(struct nat_store *s, const struct nat_container *old,
+		   const struct nat_container *new, struct ctnet_err *err)
+{
+	int r;
+
+	if ((r = nat_sysctls(new->has_addr6, err)) < 0)
+		return r;
+	if ((r = nat_store_ports_claim(s, new, err)) < 0)
+		return r;
+	if ((r = apply(s, old, new, err)) < 0) {
+		nat_store_ports_release(s, new, old);
+		return r;
+	}
+	if ((r = nat_store_write(s, new, err)) < 0) {
+		struct ctnet_err e2 = { 0 };
+		if (old)
+			apply(s, new, old, &e2);
+		else
+			apply(s, new, NULL, &e2);
+		nat_store_ports_release(s, new, old);
+		return r;
+	}
+	nat_store_ports_release(s, old, new);
+	if (old) {
+		if (!ctnet_addr_equal(&old->addr, &new->addr) || old->has_addr6 != new->has_addr6 ||
+		    (old->has_addr6 && !ctnet_addr_equal(&old->addr6, &new->addr6)))
+			flush_container(old);
+		else
+			for (size_t i = 0; i < old->n_forwards; i++)
+				if (!has_forward(new, &old->forwards[i]))
+					flush_forward(old, &old->forwards[i]);
+	}
+	return 0;
+}
+
+int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err)
+{
+	struct nat_config cfg = { 0 };
+	struct nat_store s;
+	struct nat_elems e = { 0 };
+	struct nat_buf b = { 0 };
+	int r;
+
+	if (n > NAT_MAX_EXT)
+		return ctnet_errf(err, EINVAL, "more than %d external interfaces", NAT_MAX_EXT);
+	for (size_t i = 0; i < n; i++) {
+		if ((r = ctnet_ifname_check(external_ifaces[i], err)) < 0)
+			return r;
+		strcpy(cfg.ext[cfg.n_ext++], external_ifaces[i]);
+	}
+	if ((r = nat_store_open(&s, true, true, err)) < 0)
+		return r;
+	if ((r = nat_sysctls(false, err)) < 0)
+		goto out;
+	/* In place: keeps the elements (and their counters) of an existing table. */
+	nat_buf_init(&b, &cfg);
+	if ((r = nat_elems_config(&e, &cfg, err)) < 0)
+		goto out;
+	nat_buf_elems(&b, "add", &e);
+	if (b.oom) {
+		r = ctnet_err_sys(err, ENOMEM, "build nftables table");
+		goto out;
+	}
+	r = nat_nft_run(b.p, NULL, err);
+	if (r < 0) {
+		/* An old or damaged table (a set of another type, say): start over. */
+		struct ctnet_err e2 = { 0 };
+		if (rebuild(&s, &cfg, NULL, NULL, &e2) >= 0) {
+			ctnet_err_clear(err);
+			r = 0;
+		}
+	}
+	if (r >= 0)
+		r = nat_store_config_write(&s, &cfg, err);
+out:
+	nat_buf_free(&b);
+	nat_elems_free(&e);
+	nat_store_close(&s);
+	return r;
+}
+
+int nat_add(const struct nat_container *c, struct ctnet_err *err)
+{
+	struct nat_entry *old = NULL;
+	struct nat_store s;
+	int r;
+
+	if ((r = nat_container_check(c, err)) < 0)
+		return r;
+	if ((r = nat_store_open(&s, true, true, err)) < 0)
+		return r;
+	old = malloc(sizeof(*old));
+	if (!old) {
+		r = ctnet_err_sys(err, ENOMEM, "add container \"%s\"", c->name);
+		goto out;
+	}
+	r = nat_store_read(&s, c->name, old, err);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	r = replace(&s, r == -ENOENT ? NULL : &old->c, c, err);
+out:
+	free(old);
+	nat_store_close(&s);
+	return r;
+}
+
+int nat_del(const char *name, struct ctnet_err *err)
+{
+	struct nat_entry *old;
+	struct nat_store s;
+	int r;
+
+	if ((r = ctnet_name_check(name, err)) < 0)
+		return r;
+	r = nat_store_open(&s, false, true, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	old = malloc(sizeof(*old));
+	if (!old) {
+		r = ctnet_err_sys(err, ENOMEM, "delete container \"%s\"", name);
+		goto out;
+	}
+	r = nat_store_read(&s, name, old, err);
+	if (r == -ENOENT) {
+		r = 0;
+		goto out;
+	}
+	if (r < 0 || (r = apply(&s, &old->c, NULL, err)) < 0)
+		goto out;
+	if ((r = nat_store_remove(&s, name, err)) < 0)
+		goto out;
+	nat_store_ports_release(&s, &old->c, NULL);
+	flush_container(&old->c);
+out:
+	free(old);
+	nat_store_close(&s);
+	return r;
+}
+
+/* Reads container `name` for a forward change; unknown is an error here. */
+static int forward_prepare(struct nat_store *s, const char *name, struct nat_entry *old,
+			   struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	int r;
+
+	if (ctnet_name_check(name, err) < 0)
+		return -EINVAL;
+	r = nat_store_open(s, false, true, err);
+	if (r == -ENOENT)
+		return ctnet_errf(err, ENOENT, "container \"%s\": not added to nat",
+				  ctnet_show(name, shown));
+	if (r < 0)
+		return r;
+	r = nat_store_read(s, name, old, err);
+	if (r == -ENOENT)
+		r = ctnet_errf(err, ENOENT, "container \"%s\": not added to nat",
+			       ctnet_show(name, shown));
+	if (r < 0)
+		nat_store_close(s);
+	return r;
+}
+
+int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+{
+	struct nat_entry *old = malloc(sizeof(*old)), *new = malloc(sizeof(*new));
+	struct nat_store s;
+	char spec[64];
+	int r;
+
+	if (!old || !new) {
+		r = ctnet_err_sys(err, ENOMEM, "add forward");
+		goto out_free;
+	}
+	if ((r = forward_prepare(&s, name, old, err)) < 0)
+		goto out_free;
+	*new = *old;
+	new->c.name = new->name;
+	new->c.iface = new->iface;
+	if (has_forward(&old->c, f)) {
+		r = replace(&s, &old->c, &new->c, err); /* idempotent; repairs the kernel too */
+		goto out;
+	}
+	if (new->c.n_forwards == NAT_MAX_FORWARDS) {
+		r = ctnet_errf(err, ENOSPC, "forward %s: container \"%s\" has %d forwards already",
+			       nat_forward_str(f, spec, sizeof(spec)), name, NAT_MAX_FORWARDS);
+		goto out;
+	}
+	new->c.forwards[new->c.n_forwards++] = *f;
+	if ((r = nat_container_check(&new->c, err)) < 0)
+		goto out;
+	r = replace(&s, &old->c, &new->c, err);
+out:
+	nat_store_close(&s);
+out_free:
+	free(old);
+	free(new);
+	return r;
+}
+
+int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+{
+	struct nat_entry *old = malloc(sizeof(*old)), *new = malloc(sizeof(*new));
+	struct nat_store s;
+	char spec[64];
+	size_t i;
+	int r;
+
+	if (!old || !new) {
+		r = ctnet_err_sys(err, ENOMEM, "delete forward");
+		goto out_free;
+	}
+	if ((r = forward_prepare(&s, name, old, err)) < 0)
+		goto out_free;
+	*new = *old;
+	new->c.name = new->name;
+	new->c.iface = new->iface;
+	for (i = 0; i < old->c.n_forwards; i++)
+		if (nat_forward_same_host(&old->c.forwards[i], f))
+			break;
+	if (i == old->c.n_forwards) {
+		r = ctnet_errf(err, ENOENT, "forward %s: container \"%s\" has no such forward",
+			       nat_forward_str(f, spec, sizeof(spec)), name);
+		goto out;
+	}
+	memmove(&new->c.forwards[i], &new->c.forwards[i + 1],
+		(new->c.n_forwards - i - 1) * sizeof(new->c.forwards[0]));
+	new->c.n_forwards--;
+	r = replace(&s, &old->c, &new->c, err);
+out:
+	nat_store_close(&s);
+out_free:
+	free(old);
+	free(new);
+	return r;
+}
+
+int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
+			struct ctnet_err *err)
+{
+	struct nat_entry *all = NULL;
+	struct nat_store s;
+	size_t n = 0;
+	int r = nat_store_open(&s, false, false, err);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = nat_store_all(&s, &all, &n, err);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = cb(&all[i].c, data);
+	free(all);
+	nat_store_close(&s);
+	return r;
+}
+
+int nat_restore(struct ctnet_err *err)
+{
+	struct nat_store s;
+	int r = nat_store_open(&s, true, true, err);
+	if (r < 0)
+		return r;
+	if ((r = nat_sysctls(true, err)) >= 0)
+		r = rebuild(&s, NULL, NULL, NULL, err);
+	nat_store_close(&s);
+	return r;
+}
+
+int nat_flush(struct ctnet_err *err)
+{
+	return nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n", NULL, err);
+}
+
+static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,
+		 const char *fmt, ...) CTNET_PRINTF(4, 5);
+static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,
+		 const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	(*count)++;
+	if (cb)
+		cb(line, data);
+}
+
+int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
+{
+	struct nat_config cfg = { 0 };
+	struct nat_entry *all = NULL;
+	struct nat_elems e = { 0 };
+	struct nat_kernel k = { 0 };
+	struct nat_store s;
+	unsigned count = 0;
+	size_t n = 0;
+	bool desired = true;
+	char canon[256], want[512];
+	int r;
+
+	r = nat_store_open(&s, false, false, err);
+	if (r == -ENOENT) {
+		desired = false; /* never initialised: no table wanted */
+		r = 0;
+	} else if (r >= 0) {
+		if ((r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
+		    (r = nat_store_all(&s, &all, &n, err)) >= 0 &&
+		    (r = nat_elems_config(&e, &cfg, err)) >= 0)
+			for (size_t i = 0; r >= 0 && i < n; i++)
+				r = nat_elems_container(&e, &all[i].c, err);
+		nat_store_close(&s);
+	}
+	if (r < 0 || (r = nat_kernel_read(&k, err)) < 0)
+		goto out;
+	if (!desired) {
+		if (k.table)
+			diff(cb, data, &count, "extra table %s (nothing recorded)", NAT_TABLE);
+		goto out;
+	}
+	if (!k.table) {
+		diff(cb, data, &count, "missing table %s", NAT_TABLE);
+		goto out;
+	}
+	for (int c = 0; c < NAT_CHAINS; c++) {
+		nat_chain_comments(c, &cfg, want, sizeof(want));
+		if (!k.chain[c])
+			diff(cb, data, &count, "missing chain %s", nat_chain_names[c]);
+		else if (strcmp(k.comments[c], want))
+			diff(cb, data, &count, "chain %s: rules [%s], want [%s]", nat_chain_names[c],
+			     k.comments[c], want);
+	}
+	for (int st = 0; st < NAT_S_COUNT; st++)
+		if (!k.set[st])
+			diff(cb, data, &count, "missing set %s", nat_set_names[st]);
+	/* Elements: desired minus kernel is missing, kernel minus desired is extra. */
+	nat_elems_sort(&e);
+	for (size_t i = 0; i < e.n; i++) {
+		const struct nat_kelem *ke;
+		if (!k.set[e.v[i].set] || (i && !strcmp(e.v[i].text, e.v[i - 1].text) &&
+					   e.v[i].set == e.v[i - 1].set))
+			continue;
+		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
+		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
+		ke = nat_kernel_find(&k, e.v[i].set, canon);
+		if (!ke)
+			diff(cb, data, &count, "missing element %s", canon);
+		else
+			((struct nat_kelem *)ke)->seen = true;
+	}
+	for (int st = 0; st < NAT_S_COUNT; st++)
+		for (size_t i = 0; i < k.n[st]; i++) {
+			if (k.elems[st][i].seen)
+				continue;
+			diff(cb, data, &count, "extra element %s", k.elems[st][i].canon);
+		}
+out:
+	nat_kernel_free(&k);
+	nat_elems_free(&e);
+	free(all);
+	return r < 0 ? r : (int)count;
+}
+
+struct nat_counters {
+	struct nat_kernel k;
+};
+
+int nat_counters_read(struct nat_counters **out, struct ctnet_err *err)
+{
+	struct nat_counters *c = calloc(1, sizeof(*c));
+	int r;
+	if (!c)
+		return ctnet_err_sys(err, ENOMEM, "read counters");
+	if ((r = nat_kernel_read(&c->k, err)) < 0) {
+		free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void nat_counters_free(struct nat_counters *c)
+{
+	if (!c)
+		return;
+	nat_kernel_free(&c->k);
+	free(c);
+}
+
+/* Sums the counters of the elements of `c` in the sets selected by `mask`. */
+static void sum(const struct nat_counters *cn, const struct nat_container *c, unsigned mask,
+		struct nat_stat *out)
+{
+	struct nat_elems e = { 0 };
+	struct ctnet_err err = { 0 };
+	char canon[256];
+
+	*out = (struct nat_stat){ 0 };
+	if (nat_elems_container(&e, c, &err) < 0)
+		goto out;
+	for (size_t i = 0; i < e.n; i++) {
+		if (!(mask & (1u << e.v[i].set)))
+			continue;
+		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
+		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
+		const struct nat_kelem *ke = nat_kernel_find(&cn->k, e.v[i].set, canon);
+		if (!ke)
+			continue;
+		out->present = true;
+		out->packets += ke->packets;
+		out->bytes += ke->bytes;
+	}
+out:
+	nat_elems_free(&e);
+}
+
+void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
+			    struct nat_stat *out)
+{
+	struct nat_container *tmp = malloc(sizeof(*tmp));
+	*out = (struct nat_stat){ 0 };
+	if (!tmp)
+		return;
+	*tmp = *c;
+	tmp->n_forwards = 0;
+	sum(cn, tmp, 1u << NAT_S_SPOOF4 | 1u << NAT_S_SPOOF6, out);
+	free(tmp);
+}
+
+void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
+			  const struct nat_forward *f, struct nat_stat *out)
+{
+	struct nat_container *tmp = malloc(sizeof(*tmp));
+	*out = (struct nat_stat){ 0 };
+	if (!tmp)
+		return;
+	*tmp = *c;
+	tmp->n_forwards = 1;
+	tmp->forwards[0] = *f;
+	sum(cn, tmp, 1u << NAT_S_FWD4 | 1u << NAT_S_FWD4IP | 1u << NAT_S_FWD6 | 1u << NAT_S_FWD6IP,
+	    out);
+	free(tmp);
+}

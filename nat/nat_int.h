@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of nat/: shared between its .c files, not part of the contract. */
+#ifndef CTNET_NAT_INT_H
+#define CTNET_NAT_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat.h"
+
+/* One forward expands to one map element per port; keep a bad spec from exploding. */
+#define NAT_MAX_RANGE 1024
+#define NAT_MAX_PORTS 4096 /* per container, all forwards together */
+#define NAT_MAX_EXT 16
+#define NAT_TABLE "inet ctnet"
+
+/* A container read from the desired state, owning its strings. */
+struct nat_entry {
+	char name[CTNET_NAME_MAX + 1];
+	char iface[CTNET_IFNAME_MAX + 1];
+	struct nat_container c;
+};
+
+struct nat_config {
+	size_t n_ext;
+	char ext[NAT_MAX_EXT][CTNET_IFNAME_MAX + 1];
+};
+
+const char *nat_proto_name(enum nat_proto p);
+bool nat_forward_same_host(const struct nat_forward *a, const struct nat_forward *b);
+bool nat_forward_overlaps(const struct nat_forward *a, const struct nat_forward *b);
+int nat_container_check(const struct nat_container *c, struct ctnet_err *err);
+void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src);
+
+/* --- growable text buffer (allocation failure is sticky and reported once) --- */
+struct nat_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void nat_buf_printf(struct nat_buf *b, const char *fmt, ...) CTNET_PRINTF(2, 3);
+void nat_buf_free(struct nat_buf *b);
+
+/* --- sets and their elements (ruleset.c) --- */
+enum nat_set {
+	NAT_S_IFACES,
+	NAT_S_EXT,
+	NAT_S_MASQ4,
+	NAT_S_MASQ6,
+	NAT_S_SPOOF4,
+	NAT_S_SPOOF6,
+	NAT_S_FWD4,
+	NAT_S_FWD4IP,
+	NAT_S_FWD6,
+	NAT_S_FWD6IP,
+	NAT_S_COUNT
+};
+extern const char *const nat_set_names[NAT_S_COUNT];
+int nat_set_index(const char *name);
+
+/* An element in nft syntax ("\"ve-c1\" . 10.233.1.2"); built from validated values only. */
+struct nat_elem {
+	unsigned char set;
+	char text[128];
+};
+struct nat_elems {
+	size_t n, cap;
+	struct nat_elem *v;
+};
+int nat_elems_container(struct nat_elems *e, const struct nat_container *c, struct ctnet_err *err);
+int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct ctnet_err *err);
+void nat_elems_free(struct nat_elems *e);
+void nat_elems_sort(struct nat_elems *e);
+/* "SET text" without quotes: the form nat_kernel_read() produces from nft's JSON. */
+void nat_elem_canon(const struct nat_elem *el, char *buf, size_t len);
+/* In a sorted list. */
+bool nat_elems_has(const struct nat_elems *sorted, const struct nat_elem *el);
+
+/* "VERB element inet ctnet SET { a, b }" lines, one per set. */
+void nat_buf_elems(struct nat_buf *b, const char *verb, const struct nat_elems *e);
+/* The whole table from scratch (replacing any old one) without elements. */
+void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg);
+/* Table, sets and chains created or refreshed in place, elements kept. */
+void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg);
+
+/* The chains and the comments of their rules, for `check`. */
+#define NAT_CHAINS 4
+extern const char *const nat_chain_names[NAT_CHAINS];
+/* Expected rule comments of a chain, joined by ','. */
+void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len);
+
+/* --- libnftables (nft.c) --- */
+/* Runs one buffer as one transaction. With `out`, returns the JSON output (free it). */
+int nat_nft_run(const char *cmds, char **out, struct ctnet_err *err);
+bool nat_nft_err_missing(const struct ctnet_err *err);
+
+struct nat_kelem {
+	char *canon;
+	uint64_t packets, bytes;
+	bool seen; /* by check */
+};
+struct nat_kernel {
+	bool table;
+	bool chain[NAT_CHAINS];
+	char *comments[NAT_CHAINS];
+	bool set[NAT_S_COUNT];
+	size_t n[NAT_S_COUNT];
+	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted by canon */
+};
+int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err);
+void nat_kernel_free(struct nat_kernel *k);
+const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon);
+
+/* --- desired state (store.c) --- */
+struct nat_store {
+	int dir, containers, ports, lock;
+};
+/* -ENOENT when the state dir does not exist and !create. */
+int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err *err);
+void nat_store_close(struct nat_store *s);
+int nat_store_config_read(struct nat_store *s, struct nat_config *cfg, struct ctnet_err *err);
+int nat_store_config_write(struct nat_store *s, const struct nat_config *cfg,
+			   struct ctnet_err *err);
+/* -ENOENT when absent (no message). */
+int nat_store_read(struct nat_store *s, const char *name, struct nat_entry *out,
+		   struct ctnet_err *err);
+int nat_store_write(struct nat_store *s, const struct nat_container *c, struct ctnet_err *err);
+int nat_store_remove(struct nat_store *s, const char *name, struct ctnet_err *err);
+/* Entries in name order; *out is malloc'd. */
+int nat_store_all(struct nat_store *s, struct nat_entry **out, size_t *n, struct ctnet_err *err);
+/*
+ * Claims the host ports of `c` in the port index (ports/tcp-8080 -> owner). Fails with
+ * -EADDRINUSE naming the owner, creating nothing, when another container holds one.
+ */
+int nat_store_ports_claim(struct nat_store *s, const struct nat_container *c,
+			  struct ctnet_err *err);
+/* Releases the ports of `old` that `keep` (may be NULL) does not forward. */
+void nat_store_ports_release(struct nat_store *s, const struct nat_container *old,
+			     const struct nat_container *keep);
+
+/* --- conntrack (conntrack.c) --- */
+struct nat_ct_match {
+	struct ctnet_addr addr; /* reply source (DNATed flows) or original source */
+	bool orig_src_too;      /* also flows the container started */
+	bool by_port;           /* only flows to these original destination ports */
+	uint8_t proto;
+	uint16_t lo, hi;
+};
+/* Deletes matching entries; *deleted counts them. */
+int nat_conntrack_delete(const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err);
+
+/* --- sysctls of the current network namespace --- */
+int nat_sysctls(bool ipv6, struct ctnet_err *err);
+
+#endif

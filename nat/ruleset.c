@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The table inet ctnet: fixed chains over named sets and maps, and the elements one
+ * container contributes. Every text here is built from validated values: interface names
+ * checked by ctnet_ifname_check, addresses printed by inet_ntop, ports as integers.
+ */
+#include "nat_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const nat_set_names[NAT_S_COUNT] = {
+	"ifaces", "ext_ifaces", "masq4", "masq6", "spoof4",
+	"spoof6", "fwd4", "fwd4ip", "fwd6", "fwd6ip",
+};
+
+/* spoof* and fwd* carry per-element counters: packets sent by a container, and new
+ * connections per forwarded port (NAT chains see the first packet of a flow only). */
+static const char *const set_decl[NAT_S_COUNT] = {
+	"type ifname;",
+	"type ifname;",
+	"type ipv4_addr;",
+	"type ipv6_addr;",
+	"type ifname . ipv4_addr; counter;",
+	"type ifname . ipv6_addr; counter;",
+	"type inet_proto . inet_service : ipv4_addr . inet_service; counter;",
+	"type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; counter;",
+	"type inet_proto . inet_service : ipv6_addr . inet_service; counter;",
+	"type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; counter;",
+};
+
+static const char *set_kind(int s)
+{
+	return s >= NAT_S_FWD4 ? "map" : "set";
+}
+
+const char *const nat_chain_names[NAT_CHAINS] = { "antispoof", "prerouting", "output",
+						   "postrouting" };
+static const char *const chain_decl[NAT_CHAINS] = {
+	/* raw: before conntrack, so spoofed packets never create state */
+	"type filter hook prerouting priority raw; policy accept;",
+	"type nat hook prerouting priority dstnat; policy accept;",
+	"type nat hook output priority -100; policy accept;",
+	"type nat hook postrouting priority srcnat; policy accept;",
+};
+
+enum { ANY, EXT_ONLY, NO_EXT };
+static const struct {
+	int chain, when;
+	const char *comment, *rule;
+} rules[] = {
+	/* Anti-spoofing: from a container interface only its own (iface, address) pairs,
+	 * plus the unspecified and link-local IPv6 sources NDP needs. */
+	{ 0, ANY, "outside", "iifname != @ifaces accept" },
+	{ 0, ANY, "own4", "iifname . ip saddr @spoof4 accept" },
+	{ 0, ANY, "own6", "iifname . ip6 saddr @spoof6 accept" },
+	{ 0, ANY, "ndp", "ip6 saddr { ::, fe80::/10 } accept" },
+	{ 0, ANY, "spoofed", "meta nfproto { ipv4, ipv6 } drop" },
+	/* Forwards: to any local address; --host-ip entries first, they are more specific. */
+#define FWD_RULES(C)                                                                           \
+	{ C, ANY, "fwd4ip", "fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @fwd4ip" }, \
+	{ C, ANY, "fwd4", "fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @fwd4" }, \
+	{ C, ANY, "fwd6ip", "fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @fwd6ip" }, \
+	{ C, ANY, "fwd6", "fib daddr type local meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @fwd6" }
+	FWD_RULES(1),
+	/* The host's own connections, to its addresses and to 127.0.0.1 (route_localnet). */
+	FWD_RULES(2),
+	/* 127.0.0.1 cannot leave the host: give DNATed loopback flows a real source. */
+	{ 3, ANY, "localhost", "ct status dnat ip saddr 127.0.0.0/8 masquerade" },
+	{ 3, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces masquerade" },
+	{ 3, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces masquerade" },
+	{ 3, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces masquerade" },
+	{ 3, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces masquerade" },
+	/* Hairpin: container B -> host:port -> container A must answer through the host. */
+	{ 3, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
+	{ 3, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
+};
+
+static bool rule_applies(size_t i, const struct nat_config *cfg)
+{
+	return rules[i].when == ANY || (rules[i].when == EXT_ONLY) == (cfg->n_ext > 0);
+}
+
+int nat_set_index(const char *name)
+{
+	for (int i = 0; i < NAT_S_COUNT; i++)
+		if (!strcmp(name, nat_set_names[i]))
+			return i;
+	return -1;
+}
+
+void nat_buf_printf(struct nat_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+void nat_buf_free(struct nat_buf *b)
+{
+	free(b->p);
+	*b = (struct nat_buf){ 0 };
+}
+
+static int elem_add(struct nat_elems *e, int set, struct ctnet_err *err, const char *fmt, ...)
+	CTNET_PRINTF(4, 5);
+static int elem_add(struct nat_elems *e, int set, struct ctnet_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		struct nat_elem *v = realloc(e->v, cap * sizeof(*v));
+		if (!v)
+			return ctnet_err_sys(err, ENOMEM, "build nft elements");
+		e->v = v;
+		e->cap = cap;
+	}
+	struct nat_elem *el = &e->v[e->n++];
+	el->set = (unsigned char)set;
+	va_start(ap, fmt);
+	vsnprintf(el->text, sizeof(el->text), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+int nat_elems_container(struct nat_elems *e, const struct nat_container *c, struct ctnet_err *err)
+{
+	char a4[CTNET_ADDR_STRLEN], a6[CTNET_ADDR_STRLEN], hip[CTNET_ADDR_STRLEN];
+	int r;
+
+	ctnet_addr_str(&c->addr, a4);
+	if (c->has_addr6)
+		ctnet_addr_str(&c->addr6, a6);
+	if ((r = elem_add(e, NAT_S_IFACES, err, "\"%s\"", c->iface)) < 0 ||
+	    (r = elem_add(e, NAT_S_MASQ4, err, "%s", a4)) < 0 ||
+	    (r = elem_add(e, NAT_S_SPOOF4, err, "\"%s\" . %s", c->iface, a4)) < 0)
+		return r;
+	if (c->has_addr6 && ((r = elem_add(e, NAT_S_MASQ6, err, "%s", a6)) < 0 ||
+			     (r = elem_add(e, NAT_S_SPOOF6, err, "\"%s\" . %s", c->iface, a6)) < 0))
+		return r;
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		const struct nat_forward *f = &c->forwards[i];
+		const char *p = nat_proto_name(f->proto);
+		for (unsigned k = 0; k <= (unsigned)(f->host_hi - f->host_lo); k++) {
+			unsigned hp = f->host_lo + k, cp = f->container_lo + k;
+			if (f->has_host_ip) {
+				bool v6 = f->host_ip.family == AF_INET6;
+				ctnet_addr_str(&f->host_ip, hip);
+				r = elem_add(e, v6 ? NAT_S_FWD6IP : NAT_S_FWD4IP, err,
+					     "%s . %s . %u : %s . %u", hip, p, hp, v6 ? a6 : a4, cp);
+			} else {
+				r = elem_add(e, NAT_S_FWD4, err, "%s . %u : %s . %u", p, hp, a4, cp);
+				if (r >= 0 && c->has_addr6)
+					r = elem_add(e, NAT_S_FWD6, err, "%s . %u : %s . %u", p, hp,
+						     a6, cp);
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct ctnet_err *err)
+{
+	for (size_t i = 0; i < cfg->n_ext; i++) {
+		int r = elem_add(e, NAT_S_EXT, err, "\"%s\"", cfg->ext[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void nat_elems_free(struct nat_elems *e)
+{
+	free(e->v);
+	*e = (struct nat_elems){ 0 };
+}
+
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct nat_elem *x = a, *y = b;
+	if (x->set != y->set)
+		return x->set - y->set;
+	return strcmp(x->text, y->text);
+}
+
+void nat_elems_sort(struct nat_elems *e)
+{
+	if (e->n)
+		qsort(e->v, e->n, sizeof(*e->v), elem_cmp);
+}
+
+bool nat_elems_has(const struct nat_elems *sorted, const struct nat_elem *el)
+{
+	return sorted->n && bsearch(el, sorted->v, sorted->n, sizeof(*el), elem_cmp);
+}
+
+void nat_elem_canon(const struct nat_elem *el, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = el->text; *p && o + 1 < len; p++)
+		if (*p != '"')
+			buf[o++] = *p;
+	buf[o] = '\0';
+}
+
+void nat_buf_elems(struct nat_buf *b, const char *verb, const struct nat_elems *e)
+{
+	for (int s = 0; s < NAT_S_COUNT; s++) {
+		bool open = false;
+		for (size_t i = 0; i < e->n; i++) {
+			if (e->v[i].set != s)
+				continue;
+			if (open)
+				nat_buf_printf(b, ",\n\t%s", e->v[i].text);
+			else
+				nat_buf_printf(b, "%s element " NAT_TABLE " %s { %s", verb,
+					       nat_set_names[s], e->v[i].text);
+			open = true;
+		}
+		if (open)
+			nat_buf_printf(b, " }\n");
+	}
+}
+
+static void buf_rule(struct nat_buf *b, size_t i)
+{
+	nat_buf_printf(b, "%s comment \"ctnet:%s\"", rules[i].rule, rules[i].comment);
+}
+
+void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg)
+{
+	/* "add" then "delete": replaces an old table without failing when there is none. */
+	nat_buf_printf(b, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n");
+	nat_buf_printf(b, "table " NAT_TABLE " {\n");
+	for (int s = 0; s < NAT_S_COUNT; s++)
+		nat_buf_printf(b, "\t%s %s { %s }\n", set_kind(s), nat_set_names[s], set_decl[s]);
+	for (int c = 0; c < NAT_CHAINS; c++) {
+		nat_buf_printf(b, "\tchain %s {\n\t\t%s\n", nat_chain_names[c], chain_decl[c]);
+		for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+			if (rules[i].chain != c || !rule_applies(i, cfg))
+				continue;
+			nat_buf_printf(b, "\t\t");
+			buf_rule(b, i);
+			nat_buf_printf(b, "\n");
+		}
+		nat_buf_printf(b, "\t}\n");
+	}
+	nat_buf_printf(b, "}\n");
+}
+
+void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg)
+{
+	nat_buf_printf(b, "add table " NAT_TABLE "\n");
+	for (int s = 0; s < NAT_S_COUNT; s++)
+		nat_buf_printf(b, "add %s " NAT_TABLE " %s { %s }\n", set_kind(s), nat_set_names[s],
+			       set_decl[s]);
+	nat_buf_printf(b, "flush set " NAT_TABLE " ext_ifaces\n");
+	for (int c = 0; c < NAT_CHAINS; c++) {
+		nat_buf_printf(b, "add chain " NAT_TABLE " %s { %s }\nflush chain " NAT_TABLE " %s\n",
+			       nat_chain_names[c], chain_decl[c], nat_chain_names[c]);
+		for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+			if (rules[i].chain != c || !rule_applies(i, cfg))
+				continue;
+			nat_buf_printf(b, "add rule " NAT_TABLE " %s ", nat_chain_names[c]);
+			buf_rule(b, i);
+			nat_buf_printf(b, "\n");
+		}
+	}
+}
+
+void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		if (rules[i].chain != chain || !rule_applies(i, cfg))
+			continue;
+		int n = snprintf(buf + o, len - o, "%sctnet:%s", o ? "," : "", rules[i].comment);
+		if (n < 0 || (size_t)n >= len - o)
+			return;
+		o += (size_t)n;
+	}
+}
