@@ -25,6 +25,18 @@ struct netd_spec {
 	unsigned mtu;            /* 0 = kernel default */
 };
 
+/* Every link ctnet creates carries the alias "ctnet:NAME" (NAME: the container); that is
+ * how show/down find a container's links and how a foreign ve-NAME is told apart. */
+#define NETD_ALIAS_PREFIX "ctnet:"
+#define NETD_ALIAS_MAX (sizeof(NETD_ALIAS_PREFIX) + CTNET_NAME_MAX)
+/* Bridges made by `bridge add` carry this alias. */
+#define NETD_BRIDGE_ALIAS "ctnet-bridge"
+#define NETD_PREFIX_VETH "ve-"
+#define NETD_PREFIX_BRIDGE "vb-"
+#define NETD_DEFAULT_IFNAME "eth0"
+#define NETD_MTU_MIN 68
+#define NETD_MTU_MAX 65535
+
 struct netd_result {
 	char host_ifname[IFNAMSIZ];
 	int host_ifindex;
@@ -35,18 +47,62 @@ struct netd_result {
  * in 15 bytes, else the prefix plus a stable hash of NAME. */
 void netd_host_ifname(const char *name, bool bridge, char out[IFNAMSIZ]);
 
+/* "ctnet:NAME". */
+void netd_alias(const char *name, char out[NETD_ALIAS_MAX]);
+
+/* Validates a spec without any kernel call (names, address families and prefixes, host !=
+ * local, MAC, MTU). netd_up calls it first; callers may call it earlier. */
+int netd_spec_check(const struct netd_spec *spec, struct ctnet_err *err);
+/* "aa:bb:cc:dd:ee:ff": unicast, not all zero. */
+int netd_mac_parse(const char *s, unsigned char mac[6], struct ctnet_err *err);
+
 /*
  * Opens a network namespace by path (/run/netns/X, /proc/PID/ns/net) or by pid (path
  * NULL) and checks that it is one. Returns an O_CLOEXEC fd or -errno.
  */
 int netd_netns_open(const char *path, pid_t pid, struct ctnet_err *err);
 
-/* Plumbs the pair; idempotent; undoes its own steps on failure. */
+/*
+ * Plumbs the pair; idempotent; undoes its own steps on failure. When the host side already
+ * exists with our alias and its peer is spec->ifname in spec->netns_fd, addresses, routes
+ * and link state are re-applied (NLM_F_REPLACE); when its peer is elsewhere (an earlier
+ * namespace of the same container), the old pair is replaced. A host-side interface of
+ * that name without our alias is an error and nothing is changed.
+ */
 int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err);
 /* Removes the pair of `name` (host_ifname NULL = derived/alias lookup). Absent is success.
  * Works whether or not the container's namespace still exists. */
 int netd_down(const char *name, const char *host_ifname, struct ctnet_err *err);
 /* Whether name's host-side link exists (1), not (0), or -errno. */
 int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err);
+
+/* A link ctnet made, as `show` reads it from the kernel (host namespace). */
+#define NETD_SHOW_MAX_ADDRS 8
+#define NETD_SHOW_MAX_ROUTES 16
+struct netd_link_info {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	char container[CTNET_NAME_MAX + 1]; /* from the alias; "" for a ctnet bridge */
+	char kind[16];                      /* "veth", "bridge", "macvlan" */
+	char master[IFNAMSIZ];
+	bool up;
+	unsigned mtu;
+	size_t naddrs, nroutes;
+	char addrs[NETD_SHOW_MAX_ADDRS][CTNET_ADDR_STRLEN];
+	char routes[NETD_SHOW_MAX_ROUTES][2 * CTNET_ADDR_STRLEN + 8]; /* "dst" or "dst via gw" */
+};
+/* ctnet's links (all, or name's when name != NULL); *out is malloc'd (free it). */
+int netd_show(const char *name, struct netd_link_info **out, size_t *n, struct ctnet_err *err);
+
+/* A bridge with address addr (CIDR), up. Idempotent; an existing non-bridge is an error. */
+int netd_bridge_add(const char *br, const struct ctnet_addr *addr, struct ctnet_err *err);
+/* Deletes a bridge `bridge add` made; absent is success; someone else's is refused. */
+int netd_bridge_del(const char *br, struct ctnet_err *err);
+/* Moves a host interface into a namespace (NixOS `interfaces`), renamed when newname. */
+int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet_err *err);
+/* A macvlan on host interface parent, created directly in the namespace as ifname, up.
+ * mode: "bridge" (NULL), "private", "vepa", "passthru". */
+int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const char *mode,
+		     struct ctnet_err *err);
 
 #endif

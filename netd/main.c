@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* ctnet-netd: a container's links, addresses and routes, inside and outside. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "cli.h"
+#include "json.h"
+#include "netd.h"
+
+static const char usage_text[] =
+	"Usage: ctnet-netd COMMAND [OPTIONS]\n"
+	"\n"
+	"  up NAME (--netns PATH | --pid PID) --host-address A --local-address B\n"
+	"     [--host-address6 A6 --local-address6 B6] [--ifname eth0] [--host-ifname IF]\n"
+	"     [--mac MAC] [--mtu N] [--bridge BR] [--json]\n"
+	"        veth pair ve-NAME <-> eth0 (created inside the namespace), addresses, routes,\n"
+	"        default route via the host. With --bridge: vb-NAME enslaved to BR, B with its\n"
+	"        prefix, default route via --host-address or BR's own address. Idempotent.\n"
+	"  down NAME [--host-ifname IF]       remove the pair (absent = success)\n"
+	"  show [NAME] [--json]               ctnet's links, addresses and routes\n"
+	"  bridge add BR --address CIDR       create a bridge (idempotent)\n"
+	"  bridge del BR                      delete a bridge made by `bridge add`\n"
+	"  move IFACE (--netns PATH | --pid PID) [--ifname NEW]\n"
+	"                                     move a host interface into the namespace\n"
+	"  macvlan add PARENT NAME (--netns PATH | --pid PID) [--mode bridge|private|vepa|passthru]\n"
+	"                                     a macvlan of PARENT created inside the namespace\n"
+	"\n"
+	"  -h, --help, -V, --version\n"
+	"Exit status: 0 success, 1 failure, 2 usage.\n";
+
+enum {
+	O_NETNS = 256, O_PID, O_HOST, O_LOCAL, O_HOST6, O_LOCAL6, O_IFNAME, O_HOST_IFNAME,
+	O_MAC, O_MTU, O_BRIDGE, O_JSON, O_ADDRESS, O_MODE,
+};
+
+static const struct option long_opts[] = {
+	{ "netns", required_argument, NULL, O_NETNS },
+	{ "pid", required_argument, NULL, O_PID },
+	{ "host-address", required_argument, NULL, O_HOST },
+	{ "local-address", required_argument, NULL, O_LOCAL },
+	{ "host-address6", required_argument, NULL, O_HOST6 },
+	{ "local-address6", required_argument, NULL, O_LOCAL6 },
+	{ "ifname", required_argument, NULL, O_IFNAME },
+	{ "host-ifname", required_argument, NULL, O_HOST_IFNAME },
+	{ "mac", required_argument, NULL, O_MAC },
+	{ "mtu", required_argument, NULL, O_MTU },
+	{ "bridge", required_argument, NULL, O_BRIDGE },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "address", required_argument, NULL, O_ADDRESS },
+	{ "mode", required_argument, NULL, O_MODE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Every option any command takes; each command says which it accepts. */
+struct opts {
+	const char *netns, *pid, *host, *local, *host6, *local6, *ifname, *host_ifname, *mac,
+		*mtu, *bridge, *address, *mode;
+	int json;
+	int npos;
+	const char *pos[4];
+	unsigned seen; /* bit per option, O_x - O_NETNS */
+};
+
+static int parse(int argc, char **argv, const char *cmd, unsigned allowed, int minpos,
+		 int maxpos, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1) {
+		const char **slot = NULL;
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(CTNET_EXIT_OK);
+		case 'V':
+			exit(ctnet_cli_version());
+		case ':':
+			return ctnet_cli_usage("%s: option %s needs a value", cmd, argv[optind - 1]);
+		case '?':
+			return ctnet_cli_usage("%s: unknown option '%s'", cmd, argv[optind - 1]);
+		case O_NETNS: slot = &o->netns; break;
+		case O_PID: slot = &o->pid; break;
+		case O_HOST: slot = &o->host; break;
+		case O_LOCAL: slot = &o->local; break;
+		case O_HOST6: slot = &o->host6; break;
+		case O_LOCAL6: slot = &o->local6; break;
+		case O_IFNAME: slot = &o->ifname; break;
+		case O_HOST_IFNAME: slot = &o->host_ifname; break;
+		case O_MAC: slot = &o->mac; break;
+		case O_MTU: slot = &o->mtu; break;
+		case O_BRIDGE: slot = &o->bridge; break;
+		case O_ADDRESS: slot = &o->address; break;
+		case O_MODE: slot = &o->mode; break;
+		case O_JSON: o->json = 1; break;
+		}
+		if (c >= O_NETNS) {
+			unsigned bit = 1u << (c - O_NETNS);
+			if (!(allowed & bit))
+				return ctnet_cli_usage("%s: option --%s does not apply", cmd,
+						       long_opts[c - O_NETNS].name);
+			if (o->seen & bit)
+				return ctnet_cli_usage("%s: option --%s given twice", cmd,
+						       long_opts[c - O_NETNS].name);
+			o->seen |= bit;
+		}
+		if (slot)
+			*slot = optarg;
+	}
+	for (int i = optind; i < argc; i++) {
+		if (o->npos >= maxpos)
+			return ctnet_cli_usage("%s: unexpected argument '%s'", cmd, argv[i]);
+		o->pos[o->npos++] = argv[i];
+	}
+	if (o->npos < minpos)
+		return ctnet_cli_usage("%s: missing argument", cmd);
+	return 0;
+}
+
+#define BIT(o) (1u << ((o) - O_NETNS))
+
+/* Capabilities first, so a missing one is a clear error before any kernel call. */
+static int need_caps(unsigned caps)
+{
+	struct ctnet_err err = { 0 };
+	if (ctnet_caps_require(caps, "ctnet-netd", &err) < 0)
+		return ctnet_cli_fail(&err);
+	return 0;
+}
+
+/* --netns / --pid: exactly one. Returns fd or exits with the right code via *rc. */
+static int open_ns(const struct opts *o, const char *cmd, int *rc)
+{
+	struct ctnet_err err = { 0 };
+	unsigned long pid = 0;
+	int fd;
+
+	if (!!o->netns == !!o->pid) {
+		*rc = ctnet_cli_usage("%s: give exactly one of --netns PATH and --pid PID", cmd);
+		return -1;
+	}
+	if (o->pid && ctnet_uint_parse(o->pid, 1, 4194304, "pid", &pid, &err) < 0) {
+		*rc = ctnet_cli_fail(&err);
+		return -1;
+	}
+	fd = netd_netns_open(o->netns, (pid_t)pid, &err);
+	if (fd < 0)
+		*rc = ctnet_cli_fail(&err);
+	return fd;
+}
+
+static int parse_addr(const char *s, int family, int mode, const char *what,
+		      struct ctnet_addr *a, struct ctnet_err *err)
+{
+	if (!s)
+		return 0;
+	return ctnet_addr_parse(s, family, mode, what, a, err);
+}
+
+static int cmd_up(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct netd_spec spec = { 0 };
+	struct netd_result res;
+	unsigned long mtu = 0;
+	struct opts o;
+	int rc = 0, fd;
+
+	if ((rc = parse(argc, argv, "up",
+			BIT(O_NETNS) | BIT(O_PID) | BIT(O_HOST) | BIT(O_LOCAL) | BIT(O_HOST6) |
+				BIT(O_LOCAL6) | BIT(O_IFNAME) | BIT(O_HOST_IFNAME) | BIT(O_MAC) |
+				BIT(O_MTU) | BIT(O_BRIDGE) | BIT(O_JSON),
+			1, 1, &o)))
+		return rc;
+	if (!o.local)
+		return ctnet_cli_usage("up: --local-address is required");
+	if (!o.host && !o.bridge)
+		return ctnet_cli_usage("up: --host-address is required (unless --bridge)");
+	if (o.host6 && !o.local6)
+		return ctnet_cli_usage("up: --host-address6 needs --local-address6");
+	if (o.local6 && !o.host6 && !o.bridge)
+		return ctnet_cli_usage("up: --local-address6 needs --host-address6 (unless --bridge)");
+	if (!!o.netns == !!o.pid)
+		return ctnet_cli_usage("up: give exactly one of --netns PATH and --pid PID");
+
+	/* Everything is checked before the first kernel call. */
+	spec.name = o.pos[0];
+	spec.ifname = o.ifname;
+	spec.host_ifname = o.host_ifname;
+	spec.bridge = o.bridge;
+	spec.mac = o.mac;
+	spec.has_v6 = o.local6 != NULL;
+	spec.netns_fd = 0; /* checked for real below */
+	if (parse_addr(o.host, AF_INET, CTNET_ADDR_PREFIX_OK, "host address", &spec.host, &err) < 0 ||
+	    parse_addr(o.local, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &spec.local, &err) < 0 ||
+	    parse_addr(o.host6, AF_INET6, CTNET_ADDR_PREFIX_OK, "host IPv6 address", &spec.host6, &err) < 0 ||
+	    parse_addr(o.local6, AF_INET6, CTNET_ADDR_PREFIX_OK, "local IPv6 address", &spec.local6, &err) < 0 ||
+	    (o.mtu && ctnet_uint_parse(o.mtu, NETD_MTU_MIN, NETD_MTU_MAX, "MTU", &mtu, &err) < 0))
+		return ctnet_cli_fail(&err);
+	spec.mtu = (unsigned)mtu;
+	if (netd_spec_check(&spec, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
+		return rc;
+	if ((fd = open_ns(&o, "up", &rc)) < 0)
+		return rc;
+	spec.netns_fd = fd;
+	if (netd_up(&spec, &res, &err) < 0) {
+		close(fd);
+		return ctnet_cli_fail(&err);
+	}
+	close(fd);
+	if (o.json) {
+		json_t *j = json_object();
+		ctnet_json_set_str(j, "name", spec.name);
+		ctnet_json_set_str(j, "host_ifname", res.host_ifname);
+		ctnet_json_set_int(j, "host_ifindex", res.host_ifindex);
+		ctnet_json_set_str(j, "ifname", res.ifname);
+		if (ctnet_json_print(stdout, j) < 0)
+			return CTNET_EXIT_FAIL;
+	} else {
+		printf("%s: %s <-> %s\n", spec.name, res.host_ifname, res.ifname);
+	}
+	return 0;
+}
+
+static int cmd_down(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct opts o;
+	int rc;
+
+	if ((rc = parse(argc, argv, "down", BIT(O_HOST_IFNAME), 1, 1, &o)))
+		return rc;
+	if (ctnet_name_check(o.pos[0], &err) < 0 ||
+	    (o.host_ifname && ctnet_ifname_check(o.host_ifname, &err) < 0))
+		return ctnet_cli_fail(&err);
+	if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
+		return rc;
+	if (netd_down(o.pos[0], o.host_ifname, &err) < 0)
+		return ctnet_cli_fail(&err);
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct netd_link_info *v = NULL;
+	size_t n = 0;
+	struct opts o;
+	int rc;
+
+	if ((rc = parse(argc, argv, "show", BIT(O_JSON), 0, 1, &o)))
+		return rc;
+	if (netd_show(o.npos ? o.pos[0] : NULL, &v, &n, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (o.json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_object(), *a = json_array(), *r = json_array();
+			ctnet_json_set_str(j, "ifname", v[i].ifname);
+			ctnet_json_set_int(j, "ifindex", v[i].ifindex);
+			ctnet_json_set_str(j, "container", v[i].container);
+			ctnet_json_set_str(j, "kind", v[i].kind);
+			ctnet_json_set_str(j, "master", v[i].master);
+			json_object_set_new(j, "up", json_boolean(v[i].up));
+			ctnet_json_set_int(j, "mtu", v[i].mtu);
+			for (size_t k = 0; k < v[i].naddrs; k++)
+				json_array_append_new(a, json_string(v[i].addrs[k]));
+			for (size_t k = 0; k < v[i].nroutes; k++)
+				json_array_append_new(r, json_string(v[i].routes[k]));
+			json_object_set_new(j, "addresses", a);
+			json_object_set_new(j, "routes", r);
+			json_array_append_new(arr, j);
+		}
+		rc = ctnet_json_print(stdout, arr) < 0 ? CTNET_EXIT_FAIL : 0;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			printf("%-15s %-12s %-7s %-4s mtu %u%s%s\n", v[i].ifname,
+			       v[i].container[0] ? v[i].container : "-", v[i].kind,
+			       v[i].up ? "up" : "down", v[i].mtu, v[i].master[0] ? " master " : "",
+			       v[i].master);
+			for (size_t k = 0; k < v[i].naddrs; k++)
+				printf("    address %s\n", v[i].addrs[k]);
+			for (size_t k = 0; k < v[i].nroutes; k++)
+				printf("    route %s\n", v[i].routes[k]);
+		}
+	}
+	free(v);
+	return rc;
+}
+
+static int cmd_bridge(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct ctnet_addr a;
+	struct opts o;
+	int rc;
+
+	if (argc < 2)
+		return ctnet_cli_usage("bridge: expected 'add' or 'del'");
+	if (!strcmp(argv[1], "add")) {
+		if ((rc = parse(argc - 1, argv + 1, "bridge add", BIT(O_ADDRESS), 1, 1, &o)))
+			return rc;
+		if (!o.address)
+			return ctnet_cli_usage("bridge add: --address CIDR is required");
+		if (ctnet_ifname_check(o.pos[0], &err) < 0 ||
+		    ctnet_addr_parse(o.address, 0, CTNET_ADDR_PREFIX_REQ, "bridge address", &a, &err) < 0)
+			return ctnet_cli_fail(&err);
+		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
+			return rc;
+		return netd_bridge_add(o.pos[0], &a, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	}
+	if (!strcmp(argv[1], "del")) {
+		if ((rc = parse(argc - 1, argv + 1, "bridge del", 0, 1, 1, &o)))
+			return rc;
+		if (ctnet_ifname_check(o.pos[0], &err) < 0)
+			return ctnet_cli_fail(&err);
+		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
+			return rc;
+		return netd_bridge_del(o.pos[0], &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	}
+	return ctnet_cli_usage("bridge: unknown command '%s' (add, del)", argv[1]);
+}
+
+static int cmd_move(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct opts o;
+	int rc = 0, fd;
+
+	if ((rc = parse(argc, argv, "move", BIT(O_NETNS) | BIT(O_PID) | BIT(O_IFNAME), 1, 1, &o)))
+		return rc;
+	if (!!o.netns == !!o.pid)
+		return ctnet_cli_usage("move: give exactly one of --netns PATH and --pid PID");
+	if (ctnet_ifname_check(o.pos[0], &err) < 0 ||
+	    (o.ifname && ctnet_ifname_check(o.ifname, &err) < 0))
+		return ctnet_cli_fail(&err);
+	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
+		return rc;
+	if ((fd = open_ns(&o, "move", &rc)) < 0)
+		return rc;
+	rc = netd_move(o.pos[0], fd, o.ifname, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	close(fd);
+	return rc;
+}
+
+static int cmd_macvlan(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct opts o;
+	int rc = 0, fd;
+
+	if (argc < 2 || strcmp(argv[1], "add"))
+		return ctnet_cli_usage("macvlan: expected 'add'");
+	if ((rc = parse(argc - 1, argv + 1, "macvlan add", BIT(O_NETNS) | BIT(O_PID) | BIT(O_MODE),
+			2, 2, &o)))
+		return rc;
+	if (!!o.netns == !!o.pid)
+		return ctnet_cli_usage("macvlan add: give exactly one of --netns PATH and --pid PID");
+	if (o.mode && strcmp(o.mode, "bridge") && strcmp(o.mode, "private") &&
+	    strcmp(o.mode, "vepa") && strcmp(o.mode, "passthru"))
+		return ctnet_cli_usage("macvlan add: --mode is bridge, private, vepa or passthru");
+	if (ctnet_ifname_check(o.pos[0], &err) < 0 || ctnet_ifname_check(o.pos[1], &err) < 0)
+		return ctnet_cli_fail(&err);
+	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
+		return rc;
+	if ((fd = open_ns(&o, "macvlan add", &rc)) < 0)
+		return rc;
+	rc = netd_macvlan_add(o.pos[0], o.pos[1], fd, o.mode, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	close(fd);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "up", cmd_up }, { "down", cmd_down }, { "show", cmd_show },
+		{ "bridge", cmd_bridge }, { "move", cmd_move }, { "macvlan", cmd_macvlan },
+	};
+	struct ctnet_err err = { 0 };
+
+	ctnet_prog = "ctnet-netd";
+	if (argc < 2)
+		return ctnet_cli_usage("missing command");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return ctnet_cli_version();
+	/* Keep only what netd uses: links (NET_ADMIN), setns (SYS_ADMIN), other users'
+	 * /proc/PID/ns/net (SYS_PTRACE). */
+	if (ctnet_caps_limit(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+			     &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return ctnet_cli_usage("unknown command '%s'", argv[1]);
+}

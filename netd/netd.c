@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: MIT */
+/* netd_up / netd_down: a container's veth pair, addresses and routes on both sides. */
+#include "netd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <linux/rtnetlink.h>
+#include <netlink/addr.h>
+#include <netlink/msg.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "nl.h"
+
+void netd_host_ifname(const char *name, bool bridge, char out[IFNAMSIZ])
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	const char *pre = bridge ? NETD_PREFIX_BRIDGE : NETD_PREFIX_VETH;
+	size_t n = strlen(name);
+
+	if (n + 3 <= CTNET_IFNAME_MAX) {
+		snprintf(out, IFNAMSIZ, "%s%s", pre, name);
+		return;
+	}
+	/* 12 base32 characters = 60 bits of the hash: collisions are not a practical
+	 * concern, and the alias check catches one anyway. */
+	uint64_t h = ctnet_hash64(name, n);
+	memcpy(out, pre, 3);
+	for (int i = 0; i < 12; i++)
+		out[3 + i] = b32[(h >> (59 - 5 * i)) & 31];
+	out[15] = '\0';
+}
+
+void netd_alias(const char *name, char out[NETD_ALIAS_MAX])
+{
+	snprintf(out, NETD_ALIAS_MAX, "%s%s", NETD_ALIAS_PREFIX, name);
+}
+
+int netd_netns_open(const char *path, pid_t pid, struct ctnet_err *err)
+{
+	char buf[64], label[CTNET_SHOW_MAX + 16], shown[CTNET_SHOW_MAX];
+	struct statfs sf;
+	int fd, t;
+
+	if (path) {
+		snprintf(label, sizeof(label), "netns \"%s\"", ctnet_show(path, shown));
+	} else {
+		if (pid <= 0)
+			return ctnet_errf(err, EINVAL, "pid %ld: not a process id", (long)pid);
+		snprintf(label, sizeof(label), "pid %ld", (long)pid);
+		snprintf(buf, sizeof(buf), "/proc/%ld/ns/net", (long)pid);
+		path = buf;
+	}
+	/* O_NONBLOCK: a FIFO given as --netns must fail, not hang. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		if (path == buf && e == ENOENT)
+			e = ESRCH;
+		return ctnet_err_sys(err, e, "%s", label);
+	}
+	t = ioctl(fd, NS_GET_NSTYPE);
+	if (t == CLONE_NEWNET)
+		return fd;
+	/* Kernels before 4.11 lack NS_GET_NSTYPE: an nsfs file is the best we can check. */
+	if (t < 0 && errno != ENOTTY && fstatfs(fd, &sf) == 0 && sf.f_type == NSFS_MAGIC) {
+		return fd;
+	}
+	close(fd);
+	return ctnet_errf(err, EINVAL, "%s: not a network namespace", label);
+}
+
+int netd_mac_parse(const char *s, unsigned char mac[6], struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i, *h, *l;
+		if (!p[0] || !p[1] || !(h = strchr(hex, p[0])) || !(l = strchr(hex, p[1])) ||
+		    (i < 5 ? p[2] != ':' : p[2] != '\0'))
+			return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": expected xx:xx:xx:xx:xx:xx",
+					  ctnet_show(s, shown));
+		mac[i] = (unsigned char)((((h - hex) & 15) << 4) | ((l - hex) & 15));
+	}
+	if (mac[0] & 1)
+		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": multicast", ctnet_show(s, shown));
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": all zero", ctnet_show(s, shown));
+	return 0;
+}
+
+static int check_addr(const struct ctnet_addr *a, int family, bool required, const char *what,
+		      struct ctnet_err *err)
+{
+	char buf[CTNET_ADDR_STRLEN];
+
+	if (a->family == 0) {
+		if (required)
+			return ctnet_errf(err, EINVAL, "%s missing", what);
+		return 0;
+	}
+	if (a->family != family)
+		return ctnet_errf(err, EINVAL, "%s \"%s\": not an %s address", what,
+				  ctnet_addr_cidr_str(a, buf), family == AF_INET ? "IPv4" : "IPv6");
+	if (a->prefix == 0 || a->prefix > ctnet_addr_max_prefix(family))
+		return ctnet_errf(err, EINVAL, "%s \"%s\": bad prefix length", what,
+				  ctnet_addr_cidr_str(a, buf));
+	return 0;
+}
+
+int netd_spec_check(const struct netd_spec *s, struct ctnet_err *err)
+{
+	char buf[CTNET_ADDR_STRLEN];
+	unsigned char mac[6];
+	bool p2p = !s->bridge;
+	int r;
+
+	if ((r = ctnet_name_check(s->name, err)) < 0)
+		return r;
+	if (s->ifname && (r = ctnet_ifname_check(s->ifname, err)) < 0)
+		return r;
+	if (s->host_ifname && (r = ctnet_ifname_check(s->host_ifname, err)) < 0)
+		return r;
+	if (s->bridge && (r = ctnet_ifname_check(s->bridge, err)) < 0)
+		return r;
+	if (s->netns_fd < 0)
+		return ctnet_errf(err, EBADF, "container network namespace missing");
+	if ((r = check_addr(&s->local, AF_INET, true, "local address", err)) < 0 ||
+	    (r = check_addr(&s->host, AF_INET, p2p, "host address", err)) < 0)
+		return r;
+	if (s->host.family && ctnet_addr_equal(&s->host, &s->local))
+		return ctnet_errf(err, EINVAL, "host address and local address are both \"%s\"",
+				  ctnet_addr_str(&s->local, buf));
+	if (s->has_v6) {
+		if ((r = check_addr(&s->local6, AF_INET6, true, "local IPv6 address", err)) < 0 ||
+		    (r = check_addr(&s->host6, AF_INET6, p2p, "host IPv6 address", err)) < 0)
+			return r;
+		if (s->host6.family && ctnet_addr_equal(&s->host6, &s->local6))
+			return ctnet_errf(err, EINVAL,
+					  "host IPv6 address and local IPv6 address are both \"%s\"",
+					  ctnet_addr_str(&s->local6, buf));
+	}
+	if (s->mac && (r = netd_mac_parse(s->mac, mac, err)) < 0)
+		return r;
+	if (s->mtu && (s->mtu < NETD_MTU_MIN || s->mtu > NETD_MTU_MAX))
+		return ctnet_errf(err, EINVAL, "MTU %u out of range %d..%d", s->mtu, NETD_MTU_MIN,
+				  NETD_MTU_MAX);
+	return 0;
+}
+
+/* --- request builders (libnl objects -> one queued message each) --- */
+
+static struct nl_addr *nladdr(const struct ctnet_addr *a, int prefix)
+{
+	struct nl_addr *na = nl_addr_build(a->family, a->bytes, a->family == AF_INET ? 4 : 16);
+	if (na)
+		nl_addr_set_prefixlen(na, prefix);
+	return na;
+}
+
+static int prefix_or(const struct ctnet_addr *a, int dflt)
+{
+	return a->prefix >= 0 ? a->prefix : dflt;
+}
+
+static int q_addr(struct nd_batch *b, int ifindex, const char *ifname, const struct ctnet_addr *a,
+		  int prefix, struct ctnet_err *err)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *na = nladdr(a, prefix);
+	struct nl_msg *msg = NULL;
+	char buf[CTNET_ADDR_STRLEN];
+	int r = -ENOMEM;
+
+	if (ra && na) {
+		rtnl_addr_set_ifindex(ra, ifindex);
+		rtnl_addr_set_local(ra, na);
+		rtnl_addr_set_prefixlen(ra, prefix);
+		/* No duplicate address detection: the address is usable at once. */
+		if (a->family == AF_INET6)
+			rtnl_addr_set_flags(ra, IFA_F_NODAD);
+		/* REPLACE: a second `up` re-applies instead of failing on EEXIST. */
+		r = rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+		r = r < 0 ? -ENOMEM : 0;
+	}
+	if (na)
+		nl_addr_put(na);
+	if (ra)
+		rtnl_addr_put(ra);
+	if (r < 0)
+		return ctnet_errf(err, ENOMEM, "build address request: out of memory");
+	snprintf(buf, sizeof(buf), "%s/%d", ctnet_addr_str(a, (char[CTNET_ADDR_STRLEN]){ 0 }), prefix);
+	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "add address %s to \"%s\"", buf, ifname);
+	return r < 0 ? r : 0;
+}
+
+/* dst NULL: default route. gw NULL: a link-scope route to dst. */
+static int q_route(struct nd_batch *b, int ifindex, const char *ifname, int family,
+		   const struct ctnet_addr *dst, const struct ctnet_addr *gw, struct ctnet_err *err)
+{
+	struct ctnet_addr any = { .family = family };
+	int plen = dst ? ctnet_addr_max_prefix(family) : 0;
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *nd = nladdr(dst ? dst : &any, plen), *ng = gw ? nladdr(gw, -1) : NULL;
+	struct nl_msg *msg = NULL;
+	char d[CTNET_ADDR_STRLEN], g[CTNET_ADDR_STRLEN];
+	int r = -ENOMEM;
+
+	if (rt && nh && nd && (!gw || ng)) {
+		rtnl_route_set_family(rt, (uint8_t)family);
+		rtnl_route_set_table(rt, RT_TABLE_MAIN);
+		rtnl_route_set_protocol(rt, RTPROT_BOOT);
+		rtnl_route_set_type(rt, RTN_UNICAST);
+		rtnl_route_set_scope(rt, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+		rtnl_route_set_dst(rt, nd);
+		rtnl_route_nh_set_ifindex(nh, ifindex);
+		if (ng) {
+			nl_addr_set_prefixlen(ng, ctnet_addr_max_prefix(family));
+			rtnl_route_nh_set_gateway(nh, ng);
+		}
+		rtnl_route_add_nexthop(rt, nh);
+		nh = NULL;
+		r = rtnl_route_build_add_request(rt, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+		r = r < 0 ? -ENOMEM : 0;
+	}
+	if (nh)
+		rtnl_route_nh_free(nh);
+	if (nd)
+		nl_addr_put(nd);
+	if (ng)
+		nl_addr_put(ng);
+	if (rt)
+		rtnl_route_put(rt);
+	if (r < 0)
+		return ctnet_errf(err, ENOMEM, "build route request: out of memory");
+	if (dst)
+		snprintf(d, sizeof(d), "%s/%d", ctnet_addr_str(dst, (char[CTNET_ADDR_STRLEN]){ 0 }), plen);
+	else
+		snprintf(d, sizeof(d), "default");
+	if (gw)
+		r = nd_batch_add(b, msg, NULL, NULL, 0, err, "add route %s via %s dev \"%s\"", d,
+				 ctnet_addr_str(gw, g), ifname);
+	else
+		r = nd_batch_add(b, msg, NULL, NULL, 0, err, "add route %s dev \"%s\"", d, ifname);
+	return r < 0 ? r : 0;
+}
+
+/* Sets an existing link up (by ifindex, or by name when ifindex is 0) with optional
+ * alias, MTU, master and MAC. */
+static int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
+		      unsigned mtu, int master, const unsigned char *mac, struct ctnet_err *err)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	struct nl_addr *ma = NULL;
+	struct nl_msg *msg = NULL;
+	int r;
+
+	if (!l)
+		return ctnet_errf(err, ENOMEM, "build link request: out of memory");
+	if (ifindex)
+		rtnl_link_set_ifindex(l, ifindex);
+	else
+		rtnl_link_set_name(l, ifname);
+	rtnl_link_set_flags(l, IFF_UP);
+	if (alias)
+		rtnl_link_set_ifalias(l, alias);
+	if (mtu)
+		rtnl_link_set_mtu(l, mtu);
+	if (master)
+		rtnl_link_set_master(l, master);
+	if (mac && (ma = nl_addr_build(AF_LLC, mac, 6)))
+		rtnl_link_set_addr(l, ma);
+	r = rtnl_link_build_add_request(l, 0, &msg);
+	if (ma)
+		nl_addr_put(ma);
+	rtnl_link_put(l);
+	if (r < 0)
+		return ctnet_errf(err, ENOMEM, "build link request: %s", nl_geterror(r));
+	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "set link \"%s\" up", ifname);
+	return r < 0 ? r : 0;
+}
+
+static int q_link_del(struct nd_batch *b, int ifindex, const char *ifname, struct ctnet_err *err)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	struct nl_msg *msg = NULL;
+	int r;
+
+	if (!l)
+		return ctnet_errf(err, ENOMEM, "build link request: out of memory");
+	rtnl_link_set_ifindex(l, ifindex);
+	r = rtnl_link_build_delete_request(l, &msg);
+	rtnl_link_put(l);
+	if (r < 0)
+		return ctnet_errf(err, ENOMEM, "build link request: %s", nl_geterror(r));
+	/* ENODEV: gone already, which is what we wanted. */
+	r = nd_batch_add(b, msg, NULL, NULL, ENODEV, err, "delete link \"%s\"", ifname);
+	return r < 0 ? r : 0;
+}
+
+static int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master, unsigned mtu, const unsigned char *mac,
+		  struct ctnet_err *err)
+{
+	struct rtnl_link *l = rtnl_link_veth_alloc(), *peer;
+	struct nl_addr *ma = NULL;
+	struct nl_msg *msg = NULL;
+	int r;
+
+	if (!l)
+		return ctnet_errf(err, ENOMEM, "build veth request: out of memory");
+	peer = rtnl_link_veth_get_peer(l);
+	/* No IFLA_IFALIAS here: the kernel ignores it on creation; it is set in the next
+	 * batch on each side. */
+	rtnl_link_set_name(l, hif);
+	rtnl_link_set_flags(l, IFF_UP);
+	if (master)
+		rtnl_link_set_master(l, master);
+	/* The peer is born in the container's namespace (IFLA_NET_NS_FD inside
+	 * VETH_INFO_PEER): it never shows up on the host, and there is no move step. */
+	rtnl_link_set_name(peer, cif);
+	/* Not IFF_UP here: the kernel opens the peer before the pair is linked and
+	 * refuses with ENOTCONN; it is set up in the container-side batch. */
+	rtnl_link_set_ns_fd(peer, netns_fd);
+	if (mtu) {
+		rtnl_link_set_mtu(l, mtu);
+		rtnl_link_set_mtu(peer, mtu);
+	}
+	if (mac && (ma = nl_addr_build(AF_LLC, mac, 6)))
+		rtnl_link_set_addr(peer, ma);
+	r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
+	if (ma)
+		nl_addr_put(ma);
+	rtnl_link_put(peer);
+	rtnl_link_veth_release(l);
+	if (r < 0)
+		return ctnet_errf(err, ENOMEM, "build veth request: %s", nl_geterror(r));
+	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "create veth \"%s\"", hif);
+	return r < 0 ? r : 0;
+}
+
+/* --- bridge gateway: the bridge's own address, read from the kernel --- */
+
+struct gw_find {
+	int family, ifindex;
+	struct ctnet_addr addr;
+};
+
+static int ifa_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int t = mnl_attr_get_type(a);
+	if (t == IFA_LOCAL || t == IFA_ADDRESS)
+		tb[t] = a;
+	return MNL_CB_OK;
+}
+
+static void gw_reply(const struct nlmsghdr *nlh, void *arg)
+{
+	struct gw_find *g = arg;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = { 0 };
+	const struct nlattr *a;
+	size_t alen = g->family == AF_INET ? 4 : 16;
+
+	if (g->addr.family || nlh->nlmsg_type != RTM_NEWADDR ||
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != g->family ||
+	    (int)ifa->ifa_index != g->ifindex || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+		return;
+	mnl_attr_parse(nlh, sizeof(*ifa), ifa_attr, tb);
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || mnl_attr_get_payload_len(a) != alen)
+		return;
+	g->addr.family = g->family;
+	g->addr.prefix = ifa->ifa_prefixlen;
+	memcpy(g->addr.bytes, mnl_attr_get_payload(a), alen);
+}
+
+static int q_addr_dump(struct nd_batch *b, struct gw_find *g, const char *br, struct ctnet_err *err)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETADDR, NLM_F_DUMP);
+	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)g->family,
+				 .ifa_index = (unsigned)g->ifindex };
+	int r;
+
+	if (!msg || nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0) {
+		if (msg)
+			nlmsg_free(msg);
+		return ctnet_errf(err, ENOMEM, "build address request: out of memory");
+	}
+	r = nd_batch_add(b, msg, gw_reply, g, 0, err, "read addresses of bridge \"%s\"", br);
+	return r < 0 ? r : 0;
+}
+
+/* --- up / down --- */
+
+static int not_ours(const struct nd_link *l, const char *alias, struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	size_t plen = strlen(NETD_ALIAS_PREFIX);
+
+	(void)alias;
+	if (!strncmp(l->alias, NETD_ALIAS_PREFIX, plen))
+		return ctnet_errf(err, EEXIST, "interface %s exists and belongs to container \"%s\"",
+				  l->ifname, ctnet_show(l->alias + plen, shown));
+	return ctnet_errf(err, EEXIST, "interface %s exists and is not ctnet's", l->ifname);
+}
+
+/* Second and later `up`: the pair is ours and its peer is `cif` in this namespace. */
+static bool pair_matches(const struct nd_link *h, const struct nd_link *c, const char *alias)
+{
+	return h->found && c->found && !strcmp(h->kind, "veth") && h->iflink == c->ifindex &&
+	       c->iflink == h->ifindex && !strcmp(c->alias, alias);
+}
+
+int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err)
+{
+	char hif[IFNAMSIZ], alias[NETD_ALIAS_MAX], shown[CTNET_SHOW_MAX];
+	const char *cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
+	unsigned char macb[6], *mac = NULL;
+	struct nd_link hl, bl, cl;
+	struct gw_find gw4 = { .family = AF_INET }, gw6 = { .family = AF_INET6 };
+	struct nd_sock *hs, in = { .fd = -1 };
+	struct nd_batch *b = NULL;
+	bool created = false, existing = false;
+	int r, host_ix, peer_ix;
+
+	if ((r = netd_spec_check(spec, err)) < 0)
+		return r;
+	if (spec->host_ifname)
+		snprintf(hif, sizeof(hif), "%s", spec->host_ifname);
+	else
+		netd_host_ifname(spec->name, spec->bridge != NULL, hif);
+	netd_alias(spec->name, alias);
+	if (spec->mac && netd_mac_parse(spec->mac, macb, err) == 0)
+		mac = macb;
+	if ((r = nd_host_sock(&hs, err)) < 0)
+		return r;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+
+	/* Round trip 1: what is there already (host side, bridge). */
+	nd_batch_init(b);
+	if ((r = nd_batch_get_link(b, hif, &hl, err)) < 0 ||
+	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &bl, err)) < 0) ||
+	    (r = nd_batch_run(hs, b, err)) < 0)
+		goto out;
+	if (hl.found && strcmp(hl.alias, alias)) {
+		r = not_ours(&hl, alias, err);
+		goto out;
+	}
+	if (spec->bridge) {
+		if (!bl.found) {
+			r = ctnet_errf(err, ENODEV, "bridge \"%s\" does not exist", spec->bridge);
+			goto out;
+		}
+		if (strcmp(bl.kind, "bridge")) {
+			r = ctnet_errf(err, EINVAL, "interface \"%s\" is not a bridge", spec->bridge);
+			goto out;
+		}
+		/* Gateways default to the bridge's own addresses. */
+		nd_batch_init(b);
+		gw4.ifindex = gw6.ifindex = bl.ifindex;
+		if ((!spec->host.family && (r = q_addr_dump(b, &gw4, spec->bridge, err)) < 0) ||
+		    (spec->has_v6 && !spec->host6.family &&
+		     (r = q_addr_dump(b, &gw6, spec->bridge, err)) < 0) ||
+		    (r = nd_batch_run(hs, b, err)) < 0)
+			goto out;
+		if (spec->host.family)
+			gw4.addr = spec->host;
+		else if (!gw4.addr.family) {
+			r = ctnet_errf(err, EADDRNOTAVAIL,
+				       "bridge \"%s\" has no IPv4 address to route through (give --host-address)",
+				       spec->bridge);
+			goto out;
+		}
+		if (spec->has_v6 && spec->host6.family)
+			gw6.addr = spec->host6;
+		else if (spec->has_v6 && !gw6.addr.family) {
+			r = ctnet_errf(err, EADDRNOTAVAIL,
+				       "bridge \"%s\" has no global IPv6 address to route through (give --host-address6)",
+				       spec->bridge);
+			goto out;
+		}
+	}
+
+	if ((r = nd_sock_open_in(spec->netns_fd, &in, err)) < 0)
+		goto out;
+	if (hl.found) {
+		/* Ours already: same pair into this namespace -> re-apply below; a pair left
+		 * over from an earlier namespace of the container -> replace it. */
+		nd_batch_init(b);
+		if ((r = nd_batch_get_link(b, cif, &cl, err)) < 0 || (r = nd_batch_run(&in, b, err)) < 0)
+			goto out;
+		existing = pair_matches(&hl, &cl, alias);
+		if (!existing) {
+			nd_batch_init(b);
+			if ((r = q_link_del(b, hl.ifindex, hif, err)) < 0 ||
+			    (r = nd_batch_run(hs, b, err)) < 0)
+				goto out;
+		}
+	}
+	if (!existing) {
+		/* Round trip 2: the pair, and its indexes (the host side's IFLA_LINK is the
+		 * peer's index in the container). */
+		nd_batch_init(b);
+		if ((r = q_veth(b, hif, cif, spec->netns_fd, spec->bridge ? bl.ifindex : 0,
+				spec->mtu, mac, err)) < 0 ||
+		    (r = nd_batch_get_link(b, hif, &hl, err)) < 0)
+			goto out;
+		r = nd_batch_run(hs, b, err);
+		if (b->req[0].done && b->req[0].error == 0)
+			created = true;
+		if (r == -EEXIST && b->req[0].error == EEXIST) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 " (is \"%s\" taken in the container?)", ctnet_show(cif, shown));
+		}
+		if (r < 0)
+			goto undo;
+		if (!hl.found) {
+			r = ctnet_errf(err, ENODEV, "create veth \"%s\": gone right after creation", hif);
+			goto undo;
+		}
+	}
+	host_ix = hl.ifindex;
+	peer_ix = hl.iflink;
+
+	/* Round trip 3: host side. */
+	nd_batch_init(b);
+	if ((r = q_link_set(b, host_ix, hif, alias, existing ? spec->mtu : 0,
+			    existing && spec->bridge ? bl.ifindex : 0, NULL, err)) < 0)
+		goto undo;
+	if (!spec->bridge) {
+		if ((r = q_addr(b, host_ix, hif, &spec->host, prefix_or(&spec->host, 32), err)) < 0 ||
+		    (r = q_route(b, host_ix, hif, AF_INET, &spec->local, NULL, err)) < 0)
+			goto undo;
+		if (spec->has_v6 &&
+		    ((r = q_addr(b, host_ix, hif, &spec->host6, prefix_or(&spec->host6, 128), err)) < 0 ||
+		     (r = q_route(b, host_ix, hif, AF_INET6, &spec->local6, NULL, err)) < 0))
+			goto undo;
+	}
+	if ((r = nd_batch_run(hs, b, err)) < 0)
+		goto undo;
+
+	/* Round trip 4: container side. */
+	nd_batch_init(b);
+	if ((r = q_link_set(b, 0, "lo", NULL, 0, 0, NULL, err)) < 0 ||
+	    (r = q_link_set(b, peer_ix, cif, alias, existing ? spec->mtu : 0, 0, existing ? mac : NULL,
+			    err)) < 0)
+		goto undo;
+	{
+		const struct ctnet_addr *gw = spec->bridge ? &gw4.addr : &spec->host;
+		int plen = prefix_or(&spec->local, 32);
+		if ((r = q_addr(b, peer_ix, cif, &spec->local, plen, err)) < 0)
+			goto undo;
+		/* The gateway must be on-link: a /32 route to it unless the local prefix
+		 * already covers it. */
+		struct ctnet_addr net = spec->local;
+		net.prefix = plen;
+		if (!ctnet_addr_in(gw, &net) && (r = q_route(b, peer_ix, cif, AF_INET, gw, NULL, err)) < 0)
+			goto undo;
+		if ((r = q_route(b, peer_ix, cif, AF_INET, NULL, gw, err)) < 0)
+			goto undo;
+	}
+	if (spec->has_v6) {
+		const struct ctnet_addr *gw = spec->bridge ? &gw6.addr : &spec->host6;
+		int plen = prefix_or(&spec->local6, 128);
+		struct ctnet_addr net = spec->local6;
+		net.prefix = plen;
+		if ((r = q_addr(b, peer_ix, cif, &spec->local6, plen, err)) < 0 ||
+		    (!ctnet_addr_in(gw, &net) &&
+		     (r = q_route(b, peer_ix, cif, AF_INET6, gw, NULL, err)) < 0) ||
+		    (r = q_route(b, peer_ix, cif, AF_INET6, NULL, gw, err)) < 0)
+			goto undo;
+	}
+	if ((r = nd_batch_run(&in, b, err)) < 0)
+		goto undo;
+
+	if (res) {
+		memset(res, 0, sizeof(*res));
+		snprintf(res->host_ifname, sizeof(res->host_ifname), "%s", hif);
+		res->host_ifindex = host_ix;
+		snprintf(res->ifname, sizeof(res->ifname), "%s", cif);
+	}
+	r = 0;
+	goto out;
+undo:
+	if (created) {
+		/* Deleting the host side takes the peer, its addresses and routes with it. */
+		struct ctnet_err ignored;
+		struct nd_link tmp = hl;
+		if (!tmp.found) {
+			nd_batch_init(b);
+			if (nd_batch_get_link(b, hif, &tmp, &ignored) < 0 ||
+			    nd_batch_run(hs, b, &ignored) < 0)
+				tmp.found = false;
+		}
+		if (tmp.found && !strcmp(tmp.alias, alias)) {
+			nd_batch_init(b);
+			if (q_link_del(b, tmp.ifindex, hif, &ignored) == 0)
+				nd_batch_run(hs, b, &ignored);
+		}
+	}
+out:
+	nd_sock_close(&in);
+	free(b);
+	return r;
+}
+
+/* Host-side links that may be `name`'s: the given one, or ve-/vb- derived names. */
+static int lookup(const char *name, const char *host_ifname, struct nd_link links[2], size_t *n,
+		  struct ctnet_err *err)
+{
+	char cand[2][IFNAMSIZ];
+	struct nd_batch *b;
+	struct nd_sock *hs;
+	int r;
+
+	if ((r = ctnet_name_check(name, err)) < 0)
+		return r;
+	if (host_ifname && (r = ctnet_ifname_check(host_ifname, err)) < 0)
+		return r;
+	if ((r = nd_host_sock(&hs, err)) < 0)
+		return r;
+	if (host_ifname) {
+		snprintf(cand[0], IFNAMSIZ, "%s", host_ifname);
+		*n = 1;
+	} else {
+		netd_host_ifname(name, false, cand[0]);
+		netd_host_ifname(name, true, cand[1]);
+		*n = 2;
+	}
+	b = malloc(sizeof(*b));
+	if (!b)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	nd_batch_init(b);
+	for (size_t i = 0; i < *n && r >= 0; i++)
+		r = nd_batch_get_link(b, cand[i], &links[i], err);
+	if (r >= 0)
+		r = nd_batch_run(hs, b, err);
+	free(b);
+	return r < 0 ? r : 0;
+}
+
+int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err)
+{
+	char alias[NETD_ALIAS_MAX];
+	struct nd_link links[2];
+	size_t n = 0;
+	int r = lookup(name, host_ifname, links, &n, err);
+
+	if (r < 0)
+		return r;
+	netd_alias(name, alias);
+	for (size_t i = 0; i < n; i++)
+		if (links[i].found && !strcmp(links[i].alias, alias))
+			return 1;
+	return 0;
+}
+
+int netd_down(const char *name, const char *host_ifname, struct ctnet_err *err)
+{
+	char alias[NETD_ALIAS_MAX];
+	struct nd_link links[2];
+	const struct nd_link *foreign = NULL;
+	struct nd_batch *b;
+	struct nd_sock *hs;
+	size_t n = 0;
+	int r = lookup(name, host_ifname, links, &n, err);
+
+	if (r < 0)
+		return r;
+	netd_alias(name, alias);
+	if ((r = nd_host_sock(&hs, err)) < 0)
+		return r;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	nd_batch_init(b);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (!links[i].found)
+			continue;
+		if (strcmp(links[i].alias, alias))
+			foreign = &links[i];
+		else
+			r = q_link_del(b, links[i].ifindex, links[i].ifname, err);
+	}
+	if (r >= 0 && b->n == 0 && foreign)
+		r = not_ours(foreign, alias, err); /* refuse to delete someone else's link */
+	else if (r >= 0)
+		r = nd_batch_run(hs, b, err);
+	free(b);
+	return r < 0 ? r : 0;
+}
