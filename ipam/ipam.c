@@ -235,9 +235,12 @@ struct conf_addr {
 	char file[NAME_MAX + 1];
 };
 
+/* What makes an address unavailable besides claims: configs, and other pools' bridges. */
 struct conf_taken {
 	struct conf_addr *v;
 	size_t n, cap;
+	struct ctnet_addr bridges[64]; /* single (bridge) pools other than the one in use */
+	size_t nbridges;
 };
 
 static int taken_add(struct conf_taken *t, const struct ctnet_addr *a, const char *file)
@@ -376,6 +379,18 @@ static int pool_open(const struct ctx *c, const struct ipam_pool *pool, struct p
 		return r;
 	ctnet_addr_cidr_str(&pool->net, cidr);
 	if (!p->exists) {
+		if (pool->single) { /* its .1 is the bridge's: no container may hold it */
+			struct ctnet_addr br;
+			char owner[CTNET_NAME_MAX + 1], ip[CTNET_ADDR_STRLEN];
+			ctnet_addr_set_v4(&br, ctnet_addr_v4_u32(&pool->net) + 1, -1);
+			r = claim_status(c, &br, owner, err);
+			if (r < 0)
+				return r;
+			if (r == CLAIM_TAKEN)
+				return ctnet_errf(err, EADDRINUSE,
+						  "bridge pool %s: its bridge address %s is taken by \"%s\"",
+						  cidr, ctnet_addr_str(&br, ip), owner);
+		}
 		p->single = pool->single;
 		p->hint = 0;
 		return pool_write(c, p, err);
@@ -421,6 +436,40 @@ static int map_set(int fd, uint32_t slot, bool taken, const char *shown, struct 
 	return 0;
 }
 
+/* The other single-address pools: their subnets belong to their bridges. */
+static int bridges_load(const struct ctx *c, const struct ipam_pool *self, struct conf_taken *t,
+			struct ctnet_err *err)
+{
+	int fd = dup(c->pool);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return ctnet_err_sys(err, errno, "list \"%s/pool\"", c->shown);
+	}
+	int r = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		char cidr[CTNET_ADDR_STRLEN];
+		struct ctnet_addr net;
+		struct pool_state ps;
+		struct ctnet_err sub;
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(cidr) ||
+		    !strchr(e->d_name, '_'))
+			continue;
+		snprintf(cidr, sizeof(cidr), "%s", e->d_name);
+		*strchr(cidr, '_') = '/';
+		if (ctnet_cidr_parse(cidr, "pool", &net, &sub) < 0 || net.family != AF_INET ||
+		    (ctnet_addr_equal(&net, &self->net) && net.prefix == self->net.prefix))
+			continue;
+		if ((r = pool_read(c, &net, &ps, err)) < 0)
+			break;
+		if (ps.single && t->nbridges < ARRAY_SIZE(t->bridges))
+			t->bridges[t->nbridges++] = net;
+	}
+	closedir(d);
+	return r;
+}
+
 /* --- the ULA /48 --- */
 
 static int ula_get(const struct ctx *c, struct ctnet_addr *out, struct ctnet_err *err)
@@ -463,8 +512,9 @@ static void lease_add_v6(struct ipam_lease *l, const struct ctnet_addr *ula)
 }
 
 /*
- * Whether every address of l is free for l->name: not in a config, not claimed by a live
- * lease. On a conflict, *why says who has it.
+ * Whether every address of l is free for l->name: 1 free; 0 claimed by a live lease or
+ * inside another pool's bridge subnet (lasting); 2 named in a nixos config (may go away
+ * any time). On a conflict, *why says who has it.
  */
 static int lease_addrs_free(const struct ctx *c, const struct conf_taken *t,
 			    const struct ipam_lease *l, char *why, size_t whysize,
@@ -479,7 +529,16 @@ static int lease_addrs_free(const struct ctx *c, const struct conf_taken *t,
 		if (file) {
 			snprintf(why, whysize, "address %s is named in nixos conf \"%s\"",
 				 ctnet_addr_str(mine[i], ip), ctnet_show(file, show));
-			return 0;
+			return 2;
+		}
+		for (size_t b = 0; b < t->nbridges; b++) {
+			if (ctnet_addr_in(mine[i], &t->bridges[b])) {
+				char net[CTNET_ADDR_STRLEN];
+				snprintf(why, whysize, "address %s is inside bridge pool %s",
+					 ctnet_addr_str(mine[i], ip),
+					 ctnet_addr_cidr_str(&t->bridges[b], net));
+				return 0;
+			}
 		}
 		int s = claim_status(c, mine[i], owner, err);
 		if (s < 0)
@@ -520,7 +579,7 @@ static int lease_upgrade_v6(const struct ctx *c, const struct conf_taken *t,
 	r = lease_addrs_free(c, t, l, why, sizeof(why), err);
 	if (r < 0)
 		return r;
-	if (r == 0)
+	if (r != 1)
 		return ctnet_errf(err, EADDRINUSE, "add IPv6 to lease \"%s\": %s", l->name, why);
 	if ((r = lease_claim_all(c, l, err)) < 0)
 		return r;
@@ -598,6 +657,9 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		goto out;
 	}
 	uint32_t hint = ps.hint < pool.slots ? (uint32_t)ps.hint : pool.slots, found = UINT32_MAX;
+	uint32_t first_conf = UINT32_MAX;
+	if ((r = bridges_load(&c, &pool, &taken, err)) < 0)
+		goto out;
 	for (int pass = 0; pass < 2 && found == UINT32_MAX; pass++) {
 		uint64_t word = 0;
 		for (uint32_t i = pass ? 0 : hint; i < pool.slots; i++) {
@@ -623,6 +685,11 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 				found = i;
 				break;
 			}
+			if (r == 2) { /* a config's: not in the map, and the hint stays below */
+				if (first_conf == UINT32_MAX)
+					first_conf = i;
+				continue;
+			}
 			if ((r = map_set(mapfd, i, true, cidr, err)) < 0)
 				goto out;
 		}
@@ -637,7 +704,7 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		goto out;
 	if ((r = map_set(mapfd, found, true, cidr, err)) < 0)
 		goto out;
-	ps.hint = found + 1;
+	ps.hint = first_conf < found ? first_conf : found + 1;
 	r = pool_write(&c, &ps, err);
 out:
 	if (mapfd >= 0)
@@ -745,10 +812,12 @@ int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct c
 			goto out;
 		lease_add_v6(&want, &ula);
 	}
+	if ((r = bridges_load(&c, &pool, &taken, err)) < 0)
+		goto out;
 	r = lease_addrs_free(&c, &taken, &want, why, sizeof(why), err);
 	if (r < 0)
 		goto out;
-	if (r == 0) {
+	if (r != 1) {
 		r = ctnet_errf(err, EADDRINUSE, "reserve \"%s\": %s", name, why);
 		goto out;
 	}
