@@ -284,6 +284,32 @@ static int replace(struct nat_store *s, const struct nat_container *old,
 	return 0;
 }
 
+/* Whether the kernel's table already has our chains, rules, sets and these ext_ifaces. */
+static bool table_current(const struct nat_config *cfg)
+{
+	struct nat_kernel k;
+	struct ctnet_err e = { 0 };
+	char want[512];
+	bool ok;
+
+	if (nat_kernel_read(&k, &e) < 0)
+		return false;
+	ok = k.table && k.n[NAT_S_EXT] == cfg->n_ext;
+	for (int c = 0; ok && c < NAT_CHAINS; c++) {
+		nat_chain_comments(c, cfg, want, sizeof(want));
+		ok = k.chain[c] && !strcmp(k.comments[c], want);
+	}
+	for (int st = 0; ok && st < NAT_S_COUNT; st++)
+		ok = k.set[st];
+	for (size_t i = 0; ok && i < cfg->n_ext; i++) {
+		char canon[64];
+		snprintf(canon, sizeof(canon), "%s %s", nat_set_names[NAT_S_EXT], cfg->ext[i]);
+		ok = nat_kernel_find(&k, NAT_S_EXT, canon) != NULL;
+	}
+	nat_kernel_free(&k);
+	return ok;
+}
+
 int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err)
 {
 	struct nat_config cfg = { 0 };
@@ -303,6 +329,10 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
 		return r;
 	if ((r = nat_sysctls(false, err)) < 0)
 		goto out;
+	if (table_current(&cfg)) { /* init twice changes nothing, not even rule handles */
+		r = nat_store_config_write(&s, &cfg, err);
+		goto out;
+	}
 	/* In place: keeps the elements (and their counters) of an existing table. */
 	nat_buf_init(&b, &cfg);
 	if ((r = nat_elems_config(&e, &cfg, err)) < 0)
