@@ -1,0 +1,186 @@
+/* Unit tests of nat/ that need no privileges: forward specs, nft element text, the
+ * desired-state files and the port index. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "nat/nat_int.h"
+#include "t.h"
+
+static void test_forward_parse(void)
+{
+	struct ctnet_err err;
+	struct nat_forward f;
+	char buf[64];
+	const struct { const char *in, *out; } good[] = {
+		{ "tcp:8080:80", "tcp:8080:80" },   { "udp:53", "udp:53:53" },
+		{ "tcp:8000-8010:80-90", "tcp:8000-8010:80-90" },
+		{ "tcp:1:65535", "tcp:1:65535" }, { "udp:7000-7003", "udp:7000-7003:7000-7003" },
+	};
+	const char *bad[] = { "sctp:80", "tcp", "tcp:", "tcp:0", "tcp:65536", "tcp:80:0",
+			      "tcp:90-80", "tcp:8000-8010:80-85", "tcp:1-2000", "TCP:80",
+			      "tcp:80x", "tcp:+80", "tcp: 80", "tcp:80:80:80", "tcp:08a",
+			      "tcp:8080;flush ruleset", "tcp:-80", "tcp:80-", "" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		char what[128];
+		snprintf(what, sizeof(what), "forward \"%s\" parses and prints back", good[i].in);
+		T_STREQ(what, nat_forward_parse(good[i].in, &f, &err) == 0
+			? nat_forward_str(&f, buf, sizeof(buf)) : err.msg, good[i].out);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char what[128], shown[CTNET_SHOW_MAX];
+		snprintf(what, sizeof(what), "forward \"%s\" rejected", ctnet_show(bad[i], shown));
+		T_OK(what, nat_forward_parse(bad[i], &f, &err) == -EINVAL && err.msg[0]);
+	}
+	nat_forward_parse("tcp:90-80", &f, &err);
+	T_STREQ("reversed range error", err.msg, "forward \"tcp:90-80\": reversed port range 90-80");
+	nat_forward_parse("tcp:1000-1023:80-90", &f, &err);
+	T_OK("different lengths error names the spec", strstr(err.msg, "tcp:1000-1023:80-90") != NULL);
+	T_OK("1024-port range is the limit",
+	     nat_forward_parse("tcp:1000-2023", &f, &err) == 0 &&
+		     nat_forward_parse("tcp:1000-2024", &f, &err) == -EINVAL);
+}
+
+static struct nat_container *mk(const char *name, const char *iface, const char *a4,
+				const char *a6)
+{
+	static struct nat_container pool[4];
+	static unsigned next;
+	struct nat_container *c = &pool[next++ % ARRAY_SIZE(pool)]; /* a few live at once */
+	struct ctnet_err err;
+
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->iface = iface;
+	ctnet_addr_parse(a4, AF_INET, CTNET_ADDR_NOPREFIX, "a", &c->addr, &err);
+	if (a6) {
+		c->has_addr6 = true;
+		ctnet_addr_parse(a6, AF_INET6, CTNET_ADDR_NOPREFIX, "a6", &c->addr6, &err);
+	}
+	return c;
+}
+
+static void test_elements(void)
+{
+	struct ctnet_err err;
+	struct nat_container *c = mk("web", "ve-web", "10.233.1.2", "fd42::1:2");
+	struct nat_elems e = { 0 };
+	struct nat_buf b = { 0 };
+	char canon[256];
+
+	nat_forward_parse("tcp:8000-8001:80-81", &c->forwards[c->n_forwards++], &err);
+	nat_forward_parse("udp:53", &c->forwards[c->n_forwards], &err);
+	c->forwards[c->n_forwards].has_host_ip = true;
+	ctnet_addr_parse("192.0.2.1", 0, CTNET_ADDR_NOPREFIX, "ip", &c->forwards[c->n_forwards++].host_ip, &err);
+	T_OK("container validates", nat_container_check(c, &err) == 0);
+	T_OK("elements built", nat_elems_container(&e, c, &err) == 0);
+	/* ifaces, masq4, spoof4, masq6, spoof6, 2 ports x (fwd4 + fwd6), 1 fwd4ip */
+	T_OK("one element per port and family (10)", e.n == 10);
+	nat_buf_elems(&b, "add", &e);
+	T_OK("fwd4 elements", b.p && strstr(b.p, "add element inet ctnet fwd4 { tcp . 8000 : 10.233.1.2 . 80,\n\ttcp . 8001 : 10.233.1.2 . 81 }"));
+	T_OK("fwd6 elements", b.p && strstr(b.p, "fwd6 { tcp . 8000 : fd42::1:2 . 80,"));
+	T_OK("fwd4ip element", b.p && strstr(b.p, "fwd4ip { 192.0.2.1 . udp . 53 : 10.233.1.2 . 53 }"));
+	T_OK("spoof4 element quotes the interface", b.p && strstr(b.p, "spoof4 { \"ve-web\" . 10.233.1.2 }"));
+	nat_elems_sort(&e);
+	for (size_t i = 0; i < e.n; i++)
+		if (e.v[i].set == NAT_S_SPOOF4)
+			nat_elem_canon(&e.v[i], canon, sizeof(canon));
+	T_STREQ("canonical form drops the quotes", canon, "ve-web . 10.233.1.2");
+	nat_buf_free(&b);
+	nat_elems_free(&e);
+
+	struct nat_forward dup = c->forwards[0];
+	dup.host_lo = dup.host_hi = 8001;
+	dup.container_lo = dup.container_hi = 9;
+	c->forwards[c->n_forwards++] = dup;
+	T_OK("overlapping forwards in one container refused",
+	     nat_container_check(c, &err) == -EADDRINUSE);
+	c = mk("web", "ve-web", "10.233.1.2", NULL);
+	c->forwards[0] = dup;
+	c->forwards[0].has_host_ip = true;
+	ctnet_addr_parse("2001:db8::1", 0, CTNET_ADDR_NOPREFIX, "ip", &c->forwards[0].host_ip, &err);
+	c->n_forwards = 1;
+	T_OK("IPv6 host ip without IPv6 address refused", nat_container_check(c, &err) == -EINVAL);
+	c = mk("x;flush ruleset", "ve-x", "10.233.1.2", NULL);
+	T_OK("name with nft syntax refused", nat_container_check(c, &err) == -EINVAL);
+	c = mk("x", "ve\"x", "10.233.1.2", NULL);
+	T_OK("iface with a quote refused", nat_container_check(c, &err) == -EINVAL);
+
+	struct nat_config cfg = { 0 };
+	char want[512];
+	nat_chain_comments(3, &cfg, want, sizeof(want));
+	T_OK("postrouting masquerades out of non-container ifaces by default",
+	     strstr(want, "ctnet:masq4,") && !strstr(want, "-ext"));
+	cfg.n_ext = 1;
+	strcpy(cfg.ext[0], "eth0");
+	nat_chain_comments(3, &cfg, want, sizeof(want));
+	T_OK("with external interfaces, only out of them", strstr(want, "ctnet:masq4-ext"));
+	nat_buf_table(&b, &cfg);
+	T_OK("table text replaces the old table", b.p && !strncmp(b.p, "add table inet ctnet\ndelete table inet ctnet\n", 45));
+	T_OK("maps declared as maps", b.p && strstr(b.p, "map fwd4 { type inet_proto . inet_service : ipv4_addr . inet_service; counter; }"));
+	nat_buf_free(&b);
+}
+
+static void test_store(void)
+{
+	char tmpl[] = "/tmp/ctnet-nat-unit.XXXXXX", cmd[128];
+	struct ctnet_err err;
+	struct nat_store s;
+	struct nat_entry e, *all = NULL;
+	size_t n = 0;
+
+	T_OK("temp dir", mkdtemp(tmpl) != NULL);
+	setenv("CTNET_STATE_DIR", tmpl, 1);
+	T_OK("store absent is ENOENT for readers", nat_store_open(&s, false, false, &err) == -ENOENT);
+	T_OK("store created", nat_store_open(&s, true, true, &err) == 0);
+	struct nat_container *c = mk("web", "ve-web", "10.233.1.2", "fd42::1:2");
+	nat_forward_parse("tcp:8080:80", &c->forwards[c->n_forwards++], &err);
+	nat_forward_parse("udp:53", &c->forwards[c->n_forwards], &err);
+	c->forwards[c->n_forwards].has_host_ip = true;
+	ctnet_addr_parse("192.0.2.1", 0, CTNET_ADDR_NOPREFIX, "ip", &c->forwards[c->n_forwards++].host_ip, &err);
+	T_OK("ports claimed", nat_store_ports_claim(&s, c, &err) == 0);
+	T_OK("container written", nat_store_write(&s, c, &err) == 0);
+	T_OK("container read back", nat_store_read(&s, "web", &e, &err) == 0);
+	T_OK("round trip keeps addresses, iface, forwards",
+	     ctnet_addr_equal(&e.c.addr, &c->addr) && e.c.has_addr6 &&
+		     ctnet_addr_equal(&e.c.addr6, &c->addr6) && !strcmp(e.c.iface, "ve-web") &&
+		     e.c.n_forwards == 2 && e.c.forwards[1].has_host_ip &&
+		     !memcmp(&e.c.forwards[0], &c->forwards[0], sizeof(c->forwards[0])));
+	char link[64] = "";
+	ssize_t ln = readlinkat(s.ports, "tcp-8080", link, sizeof(link) - 1);
+	link[ln > 0 ? ln : 0] = '\0';
+	T_STREQ("port index names the owner", link, "web");
+
+	struct nat_container *d = mk("db", "ve-db", "10.233.2.2", NULL);
+	nat_forward_parse("tcp:8070-8090:70-90", &d->forwards[d->n_forwards++], &err);
+	T_OK("port held by another container refused", nat_store_ports_claim(&s, d, &err) == -EADDRINUSE);
+	T_STREQ("conflict error names the owner", err.msg,
+		"forward tcp:8070-8090:70-90: host port 8080/tcp already forwarded to container \"web\"");
+	T_OK("refused claim left no link", faccessat(s.ports, "tcp-8070", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	nat_forward_parse("udp:53", &d->forwards[0], &err);
+	T_OK("same port without --host-ip is another key", nat_store_ports_claim(&s, d, &err) == 0);
+	nat_store_write(&s, d, &err);
+	T_OK("list reads both, in name order",
+	     nat_store_all(&s, &all, &n, &err) == 0 && n == 2 && !strcmp(all[0].c.name, "db") &&
+		     !strcmp(all[1].c.iface, "ve-web"));
+	free(all);
+	nat_store_ports_release(&s, c, NULL);
+	T_OK("release frees the port", faccessat(s.ports, "tcp-8080", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	T_OK("release leaves the other owner's port", faccessat(s.ports, "udp-53", F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+	struct nat_config cfg = { 1, { "eth0" } }, cfg2;
+	T_OK("config round trip", nat_store_config_write(&s, &cfg, &err) == 0 &&
+		 nat_store_config_read(&s, &cfg2, &err) == 0 && cfg2.n_ext == 1 && !strcmp(cfg2.ext[0], "eth0"));
+	nat_store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	T_OK("cleanup", system(cmd) == 0);
+}
+
+int main(void)
+{
+	test_forward_parse();
+	test_elements();
+	test_store();
+	return t_done();
+}
