@@ -427,6 +427,23 @@ static uint64_t map_word(int fd, uint32_t w)
 	return v;
 }
 
+/* Reads the map a 4 KiB block at a time while alloc walks it (one pread per 32768 slots). */
+struct map_cache {
+	uint64_t w[512];
+	int64_t first; /* word index of w[0]; -1 = empty */
+};
+
+static uint64_t map_word_cached(int fd, struct map_cache *m, uint32_t w)
+{
+	if (m->first < 0 || w < m->first || w >= m->first + (int64_t)ARRAY_SIZE(m->w)) {
+		m->first = w;
+		ssize_t n = pread(fd, m->w, sizeof(m->w), (off_t)w * 8);
+		size_t got = n > 0 ? (size_t)n / 8 : 0;
+		memset(m->w + got, 0, sizeof(m->w) - got * 8); /* past the end: maybe free */
+	}
+	return m->w[w - m->first];
+}
+
 static int map_set(int fd, uint32_t slot, bool taken, const char *shown, struct ctnet_err *err)
 {
 	uint64_t v = map_word(fd, slot / 64), bit = 1ULL << (slot % 64);
@@ -662,10 +679,11 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		goto out;
 	for (int pass = 0; pass < 2 && found == UINT32_MAX; pass++) {
 		uint64_t word = 0;
+		struct map_cache cache = { .first = -1 };
 		for (uint32_t i = pass ? 0 : hint; i < pool.slots; i++) {
 			if (!pass) {
 				if (i == hint || i % 64 == 0)
-					word = map_word(mapfd, i / 64);
+					word = map_word_cached(mapfd, &cache, i / 64);
 				if (word == UINT64_MAX) {
 					i |= 63; /* the whole word is taken */
 					continue;
@@ -695,7 +713,7 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		}
 	}
 	if (found == UINT32_MAX) {
-		r = ctnet_errf(err, ENOSPC, "pool %s exhausted (%" PRIu32 " %s, all taken)", cidr,
+		r = ctnet_errf(err, ENOSPC, "pool %s exhausted: all %" PRIu32 " %s taken", cidr,
 			       pool.slots, pool.single ? "addresses" : "pairs");
 		goto out;
 	}
