@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config libnftables-dev libnl-3-dev libnl-route-3-dev libmnl-dev
 libcap-dev libjansson-dev nftables iproute2 conntrack socat python3 iputils-ping procps
-util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins"
+util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins iptables time"
 if [ "${1:-}" = "--list" ]; then
 	echo $PKGS
 	exit 0

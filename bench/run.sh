@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make bench`: per-container up/down cost of ctnet vs the NixOS-style shell sequence, the CNI
+# bridge+host-local+portmap plugins and a lower bound (ip -batch + nft -f), at 0, 1,000 and
+# 5,000 containers already present. See bench/README.md.
+#   bench/run.sh [--quick] [--samples N] [--levels 0,1000,5000] [--only ctnet,shell,cni,lb]
+#
+# Like tests/netns/lib.sh, the script re-executes itself under `unshare -m -n`: its own network
+# namespace plays the host, /run/netns and all state live on private tmpfs mounts, and
+# everything vanishes when it exits. The root network namespace is never touched.
+set -eu
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${CTNET_BIN:=$(cd "$here/.." && pwd)/build}"
+export CTNET_BIN
+
+case " $* " in
+*" -h "* | *" --help "*) exec python3 "$here/bench.py" --help ;;
+esac
+
+if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bench: needs root (unshare -n, veth, nft); run as root" >&2
+		exit 1
+	fi
+	if ! unshare -m -n true 2>/dev/null; then
+		echo "bench: cannot create namespaces here (unshare -m -n failed)" >&2
+		exit 1
+	fi
+	export CTNET_BENCH_SANDBOX=1
+	exec unshare -m -n --propagation private -- bash "$0" "$@"
+fi
+
+# --- inside the sandbox: this netns is the "host" ---
+scratch=$(mktemp -d /tmp/ctnet-bench.XXXXXX)
+mount -t tmpfs -o mode=0755 tmpfs "$scratch"
+mkdir -p /run/netns
+mount -t tmpfs -o mode=0755 tmpfs /run/netns
+cleanup() {
+	# Namespaces die with their last reference: these mounts and this process.
+	for ns in /run/netns/*; do [ -e "$ns" ] && umount "$ns" 2>/dev/null; done
+	umount /run/netns 2>/dev/null
+	umount "$scratch" 2>/dev/null
+	rmdir "$scratch" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+
+export CTNET_STATE_DIR=$scratch/state CTNET_RUN_DIR=$scratch/run
+export CTNET_NIXOS_CONF_DIR=$scratch/nixos-containers BENCH_SCRATCH=$scratch
+mkdir -p "$CTNET_NIXOS_CONF_DIR"
+
+# The uplink: veth up0 (192.0.2.1/24) to an "upstream" namespace (192.0.2.2/24) that plays the
+# internet, so the benchmark can check each approach's forward and masquerade with traffic.
+ip link set lo up
+ip netns add upstream
+ip -n upstream link set lo up
+ip link add up0 type veth peer name eth0 netns upstream
+ip addr add 192.0.2.1/24 dev up0
+ip link set up0 up
+ip -n upstream addr add 192.0.2.2/24 dev eth0
+ip -n upstream link set eth0 up
+# What NixOS's networking.nat sets; ctnet and the CNI bridge would set it themselves.
+sysctl -qw net.ipv4.ip_forward=1
+
+rc=0
+python3 "$here/bench.py" "$@" || rc=$?
+exit $rc
