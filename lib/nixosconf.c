@@ -42,6 +42,20 @@ static int line_err(struct ctnet_err *err, const char *shown, unsigned line, int
 			  ctnet_show(frag, show));
 }
 
+/* nixos-container keys ctnet reads: their values must be literal. */
+static bool known_key(const char *key)
+{
+	static const char *const keys[] = {
+		"PRIVATE_NETWORK", "HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6",
+		"LOCAL_ADDRESS6", "HOST_BRIDGE", "HOST_PORT", "LOCAL_MAC_ADDRESS", "INTERFACES",
+		"MACVLANS",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
 int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixosconf_kv_cb cb,
 		       void *data, struct ctnet_err *err)
 {
@@ -88,15 +102,14 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 		s++; /* '=' */
 
 		const char *v = s, *vend;
+		bool expands = false;
 		if (*s == '"' || *s == '\'') {
 			char q = *s++;
 			v = s;
 			while (s < eol && *s != q) {
 				/* Inside "...", a shell expands these; we will not. */
 				if (q == '"' && (*s == '$' || *s == '`' || *s == '\\'))
-					return line_err(err, shown, line, EINVAL,
-							"expansion or escape in quoted value", v - 1,
-							(size_t)(eol - v + 1));
+					expands = true;
 				s++;
 			}
 			if (s == eol)
@@ -122,6 +135,15 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 		if ((size_t)(vend - v) > NIXOSCONF_VALUE_MAX)
 			return line_err(err, shown, line, E2BIG, "value too long for", key,
 					strlen(key));
+		/* A value a shell would expand is refused for the keys we read and skipped for
+		 * the rest (NixOS writes e.g. EXTRA_NSPAWN_FLAGS="--bind=$x" for nspawn; ctnet's
+		 * own files never hold one, and a skipped key there reads as missing). */
+		if (expands) {
+			if (!known_key(key))
+				continue;
+			return line_err(err, shown, line, EINVAL, "expansion or escape in quoted value",
+					v - 1, (size_t)(vend - v + 2));
+		}
 		memcpy(value, v, (size_t)(vend - v));
 		value[vend - v] = '\0';
 		int r = cb(key, value, data, err);

@@ -48,7 +48,7 @@ run ctnet-netd bridge add br0 --address 10.233.200.1/24
 run ctnet up app --create-netns --bridge br0 --pool 10.233.200.0/24
 
 say "A web server inside container 'web' on port 80"
-ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello from container web, you are $SOCAT_PEERADDR' &
+ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello from container web - you are $SOCAT_PEERADDR' &
 pids+=($!)
 sleep 0.3
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# ctnet run (the test-harness entry point) and ctnet gc after crashes.
+. "$(dirname "$0")/lib.sh"
+
+mk_upstream
+ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+UP_PID=$!
+trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
+links0=$(snapshot_links)
+
+# CMD runs inside a fresh namespace with eth0 and a default route; its status is returned.
+out=$($CTNET run r1 -- sh -c 'ip -br addr show dev eth0; ip route show default; exit 7')
+rc=$?
+check_eq "run returns CMD's exit status" "$rc" "7"
+check_match "CMD sees eth0 with the container address" "$out" "eth0(@if[0-9]+)? +UP +10\.233\.1\.2/32"
+check_match "CMD sees the default route" "$out" "default via 10\.233\.1\.1 dev eth0"
+check_eq "run: upstream reached with the host's address" \
+	"$($CTNET run r2 -- timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+check_eq "run: torn down after CMD exits" "$(snapshot_links)" "$links0"
+check_eq "run: no record left" "$($CTNET status --json)" "[]"
+check_eq "run: no lease left" "$($IPAM list --json)" "[]"
+
+# A forward into a `run` container, reached from upstream.
+$CTNET run web --forward tcp:8080:80 -- socat TCP-LISTEN:80,reuseaddr SYSTEM:'echo served' &
+RUN_PID=$!
+for _ in $(seq 50); do [ "$($CTNET status web --json 2>/dev/null | grep -c '"up"')" = 1 ] && break; sleep 0.1; done
+sleep 0.3
+check_eq "run: forward reaches CMD" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "served"
+wait $RUN_PID
+check_eq "run: CMD exit 0 after serving one client" "$?" "0"
+check_eq "run with forward: nothing left" "$(snapshot_links)" "$links0"
+
+# SIGTERM to ctnet run: CMD gets it, everything is torn down, status 128+15.
+$CTNET run sig -- sleep 30 &
+RUN_PID=$!
+for _ in $(seq 50); do $CTNET status sig >/dev/null 2>&1 && break; sleep 0.1; done
+kill -TERM $RUN_PID
+wait $RUN_PID
+check_eq "run: SIGTERM -> exit 143" "$?" "143"
+check_eq "run: torn down after SIGTERM" "$(snapshot_links)" "$links0"
+check_eq "run: no record after SIGTERM" "$($CTNET status --json)" "[]"
+
+# kill -9 of ctnet run: its namespace dies with CMD; gc removes the rest.
+$CTNET run crash -- sleep 30 &
+RUN_PID=$!
+for _ in $(seq 50); do $CTNET status crash >/dev/null 2>&1 && break; sleep 0.1; done
+CHILD=$(pgrep -P $RUN_PID sleep)
+kill -9 $RUN_PID
+kill -9 $CHILD
+wait $RUN_PID 2>/dev/null
+sleep 0.3
+check_eq "after kill -9: status says stale" "$($CTNET status --json | python3 -c 'import json,sys; print([c["state"] for c in json.load(sys.stdin)])')" "['stale']"
+out=$($CTNET gc)
+check_match "gc reports what it removed" "$out" "removed container crash"
+check_eq "gc: no record" "$($CTNET status --json)" "[]"
+check_eq "gc: no lease" "$($IPAM list --json)" "[]"
+check_eq "gc: no links" "$(snapshot_links)" "$links0"
+check_eq "gc: no nft elements" "$(nft -j list table inet ctnet | python3 -c 'import json,sys; print(sum(len(x.get("set",x.get("map",{})).get("elem",[])) for x in json.load(sys.stdin)["nftables"]))')" "0"
+
+# A lease without a record (crash between steps) is collected too.
+$IPAM alloc orphan >/dev/null
+out=$($CTNET gc)
+check_match "gc removes a lease without a record" "$out" "lease of orphan"
+check_eq "gc: orphan lease gone" "$($IPAM list --json)" "[]"
+check_exit "run without CMD is a usage error" 2 $CTNET run x
+finish

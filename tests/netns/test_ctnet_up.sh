@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# ctnet up/down/status end to end: privateNetwork and shared modes, idempotency, rollback.
+. "$(dirname "$0")/lib.sh"
+
+mk_upstream
+ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+UP_PID=$!
+trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
+links0=$(snapshot_links); addrs0=$(snapshot_addrs); routes0=$(snapshot_routes)
+
+# --- private mode, allocated addresses, a forward ---
+out=$($CTNET up web --create-netns --forward tcp:8080:80)
+check_eq "up prints nixos-container keys" "$(echo "$out" | grep -E '^(HOST|LOCAL)_ADDRESS=')" \
+	"HOST_ADDRESS=10.233.1.1
+LOCAL_ADDRESS=10.233.1.2"
+check_match "up prints HOST_PORT" "$out" "HOST_PORT=tcp:8080:80"
+check "netns /run/netns/web usable by ip netns exec" ip netns exec web true
+check_eq "host side ve-web up with 10.233.1.1/32" \
+	"$(ip -j addr show dev ve-web | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["operstate"] != "DOWN", [(x["local"],x["prefixlen"]) for x in a["addr_info"] if x["family"]=="inet"])')" \
+	"True [('10.233.1.1', 32)]"
+check_eq "container eth0 has 10.233.1.2/32" \
+	"$(ip -n web -j addr show dev eth0 | python3 -c 'import json,sys; print([(x["local"],x["prefixlen"]) for x in json.load(sys.stdin)[0]["addr_info"] if x["family"]=="inet"])')" \
+	"[('10.233.1.2', 32)]"
+check_eq "container default route via host" "$(ip -n web -j route show default | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["gateway"])')" "10.233.1.1"
+check "host pings container" ping -c1 -W2 10.233.1.2
+check "container pings host" ip netns exec web ping -c1 -W2 10.233.1.1
+check_eq "upstream sees the host's address (masquerade)" \
+	"$(ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' &
+WEB_PID=$!
+sleep 0.3
+check_eq "forward upstream -> host:8080 -> web:80" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "web"
+check_eq "forward 127.0.0.1:8080 -> web:80" "$(timeout 5 socat -T3 - TCP:127.0.0.1:8080 </dev/null)" "web"
+check_eq "status shows web up" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"],c["mode"],c["state"]) for c in json.load(sys.stdin)])')" "[('web', 'private', 'up')]"
+check_match "status table names the container" "$($CTNET status)" "web +private +up +ve-web +10.233.1.1"
+
+# --- up twice: same state; different settings: refused ---
+out2=$($CTNET up web --create-netns --forward tcp:8080:80)
+check_eq "up twice prints the same lease" "$(echo "$out2" | grep ADDRESS)" "$(echo "$out" | grep ADDRESS)"
+check_eq "up twice: still one ve-web" "$(ip -br link | grep -c '^ve-web')" "1"
+check_exit "up with other forwards while up: refused" 1 $CTNET up web --create-netns --forward tcp:9090:90
+check_match "refusal says already up" "$T_STDERR" "already up"
+
+# --- rollback: host port taken by web ---
+state0=$(snapshot_state); nft0=$(snapshot_nft)
+check_exit "second container wanting tcp:8080 fails" 1 $CTNET up api --create-netns --forward tcp:8080:81
+check_match "error names the owner" "$T_STDERR" "web"
+check_eq "rollback: no ve-api link" "$(ip -br link | grep -c '^ve-api' || true)" "0"
+check_eq "rollback: no lease, no record" "$(snapshot_state)" "$state0"
+check_eq "rollback: nft unchanged" "$(snapshot_nft)" "$nft0"
+check_eq "rollback: no /run/netns/api" "$(ls /run/netns | grep -c '^api$' || true)" "0"
+
+# --- down, twice ---
+kill $WEB_PID 2>/dev/null
+check "down web" $CTNET down web
+check "down web again (idempotent)" $CTNET down web
+check "down of a never-seen name" $CTNET down nosuch
+check_eq "down: links back to before" "$(snapshot_links)" "$links0"
+check_eq "down: addresses back to before" "$(snapshot_addrs)" "$addrs0"
+check_eq "down: routes back to before" "$(snapshot_routes)" "$routes0"
+check_eq "down: /run/netns/web removed" "$(ls /run/netns | grep -c '^web$' || true)" "0"
+check_eq "down: no leases" "$($IPAM list --json)" "[]"
+check_eq "down: no nft elements" "$(nft -j list table inet ctnet | python3 -c 'import json,sys; print(sum(len(x.get("set",x.get("map",{})).get("elem",[])) for x in json.load(sys.stdin)["nftables"]))')" "0"
+check_eq "down: status empty" "$($CTNET status --json)" "[]"
+
+# --- --netns PATH and --pid, given addresses ---
+mkns c1
+check "up --netns with given addresses" $CTNET up c1 --netns /run/netns/c1 --host-address 10.233.50.1 --local-address 10.233.50.2
+check "ping c1" ping -c1 -W2 10.233.50.2
+ip netns exec c1 sleep 300 &
+SLEEPER=$!
+mkns c2
+ip netns exec c2 sleep 300 &
+SLEEPER2=$!
+sleep 0.2
+check "up --pid" $CTNET up c2 --pid $SLEEPER2
+check "ping c2 (via --pid)" ping -c1 -W2 "$($CTNET status c2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')"
+check "down c2" $CTNET down c2
+kill $SLEEPER $SLEEPER2 2>/dev/null
+
+# --- down after the namespace vanished ---
+ip netns del c1
+check_eq "status reports c1 stale" "$($CTNET status --json | python3 -c 'import json,sys; print([c["state"] for c in json.load(sys.stdin) if c["name"]=="c1"])')" "['stale']"
+check_exit "status c1 exits 1 when stale" 1 $CTNET status c1
+check "down after the namespace vanished" $CTNET down c1
+check_eq "nothing left of c1" "$($CTNET status --json)" "[]"
+
+# --- shared mode ---
+check "up --shared" $CTNET up host1 --shared
+check_eq "shared: mode recorded" "$($CTNET status host1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["mode"])')" "shared"
+check_eq "shared: no links made" "$(snapshot_links)" "$links0"
+check_exit "shared: forwards refused" 1 $CTNET up host2 --shared --forward tcp:80:80
+check_match "shared: refusal is clear" "$T_STDERR" "forward"
+check "down shared" $CTNET down host1
+check_eq "shared: record gone" "$($CTNET status --json)" "[]"
+
+# --- bad input changes nothing ---
+state0=$(snapshot_state); nft0=$(snapshot_nft); links0=$(snapshot_links)
+check_exit "bad name" 1 $CTNET up 'x;rm' --create-netns
+check_exit "no namespace option" 1 $CTNET up x
+check_exit "two namespace options" 1 $CTNET up x --create-netns --pid 1
+check_exit "bad forward" 1 $CTNET up x --create-netns --forward tcp:0:80
+check_exit "bad address" 1 $CTNET up x --create-netns --host-address 10.233.1 --local-address 10.233.1.2
+check_exit "equal addresses" 1 $CTNET up x --create-netns --host-address 10.233.9.1 --local-address 10.233.9.1
+check_exit "missing netns path" 1 $CTNET up x --netns /run/netns/nope
+check_exit "unknown option is a usage error" 2 $CTNET up x --frobnicate
+check_exit "unknown command is a usage error" 2 $CTNET frobnicate
+check_eq "bad input: state unchanged" "$(snapshot_state)" "$state0"
+check_eq "bad input: nft unchanged" "$(snapshot_nft)" "$nft0"
+check_eq "bad input: links unchanged" "$(snapshot_links)" "$links0"
+check_eq "bad input: no /run/netns/x" "$(ls /run/netns | grep -c '^x$' || true)" "0"
+finish

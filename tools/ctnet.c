@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* ctnet: the launcher. Only a dispatch table; each subcommand lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "caps.h"
+#include "cli.h"
+#include "ctnet.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	unsigned caps; /* kept after start-up; `run` keeps everything for CMD */
+	const char *help;
+} commands[] = {
+	{ "up", cmd_up, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  "bring a container's network up" },
+	{ "down", cmd_down, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "take it down again" },
+	{ "run", cmd_run, 0, "run a command in a fresh namespace with the network up" },
+	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_PTRACE, "show containers" },
+	{ "gc", cmd_gc, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  "remove what belongs to containers that are gone" },
+	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  "OCI runtime hook: up|down with the state JSON on stdin" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: ctnet COMMAND [ARGS]...   (ctnet COMMAND --help for each)\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nState: $CTNET_STATE_DIR (/var/lib/ctnet), $CTNET_RUN_DIR (/run/ctnet).\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct ctnet_err err;
+
+	ctnet_prog = "ctnet";
+	if (argc < 2)
+		return usage(stderr), CTNET_EXIT_USAGE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return usage(stdout), 0;
+	if (!strcmp(argv[1], "--version"))
+		return ctnet_cli_version();
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		if (commands[i].caps && ctnet_caps_limit(commands[i].caps, &err) < 0)
+			return ctnet_cli_fail(&err);
+		if (commands[i].caps & CTNET_CAP_SYS_ADMIN &&
+		    ctnet_caps_require(CTNET_CAP_NET_ADMIN, commands[i].name, &err) < 0)
+			return ctnet_cli_fail(&err);
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	return ctnet_cli_usage("unknown command \"%.40s\"", argv[1]);
+}

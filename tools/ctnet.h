@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* The launcher: composes ipam, netd and nat in-process. One file per subcommand. */
+#ifndef CTNET_TOOLS_H
+#define CTNET_TOOLS_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../ipam/ipam.h"
+#include "../nat/nat.h"
+#include "addr.h"
+#include "err.h"
+#include "name.h"
+
+/* What ctnet knows about one container: the record under $CTNET_RUN_DIR/containers/NAME. */
+struct ct_record {
+	char name[CTNET_NAME_MAX + 1];
+	bool shared;       /* shared host namespace: nothing plumbed */
+	char netns[PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
+	pid_t pid;         /* 0 unless given by --pid (or the child of `run`) */
+	unsigned long long ns_dev, ns_ino; /* identity of the namespace, for liveness */
+	bool created_netns; /* ctnet made /run/netns/NAME and removes it on down */
+	char host_ifname[IFNAMSIZ];
+	char ifname[IFNAMSIZ];
+	char bridge[IFNAMSIZ];
+	char mac[18];
+	unsigned mtu;
+	struct ctnet_addr host, local; /* family 0 when absent */
+	bool has_v6;
+	struct ctnet_addr host6, local6;
+	bool lease;        /* addresses came from ipam: released on down */
+	size_t n_forwards;
+	struct nat_forward forwards[NAT_MAX_FORWARDS];
+};
+
+/* record.c */
+int record_dir(bool create, struct ctnet_err *err);
+int record_write(const struct ct_record *rec, struct ctnet_err *err);
+/* -ENOENT when there is no record. */
+int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
+int record_remove(const char *name, struct ctnet_err *err);
+int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
+/* Per-container lock (held across up/down of one name). Returns fd or -errno. */
+int record_lock(const char *name, struct ctnet_err *err);
+json_t *record_json(const struct ct_record *rec);
+/* nixos-container style KEY=VALUE lines (shell-sourceable). */
+void record_print_env(FILE *f, const struct ct_record *rec);
+/* 1 alive, 0 stale (namespace or pid gone); sets *why for stale ones. */
+int record_alive(const struct ct_record *rec, const char **why);
+
+/* netns.c */
+/* Makes /run/netns/NAME (the `ip netns add` way); -EEXIST when it exists. */
+int netns_create_named(const char *name, struct ctnet_err *err);
+int netns_remove_named(const char *name, struct ctnet_err *err);
+/* A fresh anonymous network namespace, returned as an fd; we stay where we are. */
+int netns_new_anon(struct ctnet_err *err);
+int netns_identity(int fd, unsigned long long *dev, unsigned long long *ino,
+		   struct ctnet_err *err);
+const char *netns_run_dir(void);
+
+/* up.c: the steps shared by up, run and oci-hook. */
+struct up_opts {
+	const char *name;
+	const char *netns_path;
+	pid_t pid;
+	int netns_fd; /* set by `run`: an anonymous namespace ... */
+	pid_t owner_pid; /* ... entered by this process (recorded for liveness) */
+	bool create_netns;
+	bool shared;
+	const char *host_address, *local_address, *host_address6, *local_address6;
+	bool ipv6;
+	const char *bridge;
+	const char *pool;
+	const char *ifname, *host_ifname, *mac;
+	unsigned mtu;
+	const char *config;
+	size_t n_forwards;
+	const char *forwards[NAT_MAX_FORWARDS];
+	bool json;
+};
+/* config.c: fills what the command line left unset from --config FILE. */
+int up_apply_config(struct up_opts *o, struct ctnet_err *err);
+int ct_up(const struct up_opts *o, struct ct_record *rec, struct ctnet_err *err);
+int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* Parses the shared up options; returns 0, or an exit code (2) after printing usage. */
+int up_parse_opt(int opt, const char *arg, struct up_opts *o);
+/* Parses options and NAME (up to "--"); 0 to go on, -1 after --help, or an exit code. */
+int up_parse_args(int argc, char **argv, struct up_opts *o, void (*usage)(void));
+void up_usage(void);
+extern const char up_short_opts[];
+extern const struct option up_long_opts[];
+void print_record(const struct ct_record *rec, bool json);
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_oci_hook(int argc, char **argv);
+int oci_parse_state(const char *text, size_t len, bool need_pid, struct up_opts *o, char *fwbuf,
+		    size_t fwlen, json_t **keep, struct ctnet_err *err);
+
+#endif

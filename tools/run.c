@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* ctnet run: a fresh namespace with the network up, CMD inside, all torn down after. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ctnet.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+/* The child: enter the namespace, say so, wait for the network, exec CMD. */
+static void child(int nsfd, int ready_w, int go_r, char **cmd)
+{
+	char c;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "%s: run: enter network namespace: %s\n", ctnet_prog, strerror(errno));
+		_exit(127);
+	}
+	close(nsfd);
+	if (write(ready_w, "r", 1) != 1)
+		_exit(127);
+	close(ready_w);
+	if (read(go_r, &c, 1) != 1)
+		_exit(127); /* the parent failed to bring the network up */
+	close(go_r);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "%s: run: execute \"%s\": %s\n", ctnet_prog, cmd[0], strerror(errno));
+	_exit(127);
+}
+
+static void run_usage(void)
+{
+	printf("Usage: ctnet run [NAME] [up options] -- CMD [ARG]...\n"
+	       "Run CMD in a fresh network namespace whose network ctnet brings up first\n"
+	       "(as `ctnet up`) and tears down when CMD exits, also on SIGINT/SIGTERM.\n"
+	       "Exits with CMD's status. NAME defaults to run-PID. See ctnet up --help.\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct up_opts o = { .netns_fd = -1 };
+	struct ct_record rec;
+	struct ctnet_err err;
+	char autoname[32];
+	int rc, ready[2], go[2], status = 0;
+	pid_t pid;
+
+	rc = up_parse_args(argc, argv, &o, run_usage);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (optind >= argc || strcmp(argv[optind - 1], "--"))
+		return ctnet_cli_usage("run: expected [NAME] [options] -- CMD");
+	if (o.netns_path || o.pid || o.create_netns || o.shared)
+		return ctnet_cli_usage("run: makes its own namespace (no --netns, --pid, --create-netns, --shared)");
+	if (!o.name) {
+		snprintf(autoname, sizeof(autoname), "run-%ld", (long)getpid());
+		o.name = autoname;
+	}
+	if (ctnet_name_check(o.name, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (o.config && up_apply_config(&o, &err) < 0)
+		return ctnet_cli_fail(&err);
+
+	o.netns_fd = netns_new_anon(&err);
+	if (o.netns_fd < 0)
+		return ctnet_cli_fail(&err);
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+		ctnet_err_sys(&err, errno, "run: pipe");
+		return ctnet_cli_fail(&err);
+	}
+	/* Signals during set-up are remembered and acted on once CMD runs. */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	pid = fork();
+	if (pid < 0) {
+		ctnet_err_sys(&err, errno, "run: fork");
+		return ctnet_cli_fail(&err);
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		close(ready[0]);
+		close(go[1]);
+		child(o.netns_fd, ready[1], go[0], argv + optind);
+	}
+	close(ready[1]);
+	close(go[0]);
+	char c;
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		ctnet_errf(&err, ECHILD, "run: child failed to enter the namespace");
+		return ctnet_cli_fail(&err);
+	}
+	o.owner_pid = pid;
+	rc = ct_up(&o, &rec, &err);
+	close(o.netns_fd);
+	if (rc < 0) {
+		close(go[1]); /* child exits without running CMD */
+		waitpid(pid, &status, 0);
+		return ctnet_cli_fail(&err);
+	}
+	if (write(go[1], "g", 1) != 1) {
+		ctnet_err_sys(&err, errno, "run: start command");
+		kill(pid, SIGKILL);
+	}
+	close(go[1]);
+
+	int forwarded = 0;
+	for (;;) {
+		if (got_signal && got_signal != forwarded) {
+			kill(pid, got_signal);
+			forwarded = got_signal;
+		}
+		pid_t w = waitpid(pid, &status, 0);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			break;
+	}
+	if (ct_down(o.name, false, NULL, &err) < 0)
+		ctnet_cli_fail(&err);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
