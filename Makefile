@@ -38,10 +38,16 @@ lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)
 MOD_LIBS := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 PROGS := $(foreach m,$(MODULES),$(B)/ctnet-$(m))
 TOOL_SRCS := $(wildcard tools/*.c)
-# The launcher links all three module libraries.
+# The launcher links all three module libraries; the CNI plugin (cni/) links them and the
+# launcher's objects (all of tools/ but its main).
+CNI_SRCS := $(wildcard cni/*.c)
+TOOL_OBJS := $(patsubst %.c,$(B)/%.o,$(TOOL_SRCS))
 ifeq ($(words $(MODULES)),3)
 ifneq ($(TOOL_SRCS),)
 PROGS += $(B)/ctnet
+ifneq ($(CNI_SRCS),)
+PROGS += $(B)/ctnet-cni
+endif
 endif
 endif
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -66,7 +72,11 @@ $(B)/ctnet-$(1): $(B)/$(1)/main.o $(B)/lib$(1).a $(B)/libctnet.a
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-$(B)/ctnet: $(patsubst %.c,$(B)/%.o,$(TOOL_SRCS)) $(MOD_LIBS) $(B)/libctnet.a
+$(B)/ctnet: $(TOOL_OBJS) $(MOD_LIBS) $(B)/libctnet.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/ctnet-cni: $(patsubst %.c,$(B)/%.o,$(CNI_SRCS)) $(filter-out $(B)/tools/ctnet.o,$(TOOL_OBJS)) \
+		$(MOD_LIBS) $(B)/libctnet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(MOD_LIBS) $(B)/libctnet.a
