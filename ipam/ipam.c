@@ -569,6 +569,13 @@ static int lease_addrs_free(const struct ctx *c, const struct conf_taken *t,
 	return 1;
 }
 
+static void lease_unclaim_all(const struct ctx *c, const struct ipam_lease *l)
+{
+	const struct ctnet_addr *mine[] = { &l->host, &l->local, &l->host6, &l->local6 };
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+		unclaim(c, mine[i], l->name);
+}
+
 static int lease_claim_all(const struct ctx *c, const struct ipam_lease *l,
 			   struct ctnet_err *err)
 {
@@ -598,9 +605,11 @@ static int lease_upgrade_v6(const struct ctx *c, const struct conf_taken *t,
 		return r;
 	if (r != 1)
 		return ctnet_errf(err, EADDRINUSE, "add IPv6 to lease \"%s\": %s", l->name, why);
-	if ((r = lease_claim_all(c, l, err)) < 0)
-		return r;
-	return lease_write(c, l, err);
+	if ((r = lease_claim_all(c, l, err)) < 0 || (r = lease_write(c, l, err)) < 0) {
+		unclaim(c, &l->host6, l->name); /* the IPv4 claims stay: the lease still has them */
+		unclaim(c, &l->local6, l->name);
+	}
+	return r;
 }
 
 static int opts_pool(const struct ipam_opts *opts, struct ipam_pool *pool, char *cidr,
@@ -718,12 +727,19 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		goto out;
 	}
 	/* Claims, then the lease (the commit point), then the hint. */
-	if ((r = lease_claim_all(&c, out, err)) < 0 || (r = lease_write(&c, out, err)) < 0)
+	if ((r = lease_claim_all(&c, out, err)) < 0 || (r = lease_write(&c, out, err)) < 0) {
+		lease_unclaim_all(&c, out); /* a failed alloc (e.g. disk full) leaves nothing */
 		goto out;
-	if ((r = map_set(mapfd, found, true, cidr, err)) < 0)
-		goto out;
-	ps.hint = first_conf < found ? first_conf : found + 1;
-	r = pool_write(&c, &ps, err);
+	}
+	/* Committed. The map and the hint only speed up the next search, which checks claims
+	 * and repairs them, so failing to update them (a full disk) must not fail the alloc:
+	 * the caller would not release a lease it was told does not exist. */
+	struct ctnet_err ignored;
+	if (map_set(mapfd, found, true, cidr, &ignored) == 0) {
+		ps.hint = first_conf < found ? first_conf : found + 1;
+		pool_write(&c, &ps, &ignored);
+	}
+	r = 0;
 out:
 	if (mapfd >= 0)
 		close(mapfd);

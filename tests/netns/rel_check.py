@@ -3,6 +3,7 @@
 reliability tests (tests/netns/test_rel_*.sh).
 
   rel_check.py residue [IGNORE_NETNS...]   nothing of any container left anywhere
+  rel_check.py unique                      no address owned twice (holds at any instant)
   rel_check.py consistent [--expect FILE]  state and kernel agree (after gc); with --expect,
                                            the set of containers up is exactly FILE's names
 Prints one line: "ok: SUMMARY" (exit 0) or the problems found (exit 1).
@@ -207,9 +208,32 @@ def consistent(expect):
     return bad, summary
 
 
+def unique():
+    """No address owned twice, at any instant (also before gc): leases, records, links."""
+    w = collect()
+    bad = []
+    for what, src in (("lease", w["leases"]), ("record", w["records"])):
+        owner = {}
+        for n, f in src.items():
+            for k in ("LOCAL_ADDRESS", "LOCAL_ADDRESS6", "HOST_ADDRESS", "HOST_ADDRESS6"):
+                if k in f:
+                    a = addr(f[k])
+                    if a in owner and owner[a] != n:
+                        bad.append(f"address {a} in {what}s of {owner[a]} and {n}")
+                    owner[a] = n
+    seen = {}
+    for ifn, a in w["addrs"]:
+        if a in seen:
+            bad.append(f"address {a} on links {seen[a]} and {ifn}")
+        seen[a] = ifn
+    return bad, f"{len(w['leases'])} leases, {len(w['addrs'])} link addresses, all distinct"
+
+
 def main():
     mode = sys.argv[1]
-    if mode == "residue":
+    if mode == "unique":
+        bad, summary = unique()
+    elif mode == "residue":
         bad, summary = residue(set(sys.argv[2:]))
     else:
         expect = None
