@@ -74,6 +74,7 @@ struct up_opts {
 	bool shared;
 	const char *host_address, *local_address, *host_address6, *local_address6;
 	bool ipv6;
+	bool no_nat; /* no NAT entry at all: no masquerade, forwards or anti-spoofing (CNI ipMasq:false) */
 	const char *bridge;
 	const char *pool;
 	const char *ifname, *host_ifname, *mac;

@@ -111,6 +111,8 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 			return rc;
 	}
 	r->n_forwards = o->n_forwards;
+	if (o->no_nat && o->n_forwards)
+		return ctnet_errf(err, EINVAL, "container \"%s\": port forwards need NAT", o->name);
 	if (o->shared) {
 		if (o->n_forwards)
 			return ctnet_errf(err, EINVAL,
@@ -379,10 +381,12 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 	c.addr.prefix = -1;
 	c.addr6.prefix = -1;
 	memcpy(c.forwards, r.forwards, sizeof(r.forwards[0]) * r.n_forwards);
-	rc = nat_add(&c, err);
-	if (rc < 0)
-		goto fail;
-	done |= DONE_NAT;
+	if (!o->no_nat) {
+		rc = nat_add(&c, err);
+		if (rc < 0)
+			goto fail;
+		done |= DONE_NAT;
+	}
 
 	rc = record_write(&r, err);
 	if (rc < 0)
