@@ -351,21 +351,24 @@ int main(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	argc -= 2;
 	argv += 2;
-	if (!strcmp(cmd, "init"))
-		return cmd_init(argc, argv);
-	if (!strcmp(cmd, "add"))
-		return cmd_add(argc, argv);
-	if (!strcmp(cmd, "del"))
-		return cmd_del(argc, argv);
-	if (!strcmp(cmd, "forward"))
-		return cmd_forward(argc, argv);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc, argv);
-	if (!strcmp(cmd, "check"))
-		return cmd_check(argc, argv);
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{ "init", cmd_init }, { "add", cmd_add }, { "del", cmd_del },
+		{ "forward", cmd_forward }, { "list", cmd_list }, { "check", cmd_check },
+	};
+	int rc = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			rc = cmds[i].fn(argc, argv);
 	if (!strcmp(cmd, "restore"))
-		return cmd_simple(argc, nat_restore, "restore");
+		rc = cmd_simple(argc, nat_restore, "restore");
 	if (!strcmp(cmd, "flush"))
-		return cmd_simple(argc, nat_flush, "flush");
+		rc = cmd_simple(argc, nat_flush, "flush");
+	if (rc >= 0) {
+		nat_release(true);
+		return rc;
+	}
 	return ctnet_cli_usage("unknown command \"%s\"", cmd);
 }

@@ -92,4 +92,12 @@ void nat_counters_forward(const struct nat_counters *cn, const struct nat_contai
 int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
 			struct ctnet_err *err);
 
+/*
+ * Closes the process's nftables and ctnetlink sockets. With async, when this process
+ * deleted nft objects, a short-lived child holds the sockets' last references so that the
+ * kernel's RCU wait on close (~10-20 ms) is not paid by the caller (see nat/release.c).
+ * Call once, at the end of main(); later nat_* calls reopen what they need.
+ */
+void nat_release(bool async);
+
 #endif

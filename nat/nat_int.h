@@ -93,6 +93,9 @@ void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size
 /* --- libnftables (nft.c) --- */
 /* Runs one buffer as one transaction. With `out`, returns the JSON output (free it). */
 int nat_nft_run(const char *cmds, char **out, struct ctnet_err *err);
+/* Whether a transaction of this process deleted anything (see nat_release()). */
+bool nat_nft_deleted(void);
+void nat_nft_close(void);
 bool nat_nft_err_missing(const struct ctnet_err *err);
 
 struct nat_kelem {
@@ -149,6 +152,7 @@ struct nat_ct_match {
 };
 /* Deletes matching entries; *deleted counts them. */
 int nat_conntrack_delete(const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err);
+void nat_conntrack_close(void);
 
 /* --- sysctls of the current network namespace --- */
 int nat_sysctls(bool ipv6, struct ctnet_err *err);

@@ -63,24 +63,54 @@ static int error_code(const char *msg)
 	return EIO;
 }
 
+/* One context per output mode for the whole process: creating one costs more than a small
+ * transaction, and keeping its socket open lets nat_release() decide how it is closed. */
+static struct nft_ctx *ctx_cache[2];
+static bool deleted;
+
 int nat_nft_run(const char *cmds, char **out, struct ctnet_err *err)
 {
-	struct nft_ctx *ctx = ctx_new(out != NULL, err);
+	bool json = out != NULL;
+	struct nft_ctx *ctx = ctx_cache[json];
 	char why[300];
 	int r = 0;
 
-	if (!ctx)
-		return -ENOMEM;
+	if (!ctx) {
+		ctx = ctx_cache[json] = ctx_new(json, err);
+		if (!ctx)
+			return -ENOMEM;
+	}
 	if (nft_run_cmd_from_buffer(ctx, cmds) != 0) {
 		first_error(nft_ctx_get_error_buffer(ctx), why, sizeof(why));
 		r = ctnet_errf(err, error_code(why), "nftables table \"%s\": %s", NAT_TABLE, why);
-	} else if (out) {
-		*out = strdup(nft_ctx_get_output_buffer(ctx));
-		if (!*out)
-			r = ctnet_err_sys(err, ENOMEM, "nftables output");
+	} else {
+		if (out) {
+			*out = strdup(nft_ctx_get_output_buffer(ctx));
+			if (!*out)
+				r = ctnet_err_sys(err, ENOMEM, "nftables output");
+		}
+		if (strstr(cmds, "delete ") || strstr(cmds, "flush "))
+			deleted = true;
 	}
-	nft_ctx_free(ctx);
+	/* Reading a buffer rewinds it: leave both empty for the next command. */
+	(void)nft_ctx_get_output_buffer(ctx);
+	(void)nft_ctx_get_error_buffer(ctx);
 	return r;
+}
+
+bool nat_nft_deleted(void)
+{
+	return deleted;
+}
+
+void nat_nft_close(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctx_cache); i++) {
+		if (ctx_cache[i])
+			nft_ctx_free(ctx_cache[i]);
+		ctx_cache[i] = NULL;
+	}
+	deleted = false;
 }
 
 bool nat_nft_err_missing(const struct ctnet_err *err)

@@ -51,7 +51,9 @@ int main(int argc, char **argv)
 		if (commands[i].caps & CTNET_CAP_SYS_ADMIN &&
 		    ctnet_caps_require(CTNET_CAP_NET_ADMIN, commands[i].name, &err) < 0)
 			return ctnet_cli_fail(&err);
-		return commands[i].fn(argc - 1, argv + 1);
+		int rc = commands[i].fn(argc - 1, argv + 1);
+		nat_release(true);
+		return rc;
 	}
 	return ctnet_cli_usage("unknown command \"%.40s\"", argv[1]);
 }
