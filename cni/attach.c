@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* Attachments: which ctnet container serves (containerID, ifname) of which network. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cni.h"
+#include "state.h"
+
+#define ATTACH_MAX 8192
+
+void cni_attachment_name(const char *container_id, const char *ifname, char *out)
+{
+	char key[CNI_ID_MAX + IFNAMSIZ + 2];
+	int n = snprintf(key, sizeof(key), "%s/%s", container_id, ifname);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(key) ? sizeof(key) - 1 : (size_t)n;
+	snprintf(out, CTNET_NAME_MAX + 1, "cni-%016llx",
+		 (unsigned long long)ctnet_hash64(key, len));
+}
+
+static int attach_dir(bool create, struct ctnet_err *err)
+{
+	return ctnet_dir_open(ctnet_run_dir(), "cni", create, err);
+}
+
+int cni_attachment_lock(const char *name, struct ctnet_err *err)
+{
+	char lk[CTNET_NAME_MAX + 8];
+	_cleanup_close_ int dfd = attach_dir(true, err);
+	if (dfd < 0)
+		return dfd;
+	snprintf(lk, sizeof(lk), ".%s.lock", name);
+	return ctnet_lock(dfd, lk, err);
+}
+
+int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err)
+{
+	char buf[ATTACH_MAX];
+	_cleanup_close_ int dfd = attach_dir(true, err);
+	int n;
+
+	if (dfd < 0)
+		return dfd;
+	n = snprintf(buf, sizeof(buf), "CONTAINER_ID=%s\nIFNAME=%s\nNETWORK=%s\nNETNS=%s\n",
+		     a->container_id, a->ifname, a->network, a->netns);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return ctnet_errf(err, EOVERFLOW, "attachment \"%s\": too large", a->name);
+	return ctnet_write_atomic(dfd, a->name, buf, (size_t)n, err);
+}
+
+static int copy_field(char *dst, size_t len, const char *val, const char *name, const char *key,
+		      struct ctnet_err *err)
+{
+	if (strlen(val) >= len)
+		return ctnet_errf(err, EINVAL, "attachment \"%s\": %s too long", name, key);
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+static int attach_read_fd(int dfd, const char *name, struct cni_attachment *a,
+			  struct ctnet_err *err)
+{
+	char buf[ATTACH_MAX];
+	ssize_t n = ctnet_read_file(dfd, name, buf, sizeof(buf), err);
+	int rc = 0;
+
+	if (n == -ENOENT)
+		return ctnet_errf(err, ENOENT, "attachment \"%s\": unknown", name);
+	if (n < 0)
+		return (int)n;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			return ctnet_errf(err, EINVAL, "attachment \"%s\": malformed line", name);
+		*eq++ = '\0';
+		if (!strcmp(line, "CONTAINER_ID"))
+			rc = copy_field(a->container_id, sizeof(a->container_id), eq, name, line, err);
+		else if (!strcmp(line, "IFNAME"))
+			rc = copy_field(a->ifname, sizeof(a->ifname), eq, name, line, err);
+		else if (!strcmp(line, "NETWORK"))
+			rc = copy_field(a->network, sizeof(a->network), eq, name, line, err);
+		else if (!strcmp(line, "NETNS"))
+			rc = copy_field(a->netns, sizeof(a->netns), eq, name, line, err);
+	}
+	if (rc == 0 && (!a->container_id[0] || !a->ifname[0]))
+		rc = ctnet_errf(err, EINVAL, "attachment \"%s\": no CONTAINER_ID or IFNAME", name);
+	return rc;
+}
+
+int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = attach_dir(false, err);
+	if (dfd == -ENOENT)
+		return ctnet_errf(err, ENOENT, "attachment \"%s\": unknown", name);
+	if (dfd < 0)
+		return dfd;
+	return attach_read_fd(dfd, name, a, err);
+}
+
+int cni_attachment_remove(const char *name, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = attach_dir(false, err);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	return ctnet_unlink(dfd, name, err);
+}
+
+int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
+			   struct ctnet_err *err)
+{
+	int dfd = attach_dir(false, err), rc = 0;
+	struct cni_attachment a;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return ctnet_err_sys(err, errno, "read attachments");
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "cni-", 4) || ctnet_name_check(de->d_name, NULL) < 0)
+			continue;
+		if (attach_read_fd(dirfd(d), de->d_name, &a, err) < 0)
+			continue; /* vanished meanwhile (a concurrent DEL) or unreadable: skip */
+		rc = cb(&a, data);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}

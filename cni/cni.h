@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctnet-cni: a CNI plugin (spec 1.0.0, 0.3.x/0.4.0 configs, STATUS and GC of 1.1.0) over the
+ * launcher's ct_up()/ct_down(), so a CNI attachment is an ordinary ctnet container.
+ *
+ * IDENTITY. An attachment is (CNI_CONTAINERID, CNI_IFNAME). Its ctnet container name is
+ * "cni-" + 16 hex digits of ctnet_hash64(containerID "/" ifname) (valid for
+ * ctnet_name_check whatever the runtime's IDs look like). The mapping lives in
+ * $CTNET_RUN_DIR/cni/NAME (KEY=VALUE: CONTAINER_ID, IFNAME, NETWORK, NETNS), written before
+ * the first change and removed after the last, so DEL, CHECK and GC always find it;
+ * $CTNET_RUN_DIR/cni/.NAME.lock serialises the commands of one attachment.
+ */
+#ifndef CTNET_CNI_H
+#define CTNET_CNI_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "../nat/nat.h"
+#include "addr.h"
+#include "err.h"
+#include "name.h"
+
+/* The spec's well-known error codes (plus ours from 100). */
+enum cni_code {
+	CNI_ERR_VERSION = 1,        /* incompatible CNI version */
+	CNI_ERR_FIELD = 2,          /* unsupported field in the network config */
+	CNI_ERR_CONTAINER = 3,      /* container unknown or does not exist */
+	CNI_ERR_ENV = 4,            /* invalid necessary environment variable */
+	CNI_ERR_IO = 5,             /* I/O failure */
+	CNI_ERR_DECODE = 6,         /* failed to decode content */
+	CNI_ERR_CONFIG = 7,         /* invalid network config */
+	CNI_ERR_TRY_LATER = 11,     /* try again later */
+	CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: the plugin cannot serve ADD now */
+	CNI_ERR_DRIFT = 100,        /* CHECK: the attachment is not what ADD made */
+	CNI_ERR_INTERNAL = 999,     /* anything else (details: the cause) */
+};
+
+/* A failure: the CNI code and ctnet's one-line message. */
+struct cni_err {
+	unsigned code;
+	struct ctnet_err e;
+};
+/* Sets the code (when unset) and returns rc, for `return cni_code(ce, CODE, rc)`. */
+int cni_code(struct cni_err *ce, unsigned code, int rc);
+int cni_errf(struct cni_err *ce, unsigned code, const char *fmt, ...) CTNET_PRINTF(3, 4);
+/* The spec's error object {"cniVersion","code","msg","details"}. */
+json_t *cni_err_json(const struct cni_err *ce, const char *version);
+
+#define CNI_CONF_MAX (1 << 20)   /* stdin */
+#define CNI_ID_MAX 256           /* CNI_CONTAINERID */
+#define CNI_ARGS_MAX 4096        /* CNI_ARGS */
+#define CNI_VERSION_LATEST "1.1.0"
+
+enum cni_command { CNI_ADD, CNI_DEL, CNI_CHECK, CNI_VERSION, CNI_STATUS, CNI_GC };
+
+/* The environment a runtime sets; pointers into environ. */
+struct cni_env {
+	enum cni_command command;
+	const char *container_id; /* ADD, DEL, CHECK */
+	const char *netns;        /* ADD, CHECK; optional for DEL */
+	const char *ifname;       /* ADD, DEL, CHECK */
+	const char *args;         /* optional "K=V;K=V" (keys ignored) */
+	const char *path;         /* optional: ctnet-cni delegates to nothing */
+};
+/* Reads and checks the variables `command` needs (code 4 naming the variable). */
+int cni_env_read(struct cni_env *env, struct cni_err *ce);
+const char *cni_command_name(enum cni_command c);
+
+/* One runtimeConfig.portMappings entry after checking. */
+struct cni_port {
+	struct nat_forward fwd; /* has_host_ip when hostIP was given and not 0.0.0.0/:: */
+	char spec[32];          /* "tcp:8080:80" for ct_up */
+};
+
+/* The network config on stdin. */
+struct cni_conf {
+	char version[16];  /* cniVersion as given (one of the supported ones) */
+	int version_num;   /* major*10000 + minor*100 + patch */
+	char name[CTNET_NAME_MAX + 1];
+	struct ctnet_addr subnet;
+	char subnet_str[CTNET_ADDR_STRLEN];
+	bool ip_masq;      /* default true */
+	char bridge[IFNAMSIZ]; /* "" = point-to-point pairs */
+	bool ipv6;
+	unsigned mtu;      /* 0 = kernel default */
+	size_t n_ports;
+	struct cni_port ports[NAT_MAX_FORWARDS];
+	json_t *dns;         /* borrowed from root; NULL when absent */
+	json_t *prev_result; /* borrowed; CHECK compares it */
+	json_t *valid;       /* GC: cni.dev/valid-attachments */
+	json_t *root;        /* owns the above: cni_conf_free() */
+};
+/* Parses the config for `command` (VERSION accepts an empty document). Codes 1/2/6/7. */
+int cni_conf_parse(const char *text, size_t len, enum cni_command command,
+		   struct cni_conf *conf, struct cni_err *ce);
+void cni_conf_free(struct cni_conf *conf);
+/* "0.4.0" -> 400; -1 when not X.Y.Z. */
+int cni_version_num(const char *v);
+/* {"cniVersion", "supportedVersions"}. */
+json_t *cni_version_json(const char *requested);
+
+/* The attachment (CONTAINER_ID, IFNAME, NETWORK, NETNS) as kept in $CTNET_RUN_DIR/cni/. */
+struct cni_attachment {
+	char name[CTNET_NAME_MAX + 1]; /* the ctnet container name */
+	char container_id[CNI_ID_MAX + 1];
+	char ifname[IFNAMSIZ];
+	char network[CTNET_NAME_MAX + 1];
+	char netns[PATH_MAX];
+};
+/* "cni-" + 16 hex of ctnet_hash64(id "/" ifname); out >= CTNET_NAME_MAX + 1. */
+void cni_attachment_name(const char *container_id, const char *ifname, char *out);
+/* Per-attachment lock; returns the fd to close or -errno. */
+int cni_attachment_lock(const char *name, struct ctnet_err *err);
+int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err);
+/* -ENOENT when there is none. */
+int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err);
+int cni_attachment_remove(const char *name, struct ctnet_err *err);
+/* Calls cb for each attachment file; a non-zero return stops and is returned. */
+int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
+			   struct ctnet_err *err);
+
+/* The commands. ADD and CHECK may fill *result (printed by main on success). */
+int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,
+	    struct cni_err *ce);
+int cni_del(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
+int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
+/* Removes this network's attachments missing from conf->valid; *removed counts them. */
+int cni_gc(const struct cni_conf *conf, unsigned *removed, struct cni_err *ce);
+/* 0 when ADD can work now (state dirs usable, CAP_NET_ADMIN, nftables answering); code 50. */
+int cni_status(const struct cni_conf *conf, struct cni_err *ce);
+
+/* netns.c: look at links inside a namespace (enters it and comes back). */
+/* MAC "aa:bb:cc:dd:ee:ff" of ifname; nsfd -1 = the current namespace. */
+int cni_link_mac(int nsfd, const char *ifname, char mac[18], struct ctnet_err *err);
+/* 1 when ifname in nsfd carries addr (any prefix), 0 when not, -errno (-ENODEV: no link). */
+int cni_link_has_addr(int nsfd, const char *ifname, const struct ctnet_addr *addr,
+		      struct ctnet_err *err);
+
+#endif
