@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +232,54 @@ ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 	}
 	buf[off] = '\0';
 	return (ssize_t)off;
+}
+
+/* The writer's PID in ".NAME.PID.tmp", or 0 when name is not such a file. */
+static pid_t tmp_writer(const char *name)
+{
+	size_t len = strlen(name);
+	const char *end, *dot;
+	long pid = 0;
+
+	if (name[0] != '.' || len < 7 || strcmp(name + len - 4, ".tmp"))
+		return 0;
+	end = name + len - 4;
+	for (dot = end; dot > name && dot[-1] != '.'; dot--)
+		;
+	if (dot <= name + 1 || dot == end || end - dot > 9)
+		return 0;
+	for (const char *p = dot; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		pid = pid * 10 + (*p - '0');
+	}
+	return (pid_t)pid;
+}
+
+int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3), removed = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "sweep temp files");
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return ctnet_err_sys(err, e, "sweep temp files");
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		pid_t pid = tmp_writer(de->d_name);
+		if (pid <= 0 || pid == getpid() || !(kill(pid, 0) < 0 && errno == ESRCH))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)

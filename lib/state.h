@@ -39,6 +39,12 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
  */
 ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 			struct ctnet_err *err);
+/*
+ * Removes the temp files ".NAME.PID.tmp" that ctnet_write_atomic leaves when its writer is
+ * killed, once that PID is gone (readers skip dot files, so they only cost space). Returns
+ * the number removed or -errno.
+ */
+int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err);
 /* unlinkat that treats ENOENT as success. */
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err);
 

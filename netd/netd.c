@@ -519,13 +519,24 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 		/* Round trip 2: the pair, and its indexes (the host side's IFLA_LINK is the
 		 * peer's index in the container). */
 		nd_batch_init(b);
+		/* The alias goes in the same send as the creation: the kernel ignores an alias
+		 * on create, and a process killed between two sends would leave a ve-NAME
+		 * without it, which no later down or up could tell from a foreign link. */
 		if ((r = q_veth(b, hif, cif, spec->netns_fd, spec->bridge ? bl.ifindex : 0,
 				spec->mtu, mac, err)) < 0 ||
+		    (r = q_link_set(b, 0, hif, alias, 0, 0, NULL, err)) < 0 ||
 		    (r = nd_batch_get_link(b, hif, &hl, err)) < 0)
 			goto out;
 		r = nd_batch_run(hs, b, err);
 		if (b->req[0].done && b->req[0].error == 0)
 			created = true;
+		if (!created && b->req[1].done && b->req[1].error == 0) {
+			/* Someone else's hif appeared since round trip 1: take our alias back. */
+			struct ctnet_err ignored;
+			nd_batch_init(b);
+			if (q_link_set(b, 0, hif, "", 0, 0, NULL, &ignored) == 0)
+				nd_batch_run(hs, b, &ignored);
+		}
 		if (r == -EEXIST && b->req[0].error == EEXIST) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof(err->msg) - n,

@@ -34,6 +34,9 @@ struct ct_record {
 	bool has_v6;
 	struct ctnet_addr host6, local6;
 	bool lease;        /* addresses came from ipam: released on down */
+	bool pending;      /* written by up before its first change and replaced by the final
+			    * record at the end: left behind, it marks an interrupted up that
+			    * gc, down or the next up clean from what it names */
 	size_t n_forwards;
 	struct nat_forward forwards[NAT_MAX_FORWARDS];
 };
@@ -47,6 +50,8 @@ int record_remove(const char *name, struct ctnet_err *err);
 int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
+/* Whether an up/down of name holds its lock right now (1) or not (0). */
+int record_busy(const char *name);
 json_t *record_json(const struct ct_record *rec);
 /* nixos-container style KEY=VALUE lines (shell-sourceable). */
 void record_print_env(FILE *f, const struct ct_record *rec);
@@ -88,6 +93,8 @@ struct up_opts {
 int up_apply_config(struct up_opts *o, struct ctnet_err *err);
 int ct_up(const struct up_opts *o, struct ct_record *rec, struct ctnet_err *err);
 int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
+int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* Parses the shared up options; returns 0, or an exit code (2) after printing usage. */
 int up_parse_opt(int opt, const char *arg, struct up_opts *o);
 /* Parses options and NAME (up to "--"); 0 to go on, -1 after --help, or an exit code. */

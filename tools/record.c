@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,18 @@ int record_lock(const char *name, struct ctnet_err *err)
 		return dfd;
 	snprintf(lk, sizeof(lk), ".%s.lock", name);
 	return ctnet_lock(dfd, lk, err);
+}
+
+int record_busy(const char *name)
+{
+	char lk[CTNET_NAME_MAX + 8];
+	_cleanup_close_ int dfd = record_dir(false, NULL), fd = -1;
+	if (dfd < 0)
+		return 0;
+	snprintf(lk, sizeof(lk), ".%s.lock", name);
+	fd = openat(dfd, lk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* A shared lock fails only while an up/down holds the exclusive one. */
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 static void put_addr(char **p, size_t *left, const char *key, const struct ctnet_addr *a)
@@ -84,6 +97,8 @@ int record_write(const struct ct_record *r, struct ctnet_err *err)
 	put_addr(&p, &left, "LOCAL_ADDRESS6", &r->local6);
 	if (r->lease)
 		PUT("LEASE=1\n");
+	if (r->pending)
+		PUT("PENDING=1\n");
 	for (size_t i = 0; i < r->n_forwards; i++) {
 		char fw[64], ip[CTNET_ADDR_STRLEN];
 		nat_forward_str(&r->forwards[i], fw, sizeof(fw));
@@ -145,6 +160,8 @@ static int parse_line(struct ct_record *r, const char *key, const char *val, str
 		r->has_v6 = true;
 	} else if (!strcmp(key, "LEASE")) {
 		r->lease = !strcmp(val, "1");
+	} else if (!strcmp(key, "PENDING")) {
+		r->pending = !strcmp(val, "1");
 	} else if (!strcmp(key, "FORWARD")) {
 		char spec[128];
 		const char *at = strchr(val, '@');

@@ -4,16 +4,22 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../netd/netd.h"
 #include "cli.h"
 #include "ctnet.h"
 #include "json.h"
+#include "state.h"
 
 /* Alive, and for private containers also the host link present. */
 static const char *container_state(const struct ct_record *r, const char **why)
 {
 	struct ctnet_err err;
+	if (r->pending) {
+		*why = "up interrupted (gc removes it)";
+		return "stale";
+	}
 	if (!record_alive(r, why))
 		return "stale";
 	if (!r->shared && netd_exists(r->name, r->host_ifname, &err) == 0) {
@@ -24,10 +30,69 @@ static const char *container_state(const struct ct_record *r, const char **why)
 	return "up";
 }
 
+/* NAT drift (nft flushed or elements deleted behind our back): the lines of nat_check. */
+struct drift {
+	char **lines;
+	size_t n;
+	bool table; /* the table or a chain or set is missing: every container is affected */
+};
+
+static void drift_line(const char *line, void *data)
+{
+	struct drift *d = data;
+	char **v = realloc(d->lines, (d->n + 1) * sizeof(*v));
+	if (!v)
+		return;
+	d->lines = v;
+	if ((v[d->n] = strdup(line)))
+		d->n++;
+	if (strncmp(line, "missing element", 15) && strncmp(line, "extra", 5))
+		d->table = true;
+}
+
+static void drift_free(struct drift *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->lines[i]);
+	free(d->lines);
+}
+
+/* Whether word occurs in s as a whole token (not inside a longer address or name). */
+static bool has_token(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) {
+		char before = p == s ? ' ' : p[-1], after = p[n];
+		if ((before == ' ' || before == '"') && (after == ' ' || after == '"' || !after))
+			return true;
+	}
+	return false;
+}
+
+/* A missing element naming the container's address or interface. */
+static bool drift_hits(const struct drift *d, const struct ct_record *r)
+{
+	char a[CTNET_ADDR_STRLEN];
+	if (r->shared || !d->n)
+		return false;
+	if (d->table)
+		return true;
+	for (size_t i = 0; i < d->n; i++) {
+		if (strncmp(d->lines[i], "missing element", 15))
+			continue;
+		if ((r->local.family && has_token(d->lines[i], ctnet_addr_str(&r->local, a))) ||
+		    (r->local6.family && has_token(d->lines[i], ctnet_addr_str(&r->local6, a))) ||
+		    has_token(d->lines[i], r->host_ifname))
+			return true;
+	}
+	return false;
+}
+
 struct status_ctx {
 	json_t *list;
 	int stale;
 	int failed;
+	struct drift drift;
 	struct ctnet_err err;
 };
 
@@ -43,6 +108,14 @@ static int status_one(const char *name, void *data)
 		return 0;
 	}
 	state = container_state(&r, &why);
+	if (!why && drift_hits(&s->drift, &r)) {
+		state = "stale";
+		why = "NAT rules missing in nft (ctnet gc or ctnet-nat restore repairs)";
+	}
+	if (r.pending && record_busy(name)) {
+		state = "busy";
+		why = "up in progress";
+	}
 	if (why)
 		s->stale++;
 	o = record_json(&r);
@@ -116,11 +189,17 @@ int cmd_status(int argc, char **argv)
 		json_decref(s.list);
 		return ctnet_cli_usage("status: at most one NAME");
 	}
+	if (nat_check(drift_line, &s.drift, &s.err) < 0) {
+		/* No nft access (or no table support): report what the state dir says. */
+		drift_free(&s.drift);
+		s.drift = (struct drift){ 0 };
+	}
 	if (optind < argc) {
 		struct ct_record r;
 		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
 		    record_read(argv[optind], &r, &s.err) < 0) {
 			json_decref(s.list);
+			drift_free(&s.drift);
 			return ctnet_cli_fail(&s.err);
 		}
 		status_one(argv[optind], &s);
@@ -128,9 +207,11 @@ int cmd_status(int argc, char **argv)
 		rc = record_foreach(status_one, &s, &s.err);
 		if (rc < 0) {
 			json_decref(s.list);
+			drift_free(&s.drift);
 			return ctnet_cli_fail(&s.err);
 		}
 	}
+	drift_free(&s.drift);
 	if (json)
 		ctnet_json_print(stdout, s.list);
 	else {
@@ -156,15 +237,29 @@ static int gc_record(const char *name, void *data)
 	struct gc_ctx *g = data;
 	struct ct_record r;
 	const char *why = NULL;
-	struct ctnet_err err;
+	struct ctnet_err err, e2;
+	char msg[sizeof(err.msg)];
+	/* Decide under the container's lock: an up in progress is waited for, not undone. */
+	_cleanup_close_ int lock = record_lock(name, &err);
+	int rc;
 
-	if (record_read(name, &r, &err) < 0) {
-		/* An unreadable record is itself debris of a crash. */
-		why = err.msg;
+	if (lock < 0) {
+		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
+		g->failed = 1;
+		return 0;
+	}
+	rc = record_read(name, &r, &err);
+	if (rc == -ENOENT)
+		return 0; /* taken down meanwhile */
+	if (rc < 0) {
+		/* An unreadable record is debris too: what carries the name goes. */
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+		why = msg;
+		record_remove(name, &e2);
 	} else if (!strcmp(container_state(&r, &why), "up")) {
 		return 0;
 	}
-	if (ct_down(name, false, NULL, &err) < 0) {
+	if (ct_down_locked(name, false, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
@@ -178,9 +273,12 @@ static int gc_orphan(const char *name, const char *what, struct gc_ctx *g)
 {
 	struct ct_record r;
 	struct ctnet_err err;
-	if (record_read(name, &r, &err) == 0)
+	_cleanup_close_ int lock = record_lock(name, &err);
+	if (lock < 0 || record_read(name, &r, &err) != -ENOENT) {
+		/* It has a record now (an up finished meanwhile), or we cannot tell. */
 		return 0;
-	if (ct_down(name, false, NULL, &err) < 0) {
+	}
+	if (ct_down_locked(name, false, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
@@ -210,9 +308,61 @@ static int gc_lease(const struct ipam_lease *l, void *data)
 	return gc_collect(l->name, data);
 }
 
-static int gc_nat(const struct nat_container *c, void *data)
+static int gc_nat_entry(const struct nat_container *c, void *data)
 {
 	return gc_collect(c->name, data);
+}
+
+/* Temp files of killed writers in every directory ctnet writes atomically. */
+static void gc_sweep(struct gc_ctx *g)
+{
+	static const struct {
+		int state; /* 1: below $CTNET_STATE_DIR, 0: below $CTNET_RUN_DIR */
+		const char *sub;
+	} dirs[] = { { 0, "containers" }, { 1, "ipam" }, { 1, "ipam/lease" }, { 1, "ipam/pool" },
+		     { 1, "nat" }, { 1, "nat/containers" } };
+	struct ctnet_err err;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int fd = ctnet_dir_open(dirs[i].state ? ctnet_state_dir() : ctnet_run_dir(),
+					dirs[i].sub, false, &err);
+		if (fd < 0)
+			continue;
+		int n = ctnet_tmp_sweep(fd, &err);
+		close(fd);
+		if (n > 0) {
+			printf("removed %d temp file%s of killed writers in %s\n", n, n == 1 ? "" : "s",
+			       dirs[i].sub);
+			g->removed += n;
+		}
+	}
+}
+
+/* nft flushed or elements deleted behind our back: rebuild from the desired state. */
+static void gc_nat(struct gc_ctx *g)
+{
+	struct ctnet_err err;
+	int n = nat_check(NULL, NULL, &err);
+	if (n <= 0)
+		return;
+	if (nat_restore(&err) < 0) {
+		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
+		g->failed = 1;
+		return;
+	}
+	printf("restored the NAT table (%d difference%s)\n", n, n == 1 ? "" : "s");
+	g->removed++;
+}
+
+static int gc_links(struct gc_ctx *g)
+{
+	struct netd_link_info *links = NULL;
+	size_t n = 0;
+	int r = netd_show(NULL, &links, &n, &g->err);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (links[i].container[0] && ctnet_name_check(links[i].container, NULL) == 0)
+			r = gc_collect(links[i].container, g);
+	free(links);
+	return r;
 }
 
 int cmd_gc(int argc, char **argv)
@@ -228,19 +378,26 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (argc > 1)
 		return ctnet_cli_usage("gc: takes no arguments");
-	size_t n_leases;
+	size_t n_leases, n_nat;
+	gc_sweep(&g);
 	if (record_foreach(gc_record, &g, &g.err) < 0 || ipam_list(gc_lease, &g, &g.err) < 0) {
 		free(g.names);
 		return ctnet_cli_fail(&g.err);
 	}
 	n_leases = g.n;
-	if (nat_list_containers(gc_nat, &g, &g.err) < 0) {
+	if (nat_list_containers(gc_nat_entry, &g, &g.err) < 0) {
+		free(g.names);
+		return ctnet_cli_fail(&g.err);
+	}
+	n_nat = g.n;
+	if (gc_links(&g) < 0) {
 		free(g.names);
 		return ctnet_cli_fail(&g.err);
 	}
 	for (size_t i = 0; i < g.n; i++)
-		gc_orphan(g.names[i], i < n_leases ? "lease" : "NAT entries", &g);
+		gc_orphan(g.names[i], i < n_leases ? "lease" : i < n_nat ? "NAT entries" : "link", &g);
 	free(g.names);
+	gc_nat(&g);
 	printf("gc: removed %d\n", g.removed);
 	return g.failed ? 1 : 0;
 }

@@ -253,14 +253,19 @@ enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_NAT = 8 };
 static void undo(const struct ct_record *r, unsigned done)
 {
 	struct ctnet_err ignored;
+	int bad = 0;
 	if (done & DONE_NAT)
-		nat_del(r->name, &ignored);
+		bad |= nat_del(r->name, &ignored);
 	if (done & DONE_LINK)
-		netd_down(r->name, r->host_ifname, &ignored);
+		bad |= netd_down(r->name, r->host_ifname, &ignored);
 	if (done & DONE_LEASE)
-		ipam_release(r->name, &ignored);
+		bad |= ipam_release(r->name, &ignored);
 	if (done & DONE_NETNS)
-		netns_remove_named(r->name, &ignored);
+		bad |= netns_remove_named(r->name, &ignored);
+	/* The pending record goes last, and only when everything it names is gone: otherwise
+	 * it stays for gc (or the next up/down) to finish the job. */
+	if (!bad)
+		record_remove(r->name, &ignored);
 }
 
 static int same_request(const struct ct_record *want, const struct ct_record *have)
@@ -277,7 +282,6 @@ static int same_request(const struct ct_record *want, const struct ct_record *ha
 	return 1;
 }
 
-static int down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 
 int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 {
@@ -296,7 +300,11 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 	rc = record_read(o->name, &old, err);
 	if (rc == 0) {
 		const char *why = NULL;
-		if (record_alive(&old, &why)) {
+		struct ctnet_err e2;
+		/* Alive means a finished up whose link is still there: an up or down killed
+		 * half-way (pending record, or link already deleted) is cleaned and redone. */
+		if (!old.pending && record_alive(&old, &why) &&
+		    (old.shared || netd_exists(old.name, old.host_ifname, &e2) != 0)) {
 			if (!same_request(&r, &old))
 				return ctnet_errf(err, EEXIST,
 						  "container \"%s\": already up with other settings (ctnet down %s first)",
@@ -305,7 +313,7 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 			return 0;
 		}
 		/* A stale record (container gone without down): clean it first. */
-		rc = down_locked(o->name, false, NULL, err);
+		rc = ct_down_locked(o->name, false, NULL, err);
 		if (rc < 0)
 			return rc;
 	} else if (rc != -ENOENT) {
@@ -319,10 +327,21 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 		return rc;
 	}
 
+	/* Write-ahead: a record naming what this up may create, so that a kill at any later
+	 * instant leaves something gc can find (a netns or a link has no other trace). */
+	r.pending = true;
+	r.created_netns = o->create_netns;
+	r.lease = !r.local.family || (o->ipv6 && !r.has_v6);
+	rc = record_write(&r, err);
+	if (rc < 0)
+		return rc;
+	r.created_netns = false;
 	if (o->create_netns) {
 		rc = netns_create_named(o->name, err);
-		if (rc < 0)
+		if (rc < 0) {
+			undo(&r, done);
 			return rc;
+		}
 		r.created_netns = true;
 		done |= DONE_NETNS;
 	}
@@ -388,7 +407,8 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 		done |= DONE_NAT;
 	}
 
-	rc = record_write(&r, err);
+	r.pending = false;
+	rc = record_write(&r, err); /* the commit point */
 	if (rc < 0)
 		goto fail;
 	*out = r;
@@ -398,7 +418,7 @@ fail:
 	return rc;
 }
 
-static int down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
+int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
 {
 	struct ct_record r;
 	int rc = record_read(name, &r, err);
@@ -413,9 +433,13 @@ static int down_locked(const char *name, bool keep_lease, bool *was_up, struct c
 		snprintf(r.name, sizeof(r.name), "%s", name);
 		r.lease = true;
 	}
-	rc = nat_del(name, err);
-	if (rc == 0 && !r.shared)
+	/* The link first: a down killed after it leaves a record whose link is missing, which
+	 * status, gc and up all see as stale and finish. */
+	rc = 0;
+	if (!r.shared)
 		rc = netd_down(name, r.host_ifname[0] ? r.host_ifname : NULL, err);
+	if (rc == 0)
+		rc = nat_del(name, err);
 	if (rc == 0 && r.created_netns)
 		rc = netns_remove_named(name, err);
 	if (rc == 0 && r.lease && !keep_lease)
@@ -434,7 +458,7 @@ int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *e
 	lock = record_lock(name, err);
 	if (lock < 0)
 		return lock;
-	return down_locked(name, keep_lease, was_up, err);
+	return ct_down_locked(name, keep_lease, was_up, err);
 }
 
 void up_usage(void)

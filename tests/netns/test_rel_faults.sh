@@ -34,6 +34,10 @@ consistent "after $KILLS kills and gc: records, leases, links, nft elements and 
 check "gc again is a no-op" $CTNET gc
 check_match "second gc removes nothing" "$($CTNET gc)" "gc: removed 0"
 failed=0
+for n in $(seq 0 7); do $CTNET down "ctk$n" 2>"$T_TMP/err" || { failed=$((failed + 1)); cat "$T_TMP/err"; }; done
+check_eq "every killed name goes down" "$failed" "0"
+residue "kills: zero residue after down"
+failed=0
 for n in $(seq 0 7); do $CTNET up "ctk$n" --create-netns >/dev/null 2>"$T_TMP/err" || { failed=$((failed + 1)); cat "$T_TMP/err"; }; done
 check_eq "every killed name comes up again" "$failed" "0"
 seq 0 7 | sed 's/^/ctk/' >"$T_TMP/expect"
@@ -43,7 +47,7 @@ residue "kills: zero residue after all down"
 
 # --- temp files of a killed writer never confuse readers, gc removes them ---
 $CTNET up cttmp --create-netns >/dev/null || fail "up cttmp"
-dead=$( (sleep 0 & echo $!) ); wait
+sleep 0 & dead=$!; wait $dead
 for d in "$CTNET_RUN_DIR/containers" "$CTNET_STATE_DIR/ipam/lease" "$CTNET_STATE_DIR/nat/containers"; do
 	printf 'NAME=half\nMODE=pri' >"$d/.cthalf.$dead.tmp"
 	printf 'garbage\n' >"$d/.cttmp.$dead.tmp"
