@@ -79,6 +79,30 @@ cni DEL gc-2 eth0 /run/netns/g2 "$CONF"
 cni DEL other-1 eth0 /run/netns/o1 '{"cniVersion":"1.1.0","name":"othernet","type":"ctnet-cni"}'
 check_eq "after GC and DELs: nothing left" "$(snapshot_links) $(names)" "$links0 []"
 
+# --- concurrency: parallel ADDs get distinct addresses; parallel DELs leave nothing ---
+for i in $(seq 8); do mkns p$i; done
+for i in $(seq 8); do
+	printf '%s' "$CONF" | env CNI_COMMAND=ADD CNI_CONTAINERID=par$i CNI_IFNAME=eth0 CNI_NETNS=/run/netns/p$i "$CNI" >"$T_TMP/par$i" 2>&1 &
+done
+wait
+check_eq "8 parallel ADDs: 8 distinct addresses" \
+	"$(for i in $(seq 8); do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ips"][0]["address"])' "$T_TMP/par$i"; done | sort -u | wc -l)" "8"
+for i in $(seq 8); do
+	printf '%s' "$CONF" | env CNI_COMMAND=DEL CNI_CONTAINERID=par$i CNI_IFNAME=eth0 CNI_NETNS=/run/netns/p$i "$CNI" &
+done
+wait
+check_eq "8 parallel DELs: nothing left" "$(snapshot_links) $(names) $($IPAM list --json)" "$links0 [] []"
+
+# --- a failed ADD undoes itself: host port taken by another attachment ---
+PM='{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80}]}}'
+cni ADD owner eth0 /run/netns/p1 "$PM"
+before=$(snap)
+cni ADD thief eth0 /run/netns/p2 "$PM"
+check_eq "ADD with a host port already mapped fails with an error object" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 999"
+check_match "  naming the port and its owner" "$(cat "$T_TMP/err")" 'host port 8080/tcp already forwarded to container "cni-'
+check_eq "  and leaves nothing behind" "$(snap)" "$before"
+cni DEL owner eth0 /run/netns/p1 "$PM"
+
 # --- STATUS: unusable state dir -> 50 ---
 mkdir -m 0777 "$T_TMP/badstate"
 check_eq "STATUS with a world-writable state dir: code 50" \
@@ -104,6 +128,7 @@ bad "hostile container id (shell)" 4 ADD 'a;rm -rf /' eth0 /run/netns/b1 "$V1}"
 bad "hostile container id (path)" 4 ADD '../../etc/passwd' eth0 /run/netns/b1 "$V1}"
 bad "hostile container id (newline)" 4 ADD $'a\nNETWORK=x' eth0 /run/netns/b1 "$V1}"
 bad "container id of 300 bytes" 4 ADD "$(printf 'a%.0s' {1..300})" eth0 /run/netns/b1 "$V1}"
+bad "hostile container id on DEL" 4 DEL '$(reboot)' eth0 /run/netns/b1 "$V1}"
 bad "bad CNI_IFNAME" 4 ADD b1 'eth0/../x' /run/netns/b1 "$V1}"
 bad "CNI_IFNAME too long" 4 ADD b1 abcdefghijklmnop /run/netns/b1 "$V1}"
 bad "CNI_NETNS not a namespace" 4 ADD b1 eth0 "$T_TMP/file" "$V1}"
