@@ -123,4 +123,46 @@ clean:
 .PHONY: deps all tests check check-fast demo bench install uninstall clean
 .DELETE_ON_ERROR:
 
+# --- Reliability (issue 7): libFuzzer targets and full-size stress runs. ---
+# make fuzz: every tests/fuzz/fuzz_*.c for FUZZ_SECONDS each (clang-14 + libclang-rt-14-dev);
+# make check runs a short pass (FUZZ_CHECK_SECONDS each) and the reduced-count rel tests;
+# make stress: the rel tests at full size (2,000-op storm, 200 kill -9s).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 4
+FUZZ_B := build/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Ilib -I. -g -O1 -Wall -Wextra -Werror \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c nat/main.c tools/ctnet.c,\
+	$(wildcard ipam/*.c netd/*.c nat/*.c tools/*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_B)/libfuzzed.a: $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRCS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_B)/libfuzzed.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_B)/libfuzzed.a $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS)
+
+check: fuzz-check
+
+stress: deps
+	$(MAKE) SAN=1 all tests
+	REL_STORM_OPS=2000 REL_STORM_NAMES=100 REL_KILLS=200 CTNET_TEST_TIMEOUT=1800 \
+		CTNET_BIN=$(CURDIR)/build/san tests/run.sh test_rel_
+
+.PHONY: fuzz fuzz-build fuzz-check stress
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -103,7 +103,8 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 
 		const char *v = s, *vend;
 		bool expands = false;
-		if (*s == '"' || *s == '\'') {
+		/* s may be at the end of the text, which is not NUL-terminated. */
+		if (s < eol && (*s == '"' || *s == '\'')) {
 			char q = *s++;
 			v = s;
 			while (s < eol && *s != q) {
