@@ -52,6 +52,10 @@ int ctnet_ifname_check(const char *ifname, struct ctnet_err *err)
 				  ctnet_show(ifname, shown), CTNET_IFNAME_MAX);
 	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
 		return ctnet_errf(err, EINVAL, "invalid interface name \"%s\"", ifname);
+	/* "-x" would read as an option to ip, nft and every admin script. */
+	if (ifname[0] == '-')
+		return ctnet_errf(err, EINVAL, "invalid interface name \"%s\": starts with '-'",
+				  ctnet_show(ifname, shown));
 	for (size_t i = 0; i < n; i++)
 		if (!name_char(ifname[i]))
 			return ctnet_errf(err, EINVAL,

@@ -99,6 +99,12 @@ int ctnet_dir_open(const char *base, const char *sub, int create, struct ctnet_e
 	if (r < 0 || (size_t)r >= sizeof(path))
 		return ctnet_errf(err, ENAMETOOLONG, "state dir \"%s\": path too long", base);
 	/* Walk from / so that no component can be a symlink swapped in under us. */
+	/* base's last component starts here in path: it and everything below are checked. */
+	size_t blen = strlen(base);
+	while (blen > 1 && base[blen - 1] == '/')
+		blen--;
+	while (blen > 0 && base[blen - 1] != '/')
+		blen--;
 	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ctnet_err_sys(err, errno, "open \"/\"");
@@ -133,6 +139,11 @@ int ctnet_dir_open(const char *base, const char *sub, int create, struct ctnet_e
 			return ctnet_err_sys(err, errno, "open directory \"%s\"", shown);
 		}
 		fd = next;
+		/* A world-writable base would let anyone swap what is below it. */
+		if ((size_t)(comp - path) >= blen && (r = check_dir(fd, shown, err)) < 0) {
+			close(fd);
+			return r;
+		}
 	}
 	/* Ownership and mode matter for the directories ctnet writes in: base and below. */
 	r = check_dir(fd, shown[0] ? shown : "/", err);

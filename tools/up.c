@@ -185,6 +185,10 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 	if (o->host_ifname && (rc = ctnet_ifname_check(o->host_ifname, err)) < 0)
 		return rc;
 	if (o->mac) {
+		unsigned char mac[6];
+		/* "" must not silently mean "random". */
+		if ((rc = netd_mac_parse(o->mac, mac, err)) < 0)
+			return rc;
 		if (strlen(o->mac) >= sizeof(r->mac))
 			return ctnet_errf(err, EINVAL, "invalid MAC address \"%.32s\"", o->mac);
 		snprintf(r->mac, sizeof(r->mac), "%s", o->mac);
