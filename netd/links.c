@@ -258,3 +258,45 @@ int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const
 	free(b);
 	return r < 0 ? r : 0;
 }
+
+int netd_release_in(int netns_fd, const char *ifname, int to_fd, struct ctnet_err *err)
+{
+	struct nd_sock cs;
+	struct nd_batch *b = NULL;
+	struct nd_link l;
+	struct rtnl_link *ml = NULL;
+	struct nl_msg *msg = NULL;
+	char what[ND_WHAT_MAX];
+	int r;
+
+	if ((r = ctnet_ifname_check(ifname, err)) < 0)
+		return r;
+	if ((r = nd_sock_open_in(netns_fd, &cs, err)) < 0)
+		return r;
+	if ((r = get_one(&cs, ifname, &l, err)) < 0 || !l.found)
+		goto out;
+	if (!(ml = rtnl_link_alloc()) || !(b = batch_new(err))) {
+		r = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rtnl_link_set_ifindex(ml, l.ifindex);
+	if (to_fd >= 0) {
+		rtnl_link_set_ns_fd(ml, to_fd);
+		snprintf(what, sizeof(what), "move interface \"%s\" back", ifname);
+		r = q_link(b, ml, 0, ENODEV, what, err);
+		ml = NULL; /* consumed */
+	} else {
+		snprintf(what, sizeof(what), "delete interface \"%s\"", ifname);
+		r = rtnl_link_build_delete_request(ml, &msg);
+		r = r < 0 ? ctnet_errf(err, ENOMEM, "%s: %s", what, nl_geterror(r))
+			  : nd_batch_add(b, msg, NULL, NULL, ENODEV, err, "%s", what);
+	}
+	if (r >= 0)
+		r = nd_batch_run(&cs, b, err);
+out:
+	if (ml)
+		rtnl_link_put(ml);
+	free(b);
+	nd_sock_close(&cs);
+	return r < 0 ? r : 0;
+}

@@ -104,5 +104,8 @@ int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet
  * mode: "bridge" (NULL), "private", "vepa", "passthru". */
 int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const char *mode,
 		     struct ctnet_err *err);
+/* Undoes move/macvlan add: the interface ifname inside netns_fd goes to to_fd, or is
+ * deleted when to_fd < 0. Absent is success. */
+int netd_release_in(int netns_fd, const char *ifname, int to_fd, struct ctnet_err *err);
 
 #endif

@@ -16,7 +16,22 @@ static struct {
 	char host[CTNET_ADDR_STRLEN], local[CTNET_ADDR_STRLEN];
 	char host6[CTNET_ADDR_STRLEN], local6[CTNET_ADDR_STRLEN];
 	char ports[NIXOSCONF_VALUE_MAX + 1];
+	char interfaces[NIXOSCONF_VALUE_MAX + 1], macvlans[NIXOSCONF_VALUE_MAX + 1];
 } cfg;
+
+/* "eth1 eth2" into list (pointing into buf). */
+static int split_words(char *buf, const char *key, const char *path, const char **list, size_t *n,
+		       struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		if (*n >= CT_MAX_EXTRA)
+			return ctnet_errf(err, E2BIG, "config \"%s\": more than %d %s entries",
+					  ctnet_show(path, shown), CT_MAX_EXTRA, key);
+		list[(*n)++] = p;
+	}
+	return 0;
+}
 
 int up_apply_config(struct up_opts *o, struct ctnet_err *err)
 {
@@ -37,11 +52,6 @@ int up_apply_config(struct up_opts *o, struct ctnet_err *err)
 	rc = nixosconf_read(AT_FDCWD, o->config, c, err);
 	if (rc < 0)
 		return rc;
-	if (c->interfaces[0] || c->macvlans[0])
-		return ctnet_errf(err, ENOTSUP,
-				  "config \"%s\": INTERFACES and MACVLANS are not supported by ctnet up yet "
-				  "(use ctnet-netd move / macvlan add)",
-				  ctnet_show(o->config, shown));
 
 	/* Command-line options win over the file. */
 	if (!c->private_network) {
@@ -60,6 +70,18 @@ int up_apply_config(struct up_opts *o, struct ctnet_err *err)
 		o->bridge = c->host_bridge;
 	if (!o->mac && c->local_mac_address[0])
 		o->mac = c->local_mac_address;
+	if (!o->n_interfaces && c->interfaces[0]) {
+		snprintf(cfg.interfaces, sizeof(cfg.interfaces), "%s", c->interfaces);
+		if ((rc = split_words(cfg.interfaces, "INTERFACES", o->config, o->interfaces,
+				      &o->n_interfaces, err)) < 0)
+			return rc;
+	}
+	if (!o->n_macvlans && c->macvlans[0]) {
+		snprintf(cfg.macvlans, sizeof(cfg.macvlans), "%s", c->macvlans);
+		if ((rc = split_words(cfg.macvlans, "MACVLANS", o->config, o->macvlans,
+				      &o->n_macvlans, err)) < 0)
+			return rc;
+	}
 	if (!o->n_forwards && c->host_port[0]) {
 		snprintf(cfg.ports, sizeof(cfg.ports), "%s", c->host_port);
 		for (char *save = NULL, *p = strtok_r(cfg.ports, ",", &save); p;

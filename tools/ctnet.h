@@ -17,6 +17,9 @@
 #include "err.h"
 #include "name.h"
 
+/* Host interfaces moved into a container, and macvlans made for it, at most. */
+#define CT_MAX_EXTRA 8
+
 /* What ctnet knows about one container: the record under $CTNET_RUN_DIR/containers/NAME. */
 struct ct_record {
 	char name[CTNET_NAME_MAX + 1];
@@ -34,6 +37,9 @@ struct ct_record {
 	bool has_v6;
 	struct ctnet_addr host6, local6;
 	bool lease;        /* addresses came from ipam: released on down */
+	size_t n_interfaces, n_macvlans; /* NixOS interfaces / macvlans */
+	char interfaces[CT_MAX_EXTRA][IFNAMSIZ];
+	char macvlans[CT_MAX_EXTRA][IFNAMSIZ]; /* parents; the macvlan inside is mv-PARENT */
 	bool pending;      /* written by up before its first change and replaced by the final
 			    * record at the end: left behind, it marks an interrupted up that
 			    * gc, down or the next up clean from what it names */
@@ -87,6 +93,8 @@ struct up_opts {
 	const char *config;
 	size_t n_forwards;
 	const char *forwards[NAT_MAX_FORWARDS];
+	size_t n_interfaces, n_macvlans;
+	const char *interfaces[CT_MAX_EXTRA], *macvlans[CT_MAX_EXTRA];
 	bool json;
 };
 /* config.c: fills what the command line left unset from --config FILE. */

@@ -99,6 +99,10 @@ int record_write(const struct ct_record *r, struct ctnet_err *err)
 		PUT("LEASE=1\n");
 	if (r->pending)
 		PUT("PENDING=1\n");
+	for (size_t i = 0; i < r->n_interfaces; i++)
+		PUT("INTERFACE=%s\n", r->interfaces[i]);
+	for (size_t i = 0; i < r->n_macvlans; i++)
+		PUT("MACVLAN=%s\n", r->macvlans[i]);
 	for (size_t i = 0; i < r->n_forwards; i++) {
 		char fw[64], ip[CTNET_ADDR_STRLEN];
 		nat_forward_str(&r->forwards[i], fw, sizeof(fw));
@@ -162,6 +166,16 @@ static int parse_line(struct ct_record *r, const char *key, const char *val, str
 		r->lease = !strcmp(val, "1");
 	} else if (!strcmp(key, "PENDING")) {
 		r->pending = !strcmp(val, "1");
+	} else if (!strcmp(key, "INTERFACE") || !strcmp(key, "MACVLAN")) {
+		bool mv = key[0] == 'M';
+		size_t *n = mv ? &r->n_macvlans : &r->n_interfaces;
+		if (*n >= CT_MAX_EXTRA)
+			return ctnet_errf(err, EINVAL, "record \"%s\": too many %s lines", r->name, key);
+		rc = ctnet_ifname_check(val, err);
+		if (rc == 0)
+			snprintf(mv ? r->macvlans[*n] : r->interfaces[*n], IFNAMSIZ, "%s", val);
+		if (rc == 0)
+			(*n)++;
 	} else if (!strcmp(key, "FORWARD")) {
 		char spec[128];
 		const char *at = strchr(val, '@');
@@ -285,7 +299,27 @@ json_t *record_json(const struct ct_record *r)
 		json_array_append_new(fw, f);
 	}
 	json_object_set_new(o, "forwards", fw);
+	if (r->n_interfaces || r->n_macvlans) {
+		json_t *ifs = json_array(), *mvs = json_array();
+		for (size_t i = 0; i < r->n_interfaces; i++)
+			json_array_append_new(ifs, json_string(r->interfaces[i]));
+		for (size_t i = 0; i < r->n_macvlans; i++)
+			json_array_append_new(mvs, json_string(r->macvlans[i]));
+		json_object_set_new(o, "interfaces", ifs);
+		json_object_set_new(o, "macvlans", mvs);
+	}
 	return o;
+}
+
+/* nixos-container's space-separated lists. */
+static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "%s=\"", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? " " : "", v[i]);
+	fputs("\"\n", f);
 }
 
 void record_print_env(FILE *f, const struct ct_record *r)
@@ -308,6 +342,8 @@ void record_print_env(FILE *f, const struct ct_record *r)
 		fprintf(f, "HOST_ADDRESS6=%s\n", ctnet_addr_cidr_str(&r->host6, buf));
 	if (r->local6.family)
 		fprintf(f, "LOCAL_ADDRESS6=%s\n", ctnet_addr_cidr_str(&r->local6, buf));
+	print_list(f, "INTERFACES", r->interfaces, r->n_interfaces);
+	print_list(f, "MACVLANS", r->macvlans, r->n_macvlans);
 	if (r->n_forwards) {
 		fputs("HOST_PORT=", f);
 		for (size_t i = 0; i < r->n_forwards; i++) {

@@ -17,7 +17,7 @@ enum {
 	OPT_NETNS = 1000, OPT_PID, OPT_CREATE_NETNS, OPT_SHARED, OPT_HOST_ADDRESS,
 	OPT_LOCAL_ADDRESS, OPT_HOST_ADDRESS6, OPT_LOCAL_ADDRESS6, OPT_IPV6, OPT_BRIDGE,
 	OPT_POOL, OPT_IFNAME, OPT_HOST_IFNAME, OPT_MAC, OPT_MTU, OPT_FORWARD, OPT_CONFIG,
-	OPT_JSON,
+	OPT_JSON, OPT_INTERFACE, OPT_MACVLAN,
 };
 
 const char up_short_opts[] = "+h";
@@ -40,6 +40,8 @@ const struct option up_long_opts[] = {
 	{ "forward", required_argument, NULL, OPT_FORWARD },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "interface", required_argument, NULL, OPT_INTERFACE },
+	{ "macvlan", required_argument, NULL, OPT_MACVLAN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -78,6 +80,14 @@ int up_parse_opt(int opt, const char *arg, struct up_opts *o)
 			return ctnet_cli_usage("at most %d --forward options", NAT_MAX_FORWARDS);
 		o->forwards[o->n_forwards++] = arg;
 		break;
+	case OPT_INTERFACE:
+	case OPT_MACVLAN: {
+		size_t *n = opt == OPT_INTERFACE ? &o->n_interfaces : &o->n_macvlans;
+		if (*n >= CT_MAX_EXTRA)
+			return ctnet_cli_usage("at most %d --interface / --macvlan options", CT_MAX_EXTRA);
+		(opt == OPT_INTERFACE ? o->interfaces : o->macvlans)[(*n)++] = arg;
+		break;
+	}
 	case OPT_CONFIG: o->config = arg; break;
 	case OPT_JSON: o->json = true; break;
 	default: return ctnet_cli_usage("unknown option");
@@ -120,9 +130,9 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 					  "(a shared-namespace container has nothing to forward to)",
 					  o->name);
 		if (n_ns || o->host_address || o->local_address || o->bridge || o->ipv6 ||
-		    o->host_address6 || o->local_address6)
+		    o->host_address6 || o->local_address6 || o->n_interfaces || o->n_macvlans)
 			return ctnet_errf(err, EINVAL,
-					  "container \"%s\": --shared takes no namespace, address or bridge options",
+					  "container \"%s\": --shared takes no namespace, address, bridge or interface options",
 					  o->name);
 		if (o->pid)
 			r->pid = o->pid;
@@ -193,6 +203,21 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 			return ctnet_errf(err, EINVAL, "invalid MAC address \"%.32s\"", o->mac);
 		snprintf(r->mac, sizeof(r->mac), "%s", o->mac);
 	}
+	for (size_t i = 0; i < o->n_interfaces; i++) {
+		if ((rc = ctnet_ifname_check(o->interfaces[i], err)) < 0)
+			return rc;
+		snprintf(r->interfaces[i], IFNAMSIZ, "%s", o->interfaces[i]);
+	}
+	r->n_interfaces = o->n_interfaces;
+	for (size_t i = 0; i < o->n_macvlans; i++) {
+		if ((rc = ctnet_ifname_check(o->macvlans[i], err)) < 0)
+			return rc;
+		if (strlen(o->macvlans[i]) > CTNET_IFNAME_MAX - 3)
+			return ctnet_errf(err, EINVAL, "macvlan parent \"%s\": longer than %d bytes (the macvlan is mv-PARENT)",
+					  o->macvlans[i], CTNET_IFNAME_MAX - 3);
+		snprintf(r->macvlans[i], IFNAMSIZ, "%s", o->macvlans[i]);
+	}
+	r->n_macvlans = o->n_macvlans;
 	r->mtu = o->mtu;
 	snprintf(r->ifname, sizeof(r->ifname), "%s", o->ifname ? o->ifname : "eth0");
 	if (o->host_ifname)
@@ -252,14 +277,61 @@ static void lease_to_record(const struct ipam_lease *l, struct ct_record *r)
 }
 
 /* Steps done so far, undone in reverse on failure. */
-enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_NAT = 8 };
+enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_EXTRA = 8, DONE_NAT = 16 };
 
-static void undo(const struct ct_record *r, unsigned done)
+static void mv_name(const char *parent, char out[IFNAMSIZ])
+{
+	snprintf(out, IFNAMSIZ, "mv-%.12s", parent);
+}
+
+/* Gives moved interfaces back to the host namespace and deletes the macvlans; the first
+ * n_if / n_mv of them. Best effort: a namespace already gone took them itself. */
+static void release_extra(const struct ct_record *r, int nsfd, size_t n_if, size_t n_mv)
+{
+	_cleanup_close_ int host = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct ctnet_err ignored;
+	char mv[IFNAMSIZ];
+
+	for (size_t i = n_mv; i-- > 0;) {
+		mv_name(r->macvlans[i], mv);
+		netd_release_in(nsfd, mv, -1, &ignored);
+	}
+	for (size_t i = n_if; i-- > 0;)
+		if (host >= 0)
+			netd_release_in(nsfd, r->interfaces[i], host, &ignored);
+}
+
+/* NixOS interfaces (moved in) and macvlans (made inside as mv-PARENT). On failure, what
+ * this step did is undone before returning. */
+static int add_extra(const struct ct_record *r, int nsfd, struct ctnet_err *err)
+{
+	char mv[IFNAMSIZ];
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < r->n_interfaces && rc == 0; i++)
+		rc = netd_move(r->interfaces[i], nsfd, NULL, err);
+	if (rc < 0) {
+		release_extra(r, nsfd, i - 1, 0);
+		return rc;
+	}
+	for (j = 0; j < r->n_macvlans && rc == 0; j++) {
+		mv_name(r->macvlans[j], mv);
+		rc = netd_macvlan_add(r->macvlans[j], mv, nsfd, NULL, err);
+	}
+	if (rc < 0)
+		release_extra(r, nsfd, r->n_interfaces, j - 1);
+	return rc;
+}
+
+static void undo(const struct ct_record *r, int nsfd, unsigned done)
 {
 	struct ctnet_err ignored;
 	int bad = 0;
 	if (done & DONE_NAT)
 		bad |= nat_del(r->name, &ignored);
+	if (done & DONE_EXTRA)
+		release_extra(r, nsfd, r->n_interfaces, r->n_macvlans);
 	if (done & DONE_LINK)
 		bad |= netd_down(r->name, r->host_ifname, &ignored);
 	if (done & DONE_LEASE)
@@ -343,7 +415,7 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 	if (o->create_netns) {
 		rc = netns_create_named(o->name, err);
 		if (rc < 0) {
-			undo(&r, done);
+			undo(&r, nsfd, done);
 			return rc;
 		}
 		r.created_netns = true;
@@ -393,6 +465,13 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 	done |= DONE_LINK;
 	snprintf(r.host_ifname, sizeof(r.host_ifname), "%s", res.host_ifname);
 
+	if (r.n_interfaces || r.n_macvlans) {
+		rc = add_extra(&r, nsfd, err);
+		if (rc < 0)
+			goto fail;
+		done |= DONE_EXTRA;
+	}
+
 	struct nat_container c = {
 		.name = r.name,
 		.addr = r.local,
@@ -418,7 +497,7 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 	*out = r;
 	return 0;
 fail:
-	undo(&r, done);
+	undo(&r, nsfd, done);
 	return rc;
 }
 
@@ -440,6 +519,14 @@ int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet
 	/* The link first: a down killed after it leaves a record whose link is missing, which
 	 * status, gc and up all see as stale and finish. */
 	rc = 0;
+	if (r.n_interfaces || r.n_macvlans) {
+		const char *why;
+		int nsfd = record_alive(&r, &why) ? netd_netns_open(r.pid ? NULL : r.netns, r.pid, err) : -1;
+		if (nsfd >= 0) {
+			release_extra(&r, nsfd, r.n_interfaces, r.n_macvlans);
+			close(nsfd);
+		}
+	}
 	if (!r.shared)
 		rc = netd_down(name, r.host_ifname[0] ? r.host_ifname : NULL, err);
 	if (rc == 0)
@@ -485,6 +572,8 @@ void up_usage(void)
 	       "  --host-ifname IF         host side name (default ve-NAME, hashed when too long)\n"
 	       "  --mac MAC --mtu N        container side MAC address and MTU\n"
 	       "  --forward PROTO:HOSTPORT[:PORT]   port forward (repeatable), e.g. tcp:8080:80\n"
+	       "  --interface IF           move host interface IF into the container (repeatable)\n"
+	       "  --macvlan IF             a macvlan mv-IF on host interface IF inside (repeatable)\n"
 	       "  --config FILE            read a nixos-container config (/etc/nixos-containers/NAME.conf)\n"
 	       "  --json                   print JSON\n");
 }

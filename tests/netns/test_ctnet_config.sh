@@ -58,6 +58,27 @@ out=$($CTNET up sh1 --config "$conf/shared.conf")
 check_match "no PRIVATE_NETWORK: shared mode" "$out" "MODE=shared"
 check "down sh1" $CTNET down sh1
 
+# NixOS interfaces (moved in, given back on down) and macvlans (mv-PARENT inside).
+ip link add xif type veth peer name xpeer
+ip link add mvp type veth peer name mvpeer
+ip link set mvp up
+cat >"$conf/extra.conf" <<'C'
+PRIVATE_NETWORK=1
+INTERFACES="xif"
+MACVLANS="mvp"
+C
+out=$($CTNET up extra --create-netns --config "$conf/extra.conf")
+check_match "INTERFACES and MACVLANS reported" "$out" 'INTERFACES="xif"'
+check "moved interface xif is inside" ip -n extra link show xif
+check_eq "xif no longer in the host" "$(ip -br link | grep -c '^xif' || true)" "0"
+check "macvlan mv-mvp is inside" ip -n extra link show mv-mvp
+check_eq "mv-mvp is a macvlan on mvp" "$(ip -n extra -j -d link show mv-mvp | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["linkinfo"]["info_kind"])')" "macvlan"
+check "down extra" $CTNET down extra
+check "xif is back in the host after down" ip link show xif
+check_exit "moving a missing interface fails" 1 $CTNET up extra2 --create-netns --interface nosuch0
+check_eq "failed up left no namespace" "$(ls /run/netns | grep -c extra2 || true)" "0"
+ip link del xif; ip link del mvp
+
 # Malformed configs: clear error naming the file, nothing changed.
 state0=$(snapshot_state)
 printf 'PRIVATE_NETWORK=1\nLOCAL_ADDRESS=10.233.1.300\n' >"$conf/badaddr.conf"
