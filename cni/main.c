@@ -112,11 +112,14 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	cni_conf_free(&conf);
-	return fflush(stdout) == 0 ? 0 : CTNET_EXIT_FAIL;
+	rc = fflush(stdout) == 0 ? 0 : CTNET_EXIT_FAIL;
+	nat_release(true);
+	return rc;
 fail:
 	json_decref(result);
 	ctnet_json_print(stdout, cni_err_json(&ce, error_version(&conf, text, len, vbuf, sizeof(vbuf))));
 	ctnet_cli_fail(&ce.e);
 	cni_conf_free(&conf);
+	nat_release(true);
 	return CTNET_EXIT_FAIL;
 }

@@ -704,18 +704,22 @@ int netd_down(const char *name, const char *host_ifname, struct ctnet_err *err)
 	if (!b)
 		return ctnet_errf(err, ENOMEM, "out of memory");
 	nd_batch_init(b);
+	int ifindex[2];
+	size_t n_del = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		if (!links[i].found)
 			continue;
-		if (strcmp(links[i].alias, alias))
+		if (strcmp(links[i].alias, alias)) {
 			foreign = &links[i];
-		else
+		} else {
 			r = q_link_del(b, links[i].ifindex, links[i].ifname, err);
+			ifindex[n_del++] = links[i].ifindex;
+		}
 	}
 	if (r >= 0 && b->n == 0 && foreign)
 		r = not_ours(foreign, alias, err); /* refuse to delete someone else's link */
 	else if (r >= 0)
-		r = nd_batch_run(hs, b, err);
+		r = nd_batch_run_detached(b, ifindex, n_del, err);
 	free(b);
 	return r < 0 ? r : 0;
 }

@@ -49,6 +49,13 @@ static int sock_setup(struct nd_sock *s, struct ctnet_err *err)
 	return 0;
 }
 
+int nd_sock_open(struct nd_sock *s, struct ctnet_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	return sock_setup(s, err);
+}
+
 int nd_host_sock(struct nd_sock **out, struct ctnet_err *err)
 {
 	static struct nd_sock host = { .fd = -1 };

@@ -23,6 +23,8 @@ struct nd_sock {
 	uint32_t seq;
 };
 
+/* A new socket in our own namespace; close with nd_sock_close. */
+int nd_sock_open(struct nd_sock *s, struct ctnet_err *err);
 /* Socket in our own namespace, created once per process. */
 int nd_host_sock(struct nd_sock **out, struct ctnet_err *err);
 /* Socket created while setns()'d into netns_fd (then back); close with nd_sock_close. */
@@ -80,5 +82,11 @@ void nd_link_reply(const struct nlmsghdr *nlh, void *arg);
 /* Queues RTM_GETLINK by name (absent = found false, not an error). */
 int nd_batch_get_link(struct nd_batch *b, const char *ifname, struct nd_link *out,
 		      struct ctnet_err *err);
+
+/*
+ * Runs a batch of RTM_DELLINK requests for the links ifindex[0..n) in a detached process
+ * and returns once the kernel has announced every deletion (see netd/del.c).
+ */
+int nd_batch_run_detached(struct nd_batch *b, const int *ifindex, size_t n, struct ctnet_err *err);
 
 #endif
