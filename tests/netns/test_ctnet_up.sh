@@ -23,6 +23,8 @@ check_eq "container eth0 has 10.233.1.2/32" \
 	"[('10.233.1.2', 32)]"
 check_eq "container default route via host" "$(ip -n web -j route show default | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["gateway"])')" "10.233.1.1"
 check "host pings container" ping -c1 -W2 10.233.1.2
+check_eq "IPv4-only container: IPv6 off on the host side (no per-link IPv6 routes)" "$(cat /proc/sys/net/ipv6/conf/ve-web/disable_ipv6)" "1"
+check_eq "no IPv6 route names ve-web" "$(ip -6 -j route show table all | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("dev")=="ve-web"))')" "0"
 check "container pings host" ip netns exec web ping -c1 -W2 10.233.1.1
 check_eq "upstream sees the host's address (masquerade)" \
 	"$(ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
@@ -62,6 +64,12 @@ check_eq "down: /run/netns/web removed" "$(ls /run/netns | grep -c '^web$' || tr
 check_eq "down: no leases" "$($IPAM list --json)" "[]"
 check_eq "down: no nft elements" "$(nft -j list table inet ctnet | python3 -c 'import json,sys; print(sum(len(x.get("set",x.get("map",{})).get("elem",[])) for x in json.load(sys.stdin)["nftables"]))')" "0"
 check_eq "down: status empty" "$($CTNET status --json)" "[]"
+
+# --- IPv6 keeps IPv6 on the host side (and turns on IPv6 forwarding: after the snapshots) ---
+check "up v6 with --ipv6" $CTNET up v6c --create-netns --ipv6
+check_eq "IPv6 container: IPv6 on on the host side" "$(cat /proc/sys/net/ipv6/conf/ve-v6c/disable_ipv6)" "0"
+check "ping6 the IPv6 container" ping -6 -c1 -W2 "$($CTNET status v6c --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address6"].split("/")[0])')"
+check "down v6c" $CTNET down v6c
 
 # --- --netns PATH and --pid, given addresses ---
 mkns c1
