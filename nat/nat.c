@@ -119,28 +119,37 @@ int nat_container_check(const struct nat_container *c, struct ctnet_err *err)
  * The whole table from the desired state, in one transaction. `change` replaces the
  * recorded container of that name (or adds it); `drop` leaves one out.
  */
+struct collect {
+	struct nat_elems *e;
+	const char *skip1, *skip2;
+	struct ctnet_err *err;
+};
+
+static int collect_one(struct nat_entry *en, void *data)
+{
+	struct collect *c = data;
+	if ((c->skip1 && !strcmp(en->name, c->skip1)) || (c->skip2 && !strcmp(en->name, c->skip2)))
+		return 0;
+	return nat_elems_container(c->e, &en->c, c->err);
+}
+
 static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
 		   const struct nat_container *change, const char *drop, struct ctnet_err *err)
 {
 	struct nat_config cfg;
-	struct nat_entry *all = NULL;
 	struct nat_elems e = { 0 };
 	struct nat_buf b = { 0 };
-	size_t n = 0;
+	struct collect c = { .e = &e, .skip1 = drop, .skip2 = change ? change->name : NULL,
+			     .err = err };
 	int r;
 
 	if (cfg_override)
 		cfg = *cfg_override;
 	else if ((r = nat_store_config_read(s, &cfg, err)) < 0)
 		return r;
-	if ((r = nat_store_all(s, &all, &n, err)) < 0)
-		return r;
 	r = nat_elems_config(&e, &cfg, err);
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		if ((drop && !strcmp(all[i].name, drop)) || (change && !strcmp(all[i].name, change->name)))
-			continue;
-		r = nat_elems_container(&e, &all[i].c, err);
-	}
+	if (r >= 0)
+		r = nat_store_foreach(s, collect_one, &c, err);
 	if (r >= 0 && change)
 		r = nat_elems_container(&e, change, err);
 	if (r >= 0) {
@@ -151,7 +160,6 @@ static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
 	}
 	nat_buf_free(&b);
 	nat_elems_free(&e);
-	free(all);
 	return r;
 }
 
@@ -518,22 +526,29 @@ out_free:
 	return r;
 }
 
+struct list_cb {
+	int (*cb)(const struct nat_container *c, void *data);
+	void *data;
+};
+
+static int list_one(struct nat_entry *e, void *data)
+{
+	struct list_cb *l = data;
+	return l->cb(&e->c, l->data);
+}
+
 int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
 			struct ctnet_err *err)
 {
-	struct nat_entry *all = NULL;
+	struct list_cb l = { cb, data };
 	struct nat_store s;
-	size_t n = 0;
 	int r = nat_store_open(&s, false, false, err);
 
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
-	r = nat_store_all(&s, &all, &n, err);
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = cb(&all[i].c, data);
-	free(all);
+	r = nat_store_foreach(&s, list_one, &l, err);
 	nat_store_close(&s);
 	return r;
 }
@@ -573,12 +588,10 @@ static void diff(void (*cb)(const char *line, void *data), void *data, unsigned 
 int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
 {
 	struct nat_config cfg = { 0 };
-	struct nat_entry *all = NULL;
 	struct nat_elems e = { 0 };
 	struct nat_kernel k = { 0 };
 	struct nat_store s;
 	unsigned count = 0;
-	size_t n = 0;
 	bool desired = true;
 	char canon[256], want[512];
 	int r;
@@ -588,11 +601,10 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 		desired = false; /* never initialised: no table wanted */
 		r = 0;
 	} else if (r >= 0) {
+		struct collect c = { .e = &e, .err = err };
 		if ((r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
-		    (r = nat_store_all(&s, &all, &n, err)) >= 0 &&
 		    (r = nat_elems_config(&e, &cfg, err)) >= 0)
-			for (size_t i = 0; r >= 0 && i < n; i++)
-				r = nat_elems_container(&e, &all[i].c, err);
+			r = nat_store_foreach(&s, collect_one, &c, err);
 		nat_store_close(&s);
 	}
 	if (r < 0 || (r = nat_kernel_read(&k, err)) < 0)
@@ -641,7 +653,6 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 out:
 	nat_kernel_free(&k);
 	nat_elems_free(&e);
-	free(all);
 	return r < 0 ? r : (int)count;
 }
 

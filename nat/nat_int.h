@@ -111,6 +111,7 @@ struct nat_kernel {
 	size_t n[NAT_S_COUNT];
 	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted by canon */
 };
+/* The kernel's view of ctnet's table, through netlink dumps (kelems.c). */
 int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err);
 void nat_kernel_free(struct nat_kernel *k);
 const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon);
@@ -131,7 +132,10 @@ int nat_store_read(struct nat_store *s, const char *name, struct nat_entry *out,
 int nat_store_write(struct nat_store *s, const struct nat_container *c, struct ctnet_err *err);
 int nat_store_remove(struct nat_store *s, const char *name, struct ctnet_err *err);
 /* Entries in name order; *out is malloc'd. */
-int nat_store_all(struct nat_store *s, struct nat_entry **out, size_t *n, struct ctnet_err *err);
+/* Each recorded container, in name order; a non-zero return from cb stops and is returned.
+ * The entry is only valid during the call. */
+int nat_store_foreach(struct nat_store *s, int (*cb)(struct nat_entry *e, void *data), void *data,
+		      struct ctnet_err *err);
 /*
  * Claims the host ports of `c` in the port index (ports/tcp-8080 -> owner). Fails with
  * -EADDRINUSE naming the owner, creating nothing, when another container holds one.

@@ -207,21 +207,26 @@ int nat_store_remove(struct nat_store *s, const char *name, struct ctnet_err *er
 	return ctnet_unlink(s->containers, name, err);
 }
 
-static int name_cmp(const void *a, const void *b)
+static int str_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct nat_entry *)a)->name, ((const struct nat_entry *)b)->name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int nat_store_all(struct nat_store *s, struct nat_entry **out, size_t *n, struct ctnet_err *err)
+/*
+ * Entries are ~3 KB (room for every forward): with thousands of containers, holding and
+ * sorting them all cost more than reading them. Only the names are collected and sorted;
+ * each entry is read into one buffer when its turn comes.
+ */
+int nat_store_foreach(struct nat_store *s, int (*cb)(struct nat_entry *e, void *data), void *data,
+		      struct ctnet_err *err)
 {
-	struct nat_entry *v = NULL;
+	char **names = NULL;
 	size_t cnt = 0, cap = 0;
+	struct nat_entry *e = NULL;
 	struct dirent *de;
 	int fd = dup(s->containers), r = 0;
 	DIR *d;
 
-	*out = NULL;
-	*n = 0;
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
@@ -234,36 +239,38 @@ int nat_store_all(struct nat_store *s, struct nat_entry **out, size_t *n, struct
 			continue; /* temp files of ctnet_write_atomic, strays */
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 64;
-			struct nat_entry *nv = realloc(v, cap * sizeof(*v));
+			char **nv = realloc(names, cap * sizeof(*nv));
 			if (!nv) {
 				r = ctnet_err_sys(err, ENOMEM, "read containers");
 				break;
 			}
-			v = nv;
+			names = nv;
 		}
-		r = nat_store_read(s, de->d_name, &v[cnt], err);
+		if (!(names[cnt] = strdup(de->d_name))) {
+			r = ctnet_err_sys(err, ENOMEM, "read containers");
+			break;
+		}
+		cnt++;
+	}
+	closedir(d);
+	if (r == 0 && cnt)
+		qsort(names, cnt, sizeof(*names), str_cmp);
+	if (r == 0 && cnt && !(e = malloc(sizeof(*e))))
+		r = ctnet_err_sys(err, ENOMEM, "read containers");
+	for (size_t i = 0; r >= 0 && i < cnt; i++) {
+		r = nat_store_read(s, names[i], e, err);
 		if (r == -ENOENT) { /* removed meanwhile */
 			r = 0;
 			continue;
 		}
-		if (r < 0)
-			break;
-		cnt++;
+		if (r >= 0)
+			r = cb(e, data);
 	}
-	closedir(d);
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), name_cmp);
-	for (size_t i = 0; i < cnt; i++) { /* qsort moved them: re-point the strings */
-		v[i].c.name = v[i].name;
-		v[i].c.iface = v[i].iface;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	for (size_t i = 0; i < cnt; i++)
+		free(names[i]);
+	free(names);
+	free(e);
+	return r;
 }
 
 static void port_key(const struct nat_forward *f, unsigned port, char *buf, size_t len)

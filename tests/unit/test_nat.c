@@ -123,13 +123,28 @@ static void test_elements(void)
 	nat_buf_free(&b);
 }
 
+struct seen_names {
+	size_t n;
+	char name[4][CTNET_NAME_MAX + 1], iface[4][CTNET_IFNAME_MAX + 1];
+};
+
+static int seen_one(struct nat_entry *e, void *data)
+{
+	struct seen_names *s = data;
+	if (s->n < 4) {
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", e->c.name);
+		snprintf(s->iface[s->n], sizeof(s->iface[0]), "%s", e->c.iface);
+	}
+	s->n++;
+	return 0;
+}
+
 static void test_store(void)
 {
 	char tmpl[] = "/tmp/ctnet-nat-unit.XXXXXX", cmd[128];
 	struct ctnet_err err;
 	struct nat_store s;
-	struct nat_entry e, *all = NULL;
-	size_t n = 0;
+	struct nat_entry e;
 
 	T_OK("temp dir", mkdtemp(tmpl) != NULL);
 	setenv("CTNET_STATE_DIR", tmpl, 1);
@@ -162,10 +177,10 @@ static void test_store(void)
 	nat_forward_parse("udp:53", &d->forwards[0], &err);
 	T_OK("same port without --host-ip is another key", nat_store_ports_claim(&s, d, &err) == 0);
 	nat_store_write(&s, d, &err);
+	struct seen_names seen = { 0 };
 	T_OK("list reads both, in name order",
-	     nat_store_all(&s, &all, &n, &err) == 0 && n == 2 && !strcmp(all[0].c.name, "db") &&
-		     !strcmp(all[1].c.iface, "ve-web"));
-	free(all);
+	     nat_store_foreach(&s, seen_one, &seen, &err) == 0 && seen.n == 2 &&
+		     !strcmp(seen.name[0], "db") && !strcmp(seen.iface[1], "ve-web"));
 	nat_store_ports_release(&s, c, NULL);
 	T_OK("release frees the port", faccessat(s.ports, "tcp-8080", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
 	T_OK("release leaves the other owner's port", faccessat(s.ports, "udp-53", F_OK, AT_SYMLINK_NOFOLLOW) == 0);
