@@ -240,6 +240,11 @@ ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 			break;
 		}
 		off += (size_t)n;
+		/* A regular file that returns less than asked is at its end: no extra read. */
+		if (off + 1 < max && off >= (size_t)st.st_size) {
+			close(fd);
+			break;
+		}
 	}
 	buf[off] = '\0';
 	return (ssize_t)off;

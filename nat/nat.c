@@ -722,6 +722,30 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 	free(tmp);
 }
 
+int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c)
+{
+	struct nat_elems e = { 0 };
+	struct ctnet_err err = { 0 };
+	char canon[256];
+	int missing = 0;
+
+	if (!cn->k.table)
+		return 1;
+	for (int ch = 0; ch < NAT_CHAINS; ch++)
+		missing += !cn->k.chain[ch];
+	if (missing || nat_elems_container(&e, c, &err) < 0) {
+		nat_elems_free(&e);
+		return missing ? missing : 1;
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
+		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
+		missing += !cn->k.set[e.v[i].set] || !nat_kernel_find(&cn->k, e.v[i].set, canon);
+	}
+	nat_elems_free(&e);
+	return missing;
+}
+
 void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
 			  const struct nat_forward *f, struct nat_stat *out)
 {

@@ -84,6 +84,9 @@ void nat_counters_free(struct nat_counters *c);
 /* Packets and bytes the container sent (IPv4 and IPv6). */
 void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
 			    struct nat_stat *out);
+/* How many of c's elements (or of the table's chains) the kernel lacks; 0 when in place.
+ * Checks many containers against one read of the kernel, without the desired state. */
+int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c);
 /* New connections (packets seen by the NAT chains) through one forward. */
 void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
 			  const struct nat_forward *f, struct nat_stat *out);

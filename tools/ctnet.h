@@ -37,6 +37,7 @@ struct ct_record {
 	bool has_v6;
 	struct ctnet_addr host6, local6;
 	bool lease;        /* addresses came from ipam: released on down */
+	bool no_nat;       /* up with no NAT entry (CNI ipMasq:false) */
 	size_t n_interfaces, n_macvlans; /* NixOS interfaces / macvlans */
 	char interfaces[CT_MAX_EXTRA][IFNAMSIZ];
 	char macvlans[CT_MAX_EXTRA][IFNAMSIZ]; /* parents; the macvlan inside is mv-PARENT */
@@ -52,6 +53,8 @@ int record_dir(bool create, struct ctnet_err *err);
 int record_write(const struct ct_record *rec, struct ctnet_err *err);
 /* -ENOENT when there is no record. */
 int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
+/* The same in an already open record_dir() (listing thousands: one directory walk). */
+int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
 int record_remove(const char *name, struct ctnet_err *err);
 int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */

@@ -97,6 +97,8 @@ int record_write(const struct ct_record *r, struct ctnet_err *err)
 	put_addr(&p, &left, "LOCAL_ADDRESS6", &r->local6);
 	if (r->lease)
 		PUT("LEASE=1\n");
+	if (r->no_nat)
+		PUT("NO_NAT=1\n");
 	if (r->pending)
 		PUT("PENDING=1\n");
 	for (size_t i = 0; i < r->n_interfaces; i++)
@@ -164,6 +166,8 @@ static int parse_line(struct ct_record *r, const char *key, const char *val, str
 		r->has_v6 = true;
 	} else if (!strcmp(key, "LEASE")) {
 		r->lease = !strcmp(val, "1");
+	} else if (!strcmp(key, "NO_NAT")) {
+		r->no_nat = !strcmp(val, "1");
 	} else if (!strcmp(key, "PENDING")) {
 		r->pending = !strcmp(val, "1");
 	} else if (!strcmp(key, "INTERFACE") || !strcmp(key, "MACVLAN")) {
@@ -199,15 +203,21 @@ static int parse_line(struct ct_record *r, const char *key, const char *val, str
 
 int record_read(const char *name, struct ct_record *r, struct ctnet_err *err)
 {
-	char buf[RECORD_MAX];
 	_cleanup_close_ int dfd = record_dir(false, err);
-	ssize_t n;
-	int rc;
 
 	if (dfd == -ENOENT)
 		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
 	if (dfd < 0)
 		return dfd;
+	return record_read_at(dfd, name, r, err);
+}
+
+int record_read_at(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	char buf[RECORD_MAX];
+	ssize_t n;
+	int rc;
+
 	n = ctnet_read_file(dfd, name, buf, sizeof(buf), err);
 	if (n == -ENOENT)
 		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);

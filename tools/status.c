@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ctnet status and ctnet gc. */
 #include <errno.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +15,32 @@
 #include "json.h"
 #include "state.h"
 
+/* SIOCGIFINDEX on one socket for all (if_nametoindex opens one per call). */
+static bool link_present(const char *ifname)
+{
+	static int sock = -1;
+	struct ifreq ifr;
+
+	if (sock < 0 && (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return if_nametoindex(ifname) != 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	return ioctl(sock, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
+}
+
 /* Alive, and for private containers also the host link present. */
 static const char *container_state(const struct ct_record *r, const char **why)
 {
-	struct ctnet_err err;
 	if (r->pending) {
 		*why = "up interrupted (gc removes it)";
 		return "stale";
 	}
 	if (!record_alive(r, why))
 		return "stale";
-	if (!r->shared && netd_exists(r->name, r->host_ifname, &err) == 0) {
+	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
+	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
+	 * grew quadratically. */
+	if (!r->shared && r->host_ifname[0] && !link_present(r->host_ifname)) {
 		*why = "host link missing";
 		return "stale";
 	}
@@ -30,69 +48,37 @@ static const char *container_state(const struct ct_record *r, const char **why)
 	return "up";
 }
 
-/* NAT drift (nft flushed or elements deleted behind our back): the lines of nat_check. */
-struct drift {
-	char **lines;
-	size_t n;
-	bool table; /* the table or a chain or set is missing: every container is affected */
-};
-
-static void drift_line(const char *line, void *data)
+/* NAT drift (nft flushed, elements deleted behind our back): the container's elements
+ * checked against one read of the kernel's table. */
+static bool nat_missing(const struct nat_counters *cn, const struct ct_record *r)
 {
-	struct drift *d = data;
-	char **v = realloc(d->lines, (d->n + 1) * sizeof(*v));
-	if (!v)
-		return;
-	d->lines = v;
-	if ((v[d->n] = strdup(line)))
-		d->n++;
-	if (strncmp(line, "missing element", 15) && strncmp(line, "extra", 5))
-		d->table = true;
-}
+	struct nat_container *c;
+	int missing;
 
-static void drift_free(struct drift *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		free(d->lines[i]);
-	free(d->lines);
-}
-
-/* Whether word occurs in s as a whole token (not inside a longer address or name). */
-static bool has_token(const char *s, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) {
-		char before = p == s ? ' ' : p[-1], after = p[n];
-		if ((before == ' ' || before == '"') && (after == ' ' || after == '"' || !after))
-			return true;
-	}
-	return false;
-}
-
-/* A missing element naming the container's address or interface. */
-static bool drift_hits(const struct drift *d, const struct ct_record *r)
-{
-	char a[CTNET_ADDR_STRLEN];
-	if (r->shared || !d->n)
+	if (!cn || r->shared || r->no_nat || r->pending || !r->local.family)
 		return false;
-	if (d->table)
-		return true;
-	for (size_t i = 0; i < d->n; i++) {
-		if (strncmp(d->lines[i], "missing element", 15))
-			continue;
-		if ((r->local.family && has_token(d->lines[i], ctnet_addr_str(&r->local, a))) ||
-		    (r->local6.family && has_token(d->lines[i], ctnet_addr_str(&r->local6, a))) ||
-		    has_token(d->lines[i], r->host_ifname))
-			return true;
-	}
-	return false;
+	if (!(c = calloc(1, sizeof(*c))))
+		return false;
+	c->name = r->name;
+	c->addr = r->local;
+	c->addr.prefix = -1;
+	c->has_addr6 = r->has_v6 && r->local6.family;
+	c->addr6 = r->local6;
+	c->addr6.prefix = -1;
+	c->iface = r->host_ifname;
+	c->n_forwards = r->n_forwards;
+	memcpy(c->forwards, r->forwards, r->n_forwards * sizeof(r->forwards[0]));
+	missing = nat_counters_missing(cn, c);
+	free(c);
+	return missing > 0;
 }
 
 struct status_ctx {
 	json_t *list;
 	int stale;
 	int failed;
-	struct drift drift;
+	struct nat_counters *cn; /* NULL when the kernel could not be read */
+	int dfd; /* record_dir(), open once */
 	struct ctnet_err err;
 };
 
@@ -103,12 +89,12 @@ static int status_one(const char *name, void *data)
 	const char *why = NULL, *state;
 	json_t *o;
 
-	if (record_read(name, &r, &s->err) < 0) {
+	if ((s->dfd >= 0 ? record_read_at(s->dfd, name, &r, &s->err) : record_read(name, &r, &s->err)) < 0) {
 		s->failed = 1;
 		return 0;
 	}
 	state = container_state(&r, &why);
-	if (!why && drift_hits(&s->drift, &r)) {
+	if (!why && nat_missing(s->cn, &r)) {
 		state = "stale";
 		why = "NAT rules missing in nft (ctnet gc or ctnet-nat restore repairs)";
 	}
@@ -165,7 +151,7 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct status_ctx s = { .list = json_array() };
+	struct status_ctx s = { .list = json_array(), .dfd = -1 };
 	bool json = false;
 	int opt, rc;
 
@@ -189,29 +175,30 @@ int cmd_status(int argc, char **argv)
 		json_decref(s.list);
 		return ctnet_cli_usage("status: at most one NAME");
 	}
-	if (nat_check(drift_line, &s.drift, &s.err) < 0) {
-		/* No nft access (or no table support): report what the state dir says. */
-		drift_free(&s.drift);
-		s.drift = (struct drift){ 0 };
-	}
+	struct ctnet_err e2;
+	if (nat_counters_read(&s.cn, &e2) < 0)
+		s.cn = NULL; /* no nft access: report what the records say */
 	if (optind < argc) {
 		struct ct_record r;
 		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
 		    record_read(argv[optind], &r, &s.err) < 0) {
 			json_decref(s.list);
-			drift_free(&s.drift);
+			nat_counters_free(s.cn);
 			return ctnet_cli_fail(&s.err);
 		}
 		status_one(argv[optind], &s);
 	} else {
-		rc = record_foreach(status_one, &s, &s.err);
+		s.dfd = record_dir(false, &s.err);
+		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : record_foreach(status_one, &s, &s.err);
+		if (s.dfd >= 0)
+			close(s.dfd);
 		if (rc < 0) {
 			json_decref(s.list);
-			drift_free(&s.drift);
+			nat_counters_free(s.cn);
 			return ctnet_cli_fail(&s.err);
 		}
 	}
-	drift_free(&s.drift);
+	nat_counters_free(s.cn);
 	if (json)
 		ctnet_json_print(stdout, s.list);
 	else {

@@ -121,6 +121,7 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 			return rc;
 	}
 	r->n_forwards = o->n_forwards;
+	r->no_nat = o->no_nat;
 	if (o->no_nat && o->n_forwards)
 		return ctnet_errf(err, EINVAL, "container \"%s\": port forwards need NAT", o->name);
 	if (o->shared) {
