@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "caps.h"
 #include "cli.h"
 #include "ipam.h"
 #include "json.h"
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
 		return ctnet_cli_version();
+	/* Leases are files in a root-owned dir: no capability needed, so none kept. */
+	if (ctnet_caps_limit(0, &err) < 0)
+		return ctnet_cli_fail(&err);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			cmd = &commands[i];

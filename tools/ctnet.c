@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* ctnet: the launcher. Only a dispatch table; each subcommand lives in its own file. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,16 +12,20 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	unsigned caps; /* kept after start-up; `run` keeps everything for CMD */
+	unsigned need; /* required up front, named in the error when missing */
 	const char *help;
 } commands[] = {
 	{ "up", cmd_up, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
-	  "bring a container's network up" },
-	{ "down", cmd_down, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "take it down again" },
-	{ "run", cmd_run, 0, "run a command in a fresh namespace with the network up" },
-	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_PTRACE, "show containers" },
+	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "bring a container's network up" },
+	{ "down", cmd_down, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, CTNET_CAP_NET_ADMIN,
+	  "take it down again" },
+	{ "run", cmd_run, 0, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
+	  "run a command in a fresh namespace with the network up" },
+	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_PTRACE, 0, "show containers" },
 	{ "gc", cmd_gc, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
-	  "remove what belongs to containers that are gone" },
+	  CTNET_CAP_NET_ADMIN, "remove what belongs to containers that are gone" },
 	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },
 };
 
@@ -46,10 +51,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
+		bool help = argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
 		if (commands[i].caps && ctnet_caps_limit(commands[i].caps, &err) < 0)
 			return ctnet_cli_fail(&err);
-		if (commands[i].caps & CTNET_CAP_SYS_ADMIN &&
-		    ctnet_caps_require(CTNET_CAP_NET_ADMIN, commands[i].name, &err) < 0)
+		if (!help && commands[i].need &&
+		    ctnet_caps_require(commands[i].need, commands[i].name, &err) < 0)
 			return ctnet_cli_fail(&err);
 		int rc = commands[i].fn(argc - 1, argv + 1);
 		nat_release(true);
