@@ -89,8 +89,10 @@ tests: $(UNIT_TESTS)
 deps:
 	@tools/deps.sh
 
+# Sub-makes: after `deps` installed packages, pkg-config answers for them.
 check: deps
 	$(MAKE) SAN=1 all tests
+	$(MAKE) fuzz-check
 	CTNET_BIN=$(CURDIR)/build/san tests/run.sh $(T)
 
 # Same suite on the optimized build (faster, no sanitizers).
@@ -155,8 +157,6 @@ fuzz: fuzz-build
 
 fuzz-check: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS)
-
-check: fuzz-check
 
 stress: deps
 	$(MAKE) SAN=1 all tests
