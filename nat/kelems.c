@@ -387,3 +387,254 @@ out:
 		nat_kernel_free(k);
 	return r < 0 ? r : 0;
 }
+
+/* ---- writing: element add/delete batches without libnftables ---- */
+
+/*
+ * libnftables fills its cache before any command: every table, chain, set and object of the
+ * whole ruleset, also other tools' (a Kubernetes node's thousands of iptables-nft chains).
+ * Element adds and deletes need none of it: they go out here as one nf_tables batch of
+ * NEWSETELEM/DELSETELEM, from the same element text the desired state uses. Anything else
+ * (creating the table, rebuilding it) stays with libnftables.
+ */
+static struct mnl_socket *wr_sock;
+static bool wr_deleted;
+
+/* Inverse of render(): "\"ve-c1\" . 10.233.1.2" into the key bytes of the layout. */
+static bool encode(const enum field *fl, const char *text, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = 0, off = 0;
+	const char *p = text;
+
+	while (n < 4 && fl[n] != F_END)
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		char tok[CTNET_ADDR_STRLEN + 4];
+		const char *end = strstr(p, " . ");
+		size_t tl = end ? (size_t)(end - p) : strlen(p);
+		size_t fl_len = field_len(fl[i]), step = n > 1 ? (fl_len + 3) & ~(size_t)3 : fl_len;
+
+		if ((i + 1 < n) != (end != NULL) || tl >= sizeof(tok) || off + step > cap)
+			return false;
+		memcpy(tok, p, tl);
+		tok[tl] = '\0';
+		memset(out + off, 0, step);
+		switch (fl[i]) {
+		case F_IFNAME:
+			if (tl < 2 || tok[0] != '"' || tok[tl - 1] != '"' || tl - 2 >= IFNAMSIZ)
+				return false;
+			memcpy(out + off, tok + 1, tl - 2);
+			break;
+		case F_V4:
+			if (inet_pton(AF_INET, tok, out + off) != 1)
+				return false;
+			break;
+		case F_V6:
+			if (inet_pton(AF_INET6, tok, out + off) != 1)
+				return false;
+			break;
+		case F_PROTO:
+			if (!strcmp(tok, "tcp"))
+				out[off] = 6;
+			else if (!strcmp(tok, "udp"))
+				out[off] = 17;
+			else
+				return false;
+			break;
+		case F_PORT: {
+			char *e;
+			unsigned long v = strtoul(tok, &e, 10);
+			if (*e || v > 65535)
+				return false;
+			out[off] = (uint8_t)(v >> 8);
+			out[off + 1] = (uint8_t)v;
+			break;
+		}
+		default:
+			return false;
+		}
+		off += step;
+		p = end ? end + 3 : p + tl;
+	}
+	*len = off;
+	return true;
+}
+
+/* Sets whose elements carry a counter (the set's `counter` flag: the kernel requires each
+ * element's expressions to match the set's). */
+static bool has_counter(int set)
+{
+	return set == NAT_S_SPOOF4 || set == NAT_S_SPOOF6 || set >= NAT_S_FWD4;
+}
+
+static void put_data(struct nlmsghdr *nlh, uint16_t type, const uint8_t *v, size_t len)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, type);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, v);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+/* One NEWSETELEM/DELSETELEM for the elements of `set` in e; false when one does not
+ * encode or the message would not fit (the caller then uses libnftables). */
+static bool put_set_msg(struct mnl_nlmsg_batch *batch, int type, int set, const struct nat_elems *e,
+			uint32_t seq, size_t *msgs)
+{
+	size_t room = mnl_nlmsg_batch_size(batch), total = 65536;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(batch));
+	struct nfgenmsg *nfg;
+	struct nlattr *list;
+	bool any = false;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, "ctnet");
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nat_set_names[set]);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (size_t i = 0; i < e->n; i++) {
+		uint8_t key[64], data[64];
+		size_t klen, dlen = 0;
+		char ktext[128];
+		const char *colon;
+
+		if (e->v[i].set != set)
+			continue;
+		/* Keep room for the counter nest and the batch end. */
+		if (room + nlh->nlmsg_len + 256 > total)
+			return false;
+		colon = strstr(e->v[i].text, " : ");
+		snprintf(ktext, sizeof(ktext), "%.*s",
+			 (int)(colon ? (size_t)(colon - e->v[i].text) : strlen(e->v[i].text)), e->v[i].text);
+		if (!encode(layout[set][0], ktext, key, sizeof(key), &klen))
+			return false;
+		if ((layout[set][1][0] != F_END) != (colon != NULL) ||
+		    (colon && !encode(layout[set][1], colon + 3, data, sizeof(data), &dlen)))
+			return false;
+		struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+		put_data(nlh, NFTA_SET_ELEM_KEY, key, klen);
+		if (type == NFT_MSG_NEWSETELEM && dlen)
+			put_data(nlh, NFTA_SET_ELEM_DATA, data, dlen);
+		if (type == NFT_MSG_NEWSETELEM && has_counter(set)) {
+			struct nlattr *ex = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPRESSIONS);
+			struct nlattr *one = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+			mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "counter");
+			struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+			mnl_attr_put_u64(nlh, NFTA_COUNTER_BYTES, 0);
+			mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, 0);
+			mnl_attr_nest_end(nlh, d);
+			mnl_attr_nest_end(nlh, one);
+			mnl_attr_nest_end(nlh, ex);
+		}
+		mnl_attr_nest_end(nlh, el);
+		any = true;
+	}
+	mnl_attr_nest_end(nlh, list);
+	if (any) {
+		mnl_nlmsg_batch_next(batch);
+		(*msgs)++;
+	}
+	return true;
+}
+
+static void put_batch_marker(struct mnl_nlmsg_batch *batch, int type, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(batch));
+	struct nfgenmsg *nfg;
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	mnl_nlmsg_batch_next(batch);
+}
+
+int nat_kernel_write(const struct nat_elems *del, const struct nat_elems *add, struct ctnet_err *err)
+{
+	static char buf[65536 + 4096], rbuf[16384];
+	uint32_t seq = (uint32_t)time(NULL) << 8, first, portid;
+	struct mnl_nlmsg_batch *batch = mnl_nlmsg_batch_start(buf, 65536);
+	size_t msgs = 0, acked = 0;
+	int failed = 0;
+
+	if (!batch)
+		return -ENOMEM;
+	put_batch_marker(batch, NFNL_MSG_BATCH_BEGIN, seq++);
+	first = seq;
+	for (int s = 0; s < NAT_S_COUNT; s++)
+		if (!put_set_msg(batch, NFT_MSG_DELSETELEM, s, del, seq + (uint32_t)msgs, &msgs)) {
+			mnl_nlmsg_batch_stop(batch);
+			return -E2BIG;
+		}
+	for (int s = 0; s < NAT_S_COUNT; s++)
+		if (!put_set_msg(batch, NFT_MSG_NEWSETELEM, s, add, seq + (uint32_t)msgs, &msgs)) {
+			mnl_nlmsg_batch_stop(batch);
+			return -E2BIG;
+		}
+	put_batch_marker(batch, NFNL_MSG_BATCH_END, seq + (uint32_t)msgs);
+	if (msgs == 0) {
+		mnl_nlmsg_batch_stop(batch);
+		return 0;
+	}
+	if (!wr_sock) {
+		wr_sock = mnl_socket_open(NETLINK_NETFILTER);
+		if (!wr_sock || mnl_socket_bind(wr_sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+			int e = errno;
+			if (wr_sock)
+				mnl_socket_close(wr_sock);
+			wr_sock = NULL;
+			mnl_nlmsg_batch_stop(batch);
+			return ctnet_err_sys(err, e, "nftables: open netlink");
+		}
+	}
+	portid = mnl_socket_get_portid(wr_sock);
+	if (mnl_socket_sendto(wr_sock, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch)) < 0) {
+		int e = errno;
+		mnl_nlmsg_batch_stop(batch);
+		return ctnet_err_sys(err, e, "nftables table \"%s\": send", NAT_TABLE);
+	}
+	mnl_nlmsg_batch_stop(batch);
+	/* One ack per message (errors included); the transaction applies whole or not at all. */
+	while (acked < msgs) {
+		ssize_t n = mnl_socket_recvfrom(wr_sock, rbuf, sizeof(rbuf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ctnet_err_sys(err, errno, "nftables table \"%s\": receive", NAT_TABLE);
+		}
+		int left = (int)n;
+		for (const struct nlmsghdr *h = (const struct nlmsghdr *)(void *)rbuf;
+		     mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_pid != portid || h->nlmsg_seq < first ||
+			    h->nlmsg_seq >= first + msgs || mnl_nlmsg_get_payload_len(h) < sizeof(struct nlmsgerr))
+				continue;
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+			acked++;
+			if (e->error && !failed)
+				failed = -e->error;
+		}
+	}
+	if (failed)
+		return ctnet_errf(err, failed, "nftables table \"%s\": %s", NAT_TABLE, strerror(failed));
+	if (del->n)
+		wr_deleted = true;
+	return 0;
+}
+
+bool nat_kernel_write_deleted(void)
+{
+	return wr_deleted;
+}
+
+void nat_kernel_write_close(void)
+{
+	if (wr_sock)
+		mnl_socket_close(wr_sock);
+	wr_sock = NULL;
+	wr_deleted = false;
+}

@@ -193,15 +193,17 @@ static int apply(struct nat_store *s, const struct nat_container *old,
 			gone.v[gone.n++] = oe.v[i];
 			nat_elems_sort(&gone);
 		}
-	nat_buf_elems(&b, "delete", &gone);
-	nat_buf_elems(&b, "add", &ne);
-	if (b.oom) {
-		r = ctnet_err_sys(err, ENOMEM, "build nft elements");
-		goto out;
+	r = nat_kernel_write(&gone, &ne, err);
+	if (r == -E2BIG) {
+		/* Too many elements for one batch of ours: libnftables splits it. */
+		nat_buf_elems(&b, "delete", &gone);
+		nat_buf_elems(&b, "add", &ne);
+		if (b.oom) {
+			r = ctnet_err_sys(err, ENOMEM, "build nft elements");
+			goto out;
+		}
+		r = b.len ? nat_nft_run(b.p, NULL, err) : 0;
 	}
-	if (!b.len)
-		goto out;
-	r = nat_nft_run(b.p, NULL, err);
 	if (r == -ENOENT || r == -EEXIST) {
 		/* The table, a set or an element we expected is gone or differs: the kernel
 		 * drifted from the desired state. Rebuild it with this change, once. */
@@ -413,6 +415,8 @@ int nat_del(const char *name, struct ctnet_err *err)
 	}
 	r = nat_store_read(&s, name, old, err);
 	if (r == -ENOENT) {
+		/* Not recorded: still free ports an interrupted add of this name claimed. */
+		nat_store_ports_release_owner(&s, name);
 		r = 0;
 		goto out;
 	}

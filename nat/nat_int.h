@@ -113,6 +113,12 @@ struct nat_kernel {
 };
 /* The kernel's view of ctnet's table, through netlink dumps (kelems.c). */
 int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err);
+/* Deletes del's and adds add's elements in one nf_tables transaction (kelems.c). -ENOENT
+ * when the table, a set or a deleted element is missing; -E2BIG when it does not fit one
+ * batch (use libnftables then). */
+int nat_kernel_write(const struct nat_elems *del, const struct nat_elems *add, struct ctnet_err *err);
+bool nat_kernel_write_deleted(void);
+void nat_kernel_write_close(void);
 void nat_kernel_free(struct nat_kernel *k);
 const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon);
 
@@ -145,6 +151,9 @@ int nat_store_ports_claim(struct nat_store *s, const struct nat_container *c,
 /* Releases the ports of `old` that `keep` (may be NULL) does not forward. */
 void nat_store_ports_release(struct nat_store *s, const struct nat_container *old,
 			     const struct nat_container *keep);
+/* Every port link that names `name`: what an add killed between claiming its ports and
+ * writing its container file left behind. A scan of the port index: not for hot paths. */
+void nat_store_ports_release_owner(struct nat_store *s, const char *name);
 
 /* --- conntrack (conntrack.c) --- */
 struct nat_ct_match {

@@ -56,7 +56,7 @@ void nat_release(bool async)
 {
 	int p[2];
 
-	if (async && nat_nft_deleted() && pipe2(p, O_CLOEXEC) == 0) {
+	if (async && (nat_nft_deleted() || nat_kernel_write_deleted()) && pipe2(p, O_CLOEXEC) == 0) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(p[1]);
@@ -69,5 +69,6 @@ void nat_release(bool async)
 			close(p[1]);
 	}
 	nat_nft_close();
+	nat_kernel_write_close();
 	nat_conntrack_close();
 }

@@ -355,3 +355,27 @@ void nat_store_ports_release(struct nat_store *s, const struct nat_container *ol
 			}
 	}
 }
+
+void nat_store_ports_release_owner(struct nat_store *s, const char *name)
+{
+	int fd = dup(s->ports);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char owner[CTNET_NAME_MAX + 2];
+		ssize_t n;
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(s->ports, de->d_name, owner, sizeof(owner) - 1);
+		if (n > 0 && (owner[n] = '\0', !strcmp(owner, name)))
+			unlinkat(s->ports, de->d_name, 0);
+	}
+	closedir(d);
+}

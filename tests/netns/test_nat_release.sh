@@ -22,4 +22,12 @@ holders=$(for p in /proc/[0-9]*; do
 done)
 check_eq "no ctnet-nat process holds the caller's stdout or a lock after del" "$holders" ""
 check_eq "elements gone after del" "$(nft -j list set inet ctnet masq4 | python3 -c 'import json,sys; print([x["set"].get("elem",[]) for x in json.load(sys.stdin)["nftables"] if "set" in x])')" "[[]]"
+
+# An add killed after claiming its ports but before writing its container file leaves the
+# port index naming it: del of that name frees them (found by the kill -9 tests).
+ln -s ghost "$CTNET_STATE_DIR/nat/ports/tcp-9999"
+ln -s other "$CTNET_STATE_DIR/nat/ports/tcp-9998"
+check "del of an unrecorded name" $NAT del ghost
+check_eq "its port claim is gone" "$(ls "$CTNET_STATE_DIR/nat/ports" | grep -c '^tcp-9999$' || true)" "0"
+check_eq "another owner's claim stays" "$(readlink "$CTNET_STATE_DIR/nat/ports/tcp-9998")" "other"
 finish
