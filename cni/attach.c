@@ -112,32 +112,32 @@ int cni_attachment_remove(const char *name, struct ctnet_err *err)
 	return ctnet_unlink(dfd, name, err);
 }
 
+struct foreach_ctx {
+	int (*cb)(const struct cni_attachment *a, void *data);
+	void *data;
+	struct ctnet_err *err;
+};
+
+static int foreach_one(int dfd, const char *name, void *data)
+{
+	struct foreach_ctx *f = data;
+	struct cni_attachment a;
+	if (strncmp(name, "cni-", 4))
+		return 0;
+	if (attach_read_fd(dfd, name, &a, f->err) < 0)
+		return 0; /* vanished meanwhile (a concurrent DEL) or unreadable: skip */
+	return f->cb(&a, f->data);
+}
+
 int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
 			   struct ctnet_err *err)
 {
-	int dfd = attach_dir(false, err), rc = 0;
-	struct cni_attachment a;
-	struct dirent *de;
-	DIR *d;
+	struct foreach_ctx f = { cb, data, err };
+	_cleanup_close_ int dfd = attach_dir(false, err);
 
 	if (dfd == -ENOENT)
 		return 0;
 	if (dfd < 0)
 		return dfd;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return ctnet_err_sys(err, errno, "read attachments");
-	}
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "cni-", 4) || ctnet_name_check(de->d_name, NULL) < 0)
-			continue;
-		if (attach_read_fd(dirfd(d), de->d_name, &a, err) < 0)
-			continue; /* vanished meanwhile (a concurrent DEL) or unreadable: skip */
-		rc = cb(&a, data);
-		if (rc)
-			break;
-	}
-	closedir(d);
-	return rc;
+	return ctnet_dir_foreach(dfd, "attachments", foreach_one, &f, err);
 }

@@ -326,3 +326,28 @@ void ctnet_unlock(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+		      void *data, struct ctnet_err *err)
+{
+	int fd = dup(dfd), rc = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return ctnet_err_sys(err, errno, "read %s", what);
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
+		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
+			continue;
+		rc = cb(dfd, de->d_name, data);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}

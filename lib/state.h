@@ -48,6 +48,14 @@ int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err);
 /* unlinkat that treats ENOENT as success. */
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err);
 
+/*
+ * Calls cb for each entry of the directory dfd whose name is a valid ctnet name (so not
+ * temp files, locks or strays); a non-zero return from cb stops and is returned. `what`
+ * names the directory in errors.
+ */
+int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+		      void *data, struct ctnet_err *err);
+
 /* An exclusive flock on dirfd/name (created 0600). Returns the fd to close, or -errno. */
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);
 void ctnet_unlock(int fd);

@@ -248,30 +248,28 @@ int record_remove(const char *name, struct ctnet_err *err)
 	return ctnet_unlink(dfd, name, err);
 }
 
+struct foreach_ctx {
+	int (*cb)(const char *name, void *data);
+	void *data;
+};
+
+static int foreach_one(int dfd, const char *name, void *data)
+{
+	const struct foreach_ctx *f = data;
+	(void)dfd;
+	return f->cb(name, f->data);
+}
+
 int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err)
 {
-	int dfd = record_dir(false, err), rc = 0;
-	struct dirent *de;
-	DIR *d;
+	struct foreach_ctx f = { cb, data };
+	_cleanup_close_ int dfd = record_dir(false, err);
 
 	if (dfd == -ENOENT)
 		return 0;
 	if (dfd < 0)
 		return dfd;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return ctnet_err_sys(err, errno, "read records");
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
-			continue;
-		rc = cb(de->d_name, data);
-		if (rc)
-			break;
-	}
-	closedir(d);
-	return rc;
+	return ctnet_dir_foreach(dfd, "records", foreach_one, &f, err);
 }
 
 static void json_addr(json_t *o, const char *key, const struct ctnet_addr *a)
