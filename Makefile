@@ -89,9 +89,11 @@ tests: $(UNIT_TESTS)
 deps:
 	@tools/deps.sh
 
-# Sub-makes: after `deps` installed packages, pkg-config answers for them.
+# Sub-makes: after `deps` installed packages, pkg-config answers for them. The optimized
+# build is for the valgrind pass (valgrind cannot run ASan binaries).
 check: deps
 	$(MAKE) SAN=1 all tests
+	$(MAKE) all
 	$(MAKE) fuzz-check
 	CTNET_BIN=$(CURDIR)/build/san tests/run.sh $(T)
 

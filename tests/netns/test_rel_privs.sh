@@ -64,8 +64,11 @@ check_match "ctnet-ipam drops every capability" "$out" "capset\(.*\{effective=0,
 # valgrind: no invalid accesses, no definite leaks, in each CLI (optimized build: the
 # ASan build cannot run under valgrind).
 if command -v valgrind >/dev/null; then
-	VB=$(dirname "$CTNET_BIN")
-	[ -x "$VB/ctnet" ] && [ "$(basename "$CTNET_BIN")" = san ] || VB=$CTNET_BIN
+	# build/ next to build/san (make check builds both); valgrind cannot run ASan builds.
+	VB=$CTNET_BIN
+	[ "$(basename "$CTNET_BIN")" = san ] && VB=$(dirname "$CTNET_BIN")
+	[ -x "$VB/ctnet" ] && ! nm -D "$VB/ctnet" 2>/dev/null | grep -q __asan_init ||
+		fail "valgrind: no optimized build in $VB (make all)"
 	export SUPP; SUPP=$(cd "$(dirname "$0")/.." && pwd)/valgrind.supp
 	vg() { valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --trace-children=no --suppressions="$SUPP" "$@"; }
 	export CTNET_STATE_DIR=$T_SANDBOX/vstate CTNET_RUN_DIR=$T_SANDBOX/vrun

@@ -10,7 +10,7 @@ inner=$(readlink /proc/self/ns/net)
 check_eq "state dir is private" "$CTNET_STATE_DIR" "$T_SANDBOX/state"
 check_eq "only lo before the test builds its world" "$(ip -br link | awk '{print $1}')" "lo"
 mk_upstream
-check "ping upstream over veth" ping -c1 -W2 192.0.2.2
-check "ping6 upstream over veth" ping -6 -c1 -W2 2001:db8::2
+check "ping upstream over veth" ping -c1 -W5 192.0.2.2
+check "ping6 upstream over veth" ping -6 -c2 -W5 2001:db8::2
 check_eq "links in sandbox" "$(ip -br link | awk '{print $1}' | sort | tr '\n' ' ')" "lo up0@if2 "
 finish
