@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ctnet status and ctnet gc. */
 #include <errno.h>
+#include <pthread.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -144,6 +145,98 @@ static void print_table(json_t *list)
 	}
 }
 
+struct names {
+	char (*v)[CTNET_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static int collect_name(int dfd, const char *name, void *data)
+{
+	struct names *l = data;
+	(void)dfd;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		void *p = realloc(l->v, cap * sizeof(*l->v));
+		if (!p)
+			return -ENOMEM;
+		l->v = p;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", name);
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+struct half {
+	struct status_ctx ctx;
+	const struct names *names;
+	size_t from, to;
+};
+
+static void *status_range(void *arg)
+{
+	struct half *h = arg;
+	for (size_t i = h->from; i < h->to; i++)
+		status_one(h->names->v[i], &h->ctx);
+	return NULL;
+}
+
+/*
+ * Every record, in name order. Reading records, checking liveness and NAT elements is
+ * per-container work of a few syscalls each; with thousands of containers it is split over
+ * two threads (each with its own result list), the kernel's table having been read once.
+ */
+static int status_all(struct status_ctx *s)
+{
+	struct names l = { 0 };
+	struct half second = { 0 };
+	pthread_t t;
+	bool threaded = false;
+	int rc = ctnet_dir_foreach(s->dfd, "records", collect_name, &l, &s->err);
+
+	if (rc < 0) {
+		free(l.v);
+		return rc == -ENOMEM ? ctnet_errf(&s->err, ENOMEM, "status: out of memory") : rc;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), name_cmp);
+	if (l.n >= 256) {
+		second = (struct half){ .ctx = *s, .names = &l, .from = l.n / 2, .to = l.n };
+		second.ctx.list = json_array();
+		second.ctx.stale = 0;
+		second.ctx.failed = 0;
+		/* Made before two threads want them: the ioctl socket, jansson's hash seed. */
+		link_present("lo");
+		json_decref(json_object());
+		threaded = second.ctx.list && pthread_create(&t, NULL, status_range, &second) == 0;
+		if (!threaded)
+			json_decref(second.ctx.list);
+	}
+	struct half first = { .names = &l, .from = 0, .to = threaded ? l.n / 2 : l.n };
+	first.ctx = *s;
+	status_range(&first);
+	s->stale = first.ctx.stale;
+	s->failed = first.ctx.failed;
+	if (first.ctx.failed)
+		s->err = first.ctx.err;
+	if (threaded) {
+		pthread_join(t, NULL);
+		json_array_extend(s->list, second.ctx.list);
+		json_decref(second.ctx.list);
+		s->stale += second.ctx.stale;
+		if (second.ctx.failed && !s->failed) {
+			s->failed = 1;
+			s->err = second.ctx.err;
+		}
+	}
+	free(l.v);
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -189,7 +282,7 @@ int cmd_status(int argc, char **argv)
 		status_one(argv[optind], &s);
 	} else {
 		s.dfd = record_dir(false, &s.err);
-		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : record_foreach(status_one, &s, &s.err);
+		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s);
 		if (s.dfd >= 0)
 			close(s.dfd);
 		if (rc < 0) {

@@ -102,6 +102,22 @@ check_match "shared: refusal is clear" "$T_STDERR" "forward"
 check "down shared" $CTNET down host1
 check_eq "shared: record gone" "$($CTNET status --json)" "[]"
 
+# --- status over hundreds of records (the listing splits the work over two threads) ---
+for i in $(seq 300); do $CTNET up "s$i" --shared >/dev/null || echo "up s$i failed"; done
+mkns c9
+check "one private container among them" $CTNET up c9 --netns /run/netns/c9
+ip netns del c9
+st=$($CTNET status --json)
+check_eq "status lists all 301" "$(echo "$st" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "301"
+check_eq "in name order" "$(echo "$st" | python3 -c 'import json,sys; n=[c["name"] for c in json.load(sys.stdin)]; print(n == sorted(n))')" "True"
+check_eq "the 300 shared are up, the one whose namespace went is stale" \
+	"$(echo "$st" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(c["state"]=="up" for c in d), [c["name"] for c in d if c["state"]=="stale"])')" \
+	"300 ['c9']"
+check_eq "the table has 301 rows and a header" "$($CTNET status | wc -l)" "302"
+for i in $(seq 300); do $CTNET down "s$i" >/dev/null; done
+check "down c9" $CTNET down c9
+check_eq "all gone" "$($CTNET status --json)" "[]"
+
 # --- bad input changes nothing ---
 state0=$(snapshot_state); nft0=$(snapshot_nft); links0=$(snapshot_links)
 check_exit "bad name" 1 $CTNET up 'x;rm' --create-netns
