@@ -213,6 +213,26 @@ static int kelem_cmp(const void *a, const void *b)
 	return strcmp(((const struct nat_kelem *)a)->canon, ((const struct nat_kelem *)b)->canon);
 }
 
+void nat_kernel_free(struct nat_kernel *k)
+{
+	for (int s = 0; s < NAT_S_COUNT; s++) {
+		for (size_t i = 0; i < k->n[s]; i++)
+			free(k->elems[s][i].canon);
+		free(k->elems[s]);
+	}
+	for (int c = 0; c < NAT_CHAINS; c++)
+		free(k->comments[c]);
+	*k = (struct nat_kernel){ 0 };
+}
+
+const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon)
+{
+	struct nat_kelem key = { .canon = (char *)canon };
+	if (!k->n[set])
+		return NULL;
+	return bsearch(&key, k->elems[set], k->n[set], sizeof(key), kelem_cmp);
+}
+
 /* One nf_tables request (a dump unless get) with a string attribute or two, its
  * answers to cb. -ENOENT when the kernel says the object is not there. */
 static int nft_request(struct mnl_socket *nl, int type, bool get, int a1, const char *v1, int a2,

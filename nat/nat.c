@@ -156,7 +156,7 @@ static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
 		nat_buf_table(&b, &cfg);
 		nat_buf_elems(&b, "add", &e);
 		r = b.oom ? ctnet_err_sys(err, ENOMEM, "build nftables table")
-			  : nat_nft_run(b.p, NULL, err);
+			  : nat_nft_run(b.p, err);
 	}
 	nat_buf_free(&b);
 	nat_elems_free(&e);
@@ -202,7 +202,7 @@ static int apply(struct nat_store *s, const struct nat_container *old,
 			r = ctnet_err_sys(err, ENOMEM, "build nft elements");
 			goto out;
 		}
-		r = b.len ? nat_nft_run(b.p, NULL, err) : 0;
+		r = b.len ? nat_nft_run(b.p, err) : 0;
 	}
 	if (r == -ENOENT || r == -EEXIST) {
 		/* The table, a set or an element we expected is gone or differs: the kernel
@@ -352,7 +352,7 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
 		r = ctnet_err_sys(err, ENOMEM, "build nftables table");
 		goto out;
 	}
-	r = nat_nft_run(b.p, NULL, err);
+	r = nat_nft_run(b.p, err);
 	if (r < 0) {
 		/* An old or damaged table (a set of another type, say): start over. */
 		struct ctnet_err e2 = { 0 };
@@ -571,7 +571,7 @@ int nat_restore(struct ctnet_err *err)
 
 int nat_flush(struct ctnet_err *err)
 {
-	return nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n", NULL, err);
+	return nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n", err);
 }
 
 static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,

@@ -91,12 +91,11 @@ extern const char *const nat_chain_names[NAT_CHAINS];
 void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len);
 
 /* --- libnftables (nft.c) --- */
-/* Runs one buffer as one transaction. With `out`, returns the JSON output (free it). */
-int nat_nft_run(const char *cmds, char **out, struct ctnet_err *err);
+/* Runs one buffer as one transaction (creating or rebuilding the table). */
+int nat_nft_run(const char *cmds, struct ctnet_err *err);
 /* Whether a transaction of this process deleted anything (see nat_release()). */
 bool nat_nft_deleted(void);
 void nat_nft_close(void);
-bool nat_nft_err_missing(const struct ctnet_err *err);
 
 struct nat_kelem {
 	char *canon;
