@@ -456,15 +456,19 @@ static int forward_prepare(struct nat_store *s, const char *name, struct nat_ent
 	return r;
 }
 
-int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+/* Reads name's entry, lets edit() change a copy, and puts the copy in place (kernel and
+ * desired state, one transaction). */
+static int forward_change(const char *name, const struct nat_forward *f, const char *what,
+			  int (*edit)(struct nat_container *c, const struct nat_forward *f,
+				      struct ctnet_err *err),
+			  struct ctnet_err *err)
 {
 	struct nat_entry *old = malloc(sizeof(*old)), *new = malloc(sizeof(*new));
 	struct nat_store s;
-	char spec[64];
 	int r;
 
 	if (!old || !new) {
-		r = ctnet_err_sys(err, ENOMEM, "add forward");
+		r = ctnet_err_sys(err, ENOMEM, "%s", what);
 		goto out_free;
 	}
 	if ((r = forward_prepare(&s, name, old, err)) < 0)
@@ -472,20 +476,8 @@ int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_
 	*new = *old;
 	new->c.name = new->name;
 	new->c.iface = new->iface;
-	if (has_forward(&old->c, f)) {
-		r = replace(&s, &old->c, &new->c, err); /* idempotent; repairs the kernel too */
-		goto out;
-	}
-	if (new->c.n_forwards == NAT_MAX_FORWARDS) {
-		r = ctnet_errf(err, ENOSPC, "forward %s: container \"%s\" has %d forwards already",
-			       nat_forward_str(f, spec, sizeof(spec)), name, NAT_MAX_FORWARDS);
-		goto out;
-	}
-	new->c.forwards[new->c.n_forwards++] = *f;
-	if ((r = nat_container_check(&new->c, err)) < 0)
-		goto out;
-	r = replace(&s, &old->c, &new->c, err);
-out:
+	if ((r = edit(&new->c, f, err)) >= 0)
+		r = replace(&s, &old->c, &new->c, err);
 	nat_store_close(&s);
 out_free:
 	free(old);
@@ -493,41 +485,41 @@ out_free:
 	return r;
 }
 
-int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+static int add_edit(struct nat_container *c, const struct nat_forward *f, struct ctnet_err *err)
 {
-	struct nat_entry *old = malloc(sizeof(*old)), *new = malloc(sizeof(*new));
-	struct nat_store s;
+	char spec[64];
+	if (has_forward(c, f))
+		return 0; /* idempotent; the replace repairs the kernel too */
+	if (c->n_forwards == NAT_MAX_FORWARDS)
+		return ctnet_errf(err, ENOSPC, "forward %s: container \"%s\" has %d forwards already",
+				  nat_forward_str(f, spec, sizeof(spec)), c->name, NAT_MAX_FORWARDS);
+	c->forwards[c->n_forwards++] = *f;
+	return nat_container_check(c, err);
+}
+
+static int del_edit(struct nat_container *c, const struct nat_forward *f, struct ctnet_err *err)
+{
 	char spec[64];
 	size_t i;
-	int r;
-
-	if (!old || !new) {
-		r = ctnet_err_sys(err, ENOMEM, "delete forward");
-		goto out_free;
-	}
-	if ((r = forward_prepare(&s, name, old, err)) < 0)
-		goto out_free;
-	*new = *old;
-	new->c.name = new->name;
-	new->c.iface = new->iface;
-	for (i = 0; i < old->c.n_forwards; i++)
-		if (nat_forward_same_host(&old->c.forwards[i], f))
+	for (i = 0; i < c->n_forwards; i++)
+		if (nat_forward_same_host(&c->forwards[i], f))
 			break;
-	if (i == old->c.n_forwards) {
-		r = ctnet_errf(err, ENOENT, "forward %s: container \"%s\" has no such forward",
-			       nat_forward_str(f, spec, sizeof(spec)), name);
-		goto out;
-	}
-	memmove(&new->c.forwards[i], &new->c.forwards[i + 1],
-		(new->c.n_forwards - i - 1) * sizeof(new->c.forwards[0]));
-	new->c.n_forwards--;
-	r = replace(&s, &old->c, &new->c, err);
-out:
-	nat_store_close(&s);
-out_free:
-	free(old);
-	free(new);
-	return r;
+	if (i == c->n_forwards)
+		return ctnet_errf(err, ENOENT, "forward %s: container \"%s\" has no such forward",
+				  nat_forward_str(f, spec, sizeof(spec)), c->name);
+	memmove(&c->forwards[i], &c->forwards[i + 1], (c->n_forwards - i - 1) * sizeof(c->forwards[0]));
+	c->n_forwards--;
+	return 0;
+}
+
+int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+{
+	return forward_change(name, f, "add forward", add_edit, err);
+}
+
+int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+{
+	return forward_change(name, f, "delete forward", del_edit, err);
 }
 
 struct list_cb {
