@@ -27,12 +27,10 @@ static int attach_dir(bool create, struct ctnet_err *err)
 
 int cni_attachment_lock(const char *name, struct ctnet_err *err)
 {
-	char lk[CTNET_NAME_MAX + 8];
 	_cleanup_close_ int dfd = attach_dir(true, err);
 	if (dfd < 0)
 		return dfd;
-	snprintf(lk, sizeof(lk), ".%s.lock", name);
-	return ctnet_lock(dfd, lk, err);
+	return ctnet_entry_lock(dfd, name, err);
 }
 
 int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err)

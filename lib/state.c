@@ -321,6 +321,33 @@ int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 	return fd;
 }
 
+static void entry_lock_name(const char *name, char out[CTNET_NAME_MAX + 8])
+{
+	snprintf(out, CTNET_NAME_MAX + 8, ".%s.lock", name);
+}
+
+int ctnet_entry_lock(int dfd, const char *name, struct ctnet_err *err)
+{
+	char lk[CTNET_NAME_MAX + 8];
+	entry_lock_name(name, lk);
+	return ctnet_lock(dfd, lk, err);
+}
+
+int ctnet_entry_busy(int dfd, const char *name)
+{
+	char lk[CTNET_NAME_MAX + 8];
+	int fd, busy;
+
+	entry_lock_name(name, lk);
+	fd = openat(dfd, lk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* A shared lock fails only while someone holds the exclusive one. */
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 void ctnet_unlock(int fd)
 {
 	if (fd >= 0)

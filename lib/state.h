@@ -59,5 +59,9 @@ int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *
 /* An exclusive flock on dirfd/name (created 0600). Returns the fd to close, or -errno. */
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);
 void ctnet_unlock(int fd);
+/* The per-entry lock of `name` in dfd: ".NAME.lock" (a dot name, so listings skip it). */
+int ctnet_entry_lock(int dfd, const char *name, struct ctnet_err *err);
+/* Whether someone holds name's entry lock right now (1) or not (0); never blocks. */
+int ctnet_entry_busy(int dfd, const char *name);
 
 #endif

@@ -23,24 +23,16 @@ int record_dir(bool create, struct ctnet_err *err)
 
 int record_lock(const char *name, struct ctnet_err *err)
 {
-	char lk[CTNET_NAME_MAX + 8];
 	_cleanup_close_ int dfd = record_dir(true, err);
 	if (dfd < 0)
 		return dfd;
-	snprintf(lk, sizeof(lk), ".%s.lock", name);
-	return ctnet_lock(dfd, lk, err);
+	return ctnet_entry_lock(dfd, name, err);
 }
 
 int record_busy(const char *name)
 {
-	char lk[CTNET_NAME_MAX + 8];
-	_cleanup_close_ int dfd = record_dir(false, NULL), fd = -1;
-	if (dfd < 0)
-		return 0;
-	snprintf(lk, sizeof(lk), ".%s.lock", name);
-	fd = openat(dfd, lk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	/* A shared lock fails only while an up/down holds the exclusive one. */
-	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	_cleanup_close_ int dfd = record_dir(false, NULL);
+	return dfd < 0 ? 0 : ctnet_entry_busy(dfd, name);
 }
 
 static void put_addr(char **p, size_t *left, const char *key, const struct ctnet_addr *a)
