@@ -19,7 +19,19 @@ endif
 
 PKGS := libnftables libnl-3.0 libnl-route-3.0 libmnl libcap jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libnftables is not linked: nat/nft.c dlopen()s it when a table is created or rebuilt.
+# Every ctnet program is a short-lived process whose start a hook pays on each call, so by
+# default libnl-3, libnl-route-3, libcap and jansson are linked from Debian's static archives
+# (~0.2 ms less loader work per process than 4 more shared objects); STATIC_LIBS=0 links them
+# as shared libraries (what a distribution package would do).
+STATIC_LIBS ?= 1
+STATIC_PKGS := libnl-3.0 libnl-route-3.0 libcap jansson
+ifeq ($(STATIC_LIBS),1)
+PKG_LIBS := -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs-only-l $(STATIC_PKGS) 2>/dev/null \
+	| sed 's/-lpthread//g') -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null)
+else
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(STATIC_PKGS) libmnl 2>/dev/null)
+endif
 
 CFLAGS ?= -O2 -g
 WARNFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-truncation=1 \
