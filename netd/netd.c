@@ -334,8 +334,17 @@ static void ipv6_off(const char *ifname)
 	close(fd);
 }
 
-static int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master, unsigned mtu, const unsigned char *mac,
-		  struct ctnet_err *err)
+/*
+ * The pair, host side up from birth, with NLM_F_ECHO: the kernel sends us the link's
+ * creation notice (ifindex, and IFLA_LINK = the peer's ifindex) into *out, so no RTM_GETLINK
+ * follows. Every message the kernel builds about a host-side veth walks the host's list of
+ * peer namespace ids (peernet2id_alloc -> idr_for_each, one id per container): at 5,000
+ * containers each costs ~0.1 ms, so an up makes as few of them as it can (creation, alias,
+ * carrier). Kernels before 6.3 do not echo a new link; out->found stays false and the
+ * caller asks for it.
+ */
+static int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master,
+		  unsigned mtu, const unsigned char *mac, struct nd_link *out, struct ctnet_err *err)
 {
 	struct rtnl_link *l = rtnl_link_veth_alloc(), *peer;
 	struct nl_addr *ma = NULL;
@@ -348,8 +357,7 @@ static int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netn
 	/* No IFLA_IFALIAS here: the kernel ignores it on creation; it is set in the next
 	 * batch on each side. */
 	rtnl_link_set_name(l, hif);
-	/* Not up yet either: IPv6 may be switched off first (see ipv6_off()); round trip 3
-	 * brings it up. */
+	rtnl_link_set_flags(l, IFF_UP);
 	if (master)
 		rtnl_link_set_master(l, master);
 	/* The peer is born in the container's namespace (IFLA_NET_NS_FD inside
@@ -371,7 +379,9 @@ static int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netn
 	rtnl_link_veth_release(l);
 	if (r < 0)
 		return ctnet_errf(err, ENOMEM, "build veth request: %s", nl_geterror(r));
-	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "create veth \"%s\"", hif);
+	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ECHO;
+	memset(out, 0, sizeof(*out));
+	r = nd_batch_add(b, msg, nd_link_reply, out, 0, err, "create veth \"%s\"", hif);
 	return r < 0 ? r : 0;
 }
 
@@ -545,9 +555,8 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 		 * on create, and a process killed between two sends would leave a ve-NAME
 		 * without it, which no later down or up could tell from a foreign link. */
 		if ((r = q_veth(b, hif, cif, spec->netns_fd, spec->bridge ? bl.ifindex : 0,
-				spec->mtu, mac, err)) < 0 ||
-		    (r = q_link_set(b, 0, hif, alias, 0, 0, NULL, err)) < 0 ||
-		    (r = nd_batch_get_link(b, hif, &hl, err)) < 0)
+				spec->mtu, mac, &hl, err)) < 0 ||
+		    (r = q_link_set(b, 0, hif, alias, 0, 0, NULL, err)) < 0)
 			goto out;
 		r = nd_batch_run(hs, b, err);
 		if (b->req[0].done && b->req[0].error == 0)
@@ -567,6 +576,13 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 		if (r < 0)
 			goto undo;
 		if (!hl.found) {
+			/* No echo (kernel < 6.3): ask. */
+			nd_batch_init(b);
+			if ((r = nd_batch_get_link(b, hif, &hl, err)) < 0 ||
+			    (r = nd_batch_run(hs, b, err)) < 0)
+				goto undo;
+		}
+		if (!hl.found) {
 			r = ctnet_errf(err, ENODEV, "create veth \"%s\": gone right after creation", hif);
 			goto undo;
 		}
@@ -576,10 +592,10 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 	if (!spec->has_v6)
 		ipv6_off(hif);
 
-	/* Round trip 3: host side. */
+	/* Round trip 3: host side (a new link is up and named already). */
 	nd_batch_init(b);
-	if ((r = q_link_set(b, host_ix, hif, alias, existing ? spec->mtu : 0,
-			    existing && spec->bridge ? bl.ifindex : 0, NULL, err)) < 0)
+	if (!created && (r = q_link_set(b, host_ix, hif, alias, existing ? spec->mtu : 0,
+					existing && spec->bridge ? bl.ifindex : 0, NULL, err)) < 0)
 		goto undo;
 	if (!spec->bridge) {
 		if ((r = q_addr(b, host_ix, hif, &spec->host, prefix_or(&spec->host, 32), err)) < 0 ||
