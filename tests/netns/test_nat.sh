@@ -188,8 +188,27 @@ check_eq "new forward works after rebuild" "$(tcp upstream 192.0.2.1:9090)" "c2 
 check_eq "old forward works after rebuild" "$(tcp upstream 192.0.2.1:8080)" "c1 192.0.2.2"
 check_exit "in sync after rebuild" 0 "$NAT" check
 
-# del: c1's forwards stop, c2 stays.
+# del: c1's flows leave conntrack (found in /proc/net/nf_conntrack), c2's stay.
+ct_n() { conntrack -L "$@" 2>/dev/null | grep -c .; } # ARGS: matching entries
+ct_flows() { # C N: an ICMP, an ICMPv6 and a forwarded TCP flow of container C (10.233.N.2)
+	ip netns exec "$1" ping -c1 -W2 192.0.2.2 >/dev/null 2>&1
+	ip netns exec "$1" ping -6 -c1 -W2 2001:db8::2 >/dev/null 2>&1
+	ip netns exec upstream python3 -c 'import socket,sys,time
+s=socket.create_connection(("192.0.2.1",int(sys.argv[1])),timeout=3); s.recv(100); time.sleep(3)' "$3" &
+	PIDS+=($!)
+	for _ in $(seq 30); do [ "$(ct_n -p tcp --reply-src "10.233.$2.2")" -ge 1 ] && break; sleep 0.1; done
+}
+ct_flows c1 1 8080
+ct_flows c2 2 9090
+[ "$(ct_n -f ipv4 -s 10.233.1.2)" -ge 1 ] && [ "$(ct_n -f ipv6 -s fd42::1:2)" -ge 1 ] &&
+	[ "$(ct_n -p tcp --reply-src 10.233.1.2)" -ge 1 ] && pass "c1 has ICMP, ICMPv6 and forwarded TCP flows" ||
+	fail "c1 flows missing: $(conntrack -L 2>&1; conntrack -L -f ipv6 2>&1)"
 check "del c1" nat del c1
+check_eq "c1's flows (ICMP, ICMPv6, forwarded TCP) gone from conntrack after del" \
+	"$(ct_n -f ipv4 -s 10.233.1.2) $(ct_n -f ipv6 -s fd42::1:2) $(ct_n --reply-src 10.233.1.2)" "0 0 0"
+[ "$(ct_n -f ipv4 -s 10.233.2.2)" -ge 1 ] && [ "$(ct_n -f ipv6 -s fd42::2:2)" -ge 1 ] &&
+	[ "$(ct_n -p tcp --reply-src 10.233.2.2)" -ge 1 ] && pass "c2's flows stay" ||
+	fail "c2's flows went with c1's: $(conntrack -L 2>&1; conntrack -L -f ipv6 2>&1)"
 check_eq "forward to c1 gone after del" "$(tcp upstream 192.0.2.1:8080)" ""
 check_eq "c2 forward still works" "$(tcp upstream 192.0.2.1:9090)" "c2 192.0.2.2"
 check "del c1 again (absent is success)" nat del c1
@@ -199,4 +218,9 @@ check_eq "flush removed only ctnet's table" "$(nft list tables)" "table inet adm
 check_exit "check after flush: drift" 1 "$NAT" check
 check "restore after flush" nat restore
 check_eq "restore after flush brings c2 back" "$(tcp upstream 192.0.2.1:9090)" "c2 192.0.2.2"
+# The same through the ctnetlink dump (used past 16,384 tracked flows or without the listing).
+ct_flows c2 2 9090
+check "del c2 (conntrack found by dump)" env CTNET_CT_DUMP=1 "$NAT" del c2
+check_eq "c2's flows gone from conntrack after del by dump" \
+	"$(ct_n -f ipv4 -s 10.233.2.2) $(ct_n -f ipv6 -s fd42::2:2) $(ct_n --reply-src 10.233.2.2)" "0 0 0"
 finish
