@@ -246,7 +246,7 @@ static int cmd_down(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 		return rc;
-	if (netd_down(o.pos[0], o.host_ifname, &err) < 0)
+	if (netd_down(o.pos[0], o.host_ifname, NULL, NULL, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }

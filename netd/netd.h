@@ -71,8 +71,11 @@ int netd_netns_open(const char *path, pid_t pid, struct ctnet_err *err);
  */
 int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err);
 /* Removes the pair of `name` (host_ifname NULL = derived/alias lookup). Absent is success.
- * Works whether or not the container's namespace still exists. */
-int netd_down(const char *name, const char *host_ifname, struct ctnet_err *err);
+ * Works whether or not the container's namespace still exists. host and local (NULL when
+ * not known) are the host side's IPv4 address and the container's, routed through it: they
+ * are removed first, which spares the kernel a walk of the whole FIB. */
+int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr *host,
+	      const struct ctnet_addr *local, struct ctnet_err *err);
 /* Whether name's host-side link exists (1), not (0), or -errno. */
 int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err);
 

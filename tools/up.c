@@ -334,7 +334,7 @@ static void undo(const struct ct_record *r, int nsfd, unsigned done)
 	if (done & DONE_EXTRA)
 		release_extra(r, nsfd, r->n_interfaces, r->n_macvlans);
 	if (done & DONE_LINK)
-		bad |= netd_down(r->name, r->host_ifname, &ignored);
+		bad |= netd_down(r->name, r->host_ifname, &r->host, &r->local, &ignored);
 	if (done & DONE_LEASE)
 		bad |= ipam_release(r->name, &ignored);
 	if (done & DONE_NETNS)
@@ -529,7 +529,7 @@ int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet
 		}
 	}
 	if (!r.shared)
-		rc = netd_down(name, r.host_ifname[0] ? r.host_ifname : NULL, err);
+		rc = netd_down(name, r.host_ifname[0] ? r.host_ifname : NULL, &r.host, &r.local, err);
 	if (rc == 0)
 		rc = nat_del(name, err);
 	if (rc == 0 && r.created_netns)

@@ -54,7 +54,17 @@ check_eq "rollback: no /run/netns/api" "$(ls /run/netns | grep -c '^api$' || tru
 
 # --- down, twice ---
 kill $WEB_PID 2>/dev/null
+# The route to the container and the host address go explicitly before the link (so the
+# kernel skips a walk of the whole FIB): IPv4 announces no route removed by a link delete.
+web_local=$(echo "$out" | sed -n 's/^LOCAL_ADDRESS=//p')
+ip -o monitor route >"$T_TMP/mon" 2>&1 & mon=$!
+sleep 0.2
 check "down web" $CTNET down web
+sleep 0.2; kill $mon; wait $mon 2>/dev/null
+check_eq "down deletes the route to the container before the link" \
+	"$(grep -c "^Deleted $web_local dev ve-web " "$T_TMP/mon")" 1
+check_eq "down deletes the host address (and so its local route)" \
+	"$(grep -cE "^Deleted local [0-9.]+ dev ve-web " "$T_TMP/mon")" 1
 check "down web again (idempotent)" $CTNET down web
 check "down of a never-seen name" $CTNET down nosuch
 check_eq "down: links back to before" "$(snapshot_links)" "$links0"
