@@ -83,6 +83,15 @@ check_exit() {
 }
 
 # A namespace named NAME, lo up.
+# wait_port NS PORT: until something listens on TCP or UDP PORT in namespace NS (5 s).
+wait_port() {
+	for _ in $(seq 50); do
+		ip netns exec "$1" ss -Hlntu 2>/dev/null | grep -q "[:*]$2 " && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 mkns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }

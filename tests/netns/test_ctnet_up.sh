@@ -58,9 +58,22 @@ kill $WEB_PID 2>/dev/null
 # kernel skips a walk of the whole FIB): IPv4 announces no route removed by a link delete.
 web_local=$(echo "$out" | sed -n 's/^LOCAL_ADDRESS=//p')
 ip -o monitor route >"$T_TMP/mon" 2>&1 & mon=$!
-sleep 0.2
+# Listening once a marker route added here shows up (removed again before down).
+for _ in $(seq 50); do
+	ip route replace 198.18.0.1/32 dev lo
+	grep -q 198.18.0.1 "$T_TMP/mon" && break
+	sleep 0.1
+done
+ip route del 198.18.0.1/32 dev lo
 check "down web" $CTNET down web
-sleep 0.2; kill $mon; wait $mon 2>/dev/null
+# The monitor has seen everything down did once it sees a marker added after it.
+for _ in $(seq 50); do
+	ip route replace 198.18.0.2/32 dev lo
+	grep -q 198.18.0.2 "$T_TMP/mon" && break
+	sleep 0.1
+done
+ip route del 198.18.0.2/32 dev lo
+kill $mon; wait $mon 2>/dev/null
 check_eq "down deletes the route to the container before the link" \
 	"$(grep -c "^Deleted $web_local dev ve-web " "$T_TMP/mon")" 1
 check_eq "down deletes the host address (and so its local route)" \
