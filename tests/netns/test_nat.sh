@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
+# Children first: a forked socat serving a flow that conntrack cleanup cut off never ends.
+trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
 
 mkct() { # NAME N: veth ve-NAME, host 10.233.N.1 / fd42::N:1, container .2
 	local c=$1 n=$2
