@@ -211,11 +211,11 @@ struct ct_line {
 	uint16_t zone;
 };
 
-static bool num(const char *v, unsigned long max, int base, unsigned long *out)
+static bool num(const char *v, unsigned long max, unsigned long *out)
 {
 	char *end;
 	errno = 0;
-	*out = strtoul(v, &end, base);
+	*out = strtoul(v, &end, 10);
 	return !errno && end != v && !*end && *out <= max;
 }
 
@@ -231,7 +231,7 @@ static bool parse_line(char *line, struct ct_line *c)
 	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
 		char *val = strchr(tok, '=');
 		if (i == 1 || i == 3) {
-			if (!num(tok, 255, 10, &v))
+			if (!num(tok, 255, &v))
 				return false;
 			*(i == 1 ? &c->l3 : &c->l4) = (int)v;
 			continue;
@@ -248,12 +248,12 @@ static bool parse_line(char *line, struct ct_line *c)
 			(*n)++;
 		} else if (!strcmp(tok, "sport") || !strcmp(tok, "dport")) {
 			int *n = tok[0] == 's' ? &c->n_sport : &c->n_dport;
-			if (!num(val, 65535, 10, &v))
+			if (!num(val, 65535, &v))
 				return false;
 			if ((*n)++ == 0)
 				*(tok[0] == 's' ? &c->sport : &c->dport) = (uint16_t)v;
 		} else if (!strcmp(tok, "type") || !strcmp(tok, "code") || !strcmp(tok, "id")) {
-			if (!num(val, tok[0] == 'i' ? 65535 : 255, 10, &v))
+			if (!num(val, tok[0] == 'i' ? 65535 : 255, &v))
 				return false;
 			if (c->n_src > 1)
 				continue; /* the reply direction's */
@@ -265,7 +265,7 @@ static bool parse_line(char *line, struct ct_line *c)
 			else
 				c->icmp_id = (uint16_t)v;
 		} else if (!strcmp(tok, "zone")) {
-			if (!num(val, 65535, 10, &v))
+			if (!num(val, 65535, &v))
 				return false;
 			c->has_zone = v != 0;
 			c->zone = (uint16_t)v;

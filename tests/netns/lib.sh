@@ -82,16 +82,19 @@ check_exit() {
 	if [ "$rc" -eq "$want" ]; then pass "$what"; else fail "$what: exit $rc, expected $want; stderr: $(head -c 300 "$T_TMP/err")"; fi
 }
 
-# A namespace named NAME, lo up.
-# wait_port NS PORT: until something listens on TCP or UDP PORT in namespace NS (5 s).
+# wait_port NS PORT: until something listens on TCP or UDP PORT in namespace NS ("host":
+# this one), 5 s at most.
 wait_port() {
+	local in=(ip netns exec "$1")
+	[ "$1" = host ] && in=()
 	for _ in $(seq 50); do
-		ip netns exec "$1" ss -Hlntu 2>/dev/null | grep -q "[:*]$2 " && return 0
+		"${in[@]}" ss -Hlntu 2>/dev/null | grep -q "[:*]$2 " && return 0
 		sleep 0.1
 	done
 	return 1
 }
 
+# A namespace named NAME, lo up.
 mkns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }

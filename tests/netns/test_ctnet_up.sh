@@ -57,22 +57,18 @@ kill $WEB_PID 2>/dev/null
 # The route to the container and the host address go explicitly before the link (so the
 # kernel skips a walk of the whole FIB): IPv4 announces no route removed by a link delete.
 web_local=$(echo "$out" | sed -n 's/^LOCAL_ADDRESS=//p')
+mon_mark() { # ADDR: until the monitor shows a marker route to ADDR (then removed)
+	for _ in $(seq 50); do
+		ip route replace "$1/32" dev lo
+		grep -q "$1" "$T_TMP/mon" && break
+		sleep 0.1
+	done
+	ip route del "$1/32" dev lo
+}
 ip -o monitor route >"$T_TMP/mon" 2>&1 & mon=$!
-# Listening once a marker route added here shows up (removed again before down).
-for _ in $(seq 50); do
-	ip route replace 198.18.0.1/32 dev lo
-	grep -q 198.18.0.1 "$T_TMP/mon" && break
-	sleep 0.1
-done
-ip route del 198.18.0.1/32 dev lo
+mon_mark 198.18.0.1 # listening
 check "down web" $CTNET down web
-# The monitor has seen everything down did once it sees a marker added after it.
-for _ in $(seq 50); do
-	ip route replace 198.18.0.2/32 dev lo
-	grep -q 198.18.0.2 "$T_TMP/mon" && break
-	sleep 0.1
-done
-ip route del 198.18.0.2/32 dev lo
+mon_mark 198.18.0.2 # has seen everything down did
 kill $mon; wait $mon 2>/dev/null
 check_eq "down deletes the route to the container before the link" \
 	"$(grep -c "^Deleted $web_local dev ve-web " "$T_TMP/mon")" 1

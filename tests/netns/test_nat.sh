@@ -32,10 +32,6 @@ bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
 tcp() { in_ns "$1" timeout 5 socat -T3 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
 udp() { echo ping | in_ns "$1" timeout 5 socat -T2 - "UDP:$2" 2>/dev/null; }
-wait_listen() { # NS PORT
-	for _ in $(seq 50); do in_ns "$1" ss -Hlntu 2>/dev/null | grep -q "[:*]$2 " && return 0; sleep 0.1; done
-	return 1
-}
 
 mk_upstream
 ip addr add 192.0.2.3/24 dev up0 # a second host address, for --host-ip
@@ -77,7 +73,7 @@ bg ip netns exec upstream socat TCP6-LISTEN:7777,ipv6only=1,fork,reuseaddr SYSTE
 bg ip netns exec upstream socat -u UDP4-RECV:7778 OPEN:"$T_TMP/udp.log",creat,append
 bg socat TCP4-LISTEN:7000,fork,reuseaddr SYSTEM:'echo host $SOCAT_PEERADDR'
 for w in "c1 80" "c1 81" "c1 91" "c1 53" "c2 80" "upstream 7777" "upstream 7778" "host 7000"; do
-	wait_listen $w || fail "server $w did not start"
+	wait_port $w || fail "server $w did not start"
 done
 
 check "init" nat init
