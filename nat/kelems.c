@@ -5,8 +5,9 @@
  * libnftables fetches and renders every element of every set for any listing that touches
  * sets, which at 5,000 containers (20,000+ elements with counters) took 200-400 ms. A few
  * dumps (table, chains, rules, sets, elements per set) and a small decoder of our own fixed
- * key layouts take a few ms. Element text is the canonical form nat_elem_canon() gives the
- * desired state: "SET k1 . k2 [: d1 . d2]"; a chain's rules read as their comments.
+ * key layouts take a few ms. An element, desired or read, is its key and data bytes in the
+ * set's layout (nat_elem_make() builds them from values): lookups compare bytes, and text is
+ * rendered only for nft scripts and check's messages. A chain's rules read as their comments.
  */
 #include "nat_int.h"
 
@@ -50,12 +51,20 @@ static size_t field_len(enum field f)
 	}
 }
 
-/* Renders one nft_data value; false when its length does not fit the layout. */
-static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, size_t len)
+/* Number of fields of a layout part. */
+static size_t n_fields(const enum field *fl)
 {
-	size_t n = 0, off = 0;
+	size_t n = 0;
 	while (n < 4 && fl[n] != F_END)
 		n++;
+	return n;
+}
+
+/* Renders one nft_data value (interface names quoted for nft's syntax when quote); false
+ * when its length does not fit the layout. */
+static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, size_t len, bool quote)
+{
+	size_t n = n_fields(fl), off = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t fl_len = field_len(fl[i]);
 		/* In a concatenation every field takes a multiple of 4 bytes. */
@@ -67,7 +76,8 @@ static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, si
 			nat_buf_printf(b, " . ");
 		switch (fl[i]) {
 		case F_IFNAME:
-			nat_buf_printf(b, "%.*s", (int)strnlen((const char *)p + off, IFNAMSIZ), p + off);
+			nat_buf_printf(b, quote ? "\"%.*s\"" : "%.*s",
+				       (int)strnlen((const char *)p + off, IFNAMSIZ), p + off);
 			break;
 		case F_V4:
 			nat_buf_printf(b, "%s", inet_ntop(AF_INET, p + off, a, sizeof(a)));
@@ -92,12 +102,108 @@ static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, si
 	return true;
 }
 
+/* Inverse of render(): the values of one part (key or data), one argument per field. */
+static bool encode(const enum field *fl, va_list *ap, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = n_fields(fl), off = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t fl_len = field_len(fl[i]), step = n > 1 ? (fl_len + 3) & ~(size_t)3 : fl_len;
+		const struct ctnet_addr *a;
+		const char *name;
+		unsigned v;
+
+		if (off + step > cap)
+			return false;
+		memset(out + off, 0, step);
+		switch (fl[i]) {
+		case F_IFNAME:
+			name = va_arg(*ap, const char *);
+			if (strlen(name) >= IFNAMSIZ)
+				return false;
+			memcpy(out + off, name, strlen(name));
+			break;
+		case F_V4:
+		case F_V6:
+			a = va_arg(*ap, const struct ctnet_addr *);
+			if (a->family != (fl[i] == F_V4 ? AF_INET : AF_INET6))
+				return false;
+			memcpy(out + off, a->bytes, fl_len);
+			break;
+		case F_PROTO:
+			out[off] = (uint8_t)va_arg(*ap, unsigned);
+			break;
+		case F_PORT:
+			v = va_arg(*ap, unsigned);
+			out[off] = (uint8_t)(v >> 8);
+			out[off + 1] = (uint8_t)v;
+			break;
+		default:
+			return false;
+		}
+		off += step;
+	}
+	*len = off;
+	return true;
+}
+
+int nat_elem_vmake(struct nat_elem *el, int set, va_list args)
+{
+	size_t klen = 0, dlen = 0;
+	va_list ap;
+	bool ok;
+
+	*el = (struct nat_elem){ .set = (unsigned char)set };
+	va_copy(ap, args);
+	ok = set >= 0 && set < NAT_S_COUNT &&
+	     encode(layout[set][0], &ap, el->kd, sizeof(el->kd), &klen) &&
+	     encode(layout[set][1], &ap, el->kd + klen, sizeof(el->kd) - klen, &dlen);
+	va_end(ap);
+	el->klen = (uint8_t)klen;
+	el->dlen = (uint8_t)dlen;
+	return ok ? 0 : -EINVAL;
+}
+
+int nat_elem_make(struct nat_elem *el, int set, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, set);
+	r = nat_elem_vmake(el, set, ap);
+	va_end(ap);
+	return r;
+}
+
+int nat_elem_cmp(const struct nat_elem *x, const struct nat_elem *y)
+{
+	if (x->set != y->set)
+		return x->set - y->set;
+	if (x->klen != y->klen)
+		return x->klen - y->klen;
+	if (x->dlen != y->dlen)
+		return x->dlen - y->dlen;
+	return memcmp(x->kd, y->kd, x->klen + x->dlen);
+}
+
+void nat_buf_elem(struct nat_buf *b, const struct nat_elem *el, bool nft)
+{
+	int set = el->set < NAT_S_COUNT ? el->set : 0;
+	if (!nft)
+		nat_buf_printf(b, "%s ", nat_set_names[set]);
+	if (!render(b, layout[set][0], el->kd, el->klen, nft))
+		nat_buf_printf(b, "?");
+	if (layout[set][1][0] != F_END) {
+		nat_buf_printf(b, " : ");
+		if (!el->dlen || !render(b, layout[set][1], el->kd + el->klen, el->dlen, nft))
+			nat_buf_printf(b, "?");
+	}
+}
+
 struct dump {
 	struct nat_kernel *k;
 	int set;
 	size_t cap;
 	bool failed;
-	struct nat_buf b; /* reused: one 4 KiB buffer per element cost a page fault each */
 };
 
 static bool grow(struct dump *d)
@@ -158,26 +264,30 @@ static void read_counter(const struct nlattr *expr, struct nat_kelem *ke)
 
 static void one_elem(struct dump *d, const struct nlattr *elem)
 {
-	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { 0 }, *key, *val;
+	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { 0 }, *key, *val = NULL;
 	struct nat_kernel *k = d->k;
-	struct nat_buf *b = &d->b;
 	struct nat_kelem ke = { 0 };
+	size_t klen, dlen = 0;
 
 	mnl_attr_parse_nested(elem, attr_cb, tb);
 	key = nested_value(tb[NFTA_SET_ELEM_KEY]);
 	if (!key)
 		return;
-	b->len = 0;
-	nat_buf_printf(b, "%s ", nat_set_names[d->set]);
-	if (!render(b, layout[d->set][0], mnl_attr_get_payload(key), mnl_attr_get_payload_len(key)))
-		nat_buf_printf(b, "?");
-	if (layout[d->set][1][0] != F_END) {
+	if (layout[d->set][1][0] != F_END)
 		val = nested_value(tb[NFTA_SET_ELEM_DATA]);
-		nat_buf_printf(b, " : ");
-		if (!val || !render(b, layout[d->set][1], mnl_attr_get_payload(val),
-				    mnl_attr_get_payload_len(val)))
-			nat_buf_printf(b, "?");
+	klen = mnl_attr_get_payload_len(key);
+	dlen = val ? mnl_attr_get_payload_len(val) : 0;
+	/* Longer than any of our layouts: kept as unmatchable, shown as "?". */
+	ke.el.set = (unsigned char)d->set;
+	if (klen + dlen > sizeof(ke.el.kd)) {
+		klen = dlen = 0;
+	} else {
+		memcpy(ke.el.kd, mnl_attr_get_payload(key), klen);
+		if (dlen)
+			memcpy(ke.el.kd + klen, mnl_attr_get_payload(val), dlen);
 	}
+	ke.el.klen = (uint8_t)klen;
+	ke.el.dlen = (uint8_t)dlen;
 	if (tb[NFTA_SET_ELEM_EXPR])
 		read_counter(tb[NFTA_SET_ELEM_EXPR], &ke);
 	if (tb[NFTA_SET_ELEM_EXPRESSIONS]) {
@@ -185,7 +295,7 @@ static void one_elem(struct dump *d, const struct nlattr *elem)
 		mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_EXPRESSIONS])
 			read_counter(a, &ke);
 	}
-	if (b->oom || (k->n[d->set] == d->cap && !grow(d)) || !(ke.canon = strdup(b->p))) {
+	if (k->n[d->set] == d->cap && !grow(d)) {
 		d->failed = true;
 		return;
 	}
@@ -210,27 +320,24 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 
 static int kelem_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct nat_kelem *)a)->canon, ((const struct nat_kelem *)b)->canon);
+	return nat_elem_cmp(&((const struct nat_kelem *)a)->el, &((const struct nat_kelem *)b)->el);
 }
 
 void nat_kernel_free(struct nat_kernel *k)
 {
-	for (int s = 0; s < NAT_S_COUNT; s++) {
-		for (size_t i = 0; i < k->n[s]; i++)
-			free(k->elems[s][i].canon);
+	for (int s = 0; s < NAT_S_COUNT; s++)
 		free(k->elems[s]);
-	}
 	for (int c = 0; c < NAT_CHAINS; c++)
 		free(k->comments[c]);
 	*k = (struct nat_kernel){ 0 };
 }
 
-const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon)
+const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct nat_elem *el)
 {
-	struct nat_kelem key = { .canon = (char *)canon };
-	if (!k->n[set])
+	struct nat_kelem key = { .el = *el };
+	if (el->set >= NAT_S_COUNT || !k->n[el->set])
 		return NULL;
-	return bsearch(&key, k->elems[set], k->n[set], sizeof(key), kelem_cmp);
+	return bsearch(&key, k->elems[el->set], k->n[el->set], sizeof(key), kelem_cmp);
 }
 
 /* One nf_tables request (a dump unless get) with a string attribute or two, its
@@ -272,7 +379,6 @@ static int elems_read(struct mnl_socket *nl, struct nat_kernel *k, int set, stru
 	struct dump d = { .k = k, .set = set };
 	int r = nft_request(nl, NFT_MSG_GETSETELEM, false, NFTA_SET_ELEM_LIST_TABLE, "ctnet",
 			    NFTA_SET_ELEM_LIST_SET, nat_set_names[set], msg_cb, &d);
-	nat_buf_free(&d.b);
 	if (d.failed)
 		return ctnet_err_sys(err, ENOMEM, "nftables: read set %s", nat_set_names[set]);
 	if (r < 0)
@@ -414,71 +520,11 @@ out:
  * libnftables fills its cache before any command: every table, chain, set and object of the
  * whole ruleset, also other tools' (a Kubernetes node's thousands of iptables-nft chains).
  * Element adds and deletes need none of it: they go out here as one nf_tables batch of
- * NEWSETELEM/DELSETELEM, from the same element text the desired state uses. Anything else
+ * NEWSETELEM/DELSETELEM, from the same element bytes the desired state holds. Anything else
  * (creating the table, rebuilding it) stays with libnftables.
  */
 static struct mnl_socket *wr_sock;
 static bool wr_deleted;
-
-/* Inverse of render(): "\"ve-c1\" . 10.233.1.2" into the key bytes of the layout. */
-static bool encode(const enum field *fl, const char *text, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t n = 0, off = 0;
-	const char *p = text;
-
-	while (n < 4 && fl[n] != F_END)
-		n++;
-	for (size_t i = 0; i < n; i++) {
-		char tok[CTNET_ADDR_STRLEN + 4];
-		const char *end = strstr(p, " . ");
-		size_t tl = end ? (size_t)(end - p) : strlen(p);
-		size_t fl_len = field_len(fl[i]), step = n > 1 ? (fl_len + 3) & ~(size_t)3 : fl_len;
-
-		if ((i + 1 < n) != (end != NULL) || tl >= sizeof(tok) || off + step > cap)
-			return false;
-		memcpy(tok, p, tl);
-		tok[tl] = '\0';
-		memset(out + off, 0, step);
-		switch (fl[i]) {
-		case F_IFNAME:
-			if (tl < 2 || tok[0] != '"' || tok[tl - 1] != '"' || tl - 2 >= IFNAMSIZ)
-				return false;
-			memcpy(out + off, tok + 1, tl - 2);
-			break;
-		case F_V4:
-			if (inet_pton(AF_INET, tok, out + off) != 1)
-				return false;
-			break;
-		case F_V6:
-			if (inet_pton(AF_INET6, tok, out + off) != 1)
-				return false;
-			break;
-		case F_PROTO:
-			if (!strcmp(tok, "tcp"))
-				out[off] = 6;
-			else if (!strcmp(tok, "udp"))
-				out[off] = 17;
-			else
-				return false;
-			break;
-		case F_PORT: {
-			char *e;
-			unsigned long v = strtoul(tok, &e, 10);
-			if (*e || v > 65535)
-				return false;
-			out[off] = (uint8_t)(v >> 8);
-			out[off + 1] = (uint8_t)v;
-			break;
-		}
-		default:
-			return false;
-		}
-		off += step;
-		p = end ? end + 3 : p + tl;
-	}
-	*len = off;
-	return true;
-}
 
 /* Sets whose elements carry a counter (the set's `counter` flag: the kernel requires each
  * element's expressions to match the set's). */
@@ -516,28 +562,19 @@ static bool put_set_msg(struct mnl_nlmsg_batch *batch, int type, int set, const 
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nat_set_names[set]);
 	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	for (size_t i = 0; i < e->n; i++) {
-		uint8_t key[64], data[64];
-		size_t klen, dlen = 0;
-		char ktext[128];
-		const char *colon;
+		const struct nat_elem *el = &e->v[i];
 
-		if (e->v[i].set != set)
+		if (el->set != set)
 			continue;
 		/* Keep room for the counter nest and the batch end. */
 		if (room + nlh->nlmsg_len + 256 > total)
 			return false;
-		colon = strstr(e->v[i].text, " : ");
-		snprintf(ktext, sizeof(ktext), "%.*s",
-			 (int)(colon ? (size_t)(colon - e->v[i].text) : strlen(e->v[i].text)), e->v[i].text);
-		if (!encode(layout[set][0], ktext, key, sizeof(key), &klen))
+		if (!el->klen || (layout[set][1][0] != F_END) != (el->dlen != 0))
 			return false;
-		if ((layout[set][1][0] != F_END) != (colon != NULL) ||
-		    (colon && !encode(layout[set][1], colon + 3, data, sizeof(data), &dlen)))
-			return false;
-		struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-		put_data(nlh, NFTA_SET_ELEM_KEY, key, klen);
-		if (type == NFT_MSG_NEWSETELEM && dlen)
-			put_data(nlh, NFTA_SET_ELEM_DATA, data, dlen);
+		struct nlattr *nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+		put_data(nlh, NFTA_SET_ELEM_KEY, el->kd, el->klen);
+		if (type == NFT_MSG_NEWSETELEM && el->dlen)
+			put_data(nlh, NFTA_SET_ELEM_DATA, el->kd + el->klen, el->dlen);
 		if (type == NFT_MSG_NEWSETELEM && has_counter(set)) {
 			struct nlattr *ex = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPRESSIONS);
 			struct nlattr *one = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
@@ -549,7 +586,7 @@ static bool put_set_msg(struct mnl_nlmsg_batch *batch, int type, int set, const 
 			mnl_attr_nest_end(nlh, one);
 			mnl_attr_nest_end(nlh, ex);
 		}
-		mnl_attr_nest_end(nlh, el);
+		mnl_attr_nest_end(nlh, nest);
 		any = true;
 	}
 	mnl_attr_nest_end(nlh, list);

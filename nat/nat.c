@@ -312,9 +312,8 @@ static bool table_current(const struct nat_config *cfg)
 	for (int st = 0; ok && st < NAT_S_COUNT; st++)
 		ok = k.set[st];
 	for (size_t i = 0; ok && i < cfg->n_ext; i++) {
-		char canon[64];
-		snprintf(canon, sizeof(canon), "%s %s", nat_set_names[NAT_S_EXT], cfg->ext[i]);
-		ok = nat_kernel_find(&k, NAT_S_EXT, canon) != NULL;
+		struct nat_elem el;
+		ok = nat_elem_make(&el, NAT_S_EXT, cfg->ext[i]) == 0 && nat_kernel_find(&k, &el);
 	}
 	nat_kernel_free(&k);
 	return ok;
@@ -581,6 +580,15 @@ static void diff(void (*cb)(const char *line, void *data), void *data, unsigned 
 		cb(line, data);
 }
 
+static void diff_elem(void (*cb)(const char *line, void *data), void *data, unsigned *count,
+		      const char *what, const struct nat_elem *el)
+{
+	struct nat_buf b = { 0 };
+	nat_buf_elem(&b, el, false);
+	diff(cb, data, count, "%s element %s", what, b.oom ? "?" : b.p);
+	nat_buf_free(&b);
+}
+
 int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
 {
 	struct nat_config cfg = { 0 };
@@ -589,7 +597,7 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 	struct nat_store s;
 	unsigned count = 0;
 	bool desired = true;
-	char canon[256], want[512];
+	char want[512];
 	int r;
 
 	r = nat_store_open(&s, false, false, err);
@@ -629,23 +637,18 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 	nat_elems_sort(&e);
 	for (size_t i = 0; i < e.n; i++) {
 		const struct nat_kelem *ke;
-		if (!k.set[e.v[i].set] || (i && !strcmp(e.v[i].text, e.v[i - 1].text) &&
-					   e.v[i].set == e.v[i - 1].set))
+		if (!k.set[e.v[i].set] || (i && !nat_elem_cmp(&e.v[i], &e.v[i - 1])))
 			continue;
-		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
-		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
-		ke = nat_kernel_find(&k, e.v[i].set, canon);
-		if (!ke)
-			diff(cb, data, &count, "missing element %s", canon);
-		else
+		ke = nat_kernel_find(&k, &e.v[i]);
+		if (ke)
 			((struct nat_kelem *)ke)->seen = true;
+		else
+			diff_elem(cb, data, &count, "missing", &e.v[i]);
 	}
 	for (int st = 0; st < NAT_S_COUNT; st++)
-		for (size_t i = 0; i < k.n[st]; i++) {
-			if (k.elems[st][i].seen)
-				continue;
-			diff(cb, data, &count, "extra element %s", k.elems[st][i].canon);
-		}
+		for (size_t i = 0; i < k.n[st]; i++)
+			if (!k.elems[st][i].seen)
+				diff_elem(cb, data, &count, "extra", &k.elems[st][i].el);
 out:
 	nat_kernel_free(&k);
 	nat_elems_free(&e);
@@ -684,7 +687,6 @@ static void sum(const struct nat_counters *cn, const struct nat_container *c, un
 {
 	struct nat_elems e = { 0 };
 	struct ctnet_err err = { 0 };
-	char canon[256];
 
 	*out = (struct nat_stat){ 0 };
 	if (nat_elems_container(&e, c, &err) < 0)
@@ -692,9 +694,7 @@ static void sum(const struct nat_counters *cn, const struct nat_container *c, un
 	for (size_t i = 0; i < e.n; i++) {
 		if (!(mask & (1u << e.v[i].set)))
 			continue;
-		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
-		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
-		const struct nat_kelem *ke = nat_kernel_find(&cn->k, e.v[i].set, canon);
+		const struct nat_kelem *ke = nat_kernel_find(&cn->k, &e.v[i]);
 		if (!ke)
 			continue;
 		out->present = true;
@@ -722,7 +722,6 @@ int nat_counters_missing(const struct nat_counters *cn, const struct nat_contain
 {
 	struct nat_elems e = { 0 };
 	struct ctnet_err err = { 0 };
-	char canon[256];
 	int missing = 0;
 
 	if (!cn->k.table)
@@ -734,9 +733,7 @@ int nat_counters_missing(const struct nat_counters *cn, const struct nat_contain
 		return missing ? missing : 1;
 	}
 	for (size_t i = 0; i < e.n; i++) {
-		snprintf(canon, sizeof(canon), "%s ", nat_set_names[e.v[i].set]);
-		nat_elem_canon(&e.v[i], canon + strlen(canon), sizeof(canon) - strlen(canon));
-		missing += !cn->k.set[e.v[i].set] || !nat_kernel_find(&cn->k, e.v[i].set, canon);
+		missing += !cn->k.set[e.v[i].set] || !nat_kernel_find(&cn->k, &e.v[i]);
 	}
 	nat_elems_free(&e);
 	return missing;

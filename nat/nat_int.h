@@ -59,11 +59,21 @@ enum nat_set {
 extern const char *const nat_set_names[NAT_S_COUNT];
 int nat_set_index(const char *name);
 
-/* An element in nft syntax ("\"ve-c1\" . 10.233.1.2"); built from validated values only. */
+/* An element of one of ctnet's sets: its key bytes, then its data bytes (maps), laid out as
+ * nf_tables stores them (kelems.c knows each set's layout). */
 struct nat_elem {
-	unsigned char set;
-	char text[128];
+	unsigned char set, klen, dlen;
+	uint8_t kd[48];
 };
+/* One argument per field of the set's key, then of its data: an interface name (const char
+ * *), an address (const struct ctnet_addr *), a protocol number or a port (unsigned).
+ * -EINVAL when they do not fit the layout. */
+int nat_elem_make(struct nat_elem *el, int set, ...);
+int nat_elem_vmake(struct nat_elem *el, int set, va_list ap);
+int nat_elem_cmp(const struct nat_elem *a, const struct nat_elem *b);
+/* "k1 . k2 [: d1 . d2]" in nft's syntax (interface names quoted) when nft, else
+ * "SET k1 . k2 [: d1 . d2]" as check shows it. */
+void nat_buf_elem(struct nat_buf *b, const struct nat_elem *el, bool nft);
 struct nat_elems {
 	size_t n, cap;
 	struct nat_elem *v;
@@ -72,8 +82,6 @@ int nat_elems_container(struct nat_elems *e, const struct nat_container *c, stru
 int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct ctnet_err *err);
 void nat_elems_free(struct nat_elems *e);
 void nat_elems_sort(struct nat_elems *e);
-/* "SET text" without quotes: the form nat_kernel_read() produces from nft's JSON. */
-void nat_elem_canon(const struct nat_elem *el, char *buf, size_t len);
 /* In a sorted list. */
 bool nat_elems_has(const struct nat_elems *sorted, const struct nat_elem *el);
 
@@ -98,7 +106,7 @@ bool nat_nft_deleted(void);
 void nat_nft_close(void);
 
 struct nat_kelem {
-	char *canon;
+	struct nat_elem el;
 	uint64_t packets, bytes;
 	bool seen; /* by check */
 };
@@ -108,7 +116,7 @@ struct nat_kernel {
 	char *comments[NAT_CHAINS];
 	bool set[NAT_S_COUNT];
 	size_t n[NAT_S_COUNT];
-	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted by canon */
+	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted (kelem_cmp) */
 };
 /* The kernel's view of ctnet's table, through netlink dumps (kelems.c). */
 int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err);
@@ -119,7 +127,8 @@ int nat_kernel_write(const struct nat_elems *del, const struct nat_elems *add, s
 bool nat_kernel_write_deleted(void);
 void nat_kernel_write_close(void);
 void nat_kernel_free(struct nat_kernel *k);
-const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, int set, const char *canon);
+/* The kernel's element equal (key and data) to a desired one, or NULL. */
+const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct nat_elem *el);
 
 /* --- desired state (store.c) --- */
 struct nat_store {

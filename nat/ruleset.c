@@ -129,11 +129,12 @@ void nat_buf_free(struct nat_buf *b)
 	*b = (struct nat_buf){ 0 };
 }
 
-static int elem_add(struct nat_elems *e, int set, struct ctnet_err *err, const char *fmt, ...)
-	CTNET_PRINTF(4, 5);
-static int elem_add(struct nat_elems *e, int set, struct ctnet_err *err, const char *fmt, ...)
+/* One element at the end of e; the values as nat_elem_make() takes them. */
+static int elem_add(struct nat_elems *e, struct ctnet_err *err, int set, ...)
 {
 	va_list ap;
+	int r;
+
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
 		struct nat_elem *v = realloc(e->v, cap * sizeof(*v));
@@ -142,44 +143,39 @@ static int elem_add(struct nat_elems *e, int set, struct ctnet_err *err, const c
 		e->v = v;
 		e->cap = cap;
 	}
-	struct nat_elem *el = &e->v[e->n++];
-	el->set = (unsigned char)set;
-	va_start(ap, fmt);
-	vsnprintf(el->text, sizeof(el->text), fmt, ap);
+	va_start(ap, set);
+	r = nat_elem_vmake(&e->v[e->n], set, ap);
 	va_end(ap);
+	if (r < 0)
+		return ctnet_errf(err, EINVAL, "nft element of set %s: bad value", nat_set_names[set]);
+	e->n++;
 	return 0;
 }
 
 int nat_elems_container(struct nat_elems *e, const struct nat_container *c, struct ctnet_err *err)
 {
-	char a4[CTNET_ADDR_STRLEN], a6[CTNET_ADDR_STRLEN], hip[CTNET_ADDR_STRLEN];
 	int r;
 
-	ctnet_addr_str(&c->addr, a4);
-	if (c->has_addr6)
-		ctnet_addr_str(&c->addr6, a6);
-	if ((r = elem_add(e, NAT_S_IFACES, err, "\"%s\"", c->iface)) < 0 ||
-	    (r = elem_add(e, NAT_S_MASQ4, err, "%s", a4)) < 0 ||
-	    (r = elem_add(e, NAT_S_SPOOF4, err, "\"%s\" . %s", c->iface, a4)) < 0)
+	if ((r = elem_add(e, err, NAT_S_IFACES, c->iface)) < 0 ||
+	    (r = elem_add(e, err, NAT_S_MASQ4, &c->addr)) < 0 ||
+	    (r = elem_add(e, err, NAT_S_SPOOF4, c->iface, &c->addr)) < 0)
 		return r;
-	if (c->has_addr6 && ((r = elem_add(e, NAT_S_MASQ6, err, "%s", a6)) < 0 ||
-			     (r = elem_add(e, NAT_S_SPOOF6, err, "\"%s\" . %s", c->iface, a6)) < 0))
+	if (c->has_addr6 && ((r = elem_add(e, err, NAT_S_MASQ6, &c->addr6)) < 0 ||
+			     (r = elem_add(e, err, NAT_S_SPOOF6, c->iface, &c->addr6)) < 0))
 		return r;
 	for (size_t i = 0; i < c->n_forwards; i++) {
 		const struct nat_forward *f = &c->forwards[i];
-		const char *p = nat_proto_name(f->proto);
+		unsigned p = f->proto == NAT_UDP ? IPPROTO_UDP : IPPROTO_TCP;
 		for (unsigned k = 0; k <= (unsigned)(f->host_hi - f->host_lo); k++) {
 			unsigned hp = f->host_lo + k, cp = f->container_lo + k;
 			if (f->has_host_ip) {
 				bool v6 = f->host_ip.family == AF_INET6;
-				ctnet_addr_str(&f->host_ip, hip);
-				r = elem_add(e, v6 ? NAT_S_FWD6IP : NAT_S_FWD4IP, err,
-					     "%s . %s . %u : %s . %u", hip, p, hp, v6 ? a6 : a4, cp);
+				r = elem_add(e, err, v6 ? NAT_S_FWD6IP : NAT_S_FWD4IP, &f->host_ip, p, hp,
+					     v6 ? &c->addr6 : &c->addr, cp);
 			} else {
-				r = elem_add(e, NAT_S_FWD4, err, "%s . %u : %s . %u", p, hp, a4, cp);
+				r = elem_add(e, err, NAT_S_FWD4, p, hp, &c->addr, cp);
 				if (r >= 0 && c->has_addr6)
-					r = elem_add(e, NAT_S_FWD6, err, "%s . %u : %s . %u", p, hp,
-						     a6, cp);
+					r = elem_add(e, err, NAT_S_FWD6, p, hp, &c->addr6, cp);
 			}
 			if (r < 0)
 				return r;
@@ -191,7 +187,7 @@ int nat_elems_container(struct nat_elems *e, const struct nat_container *c, stru
 int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct ctnet_err *err)
 {
 	for (size_t i = 0; i < cfg->n_ext; i++) {
-		int r = elem_add(e, NAT_S_EXT, err, "\"%s\"", cfg->ext[i]);
+		int r = elem_add(e, err, NAT_S_EXT, cfg->ext[i]);
 		if (r < 0)
 			return r;
 	}
@@ -206,10 +202,7 @@ void nat_elems_free(struct nat_elems *e)
 
 static int elem_cmp(const void *a, const void *b)
 {
-	const struct nat_elem *x = a, *y = b;
-	if (x->set != y->set)
-		return x->set - y->set;
-	return strcmp(x->text, y->text);
+	return nat_elem_cmp(a, b);
 }
 
 void nat_elems_sort(struct nat_elems *e)
@@ -223,15 +216,6 @@ bool nat_elems_has(const struct nat_elems *sorted, const struct nat_elem *el)
 	return sorted->n && bsearch(el, sorted->v, sorted->n, sizeof(*el), elem_cmp);
 }
 
-void nat_elem_canon(const struct nat_elem *el, char *buf, size_t len)
-{
-	size_t o = 0;
-	for (const char *p = el->text; *p && o + 1 < len; p++)
-		if (*p != '"')
-			buf[o++] = *p;
-	buf[o] = '\0';
-}
-
 void nat_buf_elems(struct nat_buf *b, const char *verb, const struct nat_elems *e)
 {
 	for (int s = 0; s < NAT_S_COUNT; s++) {
@@ -240,10 +224,10 @@ void nat_buf_elems(struct nat_buf *b, const char *verb, const struct nat_elems *
 			if (e->v[i].set != s)
 				continue;
 			if (open)
-				nat_buf_printf(b, ",\n\t%s", e->v[i].text);
+				nat_buf_printf(b, ",\n\t");
 			else
-				nat_buf_printf(b, "%s element " NAT_TABLE " %s { %s", verb,
-					       nat_set_names[s], e->v[i].text);
+				nat_buf_printf(b, "%s element " NAT_TABLE " %s { ", verb, nat_set_names[s]);
+			nat_buf_elem(b, &e->v[i], true);
 			open = true;
 		}
 		if (open)

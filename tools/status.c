@@ -101,43 +101,101 @@ static bool nat_missing(const struct nat_counters *cn, const struct nat_query *q
 	return nat_counters_missing(cn, &c) > 0;
 }
 
-static void mark_nat_missing(json_t *o)
+#define NAT_MISSING "NAT rules missing in nft (ctnet gc or ctnet-nat restore repairs)"
+
+/* One container's line of the table: what print_table() shows, kept instead of a JSON
+ * object when the output is text (thousands of those cost more than the records' reading). */
+struct row {
+	const char *state, *why; /* static strings */
+	bool shared;
+	char name[CTNET_NAME_MAX + 1], host_ifname[IFNAMSIZ];
+	char host[CTNET_ADDR_STRLEN], local[CTNET_ADDR_STRLEN];
+	char fw[256];
+};
+
+/* An entry of the listing: a JSON object (--json) or a table row. */
+union entry {
+	json_t *o;
+	struct row *row;
+};
+
+static void row_fill(struct row *w, const struct ct_record *r)
 {
-	ctnet_json_set_str(o, "state", "stale");
-	ctnet_json_set_str(o, "reason", "NAT rules missing in nft (ctnet gc or ctnet-nat restore repairs)");
+	size_t off = 0;
+
+	snprintf(w->name, sizeof(w->name), "%s", r->name);
+	w->shared = r->shared;
+	snprintf(w->host_ifname, sizeof(w->host_ifname), "%s", r->host_ifname[0] ? r->host_ifname : "-");
+	if (r->host.family)
+		ctnet_addr_cidr_str(&r->host, w->host);
+	else
+		strcpy(w->host, "-");
+	if (r->local.family)
+		ctnet_addr_cidr_str(&r->local, w->local);
+	else
+		strcpy(w->local, "-");
+	snprintf(w->fw, sizeof(w->fw), "-");
+	for (size_t j = 0; j < r->n_forwards; j++) {
+		char spec[64];
+		int n = snprintf(w->fw + off, sizeof(w->fw) - off, "%s%s", j ? "," : "",
+				 nat_forward_str(&r->forwards[j], spec, sizeof(spec)));
+		if (n < 0 || (size_t)n >= sizeof(w->fw) - off) {
+			w->fw[off] = '\0';
+			break;
+		}
+		off += (size_t)n;
+	}
+}
+
+static void entry_state(union entry e, bool json, const char *state, const char *why)
+{
+	if (!json) {
+		e.row->state = state;
+		e.row->why = why;
+		return;
+	}
+	ctnet_json_set_str(e.o, "state", state);
+	if (why)
+		ctnet_json_set_str(e.o, "reason", why);
 }
 
 /*
  * One container's entry. *q (when q is not NULL) gets what the NAT check needs if the
- * record is up so far and has NAT entries; the caller runs that check. Returns NULL on
+ * record is up so far and has NAT entries; the caller runs that check. Returns -errno on
  * error (err filled).
  */
-static json_t *status_one(int dfd, const char *name, size_t idx, struct nat_query **q,
-			  bool *stale, struct ctnet_err *err)
+static int status_one(int dfd, const char *name, size_t idx, bool json, union entry *out,
+		      struct nat_query **q, bool *stale, struct ctnet_err *err)
 {
 	struct ct_record r;
 	const char *why = NULL, *state;
-	json_t *o;
+	int rc;
 
 	*q = NULL;
-	if ((dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0)
-		return NULL;
+	if ((rc = dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0)
+		return rc;
 	state = container_state(&r, &why);
 	if (r.pending && record_busy(name)) {
 		state = "busy";
 		why = "up in progress";
 	}
 	*stale = why != NULL;
-	o = record_json(&r);
-	ctnet_json_set_str(o, "state", state);
-	if (why)
-		ctnet_json_set_str(o, "reason", why);
-	else if (nat_wanted(&r) && !(*q = nat_query_new(&r, idx, name))) {
-		json_decref(o);
-		ctnet_errf(err, ENOMEM, "status: out of memory");
-		return NULL;
+	if (json) {
+		out->o = record_json(&r);
+	} else if ((out->row = malloc(sizeof(*out->row)))) {
+		row_fill(out->row, &r);
 	}
-	return o;
+	if (json ? !out->o : !out->row)
+		return ctnet_errf(err, ENOMEM, "status: out of memory");
+	entry_state(*out, json, state, why);
+	if (!why && nat_wanted(&r) && !(*q = nat_query_new(&r, idx, name))) {
+		if (json)
+			json_decref(out->o);
+		else
+			free(out->row);
+		return ctnet_errf(err, ENOMEM, "status: out of memory");
+	}
+	return 0;
 }
 
 struct status_ctx {
@@ -152,7 +210,8 @@ struct status_ctx {
 	struct nat_counters *cn; /* NULL when the kernel could not be read */
 	char (*names)[CTNET_NAME_MAX + 1];
 	size_t n, next;
-	json_t **objs;
+	bool json;
+	union entry *ents;
 };
 
 struct worker {
@@ -188,7 +247,6 @@ static void *status_worker(void *arg)
 		struct nat_query *q;
 		bool stale = false;
 		size_t i;
-		json_t *o;
 
 		pthread_mutex_lock(&s->lock);
 		i = s->next < s->n ? s->next++ : s->n;
@@ -196,18 +254,16 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		o = status_one(s->dfd, s->names[i], i, &q, &stale, &w->err);
-		if (!o) {
+		if (status_one(s->dfd, s->names[i], i, s->json, &s->ents[i], &q, &stale, &w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
-		s->objs[i] = o;
 		w->stale += stale;
 		if (!q)
 			continue;
 		if (have_cn) {
 			if (nat_missing(s->cn, q)) {
-				mark_nat_missing(o);
+				entry_state(s->ents[i], s->json, "stale", NAT_MISSING);
 				w->stale++;
 			}
 			free(q);
@@ -235,7 +291,7 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		for (size_t j = 0; j < n_later; j++) {
 			if (nat_missing(s->cn, later[j])) {
-				mark_nat_missing(s->objs[later[j]->idx]);
+				entry_state(s->ents[later[j]->idx], s->json, "stale", NAT_MISSING);
 				w->stale++;
 			}
 			free(later[j]);
@@ -245,34 +301,19 @@ static void *status_worker(void *arg)
 	return NULL;
 }
 
-static const char *jstr(json_t *o, const char *key)
+/* The human table: the same fields --json prints under these names. */
+static void print_table(const union entry *ents, size_t n)
 {
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "-";
-}
-
-/* The human table, from the same JSON the --json output prints. */
-static void print_table(json_t *list)
-{
-	size_t i;
-	json_t *o;
 	printf("%-20s %-8s %-6s %-15s %-18s %-18s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
 	       "HOST_ADDRESS", "LOCAL_ADDRESS", "FORWARDS");
-	json_array_foreach(list, i, o) {
-		char fw[256] = "-";
-		size_t off = 0, j;
-		json_t *f;
-		json_array_foreach(json_object_get(o, "forwards"), j, f) {
-			int n = snprintf(fw + off, sizeof(fw) - off, "%s%s", j ? "," : "", jstr(f, "spec"));
-			if (n < 0 || (size_t)n >= sizeof(fw) - off)
-				break;
-			off += (size_t)n;
-		}
-		printf("%-20s %-8s %-6s %-15s %-18s %-18s %s", jstr(o, "name"), jstr(o, "mode"),
-		       jstr(o, "state"), jstr(o, "host_ifname"), jstr(o, "host_address"),
-		       jstr(o, "local_address"), fw);
-		if (json_object_get(o, "reason"))
-			printf(" (%s)", jstr(o, "reason"));
+	for (size_t i = 0; i < n; i++) {
+		const struct row *w = ents[i].row;
+		if (!w)
+			continue;
+		printf("%-20s %-8s %-6s %-15s %-18s %-18s %s", w->name, w->shared ? "shared" : "private",
+		       w->state, w->host_ifname, w->host, w->local, w->fw);
+		if (w->why)
+			printf(" (%s)", w->why);
 		putchar('\n');
 	}
 }
@@ -304,12 +345,12 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /*
- * Every record, in name order, into list. Two workers: one reads the kernel's NAT table (a
+ * Every record, in name order, into s->ents. Two workers: one reads the kernel's NAT table (a
  * netlink dump of every element: the largest single cost, ~20 ms at 5,000 containers) while
  * the other lists, reads and checks records; then both take records from a shared index.
  * NAT checks of records read before the table was in are done once it is.
  */
-static int status_all(struct status_ctx *s, json_t *list)
+static int status_all(struct status_ctx *s)
 {
 	struct names l = { 0 };
 	struct worker kw = { .s = s, .read_kernel = true }, me = { .s = s };
@@ -332,7 +373,7 @@ static int status_all(struct status_ctx *s, json_t *list)
 	rc = ctnet_dir_foreach(s->dfd, "records", collect_name, &l, &s->err);
 	if (rc == 0 && l.n)
 		qsort(l.v, l.n, sizeof(*l.v), name_cmp);
-	if (rc == 0 && !(s->objs = calloc(l.n ? l.n : 1, sizeof(*s->objs))))
+	if (rc == 0 && !(s->ents = calloc(l.n ? l.n : 1, sizeof(*s->ents))))
 		rc = ctnet_errf(&s->err, ENOMEM, "status: out of memory");
 	pthread_mutex_lock(&s->lock);
 	s->names = l.v;
@@ -343,15 +384,11 @@ static int status_all(struct status_ctx *s, json_t *list)
 	status_worker(&me);
 	if (threaded)
 		pthread_join(t, NULL);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->objs[i])
-			json_array_append_new(list, s->objs[i]);
 	s->stale = kw.stale + me.stale;
 	if (rc == 0 && (kw.failed || me.failed)) {
 		s->failed = 1;
 		s->err = me.failed ? me.err : kw.err;
 	}
-	free(s->objs);
 	free(l.v);
 	if (rc < 0)
 		return rc == -ENOMEM ? ctnet_errf(&s->err, ENOMEM, "status: out of memory") : rc;
@@ -367,10 +404,9 @@ int cmd_status(int argc, char **argv)
 	};
 	/* Not freed on the way out: with thousands of entries that is milliseconds of work
 	 * the exit does anyway. Static, so leak checkers see it reachable. */
-	static json_t *list;
-	struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
-				.cond = PTHREAD_COND_INITIALIZER };
-	bool json = false;
+	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
+				       .cond = PTHREAD_COND_INITIALIZER };
+	static union entry one;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -382,51 +418,54 @@ int cmd_status(int argc, char **argv)
 			return 0;
 		}
 		if (opt == 'j')
-			json = true;
+			s.json = true;
 		else
 			return ctnet_cli_usage("status: bad option");
 	}
 	if (argc - optind > 1)
 		return ctnet_cli_usage("status: at most one NAME");
-	if (!(list = json_array())) {
-		ctnet_errf(&s.err, ENOMEM, "status: out of memory");
-		return ctnet_cli_fail(&s.err);
-	}
 	if (optind < argc) {
 		struct nat_query *q = NULL;
 		struct ctnet_err e2;
 		bool stale = false;
-		json_t *o;
 
 		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
-		    !(o = status_one(-1, argv[optind], 0, &q, &stale, &s.err)))
+		    status_one(-1, argv[optind], 0, s.json, &one, &q, &stale, &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		if (q) {
 			if (nat_counters_read(&s.cn, &e2) < 0)
 				s.cn = NULL; /* no nft access: report what the records say */
 			if (nat_missing(s.cn, q)) {
-				mark_nat_missing(o);
+				entry_state(one, s.json, "stale", NAT_MISSING);
 				stale = true;
 			}
 			free(q);
 			nat_counters_free(s.cn);
 		}
 		s.stale = stale;
-		json_array_append_new(list, o);
+		s.ents = &one;
+		s.n = 1;
 	} else {
 		s.dfd = record_dir(false, &s.err);
-		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s, list);
+		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s);
 		if (s.dfd >= 0)
 			close(s.dfd);
 		nat_counters_free(s.cn);
 		if (rc < 0)
 			return ctnet_cli_fail(&s.err);
 	}
-	if (json) {
+	if (s.json) {
+		json_t *list = json_array();
+		if (!list) {
+			ctnet_errf(&s.err, ENOMEM, "status: out of memory");
+			return ctnet_cli_fail(&s.err);
+		}
+		for (size_t i = 0; i < s.n; i++)
+			if (s.ents[i].o)
+				json_array_append_new(list, s.ents[i].o);
 		ctnet_json_print(stdout, list);
-		list = NULL;
 	} else {
-		print_table(list);
+		print_table(s.ents, s.n);
 	}
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);

@@ -84,12 +84,35 @@ static void test_elements(void)
 	T_OK("fwd4ip element", b.p && strstr(b.p, "fwd4ip { 192.0.2.1 . udp . 53 : 10.233.1.2 . 53 }"));
 	T_OK("spoof4 element quotes the interface", b.p && strstr(b.p, "spoof4 { \"ve-web\" . 10.233.1.2 }"));
 	nat_elems_sort(&e);
-	for (size_t i = 0; i < e.n; i++)
-		if (e.v[i].set == NAT_S_SPOOF4)
-			nat_elem_canon(&e.v[i], canon, sizeof(canon));
-	T_STREQ("canonical form drops the quotes", canon, "ve-web . 10.233.1.2");
+	for (size_t i = 0; i < e.n; i++) {
+		struct nat_buf cb = { 0 };
+		if (e.v[i].set != NAT_S_SPOOF4 && e.v[i].set != NAT_S_FWD4)
+			continue;
+		nat_buf_elem(&cb, &e.v[i], false);
+		if (e.v[i].set == NAT_S_SPOOF4) {
+			snprintf(canon, sizeof(canon), "%s", cb.p ? cb.p : "");
+			/* Concatenation: each field padded to 4 bytes, ifname 16, address 4. */
+			T_OK("spoof4 key is ifname[16] . ipv4, no data",
+			     e.v[i].klen == 20 && e.v[i].dlen == 0 && !memcmp(e.v[i].kd, "ve-web\0", 7) &&
+				     !memcmp(e.v[i].kd + 16, "\x0a\xe9\x01\x02", 4));
+		} else if (cb.p && strstr(cb.p, " 8000 ")) {
+			T_OK("fwd4 key proto . port, data addr . port, big-endian, padded",
+			     e.v[i].klen == 8 && e.v[i].dlen == 8 &&
+				     !memcmp(e.v[i].kd, "\x06\0\0\0\x1f\x40\0\0\x0a\xe9\x01\x02\0\x50\0\0", 16));
+		}
+		nat_buf_free(&cb);
+	}
+	T_STREQ("check's form names the set and drops the quotes", canon, "spoof4 ve-web . 10.233.1.2");
 	nat_buf_free(&b);
 	nat_elems_free(&e);
+
+	struct nat_elem el;
+	T_OK("an interface name of 16 characters does not make an element",
+	     nat_elem_make(&el, NAT_S_IFACES, "0123456789abcdef") == -EINVAL);
+	T_OK("an IPv6 address in an IPv4 set does not make an element",
+	     nat_elem_make(&el, NAT_S_MASQ4, &c->addr6) == -EINVAL);
+	T_OK("an IPv4 address makes a masq4 element",
+	     nat_elem_make(&el, NAT_S_MASQ4, &c->addr) == 0 && el.klen == 4 && el.dlen == 0);
 
 	struct nat_forward dup = c->forwards[0];
 	dup.host_lo = dup.host_hi = 8001;
