@@ -10,7 +10,8 @@ with a rotating order so noise hits all alike:
   cni    Debian's bridge + host-local + portmap plugins invoked as a CNI runtime does
   lb     lower bound: the same kernel operations in `ip -batch` (host), `ip -n NS -batch`
          (inside) and one `nft -f` of element adds into a set/map table like ctnet's
-Each at several numbers of containers already present. Wall-clock time around the processes.
+Each at several numbers of containers already present. Wall-clock time around the processes,
+each timed operation started on an idle machine (quiesce()).
 """
 import argparse
 import hashlib
@@ -109,12 +110,48 @@ class Op:
         return out, rc
 
     def __enter__(self):
+        quiesce()
         self.t0 = time.perf_counter_ns()
         return self
 
     def __exit__(self, *exc):
         self.ns = time.perf_counter_ns() - self.t0
         return False
+
+
+def _busy_ticks():
+    """CPU time (USER_HZ ticks, all CPUs) spent on anything but idle, iowait and steal."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return v[0] + v[1] + v[2] + v[5] + v[6]
+
+
+QUIESCE = os.environ.get("BENCH_QUIESCE", "1") != "0"
+
+
+def quiesce(settle=0.02, window=0.03, limit=0.5):
+    """Waits until the kernel is done with the previous operation's deferred work.
+
+    Deleting links and namespaces, adding addresses and bringing links up leave work to
+    kworkers (namespace cleanup, RCU callbacks, the address-lifetime check, which walks every
+    address of the namespace): at 5,000 containers that is milliseconds of CPU after the
+    process has exited, and on a 2-CPU machine it lands in whatever is timed next. Each timed
+    operation therefore starts after `settle` seconds and a `window` in which the machine was
+    (nearly) idle: at most one 10 ms tick of CPU time. `limit` caps the wait on a machine that
+    never idles. Same for every approach; BENCH_QUIESCE=0 turns it off.
+    """
+    if not QUIESCE:
+        return
+    deadline = time.monotonic() + limit
+    time.sleep(settle)
+    prev = _busy_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        cur = _busy_ticks()
+        if cur - prev <= 1:
+            return
+        prev = cur
 
 
 def ip_batch(lines, ns=None):
@@ -648,12 +685,14 @@ def main():
             levels = [l for l in levels if l == 0]
 
     print("bench: %d samples per approach and level, levels %s, approaches %s; floor = spawning "
-          "`true`" % (samples, levels, ",".join(a.name for a in apps)), flush=True)
+          "`true`; %s" % (samples, levels, ",".join(a.name for a in apps),
+                          "each timed operation starts on an idle machine (quiesce)" if QUIESCE
+                          else "no quiesce between operations (BENCH_QUIESCE=0)"), flush=True)
     for a in apps:
         a.setup()
     upstream = Upstream()
 
-    results = {"samples": samples, "levels": levels, "skipped": skipped,
+    results = {"samples": samples, "levels": levels, "skipped": skipped, "quiesce": QUIESCE,
                "approaches": {a.name: a.label for a in apps}, "ops": {}, "rss_kib": {},
                "cpu_ms": {}, "procs": {}, "admin": {}, "background": {},
                "host": {"kernel": platform.release(), "cpus": os.cpu_count(),
