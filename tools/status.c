@@ -193,6 +193,7 @@ static int status_one(int dfd, const char *name, size_t idx, bool json, union en
 			json_decref(out->o);
 		else
 			free(out->row);
+		*out = (union entry){ 0 };
 		return ctnet_errf(err, ENOMEM, "status: out of memory");
 	}
 	return 0;

@@ -124,7 +124,7 @@ check_eq "shared: record gone" "$($CTNET status --json)" "[]"
 # --- status over hundreds of records (the listing splits the work over two threads) ---
 for i in $(seq 300); do $CTNET up "s$i" --shared >/dev/null || echo "up s$i failed"; done
 mkns c9
-check "one private container among them" $CTNET up c9 --netns /run/netns/c9
+check "one private container among them" $CTNET up c9 --netns /run/netns/c9 --forward tcp:18080:80 --forward udp:18081:81
 ip netns del c9
 st=$($CTNET status --json)
 check_eq "status lists all 301" "$(echo "$st" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "301"
@@ -133,6 +133,21 @@ check_eq "the 300 shared are up, the one whose namespace went is stale" \
 	"$(echo "$st" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(c["state"]=="up" for c in d), [c["name"] for c in d if c["state"]=="stale"])')" \
 	"300 ['c9']"
 check_eq "the table has 301 rows and a header" "$($CTNET status | wc -l)" "302"
+# The table is built apart from the JSON (rows, not objects): every row must say the same.
+check_eq "every table row agrees with the JSON entry" "$($CTNET status | tail -n +2 | python3 -c '
+import json, sys
+js = json.loads(sys.argv[1])
+rows = [l.rstrip("\n") for l in sys.stdin]
+bad = []
+for c, row in zip(js, rows):
+    want = [c["name"], c["mode"], c["state"], c.get("host_ifname", "-"), c.get("host_address", "-"),
+            c.get("local_address", "-"), ",".join(f["spec"] for f in c["forwards"]) or "-"]
+    got = row.split(None, 7)
+    reason = " (%s)" % c["reason"] if "reason" in c else ""
+    if got[:7] != want or not row.endswith(want[6] + reason):
+        bad.append((row, want, reason))
+print(len(js) == len(rows), bad[:2])
+' "$st")" "True []"
 for i in $(seq 300); do $CTNET down "s$i" >/dev/null; done
 check "down c9" $CTNET down c9
 check_eq "all gone" "$($CTNET status --json)" "[]"
