@@ -68,6 +68,22 @@ static bool add_victim(struct dump *d, const struct nlattr *orig, bool has_zone,
 	return true;
 }
 
+/* Whether a flow is one of m's, from its original and reply sources (NULL: unknown), its
+ * protocol and its original destination port (NULL: none). Both ways of finding flows ask
+ * this. */
+static bool ct_hit(const struct nat_ct_match *m, const uint8_t *orig_src, const uint8_t *reply_src,
+		   int proto, const uint16_t *dport)
+{
+	size_t alen = m->addr.family == AF_INET ? 4 : 16;
+	bool hit = reply_src && !memcmp(reply_src, m->addr.bytes, alen);
+
+	if (m->orig_src_too && orig_src && !memcmp(orig_src, m->addr.bytes, alen))
+		hit = true;
+	if (hit && m->by_port)
+		hit = proto == m->proto && dport && *dport >= m->lo && *dport <= m->hi;
+	return hit;
+}
+
 static int nested_cb(const struct nlattr *a, void *data)
 {
 	const struct nlattr **tb = data;
@@ -121,21 +137,15 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nat_ct_match *m = d->m;
 	const struct nlattr *tb[CTA_ZONE + 1] = { 0 };
 	struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-	size_t alen = m->addr.family == AF_INET ? 4 : 16;
 	struct tuple orig, reply;
-	bool hit;
 
 	mnl_attr_parse(nlh, sizeof(*nfg), top_cb, tb);
 	if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY])
 		return MNL_CB_OK;
 	parse_tuple(tb[CTA_TUPLE_ORIG], m->addr.family, &orig);
 	parse_tuple(tb[CTA_TUPLE_REPLY], m->addr.family, &reply);
-	hit = reply.has_src && !memcmp(reply.src, m->addr.bytes, alen);
-	if (m->orig_src_too && orig.has_src && !memcmp(orig.src, m->addr.bytes, alen))
-		hit = true;
-	if (hit && m->by_port)
-		hit = orig.proto == m->proto && orig.dport >= m->lo && orig.dport <= m->hi;
-	if (!hit)
+	if (!ct_hit(m, orig.has_src ? orig.src : NULL, reply.has_src ? reply.src : NULL, orig.proto,
+		    &orig.dport))
 		return MNL_CB_OK;
 	if (mnl_attr_get_len(tb[CTA_TUPLE_ORIG]) > sizeof(d->v[0].attr))
 		return MNL_CB_OK;
@@ -318,7 +328,6 @@ static bool put_orig(struct nlmsghdr *h, const struct ct_line *c)
 static int proc_collect(const struct nat_ct_match *m, struct dump *d)
 {
 	int l3 = m->addr.family == AF_INET ? 2 : 10;
-	size_t alen = m->addr.family == AF_INET ? 4 : 16;
 	FILE *f = fopen("/proc/net/nf_conntrack", "re");
 	char *line = NULL;
 	size_t cap = 0;
@@ -332,7 +341,6 @@ static int proc_collect(const struct nat_ct_match *m, struct dump *d)
 			char buf[512];
 		} u;
 		struct ct_line c;
-		bool hit;
 
 		if (!parse_line(line, &c)) {
 			r = -ENOENT;
@@ -340,12 +348,7 @@ static int proc_collect(const struct nat_ct_match *m, struct dump *d)
 		}
 		if (c.l3 != l3)
 			continue;
-		hit = !memcmp(c.src[1], m->addr.bytes, alen);
-		if (m->orig_src_too && !memcmp(c.src[0], m->addr.bytes, alen))
-			hit = true;
-		if (hit && m->by_port)
-			hit = c.l4 == m->proto && c.n_dport && c.dport >= m->lo && c.dport <= m->hi;
-		if (!hit)
+		if (!ct_hit(m, c.src[0], c.src[1], c.l4, c.n_dport ? &c.dport : NULL))
 			continue;
 		mnl_nlmsg_put_header(u.buf);
 		if (c.odd_zone || !put_orig(&u.h, &c)) {
