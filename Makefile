@@ -50,8 +50,9 @@ lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)
 MOD_LIBS := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 PROGS := $(foreach m,$(MODULES),$(B)/ctnet-$(m))
 TOOL_SRCS := $(wildcard tools/*.c)
-# The launcher links all three module libraries; the CNI plugin (cni/) links them and the
-# launcher's objects (all of tools/ but its main).
+# launch/ is the launcher library (spec, records, up/converge/down) over the three module
+# libraries; the ctnet CLI (tools/) and the CNI plugin (cni/) are front-ends that link it.
+LAUNCH_LIB := $(B)/liblaunch.a
 CNI_SRCS := $(wildcard cni/*.c)
 TOOL_OBJS := $(patsubst %.c,$(B)/%.o,$(TOOL_SRCS))
 ifeq ($(words $(MODULES)),3)
@@ -84,16 +85,19 @@ $(B)/ctnet-$(1): $(B)/$(1)/main.o $(B)/lib$(1).a $(B)/libctnet.a
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-$(B)/ctnet: $(TOOL_OBJS) $(MOD_LIBS) $(B)/libctnet.a
+$(LAUNCH_LIB): $(patsubst %.c,$(B)/%.o,$(wildcard launch/*.c))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/ctnet: $(TOOL_OBJS) $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/ctnet-cni: $(patsubst %.c,$(B)/%.o,$(CNI_SRCS)) $(filter-out $(B)/tools/ctnet.o,$(TOOL_OBJS)) \
-		$(MOD_LIBS) $(B)/libctnet.a
+$(B)/ctnet-cni: $(patsubst %.c,$(B)/%.o,$(CNI_SRCS)) $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(MOD_LIBS) $(B)/libctnet.a
+$(B)/tests/%: tests/unit/%.c $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(MOD_LIBS) $(B)/libctnet.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests/unit -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a $(LDLIBS)
 
 tests: $(UNIT_TESTS)
 
@@ -150,7 +154,7 @@ FUZZ_B := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Ilib -I. -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c nat/main.c tools/ctnet.c,\
-	$(wildcard ipam/*.c netd/*.c nat/*.c tools/*.c))
+	$(wildcard ipam/*.c netd/*.c nat/*.c launch/*.c tools/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_B)/obj/%.o: %.c

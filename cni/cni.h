@@ -18,7 +18,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
-#include "../nat/nat.h"
+#include "../launch/launch.h"
 #include "addr.h"
 #include "err.h"
 #include "name.h"
@@ -50,7 +50,6 @@ int cni_errf(struct cni_err *ce, unsigned code, const char *fmt, ...) CTNET_PRIN
 json_t *cni_err_json(const struct cni_err *ce, const char *version);
 
 #define CNI_CONF_MAX (1 << 20)   /* stdin */
-#define CNI_ID_MAX 256           /* CNI_CONTAINERID */
 #define CNI_ARGS_MAX 4096        /* CNI_ARGS */
 #define CNI_VERSION_LATEST "1.1.0"
 
@@ -101,26 +100,6 @@ void cni_conf_free(struct cni_conf *conf);
 int cni_version_num(const char *v);
 /* {"cniVersion", "supportedVersions"}. */
 json_t *cni_version_json(const char *requested);
-
-/* The attachment (CONTAINER_ID, IFNAME, NETWORK, NETNS) as kept in $CTNET_RUN_DIR/cni/. */
-struct cni_attachment {
-	char name[CTNET_NAME_MAX + 1]; /* the ctnet container name */
-	char container_id[CNI_ID_MAX + 1];
-	char ifname[IFNAMSIZ];
-	char network[CTNET_NAME_MAX + 1];
-	char netns[PATH_MAX];
-};
-/* "cni-" + 16 hex of ctnet_hash64(id "/" ifname); out >= CTNET_NAME_MAX + 1. */
-void cni_attachment_name(const char *container_id, const char *ifname, char *out);
-/* Per-attachment lock; returns the fd to close or -errno. */
-int cni_attachment_lock(const char *name, struct ctnet_err *err);
-int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err);
-/* -ENOENT when there is none. */
-int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err);
-int cni_attachment_remove(const char *name, struct ctnet_err *err);
-/* Calls cb for each attachment file; a non-zero return stops and is returned. */
-int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
-			   struct ctnet_err *err);
 
 /* The commands. ADD and CHECK may fill *result (printed by main on success). */
 int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,

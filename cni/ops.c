@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "../netd/netd.h"
-#include "../tools/ctnet.h"
 #include "caps.h"
 #include "cni.h"
 #include "json.h"
@@ -103,8 +102,8 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 	    struct cni_err *ce)
 {
 	struct cni_attachment a = { 0 }, old;
-	struct up_opts o = { .netns_fd = -1 };
-	struct ct_record rec;
+	static struct ct_spec o;
+	static struct ct_record rec;
 	struct ctnet_err ignored;
 	_cleanup_close_ int lock = -1, nsfd = -1;
 	bool existed;
@@ -120,17 +119,24 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 	snprintf(a.network, sizeof(a.network), "%s", conf->name);
 	snprintf(a.netns, sizeof(a.netns), "%s", env->netns);
 
-	o.name = a.name;
-	o.netns_path = env->netns;
-	o.ifname = env->ifname;
-	o.pool = conf->subnet_str;
+	/* The CNI front-end of the launcher: the network config and environment, once, into
+	 * the spec. */
+	ct_spec_init(&o, a.name);
+	o.netns_kind = CT_NETNS_PATH;
+	if (strlen(env->netns) >= sizeof(o.netns_path))
+		return cni_errf(ce, CNI_ERR_ENV, "CNI_NETNS: path too long");
+	snprintf(o.netns_path, sizeof(o.netns_path), "%s", env->netns);
+	snprintf(o.ifname, sizeof(o.ifname), "%s", env->ifname);
+	o.has_pool = true;
+	o.pool = conf->subnet;
 	o.ipv6 = conf->ipv6;
 	o.mtu = conf->mtu;
 	o.no_nat = !conf->ip_masq;
-	o.bridge = conf->bridge[0] ? conf->bridge : NULL;
-	for (size_t i = 0; i < conf->n_ports; i++)
-		if (!conf->ports[i].fwd.has_host_ip)
-			o.forwards[o.n_forwards++] = conf->ports[i].spec;
+	snprintf(o.bridge, sizeof(o.bridge), "%s", conf->bridge);
+	snprintf(o.origin, sizeof(o.origin), "cni:%s", conf->name);
+	snprintf(o.runtime_id, sizeof(o.runtime_id), "%s", env->container_id);
+	for (size_t i = 0; i < conf->n_ports && o.n_forwards < NAT_MAX_FORWARDS; i++)
+		o.forwards[o.n_forwards++] = conf->ports[i].fwd;
 
 	if ((lock = open_lock(a.name, ce)) < 0)
 		return lock;
@@ -142,7 +148,7 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 		return cni_errf(ce, CNI_ERR_INTERNAL,
 				"attachment \"%s\": name already used by container \"%s\" ifname \"%s\"",
 				a.name, old.container_id, old.ifname);
-	if (o.bridge) {
+	if (o.bridge[0]) {
 		struct ctnet_addr gw;
 		bridge_gateway(conf, &gw);
 		/* Shared by every attachment of the network: made once, never removed by DEL. */
@@ -152,23 +158,10 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 	/* Written first so DEL and GC find a half-made attachment after a crash. */
 	if ((rc = cni_attachment_write(&a, &ce->e)) < 0)
 		return fail_code(ce, rc);
-	if ((rc = ct_up(&o, &rec, &ce->e)) < 0)
+	if ((rc = ct_up(&o, &rec, NULL, &ce->e)) < 0)
 		goto fail_record;
-	/* Forwards bound to one host IP: ct_up takes only plain specs, nat takes these. */
-	for (size_t i = 0; i < conf->n_ports; i++) {
-		if (!conf->ports[i].fwd.has_host_ip)
-			continue;
-		if ((rc = nat_forward_add(a.name, &conf->ports[i].fwd, &ce->e)) < 0)
-			goto fail_down;
-		if (rec.n_forwards < NAT_MAX_FORWARDS)
-			rec.forwards[rec.n_forwards++] = conf->ports[i].fwd;
-		if ((rc = record_write(&rec, &ce->e)) < 0)
-			goto fail_down;
-	}
 	*result = result_json(env, conf, &rec, nsfd);
 	return 0;
-fail_down:
-	ct_down(a.name, false, NULL, &ignored);
 fail_record:
 	if (!existed)
 		cni_attachment_remove(a.name, &ignored);
@@ -198,22 +191,6 @@ int cni_del(const struct cni_env *env, const struct cni_conf *conf, struct cni_e
 
 /* --- CHECK --- */
 
-struct drift {
-	char local[CTNET_ADDR_STRLEN], iface[IFNAMSIZ];
-	int n;
-	char first[256];
-};
-
-static void drift_line(const char *line, void *data)
-{
-	struct drift *d = data;
-	/* Table- and chain-level drift hurts every container; element drift only its owner. */
-	if (strstr(line, "element") && !strstr(line, d->local) && !strstr(line, d->iface))
-		return;
-	if (!d->n++)
-		snprintf(d->first, sizeof(d->first), "%s", line);
-}
-
 /* prevResult must still show what ADD returned: our address on CNI_IFNAME in CNI_NETNS. */
 static int check_prev(const struct cni_env *env, const struct cni_conf *conf,
 		      const struct ct_record *rec, struct cni_err *ce)
@@ -237,7 +214,7 @@ static int check_prev(const struct cni_env *env, const struct cni_conf *conf,
 	}
 	if (!has_if || !has_ip)
 		return cni_errf(ce, CNI_ERR_DRIFT,
-				"CHECK \"%s\": prevResult lacks %s", rec->name,
+				"CHECK \"%s\": prevResult lacks %s", rec->spec.name,
 				!has_if ? "the container interface (name and sandbox)" : want);
 	return 0;
 }
@@ -298,14 +275,32 @@ int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni
 					env->ifname, ctnet_addr_str(want, s));
 	}
 	if (conf->ip_masq) {
-		struct drift d = { .n = 0 };
-		ctnet_addr_str(&rec.local, d.local);
-		snprintf(d.iface, sizeof(d.iface), "%s", rec.host_ifname);
-		rc = nat_check(drift_line, &d, &ce->e);
+		/* This container's elements (and the table's chains) looked up in one read of
+		 * the kernel's table, by value: no matching of addresses in text. */
+		struct nat_container *c = malloc(sizeof(*c));
+		struct nat_counters *cn = NULL;
+		int missing;
+		if (!c)
+			return cni_errf(ce, CNI_ERR_INTERNAL, "CHECK: out of memory");
+		memset(c, 0, sizeof(*c));
+		c->name = name;
+		c->addr = rec.local;
+		c->addr.prefix = -1;
+		c->has_addr6 = rec.has_v6;
+		c->addr6 = rec.local6;
+		c->addr6.prefix = -1;
+		c->iface = rec.host_ifname;
+		c->n_forwards = rec.spec.n_forwards;
+		memcpy(c->forwards, rec.spec.forwards, sizeof(c->forwards[0]) * c->n_forwards);
+		rc = nat_counters_read(&cn, &ce->e);
+		missing = rc < 0 ? 0 : nat_counters_missing(cn, c);
+		nat_counters_free(cn);
+		free(c);
 		if (rc < 0)
 			return fail_code(ce, rc);
-		if (d.n)
-			return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": NAT drift: %s", name, d.first);
+		if (missing)
+			return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": NAT drift: %d of its nft elements or chains missing",
+					name, missing);
 	}
 	if (conf->prev_result)
 		return check_prev(env, conf, &rec, ce);

@@ -2,6 +2,7 @@
 #include "nixosconf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static bool known_key(const char *key)
 	static const char *const keys[] = {
 		"PRIVATE_NETWORK", "HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6",
 		"LOCAL_ADDRESS6", "HOST_BRIDGE", "HOST_PORT", "LOCAL_MAC_ADDRESS", "INTERFACES",
-		"MACVLANS",
+		"MACVLANS", "NETWORK_NAMESPACE_PATH", "AUTO_START",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (!strcmp(key, keys[i]))
@@ -213,6 +214,21 @@ static int conf_cb(const char *key, const char *value, void *data, struct ctnet_
 		return set_str(c->interfaces, sizeof(c->interfaces), key, value, err);
 	if (!strcmp(key, "MACVLANS"))
 		return set_str(c->macvlans, sizeof(c->macvlans), key, value, err);
+	if (!strcmp(key, "NETWORK_NAMESPACE_PATH")) {
+		if (*value && value[0] != '/')
+			return ctnet_errf(err, EINVAL, "NETWORK_NAMESPACE_PATH \"%s\": not an absolute path",
+					  ctnet_show(value, show));
+		return set_str(c->network_namespace_path, sizeof(c->network_namespace_path), key,
+			       value, err);
+	}
+	if (!strcmp(key, "AUTO_START")) {
+		if (strcmp(value, "0") && strcmp(value, "1") && *value)
+			return ctnet_errf(err, EINVAL, "AUTO_START \"%s\": expected 0 or 1",
+					  ctnet_show(value, show));
+		c->has_auto_start = *value != '\0';
+		c->auto_start = !strcmp(value, "1");
+		return 0;
+	}
 	return 0; /* unknown keys (EXTRA_NSPAWN_FLAGS, ...) are not ours */
 }
 
@@ -286,4 +302,61 @@ int nixosconf_read(int dirfd, const char *path, struct nixosconf *out, struct ct
 	if (r < 0)
 		return r;
 	return nixosconf_parse(buf, len, ctnet_show(path, show), out, err);
+}
+
+/* --- the writer --- */
+
+static bool bare_ok(const char *v)
+{
+	for (; *v; v++)
+		if (is_space(*v) || bare_special(*v) || *v == '#')
+			return false;
+	return true;
+}
+
+int ctnet_kv_put(struct ctnet_kv_out *o, const char *key, const char *value)
+{
+	char show[CTNET_SHOW_MAX];
+	size_t vlen = strlen(value);
+	bool bare;
+	int n;
+
+	if (o->error)
+		return o->error;
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			goto bad;
+	if (vlen > NIXOSCONF_VALUE_MAX)
+		goto bad;
+	bare = bare_ok(value);
+	if (!bare && strchr(value, '\''))
+		goto bad;
+	n = snprintf(o->p + o->len, o->cap - o->len, bare ? "%s=%s\n" : "%s='%s'\n", key, value);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->error = ctnet_errf(o->err, EOVERFLOW, "%s: larger than %zu bytes", o->what, o->cap);
+		return o->error;
+	}
+	o->len += (size_t)n;
+	return 0;
+bad:
+	o->error = ctnet_errf(o->err, EINVAL, "%s: %s value \"%s\" cannot be stored safely", o->what,
+			      key, ctnet_show(value, show));
+	return o->error;
+}
+
+int ctnet_kv_putf(struct ctnet_kv_out *o, const char *key, const char *fmt, ...)
+{
+	char v[NIXOSCONF_VALUE_MAX + 2];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(v)) {
+		if (!o->error)
+			o->error = ctnet_errf(o->err, EINVAL, "%s: %s value too long", o->what, key);
+		return o->error;
+	}
+	return ctnet_kv_put(o, key, v);
 }

@@ -33,6 +33,8 @@ struct nixosconf {
 	char local_mac_address[32];
 	char interfaces[NIXOSCONF_VALUE_MAX + 1]; /* space-separated */
 	char macvlans[NIXOSCONF_VALUE_MAX + 1];   /* space-separated */
+	char network_namespace_path[NIXOSCONF_VALUE_MAX + 1]; /* NixOS networkNamespace */
+	bool has_auto_start, auto_start;          /* AUTO_START=0|1 */
 };
 
 /*
@@ -62,5 +64,22 @@ int nixosconf_read(int dirfd, const char *path, struct nixosconf *out, struct ct
  * (*out, length *len). For callers that parse with nixosconf_parse_kv.
  */
 int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *len, struct ctnet_err *err);
+
+/*
+ * The writer of the same format, for every KEY=VALUE file ctnet keeps (records, leases, NAT
+ * state, CNI attachments): a value is written bare when the reader (and a shell) reads it
+ * back as it is, in '...' otherwise; one that no quoting makes safe (control bytes,
+ * non-ASCII, a ' with other specials, longer than NIXOSCONF_VALUE_MAX) is refused with
+ * -EINVAL naming the key, never dropped. The first error sticks (o->error).
+ */
+struct ctnet_kv_out {
+	char *p;
+	size_t len, cap;
+	const char *what; /* "record \"web\"" for messages */
+	struct ctnet_err *err;
+	int error;
+};
+int ctnet_kv_put(struct ctnet_kv_out *o, const char *key, const char *value);
+int ctnet_kv_putf(struct ctnet_kv_out *o, const char *key, const char *fmt, ...) CTNET_PRINTF(3, 4);
 
 #endif

@@ -308,17 +308,61 @@ int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
 
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ctnet_err_sys(err, errno, "open lock \"%s\"", name);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		int e = errno;
+	for (;;) {
+		struct stat a, b;
+		int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return ctnet_err_sys(err, errno, "open lock \"%s\"", name);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return ctnet_err_sys(err, e, "lock \"%s\"", name);
+		}
+		/* gc removes lock files of gone entries (holding the lock): the file we locked
+		 * must still be the one under this name, or we lock again. */
+		if (fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
 		close(fd);
-		return ctnet_err_sys(err, e, "lock \"%s\"", name);
 	}
-	return fd;
+}
+
+int ctnet_lock_sweep(int dfd, struct ctnet_err *err)
+{
+	DIR *d;
+	struct dirent *e;
+	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3), n = 0;
+
+	if (dup < 0 || !(d = fdopendir(dup))) {
+		if (dup >= 0)
+			close(dup);
+		return ctnet_err_sys(err, errno, "read directory");
+	}
+	while ((e = readdir(d))) {
+		char entry[CTNET_NAME_MAX + 1];
+		size_t len = strlen(e->d_name);
+		struct stat st;
+		if (e->d_name[0] != '.' || len < 7 || len - 6 > CTNET_NAME_MAX ||
+		    strcmp(e->d_name + len - 5, ".lock"))
+			continue;
+		memcpy(entry, e->d_name + 1, len - 6);
+		entry[len - 6] = '\0';
+		if (fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			continue;
+		int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Free and still without an entry while we hold it: nobody is using it. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+		    unlinkat(dfd, e->d_name, 0) == 0)
+			n++;
+		close(fd);
+	}
+	closedir(d);
+	return n;
 }
 
 static void entry_lock_name(const char *name, char out[CTNET_NAME_MAX + 8])

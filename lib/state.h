@@ -61,6 +61,10 @@ int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);
 void ctnet_unlock(int fd);
 /* The per-entry lock of `name` in dfd: ".NAME.lock" (a dot name, so listings skip it). */
 int ctnet_entry_lock(int dfd, const char *name, struct ctnet_err *err);
+/* Removes the entry locks ".NAME.lock" of dfd whose NAME is gone and that nobody holds
+ * (taken before the unlink; ctnet_lock retries when its file was removed). Returns how many
+ * or -errno. */
+int ctnet_lock_sweep(int dfd, struct ctnet_err *err);
 /* Whether someone holds name's entry lock right now (1) or not (0); never blocks. */
 int ctnet_entry_busy(int dfd, const char *name);
 

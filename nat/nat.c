@@ -17,6 +17,7 @@
 
 #include "state.h"
 
+/* 1 when it had to be switched on, 0 when it was on already (or absent), or -errno. */
 static int sysctl_on(const char *path, struct ctnet_err *err)
 {
 	char c = 0;
@@ -36,19 +37,46 @@ static int sysctl_on(const char *path, struct ctnet_err *err)
 		return ctnet_err_sys(err, e, "sysctl \"%s\"", path);
 	}
 	close(fd);
-	return 0;
+	return 1;
+}
+
+int nat_sysctls_repair(bool ipv6, char *changed, size_t len, struct ctnet_err *err)
+{
+	static const struct {
+		bool v6;
+		const char *path, *name;
+	} knobs[] = {
+		{ false, "/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward" },
+		/* forwards to 127.0.0.1 are routed to a container: allowed only with this */
+		{ false, "/proc/sys/net/ipv4/conf/all/route_localnet", "net.ipv4.conf.all.route_localnet" },
+		{ true, "/proc/sys/net/ipv6/conf/all/forwarding", "net.ipv6.conf.all.forwarding" },
+	};
+	size_t o = 0;
+	int n = 0;
+
+	if (changed && len)
+		changed[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
+		if (knobs[i].v6 && !ipv6)
+			continue;
+		int r = sysctl_on(knobs[i].path, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		n++;
+		if (changed && o < len) {
+			int w = snprintf(changed + o, len - o, "%s%s", o ? ", " : "", knobs[i].name);
+			o = w < 0 ? len : o + (size_t)w;
+		}
+	}
+	return n;
 }
 
 int nat_sysctls(bool ipv6, struct ctnet_err *err)
 {
-	int r;
-	if ((r = sysctl_on("/proc/sys/net/ipv4/ip_forward", err)) < 0 ||
-	    /* forwards to 127.0.0.1 are routed to a container: allowed only with this */
-	    (r = sysctl_on("/proc/sys/net/ipv4/conf/all/route_localnet", err)) < 0)
-		return r;
-	if (ipv6)
-		return sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding", err);
-	return 0;
+	int r = nat_sysctls_repair(ipv6, NULL, 0, err);
+	return r < 0 ? r : 0;
 }
 
 void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src)

@@ -73,6 +73,12 @@ int nat_flush(struct ctnet_err *err);
  */
 int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
 
+/*
+ * Switches on the sysctls NAT needs in this namespace (see ctnet-nat(8)) and returns how
+ * many were off (0: all in place), their names in changed (may be NULL), or -errno.
+ */
+int nat_sysctls_repair(bool ipv6, char *changed, size_t len, struct ctnet_err *err);
+
 /* Kernel counters for `list`. */
 struct nat_counters;
 struct nat_stat {

@@ -79,6 +79,27 @@ int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr
 /* Whether name's host-side link exists (1), not (0), or -errno. */
 int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err);
 
+/*
+ * What differs between the kernel and what netd_up(spec) leaves (read-only): the host link
+ * host_ifname (up, MTU, bridge port), its address and route to the container (per-address
+ * FIB lookups, so the cost does not grow with the host's containers), and in the container
+ * its link (up, MTU, MAC), loopback, addresses and default route. One line per fault;
+ * n == 0 means in place. netd_up(spec) repairs every one of them.
+ */
+#define NETD_FAULTS_MAX 16
+struct netd_faults {
+	size_t n;
+	bool truncated;
+	char v[NETD_FAULTS_MAX][128];
+};
+int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct netd_faults *f,
+		struct ctnet_err *err);
+
+/* Drops the host's neighbour (ARP/NDP) entries for a and a6 (may be NULL) on host_ifname:
+ * after the container's MAC changed, the host would keep sending to the old one. */
+int netd_neigh_forget(const char *host_ifname, const struct ctnet_addr *a, const struct ctnet_addr *a6,
+		      struct ctnet_err *err);
+
 /* A link ctnet made, as `show` reads it from the kernel (host namespace). */
 #define NETD_SHOW_MAX_ADDRS 8
 #define NETD_SHOW_MAX_ROUTES 16

@@ -252,6 +252,13 @@ static int link_attr(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			l->mtu = mnl_attr_get_u32(a);
 		break;
+	case IFLA_ADDRESS:
+		if (mnl_attr_get_payload_len(a) == 6) {
+			const unsigned char *m = mnl_attr_get_payload(a);
+			snprintf(l->mac, sizeof(l->mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+				 m[2], m[3], m[4], m[5]);
+		}
+		break;
 	case IFLA_LINKINFO:
 		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
 			mnl_attr_parse_nested(a, linkinfo_attr, l);

@@ -76,6 +76,7 @@ struct nd_link {
 	char ifname[16];
 	char kind[16];
 	char alias[128];
+	char mac[18];     /* "aa:bb:cc:dd:ee:ff" when the link has one */
 };
 /* Reply handler filling a struct nd_link. */
 void nd_link_reply(const struct nlmsghdr *nlh, void *arg);

@@ -11,8 +11,7 @@
 #define OCI_STATE_MAX (1 << 20)
 
 /* Annotations ctnet reads; everything else in the state is ignored. */
-static int apply_annotations(json_t *ann, struct up_opts *o, char *fwbuf, size_t fwlen,
-			     struct ctnet_err *err)
+static int apply_annotations(json_t *ann, struct ct_spec *s, struct ctnet_err *err)
 {
 	const char *key;
 	json_t *v;
@@ -22,49 +21,53 @@ static int apply_annotations(json_t *ann, struct up_opts *o, char *fwbuf, size_t
 	if (!json_is_object(ann))
 		return ctnet_errf(err, EINVAL, "OCI state: \"annotations\" is not an object");
 	json_object_foreach(ann, key, v) {
-		const char *s = json_string_value(v);
+		const char *val = json_string_value(v);
+		int rc = 0;
 		if (strncmp(key, "ctnet.", 6))
 			continue;
-		if (!s)
+		if (!val)
 			return ctnet_errf(err, EINVAL, "OCI annotation \"%.40s\": not a string", key);
 		if (!strcmp(key, "ctnet.forward")) {
-			if (strlen(s) >= fwlen)
+			char buf[1024];
+			if (strlen(val) >= sizeof(buf))
 				return ctnet_errf(err, E2BIG, "OCI annotation ctnet.forward: too long");
-			snprintf(fwbuf, fwlen, "%s", s);
-			for (char *save = NULL, *p = strtok_r(fwbuf, ",", &save); p;
-			     p = strtok_r(NULL, ",", &save)) {
-				if (o->n_forwards >= NAT_MAX_FORWARDS)
-					return ctnet_errf(err, E2BIG, "OCI annotation ctnet.forward: too many");
-				o->forwards[o->n_forwards++] = p;
-			}
+			snprintf(buf, sizeof(buf), "%s", val);
+			for (char *save = NULL, *p = strtok_r(buf, ",", &save); p && rc == 0;
+			     p = strtok_r(NULL, ",", &save))
+				rc = ct_spec_add_forward(s, p, err);
 		} else if (!strcmp(key, "ctnet.ipv6")) {
-			o->ipv6 = !strcmp(s, "true") || !strcmp(s, "1");
+			s->ipv6 = !strcmp(val, "true") || !strcmp(val, "1");
 		} else if (!strcmp(key, "ctnet.bridge")) {
-			o->bridge = s;
+			if ((rc = ctnet_ifname_check(val, err)) == 0)
+				snprintf(s->bridge, sizeof(s->bridge), "%s", val);
 		} else if (!strcmp(key, "ctnet.pool")) {
-			o->pool = s;
+			rc = ctnet_cidr_parse(val, "pool", &s->pool, err);
+			s->has_pool = rc == 0;
 		} else if (!strcmp(key, "ctnet.host-address")) {
-			o->host_address = s;
+			rc = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "host address", &s->host, err);
 		} else if (!strcmp(key, "ctnet.local-address")) {
-			o->local_address = s;
+			rc = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &s->local, err);
 		} else {
 			char shown[CTNET_SHOW_MAX];
 			return ctnet_errf(err, EINVAL, "OCI annotation \"%s\": unknown ctnet option",
 					  ctnet_show(key, shown));
 		}
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
 
-/* Reads and checks the state document; fills id (and pid for up). */
-int oci_parse_state(const char *text, size_t len, bool need_pid, struct up_opts *o,
-		    char *fwbuf, size_t fwlen, json_t **keep, struct ctnet_err *err)
+/* Reads and checks the state document; fills the spec (pid for up). */
+int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
+		    struct ctnet_err *err)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *id, *pid;
 	int rc;
 
+	ct_spec_init(s, NULL);
 	if (!root)
 		return ctnet_errf(err, EINVAL, "OCI state: malformed JSON at line %d: %.80s", jerr.line,
 				  jerr.text);
@@ -77,34 +80,34 @@ int oci_parse_state(const char *text, size_t len, bool need_pid, struct up_opts 
 		json_decref(root);
 		return ctnet_errf(err, EINVAL, "OCI state: missing \"id\"");
 	}
-	o->name = json_string_value(id);
-	rc = ctnet_name_check(o->name, err);
+	rc = ctnet_name_check(json_string_value(id), err);
+	if (rc == 0) {
+		snprintf(s->name, sizeof(s->name), "%s", json_string_value(id));
+		snprintf(s->origin, sizeof(s->origin), "oci");
+		snprintf(s->runtime_id, sizeof(s->runtime_id), "%s", json_string_value(id));
+	}
 	if (rc == 0 && need_pid) {
 		pid = json_object_get(root, "pid");
 		if (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
-		    json_integer_value(pid) > 4194304)
+		    json_integer_value(pid) > 4194304) {
 			rc = ctnet_errf(err, EINVAL, "OCI state: missing or invalid \"pid\"");
-		else
-			o->pid = (pid_t)json_integer_value(pid);
+		} else {
+			s->netns_kind = CT_NETNS_PID;
+			s->pid = (pid_t)json_integer_value(pid);
+		}
 	}
 	if (rc == 0)
-		rc = apply_annotations(json_object_get(root, "annotations"), o, fwbuf, fwlen, err);
-	if (rc < 0) {
-		json_decref(root);
-		return rc;
-	}
-	*keep = root; /* o points into it */
-	return 0;
+		rc = apply_annotations(json_object_get(root, "annotations"), s, err);
+	json_decref(root);
+	return rc;
 }
 
 int cmd_oci_hook(int argc, char **argv)
 {
 	static char buf[OCI_STATE_MAX + 1];
-	char fwbuf[1024];
-	struct up_opts o = { .netns_fd = -1 };
-	struct ct_record rec;
+	static struct ct_spec spec;
+	static struct ct_record rec;
 	struct ctnet_err err;
-	json_t *root = NULL;
 	bool up;
 	size_t len = 0;
 
@@ -129,11 +132,9 @@ int cmd_oci_hook(int argc, char **argv)
 		ctnet_errf(&err, EINVAL, "OCI state: unreadable or larger than %d bytes", OCI_STATE_MAX);
 		return ctnet_cli_fail(&err);
 	}
-	if (oci_parse_state(buf, len, up, &o, fwbuf, sizeof(fwbuf), &root, &err) < 0)
+	if (oci_parse_state(buf, len, up, &spec, &err) < 0)
 		return ctnet_cli_fail(&err);
-	int rc = up ? ct_up(&o, &rec, &err) : ct_down(o.name, false, NULL, &err);
-	json_decref(root);
-	if (rc < 0)
+	if ((up ? ct_up(&spec, &rec, NULL, &err) : ct_down(spec.name, false, NULL, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }

@@ -50,31 +50,29 @@ static void run_usage(void)
 
 int cmd_run(int argc, char **argv)
 {
-	struct up_opts o = { .netns_fd = -1 };
-	struct ct_record rec;
+	static struct up_cli o;
+	static struct ct_record rec;
 	struct ctnet_err err;
-	char autoname[32];
 	int rc, ready[2], go[2], status = 0;
 	pid_t pid;
 
+	ct_spec_init(&o.spec, NULL);
 	rc = up_parse_args(argc, argv, &o, run_usage);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (optind >= argc || strcmp(argv[optind - 1], "--"))
 		return ctnet_cli_usage("run: expected [NAME] [options] -- CMD");
-	if (o.netns_path || o.pid || o.create_netns || o.shared)
+	if (o.spec.netns_kind != CT_NETNS_NONE || o.spec.shared)
 		return ctnet_cli_usage("run: makes its own namespace (no --netns, --pid, --create-netns, --shared)");
-	if (!o.name) {
-		snprintf(autoname, sizeof(autoname), "run-%ld", (long)getpid());
-		o.name = autoname;
-	}
-	if (ctnet_name_check(o.name, &err) < 0)
+	if (!o.spec.name[0])
+		snprintf(o.spec.name, sizeof(o.spec.name), "run-%ld", (long)getpid());
+	if (up_finish(&o, o.spec.name, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (o.config && up_apply_config(&o, &err) < 0)
-		return ctnet_cli_fail(&err);
-
-	o.netns_fd = netns_new_anon(&err);
-	if (o.netns_fd < 0)
+	if (o.spec.shared || o.spec.netns_kind != CT_NETNS_NONE)
+		return ctnet_cli_usage("run: makes its own namespace (a --config without PRIVATE_NETWORK=1 or with NETWORK_NAMESPACE_PATH cannot be run)");
+	o.spec.netns_kind = CT_NETNS_FD;
+	o.spec.netns_fd = netns_new_anon(&err);
+	if (o.spec.netns_fd < 0)
 		return ctnet_cli_fail(&err);
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		ctnet_err_sys(&err, errno, "run: pipe");
@@ -98,7 +96,7 @@ int cmd_run(int argc, char **argv)
 		signal(SIGHUP, SIG_DFL);
 		close(ready[0]);
 		close(go[1]);
-		child(o.netns_fd, ready[1], go[0], argv + optind);
+		child(o.spec.netns_fd, ready[1], go[0], argv + optind);
 	}
 	close(ready[1]);
 	close(go[0]);
@@ -108,9 +106,9 @@ int cmd_run(int argc, char **argv)
 		ctnet_errf(&err, ECHILD, "run: child failed to enter the namespace");
 		return ctnet_cli_fail(&err);
 	}
-	o.owner_pid = pid;
-	rc = ct_up(&o, &rec, &err);
-	close(o.netns_fd);
+	o.spec.owner_pid = pid;
+	rc = ct_up(&o.spec, &rec, NULL, &err);
+	close(o.spec.netns_fd);
 	if (rc < 0) {
 		close(go[1]); /* child exits without running CMD */
 		waitpid(pid, &status, 0);
@@ -134,7 +132,7 @@ int cmd_run(int argc, char **argv)
 		if (w < 0 && errno != EINTR)
 			break;
 	}
-	if (ct_down(o.name, false, NULL, &err) < 0)
+	if (ct_down(o.spec.name, false, NULL, &err) < 0)
 		ctnet_cli_fail(&err);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

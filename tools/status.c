@@ -41,7 +41,7 @@ static const char *container_state(const struct ct_record *r, const char **why)
 	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
 	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
 	 * grew quadratically. */
-	if (!r->shared && r->host_ifname[0] && !link_present(r->host_ifname)) {
+	if (!r->spec.shared && r->host_ifname[0] && !link_present(r->host_ifname)) {
 		*why = "host link missing";
 		return "stale";
 	}
@@ -62,12 +62,12 @@ struct nat_query {
 
 static bool nat_wanted(const struct ct_record *r)
 {
-	return !r->shared && !r->no_nat && !r->pending && r->local.family;
+	return !r->spec.shared && !r->spec.no_nat && !r->pending && r->local.family;
 }
 
 static struct nat_query *nat_query_new(const struct ct_record *r, size_t idx, const char *name)
 {
-	struct nat_query *q = malloc(sizeof(*q) + r->n_forwards * sizeof(q->forwards[0]));
+	struct nat_query *q = malloc(sizeof(*q) + r->spec.n_forwards * sizeof(q->forwards[0]));
 	if (!q)
 		return NULL;
 	q->idx = idx;
@@ -78,8 +78,8 @@ static struct nat_query *nat_query_new(const struct ct_record *r, size_t idx, co
 	q->addr6 = r->local6;
 	q->addr6.prefix = -1;
 	snprintf(q->iface, sizeof(q->iface), "%s", r->host_ifname);
-	q->n_forwards = r->n_forwards;
-	memcpy(q->forwards, r->forwards, r->n_forwards * sizeof(q->forwards[0]));
+	q->n_forwards = r->spec.n_forwards;
+	memcpy(q->forwards, r->spec.forwards, r->spec.n_forwards * sizeof(q->forwards[0]));
 	return q;
 }
 
@@ -123,8 +123,8 @@ static void row_fill(struct row *w, const struct ct_record *r)
 {
 	size_t off = 0;
 
-	snprintf(w->name, sizeof(w->name), "%s", r->name);
-	w->shared = r->shared;
+	snprintf(w->name, sizeof(w->name), "%s", r->spec.name);
+	w->shared = r->spec.shared;
 	snprintf(w->host_ifname, sizeof(w->host_ifname), "%s", r->host_ifname[0] ? r->host_ifname : "-");
 	if (r->host.family)
 		ctnet_addr_cidr_str(&r->host, w->host);
@@ -135,10 +135,10 @@ static void row_fill(struct row *w, const struct ct_record *r)
 	else
 		strcpy(w->local, "-");
 	snprintf(w->fw, sizeof(w->fw), "-");
-	for (size_t j = 0; j < r->n_forwards; j++) {
+	for (size_t j = 0; j < r->spec.n_forwards; j++) {
 		char spec[64];
 		int n = snprintf(w->fw + off, sizeof(w->fw) - off, "%s%s", j ? "," : "",
-				 nat_forward_str(&r->forwards[j], spec, sizeof(spec)));
+				 nat_forward_str(&r->spec.forwards[j], spec, sizeof(spec)));
 		if (n < 0 || (size_t)n >= sizeof(w->fw) - off) {
 			w->fw[off] = '\0';
 			break;
@@ -415,7 +415,7 @@ int cmd_status(int argc, char **argv)
 			printf("Usage: ctnet status [NAME] [--json]\n"
 			       "Containers ctnet brought up: mode, addresses, interfaces, forwards, and\n"
 			       "whether each is up or stale (namespace or process gone, link deleted).\n"
-			       "Exit 1 when NAME is not up or is stale.\n");
+			       "Exit 1 when NAME (or, without NAME, any container) is not up or is stale.\n");
 			return 0;
 		}
 		if (opt == 'j')
@@ -470,13 +470,15 @@ int cmd_status(int argc, char **argv)
 	}
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);
-	return optind < argc && s.stale ? 1 : 0;
+	return s.stale ? 1 : 0;
 }
 
 /* gc: containers that are gone, then leases and NAT entries without a record. */
 struct gc_ctx {
 	char (*names)[CTNET_NAME_MAX + 1]; /* owners seen in leases and NAT state */
 	size_t n, cap;
+	bool leases;     /* --leases: also release leases of containers not running */
+	int kept_leases;
 	int removed;
 	int failed;
 	struct ctnet_err err;
@@ -491,6 +493,7 @@ static int gc_record(const char *name, void *data)
 	char msg[sizeof(err.msg)];
 	/* Decide under the container's lock: an up in progress is waited for, not undone. */
 	_cleanup_close_ int lock = record_lock(name, &err);
+	bool keep_lease;
 	int rc;
 
 	if (lock < 0) {
@@ -509,12 +512,16 @@ static int gc_record(const char *name, void *data)
 	} else if (!strcmp(container_state(&r, &why), "up")) {
 		return 0;
 	}
-	if (ct_down_locked(name, false, NULL, &err) < 0) {
+	/* A container that died (or ran in an earlier boot) keeps its addresses for when it
+	 * comes back; an interrupted up or down is finished as it was meant. */
+	keep_lease = rc == 0 && !r.pending && r.stopping != CT_STOP_RELEASE && r.lease && !g->leases;
+	if (ct_down_locked(name, keep_lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
 	}
-	printf("removed container %s (%s)\n", name, why ? why : "stale");
+	printf("removed container %s (%s)%s\n", name, why ? why : "stale",
+	       keep_lease ? ", lease kept" : "");
 	g->removed++;
 	return 0;
 }
@@ -523,12 +530,19 @@ static int gc_orphan(const char *name, const char *what, struct gc_ctx *g)
 {
 	struct ct_record r;
 	struct ctnet_err err;
+	bool lease = !strcmp(what, "lease");
 	_cleanup_close_ int lock = record_lock(name, &err);
 	if (lock < 0 || record_read(name, &r, &err) != -ENOENT) {
 		/* It has a record now (an up finished meanwhile), or we cannot tell. */
 		return 0;
 	}
-	if (ct_down_locked(name, false, NULL, &err) < 0) {
+	/* A lease outlives its container's record: /run is emptied by a reboot, and the
+	 * container must come back with the addresses it had. Only --leases frees it. */
+	if (lease && !g->leases) {
+		g->kept_leases++;
+		return 0;
+	}
+	if (ct_down_locked(name, !lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
@@ -603,6 +617,25 @@ static void gc_nat(struct gc_ctx *g)
 	g->removed++;
 }
 
+/* CNI attachments whose container is gone, and lock files of gone containers. */
+static void gc_files(struct gc_ctx *g)
+{
+	struct ctnet_err err;
+	int n = cni_attachment_sweep(&err), dfd;
+	if (n > 0) {
+		printf("removed %d CNI attachment file%s of gone containers\n", n, n == 1 ? "" : "s");
+		g->removed += n;
+	}
+	if ((dfd = record_dir(false, &err)) >= 0) {
+		n = ctnet_lock_sweep(dfd, &err);
+		close(dfd);
+		if (n > 0) {
+			printf("removed %d lock file%s of gone containers\n", n, n == 1 ? "" : "s");
+			g->removed += n;
+		}
+	}
+}
+
 static int gc_links(struct gc_ctx *g)
 {
 	struct netd_link_info *links = NULL;
@@ -620,14 +653,18 @@ int cmd_gc(int argc, char **argv)
 	struct gc_ctx g = { 0 };
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("Usage: ctnet gc\n"
+		printf("Usage: ctnet gc [--leases]\n"
 		       "Remove what belongs to containers that are gone (dead PID, vanished namespace,\n"
-		       "deleted link) and leases or NAT entries without a container record, saying\n"
-		       "what was removed.\n");
+		       "deleted link, earlier boot): links, NAT entries, records, CNI attachments and\n"
+		       "lock files, saying what was removed. Leases are kept, so a container that comes\n"
+		       "back (after a reboot too) gets the addresses it had; --leases also releases\n"
+		       "the leases of containers that are not running.\n");
 		return 0;
 	}
-	if (argc > 1)
-		return ctnet_cli_usage("gc: takes no arguments");
+	if (argc == 2 && !strcmp(argv[1], "--leases"))
+		g.leases = true;
+	else if (argc > 1)
+		return ctnet_cli_usage("gc: takes only --leases");
 	size_t n_leases, n_nat;
 	gc_sweep(&g);
 	if (record_foreach(gc_record, &g, &g.err) < 0 || ipam_list(gc_lease, &g, &g.err) < 0) {
@@ -648,6 +685,10 @@ int cmd_gc(int argc, char **argv)
 		gc_orphan(g.names[i], i < n_leases ? "lease" : i < n_nat ? "NAT entries" : "link", &g);
 	free(g.names);
 	gc_nat(&g);
+	gc_files(&g);
+	if (g.kept_leases)
+		printf("kept %d lease%s of containers not running (ctnet gc --leases or ctnet-ipam release NAME frees them)\n",
+		       g.kept_leases, g.kept_leases == 1 ? "" : "s");
 	printf("gc: removed %d\n", g.removed);
 	return g.failed ? 1 : 0;
 }

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static struct ct_record r;
 		put("run/containers", data + 1, size - 1);
 		if (record_read("f", &r, &err) == 0) {
-			FUZZ_ASSERT(!strcmp(r.name, "f") && r.n_forwards <= NAT_MAX_FORWARDS);
+			FUZZ_ASSERT(!strcmp(r.spec.name, "f") && r.spec.n_forwards <= NAT_MAX_FORWARDS);
 			json_decref(record_json(&r));
 		}
 		break;

@@ -40,8 +40,8 @@ check_match "status table names the container" "$($CTNET status)" "web +private 
 out2=$($CTNET up web --create-netns --forward tcp:8080:80)
 check_eq "up twice prints the same lease" "$(echo "$out2" | grep ADDRESS)" "$(echo "$out" | grep ADDRESS)"
 check_eq "up twice: still one ve-web" "$(ip -br link | grep -c '^ve-web')" "1"
-check_exit "up with other forwards while up: refused" 1 $CTNET up web --create-netns --forward tcp:9090:90
-check_match "refusal says already up" "$T_STDERR" "already up"
+check_exit "up with another ifname while up: refused" 1 $CTNET up web --create-netns --ifname eth1 --forward tcp:8080:80
+check_match "refusal says already up and names the field" "$T_STDERR" "already up; ifname cannot change"
 
 # --- rollback: host port taken by web ---
 state0=$(snapshot_state); nft0=$(snapshot_nft)

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctnet.h"
+#include "launch.h"
 
 const char *netns_run_dir(void)
 {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Attachments: which ctnet container serves (containerID, ifname) of which network. */
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cni.h"
+#include "launch.h"
 #include "state.h"
 
 #define ATTACH_MAX 8192
@@ -138,4 +139,51 @@ int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data)
 	if (dfd < 0)
 		return dfd;
 	return ctnet_dir_foreach(dfd, "attachments", foreach_one, &f, err);
+}
+
+struct sweep_ctx {
+	int dfd;
+	int n;
+};
+
+static int sweep_one(int dfd, const char *name, void *data)
+{
+	struct sweep_ctx *sw = data;
+	struct ct_record *r;
+	struct ctnet_err e;
+	int lock, rc;
+
+	(void)dfd;
+	if (strncmp(name, "cni-", 4))
+		return 0;
+	/* Under the attachment's lock, as ADD and DEL hold it: a DEL or ADD in progress
+	 * finishes first; then no record means nothing serves it any more. */
+	if ((lock = ctnet_entry_lock(sw->dfd, name, &e)) < 0)
+		return 0;
+	if (!(r = malloc(sizeof(*r)))) {
+		close(lock);
+		return -ENOMEM;
+	}
+	rc = record_read(name, r, &e);
+	if (rc == -ENOENT && ctnet_unlink(sw->dfd, name, &e) == 0)
+		sw->n++;
+	free(r);
+	close(lock);
+	return 0;
+}
+
+int cni_attachment_sweep(struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = attach_dir(false, err);
+	struct sweep_ctx sw = { .dfd = dfd };
+	int rc;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	if ((rc = ctnet_dir_foreach(dfd, "attachments", sweep_one, &sw, err)) < 0)
+		return rc;
+	rc = ctnet_lock_sweep(dfd, err);
+	return rc < 0 ? rc : sw.n + rc;
 }

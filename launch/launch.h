@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The launcher library: one typed spec per container, the record that stores it, and
+ * up / down / converge over the ipam, netd and nat libraries. Front-ends (the ctnet CLI's
+ * flags, a nixos-container .conf, OCI annotations, a CNI network config) parse their input
+ * once into a struct ct_spec and call ct_up(); nothing here prints.
+ */
+#ifndef CTNET_LAUNCH_H
+#define CTNET_LAUNCH_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../ipam/ipam.h"
+#include "../nat/nat.h"
+#include "addr.h"
+#include "err.h"
+#include "name.h"
+
+/* Host interfaces moved into a container, and macvlans made for it, at most. */
+#define CT_MAX_EXTRA 8
+/* The record format written by this version; older records (no VERSION) are version 1. */
+#define CT_RECORD_VERSION 2
+#define CT_ORIGIN_MAX 256
+#define CT_RUNTIME_ID_MAX 256
+
+/* Where the container's network namespace comes from. */
+enum ct_netns_kind {
+	CT_NETNS_NONE,   /* shared mode */
+	CT_NETNS_PATH,   /* --netns PATH (a bind mount, /proc/PID/ns/net, ...) */
+	CT_NETNS_PID,    /* --pid PID */
+	CT_NETNS_CREATE, /* --create-netns: /run/netns/NAME, made and removed by ctnet */
+	CT_NETNS_FD,     /* ctnet run: an anonymous namespace held by owner_pid */
+};
+
+/*
+ * What a container's network should be: every field a front-end can set, already parsed
+ * and validated (ct_spec_check). Family 0 addresses mean "allocate". Fixed-size, no
+ * pointers: it is copied, compared field by field (ct_spec_diff) and stored in the record.
+ */
+struct ct_spec {
+	char name[CTNET_NAME_MAX + 1];
+	bool shared;               /* NixOS's default: the host namespace, nothing plumbed */
+	enum ct_netns_kind netns_kind;
+	char netns_path[PATH_MAX]; /* CT_NETNS_PATH; /run/netns/NAME for CT_NETNS_CREATE */
+	pid_t pid;                 /* CT_NETNS_PID; shared mode: an optional owner process */
+	int netns_fd;              /* CT_NETNS_FD only (not stored): -1 otherwise */
+	pid_t owner_pid;           /* CT_NETNS_FD: the process inside (recorded for liveness) */
+	struct ctnet_addr host, local;   /* requested IPv4 pair; local may carry a prefix */
+	struct ctnet_addr host6, local6; /* requested IPv6 pair */
+	bool ipv6;                 /* allocate an IPv6 pair when none is given */
+	bool has_pool;
+	struct ctnet_addr pool;    /* allocate from this CIDR */
+	char bridge[IFNAMSIZ];     /* "" = point-to-point */
+	char ifname[IFNAMSIZ];     /* container side; "" = eth0 */
+	char host_ifname[IFNAMSIZ]; /* host side; "" = derived (ve-NAME / vb-NAME / hashed) */
+	char mac[18];              /* container side; "" = random */
+	unsigned mtu;              /* 0 = kernel default */
+	bool no_nat;               /* no masquerade, forwards or anti-spoofing (CNI ipMasq:false) */
+	size_t n_forwards;
+	struct nat_forward forwards[NAT_MAX_FORWARDS];
+	size_t n_interfaces, n_macvlans;
+	char interfaces[CT_MAX_EXTRA][IFNAMSIZ]; /* NixOS interfaces: moved in */
+	char macvlans[CT_MAX_EXTRA][IFNAMSIZ];   /* parents; the macvlan inside is mv-PARENT */
+	/* Who manages it: "" by hand, "cni", "oci", "apply:DIR". apply touches only its own. */
+	char origin[CT_ORIGIN_MAX];
+	/* The runtime's id for it (CNI container id, OCI id) and a display name (pod). */
+	char runtime_id[CT_RUNTIME_ID_MAX];
+	char runtime_name[CTNET_NAME_MAX + 1];
+};
+
+/* An empty spec (netns_fd -1) named name (not checked here). */
+void ct_spec_init(struct ct_spec *s, const char *name);
+/* Everything about the request, checked before any change: -EINVAL naming the value. */
+int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err);
+/* Parses one forward ("tcp:8080:80", with "@HOSTIP" allowed) and appends it. */
+int ct_spec_add_forward(struct ct_spec *s, const char *text, struct ctnet_err *err);
+/* Appends an interface to move in (macvlan: a parent). */
+int ct_spec_add_interface(struct ct_spec *s, bool macvlan, const char *ifname,
+			  struct ctnet_err *err);
+/*
+ * Fills what s does not set yet from a nixos-container config file (root-owned, not
+ * writable by others, read as data). Without PRIVATE_NETWORK=1 the container is shared.
+ * NETWORK_NAMESPACE_PATH joins that namespace. Values already in s win (command line).
+ */
+int ct_spec_from_conf(struct ct_spec *s, const char *path, struct ctnet_err *err);
+
+/* The fields ct_spec_diff compares, one bit each. */
+enum ct_field {
+	CT_F_MODE = 1u << 0, CT_F_NETNS = 1u << 1, CT_F_ADDRESS = 1u << 2,
+	CT_F_ADDRESS6 = 1u << 3, CT_F_POOL = 1u << 4, CT_F_BRIDGE = 1u << 5,
+	CT_F_IFNAME = 1u << 6, CT_F_HOST_IFNAME = 1u << 7, CT_F_MAC = 1u << 8,
+	CT_F_MTU = 1u << 9, CT_F_NAT = 1u << 10, CT_F_FORWARDS = 1u << 11,
+	CT_F_INTERFACES = 1u << 12, CT_F_ORIGIN = 1u << 13, CT_F_RUNTIME = 1u << 14,
+};
+/* Fields ct_up changes on a running container without recreating its link. */
+#define CT_F_IN_PLACE (CT_F_MAC | CT_F_MTU | CT_F_FORWARDS | CT_F_RUNTIME)
+#define CT_F_COUNT 15
+/* The CT_F_* bits in which a and b differ (0: the same request). */
+unsigned ct_spec_diff(const struct ct_spec *a, const struct ct_spec *b);
+/* "mtu", "forwards", ... for one bit. */
+const char *ct_field_name(unsigned bit);
+
+/* What ctnet knows about one container: the record under $CTNET_RUN_DIR/containers/NAME. */
+struct ct_record {
+	struct ct_spec spec;  /* as requested (the record is the spec) */
+	unsigned version;
+	char netns[PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
+	pid_t pid;            /* 0 unless given by --pid (or the child of `run`) */
+	unsigned long long ns_dev, ns_ino; /* identity of the namespace, for liveness */
+	bool created_netns;   /* ctnet made /run/netns/NAME and removes it on down */
+	char host_ifname[IFNAMSIZ]; /* the host side's name in use */
+	char ifname[IFNAMSIZ];      /* the container side's name in use */
+	struct ctnet_addr host, local; /* in use (allocated or given); family 0 when absent */
+	bool has_v6;
+	struct ctnet_addr host6, local6;
+	bool lease;           /* addresses came from ipam: released on down */
+	bool pending;         /* written by up before its first change and replaced by the
+			       * final record at the end: left behind, it marks an interrupted
+			       * up that gc, down or the next up clean from what it names */
+	char boot_id[40];     /* the kernel's boot id when it was written */
+	enum { CT_STOP_NONE, CT_STOP_RELEASE, CT_STOP_KEEP_LEASE } stopping; /* a down began */
+};
+
+/* record.c */
+int record_dir(bool create, struct ctnet_err *err);
+int record_write(const struct ct_record *rec, struct ctnet_err *err);
+/* -ENOENT when there is no record. */
+int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
+/* The same in an already open record_dir() (listing thousands: one directory walk). */
+int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
+/* The record codec: text (KEY=VALUE lines) to record and back. */
+int record_parse(const char *text, size_t len, const char *name, struct ct_record *rec,
+		 struct ctnet_err *err);
+/* Into buf; the length, or -EOVERFLOW / -EINVAL (a value that cannot be written safely). */
+int record_format(const struct ct_record *rec, char *buf, size_t len, struct ctnet_err *err);
+int record_remove(const char *name, struct ctnet_err *err);
+int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
+/* Per-container lock (held across up/down of one name). Returns fd or -errno. */
+int record_lock(const char *name, struct ctnet_err *err);
+/* Whether an up/down of name holds its lock right now (1) or not (0). */
+int record_busy(const char *name);
+json_t *record_json(const struct ct_record *rec);
+/* nixos-container style KEY=VALUE lines (shell-sourceable). */
+void record_print_env(FILE *f, const struct ct_record *rec);
+/* 1 alive, 0 stale (namespace or pid gone, host rebooted); sets *why for stale ones. */
+int record_alive(const struct ct_record *rec, const char **why);
+/* This boot's id (/proc/sys/kernel/random/boot_id), "" when unreadable. */
+const char *ct_boot_id(void);
+
+/* netns.c */
+/* Makes /run/netns/NAME (the `ip netns add` way); -EEXIST when it exists. */
+int netns_create_named(const char *name, struct ctnet_err *err);
+int netns_remove_named(const char *name, struct ctnet_err *err);
+/* A fresh anonymous network namespace, returned as an fd; we stay where we are. */
+int netns_new_anon(struct ctnet_err *err);
+int netns_identity(int fd, unsigned long long *dev, unsigned long long *ino,
+		   struct ctnet_err *err);
+const char *netns_run_dir(void);
+
+/* What an up changed on an existing container: repairs and in-place changes. */
+#define CT_REPORT_MAX 48
+struct ct_report {
+	size_t n;
+	bool truncated;
+	struct ct_change {
+		bool repair; /* something had drifted (else: the spec changed) */
+		char what[200];
+	} v[CT_REPORT_MAX];
+};
+void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...) CTNET_PRINTF(3, 4);
+
+/*
+ * Brings spec up, or converges an existing container to it:
+ * - not there (or stale): allocate, plumb, NAT, record; any failure undoes every step;
+ * - there with the same spec: every piece is checked against the kernel (host and container
+ *   links, addresses, routes, default route, NAT elements, sysctls) and repaired;
+ * - there with another spec: the difference is applied in place (forwards, MTU, MAC) or,
+ *   for fields that cannot change in place, refused with -EEXIST naming the field and
+ *   nothing changed.
+ * rep (may be NULL) lists what was repaired or changed. *out is the record afterwards.
+ */
+int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
+	  struct ctnet_err *err);
+/* The converge step alone, for a caller holding record_lock(name) with the record read. */
+int ct_converge(const struct ct_spec *spec, const struct ct_record *have, struct ct_record *out,
+		struct ct_report *rep, struct ctnet_err *err);
+int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
+int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* Whether the container is up (1: alive and, for private ones, the host link present) or
+ * stale (0, *why says why). No NAT check (see status). */
+int ct_state(const struct ct_record *r, const char **why);
+
+/*
+ * attach.c: CNI attachments, (CNI_CONTAINERID, CNI_IFNAME) of a network -> the ctnet
+ * container serving it, in $CTNET_RUN_DIR/cni/NAME (KEY=VALUE). Written by ctnet-cni before
+ * its first change and removed after its last; gc sweeps those whose container is gone.
+ */
+#define CNI_ID_MAX 256 /* CNI_CONTAINERID */
+struct cni_attachment {
+	char name[CTNET_NAME_MAX + 1]; /* the ctnet container name */
+	char container_id[CNI_ID_MAX + 1];
+	char ifname[IFNAMSIZ];
+	char network[CTNET_NAME_MAX + 1];
+	char netns[PATH_MAX];
+};
+/* "cni-" + 16 hex of ctnet_hash64(id "/" ifname); out >= CTNET_NAME_MAX + 1. */
+void cni_attachment_name(const char *container_id, const char *ifname, char *out);
+/* Per-attachment lock; returns the fd to close or -errno. */
+int cni_attachment_lock(const char *name, struct ctnet_err *err);
+int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err);
+/* -ENOENT when there is none. */
+int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err);
+int cni_attachment_remove(const char *name, struct ctnet_err *err);
+/* Calls cb for each attachment file; a non-zero return stops and is returned. */
+int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
+			   struct ctnet_err *err);
+
+/* Removes attachment files (and their locks) whose container has no record and that no
+ * command holds; returns how many or -errno. */
+int cni_attachment_sweep(struct ctnet_err *err);
+
+#endif

@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/* Container records: $CTNET_RUN_DIR/containers/NAME, KEY=VALUE lines an admin can `cat`:
+ * the spec as requested (the REQ_* keys and the spec's own), then what is in use. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "launch.h"
+#include "nixosconf.h"
+#include "state.h"
+
+#define RECORD_MAX 16384
+
+int record_dir(bool create, struct ctnet_err *err)
+{
+	return ctnet_dir_open(ctnet_run_dir(), "containers", create, err);
+}
+
+int record_lock(const char *name, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = record_dir(true, err);
+	if (dfd < 0)
+		return dfd;
+	return ctnet_entry_lock(dfd, name, err);
+}
+
+int record_busy(const char *name)
+{
+	_cleanup_close_ int dfd = record_dir(false, NULL);
+	return dfd < 0 ? 0 : ctnet_entry_busy(dfd, name);
+}
+
+const char *ct_boot_id(void)
+{
+	static char id[40];
+	static bool done;
+	if (!done) {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, id, sizeof(id) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		id[n > 0 ? n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+		done = true;
+	}
+	return id;
+}
+
+static const char *const netns_kinds[] = { "none", "path", "pid", "create", "fd" };
+
+static void put_addr(struct ctnet_kv_out *o, const char *key, const struct ctnet_addr *a)
+{
+	char buf[CTNET_ADDR_STRLEN];
+	if (a->family)
+		ctnet_kv_put(o, key, ctnet_addr_cidr_str(a, buf));
+}
+
+int record_format(const struct ct_record *r, char *buf, size_t len, struct ctnet_err *err)
+{
+	const struct ct_spec *s = &r->spec;
+	char what[CTNET_NAME_MAX + 16];
+	struct ctnet_kv_out o = { .p = buf, .cap = len, .what = what, .err = err };
+
+	snprintf(what, sizeof(what), "record \"%s\"", s->name);
+	ctnet_kv_putf(&o, "VERSION", "%u", CT_RECORD_VERSION);
+	ctnet_kv_put(&o, "NAME", s->name);
+	ctnet_kv_put(&o, "MODE", s->shared ? "shared" : "private");
+	if (r->boot_id[0])
+		ctnet_kv_put(&o, "BOOT_ID", r->boot_id);
+	/* What was asked for ... */
+	if (s->netns_kind != CT_NETNS_NONE)
+		ctnet_kv_put(&o, "REQ_NETNS", netns_kinds[s->netns_kind]);
+	put_addr(&o, "REQ_HOST_ADDRESS", &s->host);
+	put_addr(&o, "REQ_LOCAL_ADDRESS", &s->local);
+	put_addr(&o, "REQ_HOST_ADDRESS6", &s->host6);
+	put_addr(&o, "REQ_LOCAL_ADDRESS6", &s->local6);
+	if (s->ipv6)
+		ctnet_kv_put(&o, "IPV6", "1");
+	if (s->has_pool)
+		put_addr(&o, "POOL", &s->pool);
+	if (s->ifname[0])
+		ctnet_kv_put(&o, "REQ_IFNAME", s->ifname);
+	if (s->host_ifname[0])
+		ctnet_kv_put(&o, "REQ_HOST_IFNAME", s->host_ifname);
+	if (s->bridge[0])
+		ctnet_kv_put(&o, "BRIDGE", s->bridge);
+	if (s->mac[0])
+		ctnet_kv_put(&o, "MAC", s->mac);
+	if (s->mtu)
+		ctnet_kv_putf(&o, "MTU", "%u", s->mtu);
+	if (s->no_nat)
+		ctnet_kv_put(&o, "NO_NAT", "1");
+	for (size_t i = 0; i < s->n_interfaces; i++)
+		ctnet_kv_put(&o, "INTERFACE", s->interfaces[i]);
+	for (size_t i = 0; i < s->n_macvlans; i++)
+		ctnet_kv_put(&o, "MACVLAN", s->macvlans[i]);
+	for (size_t i = 0; i < s->n_forwards; i++) {
+		char fw[64], ip[CTNET_ADDR_STRLEN];
+		nat_forward_str(&s->forwards[i], fw, sizeof(fw));
+		if (s->forwards[i].has_host_ip)
+			ctnet_kv_putf(&o, "FORWARD", "%s@%s", fw, ctnet_addr_str(&s->forwards[i].host_ip, ip));
+		else
+			ctnet_kv_put(&o, "FORWARD", fw);
+	}
+	if (s->origin[0])
+		ctnet_kv_put(&o, "ORIGIN", s->origin);
+	if (s->runtime_id[0])
+		ctnet_kv_put(&o, "RUNTIME_ID", s->runtime_id);
+	if (s->runtime_name[0])
+		ctnet_kv_put(&o, "RUNTIME_NAME", s->runtime_name);
+	/* ... and what is in use. */
+	if (r->netns[0])
+		ctnet_kv_put(&o, "NETNS", r->netns);
+	if (r->pid)
+		ctnet_kv_putf(&o, "PID", "%ld", (long)r->pid);
+	if (r->ns_ino)
+		ctnet_kv_putf(&o, "NETNS_ID", "%llu:%llu", r->ns_dev, r->ns_ino);
+	if (r->created_netns)
+		ctnet_kv_put(&o, "CREATED_NETNS", "1");
+	if (r->host_ifname[0])
+		ctnet_kv_put(&o, "HOST_IFNAME", r->host_ifname);
+	if (r->ifname[0])
+		ctnet_kv_put(&o, "IFNAME", r->ifname);
+	put_addr(&o, "HOST_ADDRESS", &r->host);
+	put_addr(&o, "LOCAL_ADDRESS", &r->local);
+	put_addr(&o, "HOST_ADDRESS6", &r->host6);
+	put_addr(&o, "LOCAL_ADDRESS6", &r->local6);
+	if (r->lease)
+		ctnet_kv_put(&o, "LEASE", "1");
+	if (r->pending)
+		ctnet_kv_put(&o, "PENDING", "1");
+	if (r->stopping)
+		ctnet_kv_put(&o, "STOPPING", r->stopping == CT_STOP_KEEP_LEASE ? "keep-lease" : "release");
+	return o.error ? o.error : (int)o.len;
+}
+
+int record_write(const struct ct_record *r, struct ctnet_err *err)
+{
+	char buf[RECORD_MAX];
+	int n = record_format(r, buf, sizeof(buf), err);
+	_cleanup_close_ int dfd = -1;
+
+	if (n < 0)
+		return n;
+	if ((dfd = record_dir(true, err)) < 0)
+		return dfd;
+	return ctnet_write_atomic(dfd, r->spec.name, buf, (size_t)n, err);
+}
+
+static int set_ifname(char *dst, const char *val, struct ctnet_err *err)
+{
+	int rc = ctnet_ifname_check(val, err);
+	if (rc == 0)
+		snprintf(dst, IFNAMSIZ, "%s", val);
+	return rc;
+}
+
+static int set_text(char *dst, size_t size, const char *key, const char *val, struct ctnet_err *err)
+{
+	if (strlen(val) >= size)
+		return ctnet_errf(err, EINVAL, "%s too long", key);
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+struct parse_ctx {
+	struct ct_record *r;
+	bool has_req; /* a version 2 record: REQ_* lines say what was asked */
+};
+
+static int parse_cb(const char *key, const char *val, void *data, struct ctnet_err *err)
+{
+	struct parse_ctx *px = data;
+	struct ct_record *r = px->r;
+	struct ct_spec *s = &r->spec;
+	unsigned long v;
+	int rc = 0;
+
+	if (!strcmp(key, "VERSION")) {
+		rc = ctnet_uint_parse(val, 1, 1000, "VERSION", &v, err);
+		r->version = (unsigned)v;
+		px->has_req = v >= 2;
+	} else if (!strcmp(key, "NAME")) {
+		if (strcmp(val, s->name))
+			return ctnet_errf(err, EINVAL, "NAME is \"%s\"", val);
+	} else if (!strcmp(key, "MODE")) {
+		if (strcmp(val, "shared") && strcmp(val, "private"))
+			return ctnet_errf(err, EINVAL, "bad MODE");
+		s->shared = !strcmp(val, "shared");
+	} else if (!strcmp(key, "BOOT_ID")) {
+		rc = set_text(r->boot_id, sizeof(r->boot_id), key, val, err);
+	} else if (!strcmp(key, "REQ_NETNS")) {
+		size_t i;
+		for (i = 1; i < ARRAY_SIZE(netns_kinds) && strcmp(val, netns_kinds[i]); i++)
+			;
+		if (i == ARRAY_SIZE(netns_kinds))
+			return ctnet_errf(err, EINVAL, "bad REQ_NETNS");
+		s->netns_kind = (enum ct_netns_kind)i;
+	} else if (!strncmp(key, "REQ_", 4) && strstr(key, "ADDRESS")) {
+		bool six = key[strlen(key) - 1] == '6', host = key[4] == 'H';
+		struct ctnet_addr *a = six ? (host ? &s->host6 : &s->local6) : (host ? &s->host : &s->local);
+		rc = ctnet_addr_parse(val, six ? AF_INET6 : AF_INET, CTNET_ADDR_PREFIX_OK, key, a, err);
+	} else if (!strcmp(key, "IPV6")) {
+		s->ipv6 = !strcmp(val, "1");
+	} else if (!strcmp(key, "POOL")) {
+		rc = ctnet_cidr_parse(val, "POOL", &s->pool, err);
+		s->has_pool = rc == 0;
+	} else if (!strcmp(key, "REQ_IFNAME")) {
+		rc = set_ifname(s->ifname, val, err);
+	} else if (!strcmp(key, "REQ_HOST_IFNAME")) {
+		rc = set_ifname(s->host_ifname, val, err);
+	} else if (!strcmp(key, "BRIDGE")) {
+		rc = set_ifname(s->bridge, val, err);
+	} else if (!strcmp(key, "MAC")) {
+		rc = set_text(s->mac, sizeof(s->mac), key, val, err);
+	} else if (!strcmp(key, "MTU")) {
+		rc = ctnet_uint_parse(val, 68, 65535, "MTU", &v, err);
+		s->mtu = (unsigned)v;
+	} else if (!strcmp(key, "NO_NAT")) {
+		s->no_nat = !strcmp(val, "1");
+	} else if (!strcmp(key, "INTERFACE") || !strcmp(key, "MACVLAN")) {
+		rc = ct_spec_add_interface(s, key[0] == 'M', val, err);
+	} else if (!strcmp(key, "FORWARD")) {
+		rc = ct_spec_add_forward(s, val, err);
+	} else if (!strcmp(key, "ORIGIN")) {
+		rc = set_text(s->origin, sizeof(s->origin), key, val, err);
+	} else if (!strcmp(key, "RUNTIME_ID")) {
+		rc = set_text(s->runtime_id, sizeof(s->runtime_id), key, val, err);
+	} else if (!strcmp(key, "RUNTIME_NAME")) {
+		rc = set_text(s->runtime_name, sizeof(s->runtime_name), key, val, err);
+	} else if (!strcmp(key, "NETNS")) {
+		if (val[0] != '/')
+			return ctnet_errf(err, EINVAL, "bad NETNS");
+		rc = set_text(r->netns, sizeof(r->netns), key, val, err);
+	} else if (!strcmp(key, "PID")) {
+		rc = ctnet_uint_parse(val, 1, INT_MAX, "PID", &v, err);
+		r->pid = (pid_t)v;
+	} else if (!strcmp(key, "NETNS_ID")) {
+		if (sscanf(val, "%llu:%llu", &r->ns_dev, &r->ns_ino) != 2)
+			return ctnet_errf(err, EINVAL, "bad NETNS_ID");
+	} else if (!strcmp(key, "CREATED_NETNS")) {
+		r->created_netns = !strcmp(val, "1");
+	} else if (!strcmp(key, "HOST_IFNAME")) {
+		rc = set_ifname(r->host_ifname, val, err);
+	} else if (!strcmp(key, "IFNAME")) {
+		rc = set_ifname(r->ifname, val, err);
+	} else if (strstr(key, "_ADDRESS")) {
+		bool six = key[strlen(key) - 1] == '6', host = key[0] == 'H';
+		struct ctnet_addr *a = six ? (host ? &r->host6 : &r->local6) : (host ? &r->host : &r->local);
+		if (strcmp(key, "HOST_ADDRESS") && strcmp(key, "LOCAL_ADDRESS") &&
+		    strcmp(key, "HOST_ADDRESS6") && strcmp(key, "LOCAL_ADDRESS6"))
+			return 0;
+		rc = ctnet_addr_parse(val, six ? AF_INET6 : AF_INET, CTNET_ADDR_PREFIX_OK, key, a, err);
+		if (six)
+			r->has_v6 = true;
+	} else if (!strcmp(key, "LEASE")) {
+		r->lease = !strcmp(val, "1");
+	} else if (!strcmp(key, "PENDING")) {
+		r->pending = !strcmp(val, "1");
+	} else if (!strcmp(key, "STOPPING")) {
+		r->stopping = !strcmp(val, "keep-lease") ? CT_STOP_KEEP_LEASE : CT_STOP_RELEASE;
+	}
+	/* Unknown keys: ignored, so newer records stay readable. */
+	return rc;
+}
+
+/* A version 1 record (no REQ_* lines): what was asked follows from what is in use. */
+static void spec_from_v1(struct ct_record *r)
+{
+	struct ct_spec *s = &r->spec;
+	if (s->shared)
+		return;
+	s->netns_kind = r->created_netns ? CT_NETNS_CREATE : r->pid ? CT_NETNS_PID : CT_NETNS_PATH;
+	if (!r->lease) {
+		s->host = r->host;
+		s->local = r->local;
+		s->host6 = r->host6;
+		s->local6 = r->local6;
+	} else if (r->has_v6) {
+		s->ipv6 = true;
+	}
+	if (strcmp(r->ifname, "eth0"))
+		snprintf(s->ifname, sizeof(s->ifname), "%s", r->ifname);
+}
+
+int record_parse(const char *text, size_t len, const char *name, struct ct_record *r,
+		 struct ctnet_err *err)
+{
+	char shown[CTNET_NAME_MAX + 16];
+	struct parse_ctx px = { .r = r };
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	ct_spec_init(&r->spec, name);
+	r->version = 1;
+	snprintf(shown, sizeof(shown), "record %s", name);
+	rc = nixosconf_parse_kv(text, len, shown, parse_cb, &px, err);
+	if (rc < 0)
+		return rc;
+	if (!px.has_req)
+		spec_from_v1(r);
+	if (r->spec.netns_kind == CT_NETNS_PATH || r->spec.netns_kind == CT_NETNS_CREATE)
+		snprintf(r->spec.netns_path, sizeof(r->spec.netns_path), "%s", r->netns);
+	if (r->spec.netns_kind == CT_NETNS_PID || (r->spec.shared && r->pid))
+		r->spec.pid = r->pid;
+	if (r->spec.netns_kind == CT_NETNS_FD)
+		r->spec.owner_pid = r->pid;
+	return 0;
+}
+
+int record_read(const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = record_dir(false, err);
+
+	if (dfd == -ENOENT)
+		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
+	if (dfd < 0)
+		return dfd;
+	return record_read_at(dfd, name, r, err);
+}
+
+int record_read_at(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	char buf[RECORD_MAX];
+	ssize_t n;
+
+	n = ctnet_read_file(dfd, name, buf, sizeof(buf), err);
+	if (n == -ENOENT)
+		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
+	if (n < 0)
+		return (int)n;
+	return record_parse(buf, (size_t)n, name, r, err);
+}
+
+int record_remove(const char *name, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = record_dir(false, err);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	return ctnet_unlink(dfd, name, err);
+}
+
+struct foreach_ctx {
+	int (*cb)(const char *name, void *data);
+	void *data;
+};
+
+static int foreach_one(int dfd, const char *name, void *data)
+{
+	const struct foreach_ctx *f = data;
+	(void)dfd;
+	return f->cb(name, f->data);
+}
+
+int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err)
+{
+	struct foreach_ctx f = { cb, data };
+	_cleanup_close_ int dfd = record_dir(false, err);
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	return ctnet_dir_foreach(dfd, "records", foreach_one, &f, err);
+}
+
+static void json_addr(json_t *o, const char *key, const struct ctnet_addr *a)
+{
+	char buf[CTNET_ADDR_STRLEN];
+	if (a->family)
+		ctnet_json_set_str(o, key, ctnet_addr_cidr_str(a, buf));
+}
+
+json_t *record_json(const struct ct_record *r)
+{
+	json_t *o = json_object(), *fw = json_array();
+	ctnet_json_set_str(o, "name", r->spec.name);
+	ctnet_json_set_str(o, "mode", r->spec.shared ? "shared" : "private");
+	if (r->netns[0])
+		ctnet_json_set_str(o, "netns", r->netns);
+	if (r->pid)
+		ctnet_json_set_int(o, "pid", r->pid);
+	if (r->host_ifname[0])
+		ctnet_json_set_str(o, "host_ifname", r->host_ifname);
+	if (r->ifname[0])
+		ctnet_json_set_str(o, "ifname", r->ifname);
+	if (r->spec.bridge[0])
+		ctnet_json_set_str(o, "bridge", r->spec.bridge);
+	if (r->spec.mac[0])
+		ctnet_json_set_str(o, "mac", r->spec.mac);
+	if (r->spec.mtu)
+		ctnet_json_set_int(o, "mtu", r->spec.mtu);
+	if (r->spec.origin[0])
+		ctnet_json_set_str(o, "origin", r->spec.origin);
+	if (r->spec.runtime_id[0])
+		ctnet_json_set_str(o, "runtime_id", r->spec.runtime_id);
+	if (r->spec.runtime_name[0])
+		ctnet_json_set_str(o, "runtime_name", r->spec.runtime_name);
+	json_addr(o, "host_address", &r->host);
+	json_addr(o, "local_address", &r->local);
+	json_addr(o, "host_address6", &r->host6);
+	json_addr(o, "local_address6", &r->local6);
+	for (size_t i = 0; i < r->spec.n_forwards; i++) {
+		char buf[64], ip[CTNET_ADDR_STRLEN];
+		json_t *f = json_object();
+		ctnet_json_set_str(f, "spec", nat_forward_str(&r->spec.forwards[i], buf, sizeof(buf)));
+		if (r->spec.forwards[i].has_host_ip)
+			ctnet_json_set_str(f, "host_ip", ctnet_addr_str(&r->spec.forwards[i].host_ip, ip));
+		json_array_append_new(fw, f);
+	}
+	json_object_set_new(o, "forwards", fw);
+	if (r->spec.n_interfaces || r->spec.n_macvlans) {
+		json_t *ifs = json_array(), *mvs = json_array();
+		for (size_t i = 0; i < r->spec.n_interfaces; i++)
+			json_array_append_new(ifs, json_string(r->spec.interfaces[i]));
+		for (size_t i = 0; i < r->spec.n_macvlans; i++)
+			json_array_append_new(mvs, json_string(r->spec.macvlans[i]));
+		json_object_set_new(o, "interfaces", ifs);
+		json_object_set_new(o, "macvlans", mvs);
+	}
+	return o;
+}
+
+/* nixos-container's space-separated lists. */
+static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "%s=\"", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? " " : "", v[i]);
+	fputs("\"\n", f);
+}
+
+void record_print_env(FILE *f, const struct ct_record *r)
+{
+	char buf[CTNET_ADDR_STRLEN];
+	fprintf(f, "NAME=%s\nMODE=%s\n", r->spec.name, r->spec.shared ? "shared" : "private");
+	if (r->netns[0])
+		fprintf(f, "NETNS=%s\n", r->netns);
+	if (r->host_ifname[0])
+		fprintf(f, "HOST_IFNAME=%s\n", r->host_ifname);
+	if (r->ifname[0])
+		fprintf(f, "IFNAME=%s\n", r->ifname);
+	if (r->spec.bridge[0])
+		fprintf(f, "HOST_BRIDGE=%s\n", r->spec.bridge);
+	if (r->host.family)
+		fprintf(f, "HOST_ADDRESS=%s\n", ctnet_addr_cidr_str(&r->host, buf));
+	if (r->local.family)
+		fprintf(f, "LOCAL_ADDRESS=%s\n", ctnet_addr_cidr_str(&r->local, buf));
+	if (r->host6.family)
+		fprintf(f, "HOST_ADDRESS6=%s\n", ctnet_addr_cidr_str(&r->host6, buf));
+	if (r->local6.family)
+		fprintf(f, "LOCAL_ADDRESS6=%s\n", ctnet_addr_cidr_str(&r->local6, buf));
+	print_list(f, "INTERFACES", r->spec.interfaces, r->spec.n_interfaces);
+	print_list(f, "MACVLANS", r->spec.macvlans, r->spec.n_macvlans);
+	if (r->spec.n_forwards) {
+		fputs("HOST_PORT=", f);
+		for (size_t i = 0; i < r->spec.n_forwards; i++) {
+			char fw[64];
+			fprintf(f, "%s%s", i ? "," : "", nat_forward_str(&r->spec.forwards[i], fw, sizeof(fw)));
+		}
+		fputc('\n', f);
+	}
+}
+
+int record_alive(const struct ct_record *r, const char **why)
+{
+	struct stat st;
+	char path[64];
+
+	if (r->boot_id[0] && ct_boot_id()[0] && strcmp(r->boot_id, ct_boot_id())) {
+		*why = "host rebooted";
+		return 0;
+	}
+	if (r->spec.shared) {
+		if (r->pid && kill(r->pid, 0) < 0 && errno == ESRCH) {
+			*why = "process gone";
+			return 0;
+		}
+		return 1;
+	}
+	if (r->pid) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)r->pid);
+		if (stat(path, &st) < 0) {
+			*why = "process gone";
+			return 0;
+		}
+	} else if (!r->netns[0] || stat(r->netns, &st) < 0) {
+		*why = "namespace gone";
+		return 0;
+	}
+	if (r->ns_ino && ((unsigned long long)st.st_dev != r->ns_dev ||
+			  (unsigned long long)st.st_ino != r->ns_ino)) {
+		*why = "namespace replaced";
+		return 0;
+	}
+	return 1;
+}

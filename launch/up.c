@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/* up / converge / down: allocate, plumb, NAT, record — repair, change in place — reverse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../netd/netd.h"
+#include "launch.h"
+#include "state.h"
+
+void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...)
+{
+	va_list ap;
+	if (!rep)
+		return;
+	if (rep->n == CT_REPORT_MAX) {
+		rep->truncated = true;
+		return;
+	}
+	rep->v[rep->n].repair = repair;
+	va_start(ap, fmt);
+	vsnprintf(rep->v[rep->n].what, sizeof(rep->v[0].what), fmt, ap);
+	va_end(ap);
+	rep->n++;
+}
+
+/* The spec as stored: defaults made explicit where the request depends on them. */
+static void normalize(struct ct_spec *s)
+{
+	if (s->netns_kind == CT_NETNS_CREATE)
+		snprintf(s->netns_path, sizeof(s->netns_path), "%s/%s", netns_run_dir(), s->name);
+	if (s->netns_kind != CT_NETNS_PATH && s->netns_kind != CT_NETNS_CREATE)
+		s->netns_path[0] = '\0';
+	if (s->netns_kind != CT_NETNS_PID && !s->shared)
+		s->pid = 0;
+	if (!strcmp(s->ifname, NETD_DEFAULT_IFNAME))
+		s->ifname[0] = '\0';
+}
+
+static int open_netns(const struct ct_spec *s, struct ct_record *r, struct ctnet_err *err)
+{
+	int fd, rc;
+
+	switch (s->netns_kind) {
+	case CT_NETNS_FD:
+		fd = fcntl(s->netns_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return ctnet_err_sys(err, errno, "duplicate namespace fd");
+		r->pid = s->owner_pid;
+		snprintf(r->netns, sizeof(r->netns), "/proc/%ld/ns/net", (long)s->owner_pid);
+		break;
+	case CT_NETNS_PID:
+		fd = netd_netns_open(NULL, s->pid, err);
+		r->pid = s->pid;
+		snprintf(r->netns, sizeof(r->netns), "/proc/%ld/ns/net", (long)s->pid);
+		break;
+	default:
+		fd = netd_netns_open(s->netns_path, 0, err);
+		snprintf(r->netns, sizeof(r->netns), "%s", s->netns_path);
+		break;
+	}
+	if (fd < 0)
+		return fd;
+	rc = netns_identity(fd, &r->ns_dev, &r->ns_ino, err);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* The namespace a record names, to look at or change the running container. */
+static int open_record_netns(const struct ct_record *r, struct ctnet_err *err)
+{
+	return netd_netns_open(r->pid ? NULL : r->netns, r->pid, err);
+}
+
+static void lease_to_record(const struct ipam_lease *l, struct ct_record *r)
+{
+	if (!l->single)
+		r->host = l->host;
+	r->local = l->local;
+	if (l->has_v6) {
+		r->has_v6 = true;
+		r->host6 = l->host6;
+		r->local6 = l->local6;
+	}
+	r->lease = true;
+}
+
+/* Steps done so far, undone in reverse on failure. */
+enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_EXTRA = 8, DONE_NAT = 16 };
+
+static void mv_name(const char *parent, char out[IFNAMSIZ])
+{
+	snprintf(out, IFNAMSIZ, "mv-%.12s", parent);
+}
+
+/* Gives moved interfaces back to the host namespace and deletes the macvlans; the first
+ * n_if / n_mv of them. Best effort: a namespace already gone took them itself. */
+static void release_extra(const struct ct_spec *s, int nsfd, size_t n_if, size_t n_mv)
+{
+	_cleanup_close_ int host = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct ctnet_err ignored;
+	char mv[IFNAMSIZ];
+
+	for (size_t i = n_mv; i-- > 0;) {
+		mv_name(s->macvlans[i], mv);
+		netd_release_in(nsfd, mv, -1, &ignored);
+	}
+	for (size_t i = n_if; i-- > 0;)
+		if (host >= 0)
+			netd_release_in(nsfd, s->interfaces[i], host, &ignored);
+}
+
+/* NixOS interfaces (moved in) and macvlans (made inside as mv-PARENT). On failure, what
+ * this step did is undone before returning. */
+static int add_extra(const struct ct_spec *s, int nsfd, struct ctnet_err *err)
+{
+	char mv[IFNAMSIZ];
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < s->n_interfaces && rc == 0; i++)
+		rc = netd_move(s->interfaces[i], nsfd, NULL, err);
+	if (rc < 0) {
+		release_extra(s, nsfd, i - 1, 0);
+		return rc;
+	}
+	for (j = 0; j < s->n_macvlans && rc == 0; j++) {
+		mv_name(s->macvlans[j], mv);
+		rc = netd_macvlan_add(s->macvlans[j], mv, nsfd, NULL, err);
+	}
+	if (rc < 0)
+		release_extra(s, nsfd, s->n_interfaces, j - 1);
+	return rc;
+}
+
+static void undo(const struct ct_record *r, int nsfd, unsigned done)
+{
+	struct ctnet_err ignored;
+	int bad = 0;
+	if (done & DONE_NAT)
+		bad |= nat_del(r->spec.name, &ignored);
+	if (done & DONE_EXTRA)
+		release_extra(&r->spec, nsfd, r->spec.n_interfaces, r->spec.n_macvlans);
+	if (done & DONE_LINK)
+		bad |= netd_down(r->spec.name, r->host_ifname, &r->host, &r->local, &ignored);
+	if (done & DONE_LEASE)
+		bad |= ipam_release(r->spec.name, &ignored);
+	if (done & DONE_NETNS)
+		bad |= netns_remove_named(r->spec.name, &ignored);
+	/* The pending record goes last, and only when everything it names is gone: otherwise
+	 * it stays for gc (or the next up/down) to finish the job. */
+	if (!bad)
+		record_remove(r->spec.name, &ignored);
+}
+
+/* netd's view of a recorded container (spec fields from want, allocation from r). */
+static struct netd_spec link_spec(const struct ct_spec *want, const struct ct_record *r, int nsfd)
+{
+	return (struct netd_spec){
+		.name = want->name,
+		.netns_fd = nsfd,
+		.ifname = r->ifname[0] ? r->ifname : NETD_DEFAULT_IFNAME,
+		.host_ifname = r->host_ifname[0] ? r->host_ifname : NULL,
+		.host = r->host,
+		.local = r->local,
+		.has_v6 = r->has_v6,
+		.host6 = r->host6,
+		.local6 = r->local6,
+		.bridge = want->bridge[0] ? want->bridge : NULL,
+		.mac = want->mac[0] ? want->mac : NULL,
+		.mtu = want->mtu,
+	};
+}
+
+static void nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat_container *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = want->name;
+	c->addr = r->local;
+	c->addr.prefix = -1;
+	c->has_addr6 = r->has_v6;
+	c->addr6 = r->local6;
+	c->addr6.prefix = -1;
+	c->iface = r->host_ifname;
+	c->n_forwards = want->n_forwards;
+	memcpy(c->forwards, want->forwards, sizeof(want->forwards[0]) * want->n_forwards);
+}
+
+/* The first up of a container (or after a stale one was cleaned). */
+static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
+{
+	struct ct_record *r = calloc(1, sizeof(*r));
+	struct nat_container *c = NULL;
+	unsigned done = 0;
+	_cleanup_close_ int nsfd = -1;
+	int rc;
+
+	if (!r)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	r->spec = *spec;
+	r->version = CT_RECORD_VERSION;
+	snprintf(r->boot_id, sizeof(r->boot_id), "%s", ct_boot_id());
+	if (spec->shared) {
+		r->pid = spec->pid;
+		rc = record_write(r, err);
+		if (rc == 0)
+			*out = *r;
+		free(r);
+		return rc;
+	}
+	r->host = spec->host;
+	r->local = spec->local;
+	r->host6 = spec->host6;
+	r->local6 = spec->local6;
+	r->has_v6 = spec->host6.family != 0;
+	snprintf(r->ifname, sizeof(r->ifname), "%s", spec->ifname[0] ? spec->ifname : NETD_DEFAULT_IFNAME);
+	if (spec->host_ifname[0])
+		snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", spec->host_ifname);
+	else
+		netd_host_ifname(spec->name, spec->bridge[0] != 0, r->host_ifname);
+
+	/* Write-ahead: a record naming what this up may create, so that a kill at any later
+	 * instant leaves something gc can find (a netns or a link has no other trace). */
+	r->pending = true;
+	r->created_netns = spec->netns_kind == CT_NETNS_CREATE;
+	r->lease = !r->local.family || (spec->ipv6 && !r->has_v6);
+	rc = record_write(r, err);
+	if (rc < 0)
+		goto out;
+	r->created_netns = false;
+	if (spec->netns_kind == CT_NETNS_CREATE) {
+		rc = netns_create_named(spec->name, err);
+		if (rc < 0)
+			goto fail;
+		r->created_netns = true;
+		done |= DONE_NETNS;
+	}
+	nsfd = open_netns(spec, r, err);
+	if (nsfd < 0) {
+		rc = nsfd;
+		goto fail;
+	}
+
+	if (!r->local.family || (spec->ipv6 && !r->has_v6)) {
+		char pool[CTNET_ADDR_STRLEN];
+		struct ipam_opts io = { .pool = spec->has_pool ? ctnet_addr_cidr_str(&spec->pool, pool) : NULL,
+					.single = spec->bridge[0] != 0,
+					.ipv6 = spec->ipv6 };
+		struct ipam_lease lease;
+		rc = ipam_alloc(spec->name, &io, &lease, err);
+		if (rc < 0)
+			goto fail;
+		done |= DONE_LEASE;
+		if (!r->local.family) {
+			lease_to_record(&lease, r);
+		} else if (lease.has_v6) {
+			r->has_v6 = true;
+			r->host6 = lease.host6;
+			r->local6 = lease.local6;
+			r->lease = true;
+		}
+	}
+
+	struct netd_spec ls = link_spec(spec, r, nsfd);
+	struct netd_result res;
+	ls.host_ifname = r->host_ifname;
+	rc = netd_up(&ls, &res, err);
+	if (rc < 0)
+		goto fail;
+	done |= DONE_LINK;
+	snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
+
+	if (spec->n_interfaces || spec->n_macvlans) {
+		rc = add_extra(spec, nsfd, err);
+		if (rc < 0)
+			goto fail;
+		done |= DONE_EXTRA;
+	}
+
+	if (!spec->no_nat) {
+		if (!(c = malloc(sizeof(*c)))) {
+			rc = ctnet_errf(err, ENOMEM, "out of memory");
+			goto fail;
+		}
+		nat_of(spec, r, c);
+		rc = nat_add(c, err);
+		if (rc < 0)
+			goto fail;
+		done |= DONE_NAT;
+	}
+
+	r->pending = false;
+	rc = record_write(r, err); /* the commit point */
+	if (rc < 0)
+		goto fail;
+	*out = *r;
+	goto out;
+fail:
+	undo(r, nsfd, done);
+out:
+	free(c);
+	free(r);
+	return rc;
+}
+
+/* Fields by name, for messages: "mtu, forwards". */
+static void field_names(unsigned bits, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < CT_F_COUNT; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", ct_field_name(1u << i));
+		if (n < 0 || (size_t)n >= len - o)
+			return;
+		o += (size_t)n;
+	}
+}
+
+static void forwards_changes(const struct ct_spec *want, const struct ct_spec *have,
+			     struct ct_report *rep)
+{
+	char fw[64];
+	for (int pass = 0; pass < 2; pass++) {
+		const struct ct_spec *a = pass ? have : want, *b = pass ? want : have;
+		for (size_t i = 0; i < a->n_forwards; i++) {
+			bool found = false;
+			for (size_t j = 0; j < b->n_forwards && !found; j++)
+				found = !memcmp(&a->forwards[i], &b->forwards[j], sizeof(a->forwards[i]));
+			if (!found)
+				ct_report_add(rep, false, "forward %s%s", pass ? "-" : "+",
+					      nat_forward_str(&a->forwards[i], fw, sizeof(fw)));
+		}
+	}
+}
+
+int ct_converge(const struct ct_spec *want, const struct ct_record *have, struct ct_record *out,
+		struct ct_report *rep, struct ctnet_err *err)
+{
+	unsigned diff = ct_spec_diff(want, &have->spec), fixed = diff & ~CT_F_IN_PLACE;
+	struct ct_record *r = NULL;
+	struct nat_container *c = NULL;
+	struct nat_counters *cn = NULL;
+	struct netd_faults *faults = NULL;
+	char names[256];
+	_cleanup_close_ int nsfd = -1;
+	int rc;
+
+	if (fixed) {
+		field_names(fixed, names, sizeof(names));
+		return ctnet_errf(err, EEXIST,
+				  "container \"%s\": already up; %s cannot change on a running container "
+				  "(ctnet down %s first)",
+				  want->name, names, want->name);
+	}
+	if (!(r = malloc(sizeof(*r))) || !(c = malloc(sizeof(*c))) ||
+	    !(faults = malloc(sizeof(*faults)))) {
+		rc = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	*r = *have;
+	r->spec = *want;
+	r->spec.netns_fd = -1;
+	if (want->shared)
+		goto commit;
+
+	if ((nsfd = open_record_netns(have, err)) < 0) {
+		rc = nsfd;
+		goto out;
+	}
+	/* Links, addresses and routes: netd_up re-applies them all (and MTU and MAC). */
+	struct netd_spec ls = link_spec(want, have, nsfd);
+	if ((rc = netd_verify(&ls, have->host_ifname, faults, err)) < 0)
+		goto out;
+	if (diff & CT_F_MTU)
+		ct_report_add(rep, false, "mtu %u -> %u", have->spec.mtu, want->mtu);
+	if (diff & CT_F_MAC)
+		ct_report_add(rep, false, "mac %s -> %s", have->spec.mac[0] ? have->spec.mac : "random",
+			      want->mac[0] ? want->mac : "random");
+	for (size_t i = 0; i < faults->n; i++)
+		if (!((diff & CT_F_MTU) && strstr(faults->v[i], " mtu ")) &&
+		    !((diff & CT_F_MAC) && strstr(faults->v[i], " mac ")))
+			ct_report_add(rep, true, "%s", faults->v[i]);
+	if (faults->n || (diff & (CT_F_MTU | CT_F_MAC))) {
+		struct netd_result res;
+		ls.host_ifname = have->host_ifname;
+		if ((rc = netd_up(&ls, &res, err)) < 0)
+			goto out;
+		if (strcmp(res.host_ifname, have->host_ifname))
+			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
+		if ((diff & CT_F_MAC) &&
+		    (rc = netd_neigh_forget(r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
+			goto out;
+	}
+
+	if (!want->no_nat) {
+		struct ctnet_err e2;
+		char changed[160] = "";
+		int n;
+		/* Sysctls first: nat_add would set them silently. */
+		if ((n = nat_sysctls_repair(r->has_v6, changed, sizeof(changed), err)) < 0) {
+			rc = n;
+			goto out;
+		}
+		if (n > 0)
+			ct_report_add(rep, true, "sysctl %s was off", changed);
+		nat_of(&have->spec, have, c);
+		if (nat_counters_read(&cn, &e2) == 0 && (n = nat_counters_missing(cn, c)) > 0)
+			ct_report_add(rep, true, "%d NAT element%s missing in nft", n, n == 1 ? "" : "s");
+		if (diff & CT_F_FORWARDS)
+			forwards_changes(want, &have->spec, rep);
+		/* Idempotent: re-adds every element (repairs), applies a forwards change. */
+		nat_of(want, r, c);
+		if ((rc = nat_add(c, err)) < 0)
+			goto out;
+	}
+commit:
+	if ((rc = record_write(r, err)) < 0)
+		goto out;
+	*out = *r;
+out:
+	nat_counters_free(cn);
+	free(faults);
+	free(c);
+	free(r);
+	return rc;
+}
+
+int ct_state(const struct ct_record *r, const char **why)
+{
+	if (r->pending) {
+		*why = "up interrupted (gc removes it)";
+		return 0;
+	}
+	if (!record_alive(r, why))
+		return 0;
+	if (!r->spec.shared && r->host_ifname[0]) {
+		struct ctnet_err e;
+		if (netd_exists(r->spec.name, r->host_ifname, &e) == 0) {
+			*why = "host link missing";
+			return 0;
+		}
+	}
+	*why = NULL;
+	return 1;
+}
+
+int ct_up(const struct ct_spec *spec_in, struct ct_record *out, struct ct_report *rep,
+	  struct ctnet_err *err)
+{
+	struct ct_spec *spec = malloc(sizeof(*spec));
+	struct ct_record *old = malloc(sizeof(*old));
+	_cleanup_close_ int lock = -1;
+	int rc;
+
+	if (!spec || !old) {
+		rc = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	*spec = *spec_in;
+	normalize(spec);
+	if ((rc = ct_spec_check(spec, err)) < 0)
+		goto out;
+	if ((lock = record_lock(spec->name, err)) < 0) {
+		rc = lock;
+		goto out;
+	}
+	rc = record_read(spec->name, old, err);
+	if (rc == 0) {
+		const char *why = NULL;
+		/* Alive means a finished up whose link is still there: an up or down killed
+		 * half-way (pending record, or link already deleted) is cleaned and redone, and
+		 * so is a container whose namespace is gone or from an earlier boot. */
+		if (ct_state(old, &why)) {
+			rc = ct_converge(spec, old, out, rep, err);
+			goto out;
+		}
+		/* The addresses stay when this up allocates again (ipam returns the same pair):
+		 * a container coming back, after a reboot too, keeps the addresses it had. */
+		if ((rc = ct_down_locked(spec->name, !spec->local.family, NULL, err)) < 0)
+			goto out;
+	} else if (rc != -ENOENT) {
+		goto out;
+	}
+	rc = fresh_up(spec, out, err);
+out:
+	free(spec);
+	free(old);
+	return rc;
+}
+
+int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
+{
+	struct ct_record *r = malloc(sizeof(*r));
+	int rc;
+
+	if (!r)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	rc = record_read(name, r, err);
+	if (rc < 0 && rc != -ENOENT)
+		goto out;
+	if (was_up)
+		*was_up = rc == 0;
+	if (rc == 0 && !r->pending) {
+		/* Intent first: a down killed half-way is finished by gc or the next up/down,
+		 * lease included, instead of looking like a container that merely died. */
+		if (r->stopping != CT_STOP_RELEASE) {
+			r->stopping = keep_lease ? CT_STOP_KEEP_LEASE : CT_STOP_RELEASE;
+			if ((rc = record_write(r, err)) < 0)
+				goto out;
+		}
+		keep_lease = r->stopping == CT_STOP_KEEP_LEASE;
+	}
+	if (rc == -ENOENT) {
+		/* No record: still remove whatever carries the name (a crash between steps). */
+		memset(r, 0, sizeof(*r));
+		ct_spec_init(&r->spec, name);
+		r->lease = true;
+	}
+	/* The link first: a down killed after it leaves a record whose link is missing, which
+	 * status, gc and up all see as stale and finish. */
+	rc = 0;
+	if (r->spec.n_interfaces || r->spec.n_macvlans) {
+		const char *why;
+		int nsfd = record_alive(r, &why) ? open_record_netns(r, err) : -1;
+		if (nsfd >= 0) {
+			release_extra(&r->spec, nsfd, r->spec.n_interfaces, r->spec.n_macvlans);
+			close(nsfd);
+		}
+	}
+	if (!r->spec.shared)
+		rc = netd_down(name, r->host_ifname[0] ? r->host_ifname : NULL, &r->host, &r->local, err);
+	if (rc == 0)
+		rc = nat_del(name, err);
+	if (rc == 0 && r->created_netns)
+		rc = netns_remove_named(name, err);
+	if (rc == 0 && r->lease && !keep_lease)
+		rc = ipam_release(name, err);
+	if (rc == 0)
+		rc = record_remove(name, err);
+out:
+	free(r);
+	return rc;
+}
+
+int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
+{
+	_cleanup_close_ int lock = -1;
+	int rc = ctnet_name_check(name, err);
+	if (rc < 0)
+		return rc;
+	lock = record_lock(name, err);
+	if (lock < 0)
+		return lock;
+	return ct_down_locked(name, keep_lease, was_up, err);
+}
