@@ -99,6 +99,12 @@ $(B)/tests/%: tests/unit/%.c $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit -I. $(CFLAGS) $(LDFLAGS) -o $@ $< $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a $(LDLIBS)
 
+# The launcher's unit test also drives its front-ends: the CLI's parser and the CNI plugin's.
+$(B)/tests/test_launch: tests/unit/test_launch.c $(filter-out $(B)/tools/ctnet.o,$(TOOL_OBJS)) \
+		$(filter-out $(B)/cni/main.o,$(patsubst %.c,$(B)/%.o,$(CNI_SRCS))) $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit -I. $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.a,$^) $(LAUNCH_LIB) $(MOD_LIBS) $(B)/libctnet.a $(LDLIBS)
+
 tests: $(UNIT_TESTS)
 
 # The sanitizer build runs every test; T=pattern selects tests by file name.

@@ -101,6 +101,10 @@ int cni_version_num(const char *v);
 /* {"cniVersion", "supportedVersions"}. */
 json_t *cni_version_json(const char *requested);
 
+/* The CNI front-end of the launcher: environment and network config, once, into a spec. */
+int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_spec *out,
+	     struct cni_err *ce);
+
 /* The commands. ADD and CHECK may fill *result (printed by main on success). */
 int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,
 	    struct cni_err *ce);

@@ -98,6 +98,31 @@ static int open_lock(const char *name, struct cni_err *ce)
 	return lock < 0 ? fail_code(ce, lock) : lock;
 }
 
+int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_spec *o,
+	     struct cni_err *ce)
+{
+	char name[CTNET_NAME_MAX + 1];
+
+	cni_attachment_name(env->container_id, env->ifname, name);
+	ct_spec_init(o, name);
+	o->netns_kind = CT_NETNS_PATH;
+	if (strlen(env->netns) >= sizeof(o->netns_path))
+		return cni_errf(ce, CNI_ERR_ENV, "CNI_NETNS: path too long");
+	snprintf(o->netns_path, sizeof(o->netns_path), "%s", env->netns);
+	snprintf(o->ifname, sizeof(o->ifname), "%s", env->ifname);
+	o->has_pool = true;
+	o->pool = conf->subnet;
+	o->ipv6 = conf->ipv6;
+	o->mtu = conf->mtu;
+	o->no_nat = !conf->ip_masq;
+	snprintf(o->bridge, sizeof(o->bridge), "%s", conf->bridge);
+	snprintf(o->origin, sizeof(o->origin), "cni:%s", conf->name);
+	snprintf(o->runtime_id, sizeof(o->runtime_id), "%s", env->container_id);
+	for (size_t i = 0; i < conf->n_ports && o->n_forwards < NAT_MAX_FORWARDS; i++)
+		o->forwards[o->n_forwards++] = conf->ports[i].fwd;
+	return 0;
+}
+
 int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,
 	    struct cni_err *ce)
 {
@@ -119,24 +144,8 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 	snprintf(a.network, sizeof(a.network), "%s", conf->name);
 	snprintf(a.netns, sizeof(a.netns), "%s", env->netns);
 
-	/* The CNI front-end of the launcher: the network config and environment, once, into
-	 * the spec. */
-	ct_spec_init(&o, a.name);
-	o.netns_kind = CT_NETNS_PATH;
-	if (strlen(env->netns) >= sizeof(o.netns_path))
-		return cni_errf(ce, CNI_ERR_ENV, "CNI_NETNS: path too long");
-	snprintf(o.netns_path, sizeof(o.netns_path), "%s", env->netns);
-	snprintf(o.ifname, sizeof(o.ifname), "%s", env->ifname);
-	o.has_pool = true;
-	o.pool = conf->subnet;
-	o.ipv6 = conf->ipv6;
-	o.mtu = conf->mtu;
-	o.no_nat = !conf->ip_masq;
-	snprintf(o.bridge, sizeof(o.bridge), "%s", conf->bridge);
-	snprintf(o.origin, sizeof(o.origin), "cni:%s", conf->name);
-	snprintf(o.runtime_id, sizeof(o.runtime_id), "%s", env->container_id);
-	for (size_t i = 0; i < conf->n_ports && o.n_forwards < NAT_MAX_FORWARDS; i++)
-		o.forwards[o.n_forwards++] = conf->ports[i].fwd;
+	if ((rc = cni_spec(env, conf, &o, ce)) < 0)
+		return rc;
 
 	if ((lock = open_lock(a.name, ce)) < 0)
 		return lock;

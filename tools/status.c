@@ -514,7 +514,8 @@ static int gc_record(const char *name, void *data)
 	}
 	/* A container that died (or ran in an earlier boot) keeps its addresses for when it
 	 * comes back; an interrupted up or down is finished as it was meant. */
-	keep_lease = rc == 0 && !r.pending && r.stopping != CT_STOP_RELEASE && r.lease && !g->leases;
+	keep_lease = rc == 0 && !r.pending && r.stopping != CT_STOP_RELEASE && r.lease && !g->leases &&
+		     r.spec.netns_kind != CT_NETNS_FD; /* `ctnet run` never comes back */
 	if (ct_down_locked(name, keep_lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;

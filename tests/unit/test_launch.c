@@ -1,0 +1,165 @@
+/* Unit tests of the launcher library: the front-ends fill one spec alike, the diff names the
+ * fields that differ, and the record codec round-trips (no privileges, no kernel). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cni/cni.h"
+#include "t.h"
+#include "tools/ctnet.h"
+
+/* What the CLI makes of argv (up_parse_args, as `ctnet up` runs it). */
+static int cli_spec(struct ct_spec *out, char **argv, int argc)
+{
+	static struct up_cli o;
+	struct ctnet_err err;
+	memset(&o, 0, sizeof(o));
+	ct_spec_init(&o.spec, NULL);
+	optind = 1;
+	if (up_parse_args(argc, argv, &o, up_usage) != 0 || up_finish(&o, o.spec.name, &err) < 0)
+		return -1;
+	*out = o.spec;
+	return 0;
+}
+
+static void test_front_ends(const char *dir)
+{
+	static struct ct_spec cli, conf, oci, cni;
+	struct ctnet_err err;
+	char path[512];
+	char *argv[] = { "up", "web", "--netns", "/run/netns/web", "--host-address", "10.233.5.1",
+			 "--local-address", "10.233.5.2", "--forward", "tcp:8080:80", "--forward",
+			 "udp:53", "--mac", "02:00:00:00:00:01", NULL };
+	int fd;
+
+	T_OK("CLI flags parse", cli_spec(&cli, argv, 14) == 0);
+	snprintf(path, sizeof(path), "%s/web.conf", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	const char *text = "PRIVATE_NETWORK=1\nNETWORK_NAMESPACE_PATH=/run/netns/web\n"
+			   "HOST_ADDRESS=10.233.5.1\nLOCAL_ADDRESS=10.233.5.2\n"
+			   "HOST_PORT=\"tcp:8080:80,udp:53\"\nLOCAL_MAC_ADDRESS=02:00:00:00:00:01\n";
+	T_OK("conf written", fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	ct_spec_init(&conf, "web");
+	T_OK("conf parses", ct_spec_from_conf(&conf, path, &err) == 0);
+	T_OK("CLI flags and the .conf fill the same spec", ct_spec_diff(&cli, &conf) == 0);
+
+	const char *state = "{\"ociVersion\":\"1.0.2\",\"id\":\"web\",\"pid\":4242,\"annotations\":"
+			    "{\"ctnet.host-address\":\"10.233.5.1\",\"ctnet.local-address\":\"10.233.5.2\","
+			    "\"ctnet.forward\":\"tcp:8080:80,udp:53\"}}";
+	T_OK("OCI state parses", oci_parse_state(state, strlen(state), true, &oci, &err) == 0);
+	T_OK("OCI: the namespace of pid", oci.netns_kind == CT_NETNS_PID && oci.pid == 4242);
+	T_OK("OCI fills the same spec but for namespace, MAC, origin",
+	     (ct_spec_diff(&cli, &oci) & ~(CT_F_NETNS | CT_F_MAC | CT_F_ORIGIN | CT_F_RUNTIME)) == 0);
+	T_OK("OCI records its origin and id", !strcmp(oci.origin, "oci") && !strcmp(oci.runtime_id, "web"));
+
+	static struct cni_conf cc;
+	struct cni_err ce = { 0 };
+	struct cni_env env = { .command = CNI_ADD, .container_id = "abc123", .netns = "/run/netns/web",
+			       .ifname = "eth0" };
+	const char *net = "{\"cniVersion\":\"1.0.0\",\"name\":\"ctnet\",\"type\":\"ctnet-cni\","
+			  "\"subnet\":\"10.233.0.0/16\",\"runtimeConfig\":{\"portMappings\":["
+			  "{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"},"
+			  "{\"hostPort\":53,\"containerPort\":53,\"protocol\":\"udp\"}]}}";
+	T_OK("CNI config parses", cni_conf_parse(net, strlen(net), CNI_ADD, &cc, &ce) == 0);
+	T_OK("CNI spec builds", cni_spec(&env, &cc, &cni, &ce) == 0);
+	T_OK("CNI: netns path, pool, origin, runtime id",
+	     cni.netns_kind == CT_NETNS_PATH && !strcmp(cni.netns_path, "/run/netns/web") &&
+		     cni.has_pool && !strcmp(cni.origin, "cni:ctnet") && !strcmp(cni.runtime_id, "abc123"));
+	T_OK("CNI forwards equal the CLI's", (ct_spec_diff(&cli, &cni) & CT_F_FORWARDS) == 0);
+	cni_conf_free(&cc);
+}
+
+static void test_diff(void)
+{
+	static struct ct_spec a, b;
+	struct ctnet_err err;
+	ct_spec_init(&a, "web");
+	a.netns_kind = CT_NETNS_CREATE;
+	ct_spec_add_forward(&a, "tcp:8080:80", &err);
+	ct_spec_add_forward(&a, "udp:53", &err);
+	b = a;
+	T_OK("equal specs: no difference", ct_spec_diff(&a, &b) == 0);
+	b.n_forwards = 0;
+	ct_spec_add_forward(&b, "udp:53", &err);
+	ct_spec_add_forward(&b, "tcp:8080:80", &err);
+	T_OK("forwards in another order: no difference", ct_spec_diff(&a, &b) == 0);
+	ct_spec_add_forward(&b, "tcp:9090:90", &err);
+	T_OK("another forward: forwards differ", ct_spec_diff(&a, &b) == CT_F_FORWARDS);
+	b = a;
+	b.mtu = 1400;
+	snprintf(b.mac, sizeof(b.mac), "02:00:00:00:00:09");
+	T_OK("mtu and mac differ, in place", ct_spec_diff(&a, &b) == (CT_F_MTU | CT_F_MAC) &&
+						     !(ct_spec_diff(&a, &b) & ~CT_F_IN_PLACE));
+	b = a;
+	snprintf(b.ifname, sizeof(b.ifname), "eth0");
+	T_OK("ifname eth0 is the default", ct_spec_diff(&a, &b) == 0);
+	snprintf(b.bridge, sizeof(b.bridge), "br0");
+	b.ipv6 = true;
+	T_OK("bridge and ipv6: not in place",
+	     ct_spec_diff(&a, &b) == (CT_F_BRIDGE | CT_F_ADDRESS6) && (ct_spec_diff(&a, &b) & ~CT_F_IN_PLACE));
+	T_STREQ("field names", ct_field_name(CT_F_BRIDGE), "bridge");
+	b = a;
+	ctnet_addr_parse("10.233.9.2", AF_INET, CTNET_ADDR_PREFIX_OK, "x", &b.local, &err);
+	T_OK("an address: addresses differ", ct_spec_diff(&a, &b) == CT_F_ADDRESS);
+	b = a;
+	b.netns_kind = CT_NETNS_PID;
+	b.pid = 7;
+	T_OK("another namespace differs", ct_spec_diff(&a, &b) == CT_F_NETNS);
+}
+
+static void test_record_codec(void)
+{
+	static struct ct_record r, back;
+	static char buf[32768];
+	struct ctnet_err err;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	ct_spec_init(&r.spec, "web");
+	r.spec.netns_kind = CT_NETNS_PATH;
+	snprintf(r.spec.netns_path, sizeof(r.spec.netns_path), "/run/netns/my web");
+	snprintf(r.netns, sizeof(r.netns), "/run/netns/my web");
+	ct_spec_add_forward(&r.spec, "tcp:8080:80@192.0.2.1", &err);
+	r.spec.mtu = 1400;
+	snprintf(r.spec.origin, sizeof(r.spec.origin), "apply:/etc/nixos-containers");
+	snprintf(r.host_ifname, sizeof(r.host_ifname), "ve-web");
+	ctnet_addr_parse("10.233.1.2", AF_INET, CTNET_ADDR_PREFIX_OK, "x", &r.local, &err);
+	r.lease = true;
+	n = record_format(&r, buf, sizeof(buf), &err);
+	T_OK("record formats", n > 0);
+	T_OK("a value with a space is quoted", strstr(buf, "NETNS='/run/netns/my web'\n") != NULL);
+	T_OK("record parses back", n > 0 && record_parse(buf, (size_t)n, "web", &back, &err) == 0);
+	T_OK("round trip keeps the spec", ct_spec_diff(&r.spec, &back.spec) == 0);
+	T_OK("round trip keeps the allocation", back.lease && !strcmp(back.netns, r.netns) &&
+							ctnet_addr_equal(&back.local, &r.local));
+	snprintf(r.spec.runtime_name, sizeof(r.spec.runtime_name), "it's");
+	snprintf(r.spec.runtime_id, sizeof(r.spec.runtime_id), "a b'c");
+	n = record_format(&r, buf, sizeof(buf), &err);
+	T_OK("a value no quoting makes safe is refused, not dropped", n == -EINVAL && strstr(err.msg, "RUNTIME_ID"));
+	const char *v1 = "NAME=web\nMODE=private\nNETNS=/proc/12/ns/net\nPID=12\nHOST_IFNAME=ve-web\n"
+			 "HOST_ADDRESS=10.233.1.1\nLOCAL_ADDRESS=10.233.1.2\nFORWARD=tcp:8080:80\n";
+	T_OK("a version 1 record reads", record_parse(v1, strlen(v1), "web", &back, &err) == 0);
+	T_OK("version 1: the spec follows from what is in use",
+	     back.version == 1 && back.spec.netns_kind == CT_NETNS_PID && back.spec.pid == 12 &&
+		     back.spec.local.family == AF_INET && back.spec.n_forwards == 1);
+	T_OK("a record naming another container is refused",
+	     record_parse("NAME=db\n", 8, "web", &back, &err) < 0 && strstr(err.msg, "NAME"));
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ctnet-unit.XXXXXX";
+	if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
+		return 1;
+	test_front_ends(dir);
+	test_diff();
+	test_record_codec();
+	char path[600];
+	snprintf(path, sizeof(path), "%s/web.conf", dir);
+	unlink(path);
+	rmdir(dir);
+	return t_done();
+}
