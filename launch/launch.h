@@ -27,6 +27,8 @@
 #define CT_RECORD_VERSION 2
 #define CT_ORIGIN_MAX 256
 #define CT_RUNTIME_ID_MAX 256
+/* Namespace paths (the records' KV format holds at most 1,024 bytes a value). */
+#define CT_PATH_MAX 1025 /* NIXOSCONF_VALUE_MAX and the NUL */
 
 /* Where the container's network namespace comes from. */
 enum ct_netns_kind {
@@ -46,7 +48,7 @@ struct ct_spec {
 	char name[CTNET_NAME_MAX + 1];
 	bool shared;               /* NixOS's default: the host namespace, nothing plumbed */
 	enum ct_netns_kind netns_kind;
-	char netns_path[PATH_MAX]; /* CT_NETNS_PATH; /run/netns/NAME for CT_NETNS_CREATE */
+	char netns_path[CT_PATH_MAX]; /* CT_NETNS_PATH; /run/netns/NAME for CT_NETNS_CREATE */
 	pid_t pid;                 /* CT_NETNS_PID; shared mode: an optional owner process */
 	int netns_fd;              /* CT_NETNS_FD only (not stored): -1 otherwise */
 	pid_t owner_pid;           /* CT_NETNS_FD: the process inside (recorded for liveness) */
@@ -75,6 +77,9 @@ struct ct_spec {
 
 /* An empty spec (netns_fd -1) named name (not checked here). */
 void ct_spec_init(struct ct_spec *s, const char *name);
+/* Defaults made explicit where the request depends on them (the netns path of
+ * --create-netns, ifname eth0): what ct_up stores and compares. */
+void ct_spec_normalize(struct ct_spec *s);
 /* Everything about the request, checked before any change: -EINVAL naming the value. */
 int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err);
 /* Parses one forward ("tcp:8080:80", with "@HOSTIP" allowed) and appends it. */
@@ -86,8 +91,9 @@ int ct_spec_add_interface(struct ct_spec *s, bool macvlan, const char *ifname,
  * Fills what s does not set yet from a nixos-container config file (root-owned, not
  * writable by others, read as data). Without PRIVATE_NETWORK=1 the container is shared.
  * NETWORK_NAMESPACE_PATH joins that namespace. Values already in s win (command line).
+ * *auto_start (may be NULL): AUTO_START, true when absent.
  */
-int ct_spec_from_conf(struct ct_spec *s, const char *path, struct ctnet_err *err);
+int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, struct ctnet_err *err);
 
 /* The fields ct_spec_diff compares, one bit each. */
 enum ct_field {
@@ -109,7 +115,7 @@ const char *ct_field_name(unsigned bit);
 struct ct_record {
 	struct ct_spec spec;  /* as requested (the record is the spec) */
 	unsigned version;
-	char netns[PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
+	char netns[CT_PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
 	pid_t pid;            /* 0 unless given by --pid (or the child of `run`) */
 	unsigned long long ns_dev, ns_ino; /* identity of the namespace, for liveness */
 	bool created_netns;   /* ctnet made /run/netns/NAME and removes it on down */
@@ -189,12 +195,59 @@ int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *r
 /* The converge step alone, for a caller holding record_lock(name) with the record read. */
 int ct_converge(const struct ct_spec *spec, const struct ct_record *have, struct ct_record *out,
 		struct ct_report *rep, struct ctnet_err *err);
+/* Reads shared by many converges in a row (apply, watch): the kernel's NAT table once. */
+struct ct_view {
+	struct nat_counters *nat; /* NULL: each converge reads it */
+};
+int ct_up_view(const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
+	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
 int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* Whether interface ifname exists in this namespace (SIOCGIFINDEX: no netlink GETLINK,
+ * whose peer-namespace lookup grows with the number of namespaces). */
+bool ct_link_present(const char *ifname);
 /* Whether the container is up (1: alive and, for private ones, the host link present) or
  * stale (0, *why says why). No NAT check (see status). */
 int ct_state(const struct ct_record *r, const char **why);
+
+/*
+ * apply.c: a directory of nixos-container NAME.conf files as the desired set. The plan
+ * reads and checks everything (each file as --config does; addresses and host ports between
+ * files and against running containers apply does not own; names taken by those) and
+ * changes nothing; run then removes, recreates, updates, adds and verifies.
+ */
+enum ct_apply_op {
+	CT_APPLY_ADD,      /* "+": new file (or its container is not running) */
+	CT_APPLY_UPDATE,   /* "~": changed in place (forwards, MTU, MAC) */
+	CT_APPLY_RECREATE, /* "~": a field that cannot change in place: down, then up */
+	CT_APPLY_REMOVE,   /* "-": its file is gone */
+	CT_APPLY_VERIFY,   /* "=": unchanged: checked against the kernel and repaired */
+	CT_APPLY_SKIP,     /* AUTO_START=0 and not running: validated, left alone */
+};
+struct ct_apply_item {
+	struct ct_spec spec;  /* from the file (REMOVE: the name only) */
+	bool has_file, auto_start;
+	enum ct_apply_op op;
+	unsigned diff;        /* CT_F_* between the file and the record */
+	char what[256];       /* the difference, for the plan */
+	int rc;               /* after run: 0, or -1 with error */
+	char error[256];
+};
+struct ct_apply_plan {
+	char dir[PATH_MAX];
+	char origin[CT_ORIGIN_MAX]; /* "apply:DIR" */
+	size_t n, cap, n_files;
+	struct ct_apply_item *v;    /* by name */
+};
+int ct_apply_plan(const char *dir, struct ct_apply_plan *plan, struct ctnet_err *err);
+/* Carries the plan out; per-container failures are undone by ct_up and recorded in the item;
+ * done (may be NULL) is called once per item with what ct_up repaired or changed.
+ * Returns how many failed. */
+int ct_apply_run(struct ct_apply_plan *plan,
+		 void (*done)(const struct ct_apply_item *it, const struct ct_report *rep, void *data),
+		 void *data);
+void ct_apply_free(struct ct_apply_plan *plan);
 
 /*
  * attach.c: CNI attachments, (CNI_CONTAINERID, CNI_IFNAME) of a network -> the ctnet

@@ -167,7 +167,7 @@ static int conf_list(struct ct_spec *s, bool macvlan, const char *value, struct 
 	return 0;
 }
 
-int ct_spec_from_conf(struct ct_spec *s, const char *path, struct ctnet_err *err)
+int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, struct ctnet_err *err)
 {
 	char shown[CTNET_SHOW_MAX];
 	struct nixosconf c;
@@ -185,6 +185,8 @@ int ct_spec_from_conf(struct ct_spec *s, const char *path, struct ctnet_err *err
 		return ctnet_errf(err, EPERM, "config \"%s\": writable by group or others", shown);
 	if ((rc = nixosconf_read(AT_FDCWD, path, &c, err)) < 0)
 		return rc;
+	if (auto_start) /* nixos-container's default: start it */
+		*auto_start = !c.has_auto_start || c.auto_start;
 
 	/* Command-line options win over the file. */
 	if (!c.private_network) {

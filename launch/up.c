@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "../netd/netd.h"
 #include "launch.h"
@@ -27,8 +29,7 @@ void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...)
 	rep->n++;
 }
 
-/* The spec as stored: defaults made explicit where the request depends on them. */
-static void normalize(struct ct_spec *s)
+void ct_spec_normalize(struct ct_spec *s)
 {
 	if (s->netns_kind == CT_NETNS_CREATE)
 		snprintf(s->netns_path, sizeof(s->netns_path), "%s/%s", netns_run_dir(), s->name);
@@ -341,8 +342,9 @@ static void forwards_changes(const struct ct_spec *want, const struct ct_spec *h
 	}
 }
 
-int ct_converge(const struct ct_spec *want, const struct ct_record *have, struct ct_record *out,
-		struct ct_report *rep, struct ctnet_err *err)
+static int converge(const struct ct_spec *want, const struct ct_record *have,
+		    const struct ct_view *view, struct ct_record *out, struct ct_report *rep,
+		    struct ctnet_err *err)
 {
 	unsigned diff = ct_spec_diff(want, &have->spec), fixed = diff & ~CT_F_IN_PLACE;
 	struct ct_record *r = NULL;
@@ -412,7 +414,11 @@ int ct_converge(const struct ct_spec *want, const struct ct_record *have, struct
 		if (n > 0)
 			ct_report_add(rep, true, "sysctl %s was off", changed);
 		nat_of(&have->spec, have, c);
-		if (nat_counters_read(&cn, &e2) == 0 && (n = nat_counters_missing(cn, c)) > 0)
+		if (view && view->nat)
+			n = nat_counters_missing(view->nat, c);
+		else
+			n = nat_counters_read(&cn, &e2) == 0 ? nat_counters_missing(cn, c) : 0;
+		if (n > 0)
 			ct_report_add(rep, true, "%d NAT element%s missing in nft", n, n == 1 ? "" : "s");
 		if (diff & CT_F_FORWARDS)
 			forwards_changes(want, &have->spec, rep);
@@ -433,27 +439,55 @@ out:
 	return rc;
 }
 
+int ct_converge(const struct ct_spec *want, const struct ct_record *have, struct ct_record *out,
+		struct ct_report *rep, struct ctnet_err *err)
+{
+	return converge(want, have, NULL, out, rep, err);
+}
+
+bool ct_link_present(const char *ifname)
+{
+	static int sock = -1;
+	struct ifreq ifr;
+
+	if (sock < 0 && (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return if_nametoindex(ifname) != 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	return ioctl(sock, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
+}
+
 int ct_state(const struct ct_record *r, const char **why)
 {
 	if (r->pending) {
 		*why = "up interrupted (gc removes it)";
 		return 0;
 	}
+	if (r->stopping) {
+		*why = "down interrupted (gc finishes it)";
+		return 0;
+	}
 	if (!record_alive(r, why))
 		return 0;
-	if (!r->spec.shared && r->host_ifname[0]) {
-		struct ctnet_err e;
-		if (netd_exists(r->spec.name, r->host_ifname, &e) == 0) {
-			*why = "host link missing";
-			return 0;
-		}
+	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
+	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
+	 * grew quadratically. */
+	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(r->host_ifname)) {
+		*why = "host link missing";
+		return 0;
 	}
 	*why = NULL;
 	return 1;
 }
 
-int ct_up(const struct ct_spec *spec_in, struct ct_record *out, struct ct_report *rep,
+int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err)
+{
+	return ct_up_view(spec, NULL, out, rep, err);
+}
+
+int ct_up_view(const struct ct_spec *spec_in, const struct ct_view *view, struct ct_record *out,
+	       struct ct_report *rep, struct ctnet_err *err)
 {
 	struct ct_spec *spec = malloc(sizeof(*spec));
 	struct ct_record *old = malloc(sizeof(*old));
@@ -465,7 +499,7 @@ int ct_up(const struct ct_spec *spec_in, struct ct_record *out, struct ct_report
 		goto out;
 	}
 	*spec = *spec_in;
-	normalize(spec);
+	ct_spec_normalize(spec);
 	if ((rc = ct_spec_check(spec, err)) < 0)
 		goto out;
 	if ((lock = record_lock(spec->name, err)) < 0) {
@@ -479,7 +513,7 @@ int ct_up(const struct ct_spec *spec_in, struct ct_record *out, struct ct_report
 		 * half-way (pending record, or link already deleted) is cleaned and redone, and
 		 * so is a container whose namespace is gone or from an earlier boot. */
 		if (ct_state(old, &why)) {
-			rc = ct_converge(spec, old, out, rep, err);
+			rc = converge(spec, old, view, out, rep, err);
 			goto out;
 		}
 		/* The addresses stay when this up allocates again (ipam returns the same pair):

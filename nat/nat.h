@@ -35,6 +35,8 @@ struct nat_container {
 };
 
 int nat_forward_parse(const char *spec, struct nat_forward *out, struct ctnet_err *err);
+/* Whether two forwards claim a common host port (same protocol and host IP scope). */
+bool nat_forward_overlaps(const struct nat_forward *a, const struct nat_forward *b);
 /* "tcp:8080:80" or "tcp:8000-8010:80-90" into buf (>= 64 bytes). */
 const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
 

@@ -29,7 +29,6 @@ struct nat_config {
 
 const char *nat_proto_name(enum nat_proto p);
 bool nat_forward_same_host(const struct nat_forward *a, const struct nat_forward *b);
-bool nat_forward_overlaps(const struct nat_forward *a, const struct nat_forward *b);
 int nat_container_check(const struct nat_container *c, struct ctnet_err *err);
 void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src);
 

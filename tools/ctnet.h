@@ -38,6 +38,7 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_oci_hook(int argc, char **argv);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */

@@ -16,37 +16,10 @@
 #include "json.h"
 #include "state.h"
 
-/* SIOCGIFINDEX on one socket for all (if_nametoindex opens one per call). */
-static bool link_present(const char *ifname)
-{
-	static int sock = -1;
-	struct ifreq ifr;
-
-	if (sock < 0 && (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return if_nametoindex(ifname) != 0;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	return ioctl(sock, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
-}
-
-/* Alive, and for private containers also the host link present. */
+/* Alive, and for private containers also the host link present (ct_state). */
 static const char *container_state(const struct ct_record *r, const char **why)
 {
-	if (r->pending) {
-		*why = "up interrupted (gc removes it)";
-		return "stale";
-	}
-	if (!record_alive(r, why))
-		return "stale";
-	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
-	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
-	 * grew quadratically. */
-	if (!r->spec.shared && r->host_ifname[0] && !link_present(r->host_ifname)) {
-		*why = "host link missing";
-		return "stale";
-	}
-	*why = NULL;
-	return "up";
+	return ct_state(r, why) ? "up" : "stale";
 }
 
 /* What the NAT check needs of a record, kept when the kernel's table is not read yet. */
@@ -360,7 +333,7 @@ static int status_all(struct status_ctx *s)
 	int rc;
 
 	/* Made before two threads want them: the ioctl socket, jansson's hash seed. */
-	link_present("lo");
+	ct_link_present("lo");
 	json_decref(json_object());
 	threaded = pthread_create(&t, NULL, status_worker, &kw) == 0;
 	if (!threaded) {

@@ -149,7 +149,7 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err)
 	if (name != o->spec.name)
 		snprintf(o->spec.name, sizeof(o->spec.name), "%s", name);
 	if (o->config)
-		return ct_spec_from_conf(&o->spec, o->config, err);
+		return ct_spec_from_conf(&o->spec, o->config, NULL, err);
 	return 0;
 }
 

@@ -29,9 +29,13 @@ static void test_front_ends(const char *dir)
 	static struct ct_spec cli, conf, oci, cni;
 	struct ctnet_err err;
 	char path[512];
-	char *argv[] = { "up", "web", "--netns", "/run/netns/web", "--host-address", "10.233.5.1",
-			 "--local-address", "10.233.5.2", "--forward", "tcp:8080:80", "--forward",
-			 "udp:53", "--mac", "02:00:00:00:00:01", NULL };
+	static char args[] = "up\0" "web\0" "--netns\0" "/run/netns/web\0" "--host-address\0"
+			     "10.233.5.1\0" "--local-address\0" "10.233.5.2\0" "--forward\0"
+			     "tcp:8080:80\0" "--forward\0" "udp:53\0" "--mac\0" "02:00:00:00:00:01";
+	char *argv[15] = { 0 };
+	char *p = args;
+	for (int i = 0; i < 14; i++, p += strlen(p) + 1)
+		argv[i] = p;
 	int fd;
 
 	T_OK("CLI flags parse", cli_spec(&cli, argv, 14) == 0);
@@ -43,7 +47,7 @@ static void test_front_ends(const char *dir)
 	T_OK("conf written", fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
 	close(fd);
 	ct_spec_init(&conf, "web");
-	T_OK("conf parses", ct_spec_from_conf(&conf, path, &err) == 0);
+	T_OK("conf parses", ct_spec_from_conf(&conf, path, NULL, &err) == 0);
 	T_OK("CLI flags and the .conf fill the same spec", ct_spec_diff(&cli, &conf) == 0);
 
 	const char *state = "{\"ociVersion\":\"1.0.2\",\"id\":\"web\",\"pid\":4242,\"annotations\":"

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# ctnet apply DIR: new / changed / removed / unchanged files with real traffic; containers
+# made by hand survive; a second apply changes nothing; --dry-run changes nothing; a bad
+# file changes nothing and is named; apply races with up/down of other names.
+. "$(dirname "$0")/lib.sh"
+
+mk_upstream
+ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+UP_PID=$!
+PIDS=()
+trap 'kill $UP_PID "${PIDS[@]}" 2>/dev/null; _t_cleanup' EXIT
+D=$T_SANDBOX/containers
+mkdir -p "$D"
+conf() { local n=$1; shift; printf '%s\n' "$@" >"$D/$n.conf"; chmod 0644 "$D/$n.conf"; }
+conf web PRIVATE_NETWORK=1 'HOST_PORT=tcp:8080:80'
+conf db PRIVATE_NETWORK=1 HOST_ADDRESS=10.233.50.1 LOCAL_ADDRESS=10.233.50.2 'HOST_PORT=tcp:5432:5432'
+conf sh PRIVATE_NETWORK=0
+conf off PRIVATE_NETWORK=1 AUTO_START=0
+fwd() { ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:"$1" </dev/null 2>/dev/null; }
+ifx() { ip -j link show "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])' 2>/dev/null; }
+world() { echo "$(snapshot_links) $(snapshot_addrs) $(snapshot_routes) $(snapshot_nft) $(snapshot_state) $(ls /run/netns | tr '\n' ' ') $(cat "$CTNET_RUN_DIR"/containers/* 2>/dev/null | md5sum)"; }
+
+# A container made by hand: apply never touches it.
+$CTNET up hand --create-netns --forward tcp:9000:80 >/dev/null || fail "hand up"
+
+# --- dry run: the plan, nothing changed ---
+w0=$(world)
+out=$($CTNET apply "$D" --dry-run)
+check_match "dry run: + web" "$out" $'(^|\n)\\+ web(\n|$)'
+check_match "dry run: + db, + sh" "$out" $'\\+ db\n.*\\+ sh'
+check_match "dry run: AUTO_START=0 not started" "$out" "off \(AUTO_START=0: not started\)"
+check_match "dry run: summary" "$out" "3 up, 0 updated, 0 removed, 0 unchanged, 0 failed \(dry run"
+check_eq "dry run changed nothing" "$(world)" "$w0"
+check_eq "dry run --json: the same plan as data" \
+	"$($CTNET apply "$D" --dry-run --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print([(i["name"],i["op"]) for i in d["plan"]], d["summary"]["up"])')" \
+	"[('db', 'up'), ('off', 'skip'), ('sh', 'up'), ('web', 'up')] 3"
+
+# --- first apply ---
+check_exit "apply brings the set up" 0 $CTNET apply "$D"
+out=$($CTNET status --json | python3 -c 'import json,sys; print(sorted((c["name"],c["mode"],c["state"]) for c in json.load(sys.stdin)))')
+check_eq "status: the set and the hand-made one" "$out" \
+	"[('db', 'private', 'up'), ('hand', 'private', 'up'), ('sh', 'shared', 'up'), ('web', 'private', 'up')]"
+check "web's namespace is /run/netns/web (nspawn --network-namespace-path)" ip netns exec web true
+check_eq "db has its static addresses" "$(ip -n db -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"])')" "['10.233.50.2']"
+for n in web db; do
+	port=80; [ $n = db ] && port=5432
+	ip netns exec $n socat TCP-LISTEN:$port,fork,reuseaddr SYSTEM:"echo $n" &
+	PIDS+=($!)
+	wait_port $n $port
+done
+ip netns exec web socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
+PIDS+=($!)
+wait_port web 81
+check_eq "web's forward answers from upstream" "$(fwd 8080)" "web"
+check_eq "db's forward answers from upstream" "$(fwd 5432)" "db"
+check_eq "web reaches upstream (masquerade)" "$(ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+
+# --- second apply: nothing changes ---
+w1=$(world)
+check_exit "second apply" 0 $CTNET apply "$D"
+check_match "second apply: all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
+check_eq "second apply: links, addresses, routes, nft, state, records identical" "$(world)" "$w1"
+
+# --- a broken piece is repaired by apply ---
+web_ip=$(sed -n 's/^LOCAL_ADDRESS=//p' "$CTNET_RUN_DIR/containers/web")
+ip route del "$web_ip" dev ve-web
+check_exit "apply after a deleted route" 0 $CTNET apply "$D"
+check_match "apply names the repair" "$T_STDERR" "web: repaired host route ${web_ip%/*} dev ve-web missing"
+check_eq "web's forward answers again" "$(fwd 8080)" "web"
+
+# --- changed file: in place, same link, established flow survives ---
+ifx0=$(ifx ve-web)
+exec 7< <(ip netns exec upstream socat -T30 - TCP:192.0.2.1:8080 2>/dev/null)
+sleep 0.3
+ct0=$(conntrack -L -p tcp --dport 8080 2>/dev/null | grep -c ESTABLISHED)
+conf web PRIVATE_NETWORK=1 'HOST_PORT="tcp:8080:80,tcp:8081:81"'
+check_match "dry run: ~ web: forward +tcp:8081:81" "$($CTNET apply "$D" --dry-run)" "~ web: forward \+tcp:8081:81"
+check_exit "apply the change" 0 $CTNET apply "$D"
+check_match "apply: 1 updated" "$(cat "$T_TMP/out")" "0 up, 1 updated, 0 removed, 2 unchanged, 0 failed"
+check_eq "the new forward answers" "$(fwd 8081)" "web81"
+check_eq "same host link (ifindex)" "$(ifx ve-web)" "$ifx0"
+check_eq "the established flow on the unchanged forward survives" "$(conntrack -L -p tcp --dport 8080 2>/dev/null | grep -c ESTABLISHED)" "$ct0"
+exec 7<&-
+
+# --- bad input: nothing changes, the file is named ---
+w2=$(world)
+conf bad PRIVATE_NETWORK=1 'HOST_ADDRESS=$(id)'
+check_exit "a file with shell syntax: exit 1" 1 $CTNET apply "$D"
+check_match "the error names the file and line" "$T_STDERR" "bad.conf.* line 2"
+rm "$D/bad.conf"
+conf ww PRIVATE_NETWORK=1; chmod 0666 "$D/ww.conf"
+check_exit "a world-writable file: exit 1" 1 $CTNET apply "$D"
+check_match "the error names it" "$T_STDERR" "ww.conf.*writable by group or others"
+rm "$D/ww.conf"
+conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:5432:5432'
+check_exit "two files claiming one host port: exit 1" 1 $CTNET apply "$D"
+check_match "the error names both" "$T_STDERR" "\"clash.conf\" and \"db.conf\" both forward host port tcp:5432"
+conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:9000:80'
+check_exit "a file claiming a hand-made container's port: exit 1" 1 $CTNET apply "$D"
+check_match "the error names the running container" "$T_STDERR" "running container \"hand\""
+rm "$D/clash.conf"
+conf hand PRIVATE_NETWORK=1
+check_exit "a file named like a hand-made container: exit 1" 1 $CTNET apply "$D"
+check_match "the error names both" "$T_STDERR" "hand.conf\": the name is taken by container \"hand\" \(made by hand\)"
+rm "$D/hand.conf"
+check_eq "bad input changed nothing" "$(world)" "$w2"
+
+# --- a CNI container is not apply's either ---
+# (its record carries ORIGIN=cni:...; apply only ever removes ORIGIN=apply:DIR)
+check_match "records carry their origin" "$(grep ^ORIGIN "$CTNET_RUN_DIR/containers/web")" "ORIGIN=apply:$D"
+
+# --- races: apply while other names come and go ---
+for i in 1 2 3; do conf "r$i" PRIVATE_NETWORK=1; done
+( for i in $(seq 6); do $CTNET up "x$i" --create-netns >/dev/null && $CTNET down "x$i"; done ) &
+RACE=$!
+check_exit "apply racing with up/down of other names" 0 $CTNET apply "$D"
+wait $RACE
+check_eq "racers left nothing" "$($CTNET status --json | python3 -c 'import json,sys; print(sorted(c["name"] for c in json.load(sys.stdin) if c["name"].startswith("x")))')" "[]"
+check_eq "every r container up" "$($CTNET status --json | python3 -c 'import json,sys; print(sorted(c["state"] for c in json.load(sys.stdin) if c["name"].startswith("r")))')" "['up', 'up', 'up']"
+
+# --- removed files: their containers go (network, lease, NAT) ---
+rm "$D/db.conf" "$D/r1.conf"
+check_match "dry run: - db, - r1" "$($CTNET apply "$D" --dry-run)" $'- db\n.*- r1'
+check_exit "apply after removing files" 0 $CTNET apply "$D"
+check_match "2 removed" "$(cat "$T_TMP/out")" "0 up, 0 updated, 2 removed"
+check_fails "db's link is gone" ip link show ve-db
+check_eq "db's forward is gone from nft" "$(nft -j list map inet ctnet fwd4 | grep -c 5432)" "0"
+check_eq "db's record is gone" "$(ls "$CTNET_RUN_DIR/containers" | grep -c '^db$')" "0"
+
+# --- empty DIR: everything apply made goes; the hand-made one stays ---
+rm -f "$D"/*.conf
+check_exit "apply of an empty directory" 0 $CTNET apply "$D"
+check_eq "only the hand-made container is left" "$($CTNET status --json | python3 -c 'import json,sys; print([c["name"] for c in json.load(sys.stdin)])')" "['hand']"
+check_eq "hand's forward still answers setup" "$(ip -j link show ve-hand | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifname"])')" "ve-hand"
+check_eq "leases: only hand's" "$($IPAM list --json | python3 -c 'import json,sys; print([l["name"] for l in json.load(sys.stdin)])')" "['hand']"
+check_eq "no /run/netns of apply's left" "$(ls /run/netns | grep -vc -e upstream -e hand)" "0"
+finish
