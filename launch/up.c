@@ -193,6 +193,35 @@ static void nat_of(const struct ct_spec *want, const struct ct_record *r, struct
 	memcpy(c->forwards, want->forwards, sizeof(want->forwards[0]) * want->n_forwards);
 }
 
+/*
+ * A host port held by another container: say who that is as the user knows it (the
+ * runtime's id, its origin) and, when it is not running, how to free the port.
+ */
+static void explain_port_clash(const struct ct_spec *spec, struct ctnet_err *err)
+{
+	char owner[CTNET_NAME_MAX + 2], fw[64], who[CT_ORIGIN_MAX + CT_RUNTIME_ID_MAX + 16] = "";
+	struct ct_record *o = malloc(sizeof(*o));
+	struct ctnet_err e2;
+	const char *why = NULL;
+
+	for (size_t i = 0; o && i < spec->n_forwards; i++) {
+		if (!nat_port_owner(&spec->forwards[i], owner, sizeof(owner)) || !strcmp(owner, spec->name))
+			continue;
+		bool has = record_read(owner, o, &e2) == 0;
+		int alive = has && ct_state(o, &why);
+		if (has && (o->spec.runtime_id[0] || o->spec.origin[0]))
+			snprintf(who, sizeof(who), " (%s%s%s)", o->spec.origin[0] ? o->spec.origin : "",
+				 o->spec.runtime_id[0] ? " id " : "", o->spec.runtime_id);
+		ctnet_errf(err, EADDRINUSE, "forward %s: host port taken by container \"%s\"%s%s%s%s",
+			   nat_forward_str(&spec->forwards[i], fw, sizeof(fw)), owner, who,
+			   alive ? "" : ", which is not running (",
+			   alive ? "" : why ? why : "no record in this boot",
+			   alive ? "" : "): ctnet gc or ctnet-nat del frees the port");
+		break;
+	}
+	free(o);
+}
+
 /* The first up of a container (or after a stale one was cleaned). */
 static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
 {
@@ -291,6 +320,8 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 		}
 		nat_of(spec, r, c);
 		rc = nat_add(c, err);
+		if (rc == -EADDRINUSE)
+			explain_port_clash(spec, err);
 		if (rc < 0)
 			goto fail;
 		done |= DONE_NAT;
@@ -353,7 +384,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 	struct netd_faults *faults = NULL;
 	char names[256];
 	_cleanup_close_ int nsfd = -1;
-	int rc;
+	int rc = 0;
 
 	if (fixed) {
 		field_names(fixed, names, sizeof(names));
@@ -417,18 +448,24 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		if (view && view->nat)
 			n = nat_counters_missing(view->nat, c);
 		else
-			n = nat_counters_read(&cn, &e2) == 0 ? nat_counters_missing(cn, c) : 0;
+			n = nat_counters_read(&cn, &e2) == 0 ? nat_counters_missing(cn, c) : -1;
 		if (n > 0)
 			ct_report_add(rep, true, "%d NAT element%s missing in nft", n, n == 1 ? "" : "s");
 		if (diff & CT_F_FORWARDS)
 			forwards_changes(want, &have->spec, rep);
-		/* Idempotent: re-adds every element (repairs), applies a forwards change. */
-		nat_of(want, r, c);
-		if ((rc = nat_add(c, err)) < 0)
-			goto out;
+		/* Idempotent: re-adds every element (repairs), applies a forwards change. Skipped
+		 * only when the kernel was read and holds every element already. */
+		if (n != 0 || (diff & CT_F_FORWARDS) || strcmp(r->host_ifname, have->host_ifname)) {
+			nat_of(want, r, c);
+			if ((rc = nat_add(c, err)) == -EADDRINUSE)
+				explain_port_clash(want, err);
+			if (rc < 0)
+				goto out;
+		}
 	}
 commit:
-	if ((rc = record_write(r, err)) < 0)
+	/* An unchanged request leaves the record as it is (no write per verified container). */
+	if ((diff || strcmp(r->host_ifname, have->host_ifname)) && (rc = record_write(r, err)) < 0)
 		goto out;
 	*out = *r;
 out:

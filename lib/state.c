@@ -340,6 +340,7 @@ int ctnet_lock_sweep(int dfd, struct ctnet_err *err)
 			close(dup);
 		return ctnet_err_sys(err, errno, "read directory");
 	}
+	rewinddir(d); /* the dup shares dfd's offset, which an earlier listing left at the end */
 	while ((e = readdir(d))) {
 		char entry[CTNET_NAME_MAX + 1];
 		size_t len = strlen(e->d_name);

@@ -48,6 +48,8 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
  * port owned by another container fails with -EADDRINUSE naming it, changing nothing.
  */
 int nat_add(const struct nat_container *c, struct ctnet_err *err);
+/* 1 and the owner's name when a recorded container forwards one of f's host ports, else 0. */
+int nat_port_owner(const struct nat_forward *f, char *owner, size_t len);
 /* Removes a container, its forwards and their conntrack entries. Absent is success. */
 int nat_del(const char *name, struct ctnet_err *err);
 /* Unknown container: -ENOENT. A forward already there: success. */

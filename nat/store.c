@@ -379,3 +379,20 @@ void nat_store_ports_release_owner(struct nat_store *s, const char *name)
 	}
 	closedir(d);
 }
+
+int nat_port_owner(const struct nat_forward *f, char *owner, size_t len)
+{
+	struct nat_store s;
+	struct ctnet_err e;
+	char key[96];
+	int found = 0;
+
+	if (len < 2 || nat_store_open(&s, false, false, &e) < 0)
+		return 0;
+	for (unsigned p = f->host_lo; p <= f->host_hi && !found; p++) {
+		port_key(f, p, key, sizeof(key));
+		found = port_owner(&s, key, owner, len);
+	}
+	nat_store_close(&s);
+	return found;
+}

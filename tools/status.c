@@ -83,6 +83,7 @@ struct row {
 	bool shared;
 	char name[CTNET_NAME_MAX + 1], host_ifname[IFNAMSIZ];
 	char host[CTNET_ADDR_STRLEN], local[CTNET_ADDR_STRLEN];
+	char runtime[16]; /* the runtime's name or id for it (CNI, OCI), shortened */
 	char fw[256];
 };
 
@@ -97,6 +98,14 @@ static void row_fill(struct row *w, const struct ct_record *r)
 	size_t off = 0;
 
 	snprintf(w->name, sizeof(w->name), "%s", r->spec.name);
+	/* Long names (OCI ids are 64 hex digits) are shortened in the table, whole in JSON. */
+	if (strlen(w->name) > 20)
+		strcpy(w->name + 19, "~");
+	if (r->spec.runtime_name[0] || r->spec.runtime_id[0])
+		snprintf(w->runtime, sizeof(w->runtime), "%.12s",
+			 r->spec.runtime_name[0] ? r->spec.runtime_name : r->spec.runtime_id);
+	else
+		strcpy(w->runtime, "-");
 	w->shared = r->spec.shared;
 	snprintf(w->host_ifname, sizeof(w->host_ifname), "%s", r->host_ifname[0] ? r->host_ifname : "-");
 	if (r->host.family)
@@ -278,14 +287,15 @@ static void *status_worker(void *arg)
 /* The human table: the same fields --json prints under these names. */
 static void print_table(const union entry *ents, size_t n)
 {
-	printf("%-20s %-8s %-6s %-15s %-18s %-18s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
-	       "HOST_ADDRESS", "LOCAL_ADDRESS", "FORWARDS");
+	printf("%-20s %-8s %-6s %-15s %-18s %-18s %-12s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
+	       "HOST_ADDRESS", "LOCAL_ADDRESS", "RUNTIME", "FORWARDS");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *w = ents[i].row;
 		if (!w)
 			continue;
-		printf("%-20s %-8s %-6s %-15s %-18s %-18s %s", w->name, w->shared ? "shared" : "private",
-		       w->state, w->host_ifname, w->host, w->local, w->fw);
+		printf("%-20s %-8s %-6s %-15s %-18s %-18s %-12s %s", w->name,
+		       w->shared ? "shared" : "private", w->state, w->host_ifname, w->host, w->local,
+		       w->runtime, w->fw);
 		if (w->why)
 			printf(" (%s)", w->why);
 		putchar('\n');
@@ -488,7 +498,8 @@ static int gc_record(const char *name, void *data)
 	/* A container that died (or ran in an earlier boot) keeps its addresses for when it
 	 * comes back; an interrupted up or down is finished as it was meant. */
 	keep_lease = rc == 0 && !r.pending && r.stopping != CT_STOP_RELEASE && r.lease && !g->leases &&
-		     r.spec.netns_kind != CT_NETNS_FD; /* `ctnet run` never comes back */
+		     /* `ctnet run` and CNI attachments never come back under the same name */
+		     r.spec.netns_kind != CT_NETNS_FD && strncmp(r.spec.origin, "cni:", 4);
 	if (ct_down_locked(name, keep_lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;

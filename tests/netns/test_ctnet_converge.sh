@@ -93,6 +93,32 @@ umount /run/netns/gone && rm -f /run/netns/gone
 check_exit "status exits 1 with a stale container" 1 $CTNET status
 check_match "status names it stale" "$($CTNET status 2>/dev/null)" "gone +private +stale"
 
+# --- a host port held by a container that is not running: the error says who and how ---
+$CTNET up old --create-netns --forward tcp:7000:80 >/dev/null
+rm -f "$CTNET_RUN_DIR/containers/old"   # its record lost (as after a reboot), NAT entry kept
+check_exit "a port held by a container without a record: refused" 1 $CTNET up new1 --create-netns --forward tcp:7000:80
+check_match "the error names the owner, says it is not running and how to free it" "$T_STDERR" \
+	"host port taken by container \"old\", which is not running \(no record in this boot\): ctnet gc or ctnet-nat del frees the port"
+$CTNET gc >/dev/null
+check_exit "after gc the port is free" 0 $CTNET up new1 --create-netns --forward tcp:7000:80
+$CTNET down new1; $IPAM release old >/dev/null 2>&1
+
+# --- a CNI attachment whose runtime never sends DEL: gc leaves no file of it ---
+mkns cnins
+printf '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni"}' | env CNI_COMMAND=ADD \
+	CNI_CONTAINERID=c0ffee CNI_IFNAME=eth0 CNI_NETNS=/run/netns/cnins CNI_PATH=/usr/lib/cni \
+	"$CTNET_BIN/ctnet-cni" >/dev/null || fail "CNI ADD"
+cniname=$(ls "$CTNET_RUN_DIR/cni" | grep '^cni-')
+check_match "CNI ADD made an attachment file" "$cniname" "^cni-[0-9a-f]{16}$"
+check_match "status shows the runtime's container id" "$($CTNET status)" "$cniname .* c0ffee "
+ip netns del cnins   # the runtime went away without DEL
+gc_out=$($CTNET gc)
+check_match "gc removes the container" "$gc_out" "removed container $cniname"
+check_match "gc removes the attachment file" "$gc_out" "removed [0-9]+ CNI attachment files?"
+check_eq "no file of it left in the run dir" "$(find "$CTNET_RUN_DIR" -name "*$cniname*")" ""
+check_eq "no file of it left in the state dir" "$(find "$CTNET_STATE_DIR" -name "*$cniname*")" ""
+$IPAM release "$cniname" >/dev/null 2>&1
+
 # --- reboot: kernel state and the run dir gone, the state dir kept ---
 $CTNET up db --create-netns >/dev/null
 ip_of() { $IPAM show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["local_address"])'; }

@@ -141,10 +141,11 @@ rows = [l.rstrip("\n") for l in sys.stdin]
 bad = []
 for c, row in zip(js, rows):
     want = [c["name"], c["mode"], c["state"], c.get("host_ifname", "-"), c.get("host_address", "-"),
-            c.get("local_address", "-"), ",".join(f["spec"] for f in c["forwards"]) or "-"]
-    got = row.split(None, 7)
+            c.get("local_address", "-"), (c.get("runtime_name") or c.get("runtime_id") or "-")[:12],
+            ",".join(f["spec"] for f in c["forwards"]) or "-"]
+    got = row.split(None, 8)
     reason = " (%s)" % c["reason"] if "reason" in c else ""
-    if got[:7] != want or not row.endswith(want[6] + reason):
+    if got[:8] != want or not row.endswith(want[7] + reason):
         bad.append((row, want, reason))
 print(len(js) == len(rows), bad[:2])
 ' "$st")" "True []"

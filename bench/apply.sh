@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `ctnet apply` at scale, in one run (ratios, not absolute targets):
+#   - from nothing to N containers (netns, veth, addresses, routes, masquerade, one forward
+#     each) with one `ctnet apply`, against N x `ctnet up NAME --create-netns --config FILE`;
+#   - a no-op apply of the N, and one changed file among them; peak RSS of apply.
+# bench/apply.sh [--quick] [--n N] [--noop-n M]   (default N=1000, M=5000; --quick: 200 / 1000)
+# Like bench/run.sh it re-executes itself under `unshare -m -n`: the root namespace is never
+# touched. Results: bench/apply-results.json.
+set -eu
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${CTNET_BIN:=$(cd "$here/.." && pwd)/build}"
+export CTNET_BIN
+N=1000 NOOP=5000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) N=200 NOOP=1000 ;;
+	--n) N=$2; shift ;;
+	--noop-n) NOOP=$2; shift ;;
+	*) echo "usage: bench/apply.sh [--quick] [--n N] [--noop-n M]" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench/apply.sh: needs root" >&2; exit 1; }
+	export CTNET_BENCH_SANDBOX=1
+	exec unshare -m -n --propagation private -- bash "$0" --n "$N" --noop-n "$NOOP"
+fi
+scratch=$(mktemp -d /tmp/ctnet-bench-apply.XXXXXX)
+mount -t tmpfs -o mode=0755 tmpfs "$scratch"
+mkdir -p /run/netns
+mount -t tmpfs -o mode=0755 tmpfs /run/netns
+cleanup() {
+	for ns in /run/netns/*; do [ -e "$ns" ] && umount "$ns" 2>/dev/null; done
+	umount /run/netns 2>/dev/null; umount "$scratch" 2>/dev/null; rmdir "$scratch" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+export CTNET_STATE_DIR=$scratch/state CTNET_RUN_DIR=$scratch/run CTNET_NIXOS_CONF_DIR=$scratch/none
+ip link set lo up
+C=$CTNET_BIN/ctnet
+D=$scratch/d
+mkdir -p "$D"
+mkconfs() { for i in $(seq 1 "$1"); do printf 'PRIVATE_NETWORK=1\nHOST_PORT=tcp:%d:80\n' $((20000 + i)) >"$D/c$i.conf"; done; }
+now() { date +%s%N; }
+ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
+reachable() { # every container's address answers a ping from the host (sampled: 1 in 10)
+	local bad=0
+	for i in $(seq 1 10 "$1"); do
+		a=$(sed -n 's/^LOCAL_ADDRESS=//p' "$CTNET_RUN_DIR/containers/c$i")
+		ping -c1 -W1 "${a%/*}" >/dev/null 2>&1 || bad=$((bad + 1))
+	done
+	echo $bad
+}
+
+mkconfs "$N"
+t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
+apply_ms=$(ms "$t0" "$t1")
+unreach=$(reachable "$N")
+elems=$(nft -j list map inet ctnet fwd4 | python3 -c 'import json,sys; print(sum(len(x["map"].get("elem",[])) for x in json.load(sys.stdin)["nftables"] if "map" in x))')
+t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
+noop_ms=$(ms "$t0" "$t1")
+printf 'PRIVATE_NETWORK=1\nHOST_PORT="tcp:%d:80,tcp:%d:81"\n' 20001 30001 >"$D/c1.conf"
+t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
+one_ms=$(ms "$t0" "$t1")
+rm -f "$D"/*.conf
+t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
+rm_ms=$(ms "$t0" "$t1")
+
+# The same N one `ctnet up --config` at a time.
+mkconfs "$N"
+t0=$(now)
+for i in $(seq 1 "$N"); do $C up "c$i" --create-netns --config "$D/c$i.conf" >/dev/null; done
+t1=$(now)
+ups_ms=$(ms "$t0" "$t1")
+for i in $(seq 1 "$N"); do $C down "c$i"; done
+
+# No-op apply and its RSS with NOOP containers.
+rm -f "$D"/*.conf; mkconfs "$NOOP"
+$C apply "$D" >/dev/null
+t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
+noop_big_ms=$(ms "$t0" "$t1")
+rss_kb=$(rss $C apply "$D")
+
+ratio=$(echo "scale=2; $apply_ms / $ups_ms" | bc)
+cat <<EOF
+apply from nothing to $N containers: $apply_ms ms ($unreach of $(( (N + 9) / 10 )) sampled unreachable; $elems fwd4 elements)
+$N x ctnet up --config:               $ups_ms ms
+ratio apply / ups:                    ${ratio}x   (target <= 0.5x; absolute target <= 2000 ms)
+no-op apply, $N containers:           $noop_ms ms
+no-op apply, $NOOP containers:        $noop_big_ms ms   (target <= 150 ms)
+one changed file among $N:            $one_ms ms
+removing all $N (empty DIR):          $rm_ms ms
+peak RSS of a no-op apply at $NOOP:   $((rss_kb / 1024)) MB   (target <= 32 MB)
+EOF
+cat >"$here/apply-results.json" <<EOF
+{"n": $N, "apply_ms": $apply_ms, "ups_ms": $ups_ms, "ratio": $ratio, "unreachable_sampled": $unreach,
+ "noop_ms": $noop_ms, "noop_n": $NOOP, "noop_big_ms": $noop_big_ms, "one_change_ms": $one_ms,
+ "remove_all_ms": $rm_ms, "rss_kb": $rss_kb}
+EOF
