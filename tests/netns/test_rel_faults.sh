@@ -80,12 +80,14 @@ consistent "after flush + repair: consistent" --expect "$T_TMP/expect"
 
 ip link del ve-ctf2
 check_eq "link deleted: status says ctf2 stale" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["state"],c.get("reason")) for c in json.load(sys.stdin) if c["name"]=="ctf2"])')" "[('stale', 'host link missing')]"
-check "link deleted: gc" $CTNET gc
+check_match "link deleted: gc removes ctf2, keeping its lease" "$($CTNET gc)" "removed container ctf2 \(host link missing\), lease kept"
+check_match "link deleted: the lease is still ctf2's" "$($IPAM list --json)" '"ctf2"'
+check "link deleted: gc --leases" $CTNET gc --leases
 echo ctf1 >"$T_TMP/expect"
-consistent "link deleted: gc removed ctf2's lease, NAT entries and netns" --expect "$T_TMP/expect"
+consistent "link deleted: gc --leases removed ctf2's lease, NAT entries and netns" --expect "$T_TMP/expect"
 ip netns del ctf1
-check "netns deleted: gc" $CTNET gc
-residue "netns deleted: gc leaves zero residue"
+check "netns deleted: gc --leases" $CTNET gc --leases
+residue "netns deleted: gc --leases leaves zero residue"
 
 # --- state dir on a tiny tmpfs that fills up ---
 small=$T_SANDBOX/small
