@@ -75,24 +75,29 @@ static int ctx_open(struct ctx *c, bool create, bool lock, struct ctnet_err *err
 
 /* --- lease files --- */
 
-static int lease_format(const struct ipam_lease *l, char *buf, size_t size)
+static void put_addr(struct ctnet_kv_out *o, const char *key, const struct ctnet_addr *a)
 {
-	char h[CTNET_ADDR_STRLEN], lo[CTNET_ADDR_STRLEN], h6[CTNET_ADDR_STRLEN],
-		l6[CTNET_ADDR_STRLEN];
-	size_t n = (size_t)snprintf(buf, size, "NAME=%s\nPOOL=%s\nSINGLE=%d\nSTATIC=%d\n", l->name,
-				    l->pool, l->single, l->is_static);
-	if (l->host.family)
-		n += (size_t)snprintf(buf + n, size - n, "HOST_ADDRESS=%s\n",
-				      ctnet_addr_cidr_str(&l->host, h));
-	n += (size_t)snprintf(buf + n, size - n, "LOCAL_ADDRESS=%s\n",
-			      ctnet_addr_cidr_str(&l->local, lo));
-	if (l->host6.family)
-		n += (size_t)snprintf(buf + n, size - n, "HOST_ADDRESS6=%s\n",
-				      ctnet_addr_cidr_str(&l->host6, h6));
-	if (l->local6.family)
-		n += (size_t)snprintf(buf + n, size - n, "LOCAL_ADDRESS6=%s\n",
-				      ctnet_addr_cidr_str(&l->local6, l6));
-	return (int)n;
+	char s[CTNET_ADDR_STRLEN];
+	if (a->family)
+		ctnet_kv_put(o, key, ctnet_addr_cidr_str(a, s));
+}
+
+/* The lease file's text: lib's KEY=VALUE writer (what lease_cb reads back). */
+static int lease_format(const struct ipam_lease *l, char *buf, size_t size, struct ctnet_err *err)
+{
+	char what[CTNET_NAME_MAX + 16];
+	struct ctnet_kv_out o = { .p = buf, .cap = size, .what = what, .err = err };
+
+	snprintf(what, sizeof(what), "lease \"%s\"", l->name);
+	ctnet_kv_put(&o, "NAME", l->name);
+	ctnet_kv_put(&o, "POOL", l->pool);
+	ctnet_kv_put(&o, "SINGLE", l->single ? "1" : "0");
+	ctnet_kv_put(&o, "STATIC", l->is_static ? "1" : "0");
+	put_addr(&o, "HOST_ADDRESS", &l->host);
+	put_addr(&o, "LOCAL_ADDRESS", &l->local);
+	put_addr(&o, "HOST_ADDRESS6", &l->host6);
+	put_addr(&o, "LOCAL_ADDRESS6", &l->local6);
+	return o.error ? o.error : (int)o.len;
 }
 
 static int lease_cb(const char *key, const char *value, void *data, struct ctnet_err *err)
@@ -156,8 +161,8 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 static int lease_write(const struct ctx *c, const struct ipam_lease *l, struct ctnet_err *err)
 {
 	char buf[LEASE_FILE_MAX];
-	int n = lease_format(l, buf, sizeof(buf));
-	return ctnet_write_atomic(c->lease, l->name, buf, (size_t)n, err);
+	int n = lease_format(l, buf, sizeof(buf), err);
+	return n < 0 ? n : ctnet_write_atomic(c->lease, l->name, buf, (size_t)n, err);
 }
 
 static bool lease_has(const struct ipam_lease *l, const struct ctnet_addr *a)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "launch.h"
 #include "state.h"
@@ -253,12 +255,109 @@ int ct_apply_plan(const char *dir, struct ct_apply_plan *p, struct ctnet_err *er
 	return 0;
 }
 
-static void fail_item(struct ct_apply_item *it, const struct ctnet_err *e)
+/* One item's outcome, in memory shared with the worker processes. */
+#define RESULT_LINES 6
+struct result {
+	bool ran;
+	int rc;
+	char error[256];
+	size_t n;
+	bool truncated;
+	struct {
+		bool repair;
+		char what[200];
+	} v[RESULT_LINES];
+};
+
+static void keep_result(struct result *res, int rc, const struct ctnet_err *e,
+			const struct ct_report *rep)
 {
-	size_t n = strnlen(e->msg, sizeof(it->error) - 1);
-	it->rc = -1;
-	memcpy(it->error, e->msg, n);
-	it->error[n] = '\0';
+	res->ran = true;
+	res->rc = rc < 0 ? -1 : 0;
+	if (rc < 0) {
+		size_t n = strnlen(e->msg, sizeof(res->error) - 1);
+		memcpy(res->error, e->msg, n);
+		res->error[n] = '\0';
+	}
+	for (size_t i = 0; rep && i < rep->n; i++) {
+		if (res->n == RESULT_LINES) {
+			res->truncated = true;
+			break;
+		}
+		res->v[res->n].repair = rep->v[i].repair;
+		snprintf(res->v[res->n].what, sizeof(res->v[0].what), "%s", rep->v[i].what);
+		res->n++;
+	}
+	res->truncated |= rep && rep->truncated;
+}
+
+/* Phase 0 takes down what goes (removals, and recreations' first half); phase 1 brings up,
+ * updates and verifies. */
+static bool in_phase(const struct ct_apply_item *it, int phase)
+{
+	if (phase == 0)
+		return it->op == CT_APPLY_REMOVE || it->op == CT_APPLY_RECREATE;
+	return it->op != CT_APPLY_REMOVE && it->op != CT_APPLY_SKIP;
+}
+
+static void work(struct ct_apply_plan *p, int phase, const struct ct_view *view,
+		 struct result *res, unsigned k, unsigned workers, struct ct_record *out,
+		 struct ct_report *rep)
+{
+	struct ctnet_err e;
+	for (size_t i = k; i < p->n; i += workers) {
+		struct ct_apply_item *it = &p->v[i];
+		int rc;
+		if (!in_phase(it, phase) || res[i].rc < 0)
+			continue;
+		memset(rep, 0, sizeof(*rep));
+		if (phase == 0) /* recreated with the same lease when its addresses are allocated */
+			rc = ct_down(it->spec.name, it->op == CT_APPLY_RECREATE && !it->spec.local.family,
+				     NULL, &e);
+		else
+			rc = ct_up_view(&it->spec, view, out, rep, &e);
+		keep_result(&res[i], rc, &e, phase ? rep : NULL);
+	}
+}
+
+/*
+ * The containers of a phase split over `workers` processes (this one and forked ones),
+ * each taking every workers-th item: the kernel work of one (namespaces, links, an nft
+ * commit) overlaps with the other's. Each item is still one ct_up / ct_down under that
+ * container's lock, as if several `ctnet up` ran at once.
+ */
+static void run_phase(struct ct_apply_plan *p, int phase, const struct ct_view *view,
+		      struct result *res, unsigned workers, struct ct_record *out,
+		      struct ct_report *rep)
+{
+	pid_t pids[8];
+	unsigned forked = 0;
+
+	for (unsigned k = 1; k < workers; k++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			work(p, phase, view, res, k, workers, out, rep);
+			nat_release(true);
+			_exit(0);
+		}
+		if (pid < 0) { /* do the rest here */
+			for (unsigned j = k; j < workers; j++)
+				work(p, phase, view, res, j, workers, out, rep);
+			break;
+		}
+		pids[forked++] = pid;
+	}
+	work(p, phase, view, res, 0, workers, out, rep);
+	for (unsigned i = 0; i < forked; i++)
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	/* A worker that died left its items without a result. */
+	for (size_t i = 0; i < p->n; i++)
+		if (in_phase(&p->v[i], phase) && !res[i].ran && res[i].rc == 0) {
+			res[i].ran = true;
+			res[i].rc = -1;
+			snprintf(res[i].error, sizeof(res[i].error), "apply: its worker process died");
+		}
 }
 
 int ct_apply_run(struct ct_apply_plan *p,
@@ -267,43 +366,47 @@ int ct_apply_run(struct ct_apply_plan *p,
 {
 	struct ct_record *out = malloc(sizeof(*out));
 	struct ct_report *rep = malloc(sizeof(*rep));
+	struct result *res = NULL;
 	struct ct_view view = { 0 };
 	struct ctnet_err e;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned workers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
+	size_t size = (p->n ? p->n : 1) * sizeof(*res);
 	int failed = 0;
 
-	if (!out || !rep) {
+	if (p->n < 8)
+		workers = 1; /* not worth a fork */
+	if (out && rep)
+		res = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!out || !rep || res == MAP_FAILED || !res) {
 		free(out);
 		free(rep);
 		return -ENOMEM;
 	}
 	/* Removals first: they free the addresses and ports the others may take. */
-	for (size_t i = 0; i < p->n; i++) {
-		struct ct_apply_item *it = &p->v[i];
-		if (it->op != CT_APPLY_REMOVE && it->op != CT_APPLY_RECREATE)
-			continue;
-		/* Recreated with the same lease when its addresses are allocated. */
-		bool keep = it->op == CT_APPLY_RECREATE && !it->spec.local.family;
-		if (ct_down(it->spec.name, keep, NULL, &e) < 0)
-			fail_item(it, &e);
-		if (done && (it->op == CT_APPLY_REMOVE || it->rc < 0))
-			done(it, NULL, data);
-	}
+	run_phase(p, 0, NULL, res, workers, out, rep);
+	for (size_t i = 0; i < p->n; i++)
+		if (res[i].ran)
+			res[i].ran = res[i].rc < 0; /* phase 1 runs what phase 0 did not fail */
 	/* One read of the kernel's NAT table for every unchanged container's check. */
 	if (nat_counters_read(&view.nat, &e) < 0)
 		view.nat = NULL;
+	run_phase(p, 1, &view, res, workers, out, rep);
+	nat_counters_free(view.nat);
 	for (size_t i = 0; i < p->n; i++) {
 		struct ct_apply_item *it = &p->v[i];
-		if (it->rc < 0 || it->op == CT_APPLY_REMOVE)
+		it->rc = res[i].rc;
+		snprintf(it->error, sizeof(it->error), "%s", res[i].error);
+		failed += it->rc < 0;
+		if (!done)
 			continue;
 		memset(rep, 0, sizeof(*rep));
-		if (it->op != CT_APPLY_SKIP && ct_up_view(&it->spec, &view, out, rep, &e) < 0)
-			fail_item(it, &e);
-		if (done)
-			done(it, rep, data);
+		for (size_t j = 0; j < res[i].n; j++)
+			ct_report_add(rep, res[i].v[j].repair, "%s", res[i].v[j].what);
+		rep->truncated = res[i].truncated;
+		done(it, rep, data);
 	}
-	nat_counters_free(view.nat);
-	for (size_t i = 0; i < p->n; i++)
-		failed += p->v[i].rc < 0;
+	munmap(res, size);
 	free(out);
 	free(rep);
 	return failed;
