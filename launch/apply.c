@@ -42,7 +42,8 @@ static struct ct_apply_item *find(struct ct_apply_plan *p, const char *name)
 {
 	struct ct_apply_item key;
 	snprintf(key.spec.name, sizeof(key.spec.name), "%s", name);
-	return p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), item_cmp) : NULL;
+	/* The files only: removals found by the scan are appended after them, unsorted. */
+	return p->n_files ? bsearch(&key, p->v, p->n_files, sizeof(*p->v), item_cmp) : NULL;
 }
 
 /* The files: NAME.conf -> a spec each. */
