@@ -170,6 +170,9 @@ int netd_impair_parse_rate(const char *s, uint64_t *bps, struct ctnet_err *err)
 	if (r == -ERANGE)
 		return ctnet_errf(err, ERANGE, "invalid rate \"%s\": above the maximum 10gbit",
 				  ctnet_show(s, shown));
+	if (r == 0 && v % 8)
+		return ctnet_errf(err, EINVAL, "invalid rate \"%s\": not a whole number of bytes per second",
+				  ctnet_show(s, shown));
 	if (v < NETD_IMPAIR_RATE_MIN)
 		return ctnet_errf(err, ERANGE, "invalid rate \"%s\": below the minimum 8bit (1 byte/s)",
 				  ctnet_show(s, shown));
@@ -196,16 +199,22 @@ int netd_impair_check(const struct netd_impair *im, struct ctnet_err *err)
 	if (im->loss_ppm > NETD_IMPAIR_LOSS_MAX_PPM)
 		return ctnet_errf(err, ERANGE, "loss %s above 100%%",
 				  netd_impair_format_loss(im->loss_ppm, a));
-	if (im->rate_bps && (im->rate_bps < NETD_IMPAIR_RATE_MIN || im->rate_bps > NETD_IMPAIR_RATE_MAX))
-		return ctnet_errf(err, ERANGE, "rate %s outside 8bit..10gbit",
+	if (im->rate_bps && (im->rate_bps < NETD_IMPAIR_RATE_MIN || im->rate_bps > NETD_IMPAIR_RATE_MAX ||
+			     im->rate_bps % 8))
+		return ctnet_errf(err, ERANGE, "rate %s outside 8bit..10gbit or not whole bytes",
 				  netd_impair_format_rate(im->rate_bps, a));
 	return 0;
 }
 
+bool netd_impair_active(const struct netd_impair *im)
+{
+	return im->set && (im->delay_us || im->jitter_us || im->loss_ppm || im->rate_bps);
+}
+
 bool netd_impair_equal(const struct netd_impair *a, const struct netd_impair *b)
 {
-	if (!a->set || !b->set)
-		return a->set == b->set;
+	if (!netd_impair_active(a) || !netd_impair_active(b))
+		return netd_impair_active(a) == netd_impair_active(b);
 	return a->delay_us == b->delay_us && a->jitter_us == b->jitter_us &&
 	       a->loss_ppm == b->loss_ppm && a->rate_bps == b->rate_bps;
 }

@@ -161,6 +161,7 @@ static void test_impair_loss_rate(void)
 	T_OK("rate 0bit rejected", netd_impair_parse_rate("0bit", &bps, &err) == -ERANGE);
 	T_OK("rate 0.5bit rejected", netd_impair_parse_rate("0.5bit", &bps, &err) == -EINVAL);
 	T_OK("rate overflow rejected", netd_impair_parse_rate("99999999999999999999tbit", &bps, &err) == -ERANGE);
+	T_OK("rate 1001bit rejected (not whole bytes)", netd_impair_parse_rate("1001bit", &bps, &err) == -EINVAL);
 	T_OK("rate -1mbit rejected", netd_impair_parse_rate("-1mbit", &bps, &err) == -EINVAL);
 }
 
@@ -188,6 +189,10 @@ static void test_impair_check_equal_format(void)
 	T_OK("set differs from unset", !netd_impair_equal(&a, &u));
 	b = (struct netd_impair){ .delay_us = 5 };
 	T_OK("two unset are equal whatever the fields", netd_impair_equal(&u, &b));
+	b = (struct netd_impair){ .set = true };
+	T_OK("set with every field 0 equals unset", netd_impair_equal(&u, &b) && !netd_impair_active(&b));
+	b.rate_bps = 8;
+	T_OK("set with a rate is active", netd_impair_active(&b) && !netd_impair_equal(&u, &b));
 	T_STREQ("format 50ms", netd_impair_format_time(50000, buf), "50ms");
 	T_STREQ("format 1.5ms", netd_impair_format_time(1500, buf), "1.5ms");
 	T_STREQ("format 100us", netd_impair_format_time(100, buf), "100us");
