@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../netd/netd.h"
 #include "cli.h"
 #include "ctnet.h"
 
@@ -114,6 +115,20 @@ int cmd_exec(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	}
 	fd = open_container_ns(rec, &err);
+	/* The kernel reuses a dead namespace's inode number at once, so the identity check
+	 * alone passes for a namespace made again at the same path. The pair lives only as
+	 * long as the namespace up plumbed: its host side must still be there. */
+	if (fd >= 0 && rec->host_ifname[0]) {
+		r = netd_exists(name, rec->host_ifname, &err);
+		if (r == 0)
+			ctnet_errf(&err, ESTALE,
+				   "exec: container \"%s\": its link %s is gone: not the namespace up plumbed (see ctnet gc)",
+				   name, rec->host_ifname);
+		if (r <= 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
 	free(rec);
 	if (fd < 0)
 		return ctnet_cli_fail(&err);
