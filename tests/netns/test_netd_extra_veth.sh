@@ -44,6 +44,13 @@ check "host pings c2 over p2p-b" ping -c1 -W2 10.98.0.2
 check "host pings c2 over p2p-b (IPv6)" ping -6 -c1 -W2 fd98::2
 check_match "show b lists its extra veths" "$("$NETD" show b)" 'p2p-b +b +veth'
 
+# --- test_impair_an_extra_veth ---
+check_exit "impair lab-b (an extra veth) --rate 8mbit" 0 "$NETD" impair b --netns /run/netns/c2 --host-ifname lab-b --ifname lab-b --rate 8mbit
+check_eq "  both ends of lab-b shaped" "$(tc -j qdisc show dev lab-b | python3 -c 'import json,sys; print([(q["kind"], q["handle"]) for q in json.load(sys.stdin)])') $(ip netns exec c2 tc -j qdisc show dev lab-b | python3 -c 'import json,sys; print([(q["kind"], q["handle"]) for q in json.load(sys.stdin)])')" "[('tbf', '3:')] [('tbf', '3:')]"
+check_eq "  the main pair is not" "$(tc -j qdisc show dev ve-b | python3 -c 'import json,sys; print([q["kind"] for q in json.load(sys.stdin)])')" "['noqueue']"
+check_exit "  removed again" 0 "$NETD" impair b --netns /run/netns/c2 --host-ifname lab-b --ifname lab-b
+check_eq "  lab-b back to the default" "$(tc -j qdisc show dev lab-b | python3 -c 'import json,sys; print([q["kind"] for q in json.load(sys.stdin)])')" "['noqueue']"
+
 # --- test_second_up_reapplies ---
 s0=$(links; addrs_in c2 p2p-b; routes_in c2)
 check_exit "second up with the same extra veths exits 0" 0 "$NETD" up b --netns /run/netns/c2 \
