@@ -344,21 +344,26 @@ int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
 		return r;
 	if ((r = nd_host_sock(&hs, err)) < 0)
 		return r;
-	if ((r = nd_sock_open_in(netns_fd, &in, err)) < 0)
-		return r;
-	if (!(b = malloc(sizeof(*b)))) {
-		r = ctnet_errf(err, ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!(b = malloc(sizeof(*b))))
+		return ctnet_errf(err, ENOMEM, "out of memory");
 	memset(ends, 0, sizeof(ends));
 	ends[0].s = hs;
 	ends[0].ifname = host_ifname;
 	ends[1].s = &in;
 	ends[1].ifname = ifname;
-	/* Both ends read and judged before the first change. */
+	/* Both ends read and judged before the first change. Nothing asked and nothing of
+	 * ours on the host end (ctnet sets both ends together): the common `up` without
+	 * impairment costs two round trips and no entry into the namespace. */
+	if ((r = read_end(b, &ends[0], err)) < 0)
+		goto out;
+	if ((!im || !netd_impair_active(im)) && !root_ours(&ends[0].qd)) {
+		r = 0;
+		goto out;
+	}
+	if ((r = nd_sock_open_in(netns_fd, &in, err)) < 0 || (r = read_end(b, &ends[1], err)) < 0)
+		goto out;
 	for (int i = 0; i < 2; i++)
-		if ((r = read_end(b, &ends[i], err)) < 0 ||
-		    (im && netd_impair_active(im) && (r = foreign(&ends[i], err)) < 0))
+		if (im && netd_impair_active(im) && (r = foreign(&ends[i], err)) < 0)
 			goto out;
 	for (int i = 0; i < 2; i++) {
 		nd_batch_init(b);

@@ -165,7 +165,9 @@ const char *netd_impair_format_rate(uint64_t bps, char buf[NETD_IMPAIR_STRLEN]);
  * for a rate alone; created or changed in place with NLM_F_REPLACE (the link and its flows
  * stay); im NULL or inactive removes ctnet's qdiscs (the kernel's default comes back). A
  * root qdisc that is not ctnet's is refused, and so is either end missing. Both ends are
- * read before the first change; a failure puts changed ends back as they were.
+ * read before the first change; a failure puts changed ends back as they were. Removal
+ * looks at the host end first: when it carries nothing of ctnet's, the container end is
+ * not entered (two round trips in all, what an `up` without impairment pays).
  * Needs the kernel's netem for delay, jitter and loss (the error says so), tbf for a rate.
  */
 int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
