@@ -17,12 +17,24 @@ static const char usage_text[] =
 	"\n"
 	"  up NAME (--netns PATH | --pid PID) --host-address A --local-address B\n"
 	"     [--host-address6 A6 --local-address6 B6] [--ifname eth0] [--host-ifname IF]\n"
-	"     [--mac MAC] [--mtu N] [--bridge BR] [--json]\n"
+	"     [--mac MAC] [--mtu N] [--bridge BR] [IMPAIRMENT] [--extra-veth SPEC]... [--json]\n"
 	"        veth pair ve-NAME <-> eth0 (created inside the namespace), addresses, routes,\n"
 	"        default route via the host. With --bridge: vb-NAME enslaved to BR, B with its\n"
-	"        prefix, default route via --host-address or BR's own address. Idempotent.\n"
-	"  down NAME [--host-ifname IF]       remove the pair (absent = success)\n"
-	"  show [NAME] [--json]               ctnet's links, addresses and routes\n"
+	"        prefix, default route via --host-address or BR's own address. Idempotent;\n"
+	"        without IMPAIRMENT options an earlier impairment is removed.\n"
+	"  down NAME [--host-ifname IF] [--extra-veth IFNAME]...\n"
+	"                                     remove the pair and those extra veths (absent = success)\n"
+	"  show [NAME] [--json]               ctnet's links, addresses, routes and impairment\n"
+	"  impair NAME (--netns PATH | --pid PID) [--host-ifname IF] [--ifname eth0] [IMPAIRMENT]\n"
+	"                                     change the pair's impairment in place (none = remove)\n"
+	"  extra-veth add NAME SPEC (--netns PATH | --pid PID)\n"
+	"  extra-veth del NAME IFNAME\n"
+	"        a second pair IFNAME <-> IFNAME (NixOS extraVeths), SPEC:\n"
+	"        IFNAME[,host-bridge=BR][,host-address=A][,local-address=B][,host-address6=A6]\n"
+	"        [,local-address6=B6]; bridged, or point-to-point with routes (never a default)\n"
+	"\n"
+	"  IMPAIRMENT, each end's egress (both directions; tc syntax):\n"
+	"     [--delay TIME] [--jitter TIME] [--loss PCT] [--rate RATE]   50ms 1% 10mbit\n"
 	"  bridge add BR --address CIDR       create a bridge (idempotent)\n"
 	"  bridge del BR                      delete a bridge made by `bridge add`\n"
 	"  move IFACE (--netns PATH | --pid PID) [--ifname NEW]\n"
@@ -35,7 +47,8 @@ static const char usage_text[] =
 
 enum {
 	O_NETNS = 256, O_PID, O_HOST, O_LOCAL, O_HOST6, O_LOCAL6, O_IFNAME, O_HOST_IFNAME,
-	O_MAC, O_MTU, O_BRIDGE, O_JSON, O_ADDRESS, O_MODE,
+	O_MAC, O_MTU, O_BRIDGE, O_JSON, O_ADDRESS, O_MODE, O_DELAY, O_JITTER, O_LOSS, O_RATE,
+	O_EXTRA,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +66,11 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "address", required_argument, NULL, O_ADDRESS },
 	{ "mode", required_argument, NULL, O_MODE },
+	{ "delay", required_argument, NULL, O_DELAY },
+	{ "jitter", required_argument, NULL, O_JITTER },
+	{ "loss", required_argument, NULL, O_LOSS },
+	{ "rate", required_argument, NULL, O_RATE },
+	{ "extra-veth", required_argument, NULL, O_EXTRA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -61,7 +79,9 @@ static const struct option long_opts[] = {
 /* Every option any command takes; each command says which it accepts. */
 struct opts {
 	const char *netns, *pid, *host, *local, *host6, *local6, *ifname, *host_ifname, *mac,
-		*mtu, *bridge, *address, *mode;
+		*mtu, *bridge, *address, *mode, *delay, *jitter, *loss, *rate;
+	const char *extra[NETD_EXTRA_VETH_MAX]; /* --extra-veth, the one repeatable option */
+	int nextra;
 	int json;
 	int npos;
 	const char *pos[4];
@@ -101,6 +121,16 @@ static int parse(int argc, char **argv, const char *cmd, unsigned allowed, int m
 		case O_BRIDGE: slot = &o->bridge; break;
 		case O_ADDRESS: slot = &o->address; break;
 		case O_MODE: slot = &o->mode; break;
+		case O_DELAY: slot = &o->delay; break;
+		case O_JITTER: slot = &o->jitter; break;
+		case O_LOSS: slot = &o->loss; break;
+		case O_RATE: slot = &o->rate; break;
+		case O_EXTRA:
+			if (o->nextra >= NETD_EXTRA_VETH_MAX)
+				return ctnet_cli_usage("%s: more than %d --extra-veth", cmd,
+						       NETD_EXTRA_VETH_MAX);
+			o->extra[o->nextra++] = optarg;
+			break;
 		case O_JSON: o->json = 1; break;
 		}
 		if (c >= O_NETNS) {
@@ -108,7 +138,7 @@ static int parse(int argc, char **argv, const char *cmd, unsigned allowed, int m
 			if (!(allowed & bit))
 				return ctnet_cli_usage("%s: option --%s does not apply", cmd,
 						       long_opts[c - O_NETNS].name);
-			if (o->seen & bit)
+			if ((o->seen & bit) && c != O_EXTRA)
 				return ctnet_cli_usage("%s: option --%s given twice", cmd,
 						       long_opts[c - O_NETNS].name);
 			o->seen |= bit;
@@ -158,6 +188,72 @@ static int open_ns(const struct opts *o, const char *cmd, int *rc)
 	return fd;
 }
 
+#define IMPAIR_BITS (BIT(O_DELAY) | BIT(O_JITTER) | BIT(O_LOSS) | BIT(O_RATE))
+
+/* --delay/--jitter/--loss/--rate: none given = no impairment (im->set false). */
+static int parse_impair(const struct opts *o, struct netd_impair *im, struct ctnet_err *err)
+{
+	memset(im, 0, sizeof(*im));
+	if (!(o->seen & IMPAIR_BITS))
+		return 0;
+	im->set = true;
+	if ((o->delay && netd_impair_parse_time(o->delay, "delay", &im->delay_us, err) < 0) ||
+	    (o->jitter && netd_impair_parse_time(o->jitter, "jitter", &im->jitter_us, err) < 0) ||
+	    (o->loss && netd_impair_parse_loss(o->loss, &im->loss_ppm, err) < 0) ||
+	    (o->rate && netd_impair_parse_rate(o->rate, &im->rate_bps, err) < 0))
+		return -EINVAL;
+	return netd_impair_check(im, err);
+}
+
+static json_t *impair_json(const struct netd_impair *im, bool foreign)
+{
+	char buf[NETD_IMPAIR_STRLEN];
+	json_t *j;
+
+	if (foreign) {
+		j = json_object();
+		json_object_set_new(j, "foreign", json_true());
+		return j;
+	}
+	if (!netd_impair_active(im))
+		return json_null();
+	j = json_object();
+	ctnet_json_set_int(j, "delay_us", im->delay_us);
+	ctnet_json_set_int(j, "jitter_us", im->jitter_us);
+	ctnet_json_set_int(j, "loss_ppm", im->loss_ppm);
+	json_object_set_new(j, "rate_bps", json_integer((json_int_t)im->rate_bps));
+	ctnet_json_set_str(j, "delay", netd_impair_format_time(im->delay_us, buf));
+	ctnet_json_set_str(j, "jitter", netd_impair_format_time(im->jitter_us, buf));
+	ctnet_json_set_str(j, "loss", netd_impair_format_loss(im->loss_ppm, buf));
+	if (im->rate_bps)
+		ctnet_json_set_str(j, "rate", netd_impair_format_rate(im->rate_bps, buf));
+	else
+		json_object_set_new(j, "rate", json_null());
+	return j;
+}
+
+static void impair_text(const struct netd_impair *im, bool foreign)
+{
+	char a[NETD_IMPAIR_STRLEN];
+
+	if (foreign) {
+		printf("    impairment: a root qdisc that is not ctnet's\n");
+		return;
+	}
+	if (!netd_impair_active(im))
+		return;
+	printf("    impairment");
+	if (im->delay_us)
+		printf(" delay %s", netd_impair_format_time(im->delay_us, a));
+	if (im->jitter_us)
+		printf(" jitter %s", netd_impair_format_time(im->jitter_us, a));
+	if (im->loss_ppm)
+		printf(" loss %s", netd_impair_format_loss(im->loss_ppm, a));
+	if (im->rate_bps)
+		printf(" rate %s", netd_impair_format_rate(im->rate_bps, a));
+	printf("\n");
+}
+
 static int parse_addr(const char *s, int family, int mode, const char *what,
 		      struct ctnet_addr *a, struct ctnet_err *err)
 {
@@ -171,6 +267,8 @@ static int cmd_up(int argc, char **argv)
 	struct ctnet_err err = { 0 };
 	struct netd_spec spec = { 0 };
 	struct netd_result res;
+	struct netd_impair im;
+	struct netd_extra_veth extra[NETD_EXTRA_VETH_MAX];
 	unsigned long mtu = 0;
 	struct opts o;
 	int rc = 0, fd;
@@ -178,7 +276,7 @@ static int cmd_up(int argc, char **argv)
 	if ((rc = parse(argc, argv, "up",
 			BIT(O_NETNS) | BIT(O_PID) | BIT(O_HOST) | BIT(O_LOCAL) | BIT(O_HOST6) |
 				BIT(O_LOCAL6) | BIT(O_IFNAME) | BIT(O_HOST_IFNAME) | BIT(O_MAC) |
-				BIT(O_MTU) | BIT(O_BRIDGE) | BIT(O_JSON),
+				BIT(O_MTU) | BIT(O_BRIDGE) | BIT(O_JSON) | IMPAIR_BITS | BIT(O_EXTRA),
 			1, 1, &o)))
 		return rc;
 	if (!o.local)
@@ -207,16 +305,31 @@ static int cmd_up(int argc, char **argv)
 	    (o.mtu && ctnet_uint_parse(o.mtu, NETD_MTU_MIN, NETD_MTU_MAX, "MTU", &mtu, &err) < 0))
 		return ctnet_cli_fail(&err);
 	spec.mtu = (unsigned)mtu;
-	if (netd_spec_check(&spec, &err) < 0)
+	if (netd_spec_check(&spec, &err) < 0 || parse_impair(&o, &im, &err) < 0)
 		return ctnet_cli_fail(&err);
+	for (int i = 0; i < o.nextra; i++) {
+		if (netd_extra_veth_parse(o.extra[i], &extra[i], &err) < 0)
+			return ctnet_cli_fail(&err);
+		for (int k = 0; k < i; k++)
+			if (!strcmp(extra[k].ifname, extra[i].ifname))
+				return ctnet_cli_usage("up: --extra-veth %s given twice", extra[i].ifname);
+	}
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
 		return rc;
 	if ((fd = open_ns(&o, "up", &rc)) < 0)
 		return rc;
 	spec.netns_fd = fd;
-	if (netd_up(&spec, &res, &err) < 0) {
+	/* The pair stays when a later step fails (run down); each step is idempotent. */
+	if (netd_up(&spec, &res, &err) < 0 ||
+	    netd_impair_apply(res.host_ifname, fd, res.ifname, &im, &err) < 0) {
 		close(fd);
 		return ctnet_cli_fail(&err);
+	}
+	for (int i = 0; i < o.nextra; i++) {
+		if (netd_extra_veth_add(spec.name, fd, &extra[i], &err) < 0) {
+			close(fd);
+			return ctnet_cli_fail(&err);
+		}
 	}
 	close(fd);
 	if (o.json) {
@@ -239,14 +352,23 @@ static int cmd_down(int argc, char **argv)
 	struct opts o;
 	int rc;
 
-	if ((rc = parse(argc, argv, "down", BIT(O_HOST_IFNAME), 1, 1, &o)))
+	struct netd_extra_veth extra[NETD_EXTRA_VETH_MAX];
+
+	if ((rc = parse(argc, argv, "down", BIT(O_HOST_IFNAME) | BIT(O_EXTRA), 1, 1, &o)))
 		return rc;
 	if (ctnet_name_check(o.pos[0], &err) < 0 ||
 	    (o.host_ifname && ctnet_ifname_check(o.host_ifname, &err) < 0))
 		return ctnet_cli_fail(&err);
+	memset(extra, 0, sizeof(extra));
+	for (int i = 0; i < o.nextra; i++) {
+		if (ctnet_ifname_check(o.extra[i], &err) < 0)
+			return ctnet_cli_fail(&err);
+		snprintf(extra[i].ifname, sizeof(extra[i].ifname), "%s", o.extra[i]);
+	}
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 		return rc;
-	if (netd_down(o.pos[0], o.host_ifname, NULL, NULL, &err) < 0)
+	if (netd_extra_veth_del_all(o.pos[0], extra, (size_t)o.nextra, &err) < 0 ||
+	    netd_down(o.pos[0], o.host_ifname, NULL, NULL, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }
@@ -280,6 +402,17 @@ static int cmd_show(int argc, char **argv)
 				json_array_append_new(r, json_string(v[i].routes[k]));
 			json_object_set_new(j, "addresses", a);
 			json_object_set_new(j, "routes", r);
+			if (!strcmp(v[i].kind, "veth")) {
+				struct netd_impair im;
+				bool foreign = false;
+				if (netd_impair_read(-1, v[i].ifname, &im, &foreign, &err) < 0) {
+					json_decref(j);
+					json_decref(arr);
+					free(v);
+					return ctnet_cli_fail(&err);
+				}
+				json_object_set_new(j, "impairment", impair_json(&im, foreign));
+			}
 			json_array_append_new(arr, j);
 		}
 		rc = ctnet_json_print(stdout, arr) < 0 ? CTNET_EXIT_FAIL : 0;
@@ -293,6 +426,15 @@ static int cmd_show(int argc, char **argv)
 				printf("    address %s\n", v[i].addrs[k]);
 			for (size_t k = 0; k < v[i].nroutes; k++)
 				printf("    route %s\n", v[i].routes[k]);
+			if (!strcmp(v[i].kind, "veth")) {
+				struct netd_impair im;
+				bool foreign = false;
+				if (netd_impair_read(-1, v[i].ifname, &im, &foreign, &err) < 0) {
+					free(v);
+					return ctnet_cli_fail(&err);
+				}
+				impair_text(&im, foreign);
+			}
 		}
 	}
 	free(v);
@@ -381,6 +523,92 @@ static int cmd_macvlan(int argc, char **argv)
 	return rc;
 }
 
+/* The pair's host side: --host-ifname, else whichever of ve-NAME / vb-NAME is name's. */
+static int find_host_ifname(const char *name, const char *given, char out[IFNAMSIZ],
+			    struct ctnet_err *err)
+{
+	if (given) {
+		snprintf(out, IFNAMSIZ, "%s", given);
+		return 0;
+	}
+	for (int bridge = 0; bridge < 2; bridge++) {
+		int r;
+		netd_host_ifname(name, bridge, out);
+		if ((r = netd_exists(name, out, err)) < 0)
+			return r;
+		if (r == 1)
+			return 0;
+	}
+	return ctnet_errf(err, ENODEV, "container \"%s\" has no pair on this host", name);
+}
+
+static int cmd_impair(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct netd_impair im;
+	char hif[IFNAMSIZ];
+	struct opts o;
+	int rc = 0, fd;
+
+	if ((rc = parse(argc, argv, "impair",
+			BIT(O_NETNS) | BIT(O_PID) | BIT(O_HOST_IFNAME) | BIT(O_IFNAME) | IMPAIR_BITS,
+			1, 1, &o)))
+		return rc;
+	if (!!o.netns == !!o.pid)
+		return ctnet_cli_usage("impair: give exactly one of --netns PATH and --pid PID");
+	if (ctnet_name_check(o.pos[0], &err) < 0 ||
+	    (o.host_ifname && ctnet_ifname_check(o.host_ifname, &err) < 0) ||
+	    (o.ifname && ctnet_ifname_check(o.ifname, &err) < 0) || parse_impair(&o, &im, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
+		return rc;
+	if (find_host_ifname(o.pos[0], o.host_ifname, hif, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if ((fd = open_ns(&o, "impair", &rc)) < 0)
+		return rc;
+	rc = netd_impair_apply(hif, fd, o.ifname ? o.ifname : NETD_DEFAULT_IFNAME, &im, &err) < 0
+		     ? ctnet_cli_fail(&err)
+		     : 0;
+	close(fd);
+	return rc;
+}
+
+static int cmd_extra_veth(int argc, char **argv)
+{
+	struct ctnet_err err = { 0 };
+	struct netd_extra_veth v;
+	struct opts o;
+	int rc = 0, fd;
+
+	if (argc < 2)
+		return ctnet_cli_usage("extra-veth: expected 'add' or 'del'");
+	if (!strcmp(argv[1], "add")) {
+		if ((rc = parse(argc - 1, argv + 1, "extra-veth add", BIT(O_NETNS) | BIT(O_PID), 2, 2, &o)))
+			return rc;
+		if (!!o.netns == !!o.pid)
+			return ctnet_cli_usage("extra-veth add: give exactly one of --netns PATH and --pid PID");
+		if (ctnet_name_check(o.pos[0], &err) < 0 || netd_extra_veth_parse(o.pos[1], &v, &err) < 0)
+			return ctnet_cli_fail(&err);
+		if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
+			return rc;
+		if ((fd = open_ns(&o, "extra-veth add", &rc)) < 0)
+			return rc;
+		rc = netd_extra_veth_add(o.pos[0], fd, &v, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+		close(fd);
+		return rc;
+	}
+	if (!strcmp(argv[1], "del")) {
+		if ((rc = parse(argc - 1, argv + 1, "extra-veth del", 0, 2, 2, &o)))
+			return rc;
+		if (ctnet_name_check(o.pos[0], &err) < 0 || ctnet_ifname_check(o.pos[1], &err) < 0)
+			return ctnet_cli_fail(&err);
+		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
+			return rc;
+		return netd_extra_veth_del(o.pos[0], o.pos[1], &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	}
+	return ctnet_cli_usage("extra-veth: unknown command '%s' (add, del)", argv[1]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -389,6 +617,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "up", cmd_up }, { "down", cmd_down }, { "show", cmd_show },
 		{ "bridge", cmd_bridge }, { "move", cmd_move }, { "macvlan", cmd_macvlan },
+		{ "impair", cmd_impair }, { "extra-veth", cmd_extra_veth },
 	};
 	struct ctnet_err err = { 0 };
 

@@ -795,3 +795,206 @@ int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr
 	free(b);
 	return r < 0 ? r : 0;
 }
+
+/* --- extra veths (NixOS extraVeths) --- */
+
+int netd_extra_veth_add(const char *name, int netns_fd, const struct netd_extra_veth *v,
+			struct ctnet_err *err)
+{
+	char alias[NETD_ALIAS_MAX], shown[CTNET_SHOW_MAX];
+	const char *ifn = v->ifname;
+	struct nd_link hl, bl, cl;
+	struct nd_sock *hs, in = { .fd = -1 };
+	struct nd_batch *b = NULL;
+	bool created = false, existing = false, bridged = v->host_bridge[0] != '\0';
+	int r, host_ix, peer_ix;
+
+	if ((r = ctnet_name_check(name, err)) < 0 || (r = ctnet_ifname_check(ifn, err)) < 0 ||
+	    (bridged && (r = ctnet_ifname_check(v->host_bridge, err)) < 0))
+		return r;
+	if (!strncmp(ifn, NETD_PREFIX_VETH, 3) || !strncmp(ifn, NETD_PREFIX_BRIDGE, 3))
+		return ctnet_errf(err, EINVAL, "extra veth \"%s\": ve- and vb- names are ctnet's own pairs", ifn);
+	if ((v->has_host_addr && (r = check_addr(&v->host_addr, AF_INET, true, "extra veth host address", err)) < 0) ||
+	    (v->has_local_addr && (r = check_addr(&v->local_addr, AF_INET, true, "extra veth local address", err)) < 0) ||
+	    (v->has_host_addr6 && (r = check_addr(&v->host_addr6, AF_INET6, true, "extra veth host IPv6 address", err)) < 0) ||
+	    (v->has_local_addr6 && (r = check_addr(&v->local_addr6, AF_INET6, true, "extra veth local IPv6 address", err)) < 0))
+		return r;
+	netd_alias(name, alias);
+	if ((r = nd_host_sock(&hs, err)) < 0)
+		return r;
+	if (!(b = malloc(sizeof(*b))))
+		return ctnet_errf(err, ENOMEM, "out of memory");
+
+	/* Round trip 1: the host side's name and the bridge. */
+	nd_batch_init(b);
+	if ((r = nd_batch_get_link(b, ifn, &hl, err)) < 0 ||
+	    (bridged && (r = nd_batch_get_link(b, v->host_bridge, &bl, err)) < 0) ||
+	    (r = nd_batch_run(hs, b, err)) < 0)
+		goto out;
+	if (hl.found && strcmp(hl.alias, alias)) {
+		r = not_ours(&hl, alias, err);
+		goto out;
+	}
+	if (bridged && !bl.found) {
+		r = ctnet_errf(err, ENODEV, "bridge \"%s\" does not exist", v->host_bridge);
+		goto out;
+	}
+	if (bridged && strcmp(bl.kind, "bridge")) {
+		r = ctnet_errf(err, EINVAL, "interface \"%s\" is not a bridge", v->host_bridge);
+		goto out;
+	}
+	if ((r = nd_sock_open_in(netns_fd, &in, err)) < 0)
+		goto out;
+	if (hl.found) {
+		/* Ours: re-applied when it is this pair into this namespace. Anything else of
+		 * the container's by that name (its main pair under a chosen host name) is
+		 * refused, never replaced. */
+		nd_batch_init(b);
+		if ((r = nd_batch_get_link(b, ifn, &cl, err)) < 0 || (r = nd_batch_run(&in, b, err)) < 0)
+			goto out;
+		existing = pair_matches(&hl, &cl, alias);
+		if (!existing) {
+			r = ctnet_errf(err, EEXIST,
+				       "interface %s exists on the host (container \"%s\"'s) and is not its extra veth %s in this namespace",
+				       ifn, ctnet_show(name, shown), ifn);
+			goto out;
+		}
+	} else {
+		nd_batch_init(b);
+		if ((r = q_veth(b, ifn, ifn, netns_fd, bridged ? bl.ifindex : 0, 0, NULL, &hl, err)) < 0 ||
+		    (r = q_link_set(b, 0, ifn, alias, 0, 0, NULL, err)) < 0)
+			goto out;
+		r = nd_batch_run(hs, b, err);
+		if (b->req[0].done && b->req[0].error == 0)
+			created = true;
+		if (!created && b->req[1].done && b->req[1].error == 0) {
+			struct ctnet_err ignored;
+			nd_batch_init(b);
+			if (q_link_set(b, 0, ifn, "", 0, 0, NULL, &ignored) == 0)
+				nd_batch_run(hs, b, &ignored);
+		}
+		if (r == -EEXIST && b->req[0].error == EEXIST) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 " (is \"%s\" taken on the host or in the container?)", ifn);
+		}
+		if (r < 0)
+			goto undo;
+		if (!hl.found) {
+			nd_batch_init(b);
+			if ((r = nd_batch_get_link(b, ifn, &hl, err)) < 0 ||
+			    (r = nd_batch_run(hs, b, err)) < 0)
+				goto undo;
+		}
+		if (!hl.found) {
+			r = ctnet_errf(err, ENODEV, "create veth \"%s\": gone right after creation", ifn);
+			goto undo;
+		}
+	}
+	host_ix = hl.ifindex;
+	peer_ix = hl.iflink;
+	if (!v->has_host_addr6 || bridged)
+		ipv6_off(ifn);
+
+	/* Host side: in the bridge, or NixOS's point-to-point addresses and routes. */
+	nd_batch_init(b);
+	if (!created && (r = q_link_set(b, host_ix, ifn, alias, 0, bridged ? bl.ifindex : 0, NULL, err)) < 0)
+		goto undo;
+	if (!bridged) {
+		if ((v->has_host_addr &&
+		     (r = q_addr(b, host_ix, ifn, &v->host_addr, prefix_or(&v->host_addr, 32), false, err)) < 0) ||
+		    (v->has_local_addr &&
+		     (r = q_route(b, host_ix, ifn, AF_INET, &v->local_addr, NULL, false, err)) < 0) ||
+		    (v->has_host_addr6 &&
+		     (r = q_addr(b, host_ix, ifn, &v->host_addr6, prefix_or(&v->host_addr6, 128), false, err)) < 0) ||
+		    (v->has_local_addr6 &&
+		     (r = q_route(b, host_ix, ifn, AF_INET6, &v->local_addr6, NULL, false, err)) < 0))
+			goto undo;
+	}
+	if ((r = nd_batch_run(hs, b, err)) < 0)
+		goto undo;
+
+	/* Container side: its addresses, a route to the host side's; no default route. */
+	nd_batch_init(b);
+	if ((r = q_link_set(b, peer_ix, ifn, alias, 0, 0, NULL, err)) < 0 ||
+	    (v->has_local_addr &&
+	     (r = q_addr(b, peer_ix, ifn, &v->local_addr, prefix_or(&v->local_addr, 32), false, err)) < 0) ||
+	    (v->has_host_addr &&
+	     (r = q_route(b, peer_ix, ifn, AF_INET, &v->host_addr, NULL, false, err)) < 0) ||
+	    (v->has_local_addr6 &&
+	     (r = q_addr(b, peer_ix, ifn, &v->local_addr6, prefix_or(&v->local_addr6, 128), false, err)) < 0) ||
+	    (v->has_host_addr6 &&
+	     (r = q_route(b, peer_ix, ifn, AF_INET6, &v->host_addr6, NULL, false, err)) < 0))
+		goto undo;
+	if ((r = nd_batch_run(&in, b, err)) < 0)
+		goto undo;
+	r = 0;
+	goto out;
+undo:
+	if (created && hl.found) {
+		/* The host side takes its peer, addresses and routes with it. */
+		struct ctnet_err ignored;
+		nd_batch_init(b);
+		if (q_link_del(b, hl.ifindex, ifn, &ignored) == 0)
+			nd_batch_run(hs, b, &ignored);
+	}
+out:
+	nd_sock_close(&in);
+	free(b);
+	return r;
+}
+
+int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, size_t n,
+			    struct ctnet_err *err)
+{
+	char alias[NETD_ALIAS_MAX];
+	struct nd_link links[NETD_EXTRA_VETH_MAX];
+	struct nd_batch *b;
+	struct nd_sock *hs;
+	int r;
+
+	if ((r = ctnet_name_check(name, err)) < 0)
+		return r;
+	if (n > NETD_EXTRA_VETH_MAX)
+		return ctnet_errf(err, EINVAL, "more than %d extra veths", NETD_EXTRA_VETH_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((r = ctnet_ifname_check(v[i].ifname, err)) < 0)
+			return r;
+	if (n == 0)
+		return 0;
+	netd_alias(name, alias);
+	if ((r = nd_host_sock(&hs, err)) < 0)
+		return r;
+	if (!(b = malloc(sizeof(*b))))
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	nd_batch_init(b);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = nd_batch_get_link(b, v[i].ifname, &links[i], err);
+	if (r >= 0)
+		r = nd_batch_run(hs, b, err);
+	/* All judged before any is deleted: someone else's refuses the whole call. */
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (links[i].found && strcmp(links[i].alias, alias))
+			r = not_ours(&links[i], alias, err);
+	if (r >= 0) {
+		nd_batch_init(b);
+		for (size_t i = 0; i < n && r >= 0; i++)
+			if (links[i].found)
+				r = q_link_del(b, links[i].ifindex, links[i].ifname, err);
+		if (r >= 0)
+			r = nd_batch_run(hs, b, err);
+	}
+	free(b);
+	return r < 0 ? r : 0;
+}
+
+int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err *err)
+{
+	struct netd_extra_veth v = { 0 };
+	int r;
+
+	if ((r = ctnet_ifname_check(v_ifname, err)) < 0)
+		return r;
+	snprintf(v.ifname, sizeof(v.ifname), "%s", v_ifname);
+	return netd_extra_veth_del_all(name, &v, 1, err);
+}

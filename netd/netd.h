@@ -132,4 +132,111 @@ int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const
  * deleted when to_fd < 0. Absent is success. */
 int netd_release_in(int netns_fd, const char *ifname, int to_fd, struct ctnet_err *err);
 
+/* ---- Link impairment (netd/impair.c): netem and tbf on both ends of a veth pair. ---- */
+
+#include <stdint.h>
+
+/*
+ * What a harness asks of a container's link, the same in both directions: each end's
+ * egress gets netem (delay, jitter, loss) with a tbf under it for a rate, or a tbf alone
+ * for a rate alone; so a delay of 50 ms adds 100 ms to a round trip and a rate caps each
+ * direction. set false (or every field 0) = none.
+ */
+struct netd_impair {
+	bool set;           /* false: no impairment (the other fields are ignored) */
+	uint32_t delay_us;  /* 0..NETD_IMPAIR_DELAY_MAX_US */
+	uint32_t jitter_us; /* needs delay_us; <= delay_us */
+	uint32_t loss_ppm;  /* parts per million: 10000 = 1%, 1000000 = 100% */
+	uint64_t rate_bps;  /* bits per second (a multiple of 8), 0 = unlimited; RATE_MIN..MAX */
+};
+#define NETD_IMPAIR_DELAY_MAX_US 60000000u /* 60 s: netem's 32-bit tick fields hold ~274 s */
+#define NETD_IMPAIR_LOSS_MAX_PPM 1000000u
+#define NETD_IMPAIR_RATE_MIN 8ull            /* 1 byte/s */
+#define NETD_IMPAIR_RATE_MAX 10000000000ull /* 10gbit: libnl's tbf rate is a 32-bit byte rate */
+/* "60s" / "1.5%" / "10mbit": the longest text netd_impair_format writes, with its NUL. */
+#define NETD_IMPAIR_STRLEN 24
+
+/*
+ * tc syntax, strictly (no sign, no exponent, no spaces; the value is named in the error):
+ * time: DIGITS[.DIGITS](s|sec|secs|ms|msec|msecs|us|usec|usecs), whole microseconds, or "0";
+ * loss: DIGITS[.DIGITS][%] (percent, as tc reads it; 1 ppm resolution), at most 100%;
+ * rate: DIGITS[.DIGITS] with a unit: bit kbit mbit gbit tbit kibit mibit gibit tibit (bits/s)
+ * or bps kbps mbps gbps tbps kibps mibps gibps tibps (bytes/s), case-insensitive, whole bytes/s
+ * (tbf counts bytes).
+ * `what` names the option in the message ("delay", "jitter"); NULL = "delay"/"loss"/"rate".
+ */
+int netd_impair_parse_time(const char *s, const char *what, uint32_t *us, struct ctnet_err *err);
+int netd_impair_parse_delay(const char *s, uint32_t *us, struct ctnet_err *err);
+int netd_impair_parse_loss(const char *s, uint32_t *ppm, struct ctnet_err *err);
+int netd_impair_parse_rate(const char *s, uint64_t *bps, struct ctnet_err *err);
+/* Whole-value checks (jitter needs a delay and does not exceed it). set false is valid. */
+int netd_impair_check(const struct netd_impair *im, struct ctnet_err *err);
+/* Whether im changes anything: set, and some field non-zero ("--delay 0" alone = none). */
+bool netd_impair_active(const struct netd_impair *im);
+/* Field by field; two inactive impairments are equal whatever their fields hold. */
+bool netd_impair_equal(const struct netd_impair *a, const struct netd_impair *b);
+/* "50ms", "100us", "1.5%", "8mbit": shortest exact text that the parsers read back. */
+const char *netd_impair_format_time(uint32_t us, char buf[NETD_IMPAIR_STRLEN]);
+const char *netd_impair_format_loss(uint32_t ppm, char buf[NETD_IMPAIR_STRLEN]);
+const char *netd_impair_format_rate(uint64_t bps, char buf[NETD_IMPAIR_STRLEN]);
+
+/*
+ * Makes the impairment of a pair what im says, on both ends: host_ifname in our namespace
+ * and ifname inside netns_fd. Root netem 1: (tbf 2: under it with a rate), or root tbf 3:
+ * for a rate alone; created or changed in place with NLM_F_REPLACE (the link and its flows
+ * stay); im NULL or inactive removes ctnet's qdiscs (the kernel's default comes back). A
+ * root qdisc that is not ctnet's is refused, and so is either end missing. Both ends are
+ * read before the first change; a failure puts changed ends back as they were. Removal
+ * looks at the host end first: when it carries nothing of ctnet's, the container end is
+ * not entered (two round trips in all, what an `up` without impairment pays).
+ * Needs the kernel's netem for delay, jitter and loss (the error says so), tbf for a rate.
+ */
+int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
+		      const struct netd_impair *im, struct ctnet_err *err);
+/* Reads one end's impairment back from the kernel (netns_fd < 0: our namespace), to compare
+ * with netd_impair_equal. A root qdisc that is neither ctnet's nor the kernel's default
+ * reads as set with *foreign true (foreign may be NULL). */
+int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, bool *foreign,
+		     struct ctnet_err *err);
+
+/* ---- Extra veths (netd/extra.c): NixOS containers.<name>.extraVeths.<IFNAME>. ---- */
+
+#define NETD_EXTRA_VETH_MAX 8
+struct netd_extra_veth {
+	char ifname[IFNAMSIZ];      /* both sides: host IFNAME <-> container IFNAME */
+	char host_bridge[IFNAMSIZ]; /* "" = point-to-point */
+	bool has_host_addr, has_local_addr, has_host_addr6, has_local_addr6;
+	struct ctnet_addr host_addr, local_addr;   /* IPv4, prefix -1 = /32 */
+	struct ctnet_addr host_addr6, local_addr6; /* IPv6, prefix -1 = /128 */
+};
+/*
+ * IFNAME[,host-bridge=BR][,host-address=A][,local-address=B][,host-address6=A6]
+ * [,local-address6=B6] (each key once, addresses with an optional /prefix). IFNAME must not
+ * start with "ve-"/"vb-" (ctnet's own pairs). As in NixOS, a bridged veth's host side gets
+ * no address: host-address* then only gives the container a route to that address.
+ */
+int netd_extra_veth_parse(const char *spec, struct netd_extra_veth *out, struct ctnet_err *err);
+bool netd_extra_veth_equal(const struct netd_extra_veth *a, const struct netd_extra_veth *b);
+/* The parse's text form ("lab0,host-bridge=br-lab,local-address=10.9.0.2/24"). */
+int netd_extra_veth_format(const struct netd_extra_veth *v, char *buf, size_t len);
+#define NETD_EXTRA_VETH_STRLEN (IFNAMSIZ * 2 + 4 * (CTNET_ADDR_STRLEN + 16) + 16)
+
+/*
+ * Creates the pair v->ifname (host side in our namespace, alias "ctnet:NAME", container side
+ * v->ifname in netns_fd), both up, then NixOS's setup: with a host bridge, the host side
+ * enslaved to it; else the host address on the host side and a route to the local address
+ * through it. Inside: the local address(es) and a route to the host address(es) through
+ * it. Never a default route. A host interface named v->ifname that is not ours is refused,
+ * naming it; ours with its peer in netns_fd is re-applied. Undone in reverse on failure.
+ */
+int netd_extra_veth_add(const char *name, int netns_fd, const struct netd_extra_veth *v,
+			struct ctnet_err *err);
+/* Deletes the pair whose host side is v_ifname if it carries name's alias (absent =
+ * success; another's is refused, naming it). */
+int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err *err);
+/* netd_extra_veth_del for v[0..n) in one batch: what `down` calls with the spec's extra
+ * veths (before or after netd_down; the container's namespace may be gone). */
+int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, size_t n,
+			    struct ctnet_err *err);
+
 #endif

@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "ctnet.h"
 
+int cmd_exec(int argc, char **argv); /* exec.c */
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -29,6 +31,7 @@ static const struct {
 	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },
+	{ "exec", cmd_exec, 0, CTNET_CAP_SYS_ADMIN, "run a command in a container's network namespace" },
 };
 
 static void usage(FILE *f)

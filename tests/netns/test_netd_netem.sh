@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# ctnet-netd delay, jitter and loss (netem) on both ends of a pair: ping RTT with --delay
+# 50ms is ~100 ms, back to normal after an up without it on the same link, --loss 100%
+# drops every ping, delay and rate together (netem 1: with tbf 2: under it), and a change
+# between them in place. Needs the kernel's sch_netem: exits 77 without it.
+. "$(dirname "$0")/lib.sh"
+PY=$(command -v /usr/bin/python3 || command -v python3)
+python3() { "$PY" "$@"; }
+
+mkns c1
+if ! ip netns exec c1 tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+	echo "SKIP: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM / module sch_netem)"
+	exit 77
+fi
+ip netns exec c1 tc qdisc del dev lo root
+
+NS=(--netns /run/netns/c1)
+UP=("$NETD" up web "${NS[@]}" --host-address 10.233.1.1 --local-address 10.233.1.2)
+qd() { tc -j qdisc show dev ve-web | python3 -c 'import json,sys; print(" ".join("%s %s %s" % (q["kind"], q["handle"], q.get("parent", "root")) for q in json.load(sys.stdin)))'; }
+qd_in() { ip netns exec c1 tc -j qdisc show dev eth0 | python3 -c 'import json,sys; print(" ".join("%s %s %s" % (q["kind"], q["handle"], q.get("parent", "root")) for q in json.load(sys.stdin)))'; }
+netem_delay() { # DEV [NS]: netem's "delay_ms jitter_ms loss_percent" as tc reports them
+	local in=(); [ -n "${2:-}" ] && in=(ip netns exec "$2")
+	"${in[@]}" tc -j qdisc show dev "$1" | python3 -c 'import json,sys
+for q in json.load(sys.stdin):
+    if q["kind"] == "netem":
+        d = q["options"].get("delay", {}); l = q["options"].get("loss-random", {}).get("loss", 0)
+        print("%g %g %g" % (round(d.get("delay", 0) * 1000, 3), round(d.get("jitter", 0) * 1000, 3), round(l * 100, 4)))'
+}
+ifindex() { ip -j link show dev ve-web | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
+rtt() { ping -c 5 -i 0.2 -W 2 10.233.1.2 | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p'; }
+in_range() { python3 -c "import sys; sys.exit(0 if $2 <= float('$1' or -1) <= $3 else 1)"; }
+impair_json() { "$NETD" show web --json | python3 -c 'import json,sys; i=json.load(sys.stdin)[0]["impairment"]; print(None if i is None else (i["delay"], i["jitter"], i["loss"], i["rate"]))'; }
+
+# --- test_delay_50ms_adds_100ms_rtt ---
+check_exit "up exits 0" 0 "${UP[@]}"
+ix=$(ifindex)
+base=$(rtt)
+check_exit "up --delay 50ms exits 0" 0 "${UP[@]}" --delay 50ms
+check_eq "host end: root netem 1:" "$(qd)" "netem 1: root"
+check_eq "container end: root netem 1:" "$(qd_in)" "netem 1: root"
+check_eq "both ends delay 50 ms" "$(netem_delay ve-web) / $(netem_delay eth0 c1)" "50 0 0 / 50 0 0"
+r=$(rtt)
+if in_range "$r" 95 200; then pass "RTT with --delay 50ms is ~100 ms ($r ms; before $base ms)"; else fail "RTT with --delay 50ms: $r ms, expected 95..200"; fi
+check_eq "show --json" "$(impair_json)" "('50ms', '0us', '0%', None)"
+check_eq "same link" "$(ifindex)" "$ix"
+
+# --- test_jitter_and_rate_together ---
+check_exit "impair --delay 20ms --jitter 5ms --rate 8mbit" 0 "$NETD" impair web "${NS[@]}" --delay 20ms --jitter 5ms --rate 8mbit
+check_eq "host end: netem 1: with tbf 2: under it" "$(qd)" "netem 1: root tbf 2: 1:1"
+check_eq "container end: netem 1: with tbf 2: under it" "$(qd_in)" "netem 1: root tbf 2: 1:1"
+check_eq "delay and jitter on both ends" "$(netem_delay ve-web) / $(netem_delay eth0 c1)" "20 5 0 / 20 5 0"
+check_eq "show --json" "$(impair_json)" "('20ms', '5ms', '0%', '8mbit')"
+r=$(rtt)
+if in_range "$r" 28 80; then pass "RTT with 20ms +-5ms each way ($r ms)"; else fail "RTT with 20ms +-5ms: $r ms, expected 28..80"; fi
+check_exit "rate alone again: netem goes, tbf 3: alone" 0 "$NETD" impair web "${NS[@]}" --rate 8mbit
+check_eq "host end: tbf 3: alone" "$(qd)" "tbf 3: root"
+check_exit "and back to a delay" 0 "$NETD" impair web "${NS[@]}" --delay 50ms
+check_eq "host end: netem 1: alone" "$(qd)" "netem 1: root"
+
+# --- test_up_without_delay_falls_back ---
+check_exit "up without impairment exits 0" 0 "${UP[@]}"
+check_eq "host end back to the default" "$(qd)" "noqueue 0: root"
+check_eq "container end back to the default" "$(qd_in)" "noqueue 0: root"
+r=$(rtt)
+if in_range "$r" 0 20; then pass "RTT back to normal after up without --delay ($r ms)"; else fail "RTT after removal: $r ms, expected < 20"; fi
+check_eq "same link (ifindex) throughout" "$(ifindex)" "$ix"
+
+# --- test_loss_100_drops_pings ---
+check_exit "impair --loss 100%" 0 "$NETD" impair web "${NS[@]}" --loss 100%
+check_eq "both ends lose everything" "$(netem_delay ve-web) / $(netem_delay eth0 c1)" "0 0 100 / 0 0 100"
+check_fails "pings dropped with --loss 100%" ping -c 3 -i 0.2 -W 1 10.233.1.2
+check_fails "pings from inside dropped too" ip netns exec c1 ping -c 3 -i 0.2 -W 1 10.233.1.1
+check_exit "impair --loss 0.1%" 0 "$NETD" impair web "${NS[@]}" --loss 0.1%
+check_eq "show --json reads 0.1% back exactly" "$(impair_json)" "('0us', '0us', '0.1%', None)"
+check "pings pass again" ping -c 2 -i 0.2 -W 2 10.233.1.2
+
+check_exit "down exits 0" 0 "$NETD" down web
+finish
