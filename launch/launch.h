@@ -17,6 +17,7 @@
 
 #include "../ipam/ipam.h"
 #include "../nat/nat.h"
+#include "../netd/netd.h"
 #include "addr.h"
 #include "err.h"
 #include "name.h"
@@ -68,6 +69,9 @@ struct ct_spec {
 	size_t n_interfaces, n_macvlans;
 	char interfaces[CT_MAX_EXTRA][IFNAMSIZ]; /* NixOS interfaces: moved in */
 	char macvlans[CT_MAX_EXTRA][IFNAMSIZ];   /* parents; the macvlan inside is mv-PARENT */
+	struct netd_impair impair; /* delay, jitter, loss, rate on both ends of the link */
+	size_t n_extra_veths;      /* NixOS extraVeths: more pairs, bridged or point-to-point */
+	struct netd_extra_veth extra_veths[NETD_EXTRA_VETH_MAX];
 	/* Who manages it: "" by hand, "cni", "oci", "apply:DIR". apply touches only its own. */
 	char origin[CT_ORIGIN_MAX];
 	/* The runtime's id for it (CNI container id, OCI id) and a display name (pod). */
@@ -84,6 +88,10 @@ void ct_spec_normalize(struct ct_spec *s);
 int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err);
 /* Parses one forward ("tcp:8080:80", with "@HOSTIP" allowed) and appends it. */
 int ct_spec_add_forward(struct ct_spec *s, const char *text, struct ctnet_err *err);
+/* Appends an extra veth (IFNAME[,host-bridge=BR][,host-address=A]...). */
+int ct_spec_add_extra_veth(struct ct_spec *s, const char *text, struct ctnet_err *err);
+/* One impairment value: key "delay", "jitter", "loss" or "rate" (tc syntax). */
+int ct_spec_set_impair(struct ct_spec *s, const char *key, const char *value, struct ctnet_err *err);
 /* Appends an interface to move in (macvlan: a parent). */
 int ct_spec_add_interface(struct ct_spec *s, bool macvlan, const char *ifname,
 			  struct ctnet_err *err);
@@ -102,10 +110,11 @@ enum ct_field {
 	CT_F_IFNAME = 1u << 6, CT_F_HOST_IFNAME = 1u << 7, CT_F_MAC = 1u << 8,
 	CT_F_MTU = 1u << 9, CT_F_NAT = 1u << 10, CT_F_FORWARDS = 1u << 11,
 	CT_F_INTERFACES = 1u << 12, CT_F_ORIGIN = 1u << 13, CT_F_RUNTIME = 1u << 14,
+	CT_F_IMPAIR = 1u << 15, CT_F_EXTRA_VETHS = 1u << 16,
 };
 /* Fields ct_up changes on a running container without recreating its link. */
-#define CT_F_IN_PLACE (CT_F_MAC | CT_F_MTU | CT_F_FORWARDS | CT_F_RUNTIME)
-#define CT_F_COUNT 15
+#define CT_F_IN_PLACE (CT_F_MAC | CT_F_MTU | CT_F_FORWARDS | CT_F_RUNTIME | CT_F_IMPAIR)
+#define CT_F_COUNT 17
 /* The CT_F_* bits in which a and b differ (0: the same request). */
 unsigned ct_spec_diff(const struct ct_spec *a, const struct ct_spec *b);
 /* "mtu", "forwards", ... for one bit. */

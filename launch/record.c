@@ -109,6 +109,23 @@ int record_format(const struct ct_record *r, char *buf, size_t len, struct ctnet
 		else
 			ctnet_kv_put(&o, "FORWARD", fw);
 	}
+	if (netd_impair_active(&s->impair)) {
+		char t[NETD_IMPAIR_STRLEN];
+		if (s->impair.delay_us)
+			ctnet_kv_put(&o, "IMPAIR_DELAY", netd_impair_format_time(s->impair.delay_us, t));
+		if (s->impair.jitter_us)
+			ctnet_kv_put(&o, "IMPAIR_JITTER", netd_impair_format_time(s->impair.jitter_us, t));
+		if (s->impair.loss_ppm)
+			ctnet_kv_put(&o, "IMPAIR_LOSS", netd_impair_format_loss(s->impair.loss_ppm, t));
+		if (s->impair.rate_bps)
+			ctnet_kv_put(&o, "IMPAIR_RATE", netd_impair_format_rate(s->impair.rate_bps, t));
+	}
+	for (size_t i = 0; i < s->n_extra_veths; i++) {
+		char v[NETD_EXTRA_VETH_STRLEN];
+		if (netd_extra_veth_format(&s->extra_veths[i], v, sizeof(v)) < 0 && !o.error)
+			o.error = ctnet_errf(err, EINVAL, "%s: extra veth too long", what);
+		ctnet_kv_put(&o, "EXTRA_VETH", v);
+	}
 	if (s->origin[0])
 		ctnet_kv_put(&o, "ORIGIN", s->origin);
 	if (s->runtime_id[0])
@@ -229,6 +246,15 @@ static int parse_cb(const char *key, const char *val, void *data, struct ctnet_e
 		rc = ct_spec_add_interface(s, key[0] == 'M', val, err);
 	} else if (!strcmp(key, "FORWARD")) {
 		rc = ct_spec_add_forward(s, val, err);
+	} else if (!strncmp(key, "IMPAIR_", 7)) {
+		char lower[16];
+		size_t i;
+		for (i = 0; key[7 + i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)(key[7 + i] - 'A' + 'a');
+		lower[i] = '\0';
+		rc = ct_spec_set_impair(s, lower, val, err);
+	} else if (!strcmp(key, "EXTRA_VETH")) {
+		rc = ct_spec_add_extra_veth(s, val, err);
 	} else if (!strcmp(key, "ORIGIN")) {
 		rc = set_text(s->origin, sizeof(s->origin), key, val, err);
 	} else if (!strcmp(key, "RUNTIME_ID")) {
@@ -405,6 +431,29 @@ json_t *record_json(const struct ct_record *r)
 		ctnet_json_set_str(o, "runtime_id", r->spec.runtime_id);
 	if (r->spec.runtime_name[0])
 		ctnet_json_set_str(o, "runtime_name", r->spec.runtime_name);
+	if (netd_impair_active(&r->spec.impair)) {
+		const struct netd_impair *im = &r->spec.impair;
+		char t[NETD_IMPAIR_STRLEN];
+		json_t *i = json_object();
+		if (im->delay_us)
+			ctnet_json_set_str(i, "delay", netd_impair_format_time(im->delay_us, t));
+		if (im->jitter_us)
+			ctnet_json_set_str(i, "jitter", netd_impair_format_time(im->jitter_us, t));
+		if (im->loss_ppm)
+			ctnet_json_set_str(i, "loss", netd_impair_format_loss(im->loss_ppm, t));
+		if (im->rate_bps)
+			ctnet_json_set_str(i, "rate", netd_impair_format_rate(im->rate_bps, t));
+		json_object_set_new(o, "impairment", i);
+	}
+	if (r->spec.n_extra_veths) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < r->spec.n_extra_veths; i++) {
+			char v[NETD_EXTRA_VETH_STRLEN];
+			if (netd_extra_veth_format(&r->spec.extra_veths[i], v, sizeof(v)) >= 0)
+				json_array_append_new(a, json_string(v));
+		}
+		json_object_set_new(o, "extra_veths", a);
+	}
 	json_addr(o, "host_address", &r->host);
 	json_addr(o, "local_address", &r->local);
 	json_addr(o, "host_address6", &r->host6);

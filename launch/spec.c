@@ -66,6 +66,42 @@ int ct_spec_add_interface(struct ct_spec *s, bool macvlan, const char *ifname,
 	return 0;
 }
 
+int ct_spec_add_extra_veth(struct ct_spec *s, const char *text, struct ctnet_err *err)
+{
+	int rc;
+	if (s->n_extra_veths >= NETD_EXTRA_VETH_MAX)
+		return ctnet_errf(err, E2BIG, "container \"%s\": more than %d extra veths", s->name,
+				  NETD_EXTRA_VETH_MAX);
+	if ((rc = netd_extra_veth_parse(text, &s->extra_veths[s->n_extra_veths], err)) < 0)
+		return rc;
+	for (size_t i = 0; i < s->n_extra_veths; i++)
+		if (!strcmp(s->extra_veths[i].ifname, s->extra_veths[s->n_extra_veths].ifname))
+			return ctnet_errf(err, EINVAL, "extra veth \"%s\" given twice",
+					  s->extra_veths[i].ifname);
+	s->n_extra_veths++;
+	return 0;
+}
+
+int ct_spec_set_impair(struct ct_spec *s, const char *key, const char *value, struct ctnet_err *err)
+{
+	struct netd_impair *im = &s->impair;
+	int rc;
+
+	if (!strcmp(key, "delay"))
+		rc = netd_impair_parse_time(value, "delay", &im->delay_us, err);
+	else if (!strcmp(key, "jitter"))
+		rc = netd_impair_parse_time(value, "jitter", &im->jitter_us, err);
+	else if (!strcmp(key, "loss"))
+		rc = netd_impair_parse_loss(value, &im->loss_ppm, err);
+	else if (!strcmp(key, "rate"))
+		rc = netd_impair_parse_rate(value, &im->rate_bps, err);
+	else
+		return ctnet_errf(err, EINVAL, "unknown impairment \"%s\"", key);
+	if (rc == 0)
+		im->set = true;
+	return rc;
+}
+
 static bool addr_set(const struct ctnet_addr *a)
 {
 	return a->family != 0;
@@ -88,7 +124,8 @@ int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err)
 					  n);
 		if (s->netns_kind != CT_NETNS_NONE || addr_set(&s->host) || addr_set(&s->local) ||
 		    s->bridge[0] || s->ipv6 || addr_set(&s->host6) || addr_set(&s->local6) ||
-		    s->n_interfaces || s->n_macvlans || s->has_pool)
+		    s->n_interfaces || s->n_macvlans || s->has_pool || s->n_extra_veths ||
+		    netd_impair_active(&s->impair))
 			return ctnet_errf(err, EINVAL,
 					  "container \"%s\": --shared takes no namespace, address, bridge or interface options",
 					  n);
@@ -147,6 +184,14 @@ int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err)
 		unsigned char mac[6];
 		if ((rc = netd_mac_parse(s->mac, mac, err)) < 0)
 			return rc;
+	}
+	if ((rc = netd_impair_check(&s->impair, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < s->n_extra_veths; i++) {
+		const char *v = s->extra_veths[i].ifname;
+		if (!strcmp(v, s->host_ifname[0] ? s->host_ifname : "") ||
+		    !strcmp(v, s->ifname[0] ? s->ifname : NETD_DEFAULT_IFNAME))
+			return ctnet_errf(err, EINVAL, "extra veth \"%s\": the name of the main link", v);
 	}
 	if (s->mtu && (s->mtu < NETD_MTU_MIN || s->mtu > NETD_MTU_MAX))
 		return ctnet_errf(err, EINVAL, "MTU %u: not in %d-%d", s->mtu, NETD_MTU_MIN,
@@ -220,6 +265,19 @@ int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, str
 		return rc;
 	if (!s->n_macvlans && (rc = conf_list(s, true, c.macvlans, err)) < 0)
 		return rc;
+	static const char *const impair_keys[4] = { "delay", "jitter", "loss", "rate" };
+	const char *impair_vals[4] = { c.impair_delay, c.impair_jitter, c.impair_loss, c.impair_rate };
+	if (!s->impair.set)
+		for (int i = 0; i < 4; i++)
+			if (impair_vals[i][0] && (rc = ct_spec_set_impair(s, impair_keys[i], impair_vals[i], err)) < 0)
+				return rc;
+	if (!s->n_extra_veths && c.extra_veths[0]) {
+		char buf[NIXOSCONF_VALUE_MAX + 1];
+		snprintf(buf, sizeof(buf), "%s", c.extra_veths);
+		for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
+			if ((rc = ct_spec_add_extra_veth(s, p, err)) < 0)
+				return rc;
+	}
 	if (!s->n_forwards && c.host_port[0]) {
 		char buf[NIXOSCONF_VALUE_MAX + 1];
 		snprintf(buf, sizeof(buf), "%s", c.host_port);
@@ -318,6 +376,13 @@ unsigned ct_spec_diff(const struct ct_spec *a, const struct ct_spec *b)
 		d |= CT_F_ORIGIN;
 	if (strcmp(a->runtime_id, b->runtime_id) || strcmp(a->runtime_name, b->runtime_name))
 		d |= CT_F_RUNTIME;
+	if (!netd_impair_equal(&a->impair, &b->impair))
+		d |= CT_F_IMPAIR;
+	if (a->n_extra_veths != b->n_extra_veths)
+		d |= CT_F_EXTRA_VETHS;
+	for (size_t i = 0; !(d & CT_F_EXTRA_VETHS) && i < a->n_extra_veths; i++)
+		if (!netd_extra_veth_equal(&a->extra_veths[i], &b->extra_veths[i]))
+			d |= CT_F_EXTRA_VETHS;
 	return d;
 }
 
@@ -326,7 +391,8 @@ const char *ct_field_name(unsigned bit)
 	static const char *const names[CT_F_COUNT] = {
 		"mode (--shared)", "network namespace", "IPv4 addresses", "IPv6 addresses",
 		"pool", "bridge", "ifname", "host ifname", "mac", "mtu", "NAT (ipMasq)",
-		"forwards", "interfaces/macvlans", "origin", "runtime id",
+		"forwards", "interfaces/macvlans", "origin", "runtime id", "impairment",
+		"extra veths",
 	};
 	for (unsigned i = 0; i < CT_F_COUNT; i++)
 		if (bit == 1u << i)

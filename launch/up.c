@@ -93,7 +93,7 @@ static void lease_to_record(const struct ipam_lease *l, struct ct_record *r)
 }
 
 /* Steps done so far, undone in reverse on failure. */
-enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_EXTRA = 8, DONE_NAT = 16 };
+enum { DONE_NETNS = 1, DONE_LEASE = 2, DONE_LINK = 4, DONE_EXTRA = 8, DONE_NAT = 16, DONE_VETHS = 32 };
 
 static void mv_name(const char *parent, char out[IFNAMSIZ])
 {
@@ -146,6 +146,8 @@ static void undo(const struct ct_record *r, int nsfd, unsigned done)
 	int bad = 0;
 	if (done & DONE_NAT)
 		bad |= nat_del(r->spec.name, &ignored);
+	if (done & DONE_VETHS)
+		bad |= netd_extra_veth_del_all(r->spec.name, r->spec.extra_veths, r->spec.n_extra_veths, &ignored);
 	if (done & DONE_EXTRA)
 		release_extra(&r->spec, nsfd, r->spec.n_interfaces, r->spec.n_macvlans);
 	if (done & DONE_LINK)
@@ -312,6 +314,15 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 			goto fail;
 		done |= DONE_EXTRA;
 	}
+	/* An impairment goes with the link (deleting the link takes it along). */
+	if (netd_impair_active(&spec->impair) &&
+	    (rc = netd_impair_apply(r->host_ifname, nsfd, r->ifname, &spec->impair, err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < spec->n_extra_veths; i++) {
+		done |= DONE_VETHS; /* del_all removes those made, absent ones are fine */
+		if ((rc = netd_extra_veth_add(spec->name, nsfd, &spec->extra_veths[i], err)) < 0)
+			goto fail;
+	}
 
 	if (!spec->no_nat) {
 		if (!(c = malloc(sizeof(*c)))) {
@@ -430,6 +441,31 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
 		if ((diff & CT_F_MAC) &&
 		    (rc = netd_neigh_forget(r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
+			goto out;
+	}
+
+	/* Impairment: changed in place, or put back when someone changed the qdiscs. */
+	if ((diff & CT_F_IMPAIR) || netd_impair_active(&want->impair)) {
+		struct netd_impair now = { 0 };
+		struct ctnet_err e2;
+		bool foreign = false;
+		bool drift = !(diff & CT_F_IMPAIR) &&
+			     (netd_impair_read(-1, r->host_ifname, &now, &foreign, &e2) < 0 || foreign ||
+			      !netd_impair_equal(&now, &want->impair));
+		if (diff & CT_F_IMPAIR)
+			ct_report_add(rep, false, "impairment %s", netd_impair_active(&want->impair) ? "set" : "removed");
+		else if (drift)
+			ct_report_add(rep, true, "impairment of %s differed", r->host_ifname);
+		if (((diff & CT_F_IMPAIR) || drift) &&
+		    (rc = netd_impair_apply(r->host_ifname, nsfd, r->ifname, &want->impair, err)) < 0)
+			goto out;
+	}
+	/* Extra veths: re-applied when one is missing (netd_extra_veth_add is idempotent). */
+	for (size_t i = 0; i < want->n_extra_veths; i++) {
+		if (ct_link_present(want->extra_veths[i].ifname))
+			continue;
+		ct_report_add(rep, true, "extra veth %s missing", want->extra_veths[i].ifname);
+		if ((rc = netd_extra_veth_add(want->name, nsfd, &want->extra_veths[i], err)) < 0)
 			goto out;
 	}
 
@@ -606,7 +642,9 @@ int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet
 			close(nsfd);
 		}
 	}
-	if (!r->spec.shared)
+	if (r->spec.n_extra_veths)
+		rc = netd_extra_veth_del_all(name, r->spec.extra_veths, r->spec.n_extra_veths, err);
+	if (rc == 0 && !r->spec.shared)
 		rc = netd_down(name, r->host_ifname[0] ? r->host_ifname : NULL, &r->host, &r->local, err);
 	if (rc == 0)
 		rc = nat_del(name, err);

@@ -49,7 +49,8 @@ static bool known_key(const char *key)
 	static const char *const keys[] = {
 		"PRIVATE_NETWORK", "HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6",
 		"LOCAL_ADDRESS6", "HOST_BRIDGE", "HOST_PORT", "LOCAL_MAC_ADDRESS", "INTERFACES",
-		"MACVLANS", "NETWORK_NAMESPACE_PATH", "AUTO_START",
+		"MACVLANS", "NETWORK_NAMESPACE_PATH", "AUTO_START", "IMPAIR_DELAY", "IMPAIR_JITTER",
+		"IMPAIR_LOSS", "IMPAIR_RATE", "EXTRA_VETHS",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (!strcmp(key, keys[i]))
@@ -214,6 +215,16 @@ static int conf_cb(const char *key, const char *value, void *data, struct ctnet_
 		return set_str(c->interfaces, sizeof(c->interfaces), key, value, err);
 	if (!strcmp(key, "MACVLANS"))
 		return set_str(c->macvlans, sizeof(c->macvlans), key, value, err);
+	if (!strcmp(key, "IMPAIR_DELAY"))
+		return set_str(c->impair_delay, sizeof(c->impair_delay), key, value, err);
+	if (!strcmp(key, "IMPAIR_JITTER"))
+		return set_str(c->impair_jitter, sizeof(c->impair_jitter), key, value, err);
+	if (!strcmp(key, "IMPAIR_LOSS"))
+		return set_str(c->impair_loss, sizeof(c->impair_loss), key, value, err);
+	if (!strcmp(key, "IMPAIR_RATE"))
+		return set_str(c->impair_rate, sizeof(c->impair_rate), key, value, err);
+	if (!strcmp(key, "EXTRA_VETHS"))
+		return set_str(c->extra_veths, sizeof(c->extra_veths), key, value, err);
 	if (!strcmp(key, "NETWORK_NAMESPACE_PATH")) {
 		if (*value && value[0] != '/')
 			return ctnet_errf(err, EINVAL, "NETWORK_NAMESPACE_PATH \"%s\": not an absolute path",

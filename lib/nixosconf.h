@@ -35,6 +35,10 @@ struct nixosconf {
 	char macvlans[NIXOSCONF_VALUE_MAX + 1];   /* space-separated */
 	char network_namespace_path[NIXOSCONF_VALUE_MAX + 1]; /* NixOS networkNamespace */
 	bool has_auto_start, auto_start;          /* AUTO_START=0|1 */
+	/* ctnet's own keys: link impairment (tc syntax) and NixOS extraVeths (space-separated
+	 * IFNAME[,host-bridge=BR][,host-address=A]... specs). */
+	char impair_delay[32], impair_jitter[32], impair_loss[32], impair_rate[32];
+	char extra_veths[NIXOSCONF_VALUE_MAX + 1];
 };
 
 /*

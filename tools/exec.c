@@ -41,12 +41,12 @@ static int open_container_ns(const struct ct_record *rec, struct ctnet_err *err)
 	else if (rec->netns[0])
 		snprintf(path, sizeof(path), "%s", rec->netns);
 	else
-		return ctnet_errf(err, ENOENT, "container \"%s\": its record names no namespace", rec->name);
+		return ctnet_errf(err, ENOENT, "container \"%s\": its record names no namespace", rec->spec.name);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return ctnet_err_sys(err, errno == ENOENT ? ESRCH : errno,
 				     "container \"%s\": namespace %s (gone? see ctnet status, ctnet gc)",
-				     rec->name, path);
+				     rec->spec.name, path);
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
@@ -58,7 +58,7 @@ static int open_container_ns(const struct ct_record *rec, struct ctnet_err *err)
 		close(fd);
 		return ctnet_errf(err, ESTALE,
 				  "container \"%s\": %s is not the namespace up plumbed (replaced; see ctnet gc)",
-				  rec->name, path);
+				  rec->spec.name, path);
 	}
 	return fd;
 }
@@ -101,7 +101,7 @@ int cmd_exec(int argc, char **argv)
 		free(rec);
 		return ctnet_cli_fail(&err);
 	}
-	if (rec->shared) {
+	if (rec->spec.shared) {
 		ctnet_errf(&err, EINVAL,
 			   "exec: container \"%s\" shares the host's network namespace (--shared): run CMD directly",
 			   name);

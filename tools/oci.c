@@ -43,6 +43,17 @@ static int apply_annotations(json_t *ann, struct ct_spec *s, struct ctnet_err *e
 		} else if (!strcmp(key, "ctnet.pool")) {
 			rc = ctnet_cidr_parse(val, "pool", &s->pool, err);
 			s->has_pool = rc == 0;
+		} else if (!strcmp(key, "ctnet.delay") || !strcmp(key, "ctnet.jitter") ||
+			   !strcmp(key, "ctnet.loss") || !strcmp(key, "ctnet.rate")) {
+			rc = ct_spec_set_impair(s, key + 6, val, err);
+		} else if (!strcmp(key, "ctnet.extra-veth")) {
+			char buf[1024];
+			if (strlen(val) >= sizeof(buf))
+				return ctnet_errf(err, E2BIG, "OCI annotation ctnet.extra-veth: too long");
+			snprintf(buf, sizeof(buf), "%s", val);
+			for (char *save = NULL, *p = strtok_r(buf, ";", &save); p && rc == 0;
+			     p = strtok_r(NULL, ";", &save))
+				rc = ct_spec_add_extra_veth(s, p, err);
 		} else if (!strcmp(key, "ctnet.host-address")) {
 			rc = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "host address", &s->host, err);
 		} else if (!strcmp(key, "ctnet.local-address")) {
@@ -116,7 +127,8 @@ int cmd_oci_hook(int argc, char **argv)
 		       "As a createRuntime hook, `up` brings up the network of container \"id\" in the\n"
 		       "namespace of \"pid\"; as a poststop hook, `down` removes it. Annotations:\n"
 		       "ctnet.forward=tcp:8080:80[,...], ctnet.ipv6=true, ctnet.bridge=BR, ctnet.pool=CIDR,\n"
-		       "ctnet.host-address=A, ctnet.local-address=B.\n");
+		       "ctnet.host-address=A, ctnet.local-address=B, ctnet.delay/jitter/loss/rate=VALUE,\n"
+		       "ctnet.extra-veth=SPEC[;SPEC...].\n");
 		return 0;
 	}
 	if (argc != 2 || (strcmp(argv[1], "up") && strcmp(argv[1], "down")))

@@ -15,7 +15,8 @@ enum {
 	OPT_NETNS = 1000, OPT_PID, OPT_CREATE_NETNS, OPT_SHARED, OPT_HOST_ADDRESS,
 	OPT_LOCAL_ADDRESS, OPT_HOST_ADDRESS6, OPT_LOCAL_ADDRESS6, OPT_IPV6, OPT_BRIDGE,
 	OPT_POOL, OPT_IFNAME, OPT_HOST_IFNAME, OPT_MAC, OPT_MTU, OPT_FORWARD, OPT_CONFIG,
-	OPT_JSON, OPT_INTERFACE, OPT_MACVLAN,
+	OPT_JSON, OPT_INTERFACE, OPT_MACVLAN, OPT_DELAY, OPT_JITTER, OPT_LOSS, OPT_RATE,
+	OPT_EXTRA_VETH,
 };
 
 const char up_short_opts[] = "+h";
@@ -40,6 +41,11 @@ const struct option up_long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "interface", required_argument, NULL, OPT_INTERFACE },
 	{ "macvlan", required_argument, NULL, OPT_MACVLAN },
+	{ "delay", required_argument, NULL, OPT_DELAY },
+	{ "jitter", required_argument, NULL, OPT_JITTER },
+	{ "loss", required_argument, NULL, OPT_LOSS },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "extra-veth", required_argument, NULL, OPT_EXTRA_VETH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -134,6 +140,19 @@ int up_parse_opt(int opt, const char *arg, struct up_cli *o)
 		if (ct_spec_add_interface(s, opt == OPT_MACVLAN, arg, &err) < 0)
 			return ctnet_cli_fail(&err);
 		break;
+	case OPT_DELAY:
+	case OPT_JITTER:
+	case OPT_LOSS:
+	case OPT_RATE: {
+		static const char *const keys[] = { "delay", "jitter", "loss", "rate" };
+		if (ct_spec_set_impair(s, keys[opt - OPT_DELAY], arg, &err) < 0)
+			return ctnet_cli_fail(&err);
+		break;
+	}
+	case OPT_EXTRA_VETH:
+		if (ct_spec_add_extra_veth(s, arg, &err) < 0)
+			return ctnet_cli_fail(&err);
+		break;
 	case OPT_CONFIG: o->config = arg; break;
 	case OPT_JSON: o->json = true; break;
 	default: return ctnet_cli_usage("unknown option");
@@ -201,6 +220,10 @@ void up_usage(void)
 	       "  --forward PROTO:HOSTPORT[:PORT]   port forward (repeatable), e.g. tcp:8080:80\n"
 	       "  --interface IF           move host interface IF into the container (repeatable)\n"
 	       "  --macvlan IF             a macvlan mv-IF on host interface IF inside (repeatable)\n"
+	       "  --delay T --jitter T     netem delay/jitter on both ends of the link (tc syntax: 50ms)\n"
+	       "  --loss P --rate R        netem loss (1%%), tbf rate (10mbit); a repeated up without them removes them\n"
+	       "  --extra-veth IF[,host-bridge=BR][,host-address=A][,local-address=B][,host-address6=A6][,local-address6=B6]\n"
+	       "                           another veth pair IF (NixOS extraVeths; repeatable)\n"
 	       "  --config FILE            read a nixos-container config (/etc/nixos-containers/NAME.conf)\n"
 	       "  --json                   print JSON\n");
 }

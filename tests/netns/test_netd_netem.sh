@@ -9,8 +9,23 @@ python3() { "$PY" "$@"; }
 
 mkns c1
 if ! ip netns exec c1 tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
-	echo "SKIP: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM / module sch_netem)"
-	exit 77
+	# This kernel has no netem (CONFIG_NET_SCH_NETEM unset, as on the machines here): what can
+	# be checked is that a delay is refused clearly and leaves nothing behind. The RTT, loss
+	# and netem+tbf checks below did NOT run; they ran on Debian's stock 6.1 kernel in QEMU.
+	echo "NOT RUN: delay/jitter/loss RTT checks (this kernel has no netem qdisc)"
+	check_exit "without netem: --delay is refused" 1 "$NETD" up web --netns /run/netns/c1 \
+		--host-address 10.233.1.1 --local-address 10.233.1.2 --delay 50ms
+	check_match "the error names netem" "$T_STDERR" "netem"
+	"$NETD" down web >/dev/null 2>&1
+	check_exit "without netem: ctnet up --delay fails" 1 "$CTNET" up w2 --create-netns --delay 50ms
+	check_match "naming netem" "$T_STDERR" "netem"
+	check_eq "and ctnet up undid everything (link, record, lease, netns)" \
+		"$(ip -o link show ve-w2 2>/dev/null | wc -l) $(ls "$CTNET_RUN_DIR/containers" 2>/dev/null | grep -c w2) $("$IPAM" list --json) $(ls /run/netns | grep -c w2)" "0 0 [] 0"
+	check "a rate alone still works (tbf)" "$NETD" up web --netns /run/netns/c1 \
+		--host-address 10.233.1.1 --local-address 10.233.1.2 --rate 8mbit
+	check_match "tbf on the host side" "$(tc qdisc show dev ve-web)" "tbf"
+	"$NETD" down web
+	finish
 fi
 ip netns exec c1 tc qdisc del dev lo root
 
