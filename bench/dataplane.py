@@ -129,7 +129,7 @@ def cni_chain(prefix, cid):
     return ("CNI-%s%s" % (prefix, hashlib.sha512((CNI_NET + cid).encode()).hexdigest()))[:28]
 
 
-def pm_rules(cid, addr, subnet, port, v6):
+def pm_rules(cid, addr, subnet, port, v6, insert=False):
     """iptables-save lines the portmap plugin (containernetworking-plugins 1.1.1) writes for one
     container with one TCP mapping port -> 80 (snat on): checked against the plugin in verify_pm."""
     dn = cni_chain("DN-", cid)
@@ -140,8 +140,8 @@ def pm_rules(cid, addr, subnet, port, v6):
         rules.append("-A %s -s 127.0.0.1/32 -p tcp -m tcp --dport %d -j CNI-HOSTPORT-SETMARK"
                      % (dn, port))
     rules += ["-A %s -p tcp -m tcp --dport %d -j DNAT --to-destination %s" % (dn, port, to),
-              '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"%s\\" id: \\"%s\\""'
-              " -m multiport --dports %d -j %s" % (CNI_NET, cid, port, dn)]
+              '%s CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"%s\\" id: \\"%s\\""'
+              " -m multiport --dports %d -j %s" % ("-I" if insert else "-A", CNI_NET, cid, port, dn)]
     return chains, rules
 
 
@@ -214,12 +214,6 @@ class World:
             sysctl("net.ipv6.conf.all.forwarding", 1)
             # Flows of a finished request leave conntrack soon: a tuple reused later (connrate
             # walks 200,000 in order) must be a new flow that walks the NAT rules again.
-            for k, v in (("tcp_timeout_close", 1), ("tcp_timeout_time_wait", 1),
-                         ("udp_timeout", 1), ("udp_timeout_stream", 1)):
-                try:
-                    sysctl("net.netfilter.nf_conntrack_" + k, v)
-                except OSError:
-                    pass  # no conntrack loaded yet in this namespace; plain has none
             if self.layout == "ctnet":
                 self.ctnet_up("web", self.w, WEB, ["tcp:%d:80" % PORT, "udp:%d:80" % PORT,
                                                   "tcp:%d:%d" % (IPERF_PORT, IPERF_PORT)])
@@ -230,6 +224,8 @@ class World:
                            a["host"], "--local-address", a["local"], "--host-address6", a["host6"],
                            "--local-address6", a["local6"]], env=self.env)
             getattr(self, "rules_" + self.layout)()
+            # Flows of a finished request leave conntrack soon: a tuple reused later (connrate
+            # walks 200,000 in order) must be a new flow that walks the NAT rules again.
             for k in ("tcp_timeout_close", "tcp_timeout_time_wait", "udp_timeout", "udp_timeout_stream"):
                 if os.path.exists("/proc/sys/net/netfilter/nf_conntrack_" + k):
                     sysctl("net.netfilter.nf_conntrack_" + k, 1)
@@ -298,9 +294,15 @@ table ip6 rulenat6 {
     def pm_web(self, add):
         conf = pm_conf("web", [("tcp", PORT, 80), ("udp", PORT, 80), ("tcp", IPERF_PORT, IPERF_PORT)],
                        pm_prev("/run/netns/" + self.w, WEB["local"], WEB["local6"]))
-        if not add:
-            pm_call(None, "DEL", "web", conf)
-        pm_call(None, "ADD", "web", conf)
+        pm_call(None, "ADD" if add else "DEL", "web", conf)
+
+    def pm_check_last(self):
+        """web's jumps are the last of CNI-HOSTPORT-DNAT (IPv4 and IPv6), as the newest's are."""
+        for v6 in (False, True):
+            jumps = [l for l in iptables_lines(v6) if l.startswith("-A CNI-HOSTPORT-DNAT ")]
+            if not jumps or 'id: \\"web\\"' not in jumps[-1]:
+                raise B.BenchError("portmap: web's jump is not the last of CNI-HOSTPORT-DNAT: %r"
+                                   % jumps[-1:])
 
     def verify_pm(self):
         """The generated background equals what the plugin writes: one probe container through
@@ -330,10 +332,17 @@ table ip6 rulenat6 {
             return
         with inside(self.h):
             if self.layout == "ctnet":
-                cmds = [[NAT, "add", "bg%d" % i, "--address", bg_addr(i), "--address6", bg_addr6(i),
-                         "--iface", "vbg%d" % i, "--forward", "tcp:%d:80" % (20000 + i)]
-                        for i in range(lo, hi)]
-                bg_run(cmds, jobs, self.env)
+                # The records `ctnet-nat add` would write (nat/store.c's format, as bench/nat.sh
+                # does), loaded by one `ctnet-nat restore`; `check` then proves the kernel's
+                # table equals the records. (5,000 `ctnet-nat add` processes take minutes.)
+                d = os.path.join(self.env["CTNET_STATE_DIR"], "nat")
+                for i in range(lo, hi):
+                    with open(os.path.join(d, "containers", "bg%d" % i), "w") as f:
+                        f.write("ADDRESS=%s\nADDRESS6=%s\nIFACE=vbg%d\nFORWARD=tcp:%d:80\n"
+                                % (bg_addr(i), bg_addr6(i), i, 20000 + i))
+                    os.symlink("bg%d" % i, os.path.join(d, "ports", "tcp-%d" % (20000 + i)))
+                B.run([NAT, "restore"], env=self.env)
+                B.run([NAT, "check"], env=self.env)
             elif self.layout == "rule":
                 lines = []
                 for i in range(lo, hi):
@@ -347,8 +356,10 @@ table ip6 rulenat6 {
                 for v6 in (False, True):
                     ch, ru = [], []
                     for i in range(lo, hi):
+                        # -I: before web's jumps, which stay last as the newest container's
                         c, r = pm_rules("bg%d" % i, bg_addr6(i) if v6 else bg_addr(i),
-                                        "fd00:100::/64" if v6 else "10.100.0.0/16", 20000 + i, v6)
+                                        "fd00:100::/64" if v6 else "10.100.0.0/16", 20000 + i, v6,
+                                        insert=True)
                         ch += c
                         ru += r
                         if not v6:
@@ -357,7 +368,7 @@ table ip6 rulenat6 {
                             ru += r
                     B.run(["ip6tables-restore" if v6 else "iptables-restore", "--noflush"],
                           ("\n".join(["*nat"] + ch + ru + ["COMMIT", ""])).encode())
-                self.pm_web(add=False)
+                self.pm_check_last()
 
     # --- measurements
     def connrate(self, path, seconds, threads):
@@ -429,23 +440,6 @@ def bg_addr6(i):
     return "fd00:100::%x" % (i + 2)
 
 
-def bg_run(cmds, jobs, env):
-    running = []
-    cmds = list(cmds)
-    while cmds or running:
-        while cmds and len(running) < jobs:
-            argv = cmds.pop(0)
-            running.append((argv, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                                                   stderr=subprocess.PIPE)))
-        argv, p = running.pop(0)
-        _, err = p.communicate()
-        if p.returncode:
-            for _, q in running:
-                q.wait()
-            raise B.BenchError("'%s' exited %d: %s" % (" ".join(argv), p.returncode,
-                                                      err.decode(errors="replace").strip()))
-
-
 # ---------------------------------------------------------------- the run
 
 def stats(xs):
@@ -457,13 +451,14 @@ def stats(xs):
 def main():
     ap = argparse.ArgumentParser(prog="bench/run.sh --part dataplane", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="levels 0,5000, 3 repetitions, short windows")
+    ap.add_argument("--quick", action="store_true", help="levels 0,5000, 4 repetitions, 0.4 s windows")
     ap.add_argument("--dp-levels", help="other forwards present, default 0,1000,5000 (--quick 0,5000)")
-    ap.add_argument("--dp-reps", type=int, help="repetitions per cell (default 5, --quick 3)")
-    ap.add_argument("--dp-window", type=float, help="seconds per conn/s cell (default 1.0, --quick 0.5)")
+    ap.add_argument("--dp-reps", type=int, help="repetitions per cell (default 8, --quick 4)")
+    ap.add_argument("--dp-window", type=float, help="seconds per conn/s cell (default 0.5, --quick 0.4)")
     ap.add_argument("--dp-threads", type=int, default=4, help="connrate client threads")
     ap.add_argument("--dp-iperf", type=int, help="iperf3 seconds per cell after 1 s omitted "
                     "(default 3, --quick 2)")
+    ap.add_argument("--dp-tp-reps", type=int, help="iperf3 repetitions per cell (default 5, --quick 3)")
     ap.add_argument("--dp-fwd-samples", type=int, help="forward adds per layout and level (default 10)")
     ap.add_argument("--dp-only", help="layouts, comma-separated: ctnet,pm,rule,plain")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -473,9 +468,10 @@ def main():
         print("dataplane: run me through bench/run.sh (it builds the sandbox)", file=sys.stderr)
         return 2
     levels = [int(x) for x in (args.dp_levels or ("0,5000" if args.quick else "0,1000,5000")).split(",")]
-    reps = args.dp_reps or (3 if args.quick else 5)
-    window = args.dp_window or (0.5 if args.quick else 1.0)
+    reps = args.dp_reps or (4 if args.quick else 8)
+    window = args.dp_window or (0.4 if args.quick else 0.5)
     iperf_s = args.dp_iperf or (2 if args.quick else 3)
+    tp_reps = args.dp_tp_reps or (3 if args.quick else 5)
     fwd_n = args.dp_fwd_samples or (5 if args.quick else 10)
     names = args.dp_only.split(",") if args.dp_only else list(LAYOUTS)
     for x in (CONNRATE, NAT, NETD, CTNET):
@@ -497,7 +493,7 @@ def main():
           "threads, iperf3 %d s" % (",".join(names), levels, reps, window, args.dp_threads, iperf_s),
           flush=True)
     worlds = [World(n) for n in names]
-    res = {"levels": levels, "reps": reps, "window_s": window, "threads": args.dp_threads,
+    res = {"levels": levels, "reps": reps, "tp_reps": tp_reps, "iperf_s": iperf_s, "window_s": window, "threads": args.dp_threads,
            "layouts": {n: LAYOUTS[n] for n in names}, "skipped": skipped, "connrate": {},
            "throughput_bps": {}, "forward_add_ns": {}, "errors": {}, "background_s": {}}
     try:
@@ -536,31 +532,35 @@ def main():
                     ws = [w for w in worlds if p in SUPPORTS[w.layout]]
                     k = rep % len(ws)
                     for w in ws[k:] + ws[:k]:
-                        B.quiesce()
+                        B.quiesce(limit=0.2)
                         r = w.connrate(p, window, args.dp_threads)
                         res["connrate"].setdefault(w.layout, {}).setdefault(p, {}).setdefault(
                             str(level), []).append(r["per_s"])
                         res["errors"].setdefault(w.layout, {}).setdefault(p, {}).setdefault(
                             str(level), []).append(r["errors"])
-            tp_levels = levels if not args.quick else levels[-1:]
+            t1 = time.monotonic()
+            tp_levels = levels[-1:] if args.quick else [levels[0], levels[-1]]
             if "throughput" not in skipped and level in tp_levels:
                 tw = [w for w in worlds if w.layout in ("ctnet", "plain")]
-                for rep in range(reps):
+                for rep in range(tp_reps):
                     for d in ("out", "in"):
                         k = rep % len(tw)
                         for w in tw[k:] + tw[:k]:
-                            B.quiesce()
+                            B.quiesce(limit=0.2)
                             bps = w.iperf(d, iperf_s)
                             res["throughput_bps"].setdefault(w.layout, {}).setdefault(d, {}).setdefault(
                                 str(level), []).append(bps)
+            t2 = time.monotonic()
             fw = [w for w in worlds if w.layout in ("ctnet", "rule", "pm")]
             for i in range(fwd_n):
                 for w in fw:
-                    if w.layout == "pm" and i >= max(3, fwd_n // 3):
-                        continue  # the plugin takes ~1 s at 5,000: fewer samples
+                    if w.layout == "pm" and i >= (1 if args.quick else 3):
+                        continue  # the plugin takes seconds at 5,000: fewer samples
                     op = w.forward_add(i)
                     res["forward_add_ns"].setdefault(w.layout, {}).setdefault(str(level), []).append(op.ns)
-            print("dataplane: level %d measured in %.1f s" % (level, time.monotonic() - t0), flush=True)
+            print("dataplane: level %d measured in %.1f s (conn/s %.1f s, throughput %.1f s, forward "
+                  "add %.1f s)" % (level, time.monotonic() - t0, t1 - t0, t2 - t1, time.monotonic() - t2),
+                  flush=True)
     finally:
         stop_all()
     res["wall_s"] = time.monotonic() - t_start
@@ -609,7 +609,8 @@ def report(res, layouts):
     tp = res["throughput_bps"]
     if tp:
         print()
-        print("Bulk TCP throughput, iperf3, Gbit/s (median of %d, [min-max])" % res["reps"])
+        print("Bulk TCP throughput, iperf3 %d s, Gbit/s (median of %d, [min-max])"
+              % (res["iperf_s"], res["tp_reps"]))
         for d, label in (("out", "container -> upstream (masquerade)"),
                          ("in", "upstream -> container (forward)")):
             for lay in ("plain", "ctnet"):
