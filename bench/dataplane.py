@@ -36,7 +36,10 @@ CNI = "/usr/lib/cni"
 IP, NFT = B.IP, B.NFT
 SCRATCH = B.SCRATCH
 
-LAYOUTS = {"ctnet": "ctnet (nft sets/maps)", "pm": "CNI portmap (iptables-nft)",
+LAYOUTS = {"ctnet": "ctnet (nft sets/maps)",
+           "ctnet0": "ctnet, no other forwards (twin)",
+           "ctnetnr": "ctnet without its anti-spoofing chain (A/B)",
+           "pm": "CNI portmap (iptables-nft)",
            "rule": "nft rule per forward", "plain": "plain routing, no NAT"}
 HOST4, HOST6 = "192.0.2.1", "fd00:2::1"
 UP4 = ["192.0.2.%d" % i for i in range(2, 6)]
@@ -57,7 +60,8 @@ PATHS = {
 PATH_LABEL = {"tcp4": "TCP conn/s, upstream -> forward", "udp4": "UDP req/s, upstream -> forward",
               "tcp6": "TCP conn/s over IPv6", "hairpin4": "TCP conn/s hairpin (container -> host addr)",
               "localhost4": "TCP conn/s host -> 127.0.0.1"}
-SUPPORTS = {"ctnet": list(PATHS), "pm": list(PATHS),
+TWIN_PATHS = ("tcp4", "udp4", "tcp6")  # the targets' paths, also run ctnet beside ctnet0
+SUPPORTS = {"ctnet": list(PATHS), "ctnet0": list(PATHS), "ctnetnr": ["tcp4"], "pm": list(PATHS),
             "rule": ["tcp4", "udp4", "tcp6", "hairpin4"], "plain": ["tcp4", "udp4", "tcp6"]}
 
 # ---------------------------------------------------------------- namespaces
@@ -189,6 +193,11 @@ def iptables_lines(v6):
 class World:
     def __init__(self, layout):
         self.layout = layout
+        # ctnet0: a second ctnet world that never gets a background, measured in the same
+        # minutes as ctnet at each level: on a shared machine load drifts between levels, so
+        # "ctnet @5,000 vs @0" is taken against it.
+        # ctnetnr: ctnet with the raw anti-spoofing chain deleted, for the throughput A/B only.
+        self.kind = "ctnet" if layout in ("ctnet0", "ctnetnr") else layout
         self.h, self.u, self.w, self.c = ("%s-%s" % (r, layout) for r in "huwc")
         self.env = dict(os.environ, CTNET_STATE_DIR=os.path.join(SCRATCH, layout, "state"),
                         CTNET_RUN_DIR=os.path.join(SCRATCH, layout, "run"))
@@ -208,22 +217,24 @@ class World:
         B.ip_batch(["link set lo up"] + ["addr add %s/24 dev eth0" % a for a in UP4] +
                    ["addr add %s/64 dev eth0 nodad" % a for a in UP6] + ["link set eth0 up"] +
                    (["route add 10.233.0.0/16 via %s" % HOST4, "route add fd00:1::/64 via %s" % HOST6]
-                    if self.layout == "plain" else []), ns=self.u)
+                    if self.kind == "plain" else []), ns=self.u)
         with inside(self.h):
             sysctl("net.ipv4.ip_forward", 1)
             sysctl("net.ipv6.conf.all.forwarding", 1)
             # Flows of a finished request leave conntrack soon: a tuple reused later (connrate
             # walks 200,000 in order) must be a new flow that walks the NAT rules again.
-            if self.layout == "ctnet":
+            if self.kind == "ctnet":
                 self.ctnet_up("web", self.w, WEB, ["tcp:%d:80" % PORT, "udp:%d:80" % PORT,
                                                   "tcp:%d:%d" % (IPERF_PORT, IPERF_PORT)])
                 self.ctnet_up("cli", self.c, CLI, [])
+                if self.layout == "ctnetnr":
+                    B.nft_f("flush chain inet ctnet antispoof\ndelete chain inet ctnet antispoof\n")
             else:
                 for name, ns, a in (("web", self.w, WEB), ("cli", self.c, CLI)):
                     B.run([NETD, "up", name, "--netns", "/run/netns/" + ns, "--host-address",
                            a["host"], "--local-address", a["local"], "--host-address6", a["host6"],
                            "--local-address6", a["local6"]], env=self.env)
-            getattr(self, "rules_" + self.layout)()
+            getattr(self, "rules_" + self.kind)()
             # Flows of a finished request leave conntrack soon: a tuple reused later (connrate
             # walks 200,000 in order) must be a new flow that walks the NAT rules again.
             for k in ("tcp_timeout_close", "tcp_timeout_time_wait", "udp_timeout", "udp_timeout_stream"):
@@ -328,10 +339,10 @@ table ip6 rulenat6 {
     # --- background: n other containers, one TCP forward each (IPv4 and IPv6)
     def add_background(self, hi, jobs):
         lo, self.bg = self.bg, hi
-        if hi <= lo or self.layout == "plain":
+        if hi <= lo or self.kind == "plain" or self.layout in ("ctnet0", "ctnetnr"):
             return
         with inside(self.h):
-            if self.layout == "ctnet":
+            if self.kind == "ctnet":
                 # The records `ctnet-nat add` would write (nat/store.c's format, as bench/nat.sh
                 # does), loaded by one `ctnet-nat restore`; `check` then proves the kernel's
                 # table equals the records. (5,000 `ctnet-nat add` processes take minutes.)
@@ -343,7 +354,7 @@ table ip6 rulenat6 {
                     os.symlink("bg%d" % i, os.path.join(d, "ports", "tcp-%d" % (20000 + i)))
                 B.run([NAT, "restore"], env=self.env)
                 B.run([NAT, "check"], env=self.env)
-            elif self.layout == "rule":
+            elif self.kind == "rule":
                 lines = []
                 for i in range(lo, hi):
                     lines += ["add rule ip rulenat fwds tcp dport %d dnat to %s:80" % (20000 + i, bg_addr(i)),
@@ -352,7 +363,7 @@ table ip6 rulenat6 {
                               "add rule ip6 rulenat6 postrouting ip6 saddr %s masquerade" % bg_addr6(i)]
                 B.nft_f("\n".join(lines) + "\n")
                 self.rule_web(add=False)
-            elif self.layout == "pm":
+            elif self.kind == "pm":
                 for v6 in (False, True):
                     ch, ru = [], []
                     for i in range(lo, hi):
@@ -371,49 +382,57 @@ table ip6 rulenat6 {
                 self.pm_check_last()
 
     # --- measurements
-    def connrate(self, path, seconds, threads):
+    def connrate_job(self, path, seconds, threads):
+        """(namespace, argv, parse): one connrate cell; parse(stdout, rc) -> its JSON."""
         role, dest, srcs, proto = PATHS[path]
-        if self.layout == "plain":
+        if self.kind == "plain":
             dest, port = (WEB["local6"] if path.endswith("6") else WEB["local"]), 80
         else:
             port = PORT
         ns = self.ns_of(role)
-        off = self.offset.get(ns, 0)
-        with inside(ns):
-            out, rc, _ = B.run([CONNRATE, proto, dest, str(port), "-t", str(threads), "-s",
-                                str(seconds), "-b", ",".join(srcs), "-o", str(off)], check=False)
-        try:
-            r = json.loads(out)
-        except ValueError:
-            raise B.BenchError("connrate %s %s:%d in %s: exit %d, %r" % (proto, dest, port, ns, rc, out))
-        self.offset[ns] = r["next_offset"]
-        return r
+        argv = [CONNRATE, proto, dest, str(port), "-t", str(threads), "-s", str(seconds),
+                "-b", ",".join(srcs), "-o", str(self.offset.get(ns, 0))]
 
-    def iperf(self, direction, seconds):
+        def parse(out, rc):
+            try:
+                r = json.loads(out)
+            except ValueError:
+                raise B.BenchError("connrate %s %s:%d in %s: exit %d, %r" % (proto, dest, port, ns, rc, out))
+            self.offset[ns] = r["next_offset"]
+            return r
+        return ns, argv, parse
+
+    def connrate(self, path, seconds, threads):
+        return together([self.connrate_job(path, seconds, threads)])[0]
+
+    def iperf_job(self, direction, seconds):
         """direction out: web -> upstream (masquerade); in: upstream -> web (a forward)."""
         if direction == "out":
             ns, dest = self.w, UP4[0]
         else:
-            ns, dest = self.u, WEB["local"] if self.layout == "plain" else HOST4
-        with inside(ns):
-            out, rc, _ = B.run([IPERF3, "-c", dest, "-p", str(IPERF_PORT), "-t", str(seconds),
-                                "-O", "1", "-J"], check=False)
-        try:
-            j = json.loads(out)
-            return j["end"]["sum_received"]["bits_per_second"]
-        except (ValueError, KeyError):
-            raise B.BenchError("iperf3 %s in %s: exit %d: %s" % (dest, ns, rc, out[-400:]))
+            ns, dest = self.u, WEB["local"] if self.kind == "plain" else HOST4
+        argv = [IPERF3, "-c", dest, "-p", str(IPERF_PORT), "-t", str(seconds), "-O", "1", "-J"]
+
+        def parse(out, rc):
+            try:
+                return json.loads(out)["end"]["sum_received"]["bits_per_second"]
+            except (ValueError, KeyError):
+                raise B.BenchError("iperf3 %s in %s: exit %d: %s" % (dest, ns, rc, out[-400:]))
+        return ns, argv, parse
+
+    def iperf(self, direction, seconds):
+        return together([self.iperf_job(direction, seconds)])[0]
 
     def forward_add(self, k):
         """Adds one more forward (host port 40000+k); returns the Op (timed), then removes it."""
         port = 40000 + k
         op = B.Op()
         with inside(self.h):
-            if self.layout == "ctnet":
+            if self.kind == "ctnet":
                 with op:
                     op.run([NAT, "forward", "add", "web", "tcp:%d:80" % port], env=self.env)
                 B.run([NAT, "forward", "del", "web", "tcp:%d:80" % port], env=self.env)
-            elif self.layout == "rule":
+            elif self.kind == "rule":
                 with op:
                     op.run([NFT, "add", "rule", "ip", "rulenat", "fwds", "tcp", "dport", str(port),
                             "dnat", "to", "%s:80" % WEB["local"]])
@@ -422,7 +441,7 @@ table ip6 rulenat6 {
                     if "dport %d " % port in l and "# handle " in l:
                         B.run([NFT, "delete", "rule", "ip", "rulenat", "fwds", "handle",
                                l.rsplit("# handle ", 1)[1].strip()])
-            elif self.layout == "pm":
+            elif self.kind == "pm":
                 cid = "fa%d" % k
                 conf = pm_conf(cid, [("tcp", port, 80)],
                                pm_prev("/run/netns/" + self.w, WEB["local"], WEB["local6"]))
@@ -430,6 +449,23 @@ table ip6 rulenat6 {
                     pm_call(op, "ADD", cid, conf)
                 pm_call(None, "DEL", cid, conf)
         return op
+
+
+def together(jobs):
+    """Runs (namespace, argv, parse) jobs at the same time; returns what each parse returned.
+    Side by side, two layouts share whatever the rest of the machine leaves them: the ratio of
+    their rates is the ratio of their costs, however the load drifts."""
+    procs = []
+    for ns, argv, _ in jobs:
+        with inside(ns):
+            procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    outs = [p.communicate()[0] for p in procs]
+    return [parse(out, p.returncode) for (_, _, parse), p, out in zip(jobs, procs, outs)]
+
+
+def twin_idle(w, level):
+    """At level 0 the twin is the same as ctnet: not measured twice."""
+    return w.layout == "ctnet0" and level == 0
 
 
 def bg_addr(i):
@@ -451,14 +487,14 @@ def stats(xs):
 def main():
     ap = argparse.ArgumentParser(prog="bench/run.sh --part dataplane", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="levels 0,5000, 4 repetitions, 0.4 s windows")
-    ap.add_argument("--dp-levels", help="other forwards present, default 0,1000,5000 (--quick 0,5000)")
-    ap.add_argument("--dp-reps", type=int, help="repetitions per cell (default 8, --quick 4)")
+    ap.add_argument("--quick", action="store_true", help="levels 0,1000, 3 repetitions, 0.4 s windows")
+    ap.add_argument("--dp-levels", help="other forwards present, default 0,1000,5000 (--quick 0,1000)")
+    ap.add_argument("--dp-reps", type=int, help="repetitions per cell (default 5, --quick 3)")
     ap.add_argument("--dp-window", type=float, help="seconds per conn/s cell (default 0.5, --quick 0.4)")
     ap.add_argument("--dp-threads", type=int, default=4, help="connrate client threads")
     ap.add_argument("--dp-iperf", type=int, help="iperf3 seconds per cell after 1 s omitted "
                     "(default 3, --quick 2)")
-    ap.add_argument("--dp-tp-reps", type=int, help="iperf3 repetitions per cell (default 5, --quick 3)")
+    ap.add_argument("--dp-tp-reps", type=int, help="iperf3 side-by-side repetitions (default 5, --quick 2; the first 3 (2) also alone)")
     ap.add_argument("--dp-fwd-samples", type=int, help="forward adds per layout and level (default 10)")
     ap.add_argument("--dp-only", help="layouts, comma-separated: ctnet,pm,rule,plain")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -467,11 +503,12 @@ def main():
     if not SCRATCH or os.environ.get("CTNET_BENCH_SANDBOX") != "dataplane":
         print("dataplane: run me through bench/run.sh (it builds the sandbox)", file=sys.stderr)
         return 2
-    levels = [int(x) for x in (args.dp_levels or ("0,5000" if args.quick else "0,1000,5000")).split(",")]
-    reps = args.dp_reps or (4 if args.quick else 8)
+    levels = [int(x) for x in (args.dp_levels or ("0,1000" if args.quick else "0,1000,5000")).split(",")]
+    reps = args.dp_reps or (3 if args.quick else 5)
     window = args.dp_window or (0.4 if args.quick else 0.5)
     iperf_s = args.dp_iperf or (2 if args.quick else 3)
-    tp_reps = args.dp_tp_reps or (3 if args.quick else 5)
+    tp_reps = args.dp_tp_reps or (2 if args.quick else 5)
+    tp_alone = min(tp_reps, 2 if args.quick else 3)  # alone cells; side by side every repetition
     fwd_n = args.dp_fwd_samples or (5 if args.quick else 10)
     names = args.dp_only.split(",") if args.dp_only else list(LAYOUTS)
     for x in (CONNRATE, NAT, NETD, CTNET):
@@ -493,9 +530,10 @@ def main():
           "threads, iperf3 %d s" % (",".join(names), levels, reps, window, args.dp_threads, iperf_s),
           flush=True)
     worlds = [World(n) for n in names]
-    res = {"levels": levels, "reps": reps, "tp_reps": tp_reps, "iperf_s": iperf_s, "window_s": window, "threads": args.dp_threads,
+    res = {"levels": levels, "reps": reps, "tp_reps": tp_reps, "tp_alone": tp_alone, "iperf_s": iperf_s, "window_s": window, "threads": args.dp_threads,
            "layouts": {n: LAYOUTS[n] for n in names}, "skipped": skipped, "connrate": {},
-           "throughput_bps": {}, "forward_add_ns": {}, "errors": {}, "background_s": {}}
+           "throughput_bps": {}, "forward_add_ns": {},
+           "side_by_side": {"connrate": {}, "throughput_bps": {}}, "errors": {}, "background_s": {}}
     try:
         for w in worlds:
             w.build()
@@ -527,9 +565,11 @@ def main():
                     if r["ok"] == 0:
                         raise B.BenchError("%s %s @%d: no answer: %r" % (w.layout, p, level, r))
             t0 = time.monotonic()
+            twin = next((w for w in worlds if w.layout == "ctnet0" and not twin_idle(w, level)), None)
+            ctw = next((w for w in worlds if w.layout == "ctnet"), None)
             for rep in range(reps):
                 for p in PATHS:
-                    ws = [w for w in worlds if p in SUPPORTS[w.layout]]
+                    ws = [w for w in worlds if p in SUPPORTS[w.layout] and w.layout not in ("ctnet0", "ctnetnr")]
                     k = rep % len(ws)
                     for w in ws[k:] + ws[:k]:
                         B.quiesce(limit=0.2)
@@ -538,23 +578,42 @@ def main():
                             str(level), []).append(r["per_s"])
                         res["errors"].setdefault(w.layout, {}).setdefault(p, {}).setdefault(
                             str(level), []).append(r["errors"])
+                    if twin and ctw and p in TWIN_PATHS:
+                        # ctnet with N others and ctnet with none, side by side, start order rotated
+                        pair = [ctw, twin][rep % 2:] + [ctw, twin][:rep % 2]
+                        B.quiesce(limit=0.2)
+                        rs = together([w.connrate_job(p, window, args.dp_threads) for w in pair])
+                        by = {w.layout: r for w, r in zip(pair, rs)}
+                        res["side_by_side"]["connrate"].setdefault(p, {}).setdefault(
+                            str(level), []).append([by["ctnet"]["per_s"], by["ctnet0"]["per_s"]])
+                        res["errors"].setdefault("side_by_side", {}).setdefault(p, {}).setdefault(
+                            str(level), []).append(by["ctnet"]["errors"] + by["ctnet0"]["errors"])
             t1 = time.monotonic()
-            tp_levels = levels[-1:] if args.quick else [levels[0], levels[-1]]
-            if "throughput" not in skipped and level in tp_levels:
-                tw = [w for w in worlds if w.layout in ("ctnet", "plain")]
+            if "throughput" not in skipped and level == levels[-1]:
+                tw = [w for w in worlds if w.layout in ("ctnet", "ctnetnr", "plain")]
                 for rep in range(tp_reps):
                     for d in ("out", "in"):
                         k = rep % len(tw)
-                        for w in tw[k:] + tw[:k]:
+                        order = tw[k:] + tw[:k]
+                        if rep < tp_alone:
+                            for w in order:
+                                B.quiesce(limit=0.2)
+                                bps = w.iperf(d, iperf_s)
+                                res["throughput_bps"].setdefault(w.layout, {}).setdefault(
+                                    d, {}).setdefault(str(level), []).append(bps)
+                        if len(tw) > 1:
                             B.quiesce(limit=0.2)
-                            bps = w.iperf(d, iperf_s)
-                            res["throughput_bps"].setdefault(w.layout, {}).setdefault(d, {}).setdefault(
-                                str(level), []).append(bps)
+                            bs = dict(zip([w.layout for w in order],
+                                          together([w.iperf_job(d, iperf_s) for w in order])))
+                            res["side_by_side"]["throughput_bps"].setdefault(d, {}).setdefault(
+                                str(level), []).append(bs)
             t2 = time.monotonic()
-            fw = [w for w in worlds if w.layout in ("ctnet", "rule", "pm")]
+            fw = [w for w in worlds if w.kind in ("ctnet", "rule", "pm") and w.layout != "ctnetnr"]
             for i in range(fwd_n):
                 for w in fw:
-                    if w.layout == "pm" and i >= (1 if args.quick else 3):
+                    if twin_idle(w, level):
+                        continue
+                    if w.kind == "pm" and i >= (1 if args.quick else 3):
                         continue  # the plugin takes seconds at 5,000: fewer samples
                     op = w.forward_add(i)
                     res["forward_add_ns"].setdefault(w.layout, {}).setdefault(str(level), []).append(op.ns)
@@ -609,11 +668,11 @@ def report(res, layouts):
     tp = res["throughput_bps"]
     if tp:
         print()
-        print("Bulk TCP throughput, iperf3 %d s, Gbit/s (median of %d, [min-max])"
-              % (res["iperf_s"], res["tp_reps"]))
+        print("Bulk TCP throughput, iperf3 %d s, alone, Gbit/s (median of %d, [min-max])"
+              % (res["iperf_s"], res["tp_alone"]))
         for d, label in (("out", "container -> upstream (masquerade)"),
                          ("in", "upstream -> container (forward)")):
-            for lay in ("plain", "ctnet"):
+            for lay in ("plain", "ctnet", "ctnetnr"):
                 per = tp.get(lay, {}).get(d, {})
                 if per:
                     print("  %-40s %-10s" % (label, lay) + "".join(
@@ -667,18 +726,58 @@ def report(res, layouts):
         targets.append({"target": desc, "value": value, "met": bool(ok)})
         print("target %-58s %8.2f  %s" % (desc + ":", value, "met" if ok else "MISSED"))
 
+    sbs = res["side_by_side"]
+
+    def pair_ratio(pairs):
+        return B.median([x / y for x, y in pairs if y]) if pairs else None
+
+    if sbs["connrate"] or sbs["throughput_bps"]:
+        print("Side by side (both at the same time, start order alternated; median of the "
+              "per-repetition ratios [min-max]):")
+    for p, per in sbs["connrate"].items():
+        for l, pairs in per.items():
+            rs = [x / y for x, y in pairs]
+            ratios["side by side ctnet/ctnet0 %s conn/s @%s" % (p, l)] = B.median(rs)
+            print("  %-52s %.2f [%.2f-%.2f]  (%.0f vs %.0f /s)" % (
+                "ctnet @%s / ctnet with none, %s" % (l, p), B.median(rs), min(rs), max(rs),
+                B.median([x for x, _ in pairs]), B.median([y for _, y in pairs])))
+    for d, per in sbs["throughput_bps"].items():
+        for l, runs in per.items():
+            for a, b in (("ctnet", "plain"), ("ctnetnr", "plain"), ("ctnet", "ctnetnr")):
+                rs = [r[a] / r[b] for r in runs if a in r and b in r]
+                if not rs:
+                    continue
+                ratios["side by side %s/%s throughput %s @%s" % (a, b, d, l)] = B.median(rs)
+                print("  %-52s %.3f [%.3f-%.3f]  (%.2f vs %.2f Gbit/s)" % (
+                    "%s / %s, throughput %s @%s" % (a, b, d, l), B.median(rs), min(rs), max(rs),
+                    B.median([r[a] for r in runs]) / 1e9, B.median([r[b] for r in runs]) / 1e9))
+    a, b = med(fa, "ctnet", hi), med(fa, "ctnet0", hi)
+    if a and b and hi != lo:
+        ratios["ctnet/ctnet0 forward add @%s" % hi] = a / b
+        print("ratio ctnet/ctnet0 forward add @%s: %.2f" % (hi, a / b))
+    print()
     if hi != lo:
-        for p in ("tcp4", "udp4", "tcp6"):
-            v = ratios.get("ctnet %s conn/s @%s/@%s" % (p, hi, lo))
+        # Side by side with the twin when it ran (the same seconds), else across levels.
+        for p in TWIN_PATHS:
+            v = ratios.get("side by side ctnet/ctnet0 %s conn/s @%s" % (p, hi),
+                           ratios.get("ctnet %s conn/s @%s/@%s" % (p, hi, lo)))
             target("ctnet %s conn/s @%s >= 0.9x @%s" % (p, hi, lo), v, v is not None and v >= 0.9)
         v = ratios.get("ctnet forward add @%s/@%s" % (hi, lo))
         target("ctnet forward add @%s <= 1.25x @%s" % (hi, lo), v, v is not None and v <= 1.25)
+        v = ratios.get("ctnet/ctnet0 forward add @%s" % hi)
+        target("ctnet forward add @%s <= 1.25x ctnet0's (same minutes)" % hi, v,
+               v is not None and v <= 1.25)
     for d in ("out", "in"):
         for l in levels:
-            v = ratios.get("ctnet/plain throughput %s @%s" % (d, l))
+            v = ratios.get("side by side ctnet/plain throughput %s @%s" % (d, l),
+                           ratios.get("ctnet/plain throughput %s @%s" % (d, l)))
             if v is not None:
                 ov = (1 - v) * 100
                 target("ctnet per-packet overhead %s @%s <= 5%% (%%)" % (d, l), ov, ov <= 5)
+            v = ratios.get("side by side ctnet/ctnetnr throughput %s @%s" % (d, l))
+            if v is not None:
+                ov = (1 - v) * 100
+                target("  of it anti-spoofing (ctnet vs without the chain) %s (%%)" % d, ov, ov <= 5)
     res["ratios"] = ratios
     res["targets"] = targets
 
