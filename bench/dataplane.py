@@ -240,7 +240,7 @@ class World:
             for k in ("tcp_timeout_close", "tcp_timeout_time_wait", "udp_timeout", "udp_timeout_stream"):
                 if os.path.exists("/proc/sys/net/netfilter/nf_conntrack_" + k):
                     sysctl("net.netfilter.nf_conntrack_" + k, 1)
-        start(self.w, [CONNRATE, "serve", "80", "-t", "2"], ready="ready")
+        self.server = start(self.w, [CONNRATE, "serve", "80", "-t", "2"], ready="ready")
         start(self.w, [IPERF3, "-s", "-p", str(IPERF_PORT)])
         start(self.u, [IPERF3, "-s", "-p", str(IPERF_PORT)])
 
@@ -393,12 +393,18 @@ table ip6 rulenat6 {
         argv = [CONNRATE, proto, dest, str(port), "-t", str(threads), "-s", str(seconds),
                 "-b", ",".join(srcs), "-o", str(self.offset.get(ns, 0))]
 
+        srv0 = task_cpu_ns(self.server.pid)
+
         def parse(out, rc):
             try:
                 r = json.loads(out)
             except ValueError:
                 raise B.BenchError("connrate %s %s:%d in %s: exit %d, %r" % (proto, dest, port, ns, rc, out))
             self.offset[ns] = r["next_offset"]
+            # CPU per request, client and server: robust where rates are not (a shared
+            # machine gives a cell more or less CPU; a request costs what it costs).
+            r["server_cpu_s"] = (task_cpu_ns(self.server.pid) - srv0) / 1e9
+            r["cpu_us_per_req"] = (r["cpu_s"] + r["server_cpu_s"]) * 1e6 / r["ok"] if r["ok"] else None
             return r
         return ns, argv, parse
 
@@ -415,8 +421,12 @@ table ip6 rulenat6 {
 
         def parse(out, rc):
             try:
-                return json.loads(out)["end"]["sum_received"]["bits_per_second"]
-            except (ValueError, KeyError):
+                e = json.loads(out)["end"]
+                rx, cpu = e["sum_received"], e["cpu_utilization_percent"]
+                # sender + receiver CPU (iperf3's getrusage over the test) per KiB moved
+                cpu_s = (cpu["host_total"] + cpu["remote_total"]) / 100 * rx["seconds"]
+                return {"bps": rx["bits_per_second"], "cpu_ns_per_kib": cpu_s * 1e9 / (rx["bytes"] / 1024)}
+            except (ValueError, KeyError, ZeroDivisionError):
                 raise B.BenchError("iperf3 %s in %s: exit %d: %s" % (dest, ns, rc, out[-400:]))
         return ns, argv, parse
 
@@ -449,6 +459,15 @@ table ip6 rulenat6 {
                     pm_call(op, "ADD", cid, conf)
                 pm_call(None, "DEL", cid, conf)
         return op
+
+
+def task_cpu_ns(pid):
+    """CPU time of every thread of pid so far, ns (schedstat: exact, softirqs in context)."""
+    total = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+            total += int(f.read().split()[0])
+    return total
 
 
 def together(jobs):
@@ -533,7 +552,8 @@ def main():
     res = {"levels": levels, "reps": reps, "tp_reps": tp_reps, "tp_alone": tp_alone, "iperf_s": iperf_s, "window_s": window, "threads": args.dp_threads,
            "layouts": {n: LAYOUTS[n] for n in names}, "skipped": skipped, "connrate": {},
            "throughput_bps": {}, "forward_add_ns": {},
-           "side_by_side": {"connrate": {}, "throughput_bps": {}}, "errors": {}, "background_s": {}}
+           "side_by_side": {"connrate": {}, "throughput_bps": {}}, "cpu_us_per_req": {},
+           "tp_cpu_ns_per_kib": {}, "errors": {}, "background_s": {}}
     try:
         for w in worlds:
             w.build()
@@ -578,6 +598,8 @@ def main():
                             str(level), []).append(r["per_s"])
                         res["errors"].setdefault(w.layout, {}).setdefault(p, {}).setdefault(
                             str(level), []).append(r["errors"])
+                        res["cpu_us_per_req"].setdefault(w.layout, {}).setdefault(p, {}).setdefault(
+                            str(level), []).append(r["cpu_us_per_req"])
                     if twin and ctw and p in TWIN_PATHS:
                         # ctnet with N others and ctnet with none, side by side, start order rotated
                         pair = [ctw, twin][rep % 2:] + [ctw, twin][:rep % 2]
@@ -598,13 +620,15 @@ def main():
                         if rep < tp_alone:
                             for w in order:
                                 B.quiesce(limit=0.2)
-                                bps = w.iperf(d, iperf_s)
+                                t = w.iperf(d, iperf_s)
                                 res["throughput_bps"].setdefault(w.layout, {}).setdefault(
-                                    d, {}).setdefault(str(level), []).append(bps)
+                                    d, {}).setdefault(str(level), []).append(t["bps"])
+                                res["tp_cpu_ns_per_kib"].setdefault(w.layout, {}).setdefault(
+                                    d, {}).setdefault(str(level), []).append(t["cpu_ns_per_kib"])
                         if len(tw) > 1:
                             B.quiesce(limit=0.2)
-                            bs = dict(zip([w.layout for w in order],
-                                          together([w.iperf_job(d, iperf_s) for w in order])))
+                            bs = {w.layout: t["bps"] for w, t in
+                                  zip(order, together([w.iperf_job(d, iperf_s) for w in order]))}
                             res["side_by_side"]["throughput_bps"].setdefault(d, {}).setdefault(
                                 str(level), []).append(bs)
             t2 = time.monotonic()
@@ -663,6 +687,20 @@ def report(res, layouts):
                 xs = cr[lay][p].get(l)
                 row += "%24s" % ("%.0f [%.0f-%.0f]" % (B.median(xs), min(xs), max(xs)) if xs else "-")
             print(row)
+    cpu = res["cpu_us_per_req"]
+    print()
+    print("CPU per request, client + server, us (median [min-max]; exact CPU time, softirq work "
+          "in context): what a flow costs, whatever share of the machine a cell got")
+    for p in PATHS:
+        print(PATH_LABEL[p].replace("conn/s", "").replace("req/s", "").replace("  ", " "))
+        for lay in layouts:
+            if p not in cpu.get(lay, {}):
+                continue
+            row = "  %-42s" % LAYOUTS[lay]
+            for l in levels:
+                xs = [x for x in cpu[lay][p].get(l, []) if x]
+                row += "%24s" % ("%.1f [%.1f-%.1f]" % (B.median(xs), min(xs), max(xs)) if xs else "-")
+            print(row)
     errs = sum(e for lay in res["errors"].values() for p in lay.values() for l in p.values() for e in l)
     print("failed requests (timeouts, resets) over all cells: %d" % errs)
     tp = res["throughput_bps"]
@@ -678,6 +716,10 @@ def report(res, layouts):
                     print("  %-40s %-10s" % (label, lay) + "".join(
                         "  N=%s: %.2f [%.2f-%.2f]" % (l, B.median(xs) / 1e9, min(xs) / 1e9, max(xs) / 1e9)
                         for l, xs in per.items()))
+        tc = res["tp_cpu_ns_per_kib"]
+        print("  CPU (sender + receiver) per KiB, ns: " + "; ".join(
+            "%s %s %s" % (d, lay, " ".join("@%s %.0f" % (l, B.median(xs)) for l, xs in tc[lay][d].items()))
+            for d in ("out", "in") for lay in ("plain", "ctnet", "ctnetnr") if d in tc.get(lay, {})))
     fa = res["forward_add_ns"]
     if fa:
         print()
@@ -705,7 +747,21 @@ def report(res, layouts):
             a, b = med(fa, lay, hi), med(fa, lay, lo)
             if a and b:
                 ratios["%s forward add @%s/@%s" % (lay, hi, lo)] = a / b
+    if hi != lo:
+        for lay in layouts:
+            for p in PATHS:
+                a = med({k: [x for x in v if x] for k, v in cpu.get(lay, {}).get(p, {}).items()}, hi)
+                b = med({k: [x for x in v if x] for k, v in cpu.get(lay, {}).get(p, {}).items()}, lo)
+                if a and b:
+                    ratios["%s %s CPU per request @%s/@%s" % (lay, p, hi, lo)] = a / b
     for l in levels:
+        for d in ("out", "in"):
+            c, pl = med(res["tp_cpu_ns_per_kib"], "ctnet", d, l), med(res["tp_cpu_ns_per_kib"], "plain", d, l)
+            if c and pl:
+                ratios["ctnet/plain CPU per KiB %s @%s" % (d, l)] = c / pl
+            c, nr = c, med(res["tp_cpu_ns_per_kib"], "ctnetnr", d, l)
+            if c and nr:
+                ratios["ctnet/ctnetnr CPU per KiB %s @%s" % (d, l)] = c / nr
         for p in PATHS:
             c = med(cr, "ctnet", p, l)
             for lay in ("pm", "rule"):
@@ -762,6 +818,10 @@ def report(res, layouts):
             v = ratios.get("side by side ctnet/ctnet0 %s conn/s @%s" % (p, hi),
                            ratios.get("ctnet %s conn/s @%s/@%s" % (p, hi, lo)))
             target("ctnet %s conn/s @%s >= 0.9x @%s" % (p, hi, lo), v, v is not None and v >= 0.9)
+        for p in TWIN_PATHS:
+            v = ratios.get("ctnet %s CPU per request @%s/@%s" % (p, hi, lo))
+            target("ctnet %s CPU per request @%s <= 1.11x @%s (= rate 0.9x)" % (p, hi, lo), v,
+                   v is not None and v <= 1 / 0.9)
         v = ratios.get("ctnet forward add @%s/@%s" % (hi, lo))
         target("ctnet forward add @%s <= 1.25x @%s" % (hi, lo), v, v is not None and v <= 1.25)
         v = ratios.get("ctnet/ctnet0 forward add @%s" % hi)
@@ -778,6 +838,10 @@ def report(res, layouts):
             if v is not None:
                 ov = (1 - v) * 100
                 target("  of it anti-spoofing (ctnet vs without the chain) %s (%%)" % d, ov, ov <= 5)
+            v = ratios.get("ctnet/plain CPU per KiB %s @%s" % (d, l))
+            if v is not None:
+                ov = (v - 1) * 100
+                target("ctnet CPU per byte %s @%s <= plain + 5%% (%%)" % (d, l), ov, ov <= 5)
     res["ratios"] = ratios
     res["targets"] = targets
 
