@@ -692,7 +692,7 @@ def report(res, layouts):
     print("CPU per request, client + server, us (median [min-max]; exact CPU time, softirq work "
           "in context): what a flow costs, whatever share of the machine a cell got")
     for p in PATHS:
-        print(PATH_LABEL[p].replace("conn/s", "").replace("req/s", "").replace("  ", " "))
+        print(PATH_LABEL[p].replace(" conn/s", "").replace(" req/s", "").replace(" ,", ","))
         for lay in layouts:
             if p not in cpu.get(lay, {}):
                 continue
