@@ -127,7 +127,12 @@ demo: deps
 	$(MAKE) all
 	CTNET_BIN=$(CURDIR)/build tools/demo.sh
 
-bench: all
+# The data-plane part's client and server (bench/connrate.c): a bench tool, not installed.
+$(B)/bench/connrate: bench/connrate.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
+
+bench: all $(B)/bench/connrate
 	CTNET_BIN=$(CURDIR)/build bench/run.sh $(BENCH_ARGS)
 
 install: all

@@ -438,7 +438,9 @@ class Cni:
             with open(os.path.join(ipdir, a), "w") as f:
                 f.write(cid + "\r\neth0")
             h = hashlib.sha512((self.net + cid).encode()).hexdigest()
-            masq, dn = "CNI-" + h[:24], "CNI-DN-" + h[24:45]
+            masq = "CNI-" + h[:24]
+            # libcni's FormatChainName: sha512(network + id) for both; the DN- chain is cut at 28
+            dn = ("CNI-DN-" + hashlib.sha512((self.net + cid).encode()).hexdigest())[:28]
             port = BG_PORT["cni"] + i
             com = '"name: \\"%s\\" id: \\"%s\\""' % (self.net, cid)
             rules += [":%s - [0:0]" % masq, ":%s - [0:0]" % dn]
@@ -646,7 +648,17 @@ def main():
                     help="parallel ctnet processes creating background containers")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                      "results.json"))
-    args = ap.parse_args()
+    ap.add_argument("--part", choices=("setup", "dataplane", "all"), default="all",
+                    help="run.sh runs this part (setup), then bench/dataplane.py (dataplane)")
+    args, rest = ap.parse_known_args()
+    bad, prev = [], ""
+    for a in rest:  # the data-plane part's options (and their values) are dataplane.py's
+        if not a.startswith("--dp-") and not (prev.startswith("--dp-") and "=" not in prev):
+            bad.append(a)
+        prev = a
+    if bad:
+        ap.error("unrecognized arguments: %s (data-plane options: bench/dataplane.py --help)"
+                 % " ".join(bad))
     if not SCRATCH or not os.environ.get("CTNET_BENCH_SANDBOX"):
         print("bench: run me through bench/run.sh (it builds the sandbox)", file=sys.stderr)
         return 2
@@ -692,7 +704,7 @@ def main():
         a.setup()
     upstream = Upstream()
 
-    results = {"samples": samples, "levels": levels, "skipped": skipped, "quiesce": QUIESCE,
+    results = {"run_id": os.environ.get("BENCH_RUN_ID"), "samples": samples, "levels": levels, "skipped": skipped, "quiesce": QUIESCE,
                "approaches": {a.name: a.label for a in apps}, "ops": {}, "rss_kib": {},
                "cpu_ms": {}, "procs": {}, "admin": {}, "background": {},
                "host": {"kernel": platform.release(), "cpus": os.cpu_count(),

@@ -2,7 +2,11 @@
 # `make bench`: per-container up/down cost of ctnet vs the NixOS-style shell sequence, the CNI
 # bridge+host-local+portmap plugins and a lower bound (ip -batch + nft -f), at 0, 1,000 and
 # 5,000 containers already present. See bench/README.md.
-#   bench/run.sh [--quick] [--samples N] [--levels 0,1000,5000] [--only ctnet,shell,cni,lb]
+# Then the data-plane part (bench/dataplane.py): new connections/s and bulk throughput through
+# ctnet's NAT versus CNI portmap, a rule per forward and plain routing, with 0, 1,000 and 5,000
+# other forwards present. Each part runs in a sandbox of its own.
+#   bench/run.sh [--quick] [--part setup|dataplane|all] [--samples N] [--levels 0,1000,5000]
+#                [--only ctnet,shell,cni,lb] [--dp-levels ..] [--dp-reps N] [--dp-only ..]
 #
 # Like tests/netns/lib.sh, the script re-executes itself under `unshare -m -n`: its own network
 # namespace plays the host, /run/netns and all state live on private tmpfs mounts, and
@@ -26,8 +30,26 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 		echo "bench: cannot create namespaces here (unshare -m -n failed)" >&2
 		exit 1
 	fi
-	export CTNET_BENCH_SANDBOX=1
-	exec unshare -m -n --propagation private -- bash "$0" "$@"
+	part=all prev=
+	for a in "$@"; do
+		[ "$prev" = --part ] && part=$a
+		case $a in --part=*) part=${a#--part=} ;; esac
+		prev=$a
+	done
+	case $part in setup | dataplane | all) ;; *)
+		echo "bench: --part setup, dataplane or all, not '$part'" >&2
+		exit 2 ;;
+	esac
+	# Both parts of one run write into the same results.json.
+	BENCH_RUN_ID=$(date +%s%N)
+	export BENCH_RUN_ID
+	rc=0
+	for p in setup dataplane; do
+		[ "$part" = all ] || [ "$part" = "$p" ] || continue
+		CTNET_BENCH_SANDBOX=$p unshare -m -n --propagation private -- bash "$0" "$@" || rc=$?
+		[ $rc -eq 0 ] || exit $rc
+	done
+	exit 0
 fi
 
 # --- inside the sandbox: this netns is the "host" ---
@@ -48,6 +70,14 @@ trap cleanup EXIT
 export CTNET_STATE_DIR=$scratch/state CTNET_RUN_DIR=$scratch/run
 export CTNET_NIXOS_CONF_DIR=$scratch/nixos-containers BENCH_SCRATCH=$scratch
 mkdir -p "$CTNET_NIXOS_CONF_DIR"
+
+if [ "$CTNET_BENCH_SANDBOX" = dataplane ]; then
+	# Every layout builds its own host, upstream and container namespaces under /run/netns.
+	ip link set lo up
+	rc=0
+	python3 "$here/dataplane.py" "$@" || rc=$?
+	exit $rc
+fi
 
 # The uplink: veth up0 (192.0.2.1/24) to an "upstream" namespace (192.0.2.2/24) that plays the
 # internet, so the benchmark can check each approach's forward and masquerade with traffic.
