@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,16 +34,38 @@ int cni_attachment_lock(const char *name, struct ctnet_err *err)
 	return ctnet_entry_lock(dfd, name, err);
 }
 
+/* KEY's value in CNI_ARGS ("K=V;K=V", printable ASCII as cni_env_read checked), "" if none. */
+static void cni_arg(const char *key, char *out, size_t len)
+{
+	const char *args = getenv("CNI_ARGS");
+	size_t klen = strlen(key);
+
+	out[0] = '\0';
+	for (const char *p = args; p && *p;) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			snprintf(out, len, "%.*s", (int)(n - klen - 1), p + klen + 1);
+			return;
+		}
+		p += n + (end ? 1 : 0);
+	}
+}
+
 int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err)
 {
-	char buf[ATTACH_MAX];
+	char buf[ATTACH_MAX], pod[CNI_ARGS_MAX + 1], pod_ns[CNI_ARGS_MAX + 1];
 	_cleanup_close_ int dfd = attach_dir(true, err);
 	int n;
 
 	if (dfd < 0)
 		return dfd;
-	n = snprintf(buf, sizeof(buf), "CONTAINER_ID=%s\nIFNAME=%s\nNETWORK=%s\nNETNS=%s\n",
-		     a->container_id, a->ifname, a->network, a->netns);
+	/* The names a user knows: podman and kubelet pass the container's (or pod's) name. */
+	cni_arg("K8S_POD_NAME", pod, sizeof(pod));
+	cni_arg("K8S_POD_NAMESPACE", pod_ns, sizeof(pod_ns));
+	n = snprintf(buf, sizeof(buf),
+		     "CONTAINER_ID=%s\nIFNAME=%s\nNETWORK=%s\nNETNS=%s\nPOD_NAME=%s\nPOD_NAMESPACE=%s\n",
+		     a->container_id, a->ifname, a->network, a->netns, pod, pod_ns);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return ctnet_errf(err, EOVERFLOW, "attachment \"%s\": too large", a->name);
 	return ctnet_write_atomic(dfd, a->name, buf, (size_t)n, err);

@@ -276,6 +276,29 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 	return 0;
 }
 
+/*
+ * "stateDir" and "runDir": ctnet's state dirs for this network. Runtimes do not pass a plugin's
+ * environment reliably (podman's cleanup runs DEL without it), so the config wins over
+ * CTNET_STATE_DIR/CTNET_RUN_DIR: it is put into this process's environment, which lib/state.c
+ * reads. ctnet_dir_open() checks ownership and modes when the dirs are used.
+ */
+static int conf_dir(json_t *root, const char *key, const char *var, struct cni_err *ce)
+{
+	char shown[CTNET_SHOW_MAX];
+	const char *s;
+	int rc;
+
+	s = conf_str(root, key, false, ce, &rc);
+	if (rc < 0 || !s)
+		return rc;
+	if (s[0] != '/' || strlen(s) >= PATH_MAX - 64 || strpbrk(s, "\n\r"))
+		return cni_errf(ce, CNI_ERR_CONFIG, "network config: \"%s\" \"%s\": not an absolute path",
+				key, ctnet_show(s, shown));
+	if (setenv(var, s, 1) < 0)
+		return cni_errf(ce, CNI_ERR_INTERNAL, "network config: \"%s\": %s", key, strerror(errno));
+	return 0;
+}
+
 static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *c,
 		       struct cni_err *ce)
 {
@@ -293,6 +316,9 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 	snprintf(c->name, sizeof(c->name), "%s", s);
 	conf_str(root, "type", true, ce, &rc);
 	if (rc < 0)
+		return rc;
+	if ((rc = conf_dir(root, "stateDir", "CTNET_STATE_DIR", ce)) < 0 ||
+	    (rc = conf_dir(root, "runDir", "CTNET_RUN_DIR", ce)) < 0)
 		return rc;
 	/* Addresses are ctnet's own job: a delegated IPAM plugin would fight ipam/. */
 	if (json_object_get(root, "ipam"))
