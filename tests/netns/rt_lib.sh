@@ -68,3 +68,20 @@ rt_nothing_left() {
 	check_eq "$1: no forward left in nft" "$(rt_nft_elems map fwd4)" "[]"
 	check_eq "$1: no masqueraded address left in nft" "$(rt_nft_elems set masq4)" "[]"
 }
+
+# rt_http [NETNS] HOST PORT PATH: the body of an HTTP/1.0 GET (socat), retrying for up to 10 s
+# while it is empty.
+rt_http() {
+	local in=() out=""
+	[ $# -eq 4 ] && { in=(ip netns exec "$1"); shift; }
+	for _ in $(seq 50); do
+		out=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" |
+			"${in[@]}" timeout 3 socat -t 2 - "TCP:$1:$2" 2>/dev/null | sed '1,/^\r*$/d')
+		[ -n "$out" ] && break
+		sleep 0.2
+	done
+	echo "$out"
+}
+
+# The container side of the runtime tests: ask upstream who we are, then serve that on port 80.
+RT_CMD='nc -w 3 192.0.2.2 80 </dev/null >/www/out; exec httpd -f -p 80 -h /www'

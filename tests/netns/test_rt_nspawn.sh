@@ -38,9 +38,9 @@ wait_port web 80
 for _ in $(seq 50); do [ "$(cat "$R/www/out")" != pending ] && break; sleep 0.1; done
 check_eq "nspawn container reaches upstream, masqueraded as the host" "$(cat "$R/www/out")" "192.0.2.1"
 check_eq "forward tcp:8080:80 from upstream reaches the nspawn container" \
-	"$(ip netns exec upstream timeout 5 busybox wget -q -O - http://192.0.2.1:8080/out)" "192.0.2.1"
+	"$(rt_http upstream 192.0.2.1 8080 /out)" "192.0.2.1"
 check_eq "forward from the host's 127.0.0.1:8080 reaches the nspawn container" \
-	"$(timeout 5 busybox wget -q -O - http://127.0.0.1:8080/out)" "192.0.2.1"
+	"$(rt_http 127.0.0.1 8080 /out)" "192.0.2.1"
 check_match "ctnet status shows web with its forward" "$($CTNET status web --json)" '"tcp:8080:80"'
 
 kill $NSPAWN; wait $NSPAWN 2>/dev/null; NSPAWN=
