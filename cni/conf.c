@@ -197,9 +197,27 @@ static const char *conf_str(json_t *root, const char *key, bool required, struct
 	return json_string_value(v);
 }
 
-static int port_num(json_t *m, const char *key, bool required, long long *out, struct cni_err *ce)
+/*
+ * A portMappings entry's member, its key matched without regard to case as Go's encoding/json
+ * does: containerd 1.6's CRI plugin (go-cni) sends "HostPort", "ContainerPort", "Protocol",
+ * "HostIP", which Debian's portmap plugin accepts. An exact match wins.
+ */
+static json_t *member(json_t *m, const char *key)
 {
 	json_t *v = json_object_get(m, key);
+	const char *k;
+
+	if (v)
+		return v;
+	json_object_foreach(m, k, v)
+		if (!strcasecmp(k, key))
+			return v;
+	return NULL;
+}
+
+static int port_num(json_t *m, const char *key, bool required, long long *out, struct cni_err *ce)
+{
+	json_t *v = member(m, key);
 	if (!v && !required) {
 		*out = 0;
 		return 0;
@@ -242,7 +260,7 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 		if ((rc = port_num(m, "hostPort", true, &hp, ce)) < 0 ||
 		    (rc = port_num(m, "containerPort", true, &cp, ce)) < 0)
 			return rc;
-		if ((v = json_object_get(m, "protocol")) && !json_is_null(v)) {
+		if ((v = member(m, "protocol")) && !json_is_null(v)) {
 			if (!json_is_string(v))
 				return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.portMappings[%zu]: \"protocol\" must be a string", i);
 			proto = json_string_value(v);
@@ -255,7 +273,7 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 			 hp, cp);
 		if (nat_forward_parse(p.spec, &p.fwd, &ce->e) < 0)
 			return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
-		if ((v = json_object_get(m, "hostIP")) && !json_is_null(v)) {
+		if ((v = member(m, "hostIP")) && !json_is_null(v)) {
 			if (!json_is_string(v))
 				return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.portMappings[%zu]: \"hostIP\" must be a string", i);
 			hip = json_string_value(v);
@@ -361,8 +379,15 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 			return cni_errf(ce, CNI_ERR_DECODE, "network config: \"prevResult\" must be an object");
 		c->prev_result = v;
 	}
-	if ((rc = conf_ports(root, c, ce)) < 0)
+	/* DEL needs no port mappings (the record has them) and must not fail on them: a DEL
+	 * refused here would leave the attachment behind for good. */
+	if (command == CNI_DEL) {
+		struct cni_err ignored = { 0 };
+		if (conf_ports(root, c, &ignored) < 0)
+			c->n_ports = 0;
+	} else if ((rc = conf_ports(root, c, ce)) < 0) {
 		return rc;
+	}
 	if (c->n_ports && !c->ip_masq)
 		return cni_errf(ce, CNI_ERR_CONFIG,
 				"network config: portMappings need \"ipMasq\": true (ctnet NATs both ways)");
