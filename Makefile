@@ -3,6 +3,12 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# The CNI plugin goes where Debian's runtimes look for plugins (their CNI_PATH), whatever PREFIX.
+CNIDIR ?= /usr/lib/cni
+# systemd reads units from /usr/local/lib/systemd/system too; Debian 12's package uses /lib.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# Units shipped by `make install` (and the package): those whose commands exist today.
+UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CC ?= gcc
@@ -137,15 +143,25 @@ bench: all $(B)/bench/connrate
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(filter-out $(B)/ctnet-cni,$(PROGS)) $(DESTDIR)$(BINDIR)/
+	@if [ -e $(B)/ctnet-cni ]; then \
+		echo "install $(B)/ctnet-cni $(DESTDIR)$(CNIDIR)/"; \
+		install -d $(DESTDIR)$(CNIDIR) && install -m 0755 $(B)/ctnet-cni $(DESTDIR)$(CNIDIR)/; fi
 	@if ls man/*.8 >/dev/null 2>&1; then \
 		install -d $(DESTDIR)$(MANDIR)/man8 && install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/; fi
 	@if [ -f completion/ctnet.bash ]; then \
 		install -d $(DESTDIR)$(BASHCOMPDIR) && \
-		for p in $(notdir $(PROGS)); do install -m 0644 completion/ctnet.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done; fi
+		for p in $(filter-out ctnet-cni,$(notdir $(PROGS))); do \
+			install -m 0644 completion/ctnet.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done; fi
+	install -d $(DESTDIR)$(UNITDIR)
+	@# The units name /usr/sbin; another BINDIR is written into the installed copies.
+	for u in $(UNITS); do \
+		sed 's|/usr/sbin/|$(BINDIR)/|g' units/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u; done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out ctnet-cni,$(notdir $(PROGS))))
+	rm -f $(DESTDIR)$(CNIDIR)/ctnet-cni $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
 
 clean:

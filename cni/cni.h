@@ -61,8 +61,10 @@ struct cni_env {
 	const char *container_id; /* ADD, DEL, CHECK */
 	const char *netns;        /* ADD, CHECK; optional for DEL */
 	const char *ifname;       /* ADD, DEL, CHECK */
-	const char *args;         /* optional "K=V;K=V" (keys ignored) */
+	const char *args;         /* optional "K=V;K=V" (only K8S_POD_NAME/NAMESPACE read) */
 	const char *path;         /* optional: ctnet-cni delegates to nothing */
+	char pod_name[CTNET_NAME_MAX + 1];      /* K8S_POD_NAME (podman: the container's name) */
+	char pod_namespace[CTNET_NAME_MAX + 1]; /* K8S_POD_NAMESPACE */
 };
 /* Reads and checks the variables `command` needs (code 4 naming the variable). */
 int cni_env_read(struct cni_env *env, struct cni_err *ce);

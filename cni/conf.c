@@ -82,6 +82,22 @@ const char *cni_command_name(enum cni_command c)
 }
 
 /* CNI_ARGS: "K=V;K=V" with printable keys and values; the keys are all ignored. */
+/* KEY's value in "K=V;K=V" into out ("" when absent; cut at len - 1). */
+static void args_value(const char *args, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+	out[0] = '\0';
+	for (const char *p = args; *p;) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			snprintf(out, len, "%.*s", (int)(n - klen - 1), p + klen + 1);
+			return;
+		}
+		p += n + (end ? 1 : 0);
+	}
+}
+
 static int args_check(const char *s, struct cni_err *ce)
 {
 	char shown[CTNET_SHOW_MAX];
@@ -135,6 +151,11 @@ int cni_env_read(struct cni_env *env, struct cni_err *ce)
 	env->path = getenv("CNI_PATH");
 	if (env->netns && !*env->netns)
 		env->netns = NULL;
+	if (env->args) {
+		/* The names a user knows: podman and kubelet pass the container's (or pod's). */
+		args_value(env->args, "K8S_POD_NAME", env->pod_name, sizeof(env->pod_name));
+		args_value(env->args, "K8S_POD_NAMESPACE", env->pod_namespace, sizeof(env->pod_namespace));
+	}
 	if (env->args && (rc = args_check(env->args, ce)) < 0)
 		return rc;
 	if (env->command != CNI_ADD && env->command != CNI_DEL && env->command != CNI_CHECK)
@@ -197,9 +218,27 @@ static const char *conf_str(json_t *root, const char *key, bool required, struct
 	return json_string_value(v);
 }
 
-static int port_num(json_t *m, const char *key, bool required, long long *out, struct cni_err *ce)
+/*
+ * A portMappings entry's member, its key matched without regard to case as Go's encoding/json
+ * does: containerd 1.6's CRI plugin (go-cni) sends "HostPort", "ContainerPort", "Protocol",
+ * "HostIP", which Debian's portmap plugin accepts. An exact match wins.
+ */
+static json_t *member(json_t *m, const char *key)
 {
 	json_t *v = json_object_get(m, key);
+	const char *k;
+
+	if (v)
+		return v;
+	json_object_foreach(m, k, v)
+		if (!strcasecmp(k, key))
+			return v;
+	return NULL;
+}
+
+static int port_num(json_t *m, const char *key, bool required, long long *out, struct cni_err *ce)
+{
+	json_t *v = member(m, key);
 	if (!v && !required) {
 		*out = 0;
 		return 0;
@@ -242,7 +281,7 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 		if ((rc = port_num(m, "hostPort", true, &hp, ce)) < 0 ||
 		    (rc = port_num(m, "containerPort", true, &cp, ce)) < 0)
 			return rc;
-		if ((v = json_object_get(m, "protocol")) && !json_is_null(v)) {
+		if ((v = member(m, "protocol")) && !json_is_null(v)) {
 			if (!json_is_string(v))
 				return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.portMappings[%zu]: \"protocol\" must be a string", i);
 			proto = json_string_value(v);
@@ -255,7 +294,7 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 			 hp, cp);
 		if (nat_forward_parse(p.spec, &p.fwd, &ce->e) < 0)
 			return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
-		if ((v = json_object_get(m, "hostIP")) && !json_is_null(v)) {
+		if ((v = member(m, "hostIP")) && !json_is_null(v)) {
 			if (!json_is_string(v))
 				return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.portMappings[%zu]: \"hostIP\" must be a string", i);
 			hip = json_string_value(v);
@@ -276,6 +315,29 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 	return 0;
 }
 
+/*
+ * "stateDir" and "runDir": ctnet's state dirs for this network. Runtimes do not pass a plugin's
+ * environment reliably (podman's cleanup runs DEL without it), so the config wins over
+ * CTNET_STATE_DIR/CTNET_RUN_DIR: it is put into this process's environment, which lib/state.c
+ * reads. ctnet_dir_open() checks ownership and modes when the dirs are used.
+ */
+static int conf_dir(json_t *root, const char *key, const char *var, struct cni_err *ce)
+{
+	char shown[CTNET_SHOW_MAX];
+	const char *s;
+	int rc;
+
+	s = conf_str(root, key, false, ce, &rc);
+	if (rc < 0 || !s)
+		return rc;
+	if (s[0] != '/' || strlen(s) >= PATH_MAX - 64 || strpbrk(s, "\n\r"))
+		return cni_errf(ce, CNI_ERR_CONFIG, "network config: \"%s\" \"%s\": not an absolute path",
+				key, ctnet_show(s, shown));
+	if (setenv(var, s, 1) < 0)
+		return cni_errf(ce, CNI_ERR_INTERNAL, "network config: \"%s\": %s", key, strerror(errno));
+	return 0;
+}
+
 static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *c,
 		       struct cni_err *ce)
 {
@@ -293,6 +355,9 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 	snprintf(c->name, sizeof(c->name), "%s", s);
 	conf_str(root, "type", true, ce, &rc);
 	if (rc < 0)
+		return rc;
+	if ((rc = conf_dir(root, "stateDir", "CTNET_STATE_DIR", ce)) < 0 ||
+	    (rc = conf_dir(root, "runDir", "CTNET_RUN_DIR", ce)) < 0)
 		return rc;
 	/* Addresses are ctnet's own job: a delegated IPAM plugin would fight ipam/. */
 	if (json_object_get(root, "ipam"))
@@ -335,8 +400,15 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 			return cni_errf(ce, CNI_ERR_DECODE, "network config: \"prevResult\" must be an object");
 		c->prev_result = v;
 	}
-	if ((rc = conf_ports(root, c, ce)) < 0)
+	/* DEL needs no port mappings (the record has them) and must not fail on them: a DEL
+	 * refused here would leave the attachment behind for good. */
+	if (command == CNI_DEL) {
+		struct cni_err ignored = { 0 };
+		if (conf_ports(root, c, &ignored) < 0)
+			c->n_ports = 0;
+	} else if ((rc = conf_ports(root, c, ce)) < 0) {
 		return rc;
+	}
 	if (c->n_ports && !c->ip_masq)
 		return cni_errf(ce, CNI_ERR_CONFIG,
 				"network config: portMappings need \"ipMasq\": true (ctnet NATs both ways)");

@@ -118,6 +118,10 @@ int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_s
 	snprintf(o->bridge, sizeof(o->bridge), "%s", conf->bridge);
 	snprintf(o->origin, sizeof(o->origin), "cni:%s", conf->name);
 	snprintf(o->runtime_id, sizeof(o->runtime_id), "%s", env->container_id);
+	if (env->pod_name[0] && env->pod_namespace[0])
+		snprintf(o->runtime_name, sizeof(o->runtime_name), "%.32s/%.31s", env->pod_namespace, env->pod_name);
+	else
+		snprintf(o->runtime_name, sizeof(o->runtime_name), "%s", env->pod_name);
 	for (size_t i = 0; i < conf->n_ports && o->n_forwards < NAT_MAX_FORWARDS; i++)
 		o->forwards[o->n_forwards++] = conf->ports[i].fwd;
 	return 0;
@@ -143,6 +147,8 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 	snprintf(a.ifname, sizeof(a.ifname), "%s", env->ifname);
 	snprintf(a.network, sizeof(a.network), "%s", conf->name);
 	snprintf(a.netns, sizeof(a.netns), "%s", env->netns);
+	snprintf(a.pod_name, sizeof(a.pod_name), "%s", env->pod_name);
+	snprintf(a.pod_namespace, sizeof(a.pod_namespace), "%s", env->pod_namespace);
 
 	if ((rc = cni_spec(env, conf, &o, ce)) < 0)
 		return rc;

@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "launch.h"
+#include "nixosconf.h"
 #include "state.h"
 
 #define ATTACH_MAX 8192
@@ -36,34 +39,62 @@ int cni_attachment_lock(const char *name, struct ctnet_err *err)
 
 int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err)
 {
-	char buf[ATTACH_MAX];
-	_cleanup_close_ int dfd = attach_dir(true, err);
-	int n;
+	char buf[ATTACH_MAX], what[CTNET_NAME_MAX + 16];
+	struct ctnet_kv_out o = { .p = buf, .cap = sizeof(buf), .what = what, .err = err };
+	_cleanup_close_ int dfd = -1;
 
-	if (dfd < 0)
+	snprintf(what, sizeof(what), "attachment \"%s\"", a->name);
+	ctnet_kv_put(&o, "CONTAINER_ID", a->container_id);
+	ctnet_kv_put(&o, "IFNAME", a->ifname);
+	ctnet_kv_put(&o, "NETWORK", a->network);
+	ctnet_kv_put(&o, "NETNS", a->netns);
+	if (a->pod_name[0])
+		ctnet_kv_put(&o, "POD_NAME", a->pod_name);
+	if (a->pod_namespace[0])
+		ctnet_kv_put(&o, "POD_NAMESPACE", a->pod_namespace);
+	if (o.error)
+		return o.error;
+	if ((dfd = attach_dir(true, err)) < 0)
 		return dfd;
-	n = snprintf(buf, sizeof(buf), "CONTAINER_ID=%s\nIFNAME=%s\nNETWORK=%s\nNETNS=%s\n",
-		     a->container_id, a->ifname, a->network, a->netns);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return ctnet_errf(err, EOVERFLOW, "attachment \"%s\": too large", a->name);
-	return ctnet_write_atomic(dfd, a->name, buf, (size_t)n, err);
+	return ctnet_write_atomic(dfd, a->name, buf, o.len, err);
 }
 
-static int copy_field(char *dst, size_t len, const char *val, const char *name, const char *key,
+static int copy_field(char *dst, size_t len, const char *val, const char *key,
 		      struct ctnet_err *err)
 {
 	if (strlen(val) >= len)
-		return ctnet_errf(err, EINVAL, "attachment \"%s\": %s too long", name, key);
+		return ctnet_errf(err, EINVAL, "%s too long", key);
 	memcpy(dst, val, strlen(val) + 1);
 	return 0;
 }
 
+static int attach_cb(const char *key, const char *val, void *data, struct ctnet_err *err)
+{
+	struct cni_attachment *a = data;
+	static const struct {
+		const char *key;
+		size_t off, len;
+	} fields[] = {
+		{ "CONTAINER_ID", offsetof(struct cni_attachment, container_id), CNI_ID_MAX + 1 },
+		{ "IFNAME", offsetof(struct cni_attachment, ifname), IFNAMSIZ },
+		{ "NETWORK", offsetof(struct cni_attachment, network), CTNET_NAME_MAX + 1 },
+		{ "NETNS", offsetof(struct cni_attachment, netns), CT_PATH_MAX },
+		{ "POD_NAME", offsetof(struct cni_attachment, pod_name), CTNET_NAME_MAX + 1 },
+		{ "POD_NAMESPACE", offsetof(struct cni_attachment, pod_namespace), CTNET_NAME_MAX + 1 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		if (!strcmp(key, fields[i].key))
+			return copy_field((char *)a + fields[i].off, fields[i].len, val, key, err);
+	return 0; /* unknown keys: a newer writer's */
+}
+
+/* lib's KEY=VALUE reader, as for records and leases. */
 static int attach_read_fd(int dfd, const char *name, struct cni_attachment *a,
 			  struct ctnet_err *err)
 {
-	char buf[ATTACH_MAX];
+	char buf[ATTACH_MAX], shown[CTNET_NAME_MAX + 16];
 	ssize_t n = ctnet_read_file(dfd, name, buf, sizeof(buf), err);
-	int rc = 0;
+	int rc;
 
 	if (n == -ENOENT)
 		return ctnet_errf(err, ENOENT, "attachment \"%s\": unknown", name);
@@ -71,24 +102,12 @@ static int attach_read_fd(int dfd, const char *name, struct cni_attachment *a,
 		return (int)n;
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			return ctnet_errf(err, EINVAL, "attachment \"%s\": malformed line", name);
-		*eq++ = '\0';
-		if (!strcmp(line, "CONTAINER_ID"))
-			rc = copy_field(a->container_id, sizeof(a->container_id), eq, name, line, err);
-		else if (!strcmp(line, "IFNAME"))
-			rc = copy_field(a->ifname, sizeof(a->ifname), eq, name, line, err);
-		else if (!strcmp(line, "NETWORK"))
-			rc = copy_field(a->network, sizeof(a->network), eq, name, line, err);
-		else if (!strcmp(line, "NETNS"))
-			rc = copy_field(a->netns, sizeof(a->netns), eq, name, line, err);
-	}
-	if (rc == 0 && (!a->container_id[0] || !a->ifname[0]))
-		rc = ctnet_errf(err, EINVAL, "attachment \"%s\": no CONTAINER_ID or IFNAME", name);
-	return rc;
+	snprintf(shown, sizeof(shown), "attachment %s", name);
+	if ((rc = nixosconf_parse_kv(buf, (size_t)n, shown, attach_cb, a, err)) < 0)
+		return rc;
+	if (!a->container_id[0] || !a->ifname[0])
+		return ctnet_errf(err, EINVAL, "attachment \"%s\": no CONTAINER_ID or IFNAME", name);
+	return 0;
 }
 
 int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err)

@@ -269,7 +269,9 @@ struct cni_attachment {
 	char container_id[CNI_ID_MAX + 1];
 	char ifname[IFNAMSIZ];
 	char network[CTNET_NAME_MAX + 1];
-	char netns[PATH_MAX];
+	char netns[CT_PATH_MAX];
+	char pod_name[CTNET_NAME_MAX + 1];      /* K8S_POD_NAME from CNI_ARGS ("" = none) */
+	char pod_namespace[CTNET_NAME_MAX + 1]; /* K8S_POD_NAMESPACE */
 };
 /* "cni-" + 16 hex of ctnet_hash64(id "/" ifname); out >= CTNET_NAME_MAX + 1. */
 void cni_attachment_name(const char *container_id, const char *ifname, char *out);

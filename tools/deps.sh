@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential pkg-config libnftables-dev libnl-3-dev libnl-route-3-dev libmnl-dev
 libcap-dev libjansson-dev nftables iproute2 conntrack socat python3 iputils-ping procps
 util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins iptables time
-clang libclang-rt-14-dev valgrind iperf3"
+clang libclang-rt-14-dev valgrind iperf3 debhelper lintian systemd systemd-container podman containerd
+umoci python3-grpcio"
 if [ "${1:-}" = "--list" ]; then
 	echo $PKGS
 	exit 0
