@@ -38,8 +38,13 @@ int nat_forward_parse(const char *spec, struct nat_forward *out, struct ctnet_er
 /* "tcp:8080:80" or "tcp:8000-8010:80-90" into buf (>= 64 bytes). */
 const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
 
-/* Creates ctnet's table if missing (idempotent); enables ip_forward and route_localnet. */
+/* Creates ctnet's tables if missing (idempotent); enables ip_forward. Keeps the recorded
+ * isolation setting. */
 int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err);
+/* The same; isolate 1: containers reach each other only through forwards, 0: open (the
+ * default), -1: as recorded. */
+int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
+		     struct ctnet_err *err);
 /*
  * Adds a container and its forwards in one nft transaction (init included when the table
  * is missing), and records it in the desired state. Idempotent for identical input; a host
