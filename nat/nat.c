@@ -346,6 +346,24 @@ out:
 	return r;
 }
 
+int nat_isolate(bool on, struct ctnet_err *err)
+{
+	struct nat_config cfg;
+	struct nat_store s;
+	const char *ext[NAT_MAX_EXT];
+	int r;
+
+	if ((r = nat_store_open(&s, true, true, err)) < 0)
+		return r;
+	r = nat_store_config_read(&s, &cfg, err);
+	nat_store_close(&s); /* nat_init_isolate takes the lock again */
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg.n_ext; i++)
+		ext[i] = cfg.ext[i];
+	return nat_init_isolate(ext, cfg.n_ext, on, err);
+}
+
 int nat_add(const struct nat_container *c, struct ctnet_err *err)
 {
 	struct nat_entry *old = NULL;

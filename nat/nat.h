@@ -45,6 +45,8 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
  * default), -1: as recorded. */
 int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
 		     struct ctnet_err *err);
+/* Isolation on or off, keeping the recorded external interfaces (for front-ends). */
+int nat_isolate(bool on, struct ctnet_err *err);
 /*
  * Adds a container and its forwards in one nft transaction (init included when the table
  * is missing), and records it in the desired state. Idempotent for identical input; a host
