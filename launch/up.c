@@ -474,7 +474,8 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		char changed[160] = "";
 		int n;
 		/* Sysctls first: nat_add would set them silently. */
-		if ((n = nat_sysctls_repair(r->has_v6, changed, sizeof(changed), err)) < 0) {
+		nat_of(want, r, c);
+		if ((n = nat_sysctls_repair(r->has_v6, c, changed, sizeof(changed), err)) < 0) {
 			rc = n;
 			goto out;
 		}

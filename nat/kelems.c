@@ -37,6 +37,9 @@ static const enum field layout[NAT_S_COUNT][2][4] = {
 	[NAT_S_FWD4IP] = { { F_V4, F_PROTO, F_PORT }, { F_V4, F_PORT } },
 	[NAT_S_FWD6] = { { F_PROTO, F_PORT }, { F_V6, F_PORT } },
 	[NAT_S_FWD6IP] = { { F_V6, F_PROTO, F_PORT }, { F_V6, F_PORT } },
+	[NAT_S_PORTS] = { { F_IFNAME } },
+	[NAT_S_PSPOOF4] = { { F_IFNAME, F_V4 } },
+	[NAT_S_PSPOOF6] = { { F_IFNAME, F_V6 } },
 };
 
 static size_t field_len(enum field f)
@@ -342,8 +345,8 @@ const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct
 
 /* One nf_tables request (a dump unless get) with a string attribute or two, its
  * answers to cb. -ENOENT when the kernel says the object is not there. */
-static int nft_request(struct mnl_socket *nl, int type, bool get, int a1, const char *v1, int a2,
-		       const char *v2, mnl_cb_t cb, void *data)
+static int nft_request(struct mnl_socket *nl, int family, int type, bool get, int a1,
+		       const char *v1, int a2, const char *v2, mnl_cb_t cb, void *data)
 {
 	static char buf[65536];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -356,7 +359,7 @@ static int nft_request(struct mnl_socket *nl, int type, bool get, int a1, const 
 	nlh->nlmsg_flags = NLM_F_REQUEST | (get ? NLM_F_ACK : NLM_F_DUMP);
 	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
+	nfg->nfgen_family = (uint8_t)family;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	mnl_attr_put_strz(nlh, (uint16_t)a1, v1);
@@ -377,8 +380,9 @@ static int nft_request(struct mnl_socket *nl, int type, bool get, int a1, const 
 static int elems_read(struct mnl_socket *nl, struct nat_kernel *k, int set, struct ctnet_err *err)
 {
 	struct dump d = { .k = k, .set = set };
-	int r = nft_request(nl, NFT_MSG_GETSETELEM, false, NFTA_SET_ELEM_LIST_TABLE, "ctnet",
-			    NFTA_SET_ELEM_LIST_SET, nat_set_names[set], msg_cb, &d);
+	int r = nft_request(nl, nat_table_family[nat_set_table(set)], NFT_MSG_GETSETELEM, false,
+			    NFTA_SET_ELEM_LIST_TABLE, "ctnet", NFTA_SET_ELEM_LIST_SET,
+			    nat_set_names[set], msg_cb, &d);
 	if (d.failed)
 		return ctnet_err_sys(err, ENOMEM, "nftables: read set %s", nat_set_names[set]);
 	if (r < 0)
@@ -405,23 +409,29 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* What a dump of one of our tables fills in. */
+struct table_dump {
+	struct nat_kernel *k;
+	int table;
+};
+
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nat_kernel *k = data;
+	struct table_dump *td = data;
 	const char *name = msg_str(nlh, NFTA_CHAIN_NAME);
 	for (int c = 0; name && c < NAT_CHAINS; c++)
-		if (!strcmp(name, nat_chain_names[c]))
-			k->chain[c] = true;
+		if (nat_chain_table(c) == td->table && !strcmp(name, nat_chain_names[c]))
+			td->k->chain[c] = true;
 	return MNL_CB_OK;
 }
 
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nat_kernel *k = data;
+	struct table_dump *td = data;
 	const char *name = msg_str(nlh, NFTA_SET_NAME);
-	int s = name ? nat_set_index(name) : -1;
+	int s = name ? nat_set_index(td->table, name) : -1;
 	if (s >= 0)
-		k->set[s] = true;
+		td->k->set[s] = true;
 	return MNL_CB_OK;
 }
 
@@ -448,13 +458,14 @@ static const char *rule_comment(const struct nlmsghdr *nlh, char *out, size_t le
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nat_kernel *k = data;
+	struct table_dump *td = data;
+	struct nat_kernel *k = td->k;
 	const char *chain = msg_str(nlh, NFTA_RULE_CHAIN);
 	char buf[256];
 	const char *comment = rule_comment(nlh, buf, sizeof(buf));
 
 	for (int c = 0; chain && c < NAT_CHAINS; c++) {
-		if (strcmp(chain, nat_chain_names[c]))
+		if (nat_chain_table(c) != td->table || strcmp(chain, nat_chain_names[c]))
 			continue;
 		struct nat_buf b = { 0 };
 		nat_buf_printf(&b, "%s%s%s", k->comments[c] ? k->comments[c] : "",
@@ -467,44 +478,51 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* One of our tables: its chains, their rules' comments, its sets and their elements. */
+static int table_read(struct mnl_socket *nl, struct nat_kernel *k, int t, struct ctnet_err *err)
+{
+	struct table_dump td = { k, t };
+	int fam = nat_table_family[t], r;
+	bool found = false;
+
+	r = nft_request(nl, fam, NFT_MSG_GETTABLE, true, NFTA_TABLE_NAME, "ctnet", 0, NULL,
+			table_cb, &found);
+	if (r == -ENOENT || r == -EAFNOSUPPORT)
+		return 0; /* no table: k->tables[t] stays false */
+	if (r < 0)
+		return ctnet_err_sys(err, -r, "nftables: read table %s", nat_table_names[t]);
+	k->tables[t] = true;
+	if ((r = nft_request(nl, fam, NFT_MSG_GETCHAIN, false, NFTA_CHAIN_TABLE, "ctnet", 0, NULL,
+			     chain_cb, &td)) < 0 ||
+	    (r = nft_request(nl, fam, NFT_MSG_GETRULE, false, NFTA_RULE_TABLE, "ctnet", 0, NULL,
+			     rule_cb, &td)) < 0 ||
+	    (r = nft_request(nl, fam, NFT_MSG_GETSET, false, NFTA_SET_TABLE, "ctnet", 0, NULL,
+			     set_cb, &td)) < 0)
+		return ctnet_err_sys(err, -r, "nftables: read table %s", nat_table_names[t]);
+	for (int s = 0; s < NAT_S_COUNT && r >= 0; s++)
+		if (nat_set_table(s) == t && k->set[s])
+			r = elems_read(nl, k, s, err);
+	return r;
+}
+
 int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	int r;
+	int r = 0;
 
 	*k = (struct nat_kernel){ 0 };
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = ctnet_err_sys(err, errno, "nftables: open netlink");
 		goto out;
 	}
-	r = nft_request(nl, NFT_MSG_GETTABLE, true, NFTA_TABLE_NAME, "ctnet", 0, NULL, table_cb,
-			&k->table);
-	if (r == -ENOENT) {
-		r = 0; /* no table: k->table stays false */
-		goto out;
-	}
-	if (r < 0) {
-		r = ctnet_err_sys(err, -r, "nftables: read table %s", NAT_TABLE);
-		goto out;
-	}
-	k->table = true;
 	for (int c = 0; c < NAT_CHAINS; c++)
 		if (!(k->comments[c] = strdup(""))) {
 			r = ctnet_err_sys(err, ENOMEM, "nftables: read table %s", NAT_TABLE);
 			goto out;
 		}
-	if ((r = nft_request(nl, NFT_MSG_GETCHAIN, false, NFTA_CHAIN_TABLE, "ctnet", 0, NULL,
-			     chain_cb, k)) < 0 ||
-	    (r = nft_request(nl, NFT_MSG_GETRULE, false, NFTA_RULE_TABLE, "ctnet", 0, NULL,
-			     rule_cb, k)) < 0 ||
-	    (r = nft_request(nl, NFT_MSG_GETSET, false, NFTA_SET_TABLE, "ctnet", 0, NULL, set_cb,
-			     k)) < 0) {
-		r = ctnet_err_sys(err, -r, "nftables: read table %s", NAT_TABLE);
-		goto out;
-	}
-	for (int s = 0; s < NAT_S_COUNT && r >= 0; s++)
-		if (k->set[s])
-			r = elems_read(nl, k, s, err);
+	for (int t = 0; t < NAT_TABLES && r >= 0; t++)
+		r = table_read(nl, k, t, err);
+	k->table = k->tables[NAT_T_INET] && k->tables[NAT_T_BRIDGE];
 out:
 	/* Reading deleted nothing: closing costs no RCU wait. */
 	if (nl)
@@ -530,7 +548,8 @@ static bool wr_deleted;
  * element's expressions to match the set's). */
 static bool has_counter(int set)
 {
-	return set == NAT_S_SPOOF4 || set == NAT_S_SPOOF6 || set >= NAT_S_FWD4;
+	return set == NAT_S_SPOOF4 || set == NAT_S_SPOOF6 || set == NAT_S_PSPOOF4 ||
+	       set == NAT_S_PSPOOF6 || nat_set_is_map(set);
 }
 
 static void put_data(struct nlmsghdr *nlh, uint16_t type, const uint8_t *v, size_t len)
@@ -555,7 +574,7 @@ static bool put_set_msg(struct mnl_nlmsg_batch *batch, int type, int set, const 
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
 	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
+	nfg->nfgen_family = (uint8_t)nat_table_family[nat_set_table(set)];
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, "ctnet");

@@ -15,10 +15,14 @@
 static const char usage_text[] =
 	"Usage: ctnet-nat COMMAND [ARGS]\n"
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
-	"table inet ctnet (no other table is touched).\n"
+	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]...   create the table (idempotent); with external\n"
-	"                                       interfaces, masquerade only out of those\n"
+	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
+	"                                       create the tables (idempotent); with external\n"
+	"                                       interfaces, masquerade only out of those;\n"
+	"                                       --isolate: containers reach each other only\n"
+	"                                       through forwards (default: open; neither\n"
+	"                                       option keeps the recorded setting)\n"
 	"  add NAME --address A [--address6 A6] --iface IF [--forward SPEC]...\n"
 	"                                       NAT a container (idempotent; replaces)\n"
 	"  del NAME                             remove a container, its forwards and flows\n"
@@ -29,7 +33,8 @@ static const char usage_text[] =
 	"                                       kernel differs from the recorded state\n"
 	"  restore                              rebuild the table from the recorded state\n"
 	"                                       (after nft flush ruleset or a reboot)\n"
-	"  flush                                delete ctnet's table; the recorded state is\n"
+	"  flush                                delete ctnet's tables and turn route_localnet\n"
+	"                                       off where ctnet set it; the recorded state is\n"
 	"                                       kept, so `restore` brings it back\n"
 	"\n"
 	"SPEC is PROTO:HOSTPORT[:CONTAINERPORT] as in nixos-container: tcp:8080:80, udp:53,\n"
@@ -64,9 +69,17 @@ static int cmd_init(int argc, char **argv)
 {
 	const char *ext[16];
 	size_t n = 0;
+	int isolate = -1;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
+		if (!strcmp(argv[i], "--isolate") || !strcmp(argv[i], "--no-isolate")) {
+			int want = !strcmp(argv[i], "--isolate");
+			if (isolate >= 0 && isolate != want)
+				return ctnet_cli_usage("init: --isolate and --no-isolate together");
+			isolate = want;
+			continue;
+		}
 		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
 		if (bad)
 			return ctnet_cli_usage("init: --external-interface needs a value");
@@ -76,7 +89,7 @@ static int cmd_init(int argc, char **argv)
 			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
 		ext[n++] = v;
 	}
-	if (nat_init(ext, n, &err) < 0)
+	if (nat_init_isolate(ext, n, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return CTNET_EXIT_OK;
 }

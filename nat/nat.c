@@ -17,68 +17,6 @@
 
 #include "state.h"
 
-/* 1 when it had to be switched on, 0 when it was on already (or absent), or -errno. */
-static int sysctl_on(const char *path, struct ctnet_err *err)
-{
-	char c = 0;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) /* e.g. IPv6 disabled: nothing to switch on */
-			return 0;
-		return ctnet_err_sys(err, errno, "sysctl \"%s\"", path);
-	}
-	if (read(fd, &c, 1) == 1 && c == '1') {
-		close(fd);
-		return 0;
-	}
-	if (pwrite(fd, "1\n", 2, 0) != 2) {
-		int e = errno;
-		close(fd);
-		return ctnet_err_sys(err, e, "sysctl \"%s\"", path);
-	}
-	close(fd);
-	return 1;
-}
-
-int nat_sysctls_repair(bool ipv6, char *changed, size_t len, struct ctnet_err *err)
-{
-	static const struct {
-		bool v6;
-		const char *path, *name;
-	} knobs[] = {
-		{ false, "/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward" },
-		/* forwards to 127.0.0.1 are routed to a container: allowed only with this */
-		{ false, "/proc/sys/net/ipv4/conf/all/route_localnet", "net.ipv4.conf.all.route_localnet" },
-		{ true, "/proc/sys/net/ipv6/conf/all/forwarding", "net.ipv6.conf.all.forwarding" },
-	};
-	size_t o = 0;
-	int n = 0;
-
-	if (changed && len)
-		changed[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
-		if (knobs[i].v6 && !ipv6)
-			continue;
-		int r = sysctl_on(knobs[i].path, err);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			continue;
-		n++;
-		if (changed && o < len) {
-			int w = snprintf(changed + o, len - o, "%s%s", o ? ", " : "", knobs[i].name);
-			o = w < 0 ? len : o + (size_t)w;
-		}
-	}
-	return n;
-}
-
-int nat_sysctls(bool ipv6, struct ctnet_err *err)
-{
-	int r = nat_sysctls_repair(ipv6, NULL, 0, err);
-	return r < 0 ? r : 0;
-}
-
 void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src)
 {
 	memset(dst, 0, sizeof(*dst));
@@ -292,7 +230,9 @@ static int replace(struct nat_store *s, const struct nat_container *old,
 {
 	int r;
 
-	if ((r = nat_sysctls(new->has_addr6, err)) < 0)
+	if ((r = nat_sysctls(new->has_addr6, err)) < 0 ||
+	    (r = nat_localnet_migrate(s, err)) < 0 ||
+	    (r = nat_localnet_apply(s, old, new, err)) < 0)
 		return r;
 	if ((r = nat_store_ports_claim(s, new, err)) < 0)
 		return r;
@@ -349,7 +289,13 @@ static bool table_current(const struct nat_config *cfg)
 
 int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err)
 {
-	struct nat_config cfg = { 0 };
+	return nat_init_isolate(external_ifaces, n, -1, err);
+}
+
+int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
+		     struct ctnet_err *err)
+{
+	struct nat_config cfg = { 0 }, old;
 	struct nat_store s;
 	struct nat_elems e = { 0 };
 	struct nat_buf b = { 0 };
@@ -364,8 +310,11 @@ int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err
 	}
 	if ((r = nat_store_open(&s, true, true, err)) < 0)
 		return r;
-	if ((r = nat_sysctls(false, err)) < 0)
+	if ((r = nat_sysctls(false, err)) < 0 || (r = nat_localnet_migrate(&s, err)) < 0 ||
+	    (r = nat_store_config_read(&s, &old, err)) < 0)
 		goto out;
+	cfg.isolate = isolate < 0 ? old.isolate : isolate > 0;
+	cfg.localnet_scoped = true;
 	if (table_current(&cfg)) { /* init twice changes nothing, not even rule handles */
 		r = nat_store_config_write(&s, &cfg, err);
 		goto out;
@@ -395,6 +344,24 @@ out:
 	nat_elems_free(&e);
 	nat_store_close(&s);
 	return r;
+}
+
+int nat_isolate(bool on, struct ctnet_err *err)
+{
+	struct nat_config cfg;
+	struct nat_store s;
+	const char *ext[NAT_MAX_EXT];
+	int r;
+
+	if ((r = nat_store_open(&s, true, true, err)) < 0)
+		return r;
+	r = nat_store_config_read(&s, &cfg, err);
+	nat_store_close(&s); /* nat_init_isolate takes the lock again */
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg.n_ext; i++)
+		ext[i] = cfg.ext[i];
+	return nat_init_isolate(ext, cfg.n_ext, on, err);
 }
 
 int nat_add(const struct nat_container *c, struct ctnet_err *err)
@@ -452,6 +419,7 @@ int nat_del(const char *name, struct ctnet_err *err)
 	if ((r = nat_store_remove(&s, name, err)) < 0)
 		goto out;
 	nat_store_ports_release(&s, &old->c, NULL);
+	nat_localnet_apply(&s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */
 	flush_container(&old->c);
 out:
 	free(old);
@@ -576,21 +544,44 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
 	return r;
 }
 
+static int has_v6(struct nat_entry *e, void *data)
+{
+	*(bool *)data |= e->c.has_addr6;
+	return 0;
+}
+
 int nat_restore(struct ctnet_err *err)
 {
 	struct nat_store s;
+	bool v6 = false;
 	int r = nat_store_open(&s, true, true, err);
 	if (r < 0)
 		return r;
-	if ((r = nat_sysctls(true, err)) >= 0)
-		r = rebuild(&s, NULL, NULL, NULL, err);
+	/* IPv6 forwarding only when a container has IPv6, as add does. */
+	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
+	    (r = nat_sysctls(v6, err)) >= 0 && (r = nat_localnet_migrate(&s, err)) >= 0 &&
+	    (r = rebuild(&s, NULL, NULL, NULL, err)) >= 0)
+		r = nat_localnet_restore(&s, err);
 	nat_store_close(&s);
 	return r;
 }
 
 int nat_flush(struct ctnet_err *err)
 {
-	return nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n", err);
+	struct nat_store s;
+	int r = nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
+			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);
+	if (r < 0)
+		return r;
+	/* Without the table's "ctnet:localnet" rule, route_localnet on a container's link
+	 * would let that container reach the host's 127.0.0.1: off until restore. */
+	if (nat_store_open(&s, false, true, err) < 0) {
+		ctnet_err_clear(err);
+		return 0;
+	}
+	nat_localnet_reset(&s);
+	nat_store_close(&s);
+	return 0;
 }
 
 static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,
@@ -642,12 +633,16 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 	if (r < 0 || (r = nat_kernel_read(&k, err)) < 0)
 		goto out;
 	if (!desired) {
-		if (k.table)
-			diff(cb, data, &count, "extra table %s (nothing recorded)", NAT_TABLE);
+		for (int t = 0; t < NAT_TABLES; t++)
+			if (k.tables[t])
+				diff(cb, data, &count, "extra table %s (nothing recorded)",
+				     nat_table_names[t]);
 		goto out;
 	}
 	if (!k.table) {
-		diff(cb, data, &count, "missing table %s", NAT_TABLE);
+		for (int t = 0; t < NAT_TABLES; t++)
+			if (!k.tables[t])
+				diff(cb, data, &count, "missing table %s", nat_table_names[t]);
 		goto out;
 	}
 	for (int c = 0; c < NAT_CHAINS; c++) {
@@ -742,7 +737,9 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 		return;
 	*tmp = *c;
 	tmp->n_forwards = 0;
-	sum(cn, tmp, 1u << NAT_S_SPOOF4 | 1u << NAT_S_SPOOF6, out);
+	/* A veth's packets count in the inet sets, a bridge port's in the bridge ones. */
+	sum(cn, tmp, 1u << NAT_S_SPOOF4 | 1u << NAT_S_SPOOF6 | 1u << NAT_S_PSPOOF4 | 1u << NAT_S_PSPOOF6,
+	    out);
 	free(tmp);
 }
 

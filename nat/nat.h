@@ -40,8 +40,15 @@ bool nat_forward_overlaps(const struct nat_forward *a, const struct nat_forward 
 /* "tcp:8080:80" or "tcp:8000-8010:80-90" into buf (>= 64 bytes). */
 const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
 
-/* Creates ctnet's table if missing (idempotent); enables ip_forward and route_localnet. */
+/* Creates ctnet's tables if missing (idempotent); enables ip_forward. Keeps the recorded
+ * isolation setting. */
 int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err);
+/* The same; isolate 1: containers reach each other only through forwards, 0: open (the
+ * default), -1: as recorded. */
+int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
+		     struct ctnet_err *err);
+/* Isolation on or off, keeping the recorded external interfaces (for front-ends). */
+int nat_isolate(bool on, struct ctnet_err *err);
 /*
  * Adds a container and its forwards in one nft transaction (init included when the table
  * is missing), and records it in the desired state. Idempotent for identical input; a host
@@ -78,10 +85,12 @@ int nat_flush(struct ctnet_err *err);
 int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
 
 /*
- * Switches on the sysctls NAT needs in this namespace (see ctnet-nat(8)) and returns how
- * many were off (0: all in place), their names in changed (may be NULL), or -errno.
+ * Switches on the sysctls NAT needs in this namespace (see ctnet-nat(8)): ip_forward, IPv6
+ * forwarding with ipv6, and route_localnet on the device of c (may be NULL) when the host
+ * reaches one of its forwards at 127.0.0.1. Returns how many were off (0: all in place), their names in changed (may be NULL), or -errno.
  */
-int nat_sysctls_repair(bool ipv6, char *changed, size_t len, struct ctnet_err *err);
+int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
+		       struct ctnet_err *err);
 
 /* Kernel counters for `list`. */
 struct nat_counters;

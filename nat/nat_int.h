@@ -14,6 +14,11 @@
 #define NAT_MAX_PORTS 4096 /* per container, all forwards together */
 #define NAT_MAX_EXT 16
 #define NAT_TABLE "inet ctnet"
+/* Bridge ports (vb-NAME): only the bridge family sees the port a frame came in by. */
+#define NAT_BTABLE "bridge ctnet"
+enum nat_table { NAT_T_INET, NAT_T_BRIDGE, NAT_TABLES };
+extern const char *const nat_table_names[NAT_TABLES]; /* "inet ctnet", "bridge ctnet" */
+extern const int nat_table_family[NAT_TABLES];        /* NFPROTO_INET, NFPROTO_BRIDGE */
 
 /* A container read from the desired state, owning its strings. */
 struct nat_entry {
@@ -25,6 +30,9 @@ struct nat_entry {
 struct nat_config {
 	size_t n_ext;
 	char ext[NAT_MAX_EXT][CTNET_IFNAME_MAX + 1];
+	bool isolate;         /* containers reach each other only through forwards */
+	bool localnet_scoped; /* written by a ctnet that sets route_localnet per interface */
+	bool exists;          /* read from a file (not defaults) */
 };
 
 const char *nat_proto_name(enum nat_proto p);
@@ -53,10 +61,16 @@ enum nat_set {
 	NAT_S_FWD4IP,
 	NAT_S_FWD6,
 	NAT_S_FWD6IP,
+	/* table bridge ctnet */
+	NAT_S_PORTS,
+	NAT_S_PSPOOF4,
+	NAT_S_PSPOOF6,
 	NAT_S_COUNT
 };
 extern const char *const nat_set_names[NAT_S_COUNT];
-int nat_set_index(const char *name);
+int nat_set_index(int table, const char *name);
+int nat_set_table(int set);
+bool nat_set_is_map(int set);
 
 /* An element of one of ctnet's sets: its key bytes, then its data bytes (maps), laid out as
  * nf_tables stores them (kelems.c knows each set's layout). */
@@ -92,8 +106,18 @@ void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg);
 void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg);
 
 /* The chains and the comments of their rules, for `check`. */
-#define NAT_CHAINS 4
+enum {
+	NAT_C_ANTISPOOF,
+	NAT_C_PREROUTING,
+	NAT_C_OUTPUT,
+	NAT_C_POSTROUTING,
+	NAT_C_FORWARD,
+	NAT_C_PORT_ANTISPOOF, /* table bridge ctnet */
+	NAT_C_PORT_FORWARD,
+	NAT_CHAINS
+};
 extern const char *const nat_chain_names[NAT_CHAINS];
+int nat_chain_table(int chain);
 /* Expected rule comments of a chain, joined by ','. */
 void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len);
 
@@ -110,7 +134,8 @@ struct nat_kelem {
 	bool seen; /* by check */
 };
 struct nat_kernel {
-	bool table;
+	bool table; /* both tables */
+	bool tables[NAT_TABLES];
 	bool chain[NAT_CHAINS];
 	char *comments[NAT_CHAINS];
 	bool set[NAT_S_COUNT];
@@ -176,5 +201,21 @@ void nat_conntrack_close(void);
 
 /* --- sysctls of the current network namespace --- */
 int nat_sysctls(bool ipv6, struct ctnet_err *err);
+
+/* route_localnet where the host's 127.0.0.1 forwards to `new` need it, off where only
+ * `old` (either may be NULL) needed it (sysctl.c explains which device). */
+int nat_localnet_apply(struct nat_store *s, const struct nat_container *old,
+		       const struct nat_container *new, struct ctnet_err *err);
+/* For every recorded container (restore). */
+int nat_localnet_restore(struct nat_store *s, struct ctnet_err *err);
+/* Off on every recorded container's device and on the bridges ctnet switched on (flush). */
+void nat_localnet_reset(struct nat_store *s);
+/* Once per state dir written by a ctnet that set all.route_localnet (see sysctl.c). */
+int nat_localnet_migrate(struct nat_store *s, struct ctnet_err *err);
+
+/* --- links (links.c) --- */
+/* The device that carries iface's IP traffic: its bridge when iface is a bridge port (then
+ * *bridge), else iface itself. -ENODEV when there is no such link. */
+int nat_link_l3dev(const char *iface, char out[16], bool *bridge, struct ctnet_err *err);
 
 #endif

@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const nat_table_names[NAT_TABLES] = { NAT_TABLE, NAT_BTABLE };
+const int nat_table_family[NAT_TABLES] = { 1 /* NFPROTO_INET */, 7 /* NFPROTO_BRIDGE */ };
+
 const char *const nat_set_names[NAT_S_COUNT] = {
 	"ifaces", "ext_ifaces", "masq4", "masq6", "spoof4",
 	"spoof6", "fwd4", "fwd4ip", "fwd6", "fwd6ip",
+	"port_ifaces", "port_spoof4", "port_spoof6",
 };
 
 /* spoof* and fwd* carry per-element counters: packets sent by a container, and new
@@ -29,64 +33,123 @@ static const char *const set_decl[NAT_S_COUNT] = {
 	"type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; counter;",
 	"type inet_proto . inet_service : ipv6_addr . inet_service; counter;",
 	"type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; counter;",
+	"type ifname;",
+	"type ifname . ipv4_addr; counter;",
+	"type ifname . ipv6_addr; counter;",
 };
+
+bool nat_set_is_map(int set)
+{
+	return set >= NAT_S_FWD4 && set <= NAT_S_FWD6IP;
+}
+
+int nat_set_table(int set)
+{
+	return set >= NAT_S_PORTS ? NAT_T_BRIDGE : NAT_T_INET;
+}
 
 static const char *set_kind(int s)
 {
-	return s >= NAT_S_FWD4 ? "map" : "set";
+	return nat_set_is_map(s) ? "map" : "set";
 }
 
 const char *const nat_chain_names[NAT_CHAINS] = { "antispoof", "prerouting", "output",
-						   "postrouting" };
+						   "postrouting", "forward", "port_antispoof",
+						   "port_forward" };
 static const char *const chain_decl[NAT_CHAINS] = {
-	/* raw: before conntrack, so spoofed packets never create state */
+	/* raw: before conntrack, so spoofed packets never create state, and before the
+	 * dstnat chain, which would send a packet to 127.0.0.1:PORT on to a container */
 	"type filter hook prerouting priority raw; policy accept;",
 	"type nat hook prerouting priority dstnat; policy accept;",
 	"type nat hook output priority -100; policy accept;",
 	"type nat hook postrouting priority srcnat; policy accept;",
+	"type filter hook forward priority filter; policy accept;",
+	/* bridge family: -300 is its earliest (before the bridge decides where a frame goes) */
+	"type filter hook prerouting priority -300; policy accept;",
+	"type filter hook forward priority filter; policy accept;",
 };
 
-enum { ANY, EXT_ONLY, NO_EXT };
+int nat_chain_table(int chain)
+{
+	return chain >= NAT_C_PORT_ANTISPOOF ? NAT_T_BRIDGE : NAT_T_INET;
+}
+
+enum { ANY, EXT_ONLY, NO_EXT, ISOLATE };
 static const struct {
 	int chain, when;
 	const char *comment, *rule;
 } rules[] = {
+	/* CVE-2020-8558: nothing from outside reaches 127.0.0.0/8, neither a host socket
+	 * (route_localnet is on for container-facing links) nor a forward via the dstnat
+	 * chain. The host's own DNATed loopback flows never match: they leave by the output
+	 * hook, and their replies arrive addressed to the masquerade address (127.0.0.1 is
+	 * put back by conntrack after this chain, at dstnat). IPv6: the kernel itself drops
+	 * ::1 from non-loopback devices (ip6_rcv_core). */
+	{ NAT_C_ANTISPOOF, ANY, "localnet", "iif != \"lo\" ip daddr 127.0.0.0/8 counter drop" },
 	/* Anti-spoofing: from a container interface only its own (iface, address) pairs,
 	 * plus the unspecified and link-local IPv6 sources NDP needs. */
-	{ 0, ANY, "outside", "iifname != @ifaces accept" },
-	{ 0, ANY, "own4", "iifname . ip saddr @spoof4 accept" },
-	{ 0, ANY, "own6", "iifname . ip6 saddr @spoof6 accept" },
-	{ 0, ANY, "ndp", "ip6 saddr { ::, fe80::/10 } accept" },
-	{ 0, ANY, "spoofed", "meta nfproto { ipv4, ipv6 } drop" },
+	{ NAT_C_ANTISPOOF, ANY, "outside", "iifname != @ifaces accept" },
+	{ NAT_C_ANTISPOOF, ANY, "own4", "iifname . ip saddr @spoof4 accept" },
+	{ NAT_C_ANTISPOOF, ANY, "own6", "iifname . ip6 saddr @spoof6 accept" },
+	{ NAT_C_ANTISPOOF, ANY, "ndp", "ip6 saddr { ::, fe80::/10 } accept" },
+	{ NAT_C_ANTISPOOF, ANY, "spoofed", "meta nfproto { ipv4, ipv6 } drop" },
 	/* Forwards: to any local address; --host-ip entries first, they are more specific. */
 #define FWD_RULES(C)                                                                           \
 	{ C, ANY, "fwd4ip", "fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @fwd4ip" }, \
 	{ C, ANY, "fwd4", "fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @fwd4" }, \
 	{ C, ANY, "fwd6ip", "fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @fwd6ip" }, \
 	{ C, ANY, "fwd6", "fib daddr type local meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @fwd6" }
-	FWD_RULES(1),
-	/* The host's own connections, to its addresses and to 127.0.0.1 (route_localnet). */
-	FWD_RULES(2),
+	FWD_RULES(NAT_C_PREROUTING),
+	/* The host's own connections, to its addresses and to 127.0.0.1 (route_localnet on
+	 * the container-facing link). */
+	FWD_RULES(NAT_C_OUTPUT),
 	/* 127.0.0.1 cannot leave the host: give DNATed loopback flows a real source. */
-	{ 3, ANY, "localhost", "ct status dnat ip saddr 127.0.0.0/8 masquerade" },
-	{ 3, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces masquerade" },
-	{ 3, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces masquerade" },
-	{ 3, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces masquerade" },
-	{ 3, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces masquerade" },
+	{ NAT_C_POSTROUTING, ANY, "localhost", "ct status dnat ip saddr 127.0.0.0/8 masquerade" },
+	{ NAT_C_POSTROUTING, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces masquerade" },
+	{ NAT_C_POSTROUTING, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces masquerade" },
 	/* Hairpin: container B -> host:port -> container A must answer through the host. */
-	{ 3, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
-	{ 3, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
+	{ NAT_C_POSTROUTING, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
+	{ NAT_C_POSTROUTING, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
+	/* Isolation (init --isolate): container to container only through a forward (the
+	 * flow was DNATed). Sources are trustworthy: anti-spoofing ran first. */
+	{ NAT_C_FORWARD, ISOLATE, "isolate4", "ct status & dnat == 0 ip saddr @masq4 ip daddr @masq4 drop" },
+	{ NAT_C_FORWARD, ISOLATE, "isolate6", "ct status & dnat == 0 ip6 saddr @masq6 ip6 daddr @masq6 drop" },
+	/* Bridge ports: the inet chains see the bridge, not the port, so the same checks
+	 * run here per port, ARP included. A port sends nothing else: no VLAN-tagged frames
+	 * (they would carry an unchecked address), no other ethertypes, no router
+	 * advertisements or redirects (a container is no router for its neighbours). */
+	{ NAT_C_PORT_ANTISPOOF, ANY, "outside", "iifname != @port_ifaces accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "own4", "iifname . ip saddr @port_spoof4 accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "arp4", "iifname . arp saddr ip @port_spoof4 accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "arp-probe", "arp saddr ip 0.0.0.0 accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "no-ra", "icmpv6 type { nd-router-advert, nd-redirect } drop" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "own6", "iifname . ip6 saddr @port_spoof6 accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "ndp", "ip6 saddr { ::, fe80::/10 } accept" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "spoofed", "drop" },
+	/* Isolation between two ports of one bridge (frames the host never routes). */
+	{ NAT_C_PORT_FORWARD, ISOLATE, "isolate", "iifname @port_ifaces oifname @port_ifaces drop" },
 };
 
 static bool rule_applies(size_t i, const struct nat_config *cfg)
 {
-	return rules[i].when == ANY || (rules[i].when == EXT_ONLY) == (cfg->n_ext > 0);
+	switch (rules[i].when) {
+	case EXT_ONLY:
+		return cfg->n_ext > 0;
+	case NO_EXT:
+		return cfg->n_ext == 0;
+	case ISOLATE:
+		return cfg->isolate;
+	default:
+		return true;
+	}
 }
 
-int nat_set_index(const char *name)
+int nat_set_index(int table, const char *name)
 {
 	for (int i = 0; i < NAT_S_COUNT; i++)
-		if (!strcmp(name, nat_set_names[i]))
+		if (nat_set_table(i) == table && !strcmp(name, nat_set_names[i]))
 			return i;
 	return -1;
 }
@@ -156,12 +219,18 @@ int nat_elems_container(struct nat_elems *e, const struct nat_container *c, stru
 {
 	int r;
 
+	/* The anti-spoofing pairs go to both tables: the inet ones hold for a veth, the
+	 * bridge ones for a bridge port (each is inert for the other kind), so NAT needs
+	 * no knowledge of the link and a port keeps its checks when it changes kind. */
 	if ((r = elem_add(e, err, NAT_S_IFACES, c->iface)) < 0 ||
 	    (r = elem_add(e, err, NAT_S_MASQ4, &c->addr)) < 0 ||
-	    (r = elem_add(e, err, NAT_S_SPOOF4, c->iface, &c->addr)) < 0)
+	    (r = elem_add(e, err, NAT_S_SPOOF4, c->iface, &c->addr)) < 0 ||
+	    (r = elem_add(e, err, NAT_S_PORTS, c->iface)) < 0 ||
+	    (r = elem_add(e, err, NAT_S_PSPOOF4, c->iface, &c->addr)) < 0)
 		return r;
 	if (c->has_addr6 && ((r = elem_add(e, err, NAT_S_MASQ6, &c->addr6)) < 0 ||
-			     (r = elem_add(e, err, NAT_S_SPOOF6, c->iface, &c->addr6)) < 0))
+			     (r = elem_add(e, err, NAT_S_SPOOF6, c->iface, &c->addr6)) < 0 ||
+			     (r = elem_add(e, err, NAT_S_PSPOOF6, c->iface, &c->addr6)) < 0))
 		return r;
 	for (size_t i = 0; i < c->n_forwards; i++) {
 		const struct nat_forward *f = &c->forwards[i];
@@ -226,7 +295,8 @@ void nat_buf_elems(struct nat_buf *b, const char *verb, const struct nat_elems *
 			if (open)
 				nat_buf_printf(b, ",\n\t");
 			else
-				nat_buf_printf(b, "%s element " NAT_TABLE " %s { ", verb, nat_set_names[s]);
+				nat_buf_printf(b, "%s element %s %s { ", verb,
+					       nat_table_names[nat_set_table(s)], nat_set_names[s]);
 			nat_buf_elem(b, &e->v[i], true);
 			open = true;
 		}
@@ -240,14 +310,16 @@ static void buf_rule(struct nat_buf *b, size_t i)
 	nat_buf_printf(b, "%s comment \"ctnet:%s\"", rules[i].rule, rules[i].comment);
 }
 
-void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg)
+/* Sets and chains (with their rules) of table t, in a "table X { ... }" block. */
+static void buf_table_body(struct nat_buf *b, int t, const struct nat_config *cfg)
 {
-	/* "add" then "delete": replaces an old table without failing when there is none. */
-	nat_buf_printf(b, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n");
-	nat_buf_printf(b, "table " NAT_TABLE " {\n");
+	nat_buf_printf(b, "table %s {\n", nat_table_names[t]);
 	for (int s = 0; s < NAT_S_COUNT; s++)
-		nat_buf_printf(b, "\t%s %s { %s }\n", set_kind(s), nat_set_names[s], set_decl[s]);
+		if (nat_set_table(s) == t)
+			nat_buf_printf(b, "\t%s %s { %s }\n", set_kind(s), nat_set_names[s], set_decl[s]);
 	for (int c = 0; c < NAT_CHAINS; c++) {
+		if (nat_chain_table(c) != t)
+			continue;
 		nat_buf_printf(b, "\tchain %s {\n\t\t%s\n", nat_chain_names[c], chain_decl[c]);
 		for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
 			if (rules[i].chain != c || !rule_applies(i, cfg))
@@ -261,20 +333,32 @@ void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg)
 	nat_buf_printf(b, "}\n");
 }
 
+void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg)
+{
+	/* "add" then "delete": replaces an old table without failing when there is none. */
+	for (int t = 0; t < NAT_TABLES; t++)
+		nat_buf_printf(b, "add table %s\ndelete table %s\n", nat_table_names[t],
+			       nat_table_names[t]);
+	for (int t = 0; t < NAT_TABLES; t++)
+		buf_table_body(b, t, cfg);
+}
+
 void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg)
 {
-	nat_buf_printf(b, "add table " NAT_TABLE "\n");
+	for (int t = 0; t < NAT_TABLES; t++)
+		nat_buf_printf(b, "add table %s\n", nat_table_names[t]);
 	for (int s = 0; s < NAT_S_COUNT; s++)
-		nat_buf_printf(b, "add %s " NAT_TABLE " %s { %s }\n", set_kind(s), nat_set_names[s],
-			       set_decl[s]);
+		nat_buf_printf(b, "add %s %s %s { %s }\n", set_kind(s),
+			       nat_table_names[nat_set_table(s)], nat_set_names[s], set_decl[s]);
 	nat_buf_printf(b, "flush set " NAT_TABLE " ext_ifaces\n");
 	for (int c = 0; c < NAT_CHAINS; c++) {
-		nat_buf_printf(b, "add chain " NAT_TABLE " %s { %s }\nflush chain " NAT_TABLE " %s\n",
-			       nat_chain_names[c], chain_decl[c], nat_chain_names[c]);
+		const char *t = nat_table_names[nat_chain_table(c)];
+		nat_buf_printf(b, "add chain %s %s { %s }\nflush chain %s %s\n", t,
+			       nat_chain_names[c], chain_decl[c], t, nat_chain_names[c]);
 		for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
 			if (rules[i].chain != c || !rule_applies(i, cfg))
 				continue;
-			nat_buf_printf(b, "add rule " NAT_TABLE " %s ", nat_chain_names[c]);
+			nat_buf_printf(b, "add rule %s %s ", t, nat_chain_names[c]);
 			buf_rule(b, i);
 			nat_buf_printf(b, "\n");
 		}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Desired state under $CTNET_STATE_DIR/nat/: `config` (external interfaces),
+ * Desired state under $CTNET_STATE_DIR/nat/: `config` (external interfaces, isolation),
  * `containers/NAME` (KEY=VALUE lines), `ports/tcp-8080[-HOSTIP]` -> owner (a symlink, so
  * "who holds this port" is one readlink), and `lock`. Readable with ls and cat.
  */
@@ -72,7 +72,12 @@ int nat_store_config_read(struct nat_store *s, struct nat_config *cfg, struct ct
 	}
 	if (n < 0)
 		return (int)n;
+	cfg->exists = true;
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(l, "ISOLATE=1"))
+			cfg->isolate = true;
+		if (!strcmp(l, "ROUTE_LOCALNET=interfaces"))
+			cfg->localnet_scoped = true;
 		if (strncmp(l, "EXTERNAL_INTERFACE=", 19))
 			continue;
 		if (cfg->n_ext == NAT_MAX_EXT || ctnet_ifname_check(l + 19, err) < 0)
@@ -91,6 +96,11 @@ int nat_store_config_write(struct nat_store *s, const struct nat_config *cfg,
 	nat_buf_printf(&b, "# ctnet-nat configuration\n");
 	for (size_t i = 0; i < cfg->n_ext; i++)
 		nat_buf_printf(&b, "EXTERNAL_INTERFACE=%s\n", cfg->ext[i]);
+	if (cfg->isolate)
+		nat_buf_printf(&b, "ISOLATE=1\n");
+	/* This version sets route_localnet per interface, never on `all` (nat/sysctl.c). */
+	if (cfg->localnet_scoped)
+		nat_buf_printf(&b, "ROUTE_LOCALNET=interfaces\n");
 	if (b.oom)
 		return ctnet_err_sys(err, ENOMEM, "write config");
 	r = ctnet_write_atomic(s->dir, "config", b.p, b.len, err);

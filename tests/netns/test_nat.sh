@@ -79,7 +79,7 @@ done
 check "init" nat init
 check "init again (idempotent)" nat init
 check_eq "ip_forward switched on in this netns" "$(cat /proc/sys/net/ipv4/ip_forward)" 1
-check_eq "route_localnet switched on" "$(cat /proc/sys/net/ipv4/conf/all/route_localnet)" 1
+check_eq "route_localnet not switched on for all interfaces" "$(cat /proc/sys/net/ipv4/conf/all/route_localnet)" 0
 
 # Before c1 is NAT'ed its spoofed packets pass: proves the spoof test below can fail.
 ip -n c1 addr add 10.233.9.9/32 dev eth0
@@ -92,6 +92,8 @@ check "add c1 with forwards" nat add c1 --address 10.233.1.2 --address6 fd42::1:
 check "add c1 again (idempotent)" nat add c1 --address 10.233.1.2 --address6 fd42::1:2 --iface ve-c1 \
 	--forward tcp:8080:80 --forward udp:5353:53
 check "add c2" nat add c2 --address 10.233.2.2 --address6 fd42::2:2 --iface ve-c2
+check_eq "route_localnet on ve-c1 (has forwards), not on ve-c2 (none) nor the uplink" \
+	"$(cat /proc/sys/net/ipv4/conf/{ve-c1,ve-c2,up0,all}/route_localnet | tr '\n' ' ')" "1 0 0 0 "
 check_eq "fwd4 holds exactly the two forwards" \
 	"$(nft -j list map inet ctnet fwd4 | python3 -c 'import json,sys; print(sum(len(x["map"].get("elem",[])) for x in json.load(sys.stdin)["nftables"] if "map" in x))')" 2
 

@@ -76,13 +76,17 @@ static void test_elements(void)
 	ctnet_addr_parse("192.0.2.1", 0, CTNET_ADDR_NOPREFIX, "ip", &c->forwards[c->n_forwards++].host_ip, &err);
 	T_OK("container validates", nat_container_check(c, &err) == 0);
 	T_OK("elements built", nat_elems_container(&e, c, &err) == 0);
-	/* ifaces, masq4, spoof4, masq6, spoof6, 2 ports x (fwd4 + fwd6), 1 fwd4ip */
-	T_OK("one element per port and family (10)", e.n == 10);
+	/* ifaces, masq4, spoof4, masq6, spoof6, 2 ports x (fwd4 + fwd6), 1 fwd4ip, and in the
+	 * bridge table port_ifaces, port_spoof4, port_spoof6 */
+	T_OK("one element per port and family (13)", e.n == 13);
 	nat_buf_elems(&b, "add", &e);
 	T_OK("fwd4 elements", b.p && strstr(b.p, "add element inet ctnet fwd4 { tcp . 8000 : 10.233.1.2 . 80,\n\ttcp . 8001 : 10.233.1.2 . 81 }"));
 	T_OK("fwd6 elements", b.p && strstr(b.p, "fwd6 { tcp . 8000 : fd42::1:2 . 80,"));
 	T_OK("fwd4ip element", b.p && strstr(b.p, "fwd4ip { 192.0.2.1 . udp . 53 : 10.233.1.2 . 53 }"));
 	T_OK("spoof4 element quotes the interface", b.p && strstr(b.p, "spoof4 { \"ve-web\" . 10.233.1.2 }"));
+	T_OK("bridge port elements go to table bridge ctnet",
+	     b.p && strstr(b.p, "add element bridge ctnet port_spoof4 { \"ve-web\" . 10.233.1.2 }") &&
+		     strstr(b.p, "add element bridge ctnet port_ifaces { \"ve-web\" }"));
 	nat_elems_sort(&e);
 	for (size_t i = 0; i < e.n; i++) {
 		struct nat_buf cb = { 0 };
@@ -140,8 +144,19 @@ static void test_elements(void)
 	strcpy(cfg.ext[0], "eth0");
 	nat_chain_comments(3, &cfg, want, sizeof(want));
 	T_OK("with external interfaces, only out of them", strstr(want, "ctnet:masq4-ext"));
+	nat_chain_comments(NAT_C_ANTISPOOF, &cfg, want, sizeof(want));
+	T_OK("antispoof drops 127.0.0.0/8 from outside first", !strncmp(want, "ctnet:localnet,", 15));
+	nat_chain_comments(NAT_C_FORWARD, &cfg, want, sizeof(want));
+	T_OK("no isolation rules by default (open)", want[0] == '\0');
+	cfg.isolate = true;
+	nat_chain_comments(NAT_C_FORWARD, &cfg, want, sizeof(want));
+	T_STREQ("isolation rules with isolate", want, "ctnet:isolate4,ctnet:isolate6");
+	nat_chain_comments(NAT_C_PORT_FORWARD, &cfg, want, sizeof(want));
+	T_STREQ("isolation between bridge ports with isolate", want, "ctnet:isolate");
+	cfg.isolate = false;
 	nat_buf_table(&b, &cfg);
 	T_OK("table text replaces the old table", b.p && !strncmp(b.p, "add table inet ctnet\ndelete table inet ctnet\n", 45));
+	T_OK("and the bridge table", b.p && strstr(b.p, "add table bridge ctnet\ndelete table bridge ctnet\n"));
 	T_OK("maps declared as maps", b.p && strstr(b.p, "map fwd4 { type inet_proto . inet_service : ipv4_addr . inet_service; counter; }"));
 	nat_buf_free(&b);
 }
@@ -207,9 +222,14 @@ static void test_store(void)
 	nat_store_ports_release(&s, c, NULL);
 	T_OK("release frees the port", faccessat(s.ports, "tcp-8080", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
 	T_OK("release leaves the other owner's port", faccessat(s.ports, "udp-53", F_OK, AT_SYMLINK_NOFOLLOW) == 0);
-	struct nat_config cfg = { 1, { "eth0" } }, cfg2;
+	struct nat_config cfg = { .n_ext = 1, .ext = { "eth0" }, .isolate = true,
+				  .localnet_scoped = true }, cfg2;
 	T_OK("config round trip", nat_store_config_write(&s, &cfg, &err) == 0 &&
-		 nat_store_config_read(&s, &cfg2, &err) == 0 && cfg2.n_ext == 1 && !strcmp(cfg2.ext[0], "eth0"));
+		 nat_store_config_read(&s, &cfg2, &err) == 0 && cfg2.n_ext == 1 && !strcmp(cfg2.ext[0], "eth0") &&
+		 cfg2.isolate && cfg2.localnet_scoped && cfg2.exists);
+	cfg.isolate = cfg.localnet_scoped = false;
+	T_OK("config without isolation and marker", nat_store_config_write(&s, &cfg, &err) == 0 &&
+		 nat_store_config_read(&s, &cfg2, &err) == 0 && !cfg2.isolate && !cfg2.localnet_scoped);
 	nat_store_close(&s);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
 	T_OK("cleanup", system(cmd) == 0);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which device carries a container link's IP traffic: a veth routes by itself, a bridge
+ * port by its bridge. route_localnet must be on that device (see sysctl.c). One
+ * RTM_GETLINK over libmnl; nat/ does not use libnl (only netd/ does).
+ */
+#include "nat_int.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <string.h>
+#include <time.h>
+
+struct link_info {
+	unsigned master;
+	bool bridge_port;
+};
+
+static int linkinfo_cb(const struct nlattr *a, void *data)
+{
+	struct link_info *li = data;
+	if (mnl_attr_get_type(a) == IFLA_INFO_SLAVE_KIND &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 && !strcmp(mnl_attr_get_str(a), "bridge"))
+		li->bridge_port = true;
+	return MNL_CB_OK;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct link_info *li = data;
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_MASTER:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			li->master = mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO:
+		mnl_attr_parse_nested(a, linkinfo_cb, li);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	return mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, data);
+}
+
+int nat_link_l3dev(const char *iface, char out[16], bool *bridge, struct ctnet_err *err)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+	struct link_info li = { 0 };
+	struct mnl_socket *nl;
+	uint32_t seq = (uint32_t)time(NULL);
+	ssize_t n;
+	int r = 0;
+
+	*bridge = false;
+	if (strlen(iface) >= IFNAMSIZ)
+		return ctnet_errf(err, EINVAL, "interface \"%s\": name too long", iface);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, iface);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = ctnet_err_sys(err, errno, "rtnetlink: open");
+		goto out;
+	}
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
+		goto out;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
+		goto out;
+	}
+	if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_cb, &li) < 0) {
+		if (errno == ENODEV)
+			r = -ENODEV;
+		else
+			r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
+		goto out;
+	}
+	if (li.bridge_port && li.master && if_indextoname(li.master, out)) {
+		*bridge = true;
+	} else {
+		memcpy(out, iface, strlen(iface) + 1);
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return r;
+}
