@@ -42,10 +42,18 @@ static int sysctl_on(const char *path, struct ctnet_err *err)
 int nat_sysctls(bool ipv6, struct ctnet_err *err)
 {
 	int r;
-	if ((r = sysctl_on("/proc/sys/net/ipv4/ip_forward", err)) < 0 ||
-	    /* forwards to 127.0.0.1 are routed to a container: allowed only with this */
-	    (r = sysctl_on("/proc/sys/net/ipv4/conf/all/route_localnet", err)) < 0)
+	const char *ln[4];
+	size_t n = nat_localnet_ifaces(NULL, ln, ARRAY_SIZE(ln));
+	if ((r = sysctl_on("/proc/sys/net/ipv4/ip_forward", err)) < 0)
 		return r;
+	/* forwards to 127.0.0.1 are routed to a container: allowed only with this (doctor
+	 * checks the same interfaces) */
+	for (size_t i = 0; i < n; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", ln[i]);
+		if ((r = sysctl_on(path, err)) < 0)
+			return r;
+	}
 	if (ipv6)
 		return sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding", err);
 	return 0;

@@ -103,4 +103,27 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
  */
 void nat_release(bool async);
 
+/* --- doctor (doctor.c): what other tables, sysctls and sockets do to the containers --- */
+struct ctnet_findings;
+struct nat_doctor_ct {
+	const struct nat_container *c;
+	const char *l3iface; /* the interface its routed traffic uses: host side, or its bridge */
+};
+/*
+ * Findings for these containers (and host-wide ones) appended to out: foreign drop
+ * policies and drop rules on every hook, foreign DNAT of their host ports at an earlier
+ * priority, ip_forward / route_localnet / IPv6 forwarding, ctnet's table, pinned external
+ * interfaces, conntrack fill, host processes listening on forwarded ports. uplink: the
+ * interface of the default route (NULL when unknown). One dump of chains and one of rules.
+ */
+int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+	       struct ctnet_findings *out, struct ctnet_err *err);
+/* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
+ * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
+ * only of the tables that have such a chain. */
+int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err);
+/* The sysctl interface names under net.ipv4.conf where ctnet switches route_localnet on
+ * for a container whose host side is iface ("all" today). */
+size_t nat_localnet_ifaces(const char *iface, const char **out, size_t max);
+
 #endif

@@ -24,6 +24,8 @@ static const struct {
 	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_PTRACE, 0, "show containers" },
 	{ "gc", cmd_gc, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN, "remove what belongs to containers that are gone" },
+	{ "doctor", cmd_doctor, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  CTNET_CAP_NET_ADMIN, "say why a container's traffic is dead" },
 	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },
