@@ -668,10 +668,11 @@ static void check_ext(struct ctnet_findings *out)
 		char obj[64];
 		snprintf(obj, sizeof(obj), "interface %s", cfg.ext[i]);
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "external-interface-missing", NULL, obj,
-				  "ctnet-nat init --external-interface IF (the uplink that exists now), or "
-				  "ctnet-nat init to masquerade out of every interface",
+				  "ctnet-nat init",
 				  "ctnet masquerades only out of its pinned external interface%s, and %s does "
-				  "not exist: containers' outgoing traffic leaves unmasqueraded",
+				  "not exist: containers' outgoing traffic leaves unmasqueraded (the fix "
+				  "masquerades out of every interface; ctnet-nat init --external-interface IF "
+				  "pins the uplink that exists now)",
 				  cfg.n_ext > 1 ? "s" : "", cfg.ext[i]);
 	}
 }

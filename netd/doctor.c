@@ -302,13 +302,15 @@ static void check_addr_clash(const struct view *v, const struct netd_doctor_ct *
 			continue;
 		ifname_of(h->ifindex, ifn);
 		snprintf(obj, sizeof(obj), "interface %s", ifn);
-		snprintf(fix, sizeof(fix), "ip addr del %s/%u dev %s (if it is stale), or give %s another "
-			 "pair: ctnet down %s, then ctnet up %s again", as, h->plen, ifn, c->name, c->name, c->name);
+		snprintf(fix, sizeof(fix), "ip %saddr del %s/%u dev %s", a->family == AF_INET6 ? "-6 " : "",
+			 as, h->plen, ifn);
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "address-clash", c->name, obj, fix,
-				  "%s, the %s address of %s, is also an address of %s (a VPN?): %s", as,
-				  is_host ? "host-side" : "container's", c->name, ifn,
+				  "%s, the %s address of %s, is also an address of %s (a VPN?): %s; if "
+				  "the address is %s's, give %s another pair instead (ctnet down %s, then "
+				  "ctnet up %s)", as, is_host ? "host-side" : "container's", c->name, ifn,
 				  is_host ? "replies to the container may leave through the other interface"
-					  : "the host answers for the container's address itself");
+					  : "the host answers for the container's address itself",
+				  ifn, c->name, c->name, c->name);
 	}
 }
 
@@ -334,13 +336,15 @@ static void check_routes(const struct view *v, const struct netd_doctor_ct *c, c
 		}
 		route_str(h, rs, sizeof(rs));
 		snprintf(obj, sizeof(obj), "route %s", rs);
-		snprintf(fix, sizeof(fix), "ip route del %s (if it is stale), or give %s another pair: "
-			 "ctnet down %s, then ctnet up %s again", rs, c->name, c->name, c->name);
+		snprintf(fix, sizeof(fix), "ip %sroute del %s", a->family == AF_INET6 ? "-6 " : "", rs);
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-overlap", c->name, obj, fix,
-				  "%s (container %s) is also inside route %s: %s", as, c->name, rs,
+				  "%s (container %s) is also inside route %s: %s; if that route is needed "
+				  "(a VPN), give %s another pair instead (ctnet down %s, then ctnet up %s)",
+				  as, c->name, rs,
 				  h->plen == alen * 8 ? "traffic to the container may take the other route"
-						      : "the container shadows that subnet (a VPN?): hosts "
-							"there with its address are unreachable");
+						      : "the container shadows that subnet: hosts there with "
+							"its address are unreachable",
+				  c->name, c->name, c->name);
 	}
 	if (!have && own_ifindex && p2p) {
 		char cidr[CTNET_ADDR_STRLEN + 8];
