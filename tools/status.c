@@ -468,6 +468,8 @@ int cmd_status(int argc, char **argv)
 	} else {
 		print_table(s.ents, s.n);
 	}
+	if (s.n)
+		doctor_warn(NULL);
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);
 	return optind < argc && s.stale ? 1 : 0;

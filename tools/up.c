@@ -622,6 +622,8 @@ int cmd_up(int argc, char **argv)
 	if (ct_up(&o, &rec, &err) < 0)
 		return ctnet_cli_fail(&err);
 	print_record(&rec, o.json);
+	if (!rec.shared && !rec.no_nat)
+		doctor_warn(rec.bridge[0] ? rec.bridge : rec.host_ifname);
 	return 0;
 }
 

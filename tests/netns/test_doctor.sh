@@ -127,8 +127,13 @@ table inet fw {
 }
 NFT
 	broken forward-drop "^inet fw forward$" fwd_ok
+	check_match "$S: status warns in one line, pointing at doctor" "$($CTNET status 2>&1 >/dev/null)" \
+		"^ctnet: warning: .*inet fw forward.*ctnet doctor[^"$'\n'"]*$"
+	check_match "$S: up warns too" "$($CTNET up api --create-netns 2>&1 >/dev/null)" "warning: .*inet fw forward"
+	$CTNET down api
 	apply_fix forward-drop
 	healed
+	check_eq "$S: after the fix status prints no warning" "$($CTNET status 2>&1 >/dev/null)" ""
 	;;
 ip_forward)
 	sysctl -qw net.ipv4.ip_forward=0
