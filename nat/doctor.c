@@ -375,8 +375,10 @@ static const char *drop_code(int hook)
 	}
 }
 
-/* Every base chain on every hook that a packet of v passes; drops and foreign DNATs into g. */
-static void check_container(const struct fw_ruleset *rs, const struct ct_view *v, struct groups *g)
+/* Every base chain on every hook that a packet of v passes; drops and foreign DNATs into g.
+ * bases: the other tables' base chains (found once: a host may have 10,000 chains). */
+static void check_container(const struct fw_ruleset *rs, const size_t *bases, size_t n_bases,
+			    const struct ct_view *v, struct groups *g)
 {
 	static const int hooks[] = { NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN, NF_INET_FORWARD,
 				     NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING };
@@ -386,7 +388,8 @@ static void check_container(const struct fw_ruleset *rs, const struct ct_view *v
 			continue;
 		for (int pc = 0; pc < P_COUNT; pc++) {
 			for (size_t h = 0; h < ARRAY_SIZE(hooks); h++) {
-				for (size_t ci = 0; ci < rs->n_chains; ci++) {
+				for (size_t bi = 0; bi < n_bases; bi++) {
+					size_t ci = bases[bi];
 					const struct fw_chain *ch = &rs->chains[ci];
 					struct fw_packet p;
 					struct fw_result res;
@@ -615,6 +618,7 @@ static void check_sysctls(const struct ct_view *vs, size_t n, struct ctnet_findi
 	/* route_localnet: forwards from 127.0.0.1 need it where ctnet switches it on. An
 	 * interface's effective value is conf/all OR conf/IF. */
 	int all = sysctl_read("/proc/sys/net/ipv4/conf/all/route_localnet");
+	const char *last = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *names[4];
 		if (!vs[i].c->n_forwards)
@@ -622,6 +626,9 @@ static void check_sysctls(const struct ct_view *vs, size_t n, struct ctnet_findi
 		size_t k = nat_localnet_ifaces(vs[i].l3, names, ARRAY_SIZE(names));
 		for (size_t j = 0; j < k; j++) {
 			char path[128], obj[96], fix[160];
+			if (last && !strcmp(last, names[j]))
+				continue; /* "all" for every container: read once */
+			last = names[j];
 			snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", names[j]);
 			int on = sysctl_read(path);
 			if (on != 0 || all == 1)
@@ -725,8 +732,18 @@ int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	check_sysctls(vs, n, out);
 	check_table(&rs, n, out);
 	check_ext(out);
+	size_t *bases = malloc((rs.n_chains ? rs.n_chains : 1) * sizeof(*bases)), n_bases = 0;
+	if (!bases) {
+		fw_free(&rs);
+		free(vs);
+		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
+	}
+	for (size_t i = 0; i < rs.n_chains; i++)
+		if (rs.chains[i].base && !is_ctnet(&rs.chains[i]))
+			bases[n_bases++] = i;
 	for (size_t i = 0; i < n; i++)
-		check_container(&rs, &vs[i], &g);
+		check_container(&rs, bases, n_bases, &vs[i], &g);
+	free(bases);
 	groups_emit(&rs, &g, out);
 	check_listeners(vs, n, out);
 	check_conntrack(out);
