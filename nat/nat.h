@@ -126,4 +126,45 @@ int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctn
  * for a container whose host side is iface ("all" today). */
 size_t nat_localnet_ifaces(const char *iface, const char **out, size_t max);
 
+/* --- trace (trace.c): who passed and who dropped a container's packets --- */
+/* What to trace: packets from or to addr/addr6 (only port `port` when not 0, as source or
+ * destination) and to the host ports of forwards. */
+struct nat_trace_match {
+	struct ctnet_addr addr;
+	bool has_addr6;
+	struct ctnet_addr addr6;
+	uint16_t port;
+	size_t n_forwards;
+	const struct nat_forward *forwards;
+};
+/* One kernel trace event: a packet (id) passed a chain's rule or policy. */
+struct nat_trace_event {
+	uint32_t id;
+	int family;        /* NFPROTO_* */
+	char table[64], chain[64];
+	int hook, prio;    /* of a base chain (hook -1 when not known / not a base chain) */
+	int type;          /* NFT_TRACETYPE_RULE, _RETURN, _POLICY */
+	uint64_t handle;   /* the rule (type RULE) */
+	char comment[128]; /* the rule's comment, when known */
+	int verdict;       /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN, NFT_CONTINUE */
+	char jump[64];
+	bool has_packet;
+	char src[46], dst[46];
+	uint8_t proto, tcp_flags;
+	uint16_t sport, dport;
+	char iif[16], oif[16];
+};
+struct nat_trace;
+/* Subscribes to NFNLGRP_NFTRACE, then adds the chains trace-PID-START(-out) (prerouting and
+ * output, priority -301) to ctnet's table that set nftrace on matching packets. */
+int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err);
+int nat_trace_fd(const struct nat_trace *t);
+/* Reads what is waiting (non-blocking): cb per event. 1 when something was read, 0 none. */
+int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event *ev, void *data),
+		   void *data, struct ctnet_err *err);
+/* Deletes the chains and closes (NULL: nothing). */
+int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err);
+/* Deletes trace chains whose tracer (pid and start time) is gone (ctnet gc). */
+int nat_trace_sweep(unsigned *removed, struct ctnet_err *err);
+
 #endif

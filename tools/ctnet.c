@@ -26,6 +26,8 @@ static const struct {
 	  CTNET_CAP_NET_ADMIN, "remove what belongs to containers that are gone" },
 	{ "doctor", cmd_doctor, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN, "say why a container's traffic is dead" },
+	{ "trace", cmd_trace, CTNET_CAP_NET_ADMIN, CTNET_CAP_NET_ADMIN,
+	  "show who passes and who drops a container's packets" },
 	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },

@@ -134,5 +134,6 @@ int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctn
 /* One warning line on stderr when doctor_quick finds a blocker. */
 void doctor_warn(const char *host_ifname);
 int cmd_doctor(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

@@ -650,6 +650,10 @@ int cmd_gc(int argc, char **argv)
 		gc_orphan(g.names[i], i < n_leases ? "lease" : i < n_nat ? "NAT entries" : "link", &g);
 	free(g.names);
 	gc_nat(&g);
+	unsigned swept = 0; /* chains of a `ctnet trace` that was killed */
+	if (nat_trace_sweep(&swept, &g.err) == 0 && swept)
+		printf("removed %u trace chain%s of a killed ctnet trace\n", swept, swept == 1 ? "" : "s");
+	g.removed += (int)swept;
 	printf("gc: removed %d\n", g.removed);
 	return g.failed ? 1 : 0;
 }
