@@ -153,6 +153,8 @@ struct nat_trace_event {
 	uint8_t proto, tcp_flags;
 	uint16_t sport, dport;
 	char iif[16], oif[16];
+	bool header_only; /* the tracer's own chain, or the end of a chain's rules: only the
+			   * packet headers matter (the kernel sends them once per hook) */
 };
 struct nat_trace;
 /* Subscribes to NFNLGRP_NFTRACE, then adds the chains trace-PID-START(-out) (prerouting and

@@ -253,11 +253,11 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 			  th ? mnl_attr_get_payload(th) : NULL, th ? mnl_attr_get_payload_len(th) : 0, &ev);
 	/* The end of a chain's rules (no rule handle, verdict continue): the policy or the
 	 * return event that follows says what happened. */
-	if (ev.type == NFT_TRACETYPE_RULE && !ev.handle && ev.verdict == NFT_CONTINUE)
-		return MNL_CB_OK;
-	/* Our own chain only sets the mark: not part of the packet's path. */
-	if (ev.family == NFPROTO_INET && !strcmp(ev.table, "ctnet") && !strncmp(ev.chain, TRACE_PREFIX, 6))
-		return MNL_CB_OK;
+	ev.header_only = ev.type == NFT_TRACETYPE_RULE && !ev.handle && ev.verdict == NFT_CONTINUE;
+	/* Our own chain only sets the mark: not part of the packet's path (but the kernel
+	 * dumps the packet's headers with the first event of each hook: often this one). */
+	ev.header_only |= ev.family == NFPROTO_INET && !strcmp(ev.table, "ctnet") &&
+			  !strncmp(ev.chain, TRACE_PREFIX, 6);
 	if (c->t->have_rs) {
 		int ci = fw_chain_find(&c->t->rs, ev.family, ev.table, ev.chain);
 		if (ci >= 0) {

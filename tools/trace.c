@@ -156,16 +156,7 @@ static void on_event(const struct nat_trace_event *e, void *data)
 
 	if (!p)
 		return;
-	bool first = p->n == 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct nat_trace_event *v = realloc(p->ev, cap * sizeof(*v));
-		if (!v)
-			return;
-		p->ev = v;
-		p->cap = cap;
-	}
-	p->ev[p->n++] = *e;
+	bool first = !p->first_dst[0] && e->has_packet;
 	if (e->has_packet) {
 		if (!p->first_dst[0]) {
 			snprintf(p->first_dst, sizeof(p->first_dst), "%s", e->dst);
@@ -181,6 +172,27 @@ static void on_event(const struct nat_trace_event *e, void *data)
 		p->sport = e->sport;
 		p->dport = e->dport;
 	}
+	if (first && !c->json) {
+		char s[64], d[64];
+		endpoint(s, sizeof(s), e->src, e->sport);
+		endpoint(d, sizeof(d), e->dst, e->dport);
+		printf("packet #%08x: %s %s -> %s%s%s%s%s\n", p->id, proto_name(e->proto), s, d,
+		       e->iif[0] ? " iif " : "", e->iif, e->oif[0] ? " oif " : "", e->oif);
+	}
+	if (e->header_only) {
+		if (note[0] && !c->json)
+			printf("  #%08x  %s\n", p->id, note + 3);
+		return;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct nat_trace_event *v = realloc(p->ev, cap * sizeof(*v));
+		if (!v)
+			return;
+		p->ev = v;
+		p->cap = cap;
+	}
+	p->ev[p->n++] = *e;
 	if (!strncmp(e->comment, "ctnet:fwd", 9) && e->verdict == NF_ACCEPT)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note), "   [ctnet's port forward DNAT]");
 	if (e->verdict == NF_DROP && !p->dropped) {
@@ -189,13 +201,6 @@ static void on_event(const struct nat_trace_event *e, void *data)
 	}
 	if (c->json)
 		return;
-	if (first && e->has_packet) {
-		char s[64], d[64];
-		endpoint(s, sizeof(s), e->src, e->sport);
-		endpoint(d, sizeof(d), e->dst, e->dport);
-		printf("packet #%08x: %s %s -> %s%s%s%s%s\n", p->id, proto_name(e->proto), s, d,
-		       e->iif[0] ? " iif " : "", e->iif, e->oif[0] ? " oif " : "", e->oif);
-	}
 	print_event(p, e, note);
 	if (e->verdict == NF_DROP) {
 		char w[256];
