@@ -116,6 +116,7 @@ struct ctnet_findings;
 /* One container as doctor checks its links, from its record. */
 struct netd_doctor_ct {
 	const char *name, *host_ifname, *bridge;
+	unsigned mtu; /* recorded (0: the kernel's default) */
 	struct ctnet_addr host, local; /* family 0 when absent */
 	bool has_v6;
 	struct ctnet_addr host6, local6;

@@ -21,8 +21,9 @@
 struct item {
 	char name[CTNET_NAME_MAX + 1];
 	char host_ifname[IFNAMSIZ], bridge[IFNAMSIZ], ifname[IFNAMSIZ];
-	char netns[PATH_MAX];
+	const char *netns;
 	pid_t pid;
+	unsigned mtu;
 	struct ctnet_addr host, local, host6, local6;
 	bool has_v6, no_nat;
 	struct nat_container nc;
@@ -33,7 +34,32 @@ struct items {
 	size_t n, cap;
 	int dfd;
 	size_t skipped; /* shared or pending records */
+	/* Items come from big blocks: thousands of 5 KB mallocs cost more than the checks. */
+	char **blocks;
+	size_t n_blocks, used;
 };
+
+#define BLOCK_SIZE (1 << 20)
+
+static void *items_alloc(struct items *l, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (size > BLOCK_SIZE)
+		return NULL;
+	if (!l->n_blocks || l->used + size > BLOCK_SIZE) {
+		char **b = realloc(l->blocks, (l->n_blocks + 1) * sizeof(*b));
+		if (!b)
+			return NULL;
+		l->blocks = b;
+		if (!(b[l->n_blocks] = malloc(BLOCK_SIZE)))
+			return NULL;
+		l->n_blocks++;
+		l->used = 0;
+	}
+	void *p = l->blocks[l->n_blocks - 1] + l->used;
+	l->used += size;
+	return p;
+}
 
 static int item_add(struct items *l, const struct ct_record *r)
 {
@@ -49,16 +75,22 @@ static int item_add(struct items *l, const struct ct_record *r)
 		l->v = v;
 		l->cap = cap;
 	}
-	struct item *it = malloc(sizeof(*it) - sizeof(it->nc.forwards) +
-				 r->n_forwards * sizeof(it->nc.forwards[0]));
+	struct item *it = items_alloc(l, sizeof(*it) - sizeof(it->nc.forwards) +
+				      r->n_forwards * sizeof(it->nc.forwards[0]));
 	if (!it)
 		return -ENOMEM;
 	snprintf(it->name, sizeof(it->name), "%s", r->name);
 	snprintf(it->host_ifname, sizeof(it->host_ifname), "%s", r->host_ifname);
 	snprintf(it->bridge, sizeof(it->bridge), "%s", r->bridge);
 	snprintf(it->ifname, sizeof(it->ifname), "%s", r->ifname);
-	snprintf(it->netns, sizeof(it->netns), "%s", r->netns);
+	size_t nl = strlen(r->netns) + 1;
+	char *ns = items_alloc(l, nl);
+	if (!ns)
+		return -ENOMEM;
+	memcpy(ns, r->netns, nl);
+	it->netns = ns;
 	it->pid = r->pid;
+	it->mtu = r->mtu;
 	it->host = r->host;
 	it->local = r->local;
 	it->host6 = r->host6;
@@ -89,8 +121,9 @@ static int collect(int dfd, const char *name, void *data)
 
 static void items_free(struct items *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
+	for (size_t i = 0; i < l->n_blocks; i++)
+		free(l->blocks[i]);
+	free(l->blocks);
 	free(l->v);
 }
 
@@ -133,7 +166,7 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 	for (size_t i = 0; i < l.n; i++) {
 		struct item *it = l.v[i];
 		nd[i] = (struct netd_doctor_ct){
-			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge,
+			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
 			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
 			.host6 = it->host6, .local6 = it->local6, .inside = inside,
 			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
