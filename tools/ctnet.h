@@ -133,6 +133,8 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err);
 /* One warning line on stderr when doctor_quick finds a blocker. */
 void doctor_warn(const char *host_ifname);
+/* up with given addresses: -EADDRINUSE naming the interface when one is in use on the host. */
+int up_addr_clash(const struct ct_record *r, struct ctnet_err *err);
 int cmd_doctor(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

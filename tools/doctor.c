@@ -206,6 +206,29 @@ void doctor_warn(const char *host_ifname)
 	ctnet_findings_free(&f);
 }
 
+int up_addr_clash(const struct ct_record *r, struct ctnet_err *err)
+{
+	const struct ctnet_addr *mine[] = { &r->host, &r->local, &r->host6, &r->local6 };
+	struct ipam_host h = { 0 };
+	char own[IFNAMSIZ], why[256];
+	int rc = 0;
+
+	if (r->shared)
+		return 0;
+	if (r->host_ifname[0])
+		snprintf(own, sizeof(own), "%s", r->host_ifname);
+	else
+		netd_host_ifname(r->name, r->bridge[0] != '\0', own);
+	for (size_t i = 0; i < ARRAY_SIZE(mine) && rc == 0; i++) {
+		/* a bridge port's address sits in the bridge's subnet: only addresses count */
+		rc = ipam_host_clash(&h, mine[i], !r->bridge[0], own, why, sizeof(why), err);
+		if (rc == 1)
+			rc = ctnet_errf(err, EADDRINUSE, "container \"%s\": %s", r->name, why);
+	}
+	ipam_host_close(&h);
+	return rc < 0 ? rc : 0;
+}
+
 static int sev_cmp(const void *a, const void *b)
 {
 	const struct ctnet_finding *x = a, *y = b;

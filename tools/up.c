@@ -445,6 +445,9 @@ int ct_up(const struct up_opts *o, struct ct_record *out, struct ctnet_err *err)
 		}
 	}
 
+	/* Given addresses (flags, --config) already in use on the host: an error naming where. */
+	if (!(done & DONE_LEASE) && (rc = up_addr_clash(&r, err)) < 0)
+		goto fail;
 	struct netd_spec spec = {
 		.name = r.name,
 		.netns_fd = nsfd,
