@@ -12,7 +12,8 @@ iptables -N DOCKER-USER && iptables -A DOCKER-USER -i ve-+ -j ACCEPT && iptables
 iptables -A DOCKER-USER -j RETURN && iptables -P FORWARD DROP && iptables -A FORWARD -j DOCKER-USER
 nft -f - <<'NFT'
 table inet fw { chain forward { type filter hook forward priority filter; policy drop;
-	ct state established,related accept; iifname "ve-*" accept; ct status dnat accept } }
+	ct state established,related accept; iifname "ve-*" accept; ct status dnat accept
+} }
 NFT
 $NAT init
 echo "# making $N containers..." >&2

@@ -93,7 +93,7 @@ void nat_buf_table(struct nat_buf *b, const struct nat_config *cfg);
 void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg);
 
 /* The chains and the comments of their rules, for `check`. */
-#define NAT_CHAINS 4
+#define NAT_CHAINS 5
 extern const char *const nat_chain_names[NAT_CHAINS];
 /* Expected rule comments of a chain, joined by ','. */
 void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len);

@@ -37,13 +37,14 @@ static const char *set_kind(int s)
 }
 
 const char *const nat_chain_names[NAT_CHAINS] = { "antispoof", "prerouting", "output",
-						   "postrouting" };
+						   "postrouting", "forward" };
 static const char *const chain_decl[NAT_CHAINS] = {
 	/* raw: before conntrack, so spoofed packets never create state */
 	"type filter hook prerouting priority raw; policy accept;",
 	"type nat hook prerouting priority dstnat; policy accept;",
 	"type nat hook output priority -100; policy accept;",
 	"type nat hook postrouting priority srcnat; policy accept;",
+	"type filter hook forward priority mangle; policy accept;",
 };
 
 enum { ANY, EXT_ONLY, NO_EXT };
@@ -76,6 +77,10 @@ static const struct {
 	/* Hairpin: container B -> host:port -> container A must answer through the host. */
 	{ 3, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
 	{ 3, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
+	/* A smaller MTU upstream (VPN, PPPoE) behind a router that filters ICMP: TCP to and
+	 * from containers never needs path MTU discovery. */
+	{ 4, ANY, "mss-in", "oifname @ifaces tcp flags syn tcp option maxseg size set rt mtu" },
+	{ 4, ANY, "mss-out", "iifname @ifaces tcp flags syn tcp option maxseg size set rt mtu" },
 };
 
 static bool rule_applies(size_t i, const struct nat_config *cfg)

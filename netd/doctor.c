@@ -596,3 +596,52 @@ out:
 	view_free(&v);
 	return r < 0 ? r : (out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0);
 }
+
+unsigned netd_uplink_mtu(void)
+{
+	/* The route entry traffic to a reserved address (240.0.0.1, class E: nobody routes it)
+	 * takes: the default route, or something else (then no answer). */
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[8192];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rt;
+	struct view v = { 0 };
+	uint32_t dst = htonl(0xf0000001), seq = (uint32_t)time(NULL);
+	unsigned mtu = 0;
+	ssize_t n;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = 32;
+	rt->rtm_flags = RTM_F_FIB_MATCH;
+	mnl_attr_put(nlh, RTA_DST, 4, &dst);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) <= 0 ||
+	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), route_cb, &v) < 0 || !v.n_routes)
+		goto out;
+	const struct hroute *h = &v.routes[0];
+	if (h->plen != 0 || !h->oif)
+		goto out;
+	mtu = h->mtu;
+	char ifn[IFNAMSIZ];
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock >= 0 && if_indextoname((unsigned)h->oif, ifn)) {
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifn);
+		if (ioctl(sock, SIOCGIFMTU, &ifr) == 0 && (!mtu || (unsigned)ifr.ifr_mtu < mtu))
+			mtu = (unsigned)ifr.ifr_mtu;
+	}
+	if (sock >= 0)
+		close(sock);
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	view_free(&v);
+	return mtu;
+}

@@ -169,6 +169,8 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
 			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
 			.host6 = it->host6, .local6 = it->local6, .inside = inside,
+			/* ctnet's table clamps TCP MSS for its interfaces (forward chain) */
+			.mss_clamped = !it->no_nat,
 			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
 		};
 		if (!it->no_nat)

@@ -220,6 +220,10 @@ static int validate(const struct up_opts *o, struct ct_record *r, struct ctnet_e
 	}
 	r->n_macvlans = o->n_macvlans;
 	r->mtu = o->mtu;
+	if (!r->mtu && !o->shared) { /* a smaller uplink (VPN, PPPoE): the container's too */
+		unsigned up = netd_uplink_mtu();
+		r->mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;
+	}
 	snprintf(r->ifname, sizeof(r->ifname), "%s", o->ifname ? o->ifname : "eth0");
 	if (o->host_ifname)
 		snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", o->host_ifname);
