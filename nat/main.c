@@ -17,8 +17,12 @@ static const char usage_text[] =
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
 	"table inet ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]...   create the table (idempotent); with external\n"
-	"                                       interfaces, masquerade only out of those\n"
+	"  init [--external-interface IF]... [--accept-in-docker-user]\n"
+	"                                       create the table (idempotent); with external\n"
+	"                                       interfaces, masquerade only out of those; with\n"
+	"                                       --accept-in-docker-user, also accept ve-* in\n"
+	"                                       Docker's DOCKER-USER chain (opt-in: the only\n"
+	"                                       other table ctnet touches; flush removes it)\n"
 	"  add NAME --address A [--address6 A6] --iface IF [--forward SPEC]...\n"
 	"                                       NAT a container (idempotent; replaces)\n"
 	"  del NAME                             remove a container, its forwards and flows\n"
@@ -62,11 +66,16 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 
 static int cmd_init(int argc, char **argv)
 {
-	const char *ext[16];
+	const char *ext[16] = { NULL };
 	size_t n = 0;
+	bool docker = false;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
+		if (!strcmp(argv[i], "--accept-in-docker-user")) {
+			docker = true;
+			continue;
+		}
 		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
 		if (bad)
 			return ctnet_cli_usage("init: --external-interface needs a value");
@@ -78,6 +87,11 @@ static int cmd_init(int argc, char **argv)
 	}
 	if (nat_init(ext, n, &err) < 0)
 		return ctnet_cli_fail(&err);
+	unsigned added = 0;
+	if (docker && nat_docker_accept(&added, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (docker && added)
+		printf("added %u accept rules for ve-* to DOCKER-USER (ctnet-nat flush removes them)\n", added);
 	return CTNET_EXIT_OK;
 }
 

@@ -570,6 +570,10 @@ int nat_restore(struct ctnet_err *err)
 
 int nat_flush(struct ctnet_err *err)
 {
+	unsigned n;
+	int r = nat_docker_remove(&n, err); /* init --accept-in-docker-user's rules */
+	if (r < 0)
+		return r;
 	return nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n", err);
 }
 

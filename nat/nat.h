@@ -62,6 +62,12 @@ int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_
  * in $CTNET_STATE_DIR/nat/; when the table vanished behind our back a change rebuilds it.
  */
 
+/* Opt-in: accept rules (comment "ctnet:docker") for ctnet's veths (ve-*) at the top of
+ * Docker's DOCKER-USER chain in ip/ip6 filter when it exists; idempotent; *added counts
+ * rules added (0: none needed, or no Docker). nat_docker_remove deletes them again. */
+int nat_docker_accept(unsigned *added, struct ctnet_err *err);
+int nat_docker_remove(unsigned *removed, struct ctnet_err *err);
+
 /* Rebuilds ctnet's table from the desired state in one transaction. */
 int nat_restore(struct ctnet_err *err);
 /* Deletes ctnet's table only; the desired state is kept (nat_restore brings it back). */

@@ -6,7 +6,7 @@
 # exits 0 and traffic works again.
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS="healthy docker inet_fw ip_forward route_localnet host_route addr_clash route_overlap ext_iface listener"
+SCENARIOS="healthy docker docker_optin inet_fw ip_forward route_localnet host_route addr_clash route_overlap ext_iface listener"
 
 if [ -z "${DOCTOR_SCENARIO:-}" ]; then
 	# The outer sandbox only runs each scenario in a world of its own.
@@ -115,6 +115,22 @@ docker)
 	check_match "$S: evidence says policy drop" "$(finding forward-drop evidence)" "policy drop of ip filter FORWARD"
 	apply_fix forward-drop
 	healed
+	;;
+docker_optin)
+	iptables -N DOCKER-USER && iptables -A DOCKER-USER -j RETURN
+	iptables -P FORWARD DROP && iptables -A FORWARD -j DOCKER-USER
+	docker_rules() { iptables -S DOCKER-USER | grep -c 'ctnet:docker'; }
+	check_exit "$S: doctor exits 1 before the opt-in" 1 $CTNET doctor
+	check_eq "$S: plain init adds nothing to DOCKER-USER" "$($NAT init >/dev/null; docker_rules)" "0"
+	check "$S: init --accept-in-docker-user" $NAT init --accept-in-docker-user
+	check_eq "$S: two accept rules in DOCKER-USER" "$(docker_rules)" "2"
+	check_eq "$S: ... before Docker's RETURN" "$(iptables -S DOCKER-USER | sed -n 2,3p | grep -c ACCEPT)" "2"
+	check_eq "$S: again: still two" "$($NAT init --accept-in-docker-user >/dev/null; docker_rules)" "2"
+	healed
+	check "$S: ctnet-nat flush" $NAT flush
+	check_eq "$S: flush removed them" "$(docker_rules)" "0"
+	check_eq "$S: Docker's own rule stays" "$(iptables -S DOCKER-USER | grep -c RETURN)" "1"
+	$NAT restore >/dev/null
 	;;
 inet_fw)
 	nft -f - <<'NFT'
