@@ -639,9 +639,24 @@ static int lease_compatible(const struct ipam_lease *l, const struct ipam_opts *
 	return 0;
 }
 
+/* 1 when no address of l is in use on the host (an interface's address, or for pairs
+ * inside a route via another interface), else 2 (it may change: not marked in the map). */
+static int host_free(struct ipam_host *h, const struct ipam_lease *l, char *why, size_t whysize,
+		     struct ctnet_err *err)
+{
+	const struct ctnet_addr *mine[] = { &l->host, &l->local, &l->host6, &l->local6 };
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++) {
+		int r = ipam_host_clash(h, mine[i], !l->single, NULL, why, whysize, err);
+		if (r)
+			return r < 0 ? r : 2;
+	}
+	return 1;
+}
+
 int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
 	       struct ctnet_err *err)
 {
+	struct ipam_host host = { 0 };
 	struct conf_taken taken = { 0 };
 	struct ipam_pool pool;
 	struct pool_state ps;
@@ -711,13 +726,15 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 			if (opts->ipv6)
 				lease_add_v6(out, &ula);
 			r = lease_addrs_free(&c, &taken, out, why, sizeof(why), err);
+			if (r == 1)
+				r = host_free(&host, out, why, sizeof(why), err);
 			if (r < 0)
 				goto out;
 			if (r == 1) {
 				found = i;
 				break;
 			}
-			if (r == 2) { /* a config's: not in the map, and the hint stays below */
+			if (r == 2) { /* a config's or the host's: not in the map, the hint stays below */
 				if (first_conf == UINT32_MAX)
 					first_conf = i;
 				continue;
@@ -750,6 +767,7 @@ out:
 		close(mapfd);
 	ctx_close(&c);
 out_taken:
+	ipam_host_close(&host);
 	free(taken.v);
 	return r;
 }
@@ -854,6 +872,11 @@ int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct c
 	if ((r = bridges_load(&c, &pool, &taken, err)) < 0)
 		goto out;
 	r = lease_addrs_free(&c, &taken, &want, why, sizeof(why), err);
+	if (r == 1) {
+		struct ipam_host hs = { 0 };
+		r = host_free(&hs, &want, why, sizeof(why), err);
+		ipam_host_close(&hs);
+	}
 	if (r < 0)
 		goto out;
 	if (r != 1) {

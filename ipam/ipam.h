@@ -116,4 +116,20 @@ int64_t ipam_pool_index(const struct ipam_pool *pool, const struct ctnet_addr *a
 void ipam_v6_of(const struct ctnet_addr *ula48, const struct ctnet_addr *v4,
 		struct ctnet_addr *out);
 
+/* --- the host's own use of an address (host.c) --- */
+struct mnl_socket;
+struct ipam_host {
+	struct mnl_socket *nl; /* opened on first use */
+	uint32_t seq;
+};
+int ipam_host_open(struct ipam_host *h, struct ctnet_err *err);
+void ipam_host_close(struct ipam_host *h);
+/*
+ * 1 when a is an address of a host interface, or (routes) inside a route with a prefix via
+ * an interface (a VPN's subnet), why naming the interface; 0 when not; -errno. A match on
+ * own_ifname (the container's own host side, when up runs again) does not count.
+ */
+int ipam_host_clash(struct ipam_host *h, const struct ctnet_addr *a, bool routes, const char *own_ifname,
+		    char *why, size_t whysize, struct ctnet_err *err);
+
 #endif

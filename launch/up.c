@@ -224,6 +224,24 @@ static void explain_port_clash(const struct ct_spec *spec, struct ctnet_err *err
 	free(o);
 }
 
+/* Given addresses (flags, --config) already in use on the host: -EADDRINUSE naming where. */
+static int addr_clash(const struct ct_record *r, struct ctnet_err *err)
+{
+	const struct ctnet_addr *mine[] = { &r->host, &r->local, &r->host6, &r->local6 };
+	struct ipam_host h = { 0 };
+	char why[256];
+	int rc = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(mine) && rc == 0; i++) {
+		/* a bridge port's address sits in the bridge's subnet: only addresses count */
+		rc = ipam_host_clash(&h, mine[i], !r->spec.bridge[0], r->host_ifname, why, sizeof(why), err);
+		if (rc == 1)
+			rc = ctnet_errf(err, EADDRINUSE, "container \"%s\": %s", r->spec.name, why);
+	}
+	ipam_host_close(&h);
+	return rc < 0 ? rc : 0;
+}
+
 /* The first up of a container (or after a stale one was cleaned). */
 static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
 {
@@ -299,9 +317,16 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 		}
 	}
 
+	/* Given addresses (flags, --config) already in use on the host: an error naming where. */
+	if (!(done & DONE_LEASE) && (rc = addr_clash(r, err)) < 0)
+		goto fail;
 	struct netd_spec ls = link_spec(spec, r, nsfd);
 	struct netd_result res;
 	ls.host_ifname = r->host_ifname;
+	if (!ls.mtu) { /* a smaller uplink (VPN, PPPoE): the container's link too */
+		unsigned up = netd_uplink_mtu();
+		ls.mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;
+	}
 	rc = netd_up(&ls, &res, err);
 	if (rc < 0)
 		goto fail;

@@ -17,12 +17,15 @@ static const char usage_text[] =
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
 	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
+	"  init [--external-interface IF]... [--isolate | --no-isolate] [--accept-in-docker-user]\n"
 	"                                       create the tables (idempotent); with external\n"
 	"                                       interfaces, masquerade only out of those;\n"
 	"                                       --isolate: containers reach each other only\n"
 	"                                       through forwards (default: open; neither\n"
-	"                                       option keeps the recorded setting)\n"
+	"                                       option keeps the recorded setting);\n"
+	"                                       --accept-in-docker-user: also accept ve-* in\n"
+	"                                       Docker's DOCKER-USER chain (opt-in: the only\n"
+	"                                       other table ctnet touches; flush removes it)\n"
 	"  add NAME --address A [--address6 A6] --iface IF [--forward SPEC]...\n"
 	"                                       NAT a container (idempotent; replaces)\n"
 	"  del NAME                             remove a container, its forwards and flows\n"
@@ -67,12 +70,17 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 
 static int cmd_init(int argc, char **argv)
 {
-	const char *ext[16];
+	const char *ext[16] = { NULL };
 	size_t n = 0;
 	int isolate = -1;
+	bool docker = false;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
+		if (!strcmp(argv[i], "--accept-in-docker-user")) {
+			docker = true;
+			continue;
+		}
 		if (!strcmp(argv[i], "--isolate") || !strcmp(argv[i], "--no-isolate")) {
 			int want = !strcmp(argv[i], "--isolate");
 			if (isolate >= 0 && isolate != want)
@@ -91,6 +99,11 @@ static int cmd_init(int argc, char **argv)
 	}
 	if (nat_init_isolate(ext, n, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
+	unsigned added = 0;
+	if (docker && nat_docker_accept(&added, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (docker && added)
+		printf("added %u accept rules for ve-* to DOCKER-USER (ctnet-nat flush removes them)\n", added);
 	return CTNET_EXIT_OK;
 }
 

@@ -569,7 +569,11 @@ int nat_restore(struct ctnet_err *err)
 int nat_flush(struct ctnet_err *err)
 {
 	struct nat_store s;
-	int r = nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
+	unsigned n;
+	int r = nat_docker_remove(&n, err); /* init --accept-in-docker-user's rules */
+	if (r < 0)
+		return r;
+	r = nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
 			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);
 	if (r < 0)
 		return r;

@@ -73,6 +73,12 @@ int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_
  * in $CTNET_STATE_DIR/nat/; when the table vanished behind our back a change rebuilds it.
  */
 
+/* Opt-in: accept rules (comment "ctnet:docker") for ctnet's veths (ve-*) at the top of
+ * Docker's DOCKER-USER chain in ip/ip6 filter when it exists; idempotent; *added counts
+ * rules added (0: none needed, or no Docker). nat_docker_remove deletes them again. */
+int nat_docker_accept(unsigned *added, struct ctnet_err *err);
+int nat_docker_remove(unsigned *removed, struct ctnet_err *err);
+
 /* Rebuilds ctnet's table from the desired state in one transaction. */
 int nat_restore(struct ctnet_err *err);
 /* Deletes ctnet's table only; the desired state is kept (nat_restore brings it back). */
@@ -121,5 +127,71 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
  * Call once, at the end of main(); later nat_* calls reopen what they need.
  */
 void nat_release(bool async);
+
+/* --- doctor (doctor.c): what other tables, sysctls and sockets do to the containers --- */
+struct ctnet_findings;
+struct nat_doctor_ct {
+	const struct nat_container *c;
+	const char *l3iface; /* the interface its routed traffic uses: host side, or its bridge */
+};
+/*
+ * Findings for these containers (and host-wide ones) appended to out: foreign drop
+ * policies and drop rules on every hook, foreign DNAT of their host ports at an earlier
+ * priority, ip_forward / route_localnet / IPv6 forwarding, ctnet's table, pinned external
+ * interfaces, conntrack fill, host processes listening on forwarded ports. uplink: the
+ * interface of the default route (NULL when unknown). One dump of chains and one of rules.
+ */
+int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+	       struct ctnet_findings *out, struct ctnet_err *err);
+/* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
+ * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
+ * only of the tables that have such a chain. */
+int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err);
+/* The sysctl interface names under net.ipv4.conf where ctnet switches route_localnet on
+ * for a container whose host side is iface ("all" today). */
+size_t nat_localnet_ifaces(const char *iface, const char **out, size_t max);
+
+/* --- trace (trace.c): who passed and who dropped a container's packets --- */
+/* What to trace: packets from or to addr/addr6 (only port `port` when not 0, as source or
+ * destination) and to the host ports of forwards. */
+struct nat_trace_match {
+	struct ctnet_addr addr;
+	bool has_addr6;
+	struct ctnet_addr addr6;
+	uint16_t port;
+	size_t n_forwards;
+	const struct nat_forward *forwards;
+};
+/* One kernel trace event: a packet (id) passed a chain's rule or policy. */
+struct nat_trace_event {
+	uint32_t id;
+	int family;        /* NFPROTO_* */
+	char table[64], chain[64];
+	int hook, prio;    /* of a base chain (hook -1 when not known / not a base chain) */
+	int type;          /* NFT_TRACETYPE_RULE, _RETURN, _POLICY */
+	uint64_t handle;   /* the rule (type RULE) */
+	char comment[128]; /* the rule's comment, when known */
+	int verdict;       /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN, NFT_CONTINUE */
+	char jump[64];
+	bool has_packet;
+	char src[46], dst[46];
+	uint8_t proto, tcp_flags;
+	uint16_t sport, dport;
+	char iif[16], oif[16];
+	bool header_only; /* the tracer's own chain, or the end of a chain's rules: only the
+			   * packet headers matter (the kernel sends them once per hook) */
+};
+struct nat_trace;
+/* Subscribes to NFNLGRP_NFTRACE, then adds the chains trace-PID-START(-out) (prerouting and
+ * output, priority -301) to ctnet's table that set nftrace on matching packets. */
+int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err);
+int nat_trace_fd(const struct nat_trace *t);
+/* Reads what is waiting (non-blocking): cb per event. 1 when something was read, 0 none. */
+int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event *ev, void *data),
+		   void *data, struct ctnet_err *err);
+/* Deletes the chains and closes (NULL: nothing). */
+int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err);
+/* Deletes trace chains whose tracer (pid and start time) is gone (ctnet gc). */
+int nat_trace_sweep(unsigned *removed, struct ctnet_err *err);
 
 #endif

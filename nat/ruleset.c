@@ -112,6 +112,10 @@ static const struct {
 	/* Hairpin: container B -> host:port -> container A must answer through the host. */
 	{ NAT_C_POSTROUTING, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
 	{ NAT_C_POSTROUTING, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
+	/* A smaller MTU upstream (VPN, PPPoE) behind a router that filters ICMP: TCP to and
+	 * from containers never needs path MTU discovery. */
+	{ NAT_C_FORWARD, ANY, "mss-in", "oifname @ifaces tcp flags syn tcp option maxseg size set rt mtu" },
+	{ NAT_C_FORWARD, ANY, "mss-out", "iifname @ifaces tcp flags syn tcp option maxseg size set rt mtu" },
 	/* Isolation (init --isolate): container to container only through a forward (the
 	 * flow was DNATed). Sources are trustworthy: anti-spoofing ran first. */
 	{ NAT_C_FORWARD, ISOLATE, "isolate4", "ct status & dnat == 0 ip saddr @masq4 ip daddr @masq4 drop" },

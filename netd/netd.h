@@ -238,5 +238,37 @@ int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err
  * veths (before or after netd_down; the container's namespace may be gone). */
 int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, size_t n,
 			    struct ctnet_err *err);
+/* --- doctor (doctor.c) --- */
+struct ctnet_findings;
+/* One container as doctor checks its links, from its record. */
+struct netd_doctor_ct {
+	const char *name, *host_ifname, *bridge;
+	unsigned mtu; /* recorded (0: the kernel's default) */
+	struct ctnet_addr host, local; /* family 0 when absent */
+	bool has_v6;
+	struct ctnet_addr host6, local6;
+	bool mss_clamped; /* ctnet's table clamps TCP MSS (an MTU above the uplink's only a note) */
+	bool inside;      /* also look inside: netns/pid, ifname */
+	const char *netns, *ifname;
+	pid_t pid;
+};
+/* The interface of the host's default route and its path MTU (route MTU or link MTU). */
+struct netd_uplink {
+	bool found;
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	unsigned mtu;
+};
+/*
+ * Findings appended to out for each container: host link missing or down, host address or
+ * route missing, its addresses also on other interfaces, routes overlapping its addresses
+ * via other interfaces, MTU above the uplink's; inside (when asked): its link, address and
+ * default route. One address dump and one route dump (per family) for all.
+ */
+int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
+		struct ctnet_findings *out, struct ctnet_err *err);
+/* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is
+ * none. One route lookup: cheap enough for every up. */
+unsigned netd_uplink_mtu(void);
 
 #endif

@@ -198,7 +198,11 @@ int nd_batch_run(struct nd_sock *s, struct nd_batch *b, struct ctnet_err *err)
 					e = -((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
 				q->done = true;
 				pending--;
-				if (e == 0 || e == q->ok_errno) {
+				/* A delete whose device vanished meanwhile (a namespace dying
+				 * took it) is done as well as one that found nothing. */
+				bool gone = e == ENODEV && (q->ok_errno == EADDRNOTAVAIL ||
+							    q->ok_errno == ESRCH || q->ok_errno == ENOENT);
+				if (e == 0 || e == q->ok_errno || gone) {
 					q->error = e;
 					continue;
 				}

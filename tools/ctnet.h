@@ -45,4 +45,16 @@ int cmd_oci_hook(int argc, char **argv);
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);
 
+/* doctor.c */
+struct ctnet_findings;
+/* Every module's checks over the recorded containers (or name's); findings into out. */
+int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
+	       struct ctnet_err *err);
+/* The cheap subset (ip_forward, foreign drop-policy forward chains): for up and status. */
+int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err);
+/* One warning line on stderr when doctor_quick finds a blocker. */
+void doctor_warn(const char *host_ifname);
+int cmd_doctor(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+
 #endif

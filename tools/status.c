@@ -451,6 +451,8 @@ int cmd_status(int argc, char **argv)
 	} else {
 		print_table(s.ents, s.n);
 	}
+	if (s.n)
+		doctor_warn(NULL);
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);
 	return s.stale ? 1 : 0;
@@ -674,6 +676,10 @@ int cmd_gc(int argc, char **argv)
 	if (g.kept_leases)
 		printf("kept %d lease%s of containers not running (ctnet gc --leases or ctnet-ipam release NAME frees them)\n",
 		       g.kept_leases, g.kept_leases == 1 ? "" : "s");
+	unsigned swept = 0; /* chains of a `ctnet trace` that was killed */
+	if (nat_trace_sweep(&swept, &g.err) == 0 && swept)
+		printf("removed %u trace chain%s of a killed ctnet trace\n", swept, swept == 1 ? "" : "s");
+	g.removed += (int)swept;
 	printf("gc: removed %d\n", g.removed);
 	return g.failed ? 1 : 0;
 }

@@ -292,6 +292,8 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	print_record(rec, rep, o->json);
+	if (!rec->spec.shared && !rec->spec.no_nat)
+		doctor_warn(rec->spec.bridge[0] ? rec->spec.bridge : rec->host_ifname);
 	rc = 0;
 out:
 	free(o);

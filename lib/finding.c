@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#include "finding.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ctnet_finding_add(struct ctnet_findings *f, enum ctnet_severity sev, const char *code,
+		      const char *container, const char *object, const char *fix,
+		      const char *evidence_fmt, ...)
+{
+	va_list ap;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct ctnet_finding *v = realloc(f->v, cap * sizeof(*v));
+		if (!v) {
+			f->oom = true;
+			return -ENOMEM;
+		}
+		f->v = v;
+		f->cap = cap;
+	}
+	struct ctnet_finding *x = &f->v[f->n++];
+	memset(x, 0, sizeof(*x));
+	x->sev = sev;
+	snprintf(x->code, sizeof(x->code), "%s", code);
+	snprintf(x->container, sizeof(x->container), "%s", container ? container : "");
+	snprintf(x->object, sizeof(x->object), "%s", object ? object : "");
+	snprintf(x->fix, sizeof(x->fix), "%s", fix ? fix : "");
+	va_start(ap, evidence_fmt);
+	vsnprintf(x->evidence, sizeof(x->evidence), evidence_fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+size_t ctnet_findings_blocking(const struct ctnet_findings *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++)
+		n += f->v[i].sev == CTNET_SEV_BLOCKS;
+	return n;
+}
+
+const char *ctnet_severity_name(enum ctnet_severity s)
+{
+	switch (s) {
+	case CTNET_SEV_BLOCKS: return "blocks";
+	case CTNET_SEV_DEGRADES: return "degrades";
+	default: return "note";
+	}
+}
+
+void ctnet_findings_free(struct ctnet_findings *f)
+{
+	free(f->v);
+	*f = (struct ctnet_findings){ 0 };
+}

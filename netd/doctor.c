@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctnet doctor, link part: each container's host link, address and route, addresses of its
+ * pair present on other interfaces, routes that overlap the pair via other interfaces, the
+ * uplink's MTU, and (when asked) the address and routes inside the container. One address
+ * dump and one route dump per family for all containers; links by name (ioctl: a netlink
+ * link dump makes the kernel resolve every veth peer's namespace id, a scan per veth).
+ */
+#include "netd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "finding.h"
+
+struct haddr {
+	uint8_t family;
+	uint8_t a[16];
+	uint8_t plen;
+	int ifindex;
+};
+
+struct hroute {
+	uint8_t family, plen, type;
+	uint8_t dst[16], gw[16];
+	bool has_gw;
+	uint32_t table;
+	int oif;
+	unsigned mtu, metric;
+};
+
+struct view {
+	struct haddr *addrs;
+	size_t n_addrs, cap_addrs;
+	struct hroute *routes; /* after view_index: host routes (/32, /128) first, sorted */
+	size_t n_routes, cap_routes;
+	size_t n_host; /* how many host routes lead the array */
+	bool oom;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct view *v = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *address = NULL;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL)
+			local = a;
+		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+			address = a;
+	}
+	a = local ? local : address;
+	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
+	if (!a || mnl_attr_get_payload_len(a) < alen)
+		return MNL_CB_OK;
+	if (v->n_addrs == v->cap_addrs) {
+		size_t cap = v->cap_addrs ? v->cap_addrs * 2 : 256;
+		struct haddr *p = realloc(v->addrs, cap * sizeof(*p));
+		if (!p) {
+			v->oom = true;
+			return MNL_CB_ERROR;
+		}
+		v->addrs = p;
+		v->cap_addrs = cap;
+	}
+	struct haddr *h = &v->addrs[v->n_addrs++];
+	memset(h, 0, sizeof(*h));
+	h->family = ifa->ifa_family;
+	memcpy(h->a, mnl_attr_get_payload(a), alen);
+	h->plen = ifa->ifa_prefixlen;
+	h->ifindex = (int)ifa->ifa_index;
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct view *v = data;
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_table == RT_TABLE_LOCAL)
+		return MNL_CB_OK;
+	if (v->n_routes == v->cap_routes) {
+		size_t cap = v->cap_routes ? v->cap_routes * 2 : 256;
+		struct hroute *p = realloc(v->routes, cap * sizeof(*p));
+		if (!p) {
+			v->oom = true;
+			return MNL_CB_ERROR;
+		}
+		v->routes = p;
+		v->cap_routes = cap;
+	}
+	struct hroute *h = &v->routes[v->n_routes];
+	memset(h, 0, sizeof(*h));
+	h->family = rt->rtm_family;
+	h->plen = rt->rtm_dst_len;
+	h->type = rt->rtm_type;
+	h->table = rt->rtm_table;
+	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;
+	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
+		switch (mnl_attr_get_type(a)) {
+		case RTA_DST:
+			if (mnl_attr_get_payload_len(a) >= alen)
+				memcpy(h->dst, mnl_attr_get_payload(a), alen);
+			break;
+		case RTA_GATEWAY:
+			if (mnl_attr_get_payload_len(a) >= alen) {
+				memcpy(h->gw, mnl_attr_get_payload(a), alen);
+				h->has_gw = true;
+			}
+			break;
+		case RTA_OIF:
+			h->oif = (int)mnl_attr_get_u32(a);
+			break;
+		case RTA_TABLE:
+			h->table = mnl_attr_get_u32(a);
+			break;
+		case RTA_PRIORITY:
+			h->metric = mnl_attr_get_u32(a);
+			break;
+		case RTA_METRICS: {
+			const struct nlattr *m;
+			mnl_attr_for_each_nested(m, a)
+				if (mnl_attr_get_type(m) == RTAX_MTU)
+					h->mtu = mnl_attr_get_u32(m);
+			break;
+		}
+		}
+	}
+	if (h->table == RT_TABLE_LOCAL)
+		return MNL_CB_OK;
+	/* Kernel-made IPv6 multicast and link-local routes are not anyone's pair. */
+	if (h->family == AF_INET6 && (h->dst[0] == 0xff || (h->dst[0] == 0xfe && (h->dst[1] & 0xc0) == 0x80)))
+		return MNL_CB_OK;
+	v->n_routes++;
+	return MNL_CB_OK;
+}
+
+static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, void *data)
+{
+	static char buf[1 << 16];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int r = MNL_CB_OK;
+
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	if (type == RTM_GETADDR) {
+		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = (uint8_t)family;
+	} else {
+		struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+		rt->rtm_family = (uint8_t)family;
+	}
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	if (n < 0)
+		return -errno;
+	return r < 0 ? -errno : 0;
+}
+
+static int view_read(struct mnl_socket *nl, struct view *v, bool v6, struct ctnet_err *err)
+{
+	int r;
+	if ((r = rt_dump(nl, RTM_GETADDR, v6 ? AF_UNSPEC : AF_INET, addr_cb, v)) < 0 ||
+	    (r = rt_dump(nl, RTM_GETROUTE, AF_INET, route_cb, v)) < 0 ||
+	    (v6 && (r = rt_dump(nl, RTM_GETROUTE, AF_INET6, route_cb, v)) < 0))
+		return v->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory")
+			      : ctnet_err_sys(err, -r, "rtnetlink: read addresses and routes");
+	return 0;
+}
+
+static int haddr_cmp(const void *x, const void *y);
+
+static bool is_host_route(const struct hroute *h)
+{
+	return h->plen == (h->family == AF_INET6 ? 128 : 32);
+}
+
+static int hroute_cmp(const void *x, const void *y)
+{
+	const struct hroute *a = x, *b = y;
+	bool ha = is_host_route(a), hb = is_host_route(b);
+	if (ha != hb)
+		return ha ? -1 : 1;
+	if (!ha)
+		return 0;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->dst, b->dst, 16);
+}
+
+/* Addresses sorted; host routes first and sorted, so a container's checks cost a lookup,
+ * not a walk of every route (5,000 containers have 5,000 host routes). */
+static void view_index(struct view *v)
+{
+	if (v->n_addrs)
+		qsort(v->addrs, v->n_addrs, sizeof(*v->addrs), haddr_cmp);
+	if (v->n_routes)
+		qsort(v->routes, v->n_routes, sizeof(*v->routes), hroute_cmp);
+	v->n_host = 0;
+	while (v->n_host < v->n_routes && is_host_route(&v->routes[v->n_host]))
+		v->n_host++;
+}
+
+static void view_free(struct view *v)
+{
+	free(v->addrs);
+	free(v->routes);
+	memset(v, 0, sizeof(*v));
+}
+
+static int haddr_cmp(const void *x, const void *y)
+{
+	const struct haddr *a = x, *b = y;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->a, b->a, 16);
+}
+
+/* The first address entry equal to a (sorted view), or NULL. */
+static const struct haddr *addr_first(const struct view *v, const struct ctnet_addr *a)
+{
+	struct haddr key = { .family = (uint8_t)a->family };
+	memcpy(key.a, a->bytes, a->family == AF_INET6 ? 16 : 4);
+	const struct haddr *h = v->n_addrs ? bsearch(&key, v->addrs, v->n_addrs, sizeof(key), haddr_cmp) : NULL;
+	while (h && h > v->addrs && haddr_cmp(h - 1, &key) == 0)
+		h--;
+	return h;
+}
+
+static bool prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+	if (memcmp(net, a, full))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t m = (uint8_t)(0xff << (8 - rest));
+	return (net[full] & m) == (a[full] & m);
+}
+
+struct linkinfo {
+	int ifindex;
+	bool up;
+	unsigned mtu;
+};
+
+/* Each by-name ioctl walks a hash chain of the host's devices (10,000 with 5,000 veths):
+ * the MTU is read only when asked. */
+static bool link_get(int sock, const char *name, struct linkinfo *li, bool mtu)
+{
+	struct ifreq ifr;
+	memset(li, 0, sizeof(*li));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0)
+		return false;
+	li->ifindex = ifr.ifr_ifindex;
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0)
+		li->up = ifr.ifr_flags & IFF_UP;
+	if (mtu && ioctl(sock, SIOCGIFMTU, &ifr) == 0)
+		li->mtu = (unsigned)ifr.ifr_mtu;
+	return true;
+}
+
+static const char *ifname_of(int ifindex, char buf[IFNAMSIZ])
+{
+	if (!if_indextoname((unsigned)ifindex, buf))
+		snprintf(buf, IFNAMSIZ, "#%d", ifindex);
+	return buf;
+}
+
+static void route_str(const struct hroute *h, char *buf, size_t len)
+{
+	char d[INET6_ADDRSTRLEN], ifn[IFNAMSIZ], gw[INET6_ADDRSTRLEN + 8] = "";
+	inet_ntop(h->family, h->dst, d, sizeof(d));
+	if (h->has_gw) {
+		char g[INET6_ADDRSTRLEN];
+		inet_ntop(h->family, h->gw, g, sizeof(g));
+		snprintf(gw, sizeof(gw), " via %s", g);
+	}
+	const char *type = h->type == RTN_BLACKHOLE ? "blackhole " : h->type == RTN_UNREACHABLE ? "unreachable " :
+			   h->type == RTN_PROHIBIT ? "prohibit " : "";
+	char tbl[24] = "", dev[IFNAMSIZ + 5] = "";
+	if (h->table != RT_TABLE_MAIN)
+		snprintf(tbl, sizeof(tbl), " table %u", h->table);
+	if (h->oif)
+		snprintf(dev, sizeof(dev), " dev %s", ifname_of(h->oif, ifn));
+	snprintf(buf, len, "%s%s/%u%s%s%s", type, d, h->plen, gw, dev, tbl);
+}
+
+/* The default route of the main table with the lowest metric (IPv4). */
+static const struct hroute *default_route(const struct view *v)
+{
+	const struct hroute *best = NULL;
+	for (size_t i = 0; i < v->n_routes; i++) {
+		const struct hroute *h = &v->routes[i];
+		if (h->family == AF_INET && h->plen == 0 && h->table == RT_TABLE_MAIN && h->type == RTN_UNICAST &&
+		    (!best || h->metric < best->metric))
+			best = h;
+	}
+	return best;
+}
+
+static void check_addr_clash(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+			     int own_ifindex, bool is_host, struct ctnet_findings *out)
+{
+	char as[CTNET_ADDR_STRLEN], ifn[IFNAMSIZ], obj[160], fix[1024];
+	if (!a->family)
+		return;
+	ctnet_addr_str(a, as);
+	for (const struct haddr *h = addr_first(v, a); h && h < v->addrs + v->n_addrs &&
+	     h->family == a->family && !memcmp(h->a, a->bytes, a->family == AF_INET6 ? 16 : 4); h++) {
+		if (is_host && h->ifindex == own_ifindex)
+			continue;
+		ifname_of(h->ifindex, ifn);
+		snprintf(obj, sizeof(obj), "interface %s", ifn);
+		snprintf(fix, sizeof(fix), "ip %saddr del %s/%u dev %s", a->family == AF_INET6 ? "-6 " : "",
+			 as, h->plen, ifn);
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "address-clash", c->name, obj, fix,
+				  "%s, the %s address of %s, is also an address of %s (a VPN?): %s; if "
+				  "the address is %s's, give %s another pair instead (ctnet down %s, then "
+				  "ctnet up %s)", as, is_host ? "host-side" : "container's", c->name, ifn,
+				  is_host ? "replies to the container may leave through the other interface"
+					  : "the host answers for the container's address itself",
+				  ifn, c->name, c->name, c->name);
+	}
+}
+
+static void check_routes(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+			 int own_ifindex, int bridge_ifindex, bool p2p, struct ctnet_findings *out)
+{
+	char as[CTNET_ADDR_STRLEN], rs[200], obj[240], fix[1024];
+	size_t alen = a->family == AF_INET6 ? 16 : 4;
+	bool have = false;
+
+	if (!a->family)
+		return;
+	ctnet_addr_str(a, as);
+	/* The host routes to a itself (a bsearch), then every shorter route. */
+	struct hroute key = { .family = (uint8_t)a->family, .plen = (uint8_t)(alen * 8) };
+	memcpy(key.dst, a->bytes, alen);
+	const struct hroute *hr = v->n_host ? bsearch(&key, v->routes, v->n_host, sizeof(key), hroute_cmp) : NULL;
+	while (hr && hr > v->routes && hroute_cmp(hr - 1, &key) == 0)
+		hr--;
+	size_t from = hr ? (size_t)(hr - v->routes) : v->n_host;
+	for (size_t i = from; i < v->n_routes; i++) {
+		const struct hroute *h = &v->routes[i];
+		if (i < v->n_host && hroute_cmp(h, &key) != 0) {
+			i = v->n_host - 1; /* past a's host routes: on to the shorter ones */
+			continue;
+		}
+		if (h->family != a->family || h->plen == 0 || !prefix_covers(h->dst, h->plen, a->bytes))
+			continue;
+		bool ours = own_ifindex && (h->oif == own_ifindex || (bridge_ifindex && h->oif == bridge_ifindex));
+		if (ours && h->type == RTN_UNICAST) {
+			if (h->plen == alen * 8 || !p2p)
+				have = h->table == RT_TABLE_MAIN || have;
+			continue;
+		}
+		route_str(h, rs, sizeof(rs));
+		snprintf(obj, sizeof(obj), "route %s", rs);
+		snprintf(fix, sizeof(fix), "ip %sroute del %s", a->family == AF_INET6 ? "-6 " : "", rs);
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-overlap", c->name, obj, fix,
+				  "%s (container %s) is also inside route %s: %s; if that route is needed "
+				  "(a VPN), give %s another pair instead (ctnet down %s, then ctnet up %s)",
+				  as, c->name, rs,
+				  h->plen == alen * 8 ? "traffic to the container may take the other route"
+						      : "the container shadows that subnet: hosts there with "
+							"its address are unreachable",
+				  c->name, c->name, c->name);
+	}
+	if (!have && own_ifindex && p2p) {
+		char cidr[CTNET_ADDR_STRLEN + 8];
+		snprintf(cidr, sizeof(cidr), "%s/%zu", as, alen * 8);
+		snprintf(obj, sizeof(obj), "route %s dev %s", cidr, c->host_ifname);
+		snprintf(fix, sizeof(fix), "ip %sroute add %s dev %s", a->family == AF_INET6 ? "-6 " : "", cidr,
+			 c->host_ifname);
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "host-route-missing", c->name, obj, fix,
+				  "the host has no route to %s (container %s) via %s: nothing reaches the "
+				  "container", as, c->name, c->host_ifname);
+	}
+}
+
+static void check_host_addr(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+			    int own_ifindex, struct ctnet_findings *out)
+{
+	char as[CTNET_ADDR_STRLEN], obj[200], fix[1024];
+	if (!a->family || !own_ifindex)
+		return;
+	for (const struct haddr *h = addr_first(v, a); h && h < v->addrs + v->n_addrs &&
+	     h->family == a->family && !memcmp(h->a, a->bytes, a->family == AF_INET6 ? 16 : 4); h++)
+		if (h->ifindex == own_ifindex)
+			return;
+	ctnet_addr_str(a, as);
+	snprintf(obj, sizeof(obj), "address %s dev %s", as, c->host_ifname);
+	snprintf(fix, sizeof(fix), "ip %saddr add %s/%d dev %s", a->family == AF_INET6 ? "-6 " : "", as,
+		 a->family == AF_INET6 ? 128 : 32, c->host_ifname);
+	ctnet_finding_add(out, CTNET_SEV_BLOCKS, "host-address-missing", c->name, obj, fix,
+			  "%s lacks its address %s: the container's default gateway is gone", c->host_ifname, as);
+}
+
+/* Inside the container: its address on its link, the route to the host, the default route. */
+static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *out)
+{
+	struct ctnet_err e;
+	int fd = netd_netns_open(c->netns && *c->netns ? c->netns : NULL, c->pid, &e);
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct mnl_socket *nl = NULL;
+	struct view v = { 0 };
+	const char *ifname = c->ifname && *c->ifname ? c->ifname : NETD_DEFAULT_IFNAME;
+
+	if (fd < 0 || self < 0) {
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "netns-unreachable", c->name, c->netns, "",
+				  "cannot open the container's network namespace: %s", fd < 0 ? e.msg : "no self ns");
+		goto out;
+	}
+	if (setns(fd, CLONE_NEWNET) == 0) {
+		nl = mnl_socket_open(NETLINK_ROUTE);
+		if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+			mnl_socket_close(nl);
+			nl = NULL;
+		}
+		int ifindex = (int)if_nametoindex(ifname);
+		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct linkinfo li = { 0 };
+		bool have_link = sock >= 0 && link_get(sock, ifname, &li, false);
+		if (sock >= 0)
+			close(sock);
+		if (setns(self, CLONE_NEWNET) < 0)
+			abort(); /* cannot go home: nothing after this would be true */
+		if (!have_link) {
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-link-missing", c->name, ifname,
+					  "ctnet down NAME, then ctnet up NAME again", "the container has no %s", ifname);
+			goto out;
+		}
+		if (!li.up) {
+			char fix[256];
+			snprintf(fix, sizeof(fix), "ip -n NS link set %s up", ifname);
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-link-down", c->name, ifname, fix,
+					  "%s inside the container is down", ifname);
+		}
+		if (!nl || view_read(nl, &v, c->has_v6, &e) < 0) {
+			ctnet_finding_add(out, CTNET_SEV_NOTE, "container-unreadable", c->name, ifname, "",
+					  "cannot read the container's addresses and routes");
+			goto out;
+		}
+		view_index(&v);
+		const struct haddr *h = addr_first(&v, &c->local);
+		bool ok = false;
+		for (; h && h < v.addrs + v.n_addrs && !memcmp(h->a, c->local.bytes, 4) && h->family == AF_INET; h++)
+			ok |= h->ifindex == ifindex;
+		char as[CTNET_ADDR_STRLEN], hs[CTNET_ADDR_STRLEN], obj[200];
+		ctnet_addr_str(&c->local, as);
+		if (!ok) {
+			snprintf(obj, sizeof(obj), "address %s dev %s (inside)", as, ifname);
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-address-missing", c->name, obj,
+					  "ctnet down NAME, then ctnet up NAME again",
+					  "the container's %s lacks its address %s", ifname, as);
+		}
+		const struct hroute *def = NULL;
+		for (size_t i = 0; i < v.n_routes; i++)
+			if (v.routes[i].family == AF_INET && v.routes[i].plen == 0 &&
+			    v.routes[i].table == RT_TABLE_MAIN && v.routes[i].type == RTN_UNICAST)
+				def = &v.routes[i];
+		if (!def && c->host.family) {
+			ctnet_addr_str(&c->host, hs);
+			snprintf(obj, sizeof(obj), "default route (inside)");
+			char fix[1024];
+			snprintf(fix, sizeof(fix), "ip -n NS route add default via %s dev %s", hs, ifname);
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-default-route-missing", c->name, obj,
+					  fix, "the container has no default route (expected via %s)", hs);
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	if (fd >= 0)
+		close(fd);
+	if (self >= 0)
+		close(self);
+	view_free(&v);
+}
+
+int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
+		struct ctnet_findings *out, struct ctnet_err *err)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct view v = { 0 };
+	bool v6 = false;
+	int sock = -1, r;
+
+	memset(uplink, 0, sizeof(*uplink));
+	for (size_t i = 0; i < n; i++)
+		v6 |= cts[i].has_v6;
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = ctnet_err_sys(err, errno, "rtnetlink: open");
+		goto out;
+	}
+	if ((r = view_read(nl, &v, v6, err)) < 0)
+		goto out;
+	view_index(&v);
+	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		r = ctnet_err_sys(err, errno, "socket");
+		goto out;
+	}
+	const struct hroute *def = default_route(&v);
+	struct linkinfo up = { 0 };
+	if (def && def->oif && ifname_of(def->oif, uplink->ifname)[0] != '#' && link_get(sock, uplink->ifname, &up, true)) {
+		uplink->found = true;
+		uplink->ifindex = def->oif;
+		uplink->mtu = def->mtu && def->mtu < up.mtu ? def->mtu : up.mtu;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct netd_doctor_ct *c = &cts[i];
+		struct linkinfo li, bl = { 0 };
+		char obj[160], fix[1024];
+		if (!c->host_ifname || !*c->host_ifname)
+			continue;
+		snprintf(obj, sizeof(obj), "interface %s", c->host_ifname);
+		/* The record's MTU (0: the kernel's 1500) says whether the link's is worth reading. */
+		bool want_mtu = uplink->found && uplink->mtu < (c->mtu ? c->mtu : 1500);
+		if (!link_get(sock, c->host_ifname, &li, want_mtu)) {
+			snprintf(fix, sizeof(fix), "ctnet down %s, then ctnet up %s again", c->name, c->name);
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "link-missing", c->name, obj, fix,
+					  "the host side %s of %s does not exist", c->host_ifname, c->name);
+			check_addr_clash(&v, c, &c->local, 0, false, out);
+			continue;
+		}
+		if (!li.up) {
+			snprintf(fix, sizeof(fix), "ip link set %s up", c->host_ifname);
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "link-down", c->name, obj, fix,
+					  "the host side %s of %s is down", c->host_ifname, c->name);
+		}
+		bool p2p = !c->bridge || !*c->bridge;
+		if (!p2p)
+			link_get(sock, c->bridge, &bl, false);
+		if (p2p) {
+			check_host_addr(&v, c, &c->host, li.ifindex, out);
+			if (c->has_v6)
+				check_host_addr(&v, c, &c->host6, li.ifindex, out);
+		}
+		check_addr_clash(&v, c, &c->host, p2p ? li.ifindex : bl.ifindex, true, out);
+		check_addr_clash(&v, c, &c->local, 0, false, out);
+		check_routes(&v, c, &c->local, li.ifindex, bl.ifindex, p2p, out);
+		if (c->has_v6) {
+			check_addr_clash(&v, c, &c->host6, p2p ? li.ifindex : bl.ifindex, true, out);
+			check_addr_clash(&v, c, &c->local6, 0, false, out);
+			check_routes(&v, c, &c->local6, li.ifindex, bl.ifindex, p2p, out);
+		}
+		if (want_mtu && li.mtu > uplink->mtu) {
+			snprintf(obj, sizeof(obj), "mtu of %s", c->host_ifname);
+			snprintf(fix, sizeof(fix), "ctnet down %s, then ctnet up %s --mtu %u", c->name, c->name,
+				 uplink->mtu);
+			ctnet_finding_add(out, c->mss_clamped ? CTNET_SEV_NOTE : CTNET_SEV_DEGRADES, "mtu-above-uplink",
+					  c->name, obj, fix,
+					  "%s has MTU %u, the uplink %s %u: %s", c->host_ifname, li.mtu,
+					  uplink->ifname, uplink->mtu,
+					  c->mss_clamped ? "ctnet's table clamps TCP MSS to the route MTU, so TCP "
+							   "is safe; other protocols rely on path MTU discovery"
+							 : "large packets rely on path MTU discovery; behind a "
+							   "router that filters ICMP, downloads into the container stall");
+		}
+		if (c->inside)
+			check_inside(c, out);
+	}
+	r = 0;
+out:
+	if (sock >= 0)
+		close(sock);
+	if (nl)
+		mnl_socket_close(nl);
+	view_free(&v);
+	return r < 0 ? r : (out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0);
+}
+
+unsigned netd_uplink_mtu(void)
+{
+	/* The route entry traffic to a reserved address (240.0.0.1, class E: nobody routes it)
+	 * takes: the default route, or something else (then no answer). */
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[8192];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rt;
+	struct view v = { 0 };
+	uint32_t dst = htonl(0xf0000001), seq = (uint32_t)time(NULL);
+	unsigned mtu = 0;
+	ssize_t n;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = 32;
+	rt->rtm_flags = RTM_F_FIB_MATCH;
+	mnl_attr_put(nlh, RTA_DST, 4, &dst);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) <= 0 ||
+	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), route_cb, &v) < 0 || !v.n_routes)
+		goto out;
+	const struct hroute *h = &v.routes[0];
+	if (h->plen != 0 || !h->oif)
+		goto out;
+	mtu = h->mtu;
+	char ifn[IFNAMSIZ];
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock >= 0 && if_indextoname((unsigned)h->oif, ifn)) {
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifn);
+		if (ioctl(sock, SIOCGIFMTU, &ifr) == 0 && (!mtu || (unsigned)ifr.ifr_mtu < mtu))
+			mtu = (unsigned)ifr.ifr_mtu;
+	}
+	if (sock >= 0)
+		close(sock);
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	view_free(&v);
+	return mtu;
+}

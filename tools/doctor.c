@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctnet doctor: why a container's traffic is dead. Composes the modules' checks (netd:
+ * links, addresses, routes, MTU; nat: other tables, sysctls, conntrack, listeners) over the
+ * recorded containers and prints their findings with one printer (table or --json).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../netd/netd.h"
+#include "cli.h"
+#include "ctnet.h"
+#include "finding.h"
+#include "json.h"
+#include "state.h"
+
+/* What doctor keeps of one record (a ct_record is ~6 KB; thousands are read). */
+struct item {
+	char name[CTNET_NAME_MAX + 1];
+	char host_ifname[IFNAMSIZ], bridge[IFNAMSIZ], ifname[IFNAMSIZ];
+	const char *netns;
+	pid_t pid;
+	unsigned mtu;
+	struct ctnet_addr host, local, host6, local6;
+	bool has_v6, no_nat;
+	struct nat_container nc;
+};
+
+struct items {
+	struct item **v;
+	size_t n, cap;
+	int dfd;
+	size_t skipped; /* shared or pending records */
+	/* Items come from big blocks: thousands of 5 KB mallocs cost more than the checks. */
+	char **blocks;
+	size_t n_blocks, used;
+};
+
+#define BLOCK_SIZE (1 << 20)
+
+static void *items_alloc(struct items *l, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (size > BLOCK_SIZE)
+		return NULL;
+	if (!l->n_blocks || l->used + size > BLOCK_SIZE) {
+		char **b = realloc(l->blocks, (l->n_blocks + 1) * sizeof(*b));
+		if (!b)
+			return NULL;
+		l->blocks = b;
+		if (!(b[l->n_blocks] = malloc(BLOCK_SIZE)))
+			return NULL;
+		l->n_blocks++;
+		l->used = 0;
+	}
+	void *p = l->blocks[l->n_blocks - 1] + l->used;
+	l->used += size;
+	return p;
+}
+
+static int item_add(struct items *l, const struct ct_record *r)
+{
+	if (r->spec.shared || r->pending || !r->host_ifname[0]) {
+		l->skipped++;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct item **v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct item *it = items_alloc(l, sizeof(*it) - sizeof(it->nc.forwards) +
+				      r->spec.n_forwards * sizeof(it->nc.forwards[0]));
+	if (!it)
+		return -ENOMEM;
+	snprintf(it->name, sizeof(it->name), "%s", r->spec.name);
+	snprintf(it->host_ifname, sizeof(it->host_ifname), "%s", r->host_ifname);
+	snprintf(it->bridge, sizeof(it->bridge), "%s", r->spec.bridge);
+	snprintf(it->ifname, sizeof(it->ifname), "%s", r->ifname);
+	size_t nl = strlen(r->netns) + 1;
+	char *ns = items_alloc(l, nl);
+	if (!ns)
+		return -ENOMEM;
+	memcpy(ns, r->netns, nl);
+	it->netns = ns;
+	it->pid = r->pid;
+	it->mtu = r->spec.mtu;
+	it->host = r->host;
+	it->local = r->local;
+	it->host6 = r->host6;
+	it->local6 = r->local6;
+	it->has_v6 = r->has_v6 && r->local6.family;
+	it->no_nat = r->spec.no_nat || !r->local.family;
+	it->nc.name = it->name;
+	it->nc.iface = it->host_ifname;
+	it->nc.addr = r->local;
+	it->nc.has_addr6 = it->has_v6;
+	it->nc.addr6 = r->local6;
+	it->nc.n_forwards = r->spec.n_forwards;
+	memcpy(it->nc.forwards, r->spec.forwards, r->spec.n_forwards * sizeof(r->spec.forwards[0]));
+	l->v[l->n++] = it;
+	return 0;
+}
+
+static int collect(int dfd, const char *name, void *data)
+{
+	struct items *l = data;
+	struct ct_record r;
+	struct ctnet_err e;
+	(void)dfd;
+	if (record_read_at(l->dfd, name, &r, &e) < 0)
+		return 0; /* removed meanwhile, or unreadable: status reports those */
+	return item_add(l, &r);
+}
+
+static void items_free(struct items *l)
+{
+	for (size_t i = 0; i < l->n_blocks; i++)
+		free(l->blocks[i]);
+	free(l->blocks);
+	free(l->v);
+}
+
+int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
+	       struct ctnet_err *err)
+{
+	struct items l = { .dfd = -1 };
+	struct netd_uplink up;
+	struct netd_doctor_ct *nd = NULL;
+	struct nat_doctor_ct *nt = NULL;
+	size_t n_nat = 0;
+	int r;
+
+	if (name) {
+		struct ct_record rec;
+		if ((r = record_read(name, &rec, err)) < 0)
+			return r;
+		if ((r = item_add(&l, &rec)) < 0)
+			return ctnet_errf(err, -r, "doctor: out of memory");
+	} else {
+		l.dfd = record_dir(false, err);
+		if (l.dfd >= 0) {
+			r = ctnet_dir_foreach(l.dfd, "records", collect, &l, err);
+			close(l.dfd);
+			if (r < 0) {
+				items_free(&l);
+				return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
+			}
+		} else if (l.dfd != -ENOENT) {
+			return l.dfd;
+		}
+		ctnet_err_clear(err);
+	}
+	nd = calloc(l.n ? l.n : 1, sizeof(*nd));
+	nt = calloc(l.n ? l.n : 1, sizeof(*nt));
+	if (!nd || !nt) {
+		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct item *it = l.v[i];
+		nd[i] = (struct netd_doctor_ct){
+			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
+			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
+			.host6 = it->host6, .local6 = it->local6, .inside = inside,
+			/* ctnet's table clamps TCP MSS for its interfaces (forward chain) */
+			.mss_clamped = !it->no_nat,
+			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
+		};
+		if (!it->no_nat)
+			nt[n_nat++] = (struct nat_doctor_ct){ .c = &it->nc,
+							      .l3iface = it->bridge[0] ? it->bridge : it->host_ifname };
+	}
+	if ((r = netd_doctor(nd, l.n, &up, out, err)) < 0)
+		goto out;
+	r = nat_doctor(nt, n_nat, up.found ? up.ifname : NULL, out, err);
+	*n_checked = l.n;
+out:
+	free(nd);
+	free(nt);
+	items_free(&l);
+	return r;
+}
+
+int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err)
+{
+	return nat_doctor_quick(host_ifname, out, err);
+}
+
+void doctor_warn(const char *host_ifname)
+{
+	struct ctnet_findings f = { 0 };
+	struct ctnet_err e;
+	if (doctor_quick(host_ifname, &f, &e) == 0) {
+		for (size_t i = 0; i < f.n; i++)
+			if (f.v[i].sev == CTNET_SEV_BLOCKS) {
+				fprintf(stderr, "ctnet: warning: %s; run `ctnet doctor` for the fix\n",
+					f.v[i].evidence);
+				break;
+			}
+	}
+	ctnet_findings_free(&f);
+}
+
+static int sev_cmp(const void *a, const void *b)
+{
+	const struct ctnet_finding *x = a, *y = b;
+	return (int)y->sev - (int)x->sev;
+}
+
+/* The one printer of findings. */
+static void print_findings(const struct ctnet_findings *f, size_t n_checked, bool json)
+{
+	size_t count[3] = { 0 };
+	for (size_t i = 0; i < f->n; i++)
+		count[f->v[i].sev]++;
+	if (json) {
+		json_t *o = json_object(), *list = json_array();
+		for (size_t i = 0; i < f->n; i++) {
+			const struct ctnet_finding *x = &f->v[i];
+			json_t *j = json_object();
+			ctnet_json_set_str(j, "severity", ctnet_severity_name(x->sev));
+			ctnet_json_set_str(j, "code", x->code);
+			if (x->container[0])
+				ctnet_json_set_str(j, "container", x->container);
+			ctnet_json_set_str(j, "object", x->object);
+			ctnet_json_set_str(j, "evidence", x->evidence);
+			if (x->fix[0])
+				ctnet_json_set_str(j, "fix", x->fix);
+			json_array_append_new(list, j);
+		}
+		ctnet_json_set_int(o, "containers", (long long)n_checked);
+		ctnet_json_set_int(o, "blocks", (long long)count[CTNET_SEV_BLOCKS]);
+		ctnet_json_set_int(o, "degrades", (long long)count[CTNET_SEV_DEGRADES]);
+		ctnet_json_set_int(o, "notes", (long long)count[CTNET_SEV_NOTE]);
+		json_object_set_new(o, "findings", list);
+		ctnet_json_print(stdout, o);
+		return;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		const struct ctnet_finding *x = &f->v[i];
+		printf("%-8s  %s  %s%s%s\n", ctnet_severity_name(x->sev), x->code, x->object,
+		       x->container[0] ? "  container " : "", x->container);
+		printf("          %s\n", x->evidence);
+		if (x->fix[0])
+			printf("          fix: %s\n", x->fix);
+	}
+	printf("%zu container%s checked: %zu blocking, %zu degrading, %zu note%s\n", n_checked,
+	       n_checked == 1 ? "" : "s", count[CTNET_SEV_BLOCKS], count[CTNET_SEV_DEGRADES],
+	       count[CTNET_SEV_NOTE], count[CTNET_SEV_NOTE] == 1 ? "" : "s");
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "inside", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctnet_findings f = { 0 };
+	struct ctnet_err err;
+	bool json = false, inside = false;
+	size_t n = 0;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			printf("Usage: ctnet doctor [NAME] [--json] [--inside]\n"
+			       "Check the host path of every container (or NAME): other tables' drop\n"
+			       "policies and rules, foreign DNAT of forwarded ports, sysctls, host links,\n"
+			       "addresses and routes, clashing addresses and routes, external interfaces,\n"
+			       "MTU, conntrack fill, host processes on forwarded ports; with NAME (or\n"
+			       "--inside) also the container's own address and routes. Each finding has\n"
+			       "a severity (blocks, degrades, note), the object, the evidence and the fix.\n"
+			       "Exit 0 when nothing blocks, 1 when something does (or on error).\n");
+			return 0;
+		}
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'i')
+			inside = true;
+		else
+			return ctnet_cli_usage("doctor: bad option");
+	}
+	if (argc - optind > 1)
+		return ctnet_cli_usage("doctor: at most one NAME");
+	const char *name = optind < argc ? argv[optind] : NULL;
+	if (name && ctnet_name_check(name, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (doctor_run(name, inside || name, &f, &n, &err) < 0) {
+		ctnet_findings_free(&f);
+		return ctnet_cli_fail(&err);
+	}
+	if (f.n)
+		qsort(f.v, f.n, sizeof(*f.v), sev_cmp);
+	print_findings(&f, n, json);
+	int rc = ctnet_findings_blocking(&f) ? CTNET_EXIT_FAIL : CTNET_EXIT_OK;
+	ctnet_findings_free(&f);
+	return rc;
+}
