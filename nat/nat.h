@@ -109,4 +109,16 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
  */
 void nat_release(bool async);
 
+/*
+ * nftables events (monitor.c), for `ctnet watch`: a non-blocking socket in the
+ * NFNLGRP_NFTABLES group. nat_monitor_read drains it and returns how many messages deleted
+ * something of ctnet's table (0: nothing of ours removed), -ENOBUFS when events were lost
+ * (check everything), or -errno.
+ */
+struct nat_monitor;
+int nat_monitor_open(struct nat_monitor **out, struct ctnet_err *err);
+int nat_monitor_fd(const struct nat_monitor *m);
+int nat_monitor_read(struct nat_monitor *m, struct ctnet_err *err);
+void nat_monitor_close(struct nat_monitor *m);
+
 #endif

@@ -132,4 +132,21 @@ int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const
  * deleted when to_fd < 0. Absent is success. */
 int netd_release_in(int netns_fd, const char *ifname, int to_fd, struct ctnet_err *err);
 
+/*
+ * rtnetlink events (monitor.c), for `ctnet watch`. netd_monitor_open returns a
+ * non-blocking socket in the link, IPv4/IPv6 address and route groups of netns_fd (-1: our
+ * own namespace), or -errno. netd_monitor_read drains it, calls cb for each removal (a link
+ * deleted or down, an address or a main-table route deleted) and returns how many, or
+ * -ENOBUFS when events were lost (check everything), or -errno.
+ */
+enum netd_event_kind { NETD_EV_LINK_DEL = 1, NETD_EV_LINK_DOWN, NETD_EV_ADDR_DEL, NETD_EV_ROUTE_DEL };
+struct netd_event {
+	enum netd_event_kind kind;
+	int ifindex;          /* 0 when the message named none (a route without RTA_OIF) */
+	char ifname[IFNAMSIZ]; /* link events only */
+};
+int netd_monitor_open(int netns_fd, struct ctnet_err *err);
+int netd_monitor_read(int fd, void (*cb)(const struct netd_event *ev, void *data), void *data,
+		      struct ctnet_err *err);
+
 #endif

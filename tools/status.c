@@ -414,7 +414,8 @@ int cmd_status(int argc, char **argv)
 		if (opt == 'h') {
 			printf("Usage: ctnet status [NAME] [--json]\n"
 			       "Containers ctnet brought up: mode, addresses, interfaces, forwards, and\n"
-			       "whether each is up or stale (namespace or process gone, link deleted).\n"
+			       "whether each is up or stale (namespace or process gone, link deleted);\n"
+			       "without NAME and --json, whether a `ctnet watch` is running.\n"
 			       "Exit 1 when NAME (or, without NAME, any container) is not up or is stale.\n");
 			return 0;
 		}
@@ -467,6 +468,15 @@ int cmd_status(int argc, char **argv)
 		ctnet_json_print(stdout, list);
 	} else {
 		print_table(s.ents, s.n);
+		/* Whether someone puts back what others remove (ctnet watch). */
+		if (optind == argc) {
+			pid_t wpid;
+			int w = watch_running(&wpid);
+			if (w == 1)
+				printf("watcher: running (pid %ld)\n", (long)wpid);
+			else
+				printf("watcher: %s\n", w == 0 ? "not running" : "unknown (cannot read its pid file)");
+		}
 	}
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);
