@@ -189,12 +189,17 @@ check_match "status says not running" "$(cat "$T_TMP/out")" "watcher: not runnin
 
 # --- --json log lines ---
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null
-$CTNET watch --json >"$T_TMP/json.log" 2>&1 &
+socat -u UNIX-RECV:"$T_TMP/notify" OPEN:"$T_TMP/notify.txt",creat,append &
+NPID=$!
+until_true 5 test -S "$T_TMP/notify" >/dev/null
+NOTIFY_SOCKET=$T_TMP/notify $CTNET watch --json >"$T_TMP/json.log" 2>&1 &
 WPID=$!
 until_true 10 grep -q '"ready"' "$T_TMP/json.log" >/dev/null
+check "sd_notify: READY=1 sent to \$NOTIFY_SOCKET" until_true 5 grep -q "READY=1" "$T_TMP/notify.txt"
 ip route del 10.233.1.2 dev ve-web
 check "--json: the repair as a JSON line" until_true 5 sh -c "grep '\"repaired\"' '$T_TMP/json.log' | python3 -c 'import json,sys; o=json.loads(sys.stdin.readline()); assert o[\"object\"]==\"container web\" and \"host route\" in o[\"message\"]'"
 kill -TERM $WPID; wait $WPID; WPID=
+kill $NPID 2>/dev/null
 $CTNET down web
 
 # --- the systemd units ---
