@@ -121,6 +121,11 @@ check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
 ip link set ve-web down
 t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link set down: up again ($t ms)" "$t" "^[0-9]+$"
 
+ip link del ve-web
+t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link deleted: made again ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged" until_true 2 grep -q "repaired container web: host link ve-web missing" "$LOG"
+check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
+
 sysctl -qw net.ipv4.ip_forward=0
 t=$(until_true 5 sh -c '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]'); check_match "ip_forward=0 switched back ($t ms)" "$t" "^[0-9]+$"
 check "the sysctl repair is logged" until_true 2 grep -q "repaired sysctl: net.ipv4.ip_forward was off" "$LOG"

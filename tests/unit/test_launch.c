@@ -29,9 +29,13 @@ static void test_front_ends(const char *dir)
 	static struct ct_spec cli, conf, oci, cni;
 	struct ctnet_err err;
 	char path[512];
-	char *argv[] = { "up", "web", "--netns", "/run/netns/web", "--host-address", "10.233.5.1",
-			 "--local-address", "10.233.5.2", "--forward", "tcp:8080:80", "--forward",
-			 "udp:53", "--mac", "02:00:00:00:00:01", NULL };
+	static char args[] = "up\0" "web\0" "--netns\0" "/run/netns/web\0" "--host-address\0"
+			     "10.233.5.1\0" "--local-address\0" "10.233.5.2\0" "--forward\0"
+			     "tcp:8080:80\0" "--forward\0" "udp:53\0" "--mac\0" "02:00:00:00:00:01";
+	char *argv[15] = { 0 };
+	char *p = args;
+	for (int i = 0; i < 14; i++, p += strlen(p) + 1)
+		argv[i] = p;
 	int fd;
 
 	T_OK("CLI flags parse", cli_spec(&cli, argv, 14) == 0);
