@@ -415,7 +415,7 @@ int cmd_status(int argc, char **argv)
 			printf("Usage: ctnet status [NAME] [--json]\n"
 			       "Containers ctnet brought up: mode, addresses, interfaces, forwards, and\n"
 			       "whether each is up or stale (namespace or process gone, link deleted);\n"
-			       "without NAME and --json, whether a `ctnet watch` is running.\n"
+			       "without NAME and --json, a last line when a `ctnet watch` is running.\n"
 			       "Exit 1 when NAME (or, without NAME, any container) is not up or is stale.\n");
 			return 0;
 		}
@@ -468,15 +468,11 @@ int cmd_status(int argc, char **argv)
 		ctnet_json_print(stdout, list);
 	} else {
 		print_table(s.ents, s.n);
-		/* Whether someone puts back what others remove (ctnet watch). */
-		if (optind == argc) {
-			pid_t wpid;
-			int w = watch_running(&wpid);
-			if (w == 1)
-				printf("watcher: running (pid %ld)\n", (long)wpid);
-			else
-				printf("watcher: %s\n", w == 0 ? "not running" : "unknown (cannot read its pid file)");
-		}
+		/* Whether someone puts back what others remove (ctnet watch); said only when one
+		 * runs, so the listing of a host without one is the table alone. */
+		pid_t wpid;
+		if (optind == argc && watch_running(&wpid) == 1)
+			printf("watcher: running (pid %ld)\n", (long)wpid);
 	}
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);

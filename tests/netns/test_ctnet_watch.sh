@@ -49,7 +49,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 check_eq "forward works before the watcher" "$(fwd)" "web80"
 check_exit "status: no watcher yet" 0 $CTNET status
-check_match "status says so" "$(cat "$T_TMP/out")" "watcher: not running"
+check_eq "status says nothing of a watcher" "$(grep -c watcher "$T_TMP/out")" "0"
 
 $CTNET watch >"$LOG" 2>&1 &
 WPID=$!
@@ -190,7 +190,7 @@ WPID=
 check_eq "SIGTERM: exit 0" "$rc" "0"
 check "SIGTERM: exited within 1 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 1000
 check_exit "status after exit: not running" 0 $CTNET status
-check_match "status says not running" "$(cat "$T_TMP/out")" "watcher: not running"
+check_eq "status no longer names a watcher" "$(grep -c watcher "$T_TMP/out")" "0"
 
 # --- --json log lines ---
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null
