@@ -143,22 +143,20 @@ static int apply(struct nat_store *s, const struct nat_container *old,
 		r = nat_elems_container(&ne, new, err);
 	if (r < 0)
 		goto out;
+	/* What goes: old minus new, de-duplicated. One sort of each list, then a merge-like
+	 * pass (n log n): sorting `gone` on every insert made a down of a container with
+	 * 8,192 elements quadratic (~1.5 s of user CPU). */
 	nat_elems_sort(&ne);
+	nat_elems_sort(&oe);
+	if (oe.n && !(gone.v = malloc(oe.n * sizeof(*gone.v)))) {
+		r = ctnet_err_sys(err, ENOMEM, "build nft elements");
+		goto out;
+	}
+	gone.cap = oe.n;
 	for (size_t i = 0; i < oe.n; i++)
-		if (!nat_elems_has(&ne, &oe.v[i]) && !nat_elems_has(&gone, &oe.v[i])) {
-			if (gone.n == gone.cap) {
-				size_t cap = gone.cap ? gone.cap * 2 : 16;
-				struct nat_elem *v = realloc(gone.v, cap * sizeof(*v));
-				if (!v) {
-					r = ctnet_err_sys(err, ENOMEM, "build nft elements");
-					goto out;
-				}
-				gone.v = v;
-				gone.cap = cap;
-			}
+		if ((!gone.n || nat_elem_cmp(&gone.v[gone.n - 1], &oe.v[i])) &&
+		    !nat_elems_has(&ne, &oe.v[i]))
 			gone.v[gone.n++] = oe.v[i];
-			nat_elems_sort(&gone);
-		}
 	r = nat_kernel_write(&gone, &ne, err);
 	if (r == -E2BIG) {
 		/* Too many elements for one batch of ours: libnftables splits it. */

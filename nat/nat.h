@@ -193,5 +193,16 @@ int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event 
 int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err);
 /* Deletes trace chains whose tracer (pid and start time) is gone (ctnet gc). */
 int nat_trace_sweep(unsigned *removed, struct ctnet_err *err);
+/*
+ * nftables events (monitor.c), for `ctnet watch`: a non-blocking socket in the
+ * NFNLGRP_NFTABLES group. nat_monitor_read drains it and returns how many messages deleted
+ * something of ctnet's table (0: nothing of ours removed), -ENOBUFS when events were lost
+ * (check everything), or -errno.
+ */
+struct nat_monitor;
+int nat_monitor_open(struct nat_monitor **out, struct ctnet_err *err);
+int nat_monitor_fd(const struct nat_monitor *m);
+int nat_monitor_read(struct nat_monitor *m, struct ctnet_err *err);
+void nat_monitor_close(struct nat_monitor *m);
 
 #endif

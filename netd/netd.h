@@ -270,5 +270,21 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 /* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is
  * none. One route lookup: cheap enough for every up. */
 unsigned netd_uplink_mtu(void);
+/*
+ * rtnetlink events (monitor.c), for `ctnet watch`. netd_monitor_open returns a
+ * non-blocking socket in the link, IPv4/IPv6 address and route groups of netns_fd (-1: our
+ * own namespace), or -errno. netd_monitor_read drains it, calls cb for each removal (a link
+ * deleted or down, an address or a main-table route deleted) and returns how many, or
+ * -ENOBUFS when events were lost (check everything), or -errno.
+ */
+enum netd_event_kind { NETD_EV_LINK_DEL = 1, NETD_EV_LINK_DOWN, NETD_EV_ADDR_DEL, NETD_EV_ROUTE_DEL };
+struct netd_event {
+	enum netd_event_kind kind;
+	int ifindex;          /* 0 when the message named none (a route without RTA_OIF) */
+	char ifname[IFNAMSIZ]; /* link events only */
+};
+int netd_monitor_open(int netns_fd, struct ctnet_err *err);
+int netd_monitor_read(int fd, void (*cb)(const struct netd_event *ev, void *data), void *data,
+		      struct ctnet_err *err);
 
 #endif

@@ -36,6 +36,8 @@ static const struct {
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },
 	{ "exec", cmd_exec, 0, CTNET_CAP_SYS_ADMIN, "run a command in a container's network namespace" },
+	{ "watch", cmd_watch, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what others remove (a daemon)" },
 };
 
 static void usage(FILE *f)

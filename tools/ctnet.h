@@ -41,6 +41,9 @@ int cmd_status(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_oci_hook(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+/* Whether a `ctnet watch` holds its pid file in $CTNET_RUN_DIR (1, *pid set), not (0), or -errno. */
+int watch_running(pid_t *pid);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);

@@ -397,7 +397,8 @@ int cmd_status(int argc, char **argv)
 		if (opt == 'h') {
 			printf("Usage: ctnet status [NAME] [--json]\n"
 			       "Containers ctnet brought up: mode, addresses, interfaces, forwards, and\n"
-			       "whether each is up or stale (namespace or process gone, link deleted).\n"
+			       "whether each is up or stale (namespace or process gone, link deleted);\n"
+			       "without NAME and --json, a last line when a `ctnet watch` is running.\n"
 			       "Exit 1 when NAME (or, without NAME, any container) is not up or is stale.\n");
 			return 0;
 		}
@@ -450,6 +451,11 @@ int cmd_status(int argc, char **argv)
 		ctnet_json_print(stdout, list);
 	} else {
 		print_table(s.ents, s.n);
+		/* Whether someone puts back what others remove (ctnet watch); said only when one
+		 * runs, so the listing of a host without one is the table alone. */
+		pid_t wpid;
+		if (optind == argc && watch_running(&wpid) == 1)
+			printf("watcher: running (pid %ld)\n", (long)wpid);
 	}
 	if (s.n)
 		doctor_warn(NULL);

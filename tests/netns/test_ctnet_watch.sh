@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# ctnet watch puts back what others remove: ctnet's nft table after `nft flush ruleset` (20
+# times, time to recovery measured), a deleted table, set element, host route, container
+# address, ip_forward=0; it backs off from a tool that deletes the table in a loop (and says
+# so) while still serving other damage, heals once the loop stops; it does not fight
+# concurrent ups and downs (nothing resurrected); no CPU when idle; SIGTERM exits 0 at once.
+# The systemd units pass systemd-analyze verify.
+. "$(dirname "$0")/lib.sh"
+
+mk_upstream
+WEB_PID= WPID=
+trap 'kill $WEB_PID $WPID 2>/dev/null; _t_cleanup' EXIT
+
+$CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || { fail "first up"; finish; }
+ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
+WEB_PID=$!
+wait_port web 80
+fwd() { ip netns exec upstream timeout 2 socat -T1 - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# recover SECONDS: until the forward answers; prints the milliseconds it took (or "timeout").
+recover() {
+	local t0 end
+	t0=$(now_ms) end=$(($(now_ms) + $1 * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		[ "$(fwd)" = web80 ] && { echo $(($(now_ms) - t0)); return 0; }
+		sleep 0.01
+	done
+	echo timeout
+	return 1
+}
+# until_true SECONDS CMD...: until CMD succeeds; prints the milliseconds it took.
+until_true() {
+	local t0 end limit=$1; shift
+	t0=$(now_ms) end=$(($(now_ms) + limit * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && { echo $(($(now_ms) - t0)); return 0; }
+		sleep 0.01
+	done
+	echo timeout
+	return 1
+}
+pct() { # pct P values...: the P-th percentile (nearest rank)
+	local p=$1; shift
+	printf '%s\n' "$@" | sort -n | awk -v p="$p" '{v[NR]=$1} END {i=int((p*NR+99)/100); if (i<1) i=1; print v[i]}'
+}
+LOG=$T_TMP/watch.log
+repairs() { grep -c "^ctnet watch: repaired $1" "$LOG"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+check_eq "forward works before the watcher" "$(fwd)" "web80"
+check_exit "status: no watcher yet" 0 $CTNET status
+check_eq "status says nothing of a watcher" "$(grep -c watcher "$T_TMP/out")" "0"
+
+$CTNET watch >"$LOG" 2>&1 &
+WPID=$!
+check "watcher says it is ready" until_true 10 grep -q "^ctnet watch: ready" "$LOG"
+check_match "status: watcher running with its pid" "$($CTNET status)" "watcher: running \(pid $WPID\)"
+check_exit "a second watcher is refused" 1 $CTNET watch
+check_match "the refusal names the first" "$T_STDERR" "another ctnet watch is running \(pid $WPID\)"
+check_eq "nothing repaired at start (nothing broken)" "$(grep -c repaired "$LOG")" "0"
+
+# --- 20 x nft flush ruleset: traffic back each time ---
+# The probe times from the moment `nft flush ruleset` returned to the first answer of the
+# forward, connecting from the upstream namespace every 2 ms (no process per attempt).
+cat >"$T_TMP/probe.py" <<'PY'
+import ctypes, os, socket, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+host, up = os.open("/proc/self/ns/net", os.O_RDONLY), os.open("/run/netns/upstream", os.O_RDONLY)
+def answer():
+    libc.setns(up, 0x40000000)
+    s = socket.socket()
+    libc.setns(host, 0x40000000)
+    s.settimeout(0.2)
+    try:
+        s.connect(("192.0.2.1", 8080))
+        return s.recv(16).strip() == b"web80"
+    except OSError:
+        return False
+    finally:
+        s.close()
+for i in range(int(sys.argv[1])):
+    subprocess.run(["nft", "flush", "ruleset"], check=True)
+    t0 = time.monotonic()
+    while not answer():
+        if time.monotonic() - t0 > 5:
+            print("timeout", flush=True)
+            break
+        time.sleep(0.002)
+    else:
+        print(round((time.monotonic() - t0) * 1000), flush=True)
+    time.sleep(1.1)  # apart: separate reloads, not one fight
+PY
+times=() lost=0
+for t in $(python3 "$T_TMP/probe.py" 20); do
+	if [ "$t" = timeout ]; then lost=$((lost + 1)); else times+=("$t"); fi
+done
+check_eq "20 x nft flush ruleset: the forward answers again every time" "$lost ${#times[@]}" "0 20"
+[ ${#times[@]} -gt 0 ] && echo "# recovery after nft flush ruleset, 1 container: p50 $(pct 50 "${times[@]}") ms, p95 $(pct 95 "${times[@]}") ms, max $(pct 100 "${times[@]}") ms"
+check_eq "each flush: one NAT repair logged" "$(repairs nft)" "20"
+check_eq "no back-off for separate reloads" "$(grep -c '^ctnet watch: fight' "$LOG")" "0"
+check "nft check: in sync after the flushes" $NAT check
+
+# --- other damage, one at a time ---
+nft delete table inet ctnet
+t=$(recover 5); check_match "nft delete table inet ctnet: forward back ($t ms)" "$t" "^[0-9]+$"
+nft delete element inet ctnet fwd4 '{ tcp . 8080 }'
+t=$(until_true 5 sh -c "nft list map inet ctnet fwd4 | grep -q 8080"); check_match "deleted set element put back ($t ms)" "$t" "^[0-9]+$"
+check_eq "and the forward answers" "$(fwd)" "web80"
+
+n0=$(repairs "container web")
+ip route del 10.233.1.2 dev ve-web
+t=$(until_true 5 sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "deleted host route put back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged, naming it" until_true 2 grep -q "repaired container web: host route 10.233.1.2 dev ve-web missing" "$LOG"
+check_eq "and the forward answers" "$(fwd)" "web80"
+
+ip -n web addr del 10.233.1.2/32 dev eth0
+t=$(until_true 5 sh -c "ip -n web -4 addr show dev eth0 | grep -q 10.233.1.2/32"); check_match "deleted container address put back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged" until_true 2 grep -q "repaired container web: container address 10.233.1.2 missing" "$LOG"
+check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
+
+ip link set ve-web down
+t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link set down: up again ($t ms)" "$t" "^[0-9]+$"
+
+ip link del ve-web
+t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link deleted: made again ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged" until_true 2 grep -q "repaired container web: host link ve-web missing" "$LOG"
+check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
+
+sysctl -qw net.ipv4.ip_forward=0
+t=$(until_true 5 sh -c '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]'); check_match "ip_forward=0 switched back ($t ms)" "$t" "^[0-9]+$"
+check "the sysctl repair is logged" until_true 2 grep -q "repaired sysctl: net.ipv4.ip_forward was off" "$LOG"
+check_eq "and the forward answers" "$(fwd)" "web80"
+
+# --- a tool that deletes the table in a loop for 5 s ---
+r0=$(repairs nft)
+( end=$((SECONDS + 5)); while [ $SECONDS -lt $end ]; do nft delete table inet ctnet 2>/dev/null; sleep 0.05; done ) &
+LOOP=$!
+sleep 2
+# Meanwhile other damage is still served.
+ip route del 10.233.1.2 dev ve-web
+t=$(until_true 3 sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "during the fight: a deleted route is still repaired ($t ms)" "$t" "^[0-9]+$"
+wait $LOOP
+r1=$(repairs nft)
+check "the fight is logged once, naming the table" until_true 2 grep -q "^ctnet watch: fight nft table inet ctnet: keeps being removed" "$LOG"
+check_eq "one fight line" "$(grep -c '^ctnet watch: fight nft' "$LOG")" "1"
+echo "# table deleted every 50 ms for 5 s: $((r1 - r0)) restores (no back-off: ~100)"
+check "backed off: at most 15 restores during the 5 s loop" test $((r1 - r0)) -le 15
+t=$(recover 35); check_match "after the loop stops: healed ($t ms)" "$t" "^[0-9]+$"
+
+# --- concurrent up/down while flushing: nothing comes back after its down ---
+( end=$((SECONDS + 6)); while [ $SECONDS -lt $end ]; do nft flush ruleset; sleep 0.3; done ) &
+LOOP=$!
+for i in 1 2 3 4 5; do
+	$CTNET up "tmp$i" --create-netns --forward "tcp:$((9000 + i)):80" >/dev/null || fail "concurrent up tmp$i"
+	$CTNET down "tmp$i" || fail "concurrent down tmp$i"
+done
+wait $LOOP
+t=$(recover 35); check_match "after the flush loop: web healed ($t ms)" "$t" "^[0-9]+$"
+sleep 1.5
+check_eq "no record of a downed container" "$(ls "$CTNET_RUN_DIR/containers" | grep -c tmp)" "0"
+check_eq "no link of a downed container" "$(ip -o link | grep -c 've-tmp')" "0"
+check_eq "no namespace of a downed container" "$(ls /run/netns | grep -c tmp)" "0"
+check_eq "no NAT state of a downed container" "$($NAT list --json | grep -c tmp)" "0"
+check_eq "no nft element of a downed container" "$(nft list ruleset | grep -cE '900[1-5]')" "0"
+check "nft check: in sync" $NAT check
+
+# --- idle: no CPU while nothing changes ---
+sleep 1
+c0=$(cpu_ticks $WPID); sleep 10; c1=$(cpu_ticks $WPID)
+hz=$(getconf CLK_TCK)
+echo "# idle CPU over 10 s: $((c1 - c0)) ticks of 1/$hz s ($(awk -v t=$((c1 - c0)) -v h="$hz" 'BEGIN{printf "%.2f", t*100/(10*h)}') %); peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/$WPID/status)"
+check "idle: under 1 % CPU over 10 s (a busy poll would be 100 %)" test $((c1 - c0)) -lt $((hz / 10))
+
+# --- SIGHUP reloads; a down with the watcher running stays down ---
+kill -HUP $WPID
+check "SIGHUP: reload logged" until_true 2 grep -q "^ctnet watch: reload" "$LOG"
+check "still running after SIGHUP" kill -0 $WPID
+$CTNET down web
+sleep 1
+check_eq "down with the watcher running: link stays gone" "$(ip -o link | grep -c 've-web')" "0"
+check_eq "down with the watcher running: record stays gone" "$(ls "$CTNET_RUN_DIR/containers")" ""
+
+# --- SIGTERM: exit 0 promptly ---
+t0=$(now_ms)
+kill -TERM $WPID
+wait $WPID
+rc=$?
+t1=$(now_ms)
+WPID=
+check_eq "SIGTERM: exit 0" "$rc" "0"
+check "SIGTERM: exited within 1 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 1000
+check_exit "status after exit: not running" 0 $CTNET status
+check_eq "status no longer names a watcher" "$(grep -c watcher "$T_TMP/out")" "0"
+
+# --- --json log lines ---
+$CTNET up web --create-netns --forward tcp:8080:80 >/dev/null
+socat -u UNIX-RECV:"$T_TMP/notify" OPEN:"$T_TMP/notify.txt",creat,append &
+NPID=$!
+until_true 5 test -S "$T_TMP/notify" >/dev/null
+NOTIFY_SOCKET=$T_TMP/notify $CTNET watch --json >"$T_TMP/json.log" 2>&1 &
+WPID=$!
+until_true 10 grep -q '"ready"' "$T_TMP/json.log" >/dev/null
+check "sd_notify: READY=1 sent to \$NOTIFY_SOCKET" until_true 5 grep -q "READY=1" "$T_TMP/notify.txt"
+ip route del 10.233.1.2 dev ve-web
+check "--json: the repair as a JSON line" until_true 5 sh -c "grep '\"repaired\"' '$T_TMP/json.log' | python3 -c 'import json,sys; o=json.loads(sys.stdin.readline()); assert o[\"object\"]==\"container web\" and \"host route\" in o[\"message\"]'"
+kill -TERM $WPID; wait $WPID; WPID=
+kill $NPID 2>/dev/null
+$CTNET down web
+
+# --- the systemd units ---
+UNITS=$(cd "$(dirname "$0")/../../units" && pwd)
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$T_TMP/units"
+	for u in "$UNITS"/ctnet-watch.service "$UNITS"/ctnet-restore.service; do
+		sed "s|/usr/local/sbin/|$CTNET_BIN/|" "$u" >"$T_TMP/units/${u##*/}"
+	done
+	check "units pass systemd-analyze verify" systemd-analyze verify --man=no "$T_TMP"/units/ctnet-watch.service "$T_TMP"/units/ctnet-restore.service
+	check_match "ctnet-watch.service is Type=notify" "$(cat "$UNITS/ctnet-watch.service")" "Type=notify"
+	check_match "ctnet-restore.service follows nftables.service" "$(cat "$UNITS/ctnet-restore.service")" "PartOf=nftables.service.*After=nftables.service"
+	sed 's|^ExecStart=.*|ExecStart=/nonexistent/ctnet watch|' "$T_TMP/units/ctnet-watch.service" >"$T_TMP/units/broken.service"
+	check_fails "a broken unit fails the verify (the check can fail)" systemd-analyze verify --man=no "$T_TMP/units/broken.service"
+else
+	echo "SKIP systemd-analyze not installed: units not verified"
+fi
+finish
