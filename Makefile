@@ -7,8 +7,9 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CNIDIR ?= /usr/lib/cni
 # systemd reads units from /usr/local/lib/systemd/system too; Debian 12's package uses /lib.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-# Units shipped by `make install` (and the package): those whose commands exist today.
-UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer
+# Units shipped by `make install` (and the package).
+UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer \
+	ctnet-apply.service ctnet-watch.service
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CC ?= gcc

@@ -27,9 +27,11 @@ check_match "it built ctnet_VERSION_ARCH.deb" "${DEB##*/}" '^ctnet_[0-9][^_]*_[a
 check_eq "the build leaves nothing that git status shows" "$(git -C "$SRC" status --porcelain)" ""
 
 dpkg -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$' | sort >"$T_TMP/files"
-want="/lib/systemd/system/ctnet-gc.service
+want="/lib/systemd/system/ctnet-apply.service
+/lib/systemd/system/ctnet-gc.service
 /lib/systemd/system/ctnet-gc.timer
 /lib/systemd/system/ctnet-restore.service
+/lib/systemd/system/ctnet-watch.service
 /lib/systemd/system/ctnet@.service
 /usr/lib/cni/ctnet-cni
 /usr/sbin/ctnet
