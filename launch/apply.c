@@ -236,7 +236,8 @@ int ct_apply_plan(const char *dir, struct ct_apply_plan *p, struct ctnet_err *er
 	if ((rc = read_dir(p, err)) < 0)
 		return rc;
 	p->n_files = p->n;
-	qsort(p->v, p->n, sizeof(*p->v), item_cmp);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	/* Between files: one address, one host port each. */
 	for (size_t i = 0; i < p->n_files; i++)
 		for (size_t j = i + 1; j < p->n_files; j++) {
@@ -252,7 +253,8 @@ int ct_apply_plan(const char *dir, struct ct_apply_plan *p, struct ctnet_err *er
 	free(sc.r);
 	if (rc < 0)
 		return rc;
-	qsort(p->v, p->n, sizeof(*p->v), item_cmp);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	return 0;
 }
 

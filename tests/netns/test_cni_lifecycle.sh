@@ -99,7 +99,7 @@ cni ADD owner eth0 /run/netns/p1 "$PM"
 before=$(snap)
 cni ADD thief eth0 /run/netns/p2 "$PM"
 check_eq "ADD with a host port already mapped fails with an error object" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 999"
-check_match "  naming the port and its owner" "$(cat "$T_TMP/err")" 'host port 8080/tcp already forwarded to container "cni-'
+check_match "  naming the port and its owner (with the runtime's id)" "$(cat "$T_TMP/err")" 'forward tcp:8080:80: host port taken by container "cni-[0-9a-f]+" \(cni:ctnet id owner\)'
 check_eq "  and leaves nothing behind" "$(snap)" "$before"
 cni DEL owner eth0 /run/netns/p1 "$PM"
 

@@ -147,10 +147,12 @@ static void test_elements(void)
 	nat_chain_comments(NAT_C_ANTISPOOF, &cfg, want, sizeof(want));
 	T_OK("antispoof drops 127.0.0.0/8 from outside first", !strncmp(want, "ctnet:localnet,", 15));
 	nat_chain_comments(NAT_C_FORWARD, &cfg, want, sizeof(want));
-	T_OK("no isolation rules by default (open)", want[0] == '\0');
+	T_STREQ("no isolation rules by default (open): the forward chain only clamps MSS", want,
+		"ctnet:mss-in,ctnet:mss-out");
 	cfg.isolate = true;
 	nat_chain_comments(NAT_C_FORWARD, &cfg, want, sizeof(want));
-	T_STREQ("isolation rules with isolate", want, "ctnet:isolate4,ctnet:isolate6");
+	T_STREQ("isolation rules with isolate", want,
+		"ctnet:mss-in,ctnet:mss-out,ctnet:isolate4,ctnet:isolate6");
 	nat_chain_comments(NAT_C_PORT_FORWARD, &cfg, want, sizeof(want));
 	T_STREQ("isolation between bridge ports with isolate", want, "ctnet:isolate");
 	cfg.isolate = false;
