@@ -212,11 +212,11 @@ UNITS=$(cd "$(dirname "$0")/../../units" && pwd)
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$T_TMP/units"
 	for u in "$UNITS"/ctnet-watch.service "$UNITS"/ctnet-restore.service; do
-		sed "s|/usr/local/sbin/|$CTNET_BIN/|" "$u" >"$T_TMP/units/${u##*/}"
+		sed "s|/usr/sbin/|$CTNET_BIN/|; s|/usr/local/sbin/|$CTNET_BIN/|" "$u" >"$T_TMP/units/${u##*/}"
 	done
 	check "units pass systemd-analyze verify" systemd-analyze verify --man=no "$T_TMP"/units/ctnet-watch.service "$T_TMP"/units/ctnet-restore.service
 	check_match "ctnet-watch.service is Type=notify" "$(cat "$UNITS/ctnet-watch.service")" "Type=notify"
-	check_match "ctnet-restore.service follows nftables.service" "$(cat "$UNITS/ctnet-restore.service")" "PartOf=nftables.service.*After=nftables.service"
+	check_match "ctnet-restore.service follows nftables.service" "$(cat "$UNITS/ctnet-restore.service")" "(PartOf=nftables.service.*After=nftables.service|After=nftables.service.*PartOf=nftables.service)"
 	sed 's|^ExecStart=.*|ExecStart=/nonexistent/ctnet watch|' "$T_TMP/units/ctnet-watch.service" >"$T_TMP/units/broken.service"
 	check_fails "a broken unit fails the verify (the check can fail)" systemd-analyze verify --man=no "$T_TMP/units/broken.service"
 else

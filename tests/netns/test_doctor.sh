@@ -158,8 +158,8 @@ ip_forward)
 	healed
 	;;
 route_localnet)
-	sysctl -qw net.ipv4.conf.all.route_localnet=0
-	broken route-localnet-off "route_localnet" local_ok
+	sysctl -qw net.ipv4.conf.all.route_localnet=0 net.ipv4.conf.ve-web.route_localnet=0
+	broken route-localnet-off "ve-web.route_localnet" local_ok
 	apply_fix route-localnet-off
 	healed
 	;;

@@ -13,7 +13,7 @@ U=$T_TMP/units M=$T_TMP/man
 mkdir -p "$U" "$M/man8"
 cp "$REPO"/man/*.8 "$M/man8/"
 for u in "$REPO"/units/*; do sed "s|/usr/sbin/|$CTNET_BIN/|g" "$u" >"$U/${u##*/}"; done
-# `ctnet apply` and `ctnet watch` do not exist yet: verify checks only that ExecStart's program
+# verify checks that each ExecStart program
 # is executable, which build/ctnet is.
 for u in "$U"/*; do
 	check "systemd-analyze verify ${u##*/}" env MANPATH="$M" SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$u"
