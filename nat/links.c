@@ -52,7 +52,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 int nat_link_l3dev(const char *iface, char out[16], bool *bridge, struct ctnet_err *err)
 {
-	char buf[8192];
+	char buf[8192] = { 0 }; /* attribute padding goes to the kernel too */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
 	struct link_info li = { 0 };
