@@ -201,13 +201,14 @@ void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...) CTN
  */
 int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err);
-/* The converge step alone, for a caller holding record_lock(name) with the record read. */
-int ct_converge(const struct ct_spec *spec, const struct ct_record *have, struct ct_record *out,
-		struct ct_report *rep, struct ctnet_err *err);
 /* Reads shared by many converges in a row (apply, watch): the kernel's NAT table once. */
 struct ct_view {
 	struct nat_counters *nat; /* NULL: each converge reads it */
 };
+/* The converge step alone, for a caller holding record_lock(name) with the record read;
+ * view may be NULL. */
+int ct_converge(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
+		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err);
 int ct_up_view(const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);

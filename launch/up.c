@@ -538,10 +538,10 @@ out:
 	return rc;
 }
 
-int ct_converge(const struct ct_spec *want, const struct ct_record *have, struct ct_record *out,
-		struct ct_report *rep, struct ctnet_err *err)
+int ct_converge(const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
+		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err)
 {
-	return converge(want, have, NULL, out, rep, err);
+	return converge(want, have, view, out, rep, err);
 }
 
 bool ct_link_present(const char *ifname)

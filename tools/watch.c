@@ -436,7 +436,7 @@ static void converge_one(struct wcont *c)
 	if (record_read(c->name, have, &e) < 0 || have->pending || have->stopping != CT_STOP_NONE ||
 	    have->spec.shared || !record_alive(have, &why))
 		goto out;
-	rc = ct_converge(&have->spec, have, out, rep, &e);
+	rc = ct_converge(&have->spec, have, NULL, out, rep, &e);
 	close(lock);
 	lock = -1;
 	if (rc < 0) {
