@@ -24,267 +24,7 @@
 #include <unistd.h>
 
 #include "finding.h"
-
-struct haddr {
-	uint8_t family;
-	uint8_t a[16];
-	uint8_t plen;
-	int ifindex;
-};
-
-struct hroute {
-	uint8_t family, plen, type;
-	uint8_t dst[16], gw[16];
-	bool has_gw;
-	uint32_t table;
-	int oif;
-	unsigned mtu, metric;
-};
-
-struct view {
-	struct haddr *addrs;
-	size_t n_addrs, cap_addrs;
-	struct hroute *routes; /* after view_index: host routes (/32, /128) first, sorted */
-	size_t n_routes, cap_routes;
-	size_t n_host; /* how many host routes lead the array */
-	bool oom;
-};
-
-static int addr_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct view *v = data;
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *local = NULL, *address = NULL;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR)
-		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == IFA_LOCAL)
-			local = a;
-		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
-			address = a;
-	}
-	a = local ? local : address;
-	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
-	if (!a || mnl_attr_get_payload_len(a) < alen)
-		return MNL_CB_OK;
-	if (v->n_addrs == v->cap_addrs) {
-		size_t cap = v->cap_addrs ? v->cap_addrs * 2 : 256;
-		struct haddr *p = realloc(v->addrs, cap * sizeof(*p));
-		if (!p) {
-			v->oom = true;
-			return MNL_CB_ERROR;
-		}
-		v->addrs = p;
-		v->cap_addrs = cap;
-	}
-	struct haddr *h = &v->addrs[v->n_addrs++];
-	memset(h, 0, sizeof(*h));
-	h->family = ifa->ifa_family;
-	memcpy(h->a, mnl_attr_get_payload(a), alen);
-	h->plen = ifa->ifa_prefixlen;
-	h->ifindex = (int)ifa->ifa_index;
-	return MNL_CB_OK;
-}
-
-static int route_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct view *v = data;
-	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-
-	if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_table == RT_TABLE_LOCAL)
-		return MNL_CB_OK;
-	if (v->n_routes == v->cap_routes) {
-		size_t cap = v->cap_routes ? v->cap_routes * 2 : 256;
-		struct hroute *p = realloc(v->routes, cap * sizeof(*p));
-		if (!p) {
-			v->oom = true;
-			return MNL_CB_ERROR;
-		}
-		v->routes = p;
-		v->cap_routes = cap;
-	}
-	struct hroute *h = &v->routes[v->n_routes];
-	memset(h, 0, sizeof(*h));
-	h->family = rt->rtm_family;
-	h->plen = rt->rtm_dst_len;
-	h->type = rt->rtm_type;
-	h->table = rt->rtm_table;
-	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;
-	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
-		switch (mnl_attr_get_type(a)) {
-		case RTA_DST:
-			if (mnl_attr_get_payload_len(a) >= alen)
-				memcpy(h->dst, mnl_attr_get_payload(a), alen);
-			break;
-		case RTA_GATEWAY:
-			if (mnl_attr_get_payload_len(a) >= alen) {
-				memcpy(h->gw, mnl_attr_get_payload(a), alen);
-				h->has_gw = true;
-			}
-			break;
-		case RTA_OIF:
-			h->oif = (int)mnl_attr_get_u32(a);
-			break;
-		case RTA_TABLE:
-			h->table = mnl_attr_get_u32(a);
-			break;
-		case RTA_PRIORITY:
-			h->metric = mnl_attr_get_u32(a);
-			break;
-		case RTA_METRICS: {
-			const struct nlattr *m;
-			mnl_attr_for_each_nested(m, a)
-				if (mnl_attr_get_type(m) == RTAX_MTU)
-					h->mtu = mnl_attr_get_u32(m);
-			break;
-		}
-		}
-	}
-	if (h->table == RT_TABLE_LOCAL)
-		return MNL_CB_OK;
-	/* Kernel-made IPv6 multicast and link-local routes are not anyone's pair. */
-	if (h->family == AF_INET6 && (h->dst[0] == 0xff || (h->dst[0] == 0xfe && (h->dst[1] & 0xc0) == 0x80)))
-		return MNL_CB_OK;
-	v->n_routes++;
-	return MNL_CB_OK;
-}
-
-static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, void *data)
-{
-	static char buf[1 << 16];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int r = MNL_CB_OK;
-
-	nlh->nlmsg_type = (uint16_t)type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	if (type == RTM_GETADDR) {
-		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-		ifa->ifa_family = (uint8_t)family;
-	} else {
-		struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-		rt->rtm_family = (uint8_t)family;
-	}
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (n < 0)
-		return -errno;
-	return r < 0 ? -errno : 0;
-}
-
-static int view_read(struct mnl_socket *nl, struct view *v, bool v6, struct ctnet_err *err)
-{
-	int r;
-	if ((r = rt_dump(nl, RTM_GETADDR, v6 ? AF_UNSPEC : AF_INET, addr_cb, v)) < 0 ||
-	    (r = rt_dump(nl, RTM_GETROUTE, AF_INET, route_cb, v)) < 0 ||
-	    (v6 && (r = rt_dump(nl, RTM_GETROUTE, AF_INET6, route_cb, v)) < 0))
-		return v->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory")
-			      : ctnet_err_sys(err, -r, "rtnetlink: read addresses and routes");
-	return 0;
-}
-
-static int haddr_cmp(const void *x, const void *y);
-
-static bool is_host_route(const struct hroute *h)
-{
-	return h->plen == (h->family == AF_INET6 ? 128 : 32);
-}
-
-static int hroute_cmp(const void *x, const void *y)
-{
-	const struct hroute *a = x, *b = y;
-	bool ha = is_host_route(a), hb = is_host_route(b);
-	if (ha != hb)
-		return ha ? -1 : 1;
-	if (!ha)
-		return 0;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	return memcmp(a->dst, b->dst, 16);
-}
-
-/* Addresses sorted; host routes first and sorted, so a container's checks cost a lookup,
- * not a walk of every route (5,000 containers have 5,000 host routes). */
-static void view_index(struct view *v)
-{
-	if (v->n_addrs)
-		qsort(v->addrs, v->n_addrs, sizeof(*v->addrs), haddr_cmp);
-	if (v->n_routes)
-		qsort(v->routes, v->n_routes, sizeof(*v->routes), hroute_cmp);
-	v->n_host = 0;
-	while (v->n_host < v->n_routes && is_host_route(&v->routes[v->n_host]))
-		v->n_host++;
-}
-
-static void view_free(struct view *v)
-{
-	free(v->addrs);
-	free(v->routes);
-	memset(v, 0, sizeof(*v));
-}
-
-static int haddr_cmp(const void *x, const void *y)
-{
-	const struct haddr *a = x, *b = y;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	return memcmp(a->a, b->a, 16);
-}
-
-/* The first address entry equal to a (sorted view), or NULL. */
-static const struct haddr *addr_first(const struct view *v, const struct ctnet_addr *a)
-{
-	struct haddr key = { .family = (uint8_t)a->family };
-	memcpy(key.a, a->bytes, a->family == AF_INET6 ? 16 : 4);
-	const struct haddr *h = v->n_addrs ? bsearch(&key, v->addrs, v->n_addrs, sizeof(key), haddr_cmp) : NULL;
-	while (h && h > v->addrs && haddr_cmp(h - 1, &key) == 0)
-		h--;
-	return h;
-}
-
-static bool prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a)
-{
-	unsigned full = plen / 8, rest = plen % 8;
-	if (memcmp(net, a, full))
-		return false;
-	if (!rest)
-		return true;
-	uint8_t m = (uint8_t)(0xff << (8 - rest));
-	return (net[full] & m) == (a[full] & m);
-}
-
-struct linkinfo {
-	int ifindex;
-	bool up;
-	unsigned mtu;
-};
-
-/* Each by-name ioctl walks a hash chain of the host's devices (10,000 with 5,000 veths):
- * the MTU is read only when asked. */
-static bool link_get(int sock, const char *name, struct linkinfo *li, bool mtu)
-{
-	struct ifreq ifr;
-	memset(li, 0, sizeof(*li));
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0)
-		return false;
-	li->ifindex = ifr.ifr_ifindex;
-	if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0)
-		li->up = ifr.ifr_flags & IFF_UP;
-	if (mtu && ioctl(sock, SIOCGIFMTU, &ifr) == 0)
-		li->mtu = (unsigned)ifr.ifr_mtu;
-	return true;
-}
+#include "hostview.h"
 
 static const char *ifname_of(int ifindex, char buf[IFNAMSIZ])
 {
@@ -313,7 +53,7 @@ static void route_str(const struct hroute *h, char *buf, size_t len)
 }
 
 /* The default route of the main table with the lowest metric (IPv4). */
-static const struct hroute *default_route(const struct view *v)
+static const struct hroute *default_route(const struct netd_host_view *v)
 {
 	const struct hroute *best = NULL;
 	for (size_t i = 0; i < v->n_routes; i++) {
@@ -325,14 +65,14 @@ static const struct hroute *default_route(const struct view *v)
 	return best;
 }
 
-static void check_addr_clash(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+static void check_addr_clash(const struct netd_host_view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
 			     int own_ifindex, bool is_host, struct ctnet_findings *out)
 {
 	char as[CTNET_ADDR_STRLEN], ifn[IFNAMSIZ], obj[160], fix[1024];
 	if (!a->family)
 		return;
 	ctnet_addr_str(a, as);
-	for (const struct haddr *h = addr_first(v, a); h && h < v->addrs + v->n_addrs &&
+	for (const struct haddr *h = hv_addr_first(v, a); h && h < v->addrs + v->n_addrs &&
 	     h->family == a->family && !memcmp(h->a, a->bytes, a->family == AF_INET6 ? 16 : 4); h++) {
 		if (is_host && h->ifindex == own_ifindex)
 			continue;
@@ -350,7 +90,7 @@ static void check_addr_clash(const struct view *v, const struct netd_doctor_ct *
 	}
 }
 
-static void check_routes(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+static void check_routes(const struct netd_host_view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
 			 int own_ifindex, int bridge_ifindex, bool p2p, struct ctnet_findings *out)
 {
 	char as[CTNET_ADDR_STRLEN], rs[200], obj[240], fix[1024];
@@ -363,17 +103,15 @@ static void check_routes(const struct view *v, const struct netd_doctor_ct *c, c
 	/* The host routes to a itself (a bsearch), then every shorter route. */
 	struct hroute key = { .family = (uint8_t)a->family, .plen = (uint8_t)(alen * 8) };
 	memcpy(key.dst, a->bytes, alen);
-	const struct hroute *hr = v->n_host ? bsearch(&key, v->routes, v->n_host, sizeof(key), hroute_cmp) : NULL;
-	while (hr && hr > v->routes && hroute_cmp(hr - 1, &key) == 0)
-		hr--;
+	const struct hroute *hr = hv_host_route_first(v, a);
 	size_t from = hr ? (size_t)(hr - v->routes) : v->n_host;
 	for (size_t i = from; i < v->n_routes; i++) {
 		const struct hroute *h = &v->routes[i];
-		if (i < v->n_host && hroute_cmp(h, &key) != 0) {
+		if (i < v->n_host && hv_route_cmp(h, &key) != 0) {
 			i = v->n_host - 1; /* past a's host routes: on to the shorter ones */
 			continue;
 		}
-		if (h->family != a->family || h->plen == 0 || !prefix_covers(h->dst, h->plen, a->bytes))
+		if (h->family != a->family || h->plen == 0 || !hv_prefix_covers(h->dst, h->plen, a->bytes))
 			continue;
 		bool ours = own_ifindex && (h->oif == own_ifindex || (bridge_ifindex && h->oif == bridge_ifindex));
 		if (ours && h->type == RTN_UNICAST) {
@@ -405,16 +143,12 @@ static void check_routes(const struct view *v, const struct netd_doctor_ct *c, c
 	}
 }
 
-static void check_host_addr(const struct view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
+static void check_host_addr(const struct netd_host_view *v, const struct netd_doctor_ct *c, const struct ctnet_addr *a,
 			    int own_ifindex, struct ctnet_findings *out)
 {
 	char as[CTNET_ADDR_STRLEN], obj[200], fix[1024];
-	if (!a->family || !own_ifindex)
+	if (!a->family || !own_ifindex || hv_addr_on(v, a, own_ifindex))
 		return;
-	for (const struct haddr *h = addr_first(v, a); h && h < v->addrs + v->n_addrs &&
-	     h->family == a->family && !memcmp(h->a, a->bytes, a->family == AF_INET6 ? 16 : 4); h++)
-		if (h->ifindex == own_ifindex)
-			return;
 	ctnet_addr_str(a, as);
 	snprintf(obj, sizeof(obj), "address %s dev %s", as, c->host_ifname);
 	snprintf(fix, sizeof(fix), "ip %saddr add %s/%d dev %s", a->family == AF_INET6 ? "-6 " : "", as,
@@ -430,7 +164,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 	int fd = netd_netns_open(c->netns && *c->netns ? c->netns : NULL, c->pid, &e);
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	struct mnl_socket *nl = NULL;
-	struct view v = { 0 };
+	struct netd_host_view v = { 0 };
 	const char *ifname = c->ifname && *c->ifname ? c->ifname : NETD_DEFAULT_IFNAME;
 
 	if (fd < 0 || self < 0) {
@@ -447,7 +181,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 		int ifindex = (int)if_nametoindex(ifname);
 		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		struct linkinfo li = { 0 };
-		bool have_link = sock >= 0 && link_get(sock, ifname, &li, false);
+		bool have_link = sock >= 0 && hv_link_get(sock, ifname, &li, false);
 		if (sock >= 0)
 			close(sock);
 		if (setns(self, CLONE_NEWNET) < 0)
@@ -463,13 +197,12 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-link-down", c->name, ifname, fix,
 					  "%s inside the container is down", ifname);
 		}
-		if (!nl || view_read(nl, &v, c->has_v6, &e) < 0) {
+		if (!nl || hv_read(nl, &v, c->has_v6, &e) < 0) {
 			ctnet_finding_add(out, CTNET_SEV_NOTE, "container-unreadable", c->name, ifname, "",
 					  "cannot read the container's addresses and routes");
 			goto out;
 		}
-		view_index(&v);
-		const struct haddr *h = addr_first(&v, &c->local);
+		const struct haddr *h = hv_addr_first(&v, &c->local);
 		bool ok = false;
 		for (; h && h < v.addrs + v.n_addrs && !memcmp(h->a, c->local.bytes, 4) && h->family == AF_INET; h++)
 			ok |= h->ifindex == ifindex;
@@ -502,14 +235,14 @@ out:
 		close(fd);
 	if (self >= 0)
 		close(self);
-	view_free(&v);
+	hv_free(&v);
 }
 
 int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
 		struct ctnet_findings *out, struct ctnet_err *err)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	struct view v = { 0 };
+	struct netd_host_view v = { 0 };
 	bool v6 = false;
 	int sock = -1, r;
 
@@ -520,16 +253,15 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		r = ctnet_err_sys(err, errno, "rtnetlink: open");
 		goto out;
 	}
-	if ((r = view_read(nl, &v, v6, err)) < 0)
+	if ((r = hv_read(nl, &v, v6, err)) < 0)
 		goto out;
-	view_index(&v);
 	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		r = ctnet_err_sys(err, errno, "socket");
 		goto out;
 	}
 	const struct hroute *def = default_route(&v);
 	struct linkinfo up = { 0 };
-	if (def && def->oif && ifname_of(def->oif, uplink->ifname)[0] != '#' && link_get(sock, uplink->ifname, &up, true)) {
+	if (def && def->oif && ifname_of(def->oif, uplink->ifname)[0] != '#' && hv_link_get(sock, uplink->ifname, &up, true)) {
 		uplink->found = true;
 		uplink->ifindex = def->oif;
 		uplink->mtu = def->mtu && def->mtu < up.mtu ? def->mtu : up.mtu;
@@ -543,7 +275,7 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		snprintf(obj, sizeof(obj), "interface %s", c->host_ifname);
 		/* The record's MTU (0: the kernel's 1500) says whether the link's is worth reading. */
 		bool want_mtu = uplink->found && uplink->mtu < (c->mtu ? c->mtu : 1500);
-		if (!link_get(sock, c->host_ifname, &li, want_mtu)) {
+		if (!hv_link_get(sock, c->host_ifname, &li, want_mtu)) {
 			snprintf(fix, sizeof(fix), "ctnet down %s, then ctnet up %s again", c->name, c->name);
 			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "link-missing", c->name, obj, fix,
 					  "the host side %s of %s does not exist", c->host_ifname, c->name);
@@ -557,7 +289,7 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		}
 		bool p2p = !c->bridge || !*c->bridge;
 		if (!p2p)
-			link_get(sock, c->bridge, &bl, false);
+			hv_link_get(sock, c->bridge, &bl, false);
 		if (p2p) {
 			check_host_addr(&v, c, &c->host, li.ifindex, out);
 			if (c->has_v6)
@@ -593,7 +325,7 @@ out:
 		close(sock);
 	if (nl)
 		mnl_socket_close(nl);
-	view_free(&v);
+	hv_free(&v);
 	return r < 0 ? r : (out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0);
 }
 
@@ -605,7 +337,7 @@ unsigned netd_uplink_mtu(void)
 	char buf[8192];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rt;
-	struct view v = { 0 };
+	struct netd_host_view v = { 0 };
 	uint32_t dst = htonl(0xf0000001), seq = (uint32_t)time(NULL);
 	unsigned mtu = 0;
 	ssize_t n;
@@ -622,7 +354,7 @@ unsigned netd_uplink_mtu(void)
 	mnl_attr_put(nlh, RTA_DST, 4, &dst);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
 	    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) <= 0 ||
-	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), route_cb, &v) < 0 || !v.n_routes)
+	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), hv_route_cb, &v) < 0 || !v.n_routes)
 		goto out;
 	const struct hroute *h = &v.routes[0];
 	if (h->plen != 0 || !h->oif)
@@ -642,6 +374,6 @@ unsigned netd_uplink_mtu(void)
 out:
 	if (nl)
 		mnl_socket_close(nl);
-	view_free(&v);
+	hv_free(&v);
 	return mtu;
 }

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* The host's addresses and routes, read once for many containers (see hostview.h). */
+#include "hostview.h"
+
+#include <errno.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netd_host_view *v = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *address = NULL;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL)
+			local = a;
+		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+			address = a;
+	}
+	a = local ? local : address;
+	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
+	if (!a || mnl_attr_get_payload_len(a) < alen)
+		return MNL_CB_OK;
+	if (v->n_addrs == v->cap_addrs) {
+		size_t cap = v->cap_addrs ? v->cap_addrs * 2 : 256;
+		struct haddr *p = realloc(v->addrs, cap * sizeof(*p));
+		if (!p) {
+			v->oom = true;
+			return MNL_CB_ERROR;
+		}
+		v->addrs = p;
+		v->cap_addrs = cap;
+	}
+	struct haddr *h = &v->addrs[v->n_addrs++];
+	memset(h, 0, sizeof(*h));
+	h->family = ifa->ifa_family;
+	memcpy(h->a, mnl_attr_get_payload(a), alen);
+	h->plen = ifa->ifa_prefixlen;
+	h->ifindex = (int)ifa->ifa_index;
+	return MNL_CB_OK;
+}
+
+int hv_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netd_host_view *v = data;
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_table == RT_TABLE_LOCAL)
+		return MNL_CB_OK;
+	if (v->n_routes == v->cap_routes) {
+		size_t cap = v->cap_routes ? v->cap_routes * 2 : 256;
+		struct hroute *p = realloc(v->routes, cap * sizeof(*p));
+		if (!p) {
+			v->oom = true;
+			return MNL_CB_ERROR;
+		}
+		v->routes = p;
+		v->cap_routes = cap;
+	}
+	struct hroute *h = &v->routes[v->n_routes];
+	memset(h, 0, sizeof(*h));
+	h->family = rt->rtm_family;
+	h->plen = rt->rtm_dst_len;
+	h->type = rt->rtm_type;
+	h->table = rt->rtm_table;
+	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;
+	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
+		switch (mnl_attr_get_type(a)) {
+		case RTA_DST:
+			if (mnl_attr_get_payload_len(a) >= alen)
+				memcpy(h->dst, mnl_attr_get_payload(a), alen);
+			break;
+		case RTA_GATEWAY:
+			if (mnl_attr_get_payload_len(a) >= alen) {
+				memcpy(h->gw, mnl_attr_get_payload(a), alen);
+				h->has_gw = true;
+			}
+			break;
+		case RTA_OIF:
+			h->oif = (int)mnl_attr_get_u32(a);
+			break;
+		case RTA_TABLE:
+			h->table = mnl_attr_get_u32(a);
+			break;
+		case RTA_PRIORITY:
+			h->metric = mnl_attr_get_u32(a);
+			break;
+		case RTA_METRICS: {
+			const struct nlattr *m;
+			mnl_attr_for_each_nested(m, a)
+				if (mnl_attr_get_type(m) == RTAX_MTU)
+					h->mtu = mnl_attr_get_u32(m);
+			break;
+		}
+		}
+	}
+	if (h->table == RT_TABLE_LOCAL)
+		return MNL_CB_OK;
+	/* Kernel-made IPv6 multicast and link-local routes are not anyone's pair. */
+	if (h->family == AF_INET6 && (h->dst[0] == 0xff || (h->dst[0] == 0xfe && (h->dst[1] & 0xc0) == 0x80)))
+		return MNL_CB_OK;
+	v->n_routes++;
+	return MNL_CB_OK;
+}
+
+static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, void *data)
+{
+	static char buf[1 << 16];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int r = MNL_CB_OK;
+
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	if (type == RTM_GETADDR) {
+		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = (uint8_t)family;
+	} else {
+		struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+		rt->rtm_family = (uint8_t)family;
+	}
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	if (n < 0)
+		return -errno;
+	return r < 0 ? -errno : 0;
+}
+
+static bool is_host_route(const struct hroute *h)
+{
+	return h->plen == (h->family == AF_INET6 ? 128 : 32);
+}
+
+int hv_route_cmp(const void *x, const void *y)
+{
+	const struct hroute *a = x, *b = y;
+	bool ha = is_host_route(a), hb = is_host_route(b);
+	if (ha != hb)
+		return ha ? -1 : 1;
+	if (!ha)
+		return 0;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->dst, b->dst, 16);
+}
+
+static int haddr_cmp(const void *x, const void *y)
+{
+	const struct haddr *a = x, *b = y;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->a, b->a, 16);
+}
+
+int hv_read(struct mnl_socket *nl, struct netd_host_view *v, bool v6, struct ctnet_err *err)
+{
+	int r;
+	if ((r = rt_dump(nl, RTM_GETADDR, v6 ? AF_UNSPEC : AF_INET, addr_cb, v)) < 0 ||
+	    (r = rt_dump(nl, RTM_GETROUTE, AF_INET, hv_route_cb, v)) < 0 ||
+	    (v6 && (r = rt_dump(nl, RTM_GETROUTE, AF_INET6, hv_route_cb, v)) < 0))
+		return v->oom ? ctnet_errf(err, ENOMEM, "out of memory")
+			      : ctnet_err_sys(err, -r, "rtnetlink: read addresses and routes");
+	if (v->n_addrs)
+		qsort(v->addrs, v->n_addrs, sizeof(*v->addrs), haddr_cmp);
+	if (v->n_routes)
+		qsort(v->routes, v->n_routes, sizeof(*v->routes), hv_route_cmp);
+	v->n_host = 0;
+	while (v->n_host < v->n_routes && is_host_route(&v->routes[v->n_host]))
+		v->n_host++;
+	return 0;
+}
+
+void hv_free(struct netd_host_view *v)
+{
+	free(v->addrs);
+	free(v->routes);
+	memset(v, 0, sizeof(*v));
+}
+
+const struct haddr *hv_addr_first(const struct netd_host_view *v, const struct ctnet_addr *a)
+{
+	struct haddr key = { .family = (uint8_t)a->family };
+	memcpy(key.a, a->bytes, a->family == AF_INET6 ? 16 : 4);
+	const struct haddr *h = v->n_addrs ? bsearch(&key, v->addrs, v->n_addrs, sizeof(key), haddr_cmp) : NULL;
+	while (h && h > v->addrs && haddr_cmp(h - 1, &key) == 0)
+		h--;
+	return h;
+}
+
+bool hv_addr_is(const struct haddr *h, const struct ctnet_addr *a)
+{
+	return h->family == a->family && !memcmp(h->a, a->bytes, a->family == AF_INET6 ? 16 : 4);
+}
+
+bool hv_addr_on(const struct netd_host_view *v, const struct ctnet_addr *a, int ifindex)
+{
+	for (const struct haddr *h = hv_addr_first(v, a); h && h < v->addrs + v->n_addrs && hv_addr_is(h, a); h++)
+		if (h->ifindex == ifindex)
+			return true;
+	return false;
+}
+
+const struct hroute *hv_host_route_first(const struct netd_host_view *v, const struct ctnet_addr *a)
+{
+	size_t alen = a->family == AF_INET6 ? 16 : 4;
+	struct hroute key = { .family = (uint8_t)a->family, .plen = (uint8_t)(alen * 8) };
+	memcpy(key.dst, a->bytes, alen);
+	const struct hroute *hr = v->n_host ? bsearch(&key, v->routes, v->n_host, sizeof(key), hv_route_cmp) : NULL;
+	while (hr && hr > v->routes && hv_route_cmp(hr - 1, &key) == 0)
+		hr--;
+	return hr;
+}
+
+bool hv_prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+	if (memcmp(net, a, full))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t m = (uint8_t)(0xff << (8 - rest));
+	return (net[full] & m) == (a[full] & m);
+}
+
+bool hv_link_get(int sock, const char *name, struct linkinfo *li, bool mtu)
+{
+	struct ifreq ifr;
+	memset(li, 0, sizeof(*li));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0)
+		return false;
+	li->ifindex = ifr.ifr_ifindex;
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+		li->up = ifr.ifr_flags & IFF_UP;
+		li->running = ifr.ifr_flags & IFF_RUNNING;
+	}
+	if (mtu && ioctl(sock, SIOCGIFMTU, &ifr) == 0)
+		li->mtu = (unsigned)ifr.ifr_mtu;
+	return true;
+}
