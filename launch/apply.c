@@ -6,6 +6,7 @@
  * time through ct_up (which converges) and ct_down.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include "launch.h"
 #include "state.h"
 
-static int item_add(struct ct_apply_plan *p, struct ctnet_err *err)
+static int item_add(struct ct_apply_plan *p, const char *name, struct ctnet_err *err)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -29,24 +30,24 @@ static int item_add(struct ct_apply_plan *p, struct ctnet_err *err)
 		p->cap = cap;
 	}
 	memset(&p->v[p->n], 0, sizeof(p->v[0]));
+	snprintf(p->v[p->n].name, sizeof(p->v[0].name), "%s", name);
 	return (int)p->n++;
 }
 
 static int item_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct ct_apply_item *)a)->spec.name,
-		      ((const struct ct_apply_item *)b)->spec.name);
+	return strcmp(((const struct ct_apply_item *)a)->name, ((const struct ct_apply_item *)b)->name);
 }
 
 static struct ct_apply_item *find(struct ct_apply_plan *p, const char *name)
 {
 	struct ct_apply_item key;
-	snprintf(key.spec.name, sizeof(key.spec.name), "%s", name);
+	snprintf(key.name, sizeof(key.name), "%s", name);
 	/* The files only: removals found by the scan are appended after them, unsorted. */
 	return p->n_files ? bsearch(&key, p->v, p->n_files, sizeof(*p->v), item_cmp) : NULL;
 }
 
-/* The files: NAME.conf -> a spec each. */
+/* The files' names: NAME.conf -> an item each (read and checked by read_files). */
 static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	DIR *d = opendir(p->dir);
@@ -57,8 +58,7 @@ static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 		return ctnet_err_sys(err, errno, "apply: directory \"%s\"", p->dir);
 	while ((e = readdir(d)) && rc >= 0) {
 		size_t len = strlen(e->d_name);
-		char name[CTNET_NAME_MAX + 1], path[PATH_MAX + 256];
-		struct ct_apply_item *it;
+		char name[CTNET_NAME_MAX + 1];
 		if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".conf"))
 			continue;
 		if (len - 5 > CTNET_NAME_MAX) {
@@ -73,61 +73,15 @@ static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 			rc = ctnet_errf(err, EINVAL, "apply: \"%s/%s\": %s", p->dir, e->d_name, inner);
 			break;
 		}
-		if ((rc = item_add(p, err)) < 0)
-			break;
-		it = &p->v[rc];
-		rc = 0;
-		snprintf(path, sizeof(path), "%s/%s", p->dir, e->d_name);
-		ct_spec_init(&it->spec, name);
-		it->has_file = true;
-		if ((rc = ct_spec_from_conf(&it->spec, path, &it->auto_start, err)) < 0)
-			break;
-		it->op = it->auto_start ? CT_APPLY_ADD : CT_APPLY_SKIP; /* until a record says more */
-		if (!it->spec.shared && it->spec.netns_kind == CT_NETNS_NONE)
-			it->spec.netns_kind = CT_NETNS_CREATE; /* nspawn joins /run/netns/NAME */
-		snprintf(it->spec.origin, sizeof(it->spec.origin), "%s", p->origin);
-		ct_spec_normalize(&it->spec);
-		if ((rc = ct_spec_check(&it->spec, err)) < 0) {
-			char inner[sizeof(err->msg)];
-			snprintf(inner, sizeof(inner), "%s", err->msg);
-			rc = ctnet_errf(err, EINVAL, "apply: \"%s\": %s", path, inner);
-		}
+		rc = item_add(p, name, err);
 	}
 	closedir(d);
 	return rc < 0 ? rc : 0;
 }
 
-static bool addr_clash(const struct ctnet_addr *a, const struct ctnet_addr *b)
-{
-	return a->family && b->family && ctnet_addr_equal(a, b);
-}
-
-/* Two specs (or a spec and a running container's record) claiming one address or port. */
-static int clash(const struct ct_spec *a, const char *a_what, const struct ct_spec *b,
-		 const struct ct_record *b_rec, const char *b_what, struct ctnet_err *err)
-{
-	char s[CTNET_ADDR_STRLEN], fw[64];
-	const struct ctnet_addr *bl = b_rec ? &b_rec->local : &b->local;
-	const struct ctnet_addr *bh = b_rec ? &b_rec->host : &b->host;
-
-	if (addr_clash(&a->local, bl) || (!a->bridge[0] && addr_clash(&a->host, bh)) ||
-	    addr_clash(&a->local, bh) || addr_clash(&a->host, bl))
-		return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both claim address %s", a_what,
-				  b_what,
-				  ctnet_addr_str(addr_clash(&a->local, bl) || addr_clash(&a->local, bh)
-							 ? &a->local : &a->host, s));
-	for (size_t i = 0; i < a->n_forwards; i++)
-		for (size_t j = 0; j < b->n_forwards; j++)
-			if (nat_forward_overlaps(&a->forwards[i], &b->forwards[j]))
-				return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both forward host port %s",
-						  a_what, b_what,
-						  nat_forward_str(&a->forwards[i], fw, sizeof(fw)));
-	return 0;
-}
-
 static void describe(struct ct_apply_item *it, const struct ct_spec *b)
 {
-	const struct ct_spec *a = &it->spec;
+	const struct ct_spec *a = it->spec;
 	char fw[64];
 	size_t o = 0;
 	it->what[0] = '\0';
@@ -169,63 +123,416 @@ static void describe(struct ct_apply_item *it, const struct ct_spec *b)
 #undef ADD
 }
 
-struct scan {
+/* What the clash checks need of a spec (or of a running container's record). */
+static int keep_keys(struct ct_apply_item *it, const struct ct_spec *s, const struct ct_record *r)
+{
+	it->local = r ? r->local : s->local;
+	it->host = r ? r->host : s->host;
+	it->p2p = !s->bridge[0];
+	it->n_forwards = s->n_forwards;
+	if (!s->n_forwards)
+		return 0;
+	if (!(it->forwards = malloc(s->n_forwards * sizeof(*it->forwards))))
+		return -ENOMEM;
+	memcpy(it->forwards, s->forwards, s->n_forwards * sizeof(*it->forwards));
+	return 0;
+}
+
+struct reader {
 	struct ct_apply_plan *p;
-	struct ct_record *r;
-	struct ctnet_err *err;
+	int records; /* record_dir(), or -1 when there is none yet */
+	size_t next; /* the next item to take (atomic) */
 };
 
-/* Each running container: ours (in the plan, or to remove) or someone else's (a clash?). */
-static int scan_record(const char *name, void *data)
+/*
+ * One file: read and checked as --config does, compared with its record, and, when
+ * unchanged, checked against the kernel (read-only): a container whose kernel state is
+ * whole needs nothing more, and its spec is dropped (5,000 of them stay small).
+ */
+static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_record *rec,
+		    struct ctnet_err *err)
 {
-	struct scan *sc = data;
-	struct ct_apply_plan *p = sc->p;
-	struct ct_apply_item *it = find(p, name);
-	struct ctnet_err e2;
-	char what[CTNET_NAME_MAX + 64], shown[CTNET_SHOW_MAX];
+	struct ct_apply_plan *p = rd->p;
+	char path[PATH_MAX + 256], shown[CTNET_SHOW_MAX];
+	struct ct_spec *s;
+	const char *why;
 	int rc;
 
-	if ((rc = record_read(name, sc->r, &e2)) < 0)
-		return rc == -ENOENT ? 0 : 0; /* taken down meanwhile, or unreadable: not ours */
-	bool ours = !strcmp(sc->r->spec.origin, p->origin);
-	if (it && it->has_file) {
-		if (!ours)
-			return ctnet_errf(sc->err, EEXIST,
-					  "apply: \"%s/%s.conf\": the name is taken by container \"%s\" (%s), which apply does not manage",
-					  p->dir, name, name,
-					  sc->r->spec.origin[0] ? ctnet_show(sc->r->spec.origin, shown) : "made by hand");
-		const char *why;
-		if (!ct_state(sc->r, &why))
-			return 0; /* stale: brought up anew (ADD) */
-		it->diff = ct_spec_diff(&it->spec, &sc->r->spec);
-		it->op = !it->diff ? CT_APPLY_VERIFY
-			 : (it->diff & ~CT_F_IN_PLACE) ? CT_APPLY_RECREATE : CT_APPLY_UPDATE;
-		describe(it, &sc->r->spec);
-		return 0;
+	if (!(s = it->spec = malloc(sizeof(*s))))
+		return ctnet_errf(err, ENOMEM, "apply: out of memory");
+	snprintf(path, sizeof(path), "%s/%s.conf", p->dir, it->name);
+	ct_spec_init(s, it->name);
+	it->has_file = true;
+	if ((rc = ct_spec_from_conf(s, path, &it->auto_start, err)) < 0)
+		return rc;
+	it->op = it->auto_start ? CT_APPLY_ADD : CT_APPLY_SKIP; /* until a record says more */
+	if (!s->shared && s->netns_kind == CT_NETNS_NONE)
+		s->netns_kind = CT_NETNS_CREATE; /* nspawn joins /run/netns/NAME */
+	snprintf(s->origin, sizeof(s->origin), "%s", p->origin);
+	ct_spec_normalize(s);
+	if ((rc = ct_spec_check(s, err)) < 0) {
+		char inner[sizeof(err->msg)];
+		snprintf(inner, sizeof(inner), "%s", err->msg);
+		return ctnet_errf(err, EINVAL, "apply: \"%s\": %s", path, inner);
 	}
-	if (ours) { /* its file is gone: remove it */
-		if ((rc = item_add(p, sc->err)) < 0)
-			return rc;
-		it = &p->v[rc];
-		ct_spec_init(&it->spec, name);
-		it->op = CT_APPLY_REMOVE;
+	if (keep_keys(it, s, NULL) < 0)
+		return ctnet_errf(err, ENOMEM, "apply: out of memory");
+	it->nat = !s->shared && !s->no_nat;
+	it->v6 = s->ipv6 || s->local6.family;
+
+	rc = rd->records < 0 ? -ENOENT : record_read_at(rd->records, it->name, rec, err);
+	if (rc == -ENOENT)
 		return 0;
-	}
-	/* Someone else's container: the files must not claim what it holds. */
-	snprintf(what, sizeof(what), "running container \"%s\"", name);
-	for (size_t i = 0; i < p->n_files; i++) {
-		char fwhat[CTNET_NAME_MAX + 32];
-		snprintf(fwhat, sizeof(fwhat), "\"%s.conf\"", p->v[i].spec.name);
-		if ((rc = clash(&p->v[i].spec, fwhat, &sc->r->spec, sc->r, what, sc->err)) < 0)
-			return rc;
+	if (rc < 0)
+		return 0; /* unreadable: up under the lock says what is wrong with it */
+	if (strcmp(rec->spec.origin, p->origin))
+		return ctnet_errf(err, EEXIST,
+				  "apply: \"%s/%s.conf\": the name is taken by container \"%s\" (%s), which apply does not manage",
+				  p->dir, it->name, it->name,
+				  rec->spec.origin[0] ? ctnet_show(rec->spec.origin, shown) : "made by hand");
+	it->v6 |= rec->has_v6;
+	/* With a host view the check below looks for the link (without a request of its own). */
+	if (!(p->view.host && p->view.nat ? ct_state_record(rec, &why) : ct_state(rec, &why)))
+		return 0; /* stale: brought up anew (ADD) */
+	it->diff = ct_spec_diff(s, &rec->spec);
+	it->op = !it->diff ? CT_APPLY_VERIFY
+		 : (it->diff & ~CT_F_IN_PLACE) ? CT_APPLY_RECREATE : CT_APPLY_UPDATE;
+	describe(it, &rec->spec);
+	if (it->op == CT_APPLY_VERIFY) {
+		struct ctnet_err e2;
+		if (ct_check_view(s, rec, &p->view, &e2) == 0) {
+			it->checked = true;
+			free(it->spec);
+			it->spec = NULL;
+		} else {
+			snprintf(it->what, sizeof(it->what), "the kernel lacks part of it: repair");
+		}
 	}
 	return 0;
 }
 
-int ct_apply_plan(const char *dir, struct ct_apply_plan *p, struct ctnet_err *err)
+static void *reader_run(void *arg)
+{
+	struct reader *rd = arg;
+	struct ct_record *rec = malloc(sizeof(*rec));
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&rd->next, 1, __ATOMIC_RELAXED)) < rd->p->n_files) {
+		struct ct_apply_item *it = &rd->p->v[i];
+		struct ctnet_err e;
+		int rc = rec ? read_one(rd, it, rec, &e) : ctnet_errf(&e, ENOMEM, "apply: out of memory");
+		if (rc < 0) {
+			it->rc = rc;
+			it->error = strdup(e.msg);
+		}
+	}
+	free(rec);
+	return NULL;
+}
+
+/*
+ * Every file, in as many threads as there are CPUs (up to 4): most of the time goes to
+ * the kernel (the files, the records, each namespace's addresses and routes). Shared state
+ * is read-only here (the plan's view; setns() is per thread). The first failing file in
+ * name order is the error, whatever thread saw it first.
+ */
+static int read_files(struct ct_apply_plan *p, struct ctnet_err *err)
+{
+	struct ctnet_err e2;
+	struct reader rd = { .p = p, .records = record_dir(false, &e2) };
+	pthread_t tid[3];
+	unsigned started = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
+
+	if (p->n_files < 16)
+		threads = 1;
+	(void)ct_boot_id(); /* cached before the threads read it */
+	for (unsigned k = 1; k < threads; k++)
+		if (pthread_create(&tid[started], NULL, reader_run, &rd) == 0)
+			started++;
+	reader_run(&rd);
+	for (unsigned k = 0; k < started; k++)
+		pthread_join(tid[k], NULL);
+	if (rd.records >= 0)
+		close(rd.records);
+	for (size_t i = 0; i < p->n_files; i++)
+		if (p->v[i].rc < 0) {
+			int rc = p->v[i].rc;
+			ctnet_errf(err, -rc, "%s", p->v[i].error ? p->v[i].error : "apply: out of memory");
+			return rc;
+		}
+	return 0;
+}
+
+/* One address or host-port range claimed by an item (or by a running container). */
+struct claim {
+	const struct ctnet_addr *a; /* addresses: the address; forwards: host_ip or NULL */
+	const struct nat_forward *f;
+	size_t item;
+	bool host, p2p;
+};
+
+static int addr_key_cmp(const struct ctnet_addr *a, const struct ctnet_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->bytes, b->bytes, a->family == AF_INET6 ? 16 : 4);
+}
+
+static int claim_addr_cmp(const void *x, const void *y)
+{
+	const struct claim *a = x, *b = y;
+	int c = addr_key_cmp(a->a, b->a);
+	return c ? c : (a->item < b->item ? -1 : a->item > b->item);
+}
+
+static int fwd_group_cmp(const struct nat_forward *a, const struct nat_forward *b)
+{
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->has_host_ip != b->has_host_ip)
+		return a->has_host_ip ? 1 : -1;
+	return a->has_host_ip ? addr_key_cmp(&a->host_ip, &b->host_ip) : 0;
+}
+
+static int claim_fwd_cmp(const void *x, const void *y)
+{
+	const struct claim *a = x, *b = y;
+	int c = fwd_group_cmp(a->f, b->f);
+	if (c)
+		return c;
+	if (a->f->host_lo != b->f->host_lo)
+		return a->f->host_lo < b->f->host_lo ? -1 : 1;
+	return a->item < b->item ? -1 : a->item > b->item;
+}
+
+/* Both claim one address: a container's own address anywhere else, or two host-side
+ * addresses of point-to-point links (a bridge's gateway address is shared). */
+static bool addrs_clash(const struct claim *a, const struct claim *b)
+{
+	return a->item != b->item && (!a->host || !b->host || (a->p2p && b->p2p));
+}
+
+static void what_of(const struct ct_apply_plan *p, size_t item, char *buf, size_t len)
+{
+	snprintf(buf, len, "\"%s.conf\"", p->v[item].name);
+}
+
+struct claims {
+	struct claim *addr, *fwd;
+	size_t n_addr, n_fwd;
+	uint16_t *fwd_max; /* the largest host_hi so far within each group (sorted fwd) */
+};
+
+static void claims_free(struct claims *c)
+{
+	free(c->addr);
+	free(c->fwd);
+	free(c->fwd_max);
+}
+
+/* Between files: one address and one host port each (sorted, so n log n for 5,000). */
+static int claims_build(const struct ct_apply_plan *p, struct claims *c, struct ctnet_err *err)
+{
+	size_t na = 0, nf = 0;
+	char a[CTNET_NAME_MAX + 16], b[CTNET_NAME_MAX + 16], s[CTNET_ADDR_STRLEN], fw[64];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < p->n_files; i++) {
+		na += 2;
+		nf += p->v[i].n_forwards;
+	}
+	c->addr = malloc((na ? na : 1) * sizeof(*c->addr));
+	c->fwd = malloc((nf ? nf : 1) * sizeof(*c->fwd));
+	c->fwd_max = malloc((nf ? nf : 1) * sizeof(*c->fwd_max));
+	if (!c->addr || !c->fwd || !c->fwd_max)
+		return ctnet_errf(err, ENOMEM, "apply: out of memory");
+	for (size_t i = 0; i < p->n_files; i++) {
+		const struct ct_apply_item *it = &p->v[i];
+		if (it->local.family)
+			c->addr[c->n_addr++] = (struct claim){ &it->local, NULL, i, false, it->p2p };
+		if (it->host.family)
+			c->addr[c->n_addr++] = (struct claim){ &it->host, NULL, i, true, it->p2p };
+		for (size_t j = 0; j < it->n_forwards; j++)
+			c->fwd[c->n_fwd++] = (struct claim){ NULL, &it->forwards[j], i, false, false };
+	}
+	if (c->n_addr > 1)
+		qsort(c->addr, c->n_addr, sizeof(*c->addr), claim_addr_cmp);
+	if (c->n_fwd > 1)
+		qsort(c->fwd, c->n_fwd, sizeof(*c->fwd), claim_fwd_cmp);
+	for (size_t i = 0; i < c->n_addr; i++)
+		for (size_t j = i + 1; j < c->n_addr && !addr_key_cmp(c->addr[i].a, c->addr[j].a); j++)
+			if (addrs_clash(&c->addr[i], &c->addr[j])) {
+				what_of(p, c->addr[i].item, a, sizeof(a));
+				what_of(p, c->addr[j].item, b, sizeof(b));
+				return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both claim address %s", a, b,
+						  ctnet_addr_str(c->addr[i].a, s));
+			}
+	/* Sorted by group and start: a range overlaps an earlier one of its group iff it starts
+	 * at or below the largest end seen so far. */
+	for (size_t i = 0; i < c->n_fwd; i++) {
+		bool first = !i || fwd_group_cmp(c->fwd[i - 1].f, c->fwd[i].f);
+		c->fwd_max[i] = first ? c->fwd[i].f->host_hi
+				      : (c->fwd[i].f->host_hi > c->fwd_max[i - 1] ? c->fwd[i].f->host_hi : c->fwd_max[i - 1]);
+		if (first || c->fwd[i].f->host_lo > c->fwd_max[i - 1])
+			continue;
+		size_t j = i; /* the earlier one it overlaps */
+		while (j-- > 0 && !(nat_forward_overlaps(c->fwd[j].f, c->fwd[i].f) && c->fwd[j].item != c->fwd[i].item))
+			;
+		if (j == (size_t)-1)
+			continue; /* only its own container's (checked by the spec) */
+		what_of(p, c->fwd[j].item, a, sizeof(a));
+		what_of(p, c->fwd[i].item, b, sizeof(b));
+		return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both forward host port %s", a, b,
+				  nat_forward_str(c->fwd[i].f, fw, sizeof(fw)));
+	}
+	return 0;
+}
+
+/* A running container apply does not own against the files' claims (bsearches). */
+static int claims_check(const struct ct_apply_plan *p, const struct claims *c, const struct ct_record *r,
+			struct ctnet_err *err)
+{
+	char what[CTNET_NAME_MAX + 64], fwhat[CTNET_NAME_MAX + 16], s[CTNET_ADDR_STRLEN], fw[64];
+	const struct ctnet_addr *mine[2] = { &r->local, &r->host };
+
+	snprintf(what, sizeof(what), "running container \"%s\"", r->spec.name);
+	for (int k = 0; k < 2; k++) {
+		struct claim key = { mine[k], NULL, 0, k == 1, !r->spec.bridge[0] };
+		if (!mine[k]->family || !c->n_addr)
+			continue;
+		size_t lo = 0, hi = c->n_addr;
+		while (lo < hi) { /* the first claim of that address */
+			size_t mid = (lo + hi) / 2;
+			if (addr_key_cmp(c->addr[mid].a, mine[k]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t i = lo; i < c->n_addr && !addr_key_cmp(c->addr[i].a, mine[k]); i++) {
+			key.item = c->addr[i].item + 1; /* never equal */
+			if (addrs_clash(&c->addr[i], &key)) {
+				what_of(p, c->addr[i].item, fwhat, sizeof(fwhat));
+				return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both claim address %s", fwhat,
+						  what, ctnet_addr_str(mine[k], s));
+			}
+		}
+	}
+	for (size_t k = 0; k < r->spec.n_forwards; k++) {
+		const struct nat_forward *f = &r->spec.forwards[k];
+		/* The last claim of f's group starting at or below f's end. */
+		size_t lo = 0, hi = c->n_fwd;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int g = fwd_group_cmp(c->fwd[mid].f, f);
+			if (g < 0 || (g == 0 && c->fwd[mid].f->host_lo <= f->host_hi))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo || fwd_group_cmp(c->fwd[lo - 1].f, f) || c->fwd_max[lo - 1] < f->host_lo)
+			continue;
+		for (size_t i = lo; i-- > 0 && !fwd_group_cmp(c->fwd[i].f, f);)
+			if (nat_forward_overlaps(c->fwd[i].f, f)) {
+				what_of(p, c->fwd[i].item, fwhat, sizeof(fwhat));
+				return ctnet_errf(err, EADDRINUSE, "apply: %s and %s both forward host port %s", fwhat,
+						  what, nat_forward_str(c->fwd[i].f, fw, sizeof(fw)));
+			}
+	}
+	return 0;
+}
+
+struct scan {
+	struct ct_apply_plan *p;
+	const struct claims *claims;
+	struct ct_record *r;
+	struct ctnet_err *err;
+};
+
+/* Each running container without a file: ours (to remove) or someone else's (a clash?). */
+static int scan_record(int dfd, const char *name, void *data)
+{
+	struct scan *sc = data;
+	struct ct_apply_plan *p = sc->p;
+	struct ctnet_err e2;
+	int rc;
+
+	if (find(p, name))
+		return 0; /* read with its file */
+	if (record_read_at(dfd, name, sc->r, &e2) < 0)
+		return 0; /* taken down meanwhile, or unreadable: not ours */
+	if (!strcmp(sc->r->spec.origin, p->origin)) { /* its file is gone: remove it */
+		if ((rc = item_add(p, name, sc->err)) < 0)
+			return rc;
+		p->v[rc].op = CT_APPLY_REMOVE;
+		return 0;
+	}
+	/* Someone else's container: the files must not claim what it holds. */
+	return claims_check(p, sc->claims, sc->r, sc->err);
+}
+
+/* The kernel, read once for every unchanged container's check (see ct_check_view): the
+ * NAT table in a second thread while this one dumps addresses and routes. */
+static void *nat_read(void *arg)
+{
+	struct ct_view *v = arg;
+	struct ctnet_err e;
+	if (nat_counters_read(&v->nat, &e) < 0)
+		v->nat = NULL;
+	return NULL;
+}
+
+static void view_read(struct ct_view *v)
+{
+	struct ctnet_err e;
+	pthread_t tid;
+	bool threaded = pthread_create(&tid, NULL, nat_read, v) == 0;
+
+	if (!threaded)
+		nat_read(v);
+	if (netd_host_view_open(&v->host, true, &e) < 0)
+		v->host = NULL;
+	v->sysctls_read = nat_sysctls_off(false, NULL, NULL, true) == 0;
+	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(true, NULL, NULL, true) == 0;
+	if (threaded)
+		pthread_join(tid, NULL);
+	v->nat_whole = nat_counters_whole(v->nat);
+}
+
+/* What is the host's to repair once, not each container's (see ct_check_view). */
+static void host_check(struct ct_apply_plan *p)
+{
+	bool nat = false, v6 = false;
+	size_t o = 0;
+	/* Running containers of ours expect the table (a new one's up makes it anyway). */
+	for (size_t i = 0; i < p->n_files; i++) {
+		bool running = p->v[i].op == CT_APPLY_VERIFY || p->v[i].op == CT_APPLY_UPDATE;
+		nat |= p->v[i].nat && running;
+		v6 |= p->v[i].nat && running && p->v[i].v6;
+	}
+	if (!nat)
+		return;
+#define ADD(...)                                                                             \
+	do {                                                                                 \
+		int n_ = snprintf(p->host_what + o, sizeof(p->host_what) - o, __VA_ARGS__);  \
+		if (n_ > 0 && (size_t)n_ < sizeof(p->host_what) - o)                         \
+			o += (size_t)n_;                                                     \
+	} while (0)
+	if (!p->view.nat_whole)
+		ADD("nft table of ctnet or one of its chains missing");
+	if (!p->view.sysctls_read)
+		ADD("%ssysctl net.ipv4.ip_forward off", o ? ", " : "");
+	else if (v6 && !p->view.sysctls6_read)
+		ADD("%ssysctl net.ipv6.conf.all.forwarding off", o ? ", " : "");
+#undef ADD
+}
+
+int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	char real[PATH_MAX];
-	struct scan sc = { .p = p, .err = err };
+	struct claims claims;
+	struct scan sc = { .p = p, .claims = &claims, .err = err };
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -238,24 +545,30 @@ int ct_apply_plan(const char *dir, struct ct_apply_plan *p, struct ctnet_err *er
 	p->n_files = p->n;
 	if (p->n > 1)
 		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
-	/* Between files: one address, one host port each. */
-	for (size_t i = 0; i < p->n_files; i++)
-		for (size_t j = i + 1; j < p->n_files; j++) {
-			char a[CTNET_NAME_MAX + 16], b[CTNET_NAME_MAX + 16];
-			snprintf(a, sizeof(a), "\"%s.conf\"", p->v[i].spec.name);
-			snprintf(b, sizeof(b), "\"%s.conf\"", p->v[j].spec.name);
-			if ((rc = clash(&p->v[i].spec, a, &p->v[j].spec, NULL, b, err)) < 0)
-				return rc;
-		}
-	if (!(sc.r = malloc(sizeof(*sc.r))))
-		return ctnet_errf(err, ENOMEM, "apply: out of memory");
-	rc = record_foreach(scan_record, &sc, err);
+	p->view.deep = deep;
+	view_read(&p->view);
+	if ((rc = read_files(p, err)) < 0)
+		return rc;
+	if ((rc = claims_build(p, &claims, err)) < 0)
+		goto out;
+	host_check(p);
+	if (!(sc.r = malloc(sizeof(*sc.r)))) {
+		rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
+		goto out;
+	}
+	int dfd = record_dir(false, err);
+	rc = dfd == -ENOENT ? 0 : dfd < 0 ? dfd : ctnet_dir_foreach(dfd, "records", scan_record, &sc, err);
+	if (dfd >= 0)
+		close(dfd);
 	free(sc.r);
 	if (rc < 0)
-		return rc;
+		goto out;
 	if (p->n > 1)
 		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
-	return 0;
+	rc = 0;
+out:
+	claims_free(&claims);
+	return rc;
 }
 
 /* One item's outcome, in memory shared with the worker processes. */
@@ -300,26 +613,31 @@ static bool in_phase(const struct ct_apply_item *it, int phase)
 {
 	if (phase == 0)
 		return it->op == CT_APPLY_REMOVE || it->op == CT_APPLY_RECREATE;
-	return it->op != CT_APPLY_REMOVE && it->op != CT_APPLY_SKIP;
+	return it->op != CT_APPLY_REMOVE && it->op != CT_APPLY_SKIP && !it->checked;
 }
 
-static void work(struct ct_apply_plan *p, int phase, const struct ct_view *view,
+/* The items a run touches (the others are done: checked, skipped), res[] by their slot. */
+struct todo {
+	size_t *v, n;
+};
+
+static void work(struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
 		 struct result *res, unsigned k, unsigned workers, struct ct_record *out,
 		 struct ct_report *rep)
 {
 	struct ctnet_err e;
-	for (size_t i = k; i < p->n; i += workers) {
-		struct ct_apply_item *it = &p->v[i];
+	for (size_t t = k; t < td->n; t += workers) {
+		struct ct_apply_item *it = &p->v[td->v[t]];
 		int rc;
-		if (!in_phase(it, phase) || res[i].rc < 0)
+		if (!in_phase(it, phase) || res[t].rc < 0)
 			continue;
 		memset(rep, 0, sizeof(*rep));
 		if (phase == 0) /* recreated with the same lease when its addresses are allocated */
-			rc = ct_down(it->spec.name, it->op == CT_APPLY_RECREATE && !it->spec.local.family,
+			rc = ct_down(it->name, it->op == CT_APPLY_RECREATE && !it->spec->local.family,
 				     NULL, &e);
 		else
-			rc = ct_up_view(&it->spec, view, out, rep, &e);
-		keep_result(&res[i], rc, &e, phase ? rep : NULL);
+			rc = ct_up_view(it->spec, view, out, rep, &e);
+		keep_result(&res[t], rc, &e, phase ? rep : NULL);
 	}
 }
 
@@ -329,7 +647,7 @@ static void work(struct ct_apply_plan *p, int phase, const struct ct_view *view,
  * commit) overlaps with the other's. Each item is still one ct_up / ct_down under that
  * container's lock, as if several `ctnet up` ran at once.
  */
-static void run_phase(struct ct_apply_plan *p, int phase, const struct ct_view *view,
+static void run_phase(struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
 		      struct result *res, unsigned workers, struct ct_record *out,
 		      struct ct_report *rep)
 {
@@ -339,27 +657,27 @@ static void run_phase(struct ct_apply_plan *p, int phase, const struct ct_view *
 	for (unsigned k = 1; k < workers; k++) {
 		pid_t pid = fork();
 		if (pid == 0) {
-			work(p, phase, view, res, k, workers, out, rep);
+			work(p, td, phase, view, res, k, workers, out, rep);
 			nat_release(true);
 			_exit(0);
 		}
 		if (pid < 0) { /* do the rest here */
 			for (unsigned j = k; j < workers; j++)
-				work(p, phase, view, res, j, workers, out, rep);
+				work(p, td, phase, view, res, j, workers, out, rep);
 			break;
 		}
 		pids[forked++] = pid;
 	}
-	work(p, phase, view, res, 0, workers, out, rep);
+	work(p, td, phase, view, res, 0, workers, out, rep);
 	for (unsigned i = 0; i < forked; i++)
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
 	/* A worker that died left its items without a result. */
-	for (size_t i = 0; i < p->n; i++)
-		if (in_phase(&p->v[i], phase) && !res[i].ran && res[i].rc == 0) {
-			res[i].ran = true;
-			res[i].rc = -1;
-			snprintf(res[i].error, sizeof(res[i].error), "apply: its worker process died");
+	for (size_t t = 0; t < td->n; t++)
+		if (in_phase(&p->v[td->v[t]], phase) && !res[t].ran && res[t].rc == 0) {
+			res[t].ran = true;
+			res[t].rc = -1;
+			snprintf(res[t].error, sizeof(res[t].error), "apply: its worker process died");
 		}
 }
 
@@ -369,47 +687,68 @@ int ct_apply_run(struct ct_apply_plan *p,
 {
 	struct ct_record *out = malloc(sizeof(*out));
 	struct ct_report *rep = malloc(sizeof(*rep));
-	struct result *res = NULL;
-	struct ct_view view = { 0 };
-	struct ctnet_err e;
+	struct todo td = { .v = malloc((p->n ? p->n : 1) * sizeof(*td.v)) };
+	struct result *res = MAP_FAILED;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned workers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
-	size_t size = (p->n ? p->n : 1) * sizeof(*res);
+	size_t size = 0;
 	int failed = 0;
 
-	if (p->n < 8)
+	for (size_t i = 0; td.v && i < p->n; i++)
+		if (in_phase(&p->v[i], 0) || in_phase(&p->v[i], 1))
+			td.v[td.n++] = i;
+	size = (td.n ? td.n : 1) * sizeof(*res);
+	if (td.n < 8)
 		workers = 1; /* not worth a fork */
-	if (out && rep)
+	if (out && rep && td.v)
 		res = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!out || !rep || res == MAP_FAILED || !res) {
+	if (res == MAP_FAILED) {
 		free(out);
 		free(rep);
+		free(td.v);
 		return -ENOMEM;
 	}
+	/* The host first: ctnet's table rebuilt from the desired state (and the forwarding
+	 * sysctls with it) once, not by each container's converge. */
+	if (p->host_what[0]) {
+		struct ctnet_err e;
+		memset(rep, 0, sizeof(*rep));
+		if ((p->host_rc = nat_restore(&e)) < 0) {
+			snprintf(p->host_error, sizeof(p->host_error), "%s", e.msg);
+			failed++;
+		} else {
+			ct_report_add(rep, true, "%s (restored ctnet's table)", p->host_what);
+			nat_counters_free(p->view.nat);
+			if (nat_counters_read(&p->view.nat, &e) < 0)
+				p->view.nat = NULL;
+		}
+		if (done)
+			done(NULL, rep, data);
+	}
 	/* Removals first: they free the addresses and ports the others may take. */
-	run_phase(p, 0, NULL, res, workers, out, rep);
-	for (size_t i = 0; i < p->n; i++)
-		if (res[i].ran)
-			res[i].ran = res[i].rc < 0; /* phase 1 runs what phase 0 did not fail */
-	/* One read of the kernel's NAT table for every unchanged container's check. */
-	if (nat_counters_read(&view.nat, &e) < 0)
-		view.nat = NULL;
-	run_phase(p, 1, &view, res, workers, out, rep);
-	nat_counters_free(view.nat);
-	for (size_t i = 0; i < p->n; i++) {
+	run_phase(p, &td, 0, NULL, res, workers, out, rep);
+	for (size_t t = 0; t < td.n; t++)
+		if (res[t].ran)
+			res[t].ran = res[t].rc < 0; /* phase 1 runs what phase 0 did not fail */
+	/* The plan's read of the kernel's NAT table serves every converge's check. */
+	run_phase(p, &td, 1, &p->view, res, workers, out, rep);
+	for (size_t i = 0, t = 0; i < p->n; i++) {
 		struct ct_apply_item *it = &p->v[i];
-		it->rc = res[i].rc;
-		snprintf(it->error, sizeof(it->error), "%s", res[i].error);
+		const struct result *r = t < td.n && td.v[t] == i ? &res[t++] : NULL;
+		it->rc = r ? r->rc : 0;
+		if (it->rc < 0 && !it->error)
+			it->error = strdup(r->error);
 		failed += it->rc < 0;
 		if (!done)
 			continue;
 		memset(rep, 0, sizeof(*rep));
-		for (size_t j = 0; j < res[i].n; j++)
-			ct_report_add(rep, res[i].v[j].repair, "%s", res[i].v[j].what);
-		rep->truncated = res[i].truncated;
+		for (size_t j = 0; r && j < r->n; j++)
+			ct_report_add(rep, r->v[j].repair, "%s", r->v[j].what);
+		rep->truncated = r && r->truncated;
 		done(it, rep, data);
 	}
 	munmap(res, size);
+	free(td.v);
 	free(out);
 	free(rep);
 	return failed;
@@ -417,6 +756,13 @@ int ct_apply_run(struct ct_apply_plan *p,
 
 void ct_apply_free(struct ct_apply_plan *p)
 {
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].spec);
+		free(p->v[i].forwards);
+		free(p->v[i].error);
+	}
 	free(p->v);
+	nat_counters_free(p->view.nat);
+	netd_host_view_close(p->view.host);
 	memset(p, 0, sizeof(*p));
 }

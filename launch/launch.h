@@ -202,13 +202,32 @@ void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...) CTN
 int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err);
 /* Reads shared by many converges in a row (apply, watch): the kernel's NAT table once. */
+struct netd_host_view;
 struct ct_view {
-	struct nat_counters *nat; /* NULL: each converge reads it */
+	struct nat_counters *nat;      /* NULL: each converge reads it */
+	struct netd_host_view *host;   /* the host's addresses and routes; NULL: asked per container */
+	bool nat_whole;                /* ctnet's tables and chains were all there */
+	bool sysctls_read;             /* ip_forward was on when the view was made */
+	bool sysctls6_read;            /* and IPv6 forwarding */
+	bool deep;                     /* ct_check_view looks inside each namespace too */
 };
 /* The converge step alone, for a caller holding record_lock(name) with the record read;
  * view may be NULL. */
 int ct_converge(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err);
+/*
+ * Read-only, without the lock: 0 when the running container `have` matches spec and the
+ * kernel holds all of it (links, addresses and routes on both sides, its route_localnet,
+ * NAT elements, impairment none), 1 when a converge would change or repair something, or
+ * -errno. Needs a view with nat and host; 1 without. What is the host's, not one
+ * container's, is the caller's to check once: the global sysctls (view->sysctls_read) and
+ * ctnet's table and chains (view->nat_whole: without them no element is judged). Apply's
+ * check of unchanged files.
+ * Without view->deep a point-to-point container's inside is judged from the host (its
+ * link's carrier): one dump per kind, no namespace entered, for 5,000 containers.
+ */
+int ct_check_view(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
+		  struct ctnet_err *err);
 int ct_up_view(const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
@@ -220,6 +239,9 @@ bool ct_link_present(const char *ifname);
 /* Whether the container is up (1: alive and, for private ones, the host link present) or
  * stale (0, *why says why). No NAT check (see status). */
 int ct_state(const struct ct_record *r, const char **why);
+/* ct_state without the link: what the record alone says (a caller with a host view
+ * checks the link itself). */
+int ct_state_record(const struct ct_record *r, const char **why);
 
 /*
  * apply.c: a directory of nixos-container NAME.conf files as the desired set. The plan
@@ -236,21 +258,35 @@ enum ct_apply_op {
 	CT_APPLY_SKIP,     /* AUTO_START=0 and not running: validated, left alone */
 };
 struct ct_apply_item {
-	struct ct_spec spec;  /* from the file (REMOVE: the name only) */
+	char name[CTNET_NAME_MAX + 1];
+	struct ct_spec *spec; /* from the file; NULL for REMOVE, and for a checked VERIFY */
 	bool has_file, auto_start;
 	enum ct_apply_op op;
+	bool checked;         /* VERIFY: the kernel held all of it when the plan looked */
 	unsigned diff;        /* CT_F_* between the file and the record */
 	char what[256];       /* the difference, for the plan */
 	int rc;               /* after run: 0, or -1 with error */
-	char error[256];
+	char *error;          /* NULL, or why it failed */
+	/* What the clash checks compare, kept when spec is dropped. */
+	struct ctnet_addr host, local;
+	bool p2p, nat, v6;            /* NAT'd (private, not no_nat); has or asks for IPv6 */
+	size_t n_forwards;
+	struct nat_forward *forwards;
 };
 struct ct_apply_plan {
 	char dir[PATH_MAX];
 	char origin[CT_ORIGIN_MAX]; /* "apply:DIR" */
 	size_t n, cap, n_files;
 	struct ct_apply_item *v;    /* by name */
+	struct ct_view view;        /* the kernel as the plan read it (run uses it too) */
+	/* The host's own repair, before any container's: ctnet's table rebuilt (nat_restore,
+	 * which also switches the forwarding sysctls on). host_what says why ("" = none). */
+	char host_what[256];
+	int host_rc;                /* after run: 0, or -1 with host_error */
+	char host_error[512];
 };
-int ct_apply_plan(const char *dir, struct ct_apply_plan *plan, struct ctnet_err *err);
+/* deep: check unchanged containers inside their namespaces too (addresses, routes). */
+int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *plan, struct ctnet_err *err);
 /* Carries the plan out; per-container failures are undone by ct_up and recorded in the item;
  * done (may be NULL) is called once per item with what ct_up repaired or changed.
  * Returns how many failed. */

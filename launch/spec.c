@@ -220,15 +220,18 @@ int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, str
 	int rc;
 
 	ctnet_show(path, shown);
-	/* Root-owned and not writable by others, as for everything ctnet trusts. */
-	if (stat(path, &st) < 0)
-		return ctnet_err_sys(err, errno, "config \"%s\"", shown);
+	/* Root-owned and not writable by others, as for everything ctnet trusts (the file as
+	 * opened: read as data, used only after these checks). */
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if ((rc = nixosconf_slurp_stat(AT_FDCWD, path, &text, &len, &st, err)) < 0)
+		return rc;
 	if (st.st_uid != 0 && st.st_uid != geteuid())
 		return ctnet_errf(err, EPERM, "config \"%s\": owned by uid %u, not root", shown,
 				  (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return ctnet_errf(err, EPERM, "config \"%s\": writable by group or others", shown);
-	if ((rc = nixosconf_read(AT_FDCWD, path, &c, err)) < 0)
+	if ((rc = nixosconf_parse(text, len, shown, &c, err)) < 0)
 		return rc;
 	if (auto_start) /* nixos-container's default: start it */
 		*auto_start = !c.has_auto_start || c.auto_start;

@@ -409,6 +409,55 @@ static void forwards_changes(const struct ct_spec *want, const struct ct_spec *h
 	}
 }
 
+/*
+ * A running container's check without a change: 1 when converge would repair or change
+ * something, 0 when the kernel holds everything (read-only, no lock needed), or -errno.
+ * What apply runs for each unchanged file before it takes a lock.
+ */
+int ct_check_view(const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
+		  struct ctnet_err *err)
+{
+	struct netd_faults *faults = NULL;
+	struct nat_container *c = NULL;
+	_cleanup_close_ int nsfd = -1;
+	int rc = 1;
+
+	if (ct_spec_diff(want, &have->spec) || !view || !view->nat || !view->host)
+		return 1;
+	if (want->shared)
+		return 0;
+	if (!(faults = malloc(sizeof(*faults))) || !(c = malloc(sizeof(*c)))) {
+		rc = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Inside the namespace only when asked (or when the view cannot judge a bridge port). */
+	bool inside = view->deep || !view->host || want->bridge[0];
+	if (inside && (nsfd = open_record_netns(have, err)) < 0) {
+		rc = nsfd;
+		goto out;
+	}
+	struct netd_spec ls = link_spec(want, have, nsfd);
+	if ((rc = netd_verify(&ls, have->host_ifname, view->host, inside, faults, err)) < 0)
+		goto out;
+	rc = 1;
+	if (faults->n || netd_impair_active(&want->impair))
+		goto out;
+	for (size_t i = 0; i < want->n_extra_veths; i++)
+		if (!ct_link_present(want->extra_veths[i].ifname))
+			goto out;
+	if (!want->no_nat) {
+		nat_of(want, have, c);
+		if (nat_sysctls_off(have->has_v6, c, want->bridge[0] ? want->bridge : have->host_ifname, false) != 0 ||
+		    (view->nat_whole && nat_counters_missing(view->nat, c) != 0))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(c);
+	free(faults);
+	return rc;
+}
+
 static int converge(const struct ct_spec *want, const struct ct_record *have,
 		    const struct ct_view *view, struct ct_record *out, struct ct_report *rep,
 		    struct ctnet_err *err)
@@ -446,7 +495,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 	}
 	/* Links, addresses and routes: netd_up re-applies them all (and MTU and MAC). */
 	struct netd_spec ls = link_spec(want, have, nsfd);
-	if ((rc = netd_verify(&ls, have->host_ifname, faults, err)) < 0)
+	if ((rc = netd_verify(&ls, have->host_ifname, NULL, true, faults, err)) < 0)
 		goto out;
 	if (diff & CT_F_MTU)
 		ct_report_add(rep, false, "mtu %u -> %u", have->spec.mtu, want->mtu);
@@ -546,7 +595,7 @@ int ct_converge(const struct ct_spec *want, const struct ct_record *have, const 
 
 bool ct_link_present(const char *ifname)
 {
-	static int sock = -1;
+	static _Thread_local int sock = -1;
 	struct ifreq ifr;
 
 	if (sock < 0 && (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
@@ -558,6 +607,20 @@ bool ct_link_present(const char *ifname)
 
 int ct_state(const struct ct_record *r, const char **why)
 {
+	if (!ct_state_record(r, why))
+		return 0;
+	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
+	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
+	 * grew quadratically. */
+	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(r->host_ifname)) {
+		*why = "host link missing";
+		return 0;
+	}
+	return 1;
+}
+
+int ct_state_record(const struct ct_record *r, const char **why)
+{
 	if (r->pending) {
 		*why = "up interrupted (gc removes it)";
 		return 0;
@@ -568,13 +631,6 @@ int ct_state(const struct ct_record *r, const char **why)
 	}
 	if (!record_alive(r, why))
 		return 0;
-	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
-	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
-	 * grew quadratically. */
-	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(r->host_ifname)) {
-		*why = "host link missing";
-		return 0;
-	}
 	*why = NULL;
 	return 1;
 }

@@ -250,8 +250,8 @@ int nixosconf_parse(const char *text, size_t len, const char *shown, struct nixo
 	return nixosconf_parse_kv(text, len, shown, conf_cb, out, err);
 }
 
-int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *lenp,
-		    struct ctnet_err *err)
+int nixosconf_slurp_stat(int dirfd, const char *path, char **out, size_t *lenp, struct stat *st_out,
+			 struct ctnet_err *err)
 {
 	char show[CTNET_SHOW_MAX];
 	struct stat st;
@@ -291,8 +291,13 @@ int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *lenp,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* A regular file that returns less than asked is at its end: no extra read. */
+		if (len <= NIXOSCONF_SIZE_MAX && len >= (size_t)st.st_size)
+			break;
 	}
 	close(fd);
+	if (st_out)
+		*st_out = st;
 	if (len > NIXOSCONF_SIZE_MAX) {
 		free(buf);
 		return ctnet_errf(err, EFBIG, "nixos conf \"%s\": larger than %d bytes", show,
@@ -302,6 +307,11 @@ int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *lenp,
 	*out = buf;
 	*lenp = len;
 	return 0;
+}
+
+int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *lenp, struct ctnet_err *err)
+{
+	return nixosconf_slurp_stat(dirfd, path, out, lenp, NULL, err);
 }
 
 int nixosconf_read(int dirfd, const char *path, struct nixosconf *out, struct ctnet_err *err)

@@ -68,6 +68,10 @@ int nixosconf_read(int dirfd, const char *path, struct nixosconf *out, struct ct
  * (*out, length *len). For callers that parse with nixosconf_parse_kv.
  */
 int nixosconf_slurp(int dirfd, const char *path, char **out, size_t *len, struct ctnet_err *err);
+/* The same, with the open file's fstat in *st (may be NULL): one open for the owner check. */
+struct stat;
+int nixosconf_slurp_stat(int dirfd, const char *path, char **out, size_t *len, struct stat *st,
+			 struct ctnet_err *err);
 
 /*
  * The writer of the same format, for every KEY=VALUE file ctnet keeps (records, leases, NAT

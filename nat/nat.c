@@ -745,6 +745,16 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 	free(tmp);
 }
 
+bool nat_counters_whole(const struct nat_counters *cn)
+{
+	if (!cn || !cn->k.table)
+		return false;
+	for (int ch = 0; ch < NAT_CHAINS; ch++)
+		if (!cn->k.chain[ch])
+			return false;
+	return true;
+}
+
 int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c)
 {
 	struct nat_elems e = { 0 };

@@ -97,6 +97,10 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
  */
 int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
 		       struct ctnet_err *err);
+/* Read-only: how many of those sysctls are off (globals: ip_forward and IPv6 forwarding
+ * too, not only c's route_localnet), or -errno. l3dev: c's device when the caller knows it
+ * (its host link, or the bridge of a bridge port); NULL: looked up. */
+int nat_sysctls_off(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals);
 
 /* Kernel counters for `list`. */
 struct nat_counters;
@@ -112,6 +116,8 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 /* How many of c's elements (or of the table's chains) the kernel lacks; 0 when in place.
  * Checks many containers against one read of the kernel, without the desired state. */
 int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c);
+/* Whether ctnet's tables and every chain of them were there when cn was read. */
+bool nat_counters_whole(const struct nat_counters *cn);
 /* New connections (packets seen by the NAT chains) through one forward. */
 void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
 			  const struct nat_forward *f, struct nat_stat *out);

@@ -101,14 +101,15 @@ static bool wants_localnet(const struct nat_container *c)
 	return false;
 }
 
-/* Sets path to 1 when it is not; 1 when it had to, 0 when on (or absent), or -errno. */
-static int repair_one(const char *path, const char *name, char *changed, size_t len, size_t *o,
-		      struct ctnet_err *err)
+/* Sets path to 1 when it is not (only reads it unless fix); 1 when it was off, 0 when on
+ * (or absent), or -errno. */
+static int repair_one(const char *path, const char *name, bool fix, char *changed, size_t len,
+		      size_t *o, struct ctnet_err *err)
 {
 	int cur = sysctl_get(path), r;
 	if (cur == -ENOENT || cur == '1')
 		return 0;
-	if ((r = sysctl_set(path, '1', err)) < 0)
+	if (fix && (r = sysctl_set(path, '1', err)) < 0)
 		return r == -ENOENT ? 0 : r;
 	if (changed && *o < len) {
 		int w = snprintf(changed + *o, len - *o, "%s%s", *o ? ", " : "", name);
@@ -117,8 +118,8 @@ static int repair_one(const char *path, const char *name, char *changed, size_t 
 	return 1;
 }
 
-int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
-		       struct ctnet_err *err)
+static int sysctls_walk(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals,
+			bool fix, char *changed, size_t len, struct ctnet_err *err)
 {
 	char path[128], name[96], dev[16];
 	bool bridge = false;
@@ -127,26 +128,42 @@ int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, 
 
 	if (changed && len)
 		changed[0] = '\0';
-	if ((r = repair_one("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward", changed, len,
-			    &o, err)) < 0)
+	if (globals && (r = repair_one("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward", fix,
+				       changed, len, &o, err)) < 0)
 		return r;
-	n += r;
-	if (ipv6) {
+	n += globals ? r : 0;
+	if (globals && ipv6) {
 		if ((r = repair_one("/proc/sys/net/ipv6/conf/all/forwarding",
-				    "net.ipv6.conf.all.forwarding", changed, len, &o, err)) < 0)
+				    "net.ipv6.conf.all.forwarding", fix, changed, len, &o, err)) < 0)
 			return r;
 		n += r;
 	}
 	/* route_localnet on the device of a container the host reaches at 127.0.0.1. */
-	if (c && wants_localnet(c) && nat_link_l3dev(c->iface, dev, &bridge, err) == 0 &&
-	    localnet_path(dev, path, sizeof(path)) == 0) {
-		snprintf(name, sizeof(name), "net.ipv4.conf.%s.route_localnet", dev);
-		if ((r = repair_one(path, name, changed, len, &o, err)) < 0)
-			return r;
-		n += r;
+	if (c && wants_localnet(c)) {
+		if (l3dev)
+			snprintf(dev, sizeof(dev), "%s", l3dev);
+		if ((l3dev || nat_link_l3dev(c->iface, dev, &bridge, err) == 0) &&
+		    localnet_path(dev, path, sizeof(path)) == 0) {
+			snprintf(name, sizeof(name), "net.ipv4.conf.%s.route_localnet", dev);
+			if ((r = repair_one(path, name, fix, changed, len, &o, err)) < 0)
+				return r;
+			n += r;
+		}
 	}
 	ctnet_err_clear(err);
 	return n;
+}
+
+int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
+		       struct ctnet_err *err)
+{
+	return sysctls_walk(ipv6, c, NULL, true, true, changed, len, err);
+}
+
+int nat_sysctls_off(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals)
+{
+	struct ctnet_err e;
+	return sysctls_walk(ipv6, c, l3dev, globals, false, NULL, 0, &e);
 }
 
 /* The bridges recorded in BRIDGES, one per line, into buf (NUL-separated lines). */

@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "netd.h"
 
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -20,11 +24,14 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWADDR)
 		return MNL_CB_OK;
+	const struct nlattr *label = NULL;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL)
 			local = a;
 		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
 			address = a;
+		else if (mnl_attr_get_type(a) == IFA_LABEL)
+			label = a;
 	}
 	a = local ? local : address;
 	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
@@ -46,6 +53,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	memcpy(h->a, mnl_attr_get_payload(a), alen);
 	h->plen = ifa->ifa_prefixlen;
 	h->ifindex = (int)ifa->ifa_index;
+	if (label && mnl_attr_get_payload_len(label) <= sizeof(h->label))
+		memcpy(h->label, mnl_attr_get_payload(label), mnl_attr_get_payload_len(label));
+	h->label[sizeof(h->label) - 1] = '\0';
 	return MNL_CB_OK;
 }
 
@@ -73,6 +83,7 @@ int hv_route_cb(const struct nlmsghdr *nlh, void *data)
 	h->plen = rt->rtm_dst_len;
 	h->type = rt->rtm_type;
 	h->table = rt->rtm_table;
+	h->flags = rt->rtm_flags;
 	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;
 	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
 		switch (mnl_attr_get_type(a)) {
@@ -228,6 +239,24 @@ const struct hroute *hv_host_route_first(const struct netd_host_view *v, const s
 	return hr;
 }
 
+const struct hroute *hv_host_route_via(const struct netd_host_view *v, const struct ctnet_addr *a, int oif)
+{
+	size_t alen = a->family == AF_INET6 ? 16 : 4;
+	for (const struct hroute *r = hv_host_route_first(v, a);
+	     r && r < v->routes + v->n_host && r->family == a->family && !memcmp(r->dst, a->bytes, alen); r++)
+		if (r->oif == oif && r->type == RTN_UNICAST && r->table == RT_TABLE_MAIN)
+			return r;
+	return NULL;
+}
+
+int hv_addr_ifindex(const struct netd_host_view *v, const struct ctnet_addr *a, const char *ifname)
+{
+	for (const struct haddr *h = hv_addr_first(v, a); h && h < v->addrs + v->n_addrs && hv_addr_is(h, a); h++)
+		if (!strcmp(h->label, ifname))
+			return h->ifindex;
+	return 0;
+}
+
 bool hv_prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a)
 {
 	unsigned full = plen / 8, rest = plen % 8;
@@ -255,4 +284,46 @@ bool hv_link_get(int sock, const char *name, struct linkinfo *li, bool mtu)
 	if (mtu && ioctl(sock, SIOCGIFMTU, &ifr) == 0)
 		li->mtu = (unsigned)ifr.ifr_mtu;
 	return true;
+}
+
+int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *err)
+{
+	struct netd_host_view *v = calloc(1, sizeof(*v));
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	int r;
+
+	*out = NULL;
+	if (!v) {
+		r = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	v->sock = -1;
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = ctnet_err_sys(err, errno, "rtnetlink: open");
+		goto out;
+	}
+	if ((r = hv_read(nl, v, v6, err)) < 0)
+		goto out;
+	if ((v->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		r = ctnet_err_sys(err, errno, "socket");
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+	r = 0;
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	netd_host_view_close(v);
+	return r;
+}
+
+void netd_host_view_close(struct netd_host_view *v)
+{
+	if (!v)
+		return;
+	if (v->sock >= 0)
+		close(v->sock);
+	hv_free(v);
+	free(v);
 }

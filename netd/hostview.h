@@ -21,6 +21,7 @@ struct haddr {
 	uint8_t a[16];
 	uint8_t plen;
 	int ifindex;
+	char label[16]; /* IPv4: the interface's name (IFA_LABEL) */
 };
 
 struct hroute {
@@ -30,6 +31,7 @@ struct hroute {
 	uint32_t table;
 	int oif;
 	unsigned mtu, metric;
+	unsigned flags; /* rtm_flags: RTNH_F_LINKDOWN when the link has no carrier */
 };
 
 struct netd_host_view {
@@ -39,6 +41,7 @@ struct netd_host_view {
 	size_t n_routes, cap_routes;
 	size_t n_host; /* how many host routes lead the array */
 	bool oom;
+	int sock; /* netd_host_view_open's: an AF_INET datagram socket for hv_link_get */
 };
 
 /* Addresses (IPv4, and IPv6 when v6) and routes of every table but local, then indexed. */
@@ -54,6 +57,10 @@ bool hv_addr_on(const struct netd_host_view *v, const struct ctnet_addr *a, int 
 /* The first host route (/32, /128) to a, or NULL; the others to a follow it up to n_host. */
 const struct hroute *hv_host_route_first(const struct netd_host_view *v, const struct ctnet_addr *a);
 int hv_route_cmp(const void *x, const void *y);
+/* The main table's unicast host route to a through oif, or NULL. */
+const struct hroute *hv_host_route_via(const struct netd_host_view *v, const struct ctnet_addr *a, int oif);
+/* The ifindex of the interface named ifname that holds address a (IPv4), or 0. */
+int hv_addr_ifindex(const struct netd_host_view *v, const struct ctnet_addr *a, const char *ifname);
 bool hv_prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a);
 
 struct linkinfo {

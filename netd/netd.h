@@ -92,8 +92,20 @@ struct netd_faults {
 	bool truncated;
 	char v[NETD_FAULTS_MAX][128];
 };
-int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct netd_faults *f,
-		struct ctnet_err *err);
+struct netd_host_view;
+int netd_verify(const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
+		bool inside, struct netd_faults *f, struct ctnet_err *err);
+/*
+ * The host's addresses and routes read once (one dump per kind) for many netd_verify calls
+ * (apply's verify of every container): with a view, a point-to-point container's host side
+ * costs two ioctls and bsearches instead of a link request and four route lookups. The view
+ * is a snapshot: a check against it can report a fault fixed since, never miss one that was
+ * there when it was read (repairs re-check without it). inside false (with a view, for a
+ * point-to-point link): the container's side is judged by the host link's carrier (the
+ * peer is up) without entering its namespace; its addresses and routes are not read.
+ */
+int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *err);
+void netd_host_view_close(struct netd_host_view *v);
 
 /* Drops the host's neighbour (ARP/NDP) entries for a and a6 (may be NULL) on host_ifname:
  * after the container's MAC changed, the host would keep sending to the old one. */

@@ -58,7 +58,7 @@ int nd_sock_open(struct nd_sock *s, struct ctnet_err *err)
 
 int nd_host_sock(struct nd_sock **out, struct ctnet_err *err)
 {
-	static struct nd_sock host = { .fd = -1 };
+	static _Thread_local struct nd_sock host = { .fd = -1 }; /* apply checks in threads */
 
 	if (!host.sk) {
 		int r = sock_setup(&host, err);
@@ -159,7 +159,7 @@ static const char *extack_msg(const struct nlmsghdr *nlh)
 
 int nd_batch_run(struct nd_sock *s, struct nd_batch *b, struct ctnet_err *err)
 {
-	static unsigned char rbuf[32768];
+	static _Thread_local unsigned char rbuf[32768];
 	uint32_t first = s->seq;
 	size_t pending = b->n, off = 0;
 	int failed = -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostview.h"
 #include "netd.h"
 #include "nl.h"
 
@@ -209,8 +210,52 @@ static void mac_str(const char *in, char *out)
 		snprintf(out, 18, "%s", in);
 }
 
-int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct netd_faults *f,
-		struct ctnet_err *err)
+/*
+ * The host side from a view, without a request per container: the link is the one named
+ * host_ifname holding the host address (IPv4 labels name their interface), the route to
+ * the container must be there through it, and without carrier the kernel marks that route
+ * linkdown. A link that is missing or down takes its address's routes with it, so a
+ * missing route is what both look like here (the converge after a fault looks again,
+ * precisely). The MTU, when the spec sets one, by ioctl.
+ */
+static void host_from_view(const struct netd_host_view *view, const struct netd_spec *spec,
+			   const char *host_ifname, struct nd_link *hl, struct fib_hit *hits)
+{
+	const struct ctnet_addr *want[4] = { &spec->host, &spec->local, &spec->host6, &spec->local6 };
+	int ifindex = hv_addr_ifindex(view, &spec->host, host_ifname);
+	const struct hroute *rt;
+
+	if (!ifindex)
+		return;
+	hl->found = true;
+	hl->ifindex = ifindex;
+	hl->iflink = -1; /* unknown: the container side's link names it instead */
+	hl->flags = IFF_UP | IFF_RUNNING;
+	if (spec->mtu) {
+		struct linkinfo li;
+		if (!hv_link_get(view->sock, host_ifname, &li, true))
+			hl->found = false;
+		hl->mtu = li.mtu;
+	}
+	for (int i = 0; i < (spec->has_v6 ? 4 : 2); i++) {
+		struct fib_hit *h = &hits[i];
+		memset(h, 0, sizeof(*h));
+		if (!(i % 2)) { /* the host's own address */
+			if (hv_addr_on(view, want[i], ifindex))
+				*h = (struct fib_hit){ true, RTN_LOCAL, 0, ifindex };
+			continue;
+		}
+		if ((rt = hv_host_route_via(view, want[i], ifindex))) {
+			*h = (struct fib_hit){ true, RTN_UNICAST, (unsigned char)(want[i]->family == AF_INET6 ? 128 : 32),
+					       ifindex };
+			if (rt->flags & RTNH_F_LINKDOWN)
+				hl->flags &= ~(unsigned)IFF_RUNNING;
+		}
+	}
+}
+
+int netd_verify(const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
+		bool inside, struct netd_faults *f, struct ctnet_err *err)
 {
 	const char *cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
 	char alias[NETD_ALIAS_MAX], s[CTNET_ADDR_STRLEN];
@@ -234,7 +279,9 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct ne
 
 	/* Host side: the link, and the FIB entries for its address and the container's. */
 	nd_batch_init(b);
-	if ((r = nd_batch_get_link(b, host_ifname, &hl, err)) < 0 ||
+	if (view && p2p)
+		host_from_view(view, spec, host_ifname, &hl, hits);
+	else if ((r = nd_batch_get_link(b, host_ifname, &hl, err)) < 0 ||
 	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &bl, err)) < 0) ||
 	    (p2p && ((r = q_fib(b, &spec->host, f_addr, err)) < 0 ||
 		     (r = q_fib(b, &spec->local, f_route, err)) < 0)) ||
@@ -242,7 +289,7 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct ne
 				     (r = q_fib(b, &spec->local6, f_route6, err)) < 0)) ||
 	    (r = nd_batch_run(hs, b, err)) < 0)
 		goto out;
-	if (!hl.found || strcmp(hl.alias, alias)) {
+	if (!hl.found || (!(view && p2p) && strcmp(hl.alias, alias))) {
 		fault(f, "host link %s missing", host_ifname);
 		r = 0;
 		goto out; /* the rest hangs on it */
@@ -270,6 +317,13 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct ne
 		}
 	}
 
+	/* Container side: from the host, the veth has carrier when its peer is up. */
+	if (view && p2p && !inside) {
+		if ((hl.flags & IFF_UP) && !(hl.flags & IFF_RUNNING))
+			fault(f, "container link %s down (no carrier on %s)", cif, host_ifname);
+		r = 0;
+		goto out;
+	}
 	/* Container side. */
 	if ((r = nd_sock_open_in(spec->netns_fd, &in, err)) < 0)
 		goto out;
@@ -284,7 +338,7 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, struct ne
 	if ((r = q_dump(b, RTM_GETROUTE, AF_UNSPEC, ns_route_reply, v, err)) < 0 ||
 	    (r = nd_batch_run(&in, b, err)) < 0)
 		goto out;
-	if (!cl.found || cl.ifindex != hl.iflink) {
+	if (!cl.found || (hl.iflink >= 0 ? cl.ifindex != hl.iflink : cl.iflink != hl.ifindex)) {
 		fault(f, "container link %s missing", cif);
 		r = 0;
 		goto out;

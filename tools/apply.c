@@ -15,21 +15,22 @@ static const char *const op_name[] = { "up", "update", "recreate", "remove", "un
 
 struct apply_out {
 	bool json, dry;
-	json_t *list;
+	json_t *list, *host;
+	const struct ct_apply_plan *plan;
 	unsigned up, updated, removed, unchanged, skipped, failed;
 };
 
 static json_t *item_json(const struct ct_apply_item *it, const struct ct_report *rep, bool done)
 {
 	json_t *o = json_object();
-	ctnet_json_set_str(o, "name", it->spec.name);
+	ctnet_json_set_str(o, "name", it->name);
 	ctnet_json_set_str(o, "op", op_name[it->op]);
 	if (it->what[0])
 		ctnet_json_set_str(o, "what", it->what);
 	if (done) {
 		ctnet_json_set_str(o, "result", it->rc < 0 ? "failed" : "ok");
 		if (it->rc < 0)
-			ctnet_json_set_str(o, "error", it->error);
+			ctnet_json_set_str(o, "error", it->error ? it->error : "");
 		json_t *a = json_array();
 		for (size_t i = 0; rep && i < rep->n; i++) {
 			json_t *c = json_object();
@@ -60,24 +61,45 @@ static void count(struct apply_out *o, const struct ct_apply_item *it)
 
 static void print_plan_item(const struct ct_apply_item *it)
 {
-	if (it->op == CT_APPLY_VERIFY)
+	if (it->op == CT_APPLY_VERIFY && !it->what[0])
 		return; /* counted in the "=" line */
 	if (it->op == CT_APPLY_SKIP)
-		printf("  %s (AUTO_START=0: not started)\n", it->spec.name);
+		printf("  %s (AUTO_START=0: not started)\n", it->name);
 	else if (it->what[0])
-		printf("%s %s: %s\n", op_sign[it->op], it->spec.name, it->what);
+		printf("%s %s: %s\n", op_sign[it->op], it->name, it->what);
 	else
-		printf("%s %s\n", op_sign[it->op], it->spec.name);
+		printf("%s %s\n", op_sign[it->op], it->name);
+}
+
+/* The host's repair (it NULL): one line, and "host" in the JSON. */
+static void done_host(struct apply_out *o, const struct ct_apply_plan *p, const struct ct_report *rep)
+{
+	if (p->host_rc < 0)
+		fprintf(stderr, "%s: apply: host: %s\n", ctnet_prog, p->host_error);
+	for (size_t i = 0; rep && i < rep->n; i++)
+		fprintf(stderr, "%s: host: repaired %s\n", ctnet_prog, rep->v[i].what);
+	if (o->json) {
+		json_t *h = json_object();
+		ctnet_json_set_str(h, "what", p->host_what);
+		ctnet_json_set_str(h, "result", p->host_rc < 0 ? "failed" : "ok");
+		if (p->host_rc < 0)
+			ctnet_json_set_str(h, "error", p->host_error);
+		json_object_set_new(o->host, "repair", h);
+	}
 }
 
 static void done_one(const struct ct_apply_item *it, const struct ct_report *rep, void *data)
 {
 	struct apply_out *o = data;
+	if (!it) {
+		done_host(o, o->plan, rep);
+		return;
+	}
 	count(o, it);
 	if (it->rc < 0)
-		fprintf(stderr, "%s: apply: %s: %s\n", ctnet_prog, it->spec.name, it->error);
+		fprintf(stderr, "%s: apply: %s: %s\n", ctnet_prog, it->name, it->error ? it->error : "failed");
 	for (size_t i = 0; rep && i < rep->n; i++)
-		fprintf(stderr, "%s: %s: %s %s\n", ctnet_prog, it->spec.name,
+		fprintf(stderr, "%s: %s: %s %s\n", ctnet_prog, it->name,
 			rep->v[i].repair ? "repaired" : "changed", rep->v[i].what);
 	if (o->json)
 		json_array_append_new(o->list, item_json(it, rep, true));
@@ -87,7 +109,7 @@ static void done_one(const struct ct_apply_item *it, const struct ct_report *rep
 
 static void usage(void)
 {
-	printf("Usage: ctnet apply [DIR] [--dry-run] [--json]\n"
+	printf("Usage: ctnet apply [DIR] [--dry-run] [--deep] [--json]\n"
 	       "Make the host's containers exactly the nixos-container NAME.conf files in DIR\n"
 	       "(default /etc/nixos-containers): a new file's container comes up (a private one\n"
 	       "in /run/netns/NAME unless NETWORK_NAMESPACE_PATH is set), a changed one converges\n"
@@ -97,6 +119,9 @@ static void usage(void)
 	       "touched. Every file is read and checked before the first change: one bad file\n"
 	       "changes nothing. Exit 1 if anything failed.\n\n"
 	       "  --dry-run   print the plan (+ new, ~ changed, - removed, = unchanged), change nothing\n"
+	       "  --deep      check unchanged containers inside their namespaces too (their\n"
+	       "              addresses and routes; by default apply checks what the host holds:\n"
+	       "              links and their carrier, addresses, routes, sysctls, NAT elements)\n"
 	       "  --json      the plan and the results as JSON\n");
 }
 
@@ -105,6 +130,7 @@ int cmd_apply(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "deep", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,12 +139,15 @@ int cmd_apply(int argc, char **argv)
 	struct ctnet_err err;
 	const char *dir;
 	int opt, failed = 0;
+	bool deep = false;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
 			return usage(), 0;
 		if (opt == 'n')
 			o.dry = true;
+		else if (opt == 'd')
+			deep = true;
 		else if (opt == 'j')
 			o.json = true;
 		else
@@ -127,11 +156,21 @@ int cmd_apply(int argc, char **argv)
 	if (argc - optind > 1)
 		return ctnet_cli_usage("apply: at most one DIR");
 	dir = optind < argc ? argv[optind] : ctnet_nixos_conf_dir();
-	if (ct_apply_plan(dir, &plan, &err) < 0)
+	if (ct_apply_plan(dir, deep, &plan, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (o.json)
+	o.plan = &plan;
+	if (o.json) {
 		o.list = json_array();
+		o.host = json_object();
+	}
 	if (o.dry) {
+		if (plan.host_what[0] && !o.json)
+			printf("~ host: %s (apply restores ctnet's table)\n", plan.host_what);
+		if (plan.host_what[0] && o.json) {
+			json_t *h = json_object();
+			ctnet_json_set_str(h, "what", plan.host_what);
+			json_object_set_new(o.host, "repair", h);
+		}
 		for (size_t i = 0; i < plan.n; i++) {
 			count(&o, &plan.v[i]);
 			if (o.json)
@@ -151,6 +190,7 @@ int cmd_apply(int argc, char **argv)
 		ctnet_json_set_str(root, "dir", plan.dir);
 		ctnet_json_set_str(root, "mode", o.dry ? "dry-run" : "applied");
 		json_object_set_new(root, "plan", o.list);
+		json_object_set_new(root, "host", o.host);
 		ctnet_json_set_int(sum, "up", o.up);
 		ctnet_json_set_int(sum, "updated", o.updated);
 		ctnet_json_set_int(sum, "removed", o.removed);

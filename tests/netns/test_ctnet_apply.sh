@@ -68,6 +68,46 @@ check_exit "apply after a deleted route" 0 $CTNET apply "$D"
 check_match "apply names the repair" "$T_STDERR" "web: repaired host route ${web_ip%/*} dev ve-web missing"
 check_eq "web's forward answers again" "$(fwd 8080)" "web"
 
+# Every piece the host holds, broken by hand (what networkd, a firewall reload, a sysctl
+# tool do): one apply repairs it, names it, and traffic works again. Apply's check of an
+# unchanged file reads the host once (dumps) and enters no namespace.
+host_ip=$(sed -n 's/^HOST_ADDRESS=//p' "$CTNET_RUN_DIR/containers/web")
+breakage() { # what, command, expected repair text
+	eval "$2"
+	check_exit "apply after $1" 0 $CTNET apply "$D"
+	check_match "apply names the repair ($1)" "$T_STDERR" "web: repaired $3"
+	check_eq "web's forward answers again ($1)" "$(fwd 8080)" "web"
+}
+breakage "a deleted host address" "ip addr del ${host_ip%/*}/32 dev ve-web" "host address ${host_ip%/*} missing on ve-web"
+breakage "host link down" "ip link set ve-web down" "host link ve-web down"
+breakage "container link down (no carrier)" "ip -n web link set eth0 down" "container link eth0 down"
+breakage "a flushed forward map" "nft flush map inet ctnet fwd4" "[0-9]+ NAT elements? missing in nft"
+# What is the host's, not one container's, is repaired once for all.
+hostbreak() { # what, command, expected repair text
+	eval "$2"
+	check_match "dry run: ~ host ($1)" "$($CTNET apply "$D" --dry-run)" "~ host: $3"
+	check_exit "apply after $1" 0 $CTNET apply "$D"
+	check_match "apply names the host's repair ($1)" "$T_STDERR" "host: repaired $3.*restored ctnet's table"
+	check_fails "and no container repairs it again ($1)" grep -q "web: repaired" "$T_STDERR"
+	check_eq "web's forward answers again ($1)" "$(fwd 8080)" "web"
+	check_eq "db's forward answers again ($1)" "$(fwd 5432)" "db"
+}
+hostbreak "nft flush ruleset" "nft flush ruleset" "nft table of ctnet or one of its chains missing"
+hostbreak "a deleted chain" "nft flush chain inet ctnet postrouting && nft delete chain inet ctnet postrouting" "nft table of ctnet or one of its chains missing"
+hostbreak "ip_forward=0" "sysctl -qw net.ipv4.ip_forward=0" "sysctl net.ipv4.ip_forward off"
+breakage "route_localnet=0 on ve-web" "sysctl -qw net.ipv4.conf.ve-web.route_localnet=0" "sysctl net.ipv4.conf.ve-web.route_localnet was off"
+check_eq "the host's 127.0.0.1 forward works after the route_localnet repair" \
+	"$(timeout 5 socat -T3 - TCP:127.0.0.1:8080 </dev/null 2>/dev/null)" "web"
+# Inside the container: --deep looks there too.
+ip -n web route del default
+check_exit "apply --deep after the container's default route went" 0 $CTNET apply "$D" --deep
+check_match "apply --deep names the repair" "$T_STDERR" "web: repaired container default route via ${host_ip%/*} missing"
+check_eq "web reaches upstream again" "$(ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+w3=$(world)
+check_exit "apply after the repairs" 0 $CTNET apply "$D"
+check_match "then all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
+check_eq "and nothing changed" "$(world)" "$w3"
+
 # --- changed file: in place, same link, established flow survives ---
 ifx0=$(ifx ve-web)
 exec 7< <(ip netns exec upstream socat -T30 - TCP:192.0.2.1:8080 2>/dev/null)
@@ -95,6 +135,15 @@ rm "$D/ww.conf"
 conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:5432:5432'
 check_exit "two files claiming one host port: exit 1" 1 $CTNET apply "$D"
 check_match "the error names both" "$T_STDERR" "\"clash.conf\" and \"db.conf\" both forward host port tcp:5432"
+conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:5430-5433:80-83'
+check_exit "a file whose port range overlaps another file's port: exit 1" 1 $CTNET apply "$D"
+check_match "the error names both" "$T_STDERR" "\"clash.conf\" and \"db.conf\" both forward host port tcp:543[0-9]"
+conf clash PRIVATE_NETWORK=1 HOST_ADDRESS=10.233.51.1 LOCAL_ADDRESS=10.233.50.2
+check_exit "two files claiming one address: exit 1" 1 $CTNET apply "$D"
+check_match "the error names both and the address" "$T_STDERR" "\"clash.conf\" and \"db.conf\" both claim address 10.233.50.2"
+conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:8999-9001:80-82'
+check_exit "a file whose range covers a hand-made container's port: exit 1" 1 $CTNET apply "$D"
+check_match "the error names the range and the running container" "$T_STDERR" "\"clash.conf\" and running container \"hand\" both forward host port tcp:8999-9001"
 conf clash PRIVATE_NETWORK=1 'HOST_PORT=tcp:9000:80'
 check_exit "a file claiming a hand-made container's port: exit 1" 1 $CTNET apply "$D"
 check_match "the error names the running container" "$T_STDERR" "running container \"hand\""
