@@ -60,9 +60,6 @@ unreach=$(reachable "$N")
 elems=$(nft -j list map inet ctnet fwd4 | python3 -c 'import json,sys; print(sum(len(x["map"].get("elem",[])) for x in json.load(sys.stdin)["nftables"] if "map" in x))')
 t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
 noop_ms=$(ms "$t0" "$t1")
-printf 'PRIVATE_NETWORK=1\nHOST_PORT="tcp:%d:80,tcp:%d:81"\n' 20001 30001 >"$D/c1.conf"
-t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
-one_ms=$(ms "$t0" "$t1")
 rm -f "$D"/*.conf
 t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
 rm_ms=$(ms "$t0" "$t1")
@@ -75,13 +72,25 @@ t1=$(now)
 ups_ms=$(ms "$t0" "$t1")
 for i in $(seq 1 "$N"); do $C down "c$i"; done
 
-# No-op apply and its RSS with NOOP containers.
+# No-op apply and its RSS with NOOP containers (median of 5), --deep beside it; one changed
+# file among them (a forward added and removed in turn, median of 4), and that change alone
+# (the same edit of a hand-made container by `ctnet up`): the difference is what the plan
+# costs on top.
 rm -f "$D"/*.conf; mkconfs "$NOOP"
 $C apply "$D" >/dev/null
-t0=$(now); $C apply "$D" >/dev/null; t1=$(now)
-noop_big_ms=$(ms "$t0" "$t1")
+med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+noop_big_ms=$(for _ in 1 2 3 4 5; do t0=$(now); $C apply "$D" >/dev/null; t1=$(now); ms "$t0" "$t1"; done | med)
+deep_ms=$(for _ in 1 2 3; do t0=$(now); $C apply --deep "$D" >/dev/null; t1=$(now); ms "$t0" "$t1"; done | med)
 rss_kb=$(rss $C apply "$D")
-
+flip() { # the k-th edit of c1: a second forward on and off
+	if [ $(($1 % 2)) -eq 1 ]; then printf 'PRIVATE_NETWORK=1\nHOST_PORT="tcp:%d:80,tcp:%d:81"\n' 20001 40001 >"$D/c1.conf"
+	else printf 'PRIVATE_NETWORK=1\nHOST_PORT=tcp:%d:80\n' 20001 >"$D/c1.conf"; fi
+}
+one_ms=$(for k in 1 2 3 4; do flip $k; t0=$(now); $C apply "$D" >/dev/null 2>&1; t1=$(now); ms "$t0" "$t1"; done | med)
+$C up hx --create-netns --forward tcp:45000:80 >/dev/null # the same edit by hand, beside them
+hx() { if [ $(($1 % 2)) -eq 1 ]; then $C up hx --create-netns --forward tcp:45000:80 --forward tcp:45001:81
+	else $C up hx --create-netns --forward tcp:45000:80; fi >/dev/null 2>&1; }
+alone_ms=$(for k in 1 2 3 4; do t0=$(now); hx $k; t1=$(now); ms "$t0" "$t1"; done | med)
 ratio=$(echo "scale=2; $apply_ms / $ups_ms" | bc)
 cat <<EOF
 apply from nothing to $N containers: $apply_ms ms ($unreach of $(( (N + 9) / 10 )) sampled unreachable; $elems fwd4 elements)
@@ -89,12 +98,13 @@ $N x ctnet up --config:               $ups_ms ms
 ratio apply / ups:                    ${ratio}x   (target <= 0.5x; absolute target <= 2000 ms)
 no-op apply, $N containers:           $noop_ms ms
 no-op apply, $NOOP containers:        $noop_big_ms ms   (target <= 150 ms)
-one changed file among $N:            $one_ms ms
+no-op apply --deep, $NOOP containers: $deep_ms ms   (also inside every namespace)
+one changed file among $NOOP:         $one_ms ms   (the change alone: $alone_ms ms)
 removing all $N (empty DIR):          $rm_ms ms
 peak RSS of a no-op apply at $NOOP:   $((rss_kb / 1024)) MB   (target <= 32 MB)
 EOF
 cat >"$here/apply-results.json" <<EOF
 {"n": $N, "apply_ms": $apply_ms, "ups_ms": $ups_ms, "ratio": $ratio, "unreachable_sampled": $unreach,
- "noop_ms": $noop_ms, "noop_n": $NOOP, "noop_big_ms": $noop_big_ms, "one_change_ms": $one_ms,
- "remove_all_ms": $rm_ms, "rss_kb": $rss_kb}
+ "noop_ms": $noop_ms, "noop_n": $NOOP, "noop_big_ms": $noop_big_ms, "noop_deep_ms": $deep_ms,
+ "one_change_ms": $one_ms, "one_change_alone_ms": $alone_ms, "remove_all_ms": $rm_ms, "rss_kb": $rss_kb}
 EOF

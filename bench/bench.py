@@ -648,8 +648,8 @@ def main():
                     help="parallel ctnet processes creating background containers")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                      "results.json"))
-    ap.add_argument("--part", choices=("setup", "dataplane", "all"), default="all",
-                    help="run.sh runs this part (setup), then bench/dataplane.py (dataplane)")
+    ap.add_argument("--part", choices=("setup", "dataplane", "apply", "doctor", "all"), default="all",
+                    help="run.sh runs this part (setup), bench/dataplane.py (dataplane), bench/apply.sh (apply), bench/doctor.sh (doctor)")
     args, rest = ap.parse_known_args()
     bad, prev = [], ""
     for a in rest:  # the data-plane part's options (and their values) are dataplane.py's

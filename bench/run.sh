@@ -5,7 +5,9 @@
 # Then the data-plane part (bench/dataplane.py): new connections/s and bulk throughput through
 # ctnet's NAT versus CNI portmap, a rule per forward and plain routing, with 0, 1,000 and 5,000
 # other forwards present. Each part runs in a sandbox of its own.
-#   bench/run.sh [--quick] [--part setup|dataplane|all] [--samples N] [--levels 0,1000,5000]
+# Then `ctnet apply` (bench/apply.sh: from nothing, no-op, one change, at 1,000 and 5,000) and
+# `ctnet doctor` (bench/doctor.sh: doctor vs status at 5,000, up with and without its warning).
+#   bench/run.sh [--quick] [--part setup|dataplane|apply|doctor|all] [--samples N] [--levels 0,1000,5000]
 #                [--only ctnet,shell,cni,lb] [--dp-levels ..] [--dp-reps N] [--dp-only ..]
 #
 # Like tests/netns/lib.sh, the script re-executes itself under `unshare -m -n`: its own network
@@ -36,17 +38,28 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 		case $a in --part=*) part=${a#--part=} ;; esac
 		prev=$a
 	done
-	case $part in setup | dataplane | all) ;; *)
-		echo "bench: --part setup, dataplane or all, not '$part'" >&2
+	case $part in setup | dataplane | apply | doctor | all) ;; *)
+		echo "bench: --part setup, dataplane, apply, doctor or all, not '$part'" >&2
 		exit 2 ;;
 	esac
+	quick=
+	case " $* " in *" --quick "*) quick=1 ;; esac
 	# Both parts of one run write into the same results.json.
 	BENCH_RUN_ID=$(date +%s%N)
 	export BENCH_RUN_ID
 	rc=0
-	for p in setup dataplane; do
+	for p in setup dataplane apply doctor; do
 		[ "$part" = all ] || [ "$part" = "$p" ] || continue
-		CTNET_BENCH_SANDBOX=$p unshare -m -n --propagation private -- bash "$0" "$@" || rc=$?
+		case $p in
+		# Each makes its own sandbox (bench/apply.sh like this script, doctor.sh through
+		# tests/netns/lib.sh) and prints its own table.
+		apply) echo "# ctnet apply at scale (bench/apply.sh)"
+			bash "$here/apply.sh" ${quick:+--quick} || rc=$? ;;
+		doctor) echo "# ctnet doctor at scale (bench/doctor.sh)"
+			if [ -n "$quick" ]; then bash "$here/doctor.sh" 1000 5 || rc=$?
+			else bash "$here/doctor.sh" 5000 10 || rc=$?; fi ;;
+		*) CTNET_BENCH_SANDBOX=$p unshare -m -n --propagation private -- bash "$0" "$@" || rc=$? ;;
+		esac
 		[ $rc -eq 0 ] || exit $rc
 	done
 	exit 0
