@@ -21,14 +21,8 @@
 
 static int item_add(struct ct_apply_plan *p, const char *name, struct ctnet_err *err)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct ct_apply_item *v = realloc(p->v, cap * sizeof(*v));
-		if (!v)
-			return ctnet_errf(err, ENOMEM, "apply: out of memory");
-		p->v = v;
-		p->cap = cap;
-	}
+	if (CTNET_GROW(p->v, p->n, p->cap, 64) < 0)
+		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	memset(&p->v[p->n], 0, sizeof(p->v[0]));
 	snprintf(p->v[p->n].name, sizeof(p->v[0].name), "%s", name);
 	return (int)p->n++;

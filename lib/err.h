@@ -2,6 +2,9 @@
 #ifndef CTNET_ERR_H
 #define CTNET_ERR_H
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include <stddef.h>
 
 /* Library functions return 0 or -errno and fill one of these; only main() prints. */
@@ -25,5 +28,25 @@ void ctnet_closep(const int *fd);
 #define _cleanup_close_ __attribute__((cleanup(ctnet_closep)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Room for one more element in array v of n used and cap allocated (doubling, first when
+ * empty): 0, or -ENOMEM with v untouched. CTNET_GROW(d->v, d->n, d->cap, 16) < 0 -> oom.
+ */
+#define CTNET_GROW(v, n, cap, first)                                                         \
+	__extension__({                                                                      \
+		int grow_r_ = 0;                                                             \
+		if ((n) >= (cap)) {                                                          \
+			size_t grow_c_ = (cap) ? (cap) * 2 : (first);                        \
+			__typeof__(v) grow_p_ = realloc((v), grow_c_ * sizeof(*(v)));        \
+			if (grow_p_) {                                                       \
+				(v) = grow_p_;                                               \
+				(cap) = grow_c_;                                             \
+			} else {                                                             \
+				grow_r_ = -ENOMEM;                                           \
+			}                                                                    \
+		}                                                                            \
+		grow_r_;                                                                     \
+	})
 
 #endif

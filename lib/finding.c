@@ -13,15 +13,9 @@ int ctnet_finding_add(struct ctnet_findings *f, enum ctnet_severity sev, const c
 {
 	va_list ap;
 
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		struct ctnet_finding *v = realloc(f->v, cap * sizeof(*v));
-		if (!v) {
-			f->oom = true;
-			return -ENOMEM;
-		}
-		f->v = v;
-		f->cap = cap;
+	if (CTNET_GROW(f->v, f->n, f->cap, 16) < 0) {
+		f->oom = true;
+		return -ENOMEM;
 	}
 	struct ctnet_finding *x = &f->v[f->n++];
 	memset(x, 0, sizeof(*x));

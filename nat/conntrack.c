@@ -50,15 +50,9 @@ struct dump {
 
 static bool add_victim(struct dump *d, const struct nlattr *orig, bool has_zone, uint16_t zone)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct victim *v = realloc(d->v, cap * sizeof(*v));
-		if (!v) {
-			d->oom = true;
-			return false;
-		}
-		d->v = v;
-		d->cap = cap;
+	if (CTNET_GROW(d->v, d->n, d->cap, 16) < 0) {
+		d->oom = true;
+		return false;
 	}
 	struct victim *v = &d->v[d->n++];
 	v->len = mnl_attr_get_len(orig);

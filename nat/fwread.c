@@ -7,6 +7,7 @@
  * an xt match it does not know) makes a rule "maybe", so findings say "may" and not "does".
  */
 #include "fw.h"
+#include "mnl.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -78,15 +79,9 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	name = attr_str(tb[NFTA_CHAIN_NAME]);
 	if (!table || !name)
 		return MNL_CB_OK;
-	if (rs->n_chains == rs->cap_chains) {
-		size_t cap = rs->cap_chains ? rs->cap_chains * 2 : 64;
-		struct fw_chain *v = realloc(rs->chains, cap * sizeof(*v));
-		if (!v) {
-			d->oom = true;
-			return MNL_CB_ERROR;
-		}
-		rs->chains = v;
-		rs->cap_chains = cap;
+	if (CTNET_GROW(rs->chains, rs->n_chains, rs->cap_chains, 64) < 0) {
+		d->oom = true;
+		return MNL_CB_ERROR;
 	}
 	struct fw_chain *c = &rs->chains[rs->n_chains++];
 	memset(c, 0, sizeof(*c));
@@ -161,15 +156,9 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	int ci = fw_chain_find(rs, nfg->nfgen_family, table, chain);
 	if (ci < 0) /* a chain added between the two dumps */
 		return MNL_CB_OK;
-	if (rs->n_rules == rs->cap_rules) {
-		size_t cap = rs->cap_rules ? rs->cap_rules * 2 : 256;
-		struct fw_rule *v = realloc(rs->rules, cap * sizeof(*v));
-		if (!v) {
-			d->oom = true;
-			return MNL_CB_ERROR;
-		}
-		rs->rules = v;
-		rs->cap_rules = cap;
+	if (CTNET_GROW(rs->rules, rs->n_rules, rs->cap_rules, 256) < 0) {
+		d->oom = true;
+		return MNL_CB_ERROR;
 	}
 	struct fw_rule *r = &rs->rules[rs->n_rules];
 	memset(r, 0, sizeof(*r));
@@ -196,9 +185,7 @@ static int dump(struct mnl_socket *nl, int type, const char *table, int family, 
 	static char buf[1 << 16];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int r = MNL_CB_OK;
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -209,16 +196,7 @@ static int dump(struct mnl_socket *nl, int type, const char *table, int family, 
 	nfg->res_id = 0;
 	if (table)
 		mnl_attr_put_strz(nlh, type == NFT_MSG_GETRULE ? NFTA_RULE_TABLE : NFTA_CHAIN_TABLE, table);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (n < 0)
-		return -errno;
-	return r < 0 ? -errno : 0;
+	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
 }
 
 static void index_rules(struct fw_ruleset *rs)

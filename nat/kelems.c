@@ -10,6 +10,7 @@
  * rendered only for nft scripts and check's messages. A chain's rules read as their comments.
  */
 #include "nat_int.h"
+#include "mnl.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -351,9 +352,7 @@ static int nft_request(struct mnl_socket *nl, int family, int type, bool get, in
 	static char buf[65536];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int r = MNL_CB_OK;
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (get ? NLM_F_ACK : NLM_F_DUMP);
@@ -365,16 +364,7 @@ static int nft_request(struct mnl_socket *nl, int family, int type, bool get, in
 	mnl_attr_put_strz(nlh, (uint16_t)a1, v1);
 	if (v2)
 		mnl_attr_put_strz(nlh, (uint16_t)a2, v2);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (n < 0)
-		return -errno;
-	return r < 0 ? -errno : 0;
+	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
 }
 
 static int elems_read(struct mnl_socket *nl, struct nat_kernel *k, int set, struct ctnet_err *err)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The host's addresses and routes, read once for many containers (see hostview.h). */
 #include "hostview.h"
+#include "mnl.h"
 
 #include <errno.h>
 #include <linux/if_addr.h>
@@ -37,15 +38,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
 	if (!a || mnl_attr_get_payload_len(a) < alen)
 		return MNL_CB_OK;
-	if (v->n_addrs == v->cap_addrs) {
-		size_t cap = v->cap_addrs ? v->cap_addrs * 2 : 256;
-		struct haddr *p = realloc(v->addrs, cap * sizeof(*p));
-		if (!p) {
-			v->oom = true;
-			return MNL_CB_ERROR;
-		}
-		v->addrs = p;
-		v->cap_addrs = cap;
+	if (CTNET_GROW(v->addrs, v->n_addrs, v->cap_addrs, 256) < 0) {
+		v->oom = true;
+		return MNL_CB_ERROR;
 	}
 	struct haddr *h = &v->addrs[v->n_addrs++];
 	memset(h, 0, sizeof(*h));
@@ -67,15 +62,9 @@ int hv_route_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_table == RT_TABLE_LOCAL)
 		return MNL_CB_OK;
-	if (v->n_routes == v->cap_routes) {
-		size_t cap = v->cap_routes ? v->cap_routes * 2 : 256;
-		struct hroute *p = realloc(v->routes, cap * sizeof(*p));
-		if (!p) {
-			v->oom = true;
-			return MNL_CB_ERROR;
-		}
-		v->routes = p;
-		v->cap_routes = cap;
+	if (CTNET_GROW(v->routes, v->n_routes, v->cap_routes, 256) < 0) {
+		v->oom = true;
+		return MNL_CB_ERROR;
 	}
 	struct hroute *h = &v->routes[v->n_routes];
 	memset(h, 0, sizeof(*h));
@@ -128,9 +117,7 @@ static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, voi
 {
 	static char buf[1 << 16];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int r = MNL_CB_OK;
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
 
 	nlh->nlmsg_type = (uint16_t)type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -142,16 +129,7 @@ static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, voi
 		struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 		rt->rtm_family = (uint8_t)family;
 	}
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (n < 0)
-		return -errno;
-	return r < 0 ? -errno : 0;
+	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
 }
 
 static bool is_host_route(const struct hroute *h)
