@@ -143,9 +143,9 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 	n = ctnet_read_file(c->lease, name, buf, sizeof(buf), &sub);
 	if (n == -ENOENT)
 		return -ENOENT;
-	snprintf(shown, sizeof(shown), "%s/lease/%s", c->shown, name);
+	snprintf(shown, sizeof(shown), "lease \"%s/lease/%s\"", c->shown, name);
 	if (n < 0)
-		return ctnet_errf(err, (int)-n, "lease \"%s\": %s", shown, sub.msg);
+		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
 	int r = nixosconf_parse_kv(buf, (size_t)n, shown, lease_cb, out, err);
 	if (r < 0)
 		return r;
@@ -153,7 +153,7 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 	bool single_ok = !out->host.family && !out->host6.family;
 	if (strcmp(out->name, name) || !out->pool[0] || !out->local.family ||
 	    !(out->single ? single_ok : pair_ok))
-		return ctnet_errf(err, EINVAL, "lease \"%s\": incomplete or inconsistent", shown);
+		return ctnet_errf(err, EINVAL, "%s: incomplete or inconsistent", shown);
 	out->has_v6 = out->local6.family != 0;
 	return 0;
 }
@@ -360,9 +360,9 @@ static int pool_read(const struct ctx *c, const struct ctnet_addr *net, struct p
 	ssize_t n = ctnet_read_file(c->pool, p->file, buf, sizeof(buf), &sub);
 	if (n == -ENOENT)
 		return 0;
-	snprintf(shown, sizeof(shown), "%s/pool/%s", c->shown, p->file);
+	snprintf(shown, sizeof(shown), "pool file \"%s/pool/%s\"", c->shown, p->file);
 	if (n < 0)
-		return ctnet_errf(err, (int)-n, "pool file \"%s\": %s", shown, sub.msg);
+		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
 	p->exists = true;
 	return nixosconf_parse_kv(buf, (size_t)n, shown, pool_cb, p, err);
 }
