@@ -8,7 +8,8 @@
  * The file is parsed as data and never executed. Anything a shell would read differently
  * from us (unbalanced quotes, $, `, \, ;, spaces in a bare value, ...) is refused rather
  * than guessed at, as are NUL bytes, control bytes and non-ASCII. Duplicate keys: the
- * last wins, as in a shell. ctnet's own lease files use the same format.
+ * last wins, as in a shell. ctnet's own state files (records, leases, NAT state, CNI
+ * attachments) use the same format, through the same reader and writer.
  */
 
 #include <stdbool.h>

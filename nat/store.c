@@ -107,8 +107,10 @@ int nat_store_config_read(struct nat_store *s, struct nat_config *cfg, struct ct
 
 	*cfg = (struct nat_config){ 0 };
 	n = ctnet_read_file(s->dir, "config", buf, sizeof(buf), &sub);
-	if (n == -ENOENT)
+	if (n == -ENOENT) {
+		ctnet_err_clear(err); /* no file: the defaults, and no message */
 		return 0;
+	}
 	config_file(file, sizeof(file));
 	if (n < 0)
 		return ctnet_errf(err, (int)-n, "%s: %s", file, sub.msg);
