@@ -143,9 +143,9 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 	n = ctnet_read_file(c->lease, name, buf, sizeof(buf), &sub);
 	if (n == -ENOENT)
 		return -ENOENT;
-	snprintf(shown, sizeof(shown), "%s/lease/%s", c->shown, name);
+	snprintf(shown, sizeof(shown), "lease \"%s/lease/%s\"", c->shown, name);
 	if (n < 0)
-		return ctnet_errf(err, (int)-n, "lease \"%s\": %s", shown, sub.msg);
+		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
 	int r = nixosconf_parse_kv(buf, (size_t)n, shown, lease_cb, out, err);
 	if (r < 0)
 		return r;
@@ -153,7 +153,7 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 	bool single_ok = !out->host.family && !out->host6.family;
 	if (strcmp(out->name, name) || !out->pool[0] || !out->local.family ||
 	    !(out->single ? single_ok : pair_ok))
-		return ctnet_errf(err, EINVAL, "lease \"%s\": incomplete or inconsistent", shown);
+		return ctnet_errf(err, EINVAL, "%s: incomplete or inconsistent", shown);
 	out->has_v6 = out->local6.family != 0;
 	return 0;
 }
@@ -360,9 +360,9 @@ static int pool_read(const struct ctx *c, const struct ctnet_addr *net, struct p
 	ssize_t n = ctnet_read_file(c->pool, p->file, buf, sizeof(buf), &sub);
 	if (n == -ENOENT)
 		return 0;
-	snprintf(shown, sizeof(shown), "%s/pool/%s", c->shown, p->file);
+	snprintf(shown, sizeof(shown), "pool file \"%s/pool/%s\"", c->shown, p->file);
 	if (n < 0)
-		return ctnet_errf(err, (int)-n, "pool file \"%s\": %s", shown, sub.msg);
+		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
 	p->exists = true;
 	return nixosconf_parse_kv(buf, (size_t)n, shown, pool_cb, p, err);
 }
@@ -653,66 +653,66 @@ static int host_free(struct ipam_host *h, const struct ipam_lease *l, char *why,
 	return 1;
 }
 
-int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
-	       struct ctnet_err *err)
+/* The addresses the nixos configs (but name's own) hold, and the state, locked. */
+static int open_locked(const char *name, const struct ipam_opts *opts, struct conf_taken *taken,
+		       struct ctx *c, struct ctnet_err *err)
 {
-	struct ipam_host host = { 0 };
-	struct conf_taken taken = { 0 };
+	int r = conf_load(opts->nixos_conf_dir ? opts->nixos_conf_dir : ctnet_nixos_conf_dir(),
+			  name, taken, err);
+	return r < 0 ? r : ctx_open(c, true, true, err);
+}
+
+/* One ipam_alloc: what the search for a new lease and its commit share. */
+struct alloc {
+	const struct ctx *c;
+	struct conf_taken *taken;
+	struct ipam_host host;
 	struct ipam_pool pool;
 	struct pool_state ps;
-	struct ctx c;
+	struct ctnet_addr ula; /* when ipv6 */
+	bool ipv6;
 	char cidr[CTNET_ADDR_STRLEN];
-	int r, mapfd = -1;
+	int mapfd;
+	uint32_t found, first_conf;
+};
 
-	if ((r = ctnet_name_check(name, err)) < 0 || (r = opts_pool(opts, &pool, cidr, err)) < 0)
-		return r;
-	r = conf_load(opts->nixos_conf_dir ? opts->nixos_conf_dir : ctnet_nixos_conf_dir(), name,
-		      &taken, err);
-	if (r < 0)
-		goto out_taken;
-	if ((r = ctx_open(&c, true, true, err)) < 0)
-		goto out_taken;
+/* Slot i as *out's addresses: 1 free; 0 taken for good (the map may say so); 2 named by a
+ * config or in use on the host (may change: not for the map). */
+static int alloc_slot_free(struct alloc *a, uint32_t i, struct ipam_lease *out,
+			   struct ctnet_err *err)
+{
+	char why[256];
+	int r;
 
-	r = lease_read(&c, name, out, err);
-	if (r == 0) {
-		r = lease_compatible(out, opts, cidr, err);
-		if (r == 0 && opts->ipv6 && !out->has_v6)
-			r = lease_upgrade_v6(&c, &taken, out, err);
-		goto out;
-	}
-	if (r != -ENOENT)
-		goto out;
+	ipam_pool_slot(&a->pool, i, &out->host, &out->local);
+	out->host6.family = out->local6.family = 0;
+	if (a->ipv6)
+		lease_add_v6(out, &a->ula);
+	r = lease_addrs_free(a->c, a->taken, out, why, sizeof(why), err);
+	if (r == 1)
+		r = host_free(&a->host, out, why, sizeof(why), err);
+	return r;
+}
 
-	struct ctnet_addr ula;
-	if ((r = pool_open(&c, &pool, &ps, err)) < 0)
-		goto out;
-	if (opts->ipv6 && (r = ula_get(&c, &ula, err)) < 0)
-		goto out;
+/*
+ * From the hint up, skipping slots the map says are taken; then, only when that finds
+ * nothing, every slot again from 0 with the map ignored (and repaired). Sets a->found and
+ * a->first_conf (the first slot only a config or the host holds).
+ */
+static int alloc_search(struct alloc *a, struct ipam_lease *out, struct ctnet_err *err)
+{
+	const struct ipam_pool *pool = &a->pool;
+	uint32_t hint = a->ps.hint < pool->slots ? (uint32_t)a->ps.hint : pool->slots;
+	int r;
 
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	snprintf(out->pool, sizeof(out->pool), "%s", cidr);
-	out->single = pool.single;
-	/*
-	 * From the hint up, skipping slots the map says are taken; then, only when that finds
-	 * nothing, every slot again from 0 with the map ignored (and repaired).
-	 */
-	mapfd = map_open(&c, &ps, err);
-	if (mapfd < 0) {
-		r = mapfd;
-		goto out;
-	}
-	uint32_t hint = ps.hint < pool.slots ? (uint32_t)ps.hint : pool.slots, found = UINT32_MAX;
-	uint32_t first_conf = UINT32_MAX;
-	if ((r = bridges_load(&c, &pool, &taken, err)) < 0)
-		goto out;
-	for (int pass = 0; pass < 2 && found == UINT32_MAX; pass++) {
+	a->found = a->first_conf = UINT32_MAX;
+	for (int pass = 0; pass < 2 && a->found == UINT32_MAX; pass++) {
 		uint64_t word = 0;
 		struct map_cache cache = { .first = -1 };
-		for (uint32_t i = pass ? 0 : hint; i < pool.slots; i++) {
+		for (uint32_t i = pass ? 0 : hint; i < pool->slots; i++) {
 			if (!pass) {
 				if (i == hint || i % 64 == 0)
-					word = map_word_cached(mapfd, &cache, i / 64);
+					word = map_word_cached(a->mapfd, &cache, i / 64);
 				if (word == UINT64_MAX) {
 					i |= 63; /* the whole word is taken */
 					continue;
@@ -720,54 +720,96 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 				if (word & (1ULL << (i % 64)))
 					continue;
 			}
-			char why[256];
-			ipam_pool_slot(&pool, i, &out->host, &out->local);
-			out->host6.family = out->local6.family = 0;
-			if (opts->ipv6)
-				lease_add_v6(out, &ula);
-			r = lease_addrs_free(&c, &taken, out, why, sizeof(why), err);
-			if (r == 1)
-				r = host_free(&host, out, why, sizeof(why), err);
-			if (r < 0)
-				goto out;
+			if ((r = alloc_slot_free(a, i, out, err)) < 0)
+				return r;
 			if (r == 1) {
-				found = i;
+				a->found = i;
 				break;
 			}
 			if (r == 2) { /* a config's or the host's: not in the map, the hint stays below */
-				if (first_conf == UINT32_MAX)
-					first_conf = i;
+				if (a->first_conf == UINT32_MAX)
+					a->first_conf = i;
 				continue;
 			}
-			if ((r = map_set(mapfd, i, true, cidr, err)) < 0)
-				goto out;
+			if ((r = map_set(a->mapfd, i, true, a->cidr, err)) < 0)
+				return r;
 		}
 	}
-	if (found == UINT32_MAX) {
-		r = ctnet_errf(err, ENOSPC, "pool %s exhausted: all %" PRIu32 " %s taken", cidr,
-			       pool.slots, pool.single ? "addresses" : "pairs");
-		goto out;
-	}
-	/* Claims, then the lease (the commit point), then the hint. */
-	if ((r = lease_claim_all(&c, out, err)) < 0 || (r = lease_write(&c, out, err)) < 0) {
-		lease_unclaim_all(&c, out); /* a failed alloc (e.g. disk full) leaves nothing */
-		goto out;
+	if (a->found == UINT32_MAX)
+		return ctnet_errf(err, ENOSPC, "pool %s exhausted: all %" PRIu32 " %s taken", a->cidr,
+				  pool->slots, pool->single ? "addresses" : "pairs");
+	return 0;
+}
+
+/* Claims, then the lease (the commit point), then the hint. */
+static int alloc_commit(struct alloc *a, const struct ipam_lease *out, struct ctnet_err *err)
+{
+	struct ctnet_err ignored;
+	int r;
+
+	if ((r = lease_claim_all(a->c, out, err)) < 0 || (r = lease_write(a->c, out, err)) < 0) {
+		lease_unclaim_all(a->c, out); /* a failed alloc (e.g. disk full) leaves nothing */
+		return r;
 	}
 	/* Committed. The map and the hint only speed up the next search, which checks claims
 	 * and repairs them, so failing to update them (a full disk) must not fail the alloc:
 	 * the caller would not release a lease it was told does not exist. */
-	struct ctnet_err ignored;
-	if (map_set(mapfd, found, true, cidr, &ignored) == 0) {
-		ps.hint = first_conf < found ? first_conf : found + 1;
-		pool_write(&c, &ps, &ignored);
+	if (map_set(a->mapfd, a->found, true, a->cidr, &ignored) == 0) {
+		a->ps.hint = a->first_conf < a->found ? a->first_conf : a->found + 1;
+		pool_write(a->c, &a->ps, &ignored);
 	}
-	r = 0;
-out:
-	if (mapfd >= 0)
-		close(mapfd);
+	return 0;
+}
+
+/* A container without a lease: the pool's first free slot. a->mapfd is the caller's to close. */
+static int alloc_new(struct alloc *a, const char *name, struct ipam_lease *out,
+		     struct ctnet_err *err)
+{
+	int r;
+
+	if ((r = pool_open(a->c, &a->pool, &a->ps, err)) < 0)
+		return r;
+	if (a->ipv6 && (r = ula_get(a->c, &a->ula, err)) < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->pool, sizeof(out->pool), "%s", a->cidr);
+	out->single = a->pool.single;
+	if ((a->mapfd = map_open(a->c, &a->ps, err)) < 0)
+		return a->mapfd;
+	if ((r = bridges_load(a->c, &a->pool, a->taken, err)) < 0 ||
+	    (r = alloc_search(a, out, err)) < 0)
+		return r;
+	return alloc_commit(a, out, err);
+}
+
+int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
+	       struct ctnet_err *err)
+{
+	struct conf_taken taken = { 0 };
+	struct alloc a = { .taken = &taken, .ipv6 = opts->ipv6, .mapfd = -1 };
+	struct ctx c;
+	int r;
+
+	if ((r = ctnet_name_check(name, err)) < 0 || (r = opts_pool(opts, &a.pool, a.cidr, err)) < 0)
+		return r;
+	if ((r = open_locked(name, opts, &taken, &c, err)) < 0)
+		goto out_taken;
+	a.c = &c;
+
+	r = lease_read(&c, name, out, err);
+	if (r == 0) {
+		r = lease_compatible(out, opts, a.cidr, err);
+		if (r == 0 && opts->ipv6 && !out->has_v6)
+			r = lease_upgrade_v6(&c, &taken, out, err);
+	} else if (r == -ENOENT) {
+		r = alloc_new(&a, name, out, err);
+	}
+	if (a.mapfd >= 0)
+		close(a.mapfd);
 	ctx_close(&c);
 out_taken:
-	ipam_host_close(&host);
+	ipam_host_close(&a.host);
 	free(taken.v);
 	return r;
 }
@@ -839,11 +881,7 @@ int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct c
 		want.host.prefix = -1;
 	}
 
-	r = conf_load(opts->nixos_conf_dir ? opts->nixos_conf_dir : ctnet_nixos_conf_dir(), name,
-		      &taken, err);
-	if (r < 0)
-		goto out_taken;
-	if ((r = ctx_open(&c, true, true, err)) < 0)
+	if ((r = open_locked(name, opts, &taken, &c, err)) < 0)
 		goto out_taken;
 	r = lease_read(&c, name, &cur, err);
 	if (r == 0) {

@@ -102,7 +102,7 @@ static int attach_read_fd(int dfd, const char *name, struct cni_attachment *a,
 		return (int)n;
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	snprintf(shown, sizeof(shown), "attachment %s", name);
+	snprintf(shown, sizeof(shown), "attachment \"%s\"", name);
 	if ((rc = nixosconf_parse_kv(buf, (size_t)n, shown, attach_cb, a, err)) < 0)
 		return rc;
 	if (!a->container_id[0] || !a->ifname[0])

@@ -326,7 +326,7 @@ int record_parse(const char *text, size_t len, const char *name, struct ct_recor
 	memset(r, 0, sizeof(*r));
 	ct_spec_init(&r->spec, name);
 	r->version = 1;
-	snprintf(shown, sizeof(shown), "record %s", name);
+	snprintf(shown, sizeof(shown), "record \"%s\"", name);
 	rc = nixosconf_parse_kv(text, len, shown, parse_cb, &px, err);
 	if (rc < 0)
 		return rc;

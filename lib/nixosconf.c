@@ -31,7 +31,7 @@ static bool bare_special(char c)
 	return strchr("\"'\\$`;&|<>(){}*?[]~!", c) != NULL;
 }
 
-static int line_err(struct ctnet_err *err, const char *shown, unsigned line, int code,
+static int line_err(struct ctnet_err *err, const char *file, unsigned line, int code,
 		    const char *what, const char *s, size_t n)
 {
 	char frag[CTNET_SHOW_MAX + 1], show[CTNET_SHOW_MAX];
@@ -39,7 +39,7 @@ static int line_err(struct ctnet_err *err, const char *shown, unsigned line, int
 		n = CTNET_SHOW_MAX;
 	memcpy(frag, s, n);
 	frag[n] = '\0';
-	return ctnet_errf(err, code, "nixos conf \"%s\" line %u: %s \"%s\"", shown, line, what,
+	return ctnet_errf(err, code, "%s line %u: %s \"%s\"", file, line, what,
 			  ctnet_show(frag, show));
 }
 
@@ -58,7 +58,7 @@ static bool known_key(const char *key)
 	return false;
 }
 
-int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixosconf_kv_cb cb,
+int nixosconf_parse_kv(const char *text, size_t len, const char *file, nixosconf_kv_cb cb,
 		       void *data, struct ctnet_err *err)
 {
 	char key[64], value[NIXOSCONF_VALUE_MAX + 1];
@@ -69,8 +69,8 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 	if (nul) {
 		for (const char *q = text; q < nul; q++)
 			line += *q == '\n';
-		return ctnet_errf(err, EINVAL, "nixos conf \"%s\" line %u: contains a NUL byte",
-				  shown, line + 1);
+		return ctnet_errf(err, EINVAL, "%s line %u: contains a NUL byte", file,
+				  line + 1);
 	}
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -85,20 +85,20 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 			continue;
 		for (const char *q = s; q < eol; q++)
 			if ((unsigned char)*q < 0x20 ? *q != '\t' && *q != '\r' : (unsigned char)*q >= 0x7f)
-				return line_err(err, shown, line, EINVAL,
+				return line_err(err, file, line, EINVAL,
 						"control or non-ASCII byte in line", lstart,
 						(size_t)(eol - lstart));
 		const char *k = s;
 		if (!key_start(*s))
-			return line_err(err, shown, line, EINVAL, "expected KEY=VALUE, saw", s,
+			return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", s,
 					(size_t)(eol - s));
 		while (s < eol && key_char(*s))
 			s++;
 		if (s == eol || *s != '=')
-			return line_err(err, shown, line, EINVAL, "expected KEY=VALUE, saw", k,
+			return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", k,
 					(size_t)(eol - k));
 		if ((size_t)(s - k) >= sizeof(key))
-			return line_err(err, shown, line, EINVAL, "key too long", k, (size_t)(s - k));
+			return line_err(err, file, line, EINVAL, "key too long", k, (size_t)(s - k));
 		memcpy(key, k, (size_t)(s - k));
 		key[s - k] = '\0';
 		s++; /* '=' */
@@ -116,13 +116,13 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 				s++;
 			}
 			if (s == eol)
-				return line_err(err, shown, line, EINVAL, "unterminated quote in",
+				return line_err(err, file, line, EINVAL, "unterminated quote in",
 						v - 1, (size_t)(eol - v + 1));
 			vend = s++;
 		} else {
 			while (s < eol && !is_space(*s)) {
 				if (bare_special(*s))
-					return line_err(err, shown, line, EINVAL,
+					return line_err(err, file, line, EINVAL,
 							"shell syntax in unquoted value", v,
 							(size_t)(eol - v));
 				s++;
@@ -133,10 +133,10 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 			s++;
 		/* A bare word after the value would be a command to a shell. */
 		if (s < eol && !(*s == '#' && s > vend))
-			return line_err(err, shown, line, EINVAL, "unexpected text after value of",
+			return line_err(err, file, line, EINVAL, "unexpected text after value of",
 					k, (size_t)(eol - k));
 		if ((size_t)(vend - v) > NIXOSCONF_VALUE_MAX)
-			return line_err(err, shown, line, E2BIG, "value too long for", key,
+			return line_err(err, file, line, E2BIG, "value too long for", key,
 					strlen(key));
 		/* A value a shell would expand is refused for the keys we read and skipped for
 		 * the rest (NixOS writes e.g. EXTRA_NSPAWN_FLAGS="--bind=$x" for nspawn; ctnet's
@@ -144,7 +144,7 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 		if (expands) {
 			if (!known_key(key))
 				continue;
-			return line_err(err, shown, line, EINVAL, "expansion or escape in quoted value",
+			return line_err(err, file, line, EINVAL, "expansion or escape in quoted value",
 					v - 1, (size_t)(vend - v + 2));
 		}
 		memcpy(value, v, (size_t)(vend - v));
@@ -153,7 +153,7 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixoscon
 		if (r < 0) {
 			char inner[sizeof(err->msg)];
 			snprintf(inner, sizeof(inner), "%s", err->msg);
-			return ctnet_errf(err, r, "nixos conf \"%s\" line %u: %s", shown, line, inner);
+			return ctnet_errf(err, r, "%s line %u: %s", file, line, inner);
 		}
 	}
 	return 0;
@@ -246,8 +246,10 @@ static int conf_cb(const char *key, const char *value, void *data, struct ctnet_
 int nixosconf_parse(const char *text, size_t len, const char *shown, struct nixosconf *out,
 		    struct ctnet_err *err)
 {
+	char file[CTNET_SHOW_MAX + 16];
 	memset(out, 0, sizeof(*out));
-	return nixosconf_parse_kv(text, len, shown, conf_cb, out, err);
+	snprintf(file, sizeof(file), "nixos conf \"%s\"", shown);
+	return nixosconf_parse_kv(text, len, file, conf_cb, out, err);
 }
 
 int nixosconf_slurp_stat(int dirfd, const char *path, char **out, size_t *lenp, struct stat *st_out,

@@ -8,7 +8,8 @@
  * The file is parsed as data and never executed. Anything a shell would read differently
  * from us (unbalanced quotes, $, `, \, ;, spaces in a bare value, ...) is refused rather
  * than guessed at, as are NUL bytes, control bytes and non-ASCII. Duplicate keys: the
- * last wins, as in a shell. ctnet's own lease files use the same format.
+ * last wins, as in a shell. ctnet's own state files (records, leases, NAT state, CNI
+ * attachments) use the same format, through the same reader and writer.
  */
 
 #include <stdbool.h>
@@ -48,11 +49,16 @@ struct nixosconf {
 typedef int (*nixosconf_kv_cb)(const char *key, const char *value, void *data,
 			       struct ctnet_err *err);
 
-/* The generic KEY=VALUE layer. `shown` names the file in errors. */
-int nixosconf_parse_kv(const char *text, size_t len, const char *shown, nixosconf_kv_cb cb,
+/*
+ * The generic KEY=VALUE layer, for every file of this format ctnet reads. `file` says what
+ * is read, as errors begin: `record "web"`, `nixos conf "/etc/nixos-containers/web.conf"`
+ * (the message goes on with " line N: ...").
+ */
+int nixosconf_parse_kv(const char *text, size_t len, const char *file, nixosconf_kv_cb cb,
 		       void *data, struct ctnet_err *err);
 
-/* Parses text into *out (zeroed first); unknown keys are ignored. */
+/* Parses text into *out (zeroed first); unknown keys are ignored. Errors begin
+ * `nixos conf "SHOWN"`. */
 int nixosconf_parse(const char *text, size_t len, const char *shown, struct nixosconf *out,
 		    struct ctnet_err *err);
 

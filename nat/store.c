@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nixosconf.h"
 #include "state.h"
 
 int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err *err)
@@ -59,99 +60,120 @@ void nat_store_close(struct nat_store *s)
 	*s = (struct nat_store){ -1, -1, -1, -1 };
 }
 
+/*
+ * The files are lib's KEY=VALUE format (lib/nixosconf.h), read and written by its one
+ * reader and writer. The old strtok reader's files (bare values, '#' comments) are a subset.
+ * Upper bounds: 64 forwards of ~90 bytes, 16 interfaces of ~35.
+ */
+#define NAT_FILE_MAX 16384
+
+static int config_cb(const char *key, const char *value, void *data, struct ctnet_err *err)
+{
+	struct nat_config *cfg = data;
+	char show[CTNET_SHOW_MAX];
+
+	if (!strcmp(key, "EXTERNAL_INTERFACE")) {
+		if (cfg->n_ext == NAT_MAX_EXT)
+			return ctnet_errf(err, EINVAL, "more than %d EXTERNAL_INTERFACE lines",
+					  NAT_MAX_EXT);
+		if (ctnet_ifname_check(value, err) < 0)
+			return -EINVAL;
+		snprintf(cfg->ext[cfg->n_ext++], sizeof(cfg->ext[0]), "%s", value);
+	} else if (!strcmp(key, "ISOLATE")) {
+		if (strcmp(value, "0") && strcmp(value, "1"))
+			return ctnet_errf(err, EINVAL, "ISOLATE \"%s\": expected 0 or 1",
+					  ctnet_show(value, show));
+		cfg->isolate = value[0] == '1';
+	} else if (!strcmp(key, "ROUTE_LOCALNET")) {
+		/* Fail closed on a value of a newer version rather than guess what it means. */
+		if (strcmp(value, "interfaces"))
+			return ctnet_errf(err, EINVAL, "ROUTE_LOCALNET \"%s\": expected \"interfaces\"",
+					  ctnet_show(value, show));
+		cfg->localnet_scoped = true;
+	}
+	return 0; /* unknown keys: written by a newer version, ignored */
+}
+
+static void config_file(char *buf, size_t len)
+{
+	snprintf(buf, len, "NAT config \"%s/nat/config\"", ctnet_state_dir());
+}
+
 int nat_store_config_read(struct nat_store *s, struct nat_config *cfg, struct ctnet_err *err)
 {
-	char buf[4096], *save = NULL;
+	char buf[NAT_FILE_MAX], file[4200];
+	struct ctnet_err sub = { 0 };
 	ssize_t n;
 
 	*cfg = (struct nat_config){ 0 };
-	n = ctnet_read_file(s->dir, "config", buf, sizeof(buf), err);
+	n = ctnet_read_file(s->dir, "config", buf, sizeof(buf), &sub);
 	if (n == -ENOENT) {
-		ctnet_err_clear(err);
+		ctnet_err_clear(err); /* no file: the defaults, and no message */
 		return 0;
 	}
+	config_file(file, sizeof(file));
 	if (n < 0)
-		return (int)n;
+		return ctnet_errf(err, (int)-n, "%s: %s", file, sub.msg);
 	cfg->exists = true;
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (!strcmp(l, "ISOLATE=1"))
-			cfg->isolate = true;
-		if (!strcmp(l, "ROUTE_LOCALNET=interfaces"))
-			cfg->localnet_scoped = true;
-		if (strncmp(l, "EXTERNAL_INTERFACE=", 19))
-			continue;
-		if (cfg->n_ext == NAT_MAX_EXT || ctnet_ifname_check(l + 19, err) < 0)
-			return ctnet_errf(err, EINVAL, "state file \"%s/nat/config\": bad line",
-					  ctnet_state_dir());
-		strcpy(cfg->ext[cfg->n_ext++], l + 19);
-	}
-	return 0;
+	return nixosconf_parse_kv(buf, (size_t)n, file, config_cb, cfg, err);
 }
 
 int nat_store_config_write(struct nat_store *s, const struct nat_config *cfg,
 			   struct ctnet_err *err)
 {
-	struct nat_buf b = { 0 };
-	int r;
-	nat_buf_printf(&b, "# ctnet-nat configuration\n");
+	static const char head[] = "# ctnet-nat configuration\n";
+	char buf[NAT_FILE_MAX], file[4200];
+	struct ctnet_kv_out o = { .p = buf, .len = sizeof(head) - 1, .cap = sizeof(buf),
+				  .what = file, .err = err };
+
+	config_file(file, sizeof(file));
+	memcpy(buf, head, sizeof(head));
 	for (size_t i = 0; i < cfg->n_ext; i++)
-		nat_buf_printf(&b, "EXTERNAL_INTERFACE=%s\n", cfg->ext[i]);
+		ctnet_kv_put(&o, "EXTERNAL_INTERFACE", cfg->ext[i]);
 	if (cfg->isolate)
-		nat_buf_printf(&b, "ISOLATE=1\n");
+		ctnet_kv_put(&o, "ISOLATE", "1");
 	/* This version sets route_localnet per interface, never on `all` (nat/sysctl.c). */
 	if (cfg->localnet_scoped)
-		nat_buf_printf(&b, "ROUTE_LOCALNET=interfaces\n");
-	if (b.oom)
-		return ctnet_err_sys(err, ENOMEM, "write config");
-	r = ctnet_write_atomic(s->dir, "config", b.p, b.len, err);
-	nat_buf_free(&b);
-	return r;
+		ctnet_kv_put(&o, "ROUTE_LOCALNET", "interfaces");
+	if (o.error)
+		return o.error;
+	return ctnet_write_atomic(s->dir, "config", buf, o.len, err);
 }
 
-static const char *forward_line(const struct nat_forward *f, char *buf, size_t len)
+static int container_cb(const char *key, const char *value, void *data, struct ctnet_err *err)
 {
-	char spec[64], ip[CTNET_ADDR_STRLEN];
-	nat_forward_str(f, spec, sizeof(spec));
-	if (f->has_host_ip)
-		snprintf(buf, len, "%s@%s", spec, ctnet_addr_str(&f->host_ip, ip));
-	else
-		snprintf(buf, len, "%s", spec);
-	return buf;
-}
-
-static int parse_line(struct nat_entry *e, char *l, struct ctnet_err *err)
-{
+	struct nat_entry *e = data;
 	struct nat_container *c = &e->c;
-	char *v = strchr(l, '=');
-	if (!v)
-		return -EINVAL;
-	*v++ = '\0';
-	if (!strcmp(l, "ADDRESS"))
-		return ctnet_addr_parse(v, AF_INET, CTNET_ADDR_NOPREFIX, "address", &c->addr, err);
-	if (!strcmp(l, "ADDRESS6")) {
+
+	if (!strcmp(key, "ADDRESS"))
+		return ctnet_addr_parse(value, AF_INET, CTNET_ADDR_NOPREFIX, "ADDRESS", &c->addr, err);
+	if (!strcmp(key, "ADDRESS6")) {
 		c->has_addr6 = true;
-		return ctnet_addr_parse(v, AF_INET6, CTNET_ADDR_NOPREFIX, "address6", &c->addr6, err);
+		return ctnet_addr_parse(value, AF_INET6, CTNET_ADDR_NOPREFIX, "ADDRESS6", &c->addr6,
+					err);
 	}
-	if (!strcmp(l, "IFACE")) {
-		if (ctnet_ifname_check(v, err) < 0)
+	if (!strcmp(key, "IFACE")) {
+		if (ctnet_ifname_check(value, err) < 0)
 			return -EINVAL;
-		strcpy(e->iface, v);
+		snprintf(e->iface, sizeof(e->iface), "%s", value);
 		return 0;
 	}
-	if (!strcmp(l, "FORWARD")) {
+	if (!strcmp(key, "FORWARD")) {
+		char spec[NIXOSCONF_VALUE_MAX + 1];
 		struct nat_forward f;
-		char *at = strchr(v, '@');
+		char *at;
 		int r;
 		if (c->n_forwards == NAT_MAX_FORWARDS)
-			return -EINVAL;
-		if (at)
+			return ctnet_errf(err, EINVAL, "more than %d FORWARD lines", NAT_MAX_FORWARDS);
+		snprintf(spec, sizeof(spec), "%s", value);
+		if ((at = strchr(spec, '@')))
 			*at++ = '\0';
-		if ((r = nat_forward_parse(v, &f, err)) < 0)
+		if ((r = nat_forward_parse(spec, &f, err)) < 0)
 			return r;
 		if (at) {
 			f.has_host_ip = true;
-			if ((r = ctnet_addr_parse(at, 0, CTNET_ADDR_NOPREFIX, "host ip", &f.host_ip,
-						  err)) < 0)
+			if ((r = ctnet_addr_parse(at, 0, CTNET_ADDR_NOPREFIX, "FORWARD host ip",
+						  &f.host_ip, err)) < 0)
 				return r;
 		}
 		c->forwards[c->n_forwards++] = f;
@@ -160,56 +182,59 @@ static int parse_line(struct nat_entry *e, char *l, struct ctnet_err *err)
 	return 0; /* unknown keys: written by a newer version, ignored */
 }
 
+static void container_file(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "NAT state \"%s/nat/containers/%s\"", ctnet_state_dir(), name);
+}
+
 int nat_store_read(struct nat_store *s, const char *name, struct nat_entry *e,
 		   struct ctnet_err *err)
 {
-	char buf[16384], *save = NULL;
-	struct ctnet_err e2 = { 0 };
+	char buf[NAT_FILE_MAX], file[4400];
+	struct ctnet_err sub = { 0 };
 	ssize_t n;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	if (ctnet_name_check(name, err) < 0)
 		return -EINVAL;
-	n = ctnet_read_file(s->containers, name, buf, sizeof(buf), &e2);
+	n = ctnet_read_file(s->containers, name, buf, sizeof(buf), &sub);
 	if (n == -ENOENT)
 		return -ENOENT;
-	if (n < 0) {
-		*err = e2;
-		return (int)n;
-	}
+	container_file(name, file, sizeof(file));
+	if (n < 0)
+		return ctnet_errf(err, (int)-n, "%s: %s", file, sub.msg);
 	strcpy(e->name, name);
 	e->c.name = e->name;
 	e->c.iface = e->iface;
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (l[0] == '#')
-			continue;
-		if (parse_line(e, l, &e2) < 0)
-			return ctnet_errf(err, EINVAL, "state file \"%s/nat/containers/%s\": bad line: %s",
-					  ctnet_state_dir(), name, e2.msg[0] ? e2.msg : "?");
-	}
+	if ((r = nixosconf_parse_kv(buf, (size_t)n, file, container_cb, e, err)) < 0)
+		return r;
 	if (!e->iface[0] || e->c.addr.family != AF_INET)
-		return ctnet_errf(err, EINVAL, "state file \"%s/nat/containers/%s\": incomplete",
-				  ctnet_state_dir(), name);
+		return ctnet_errf(err, EINVAL, "%s: incomplete (no IFACE or ADDRESS)", file);
 	return 0;
 }
 
 int nat_store_write(struct nat_store *s, const struct nat_container *c, struct ctnet_err *err)
 {
-	char a[CTNET_ADDR_STRLEN], fl[160];
-	struct nat_buf b = { 0 };
-	int r;
+	char buf[NAT_FILE_MAX], file[4400], a[CTNET_ADDR_STRLEN], spec[64];
+	struct ctnet_kv_out o = { .p = buf, .cap = sizeof(buf), .what = file, .err = err };
 
-	nat_buf_printf(&b, "ADDRESS=%s\n", ctnet_addr_str(&c->addr, a));
+	container_file(c->name, file, sizeof(file));
+	ctnet_kv_put(&o, "ADDRESS", ctnet_addr_str(&c->addr, a));
 	if (c->has_addr6)
-		nat_buf_printf(&b, "ADDRESS6=%s\n", ctnet_addr_str(&c->addr6, a));
-	nat_buf_printf(&b, "IFACE=%s\n", c->iface);
-	for (size_t i = 0; i < c->n_forwards; i++)
-		nat_buf_printf(&b, "FORWARD=%s\n", forward_line(&c->forwards[i], fl, sizeof(fl)));
-	if (b.oom)
-		return ctnet_err_sys(err, ENOMEM, "write container \"%s\"", c->name);
-	r = ctnet_write_atomic(s->containers, c->name, b.p, b.len, err);
-	nat_buf_free(&b);
-	return r;
+		ctnet_kv_put(&o, "ADDRESS6", ctnet_addr_str(&c->addr6, a));
+	ctnet_kv_put(&o, "IFACE", c->iface);
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		const struct nat_forward *f = &c->forwards[i];
+		nat_forward_str(f, spec, sizeof(spec));
+		if (f->has_host_ip)
+			ctnet_kv_putf(&o, "FORWARD", "%s@%s", spec, ctnet_addr_str(&f->host_ip, a));
+		else
+			ctnet_kv_put(&o, "FORWARD", spec);
+	}
+	if (o.error)
+		return o.error;
+	return ctnet_write_atomic(s->containers, c->name, buf, o.len, err);
 }
 
 int nat_store_remove(struct nat_store *s, const char *name, struct ctnet_err *err)

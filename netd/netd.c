@@ -469,218 +469,265 @@ static bool pair_matches(const struct nd_link *h, const struct nd_link *c, const
 	       c->iflink == h->ifindex && !strcmp(c->alias, alias);
 }
 
+/* One netd_up: what its round trips learn and what the undo needs. */
+struct up_ctx {
+	const struct netd_spec *spec;
+	char hif[IFNAMSIZ], alias[NETD_ALIAS_MAX];
+	const char *cif;
+	unsigned char macb[6], *mac;
+	struct nd_link hl, bl, cl;
+	struct gw_find gw4, gw6;
+	struct nd_sock *hs, in;
+	struct nd_batch *b;
+	bool created, existing;
+	int host_ix, peer_ix;
+};
+
+/* The bridge exists, is a bridge, and gateways default to its own addresses. */
+static int up_bridge(struct up_ctx *u, struct ctnet_err *err)
+{
+	const struct netd_spec *spec = u->spec;
+	struct nd_batch *b = u->b;
+	int r;
+
+	if (!u->bl.found)
+		return ctnet_errf(err, ENODEV, "bridge \"%s\" does not exist", spec->bridge);
+	if (strcmp(u->bl.kind, "bridge"))
+		return ctnet_errf(err, EINVAL, "interface \"%s\" is not a bridge", spec->bridge);
+	nd_batch_init(b);
+	u->gw4.ifindex = u->gw6.ifindex = u->bl.ifindex;
+	if ((!spec->host.family && (r = q_addr_dump(b, &u->gw4, spec->bridge, err)) < 0) ||
+	    (spec->has_v6 && !spec->host6.family &&
+	     (r = q_addr_dump(b, &u->gw6, spec->bridge, err)) < 0) ||
+	    (r = nd_batch_run(u->hs, b, err)) < 0)
+		return r;
+	if (spec->host.family)
+		u->gw4.addr = spec->host;
+	else if (!u->gw4.addr.family)
+		return ctnet_errf(err, EADDRNOTAVAIL,
+				  "bridge \"%s\" has no IPv4 address to route through (give --host-address)",
+				  spec->bridge);
+	if (spec->has_v6 && spec->host6.family)
+		u->gw6.addr = spec->host6;
+	else if (spec->has_v6 && !u->gw6.addr.family)
+		return ctnet_errf(err, EADDRNOTAVAIL,
+				  "bridge \"%s\" has no global IPv6 address to route through (give --host-address6)",
+				  spec->bridge);
+	return 0;
+}
+
+/* Round trip 1: what is there already (host side, bridge). */
+static int up_look(struct up_ctx *u, struct ctnet_err *err)
+{
+	const struct netd_spec *spec = u->spec;
+	struct nd_batch *b = u->b;
+	int r;
+
+	nd_batch_init(b);
+	if ((r = nd_batch_get_link(b, u->hif, &u->hl, err)) < 0 ||
+	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &u->bl, err)) < 0) ||
+	    (r = nd_batch_run(u->hs, b, err)) < 0)
+		return r;
+	if (u->hl.found && strcmp(u->hl.alias, u->alias))
+		return not_ours(&u->hl, u->alias, err);
+	return spec->bridge ? up_bridge(u, err) : 0;
+}
+
+/* Ours already: same pair into this namespace -> re-apply below; a pair left over from an
+ * earlier namespace of the container -> replace it. */
+static int up_existing(struct up_ctx *u, struct ctnet_err *err)
+{
+	struct nd_batch *b = u->b;
+	int r;
+
+	nd_batch_init(b);
+	if ((r = nd_batch_get_link(b, u->cif, &u->cl, err)) < 0 ||
+	    (r = nd_batch_run(&u->in, b, err)) < 0)
+		return r;
+	u->existing = pair_matches(&u->hl, &u->cl, u->alias);
+	if (u->existing)
+		return 0;
+	nd_batch_init(b);
+	if ((r = q_link_del(b, u->hl.ifindex, u->hif, err)) < 0 ||
+	    (r = nd_batch_run(u->hs, b, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Round trip 2: the pair, and its indexes (the host side's IFLA_LINK is the peer's index in
+ * the container). On failure, u->created says whether the undo has a pair to delete. */
+static int up_create(struct up_ctx *u, struct ctnet_err *err)
+{
+	const struct netd_spec *spec = u->spec;
+	struct nd_batch *b = u->b;
+	char shown[CTNET_SHOW_MAX];
+	int r;
+
+	nd_batch_init(b);
+	/* The alias goes in the same send as the creation: the kernel ignores an alias on
+	 * create, and a process killed between two sends would leave a ve-NAME without it,
+	 * which no later down or up could tell from a foreign link. */
+	if ((r = q_veth(b, u->hif, u->cif, spec->netns_fd, spec->bridge ? u->bl.ifindex : 0,
+			spec->mtu, u->mac, &u->hl, err)) < 0 ||
+	    (r = q_link_set(b, 0, u->hif, u->alias, 0, 0, NULL, err)) < 0)
+		return r;
+	r = nd_batch_run(u->hs, b, err);
+	if (b->req[0].done && b->req[0].error == 0)
+		u->created = true;
+	if (!u->created && b->req[1].done && b->req[1].error == 0) {
+		/* Someone else's hif appeared since round trip 1: take our alias back. */
+		struct ctnet_err ignored;
+		nd_batch_init(b);
+		if (q_link_set(b, 0, u->hif, "", 0, 0, NULL, &ignored) == 0)
+			nd_batch_run(u->hs, b, &ignored);
+	}
+	if (r == -EEXIST && b->req[0].error == EEXIST) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 " (is \"%s\" taken in the container?)", ctnet_show(u->cif, shown));
+	}
+	if (r < 0)
+		return r;
+	if (!u->hl.found) {
+		/* No echo (kernel < 6.3): ask. */
+		nd_batch_init(b);
+		if ((r = nd_batch_get_link(b, u->hif, &u->hl, err)) < 0 ||
+		    (r = nd_batch_run(u->hs, b, err)) < 0)
+			return r;
+	}
+	if (!u->hl.found)
+		return ctnet_errf(err, ENODEV, "create veth \"%s\": gone right after creation", u->hif);
+	return 0;
+}
+
+/* Round trip 3: host side (a new link is up and named already). */
+static int up_host_side(struct up_ctx *u, struct ctnet_err *err)
+{
+	const struct netd_spec *spec = u->spec;
+	struct nd_batch *b = u->b;
+	const char *hif = u->hif;
+	int r, ix = u->host_ix;
+
+	nd_batch_init(b);
+	if (!u->created && (r = q_link_set(b, ix, hif, u->alias, u->existing ? spec->mtu : 0,
+					   u->existing && spec->bridge ? u->bl.ifindex : 0, NULL,
+					   err)) < 0)
+		return r;
+	if (!spec->bridge) {
+		if ((r = q_addr(b, ix, hif, &spec->host, prefix_or(&spec->host, 32), false, err)) < 0 ||
+		    (r = q_route(b, ix, hif, AF_INET, &spec->local, NULL, false, err)) < 0)
+			return r;
+		if (spec->has_v6 &&
+		    ((r = q_addr(b, ix, hif, &spec->host6, prefix_or(&spec->host6, 128), false, err)) < 0 ||
+		     (r = q_route(b, ix, hif, AF_INET6, &spec->local6, NULL, false, err)) < 0))
+			return r;
+	}
+	return nd_batch_run(u->hs, b, err);
+}
+
+/* The container's address in one family and its routes: to the gateway, which must be
+ * on-link (a host route unless the local prefix already covers it), and the default. */
+static int q_container_family(struct up_ctx *u, int family, const struct ctnet_addr *local,
+			      const struct ctnet_addr *gw, struct ctnet_err *err)
+{
+	int r, plen = prefix_or(local, family == AF_INET ? 32 : 128);
+	struct ctnet_addr net = *local;
+
+	net.prefix = plen;
+	if ((r = q_addr(u->b, u->peer_ix, u->cif, local, plen, false, err)) < 0 ||
+	    (!ctnet_addr_in(gw, &net) &&
+	     (r = q_route(u->b, u->peer_ix, u->cif, family, gw, NULL, false, err)) < 0) ||
+	    (r = q_route(u->b, u->peer_ix, u->cif, family, NULL, gw, false, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Round trip 4: container side. */
+static int up_container_side(struct up_ctx *u, struct ctnet_err *err)
+{
+	const struct netd_spec *spec = u->spec;
+	int r;
+
+	nd_batch_init(u->b);
+	if ((r = q_link_set(u->b, 0, "lo", NULL, 0, 0, NULL, err)) < 0 ||
+	    (r = q_link_set(u->b, u->peer_ix, u->cif, u->alias, u->existing ? spec->mtu : 0, 0,
+			    u->existing ? u->mac : NULL, err)) < 0 ||
+	    (r = q_container_family(u, AF_INET, &spec->local,
+				    spec->bridge ? &u->gw4.addr : &spec->host, err)) < 0 ||
+	    (spec->has_v6 &&
+	     (r = q_container_family(u, AF_INET6, &spec->local6,
+				     spec->bridge ? &u->gw6.addr : &spec->host6, err)) < 0))
+		return r;
+	return nd_batch_run(&u->in, u->b, err);
+}
+
+/* Deleting the host side takes the peer, its addresses and routes with it. */
+static void up_undo(struct up_ctx *u)
+{
+	struct ctnet_err ignored;
+	struct nd_link tmp = u->hl;
+
+	if (!u->created)
+		return;
+	if (!tmp.found) {
+		nd_batch_init(u->b);
+		if (nd_batch_get_link(u->b, u->hif, &tmp, &ignored) < 0 ||
+		    nd_batch_run(u->hs, u->b, &ignored) < 0)
+			tmp.found = false;
+	}
+	if (tmp.found && !strcmp(tmp.alias, u->alias)) {
+		nd_batch_init(u->b);
+		if (q_link_del(u->b, tmp.ifindex, u->hif, &ignored) == 0)
+			nd_batch_run(u->hs, u->b, &ignored);
+	}
+}
+
 int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err)
 {
-	char hif[IFNAMSIZ], alias[NETD_ALIAS_MAX], shown[CTNET_SHOW_MAX];
-	const char *cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
-	unsigned char macb[6], *mac = NULL;
-	struct nd_link hl, bl, cl;
-	struct gw_find gw4 = { .family = AF_INET }, gw6 = { .family = AF_INET6 };
-	struct nd_sock *hs, in = { .fd = -1 };
-	struct nd_batch *b = NULL;
-	bool created = false, existing = false;
-	int r, host_ix, peer_ix;
+	struct up_ctx u = { .spec = spec, .in = { .fd = -1 }, .gw4 = { .family = AF_INET },
+			    .gw6 = { .family = AF_INET6 } };
+	int r;
 
 	if ((r = netd_spec_check(spec, err)) < 0)
 		return r;
+	u.cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
 	if (spec->host_ifname)
-		snprintf(hif, sizeof(hif), "%s", spec->host_ifname);
+		snprintf(u.hif, sizeof(u.hif), "%s", spec->host_ifname);
 	else
-		netd_host_ifname(spec->name, spec->bridge != NULL, hif);
-	netd_alias(spec->name, alias);
-	if (spec->mac && netd_mac_parse(spec->mac, macb, err) == 0)
-		mac = macb;
-	if ((r = nd_host_sock(&hs, err)) < 0)
+		netd_host_ifname(spec->name, spec->bridge != NULL, u.hif);
+	netd_alias(spec->name, u.alias);
+	if (spec->mac && netd_mac_parse(spec->mac, u.macb, err) == 0)
+		u.mac = u.macb;
+	if ((r = nd_host_sock(&u.hs, err)) < 0)
 		return r;
-	b = malloc(sizeof(*b));
-	if (!b)
+	if (!(u.b = malloc(sizeof(*u.b))))
 		return ctnet_errf(err, ENOMEM, "out of memory");
 
-	/* Round trip 1: what is there already (host side, bridge). */
-	nd_batch_init(b);
-	if ((r = nd_batch_get_link(b, hif, &hl, err)) < 0 ||
-	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &bl, err)) < 0) ||
-	    (r = nd_batch_run(hs, b, err)) < 0)
+	if ((r = up_look(&u, err)) < 0 || (r = nd_sock_open_in(spec->netns_fd, &u.in, err)) < 0 ||
+	    (u.hl.found && (r = up_existing(&u, err)) < 0))
 		goto out;
-	if (hl.found && strcmp(hl.alias, alias)) {
-		r = not_ours(&hl, alias, err);
-		goto out;
-	}
-	if (spec->bridge) {
-		if (!bl.found) {
-			r = ctnet_errf(err, ENODEV, "bridge \"%s\" does not exist", spec->bridge);
-			goto out;
-		}
-		if (strcmp(bl.kind, "bridge")) {
-			r = ctnet_errf(err, EINVAL, "interface \"%s\" is not a bridge", spec->bridge);
-			goto out;
-		}
-		/* Gateways default to the bridge's own addresses. */
-		nd_batch_init(b);
-		gw4.ifindex = gw6.ifindex = bl.ifindex;
-		if ((!spec->host.family && (r = q_addr_dump(b, &gw4, spec->bridge, err)) < 0) ||
-		    (spec->has_v6 && !spec->host6.family &&
-		     (r = q_addr_dump(b, &gw6, spec->bridge, err)) < 0) ||
-		    (r = nd_batch_run(hs, b, err)) < 0)
-			goto out;
-		if (spec->host.family)
-			gw4.addr = spec->host;
-		else if (!gw4.addr.family) {
-			r = ctnet_errf(err, EADDRNOTAVAIL,
-				       "bridge \"%s\" has no IPv4 address to route through (give --host-address)",
-				       spec->bridge);
-			goto out;
-		}
-		if (spec->has_v6 && spec->host6.family)
-			gw6.addr = spec->host6;
-		else if (spec->has_v6 && !gw6.addr.family) {
-			r = ctnet_errf(err, EADDRNOTAVAIL,
-				       "bridge \"%s\" has no global IPv6 address to route through (give --host-address6)",
-				       spec->bridge);
-			goto out;
-		}
-	}
-
-	if ((r = nd_sock_open_in(spec->netns_fd, &in, err)) < 0)
-		goto out;
-	if (hl.found) {
-		/* Ours already: same pair into this namespace -> re-apply below; a pair left
-		 * over from an earlier namespace of the container -> replace it. */
-		nd_batch_init(b);
-		if ((r = nd_batch_get_link(b, cif, &cl, err)) < 0 || (r = nd_batch_run(&in, b, err)) < 0)
-			goto out;
-		existing = pair_matches(&hl, &cl, alias);
-		if (!existing) {
-			nd_batch_init(b);
-			if ((r = q_link_del(b, hl.ifindex, hif, err)) < 0 ||
-			    (r = nd_batch_run(hs, b, err)) < 0)
-				goto out;
-		}
-	}
-	if (!existing) {
-		/* Round trip 2: the pair, and its indexes (the host side's IFLA_LINK is the
-		 * peer's index in the container). */
-		nd_batch_init(b);
-		/* The alias goes in the same send as the creation: the kernel ignores an alias
-		 * on create, and a process killed between two sends would leave a ve-NAME
-		 * without it, which no later down or up could tell from a foreign link. */
-		if ((r = q_veth(b, hif, cif, spec->netns_fd, spec->bridge ? bl.ifindex : 0,
-				spec->mtu, mac, &hl, err)) < 0 ||
-		    (r = q_link_set(b, 0, hif, alias, 0, 0, NULL, err)) < 0)
-			goto out;
-		r = nd_batch_run(hs, b, err);
-		if (b->req[0].done && b->req[0].error == 0)
-			created = true;
-		if (!created && b->req[1].done && b->req[1].error == 0) {
-			/* Someone else's hif appeared since round trip 1: take our alias back. */
-			struct ctnet_err ignored;
-			nd_batch_init(b);
-			if (q_link_set(b, 0, hif, "", 0, 0, NULL, &ignored) == 0)
-				nd_batch_run(hs, b, &ignored);
-		}
-		if (r == -EEXIST && b->req[0].error == EEXIST) {
-			size_t n = strlen(err->msg);
-			snprintf(err->msg + n, sizeof(err->msg) - n,
-				 " (is \"%s\" taken in the container?)", ctnet_show(cif, shown));
-		}
-		if (r < 0)
-			goto undo;
-		if (!hl.found) {
-			/* No echo (kernel < 6.3): ask. */
-			nd_batch_init(b);
-			if ((r = nd_batch_get_link(b, hif, &hl, err)) < 0 ||
-			    (r = nd_batch_run(hs, b, err)) < 0)
-				goto undo;
-		}
-		if (!hl.found) {
-			r = ctnet_errf(err, ENODEV, "create veth \"%s\": gone right after creation", hif);
-			goto undo;
-		}
-	}
-	host_ix = hl.ifindex;
-	peer_ix = hl.iflink;
+	if (!u.existing && (r = up_create(&u, err)) < 0)
+		goto undo;
+	u.host_ix = u.hl.ifindex;
+	u.peer_ix = u.hl.iflink;
 	if (!spec->has_v6)
-		ipv6_off(hif);
-
-	/* Round trip 3: host side (a new link is up and named already). */
-	nd_batch_init(b);
-	if (!created && (r = q_link_set(b, host_ix, hif, alias, existing ? spec->mtu : 0,
-					existing && spec->bridge ? bl.ifindex : 0, NULL, err)) < 0)
-		goto undo;
-	if (!spec->bridge) {
-		if ((r = q_addr(b, host_ix, hif, &spec->host, prefix_or(&spec->host, 32), false, err)) < 0 ||
-		    (r = q_route(b, host_ix, hif, AF_INET, &spec->local, NULL, false, err)) < 0)
-			goto undo;
-		if (spec->has_v6 &&
-		    ((r = q_addr(b, host_ix, hif, &spec->host6, prefix_or(&spec->host6, 128), false, err)) < 0 ||
-		     (r = q_route(b, host_ix, hif, AF_INET6, &spec->local6, NULL, false, err)) < 0))
-			goto undo;
-	}
-	if ((r = nd_batch_run(hs, b, err)) < 0)
-		goto undo;
-
-	/* Round trip 4: container side. */
-	nd_batch_init(b);
-	if ((r = q_link_set(b, 0, "lo", NULL, 0, 0, NULL, err)) < 0 ||
-	    (r = q_link_set(b, peer_ix, cif, alias, existing ? spec->mtu : 0, 0, existing ? mac : NULL,
-			    err)) < 0)
-		goto undo;
-	{
-		const struct ctnet_addr *gw = spec->bridge ? &gw4.addr : &spec->host;
-		int plen = prefix_or(&spec->local, 32);
-		if ((r = q_addr(b, peer_ix, cif, &spec->local, plen, false, err)) < 0)
-			goto undo;
-		/* The gateway must be on-link: a /32 route to it unless the local prefix
-		 * already covers it. */
-		struct ctnet_addr net = spec->local;
-		net.prefix = plen;
-		if (!ctnet_addr_in(gw, &net) && (r = q_route(b, peer_ix, cif, AF_INET, gw, NULL, false, err)) < 0)
-			goto undo;
-		if ((r = q_route(b, peer_ix, cif, AF_INET, NULL, gw, false, err)) < 0)
-			goto undo;
-	}
-	if (spec->has_v6) {
-		const struct ctnet_addr *gw = spec->bridge ? &gw6.addr : &spec->host6;
-		int plen = prefix_or(&spec->local6, 128);
-		struct ctnet_addr net = spec->local6;
-		net.prefix = plen;
-		if ((r = q_addr(b, peer_ix, cif, &spec->local6, plen, false, err)) < 0 ||
-		    (!ctnet_addr_in(gw, &net) &&
-		     (r = q_route(b, peer_ix, cif, AF_INET6, gw, NULL, false, err)) < 0) ||
-		    (r = q_route(b, peer_ix, cif, AF_INET6, NULL, gw, false, err)) < 0)
-			goto undo;
-	}
-	if ((r = nd_batch_run(&in, b, err)) < 0)
+		ipv6_off(u.hif);
+	if ((r = up_host_side(&u, err)) < 0 || (r = up_container_side(&u, err)) < 0)
 		goto undo;
 
 	if (res) {
 		memset(res, 0, sizeof(*res));
-		snprintf(res->host_ifname, sizeof(res->host_ifname), "%s", hif);
-		res->host_ifindex = host_ix;
-		snprintf(res->ifname, sizeof(res->ifname), "%s", cif);
+		snprintf(res->host_ifname, sizeof(res->host_ifname), "%s", u.hif);
+		res->host_ifindex = u.host_ix;
+		snprintf(res->ifname, sizeof(res->ifname), "%s", u.cif);
 	}
 	r = 0;
 	goto out;
 undo:
-	if (created) {
-		/* Deleting the host side takes the peer, its addresses and routes with it. */
-		struct ctnet_err ignored;
-		struct nd_link tmp = hl;
-		if (!tmp.found) {
-			nd_batch_init(b);
-			if (nd_batch_get_link(b, hif, &tmp, &ignored) < 0 ||
-			    nd_batch_run(hs, b, &ignored) < 0)
-				tmp.found = false;
-		}
-		if (tmp.found && !strcmp(tmp.alias, alias)) {
-			nd_batch_init(b);
-			if (q_link_del(b, tmp.ifindex, hif, &ignored) == 0)
-				nd_batch_run(hs, b, &ignored);
-		}
-	}
+	up_undo(&u);
 out:
-	nd_sock_close(&in);
-	free(b);
+	nd_sock_close(&u.in);
+	free(u.b);
 	return r;
 }
 

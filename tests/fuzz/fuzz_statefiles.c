@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The files ctnet reads back from its state dirs, through the real readers: an ipam lease
- * (ipam_show), a NAT container file (nat_list_containers) and a launcher record
- * (record_read). The first byte picks the reader; the rest is the file.
+ * (ipam_show), a NAT container file (nat_list_containers), the NAT config
+ * (nat_store_config_read) and a launcher record (record_read). The first byte picks the
+ * reader; the rest is the file.
  */
 #include "fuzz.h"
 #include "ipam/ipam.h"
-#include "nat/nat.h"
+#include "nat/nat_int.h"
 #include "tools/ctnet.h"
 
 #include <fcntl.h>
@@ -55,6 +56,15 @@ static void put(const char *sub, const uint8_t *data, size_t size)
 	close(fd);
 }
 
+/* The file put() wrote, under the name the reader looks for. */
+static int rename_into(const char *sub, const char *name)
+{
+	char from[256], to[256];
+	snprintf(from, sizeof(from), "%s/%s/f", root, sub);
+	snprintf(to, sizeof(to), "%s/%s/%s", root, sub, name);
+	return rename(from, to);
+}
+
 static int nat_cb(const struct nat_container *c, void *data)
 {
 	(void)data;
@@ -68,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ctnet_err err;
 	if (!size)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: {
 		struct ipam_lease l;
 		put("state/ipam/lease", data + 1, size - 1);
@@ -80,6 +90,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put("state/nat/containers", data + 1, size - 1);
 		nat_list_containers(nat_cb, NULL, &err);
 		break;
+	case 3: {
+		struct nat_store s;
+		struct nat_config cfg;
+		put("state/nat", data + 1, size - 1);
+		if (rename_into("state/nat", "config") == 0 &&
+		    nat_store_open(&s, false, false, &err) == 0) {
+			if (nat_store_config_read(&s, &cfg, &err) == 0) {
+				FUZZ_ASSERT(cfg.exists && cfg.n_ext <= NAT_MAX_EXT);
+				for (size_t i = 0; i < cfg.n_ext; i++)
+					FUZZ_ASSERT(ctnet_ifname_check(cfg.ext[i], NULL) == 0);
+			}
+			nat_store_close(&s);
+		}
+		break;
+	}
 	default: {
 		static struct ct_record r;
 		put("run/containers", data + 1, size - 1);

@@ -151,6 +151,9 @@ static void test_record_codec(void)
 		     back.spec.local.family == AF_INET && back.spec.n_forwards == 1);
 	T_OK("a record naming another container is refused",
 	     record_parse("NAME=db\n", 8, "web", &back, &err) < 0 && strstr(err.msg, "NAME"));
+	T_OK("a record's parse error names the record, not a nixos conf",
+	     record_parse("NAME=web\nMTU=1400 x\n", 20, "web", &back, &err) < 0 &&
+		     !strncmp(err.msg, "record \"web\" line 2: ", 21) && !strstr(err.msg, "nixos"));
 }
 
 int main(void)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "nat/nat_int.h"
+#include "state.h"
 #include "t.h"
 
 static void test_forward_parse(void)
@@ -179,6 +180,69 @@ static int seen_one(struct nat_entry *e, void *data)
 	return 0;
 }
 
+static int put_file(int dir, const char *name, const char *text)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ssize_t n = fd < 0 ? -1 : write(fd, text, strlen(text));
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * Files as the strtok reader's writer (before lib's KEY=VALUE code) wrote them must still
+ * read; lib's writer refuses what it cannot write safely; errors name the NAT file.
+ */
+static void test_store_old_format(struct nat_store *s, const char *dir)
+{
+	struct ctnet_err err = { 0 };
+	struct nat_config cfg;
+	struct nat_entry e;
+	char want[4200];
+
+	T_OK("old-format container file written",
+	     put_file(s->containers, "old", "ADDRESS=10.233.5.2\nADDRESS6=fd42::5:2\nIFACE=ve-old\n"
+					   "FORWARD=tcp:8080-8081:80-81\nFORWARD=udp:53:53@127.0.0.1\n"
+					   "FORWARD=tcp:443:443@fd42::1\n") == 0);
+	T_OK("old-format container file reads", nat_store_read(s, "old", &e, &err) == 0);
+	T_OK("old format: addresses, iface and forwards",
+	     e.c.addr.family == AF_INET && e.c.has_addr6 && !strcmp(e.c.iface, "ve-old") &&
+		     e.c.n_forwards == 3 && e.c.forwards[0].host_lo == 8080 &&
+		     e.c.forwards[0].host_hi == 8081 && !e.c.forwards[0].has_host_ip &&
+		     e.c.forwards[1].proto == NAT_UDP && e.c.forwards[1].has_host_ip &&
+		     e.c.forwards[2].host_ip.family == AF_INET6);
+	T_OK("old-format file written back byte for byte",
+	     nat_store_write(s, &e.c, &err) == 0 && ctnet_read_file(s->containers, "old", want,
+									sizeof(want), &err) > 0 &&
+		     !strcmp(want, "ADDRESS=10.233.5.2\nADDRESS6=fd42::5:2\nIFACE=ve-old\n"
+				   "FORWARD=tcp:8080-8081:80-81\nFORWARD=udp:53:53@127.0.0.1\n"
+				   "FORWARD=tcp:443:443@fd42::1\n"));
+	T_OK("old-format config written",
+	     put_file(s->dir, "config", "# ctnet-nat configuration\nEXTERNAL_INTERFACE=eth0\n"
+					"EXTERNAL_INTERFACE=wlan0\nISOLATE=1\nROUTE_LOCALNET=interfaces\n") == 0);
+	T_OK("old-format config reads",
+	     nat_store_config_read(s, &cfg, &err) == 0 && cfg.exists && cfg.n_ext == 2 &&
+		     !strcmp(cfg.ext[1], "wlan0") && cfg.isolate && cfg.localnet_scoped);
+
+	struct nat_container *c = mk("bad", "ve-bad\nFORWARD=tcp:22", "10.233.6.2", NULL);
+	T_OK("a value with a newline is refused, not written",
+	     nat_store_write(s, c, &err) == -EINVAL && strstr(err.msg, "IFACE") &&
+		     faccessat(s->containers, "bad", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	snprintf(want, sizeof(want), "NAT state \"%s/nat/containers/bad\" line 2: ", dir);
+	T_OK("bad container file written",
+	     put_file(s->containers, "bad", "ADDRESS=10.233.6.2\nIFACE=ve bad\n") == 0);
+	T_OK("bad container file refused", nat_store_read(s, "bad", &e, &err) == -EINVAL);
+	T_OK("the error names the NAT file and line, not a nixos conf",
+	     !strncmp(err.msg, want, strlen(want)) && !strstr(err.msg, "nixos"));
+	T_OK("bad config written", put_file(s->dir, "config", "ISOLATE=yes\n") == 0);
+	snprintf(want, sizeof(want), "NAT config \"%s/nat/config\" line 1: ISOLATE \"yes\"", dir);
+	T_OK("bad config refused", nat_store_config_read(s, &cfg, &err) == -EINVAL);
+	T_OK("the error names the NAT config", !strncmp(err.msg, want, strlen(want)));
+	unlinkat(s->containers, "old", 0);
+	unlinkat(s->containers, "bad", 0);
+	unlinkat(s->dir, "config", 0);
+}
+
 static void test_store(void)
 {
 	char tmpl[] = "/tmp/ctnet-nat-unit.XXXXXX", cmd[128];
@@ -232,6 +296,7 @@ static void test_store(void)
 	cfg.isolate = cfg.localnet_scoped = false;
 	T_OK("config without isolation and marker", nat_store_config_write(&s, &cfg, &err) == 0 &&
 		 nat_store_config_read(&s, &cfg2, &err) == 0 && !cfg2.isolate && !cfg2.localnet_scoped);
+	test_store_old_format(&s, tmpl);
 	nat_store_close(&s);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
 	T_OK("cleanup", system(cmd) == 0);
