@@ -275,7 +275,14 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		snprintf(obj, sizeof(obj), "interface %s", c->host_ifname);
 		/* The record's MTU (0: the kernel's 1500) says whether the link's is worth reading. */
 		bool want_mtu = uplink->found && uplink->mtu < (c->mtu ? c->mtu : 1500);
-		if (!hv_link_get(sock, c->host_ifname, &li, want_mtu)) {
+		/* The view alone vouches for a healthy point-to-point link: its address's label
+		 * names it and the route to the container goes through it (an admin-down link has
+		 * no routes). Anything else is asked about by name, for the precise finding. */
+		bool p2p_link = !c->bridge || !*c->bridge;
+		int idx = p2p_link && !want_mtu ? hv_addr_ifindex(&v, &c->host, c->host_ifname) : 0;
+		if (idx && hv_host_route_via(&v, &c->local, idx))
+			li = (struct linkinfo){ .ifindex = idx, .up = true, .running = true };
+		else if (!hv_link_get(sock, c->host_ifname, &li, want_mtu)) {
 			snprintf(fix, sizeof(fix), "ctnet down %s, then ctnet up %s again", c->name, c->name);
 			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "link-missing", c->name, obj, fix,
 					  "the host side %s of %s does not exist", c->host_ifname, c->name);
