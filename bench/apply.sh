@@ -42,7 +42,7 @@ D=$scratch/d
 mkdir -p "$D"
 mkconfs() { for i in $(seq 1 "$1"); do printf 'PRIVATE_NETWORK=1\nHOST_PORT=tcp:%d:80\n' $((20000 + i)) >"$D/c$i.conf"; done; }
 now() { date +%s%N; }
-ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) / 1000000 }'; }
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
 reachable() { # every container's address answers a ping from the host (sampled: 1 in 10)
 	local bad=0
@@ -91,7 +91,7 @@ $C up hx --create-netns --forward tcp:45000:80 >/dev/null # the same edit by han
 hx() { if [ $(($1 % 2)) -eq 1 ]; then $C up hx --create-netns --forward tcp:45000:80 --forward tcp:45001:81
 	else $C up hx --create-netns --forward tcp:45000:80; fi >/dev/null 2>&1; }
 alone_ms=$(for k in 1 2 3 4; do t0=$(now); hx $k; t1=$(now); ms "$t0" "$t1"; done | med)
-ratio=$(echo "scale=2; $apply_ms / $ups_ms" | bc)
+ratio=$(awk -v a="$apply_ms" -v b="$ups_ms" 'BEGIN { printf "%.2f", a / b }')
 cat <<EOF
 apply from nothing to $N containers: $apply_ms ms ($unreach of $(( (N + 9) / 10 )) sampled unreachable; $elems fwd4 elements)
 $N x ctnet up --config:               $ups_ms ms
