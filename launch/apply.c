@@ -41,35 +41,50 @@ static struct ct_apply_item *find(struct ct_apply_plan *p, const char *name)
 	return p->n_files ? bsearch(&key, p->v, p->n_files, sizeof(*p->v), item_cmp) : NULL;
 }
 
-/* The files' names: NAME.conf -> an item each (read and checked by read_files). */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files' names: NAME.conf -> an item each, in name order (read and checked by
+ * read_files). The names are sorted, not the items (which are large). */
 static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	DIR *d = opendir(p->dir);
 	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 
 	if (!d)
 		return ctnet_err_sys(err, errno, "apply: directory \"%s\"", p->dir);
 	while ((e = readdir(d)) && rc >= 0) {
 		size_t len = strlen(e->d_name);
-		char name[CTNET_NAME_MAX + 1];
 		if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".conf"))
 			continue;
 		if (len - 5 > CTNET_NAME_MAX) {
 			rc = ctnet_errf(err, EINVAL, "apply: \"%s/%s\": container name too long", p->dir, e->d_name);
 			break;
 		}
-		memcpy(name, e->d_name, len - 5);
-		name[len - 5] = '\0';
-		if ((rc = ctnet_name_check(name, err)) < 0) {
+		if (CTNET_GROW(names, n, cap, 256) < 0 || !(names[n] = strndup(e->d_name, len - 5))) {
+			rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
+			break;
+		}
+		if ((rc = ctnet_name_check(names[n++], err)) < 0) {
 			char inner[sizeof(err->msg)];
 			snprintf(inner, sizeof(inner), "%s", err->msg);
 			rc = ctnet_errf(err, EINVAL, "apply: \"%s/%s\": %s", p->dir, e->d_name, inner);
-			break;
 		}
-		rc = item_add(p, name, err);
 	}
 	closedir(d);
+	if (rc >= 0 && n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (rc >= 0 && (rc = item_add(p, names[i], err)) > 0)
+			rc = 0;
+		free(names[i]);
+	}
+	free(names);
 	return rc < 0 ? rc : 0;
 }
 
@@ -537,8 +552,6 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	if ((rc = read_dir(p, err)) < 0)
 		return rc;
 	p->n_files = p->n;
-	if (p->n > 1)
-		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	p->view.deep = deep;
 	view_read(&p->view);
 	if ((rc = read_files(p, err)) < 0)
@@ -557,7 +570,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	free(sc.r);
 	if (rc < 0)
 		goto out;
-	if (p->n > 1)
+	if (p->n > p->n_files) /* removals were appended */
 		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	rc = 0;
 out:
