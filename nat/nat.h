@@ -98,6 +98,11 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
 		       struct ctnet_err *err);
 
+/* The route_localnet sysctl (a /proc/sys path) that nat_sysctls_repair keeps at 1 for c: 1
+ * with path filled, 0 when c needs none (no forward reachable at 127.0.0.1, or its device is
+ * not there), or -errno. For a watcher that reads it without a netlink lookup each time. */
+int nat_localnet_path(const struct nat_container *c, char *path, size_t len, struct ctnet_err *err);
+
 /* Kernel counters for `list`. */
 struct nat_counters;
 struct nat_stat {

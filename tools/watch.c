@@ -6,7 +6,17 @@
  * deleted) and to the records directory; a burst of events is debounced into one pass that
  * restores the NAT table once (nat_check, then nat_restore) and converges each affected
  * container with the function `up` uses (ct_converge, under the container's lock).
- * Sysctls have no events: they are checked once a second. Nothing polls in between.
+ * A single removal (a route, an address, a link of one container) is acted on 2 ms after it
+ * arrives and converges only that container; only while events keep coming is the pass held
+ * back until the burst is quiet (25 ms, at most 200 ms). Many containers in one pass share
+ * one read of the kernel's NAT table.
+ * Sysctls have no events: ip_forward (and IPv6 forwarding) are read once a second through
+ * descriptors kept open (one pread each); the route_localnet of each container's device is
+ * read from its own open descriptor, a fifth of the containers each second, and again after
+ * every repair of that container. Nothing polls in between.
+ * The nftables table is checked and rebuilt by a short-lived child: rebuilding needs
+ * libnftables (with libnftnl, libgmp, libxtables), which would triple the watcher's memory
+ * for the rest of its life.
  *
  * It never fights ctnet itself: a container whose lock is held is left to the command
  * holding it, and one whose record is gone, stopping, pending or stale is never touched.
@@ -30,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +50,13 @@
 #include "state.h"
 
 #define WATCH_PIDFILE "watch.pid"
-#define DEBOUNCE_MS 25        /* after the last event of a burst... */
+#define DEBOUNCE_FIRST_MS 2   /* a single event (or one read's worth): acted on at once */
+#define DEBOUNCE_MS 25        /* while a burst continues: after its last event... */
 #define DEBOUNCE_MAX_MS 200   /* ...but no later than this after its first */
+#define BURST_EVENTS 4        /* this many wakeups before a pass, or ... */
+#define BURST_GAP_MS 50       /* ... an event this soon after the last pass: a burst */
 #define SYSCTL_PERIOD_MS 1000 /* sysctls have no events */
+#define LOCALNET_ROUNDS 5     /* each container's route_localnet: every 5 s */
 #define SWEEP_PERIOD_MS 5000  /* closes sockets of namespaces that are gone */
 /* A fight: FIGHT_STREAK repairs of one object, each within FIGHT_GAP_MS of the last. */
 #define FIGHT_STREAK 5
@@ -65,20 +80,24 @@ struct wcont {
 	char *netns; /* path when pid is 0 */
 	unsigned long long ns_dev, ns_ino;
 	int mon;     /* rtnetlink socket in the container's namespace, or -1 */
-	bool nat, v6, dirty, seen;
+	int localnet; /* its device's route_localnet, open, or -1 (none needed) */
+	bool nat, v6, wants_localnet, dirty, seen;
 	struct fight f;
 };
 
 static struct {
 	bool json;
 	int ep, sig, ino, host;
+	int fwd4, fwd6; /* ip_forward, conf/all/forwarding: open for pread, or -1 */
 	struct nat_monitor *natmon;
 	struct wcont *c;
-	size_t n, cap;
+	size_t n, cap, localnet_next;
 	bool rescan, nat_dirty, all_dirty, stop;
 	struct fight nat_f, sysctl_f;
-	int64_t due_ms, first_ms, next_sysctl_ms, next_sweep_ms;
-} W = { .ep = -1, .sig = -1, .ino = -1, .host = -1 };
+	unsigned wakeups;  /* schedule() calls since the pending pass was scheduled */
+	pid_t reap;        /* a restore child not yet waited for, or 0 */
+	int64_t due_ms, first_ms, last_pass_ms, next_sysctl_ms, next_sweep_ms;
+} W = { .ep = -1, .sig = -1, .ino = -1, .host = -1, .fwd4 = -1, .fwd6 = -1 };
 
 static int64_t now_ms(void)
 {
@@ -248,9 +267,17 @@ static void mon_close(struct wcont *c)
 	c->mon = -1;
 }
 
+static void localnet_close(struct wcont *c)
+{
+	if (c->localnet >= 0)
+		close(c->localnet);
+	c->localnet = -1;
+}
+
 static void cont_free(struct wcont *c)
 {
 	mon_close(c);
+	localnet_close(c);
 	free(c->netns);
 	c->netns = NULL;
 }
@@ -290,6 +317,29 @@ static void mon_open(struct wcont *c)
 		mon_close(c);
 }
 
+/* The link's index and the descriptor of its device's route_localnet, from record r: after
+ * a rescan and after each repair (a link made again has a new index, a new sysctl file). */
+static void link_refresh(struct wcont *c, const struct ct_record *r)
+{
+	struct nat_container *nc;
+	struct ctnet_err e = { 0 };
+	char path[128];
+
+	localnet_close(c);
+	snprintf(c->host_ifname, sizeof(c->host_ifname), "%s", r->host_ifname);
+	c->ifindex = r->host_ifname[0] ? (int)if_nametoindex(r->host_ifname) : 0;
+	if (!c->nat || !(nc = calloc(1, sizeof(*nc))))
+		return;
+	nc->name = c->name;
+	nc->iface = r->host_ifname;
+	nc->n_forwards = r->spec.n_forwards;
+	memcpy(nc->forwards, r->spec.forwards, sizeof(nc->forwards[0]) * r->spec.n_forwards);
+	c->wants_localnet = nat_localnet_path(nc, path, sizeof(path), &e) == 1;
+	if (c->wants_localnet)
+		c->localnet = open(path, O_RDONLY | O_CLOEXEC);
+	free(nc);
+}
+
 static int rescan_one(int dfd, const char *name, void *data)
 {
 	struct ct_record *r = data;
@@ -310,19 +360,21 @@ static int rescan_one(int dfd, const char *name, void *data)
 		}
 		c = &W.c[W.n++];
 		memset(c, 0, sizeof(*c));
-		c->mon = -1;
+		c->mon = c->localnet = -1;
 		snprintf(c->name, sizeof(c->name), "%s", name);
 	}
 	c->seen = true;
 	bool watch = !r->spec.shared && !r->pending && r->stopping == CT_STOP_NONE &&
 		     record_alive(r, &why);
 	bool same_ns = c->ns_dev == r->ns_dev && c->ns_ino == r->ns_ino && c->pid == r->pid;
-	snprintf(c->host_ifname, sizeof(c->host_ifname), "%s", r->host_ifname);
-	c->ifindex = watch && r->host_ifname[0] ? (int)if_nametoindex(r->host_ifname) : 0;
 	c->nat = watch && !r->spec.no_nat && r->local.family;
 	c->v6 = r->has_v6;
 	if (!watch || !same_ns)
 		cont_free(c);
+	if (watch)
+		link_refresh(c, r);
+	else
+		c->ifindex = 0, c->wants_localnet = false;
 	c->pid = r->pid;
 	c->ns_dev = r->ns_dev;
 	c->ns_ino = r->ns_ino;
@@ -389,30 +441,87 @@ static void check_line(const char *line, void *data)
 		snprintf(k->first, sizeof(k->first), "%s", line);
 }
 
+/* What the restore child did, sent back through a pipe. */
+struct nat_result {
+	int stage; /* 0: in sync, 1: check failed, 2: restore failed, 3: restored */
+	struct check_ctx k;
+	struct ctnet_err e;
+};
+
+/* In the child: check, and restore when something is missing. */
+static void nat_repair_child(struct nat_result *res)
+{
+	if (nat_check(check_line, &res->k, &res->e) < 0)
+		res->stage = 1;
+	else if (!res->k.missing)
+		res->stage = 0;
+	else
+		res->stage = nat_restore(&res->e) < 0 ? 2 : 3;
+}
+
+/* Waits for the child without paying for its exit (closing the nftables socket of a process
+ * that deleted objects waits for an RCU grace period): it is reaped later if still exiting. */
+static void reap(void)
+{
+	if (W.reap && waitpid(W.reap, NULL, WNOHANG) != 0)
+		W.reap = 0;
+}
+
 static void repair_nat(void)
 {
-	struct check_ctx k = { 0 };
-	struct ctnet_err e = { 0 };
-	int n;
+	struct nat_result res = { 0 };
+	int pfd[2];
+	pid_t pid;
+	ssize_t n = -1;
 
 	W.nat_dirty = false;
-	if ((n = nat_check(check_line, &k, &e)) < 0) {
-		logf_("error", "nft", "check table inet ctnet: %s", e.msg);
+	reap();
+	if (W.reap) {
+		waitpid(W.reap, NULL, 0); /* the last one has not exited yet: one at a time */
+		W.reap = 0;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		logf_("error", "nft", "restore: pipe: %s", strerror(errno));
 		return;
 	}
-	if (!k.missing)
-		return;
-	if (nat_restore(&e) < 0) {
-		logf_("error", "nft", "restore table inet ctnet: %s", e.msg);
-		fight_hit(&W.nat_f, "nft table inet ctnet");
+	if ((pid = fork()) < 0) {
+		logf_("error", "nft", "restore: fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
 		return;
 	}
-	logf_("repaired", "nft", "table inet ctnet restored (%s%s)", k.first,
-	      k.missing > 1 ? ", ..." : "");
+	if (pid == 0) {
+		close(pfd[0]);
+		nat_repair_child(&res);
+		_exit(write(pfd[1], &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 1);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], &res, sizeof(res))) < 0 && errno == EINTR)
+		;
+	close(pfd[0]);
+	W.reap = pid;
+	reap();
+	if (n != (ssize_t)sizeof(res)) {
+		logf_("error", "nft", "restore: the child (pid %ld) died without an answer", (long)pid);
+		return;
+	}
+	switch (res.stage) {
+	case 0:
+		return;
+	case 1:
+		logf_("error", "nft", "check table inet ctnet: %s", res.e.msg);
+		return;
+	case 2:
+		logf_("error", "nft", "restore table inet ctnet: %s", res.e.msg);
+		break;
+	default:
+		logf_("repaired", "nft", "table inet ctnet restored (%s%s)", res.k.first,
+		      res.k.missing > 1 ? ", ..." : "");
+	}
 	fight_hit(&W.nat_f, "nft table inet ctnet");
 }
 
-static void converge_one(struct wcont *c)
+static void converge_one(struct wcont *c, const struct ct_view *view)
 {
 	struct ct_record *have = malloc(sizeof(*have)), *out = malloc(sizeof(*out));
 	struct ct_report *rep = calloc(1, sizeof(*rep));
@@ -436,9 +545,10 @@ static void converge_one(struct wcont *c)
 	if (record_read(c->name, have, &e) < 0 || have->pending || have->stopping != CT_STOP_NONE ||
 	    have->spec.shared || !record_alive(have, &why))
 		goto out;
-	rc = ct_converge(&have->spec, have, NULL, out, rep, &e);
+	rc = ct_converge(&have->spec, have, view, out, rep, &e);
 	close(lock);
 	lock = -1;
+	link_refresh(c, rc < 0 ? have : out);
 	if (rc < 0) {
 		logf_("error", obj, "converge: %s", e.msg);
 		fight_hit(&c->f, obj);
@@ -460,6 +570,24 @@ out:
 	free(rep);
 }
 
+/* '1' when the sysctl behind fd (opened at start, kept) is on; reopens path when the
+ * descriptor went stale (-1 or a read error). */
+static bool sysctl_on(int *fd, const char *path)
+{
+	char v = 0;
+	if (*fd < 0 && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true; /* absent (no IPv6): nothing to switch on */
+	if (pread(*fd, &v, 1, 0) != 1) {
+		close(*fd);
+		*fd = -1;
+		return true; /* read again next time */
+	}
+	return v == '1';
+}
+
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+#define IP6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
+
 static void repair_sysctls(void)
 {
 	struct ctnet_err e = { 0 };
@@ -474,6 +602,9 @@ static void repair_sysctls(void)
 		}
 	if (!any)
 		return; /* no container needs them: not ours to touch */
+	/* The common case, all on: one pread each, nothing else. */
+	if (sysctl_on(&W.fwd4, IP_FORWARD) && (!v6 || sysctl_on(&W.fwd6, IP6_FORWARD)))
+		return;
 	if ((n = nat_sysctls_repair(v6, NULL, changed, sizeof(changed), &e)) < 0) {
 		logf_("error", "sysctl", "%s", e.msg);
 		return;
@@ -484,35 +615,87 @@ static void repair_sysctls(void)
 	}
 }
 
+/* A fifth of the containers' route_localnet each second (one pread each): one found off
+ * makes its container dirty, and the converge puts it back (and says so). */
+static bool check_localnets(void)
+{
+	size_t want = (W.n + LOCALNET_ROUNDS - 1) / LOCALNET_ROUNDS;
+	bool dirty = false;
+
+	for (size_t k = 0; k < want && W.n; k++) {
+		struct wcont *c = &W.c[W.localnet_next++ % W.n];
+		char v = 0;
+		if (!c->wants_localnet || c->mon < 0)
+			continue;
+		if (c->localnet >= 0 && pread(c->localnet, &v, 1, 0) == 1 && v == '1')
+			continue;
+		/* Off, or its descriptor is stale (the link was made again): the converge checks
+		 * the device and reopens it. */
+		c->dirty = dirty = true;
+	}
+	W.localnet_next %= W.n ? W.n : 1;
+	return dirty;
+}
+
 /* The debounced pass: everything marked since the last one. */
 static void run_pass(void)
 {
 	int64_t now = now_ms();
+	struct ct_view view = { 0 };
+	struct ctnet_err e = { 0 };
+	size_t due = 0;
 
 	W.due_ms = 0;
 	if (W.rescan)
 		rescan();
 	if (W.nat_dirty && !fight_waiting(&W.nat_f, now))
 		repair_nat();
-	/* Each converge reads the NAT table itself: with lost events or a SIGHUP at 1,000
-	 * containers that is 1,000 reads (main's ct_view, from apply, shares one). */
-	for (size_t i = 0; i < W.n && !W.stop; i++) {
+	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
 		if (W.all_dirty && c->mon >= 0)
 			c->dirty = true;
-		if (c->dirty && !fight_waiting(&c->f, now))
-			converge_one(c);
+		due += c->dirty && !fight_waiting(&c->f, now);
 	}
 	W.all_dirty = false;
+	/* One container: its converge reads only its own NAT elements' state... from one read
+	 * of the table all the same; more: they share that one read (read after the restore
+	 * above, so it sees the table as rebuilt). */
+	if (due > 1 && nat_counters_read(&view.nat, &e) < 0)
+		view.nat = NULL; /* each converge reads it then */
+	for (size_t i = 0; i < W.n && !W.stop; i++) {
+		struct wcont *c = &W.c[i];
+		if (c->dirty && !fight_waiting(&c->f, now))
+			converge_one(c, &view);
+	}
+	nat_counters_free(view.nat);
+	W.last_pass_ms = now_ms();
 }
 
 /* ---- events ---- */
 
+/*
+ * A pass is due DEBOUNCE_FIRST_MS after the first event: a deleted route or address is one
+ * message (a flush of the ruleset one read of many), and waiting longer only delays the
+ * repair. While events keep coming (several wakeups before the pass, or events right after
+ * the last pass: a firewall reloading in several transactions) the pass waits until the
+ * burst has been quiet for DEBOUNCE_MS, at most DEBOUNCE_MAX_MS after its first event.
+ */
 static void schedule(void)
 {
 	int64_t now = now_ms();
-	if (!W.due_ms)
+	bool burst;
+
+	if (!W.due_ms) {
 		W.first_ms = now;
+		W.wakeups = 0;
+	}
+	burst = ++W.wakeups >= BURST_EVENTS ||
+		(W.last_pass_ms && W.first_ms - W.last_pass_ms < BURST_GAP_MS);
+	if (!burst) {
+		if (!W.due_ms)
+			W.due_ms = now + DEBOUNCE_FIRST_MS;
+		return;
+	}
 	W.due_ms = now + DEBOUNCE_MS;
 	if (W.due_ms > W.first_ms + DEBOUNCE_MAX_MS)
 		W.due_ms = W.first_ms + DEBOUNCE_MAX_MS;
@@ -570,10 +753,22 @@ static void on_nft(void)
 static void on_inotify(void)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	while (read(W.ino, buf, sizeof(buf)) > 0)
-		; /* which name does not matter: a rescan is one directory walk */
-	W.rescan = true;
-	schedule();
+	bool any = false;
+	ssize_t n;
+
+	/* Which record does not matter (a rescan is one directory walk), but dot files are
+	 * locks (each converge takes one) and temporary files: not a record changing. */
+	while ((n = read(W.ino, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			if ((ev->mask & IN_Q_OVERFLOW) || !ev->len || ev->name[0] != '.')
+				any = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	if (any) {
+		W.rescan = true;
+		schedule();
+	}
 }
 
 static void check_everything(void)
@@ -747,13 +942,18 @@ int cmd_watch(int argc, char **argv)
 			W.next_sysctl_ms = now + SYSCTL_PERIOD_MS;
 			if (!fight_waiting(&W.sysctl_f, now))
 				repair_sysctls();
+			if (check_localnets())
+				schedule(); /* converged in a pass of its own */
 			fight_settle(&W.nat_f, "nft table inet ctnet", now);
 			fight_settle(&W.sysctl_f, "sysctl", now);
 			for (size_t i = 0; i < W.n; i++) {
 				char obj[CTNET_NAME_MAX + 16];
+				if (!W.c[i].f.on)
+					continue;
 				snprintf(obj, sizeof(obj), "container %s", W.c[i].name);
 				fight_settle(&W.c[i].f, obj, now);
 			}
+			reap();
 		}
 		if (now >= W.next_sweep_ms) {
 			W.next_sweep_ms = now + SWEEP_PERIOD_MS;
@@ -765,6 +965,12 @@ int cmd_watch(int argc, char **argv)
 		cont_free(&W.c[i]);
 	free(W.c);
 	nat_monitor_close(W.natmon);
+	if (W.reap)
+		waitpid(W.reap, NULL, 0);
+	if (W.fwd4 >= 0)
+		close(W.fwd4);
+	if (W.fwd6 >= 0)
+		close(W.fwd6);
 	close(W.host);
 	close(W.ino);
 	close(W.ep);
