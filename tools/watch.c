@@ -10,7 +10,8 @@
  * arrives and converges only that container; only while events keep coming is the pass held
  * back until the burst is quiet (25 ms, at most 200 ms). Many containers in one pass share
  * one read of the kernel's NAT table.
- * Sysctls have no events: ip_forward (and IPv6 forwarding) are read once a second through
+ * Most sysctls have no events: ip_forward (and IPv6 forwarding) switched off are announced
+ * (RTM_NEWNETCONF) and repaired at once, and read once a second besides through
  * descriptors kept open (one pread each); the route_localnet of each container's device is
  * read from its own open descriptor, a fifth of the containers each second, and again after
  * every repair of that container. Nothing polls in between.
@@ -92,7 +93,7 @@ static struct {
 	struct nat_monitor *natmon;
 	struct wcont *c;
 	size_t n, cap, localnet_next;
-	bool rescan, nat_dirty, all_dirty, stop;
+	bool rescan, nat_dirty, all_dirty, sysctl_dirty, stop;
 	struct fight nat_f, sysctl_f;
 	unsigned wakeups;  /* schedule() calls since the pending pass was scheduled */
 	pid_t reap;        /* a restore child not yet waited for, or 0 */
@@ -650,6 +651,9 @@ static void run_pass(void)
 		rescan();
 	if (W.nat_dirty && !fight_waiting(&W.nat_f, now))
 		repair_nat();
+	if (W.sysctl_dirty && !fight_waiting(&W.sysctl_f, now))
+		repair_sysctls();
+	W.sysctl_dirty = false;
 	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
 		if (W.all_dirty && c->mon >= 0)
@@ -704,6 +708,11 @@ static void schedule(void)
 static void host_event(const struct netd_event *ev, void *data)
 {
 	(void)data;
+	if (ev->kind == NETD_EV_FORWARDING_OFF) {
+		W.sysctl_dirty = true;
+		schedule();
+		return;
+	}
 	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
 		if ((ev->ifindex && ev->ifindex == c->ifindex) ||
@@ -823,7 +832,8 @@ static void usage(void)
 	       "Stays in the foreground and puts back what others remove: ctnet's nftables table\n"
 	       "(after nft flush ruleset or a firewall reload), its chains, sets and elements,\n"
 	       "containers' host links, addresses and routes (both sides), and the sysctls NAT\n"
-	       "needs (checked once a second). One log line per repair on stdout; --json: JSON\n"
+	       "needs (forwarding on its event and each second, each container's route_localnet\n"
+	       "every 5 s). One log line per repair on stdout; --json: JSON\n"
 	       "lines. SIGHUP re-reads the records; SIGTERM/SIGINT exit 0. Readiness is sent to\n"
 	       "systemd (Type=notify) when $NOTIFY_SOCKET is set.\n");
 }
