@@ -13,8 +13,9 @@
  * Most sysctls have no events: ip_forward (and IPv6 forwarding) switched off are announced
  * (RTM_NEWNETCONF) and repaired at once, and read once a second besides through
  * descriptors kept open (one pread each); the route_localnet of each container's device is
- * read from its own open descriptor, a fifth of the containers each second, and again after
- * every repair of that container. Nothing polls in between.
+ * read from its own open descriptor, a thirtieth of the containers each second, and again
+ * after every repair of that container and every rebuild of the table. Nothing polls in
+ * between.
  * The nftables table is checked and rebuilt by a short-lived child: rebuilding needs
  * libnftables (with libnftnl, libgmp, libxtables), which would triple the watcher's memory
  * for the rest of its life.
@@ -57,8 +58,9 @@
 #define BURST_EVENTS 4        /* this many wakeups before a pass, or ... */
 #define BURST_GAP_MS 50       /* ... an event this soon after the last pass: a burst */
 #define SYSCTL_PERIOD_MS 1000 /* sysctls have no events */
-#define LOCALNET_ROUNDS 5     /* each container's route_localnet: every 5 s */
-#define SWEEP_PERIOD_MS 5000  /* closes sockets of namespaces that are gone */
+#define LOCALNET_ROUNDS 30    /* each container's route_localnet: every 30 s */
+#define SWEEP_PERIOD_MS 60000 /* closes sockets of namespaces that are gone (a fallback: a
+				 * deleted /run/netns/NAME is an inotify event) */
 /* A fight: FIGHT_STREAK repairs of one object, each within FIGHT_GAP_MS of the last. */
 #define FIGHT_STREAK 5
 #define FIGHT_GAP_MS 1000
@@ -89,6 +91,7 @@ struct wcont {
 static struct {
 	bool json;
 	int ep, sig, ino, host;
+	int rec_wd; /* the inotify watch of the records; others are namespace directories */
 	int fwd4, fwd6; /* ip_forward, conf/all/forwarding: open for pread, or -1 */
 	struct nat_monitor *natmon;
 	struct wcont *c;
@@ -261,6 +264,17 @@ static struct wcont *find_name(const char *name)
 	return NULL;
 }
 
+/* Descriptors held for the watcher's life go above 1023: libraries that select() (libnftables
+ * does) abort on a descriptor there, and theirs are the lowest free ones. */
+static int fd_high(int fd)
+{
+	int h = fd >= 0 && fd < 1024 ? fcntl(fd, F_DUPFD_CLOEXEC, 1024) : -1;
+	if (h < 0)
+		return fd;
+	close(fd);
+	return h;
+}
+
 static void mon_close(struct wcont *c)
 {
 	if (c->mon >= 0)
@@ -306,7 +320,7 @@ static void mon_open(struct wcont *c)
 	int nsfd = netd_netns_open(c->pid ? NULL : c->netns, c->pid, &e);
 	if (nsfd < 0)
 		return;
-	c->mon = netd_monitor_open(nsfd, &e);
+	c->mon = fd_high(netd_monitor_open(nsfd, &e));
 	close(nsfd);
 	if (c->mon < 0) {
 		logf_("error", c->name, "cannot watch its namespace: %s", e.msg);
@@ -337,7 +351,7 @@ static void link_refresh(struct wcont *c, const struct ct_record *r)
 	memcpy(nc->forwards, r->spec.forwards, sizeof(nc->forwards[0]) * r->spec.n_forwards);
 	c->wants_localnet = nat_localnet_path(nc, path, sizeof(path), &e) == 1;
 	if (c->wants_localnet)
-		c->localnet = open(path, O_RDONLY | O_CLOEXEC);
+		c->localnet = fd_high(open(path, O_RDONLY | O_CLOEXEC));
 	free(nc);
 }
 
@@ -379,8 +393,15 @@ static int rescan_one(int dfd, const char *name, void *data)
 	c->pid = r->pid;
 	c->ns_dev = r->ns_dev;
 	c->ns_ino = r->ns_ino;
-	if (watch && !c->netns && !c->pid)
-		c->netns = strdup(r->netns);
+	if (watch && !c->netns && !c->pid && (c->netns = strdup(r->netns))) {
+		/* `ip netns del` and ctnet's down unlink the namespace's file: an event. */
+		char dir[PATH_MAX];
+		const char *slash = strrchr(c->netns, '/');
+		if (slash && slash > c->netns && (size_t)(slash - c->netns) < sizeof(dir)) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->netns), c->netns);
+			inotify_add_watch(W.ino, dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+		}
+	}
 	if (watch && c->mon < 0)
 		mon_open(c);
 	return 0;
@@ -457,7 +478,7 @@ static void nat_repair_child(struct nat_result *res)
 	else if (!res->k.missing)
 		res->stage = 0;
 	else
-		res->stage = nat_restore(&res->e) < 0 ? 2 : 3;
+		res->stage = nat_restore_table(&res->e) < 0 ? 2 : 3;
 }
 
 /* Waits for the child without paying for its exit (closing the nftables socket of a process
@@ -492,9 +513,14 @@ static void repair_nat(void)
 		return;
 	}
 	if (pid == 0) {
-		close(pfd[0]);
+		/* Only the pipe, on fd 3: libnftables waits for the kernel with select(), which
+		 * aborts on a descriptor above 1023 (the watcher holds two per container). */
+		nat_release(false); /* the parent's nftables context (if any) is not the child's */
+		if (pfd[1] != 3 && dup2(pfd[1], 3) < 0)
+			_exit(2);
+		close_range(4, ~0U, 0);
 		nat_repair_child(&res);
-		_exit(write(pfd[1], &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 1);
+		_exit(write(3, &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 1);
 	}
 	close(pfd[1]);
 	while ((n = read(pfd[0], &res, sizeof(res))) < 0 && errno == EINTR)
@@ -518,6 +544,15 @@ static void repair_nat(void)
 	default:
 		logf_("repaired", "nft", "table inet ctnet restored (%s%s)", res.k.first,
 		      res.k.missing > 1 ? ", ..." : "");
+		/* The rebuild leaves route_localnet alone (a flush of the ruleset does too): read
+		 * every container's now, and converge those found off in this pass. */
+		for (size_t i = 0; i < W.n; i++) {
+			struct wcont *c = &W.c[i];
+			char v = 0;
+			if (c->wants_localnet && c->mon >= 0 &&
+			    !(c->localnet >= 0 && pread(c->localnet, &v, 1, 0) == 1 && v == '1'))
+				c->dirty = true;
+		}
 	}
 	fight_hit(&W.nat_f, "nft table inet ctnet");
 }
@@ -616,7 +651,7 @@ static void repair_sysctls(void)
 	}
 }
 
-/* A fifth of the containers' route_localnet each second (one pread each): one found off
+/* A thirtieth of the containers' route_localnet each second (one pread each): one found off
  * makes its container dirty, and the converge puts it back (and says so). */
 static bool check_localnets(void)
 {
@@ -672,6 +707,10 @@ static void run_pass(void)
 			converge_one(c, &view);
 	}
 	nat_counters_free(view.nat);
+	/* A converge that found the table gone rebuilt it here (libnftables): free its context
+	 * and sockets rather than keep them for the watcher's life. */
+	if (due)
+		nat_release(false);
 	W.last_pass_ms = now_ms();
 }
 
@@ -770,9 +809,21 @@ static void on_inotify(void)
 	while ((n = read(W.ino, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) || !ev->len || ev->name[0] != '.')
-				any = true;
 			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				any = true;
+				sweep();
+			} else if (ev->wd != W.rec_wd) {
+				/* A namespace file went: close the socket of whoever used it. */
+				for (size_t i = 0; ev->len && i < W.n; i++) {
+					const char *b = W.c[i].netns ? strrchr(W.c[i].netns, '/') : NULL;
+					if (b && !strcmp(b + 1, ev->name) && W.c[i].mon >= 0 &&
+					    !ns_alive(&W.c[i]))
+						cont_free(&W.c[i]);
+				}
+			} else if (!ev->len || ev->name[0] != '.') {
+				any = true;
+			}
 		}
 	if (any) {
 		W.rescan = true;
@@ -833,7 +884,7 @@ static void usage(void)
 	       "(after nft flush ruleset or a firewall reload), its chains, sets and elements,\n"
 	       "containers' host links, addresses and routes (both sides), and the sysctls NAT\n"
 	       "needs (forwarding on its event and each second, each container's route_localnet\n"
-	       "every 5 s). One log line per repair on stdout; --json: JSON\n"
+	       "every 30 s). One log line per repair on stdout; --json: JSON\n"
 	       "lines. SIGHUP re-reads the records; SIGTERM/SIGINT exit 0. Readiness is sent to\n"
 	       "systemd (Type=notify) when $NOTIFY_SOCKET is set.\n");
 }
@@ -871,8 +922,8 @@ static int setup(struct ctnet_err *err)
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/containers", ctnet_run_dir());
 	if ((W.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
-	    inotify_add_watch(W.ino, path, IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE |
-					       IN_ONLYDIR) < 0)
+	    (W.rec_wd = inotify_add_watch(W.ino, path, IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+							   IN_CLOSE_WRITE | IN_ONLYDIR)) < 0)
 		return ctnet_err_sys(err, errno, "inotify %s", path);
 	int fds[] = { W.sig, W.ino, W.host, nat_monitor_fd(W.natmon) };
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
