@@ -99,6 +99,9 @@ check_eq "20 x nft flush ruleset: the forward answers again every time" "$lost $
 check_eq "each flush: one NAT repair logged" "$(repairs nft)" "20"
 check_eq "no back-off for separate reloads" "$(grep -c '^ctnet watch: fight' "$LOG")" "0"
 check "nft check: in sync after the flushes" $NAT check
+# The rebuild ran in a child: the watcher itself never mapped libnftables (whose select()
+# aborts on a descriptor above 1023, and which tripled its memory).
+check_eq "the watcher did not load libnftables for the restores" "$(grep -c libnftables /proc/$WPID/maps)" "0"
 
 # --- other damage, one at a time ---
 nft delete table inet ctnet
