@@ -696,9 +696,9 @@ static void run_pass(void)
 		due += c->dirty && !fight_waiting(&c->f, now);
 	}
 	W.all_dirty = false;
-	/* One container: its converge reads only its own NAT elements' state... from one read
-	 * of the table all the same; more: they share that one read (read after the restore
-	 * above, so it sees the table as rebuilt). */
+	/* Each converge compares its container's NAT elements with a read of the whole table:
+	 * more than one in this pass share one read (taken after the restore above, so it sees
+	 * the table as rebuilt); a single one reads it itself. */
 	if (due > 1 && nat_counters_read(&view.nat, &e) < 0)
 		view.nat = NULL; /* each converge reads it then */
 	for (size_t i = 0; i < W.n && !W.stop; i++) {
