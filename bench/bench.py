@@ -648,7 +648,7 @@ def main():
                     help="parallel ctnet processes creating background containers")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                      "results.json"))
-    ap.add_argument("--part", choices=("setup", "dataplane", "apply", "doctor", "all"), default="all",
+    ap.add_argument("--part", choices=("setup", "dataplane", "watch", "apply", "doctor", "all"), default="all",
                     help="run.sh runs this part (setup), bench/dataplane.py (dataplane), bench/apply.sh (apply), bench/doctor.sh (doctor)")
     args, rest = ap.parse_known_args()
     bad, prev = [], ""

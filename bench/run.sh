@@ -4,11 +4,14 @@
 # 5,000 containers already present. See bench/README.md.
 # Then the data-plane part (bench/dataplane.py): new connections/s and bulk throughput through
 # ctnet's NAT versus CNI portmap, a rule per forward and plain routing, with 0, 1,000 and 5,000
-# other forwards present. Each part runs in a sandbox of its own.
-# Then `ctnet apply` (bench/apply.sh: from nothing, no-op, one change, at 1,000 and 5,000) and
-# `ctnet doctor` (bench/doctor.sh: doctor vs status at 5,000, up with and without its warning).
-#   bench/run.sh [--quick] [--part setup|dataplane|apply|doctor|all] [--samples N] [--levels 0,1000,5000]
+# other forwards present. Then `ctnet watch` (bench/watch.sh): time to heal after
+# `nft flush ruleset`, a deleted route or address, ip_forward=0, with 1 and 1,000 containers;
+# its idle CPU and peak RSS. Then `ctnet apply` (bench/apply.sh: from nothing, no-op, one
+# change, at 1,000 and 5,000) and `ctnet doctor` (bench/doctor.sh: doctor vs status at 5,000,
+# up with and without its warning). Each part runs in a sandbox of its own.
+#   bench/run.sh [--quick] [--part setup|dataplane|watch|apply|doctor|all] [--samples N] [--levels 0,1000,5000]
 #                [--only ctnet,shell,cni,lb] [--dp-levels ..] [--dp-reps N] [--dp-only ..]
+#                [--watch-levels 1,1000] [--watch-flushes N] [--watch-repeats N] [--watch-idle S]
 #
 # Like tests/netns/lib.sh, the script re-executes itself under `unshare -m -n`: its own network
 # namespace plays the host, /run/netns and all state live on private tmpfs mounts, and
@@ -32,27 +35,38 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 		echo "bench: cannot create namespaces here (unshare -m -n failed)" >&2
 		exit 1
 	fi
-	part=all prev=
-	for a in "$@"; do
-		[ "$prev" = --part ] && part=$a
-		case $a in --part=*) part=${a#--part=} ;; esac
-		prev=$a
+	part=all prev= quick=
+	# --watch-X V goes to bench/watch.sh as --X V; the rest to the other parts.
+	rest=() wargs=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--watch-*) [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; exit 2; }
+			wargs+=("--${1#--watch-}" "$2"); shift 2; continue ;;
+		--quick) quick=1 ;;
+		esac
+		[ "$prev" = --part ] && part=$1
+		case $1 in --part=*) part=${1#--part=} ;; esac
+		prev=$1
+		rest+=("$1")
+		shift
 	done
-	case $part in setup | dataplane | apply | doctor | all) ;; *)
-		echo "bench: --part setup, dataplane, apply, doctor or all, not '$part'" >&2
+	set -- "${rest[@]}"
+	case $part in setup | dataplane | watch | apply | doctor | all) ;; *)
+		echo "bench: --part setup, dataplane, watch, apply, doctor or all, not '$part'" >&2
 		exit 2 ;;
 	esac
-	quick=
-	case " $* " in *" --quick "*) quick=1 ;; esac
+	# --quick: the watcher with one container, 20 flushes, 10 s idle (about a minute).
+	[ -n "$quick" ] && wargs=(--levels 1 --flushes 20 --repeats 10 --idle 10 "${wargs[@]}")
 	# Both parts of one run write into the same results.json.
 	BENCH_RUN_ID=$(date +%s%N)
 	export BENCH_RUN_ID
 	rc=0
-	for p in setup dataplane apply doctor; do
+	for p in setup dataplane watch apply doctor; do
 		[ "$part" = all ] || [ "$part" = "$p" ] || continue
 		case $p in
-		# Each makes its own sandbox (bench/apply.sh like this script, doctor.sh through
-		# tests/netns/lib.sh) and prints its own table.
+		# Each of these makes its own sandbox (watch.sh and apply.sh like this script,
+		# doctor.sh through tests/netns/lib.sh) and prints its own table.
+		watch) bash "$here/watch.sh" "${wargs[@]}" || rc=$? ;;
 		apply) echo "# ctnet apply at scale (bench/apply.sh)"
 			bash "$here/apply.sh" ${quick:+--quick} || rc=$? ;;
 		doctor) echo "# ctnet doctor at scale (bench/doctor.sh)"

@@ -8,7 +8,10 @@
 # Like bench/run.sh it re-executes itself under `unshare -m -n`: its own network namespace is
 # the host, /run/netns and all state live on private tmpfs mounts. The root network namespace is
 # never touched. Times are from the moment the breaking command returned to the first answer
-# of a forward, probed from an "upstream" namespace every 2 ms without starting a process.
+# of a forward, probed from an "upstream" namespace every 2 ms without starting a process
+# ("answers"; each answer costs ~10 ms: socat forks per connection), and to the watcher's
+# log line saying it repaired it ("repaired", from `ctnet watch --json`; timed from the start
+# of the breaking command, which includes that command's own few milliseconds).
 set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--flushes) FLUSHES=$2; shift 2 ;;
 	--repeats) REPEATS=$2; shift 2 ;;
 	--idle) IDLE=$2; shift 2 ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/watch.sh: unknown argument \"$1\"" >&2; exit 2 ;;
 	esac
 done
@@ -58,24 +61,43 @@ ip -n upstream addr add 192.0.2.2/24 dev eth0
 ip -n upstream link set eth0 up
 
 cat >"$scratch/probe.py" <<'PY'
-import ctypes, os, socket, subprocess, sys, time
+import ctypes, json, os, socket, subprocess, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 host, up = os.open("/proc/self/ns/net", os.O_RDONLY), os.open("/run/netns/upstream", os.O_RDONLY)
 def answer():
     libc.setns(up, 0x40000000)
     s = socket.socket()
     libc.setns(host, 0x40000000)
-    s.settimeout(0.2)
+    # A SYN sent while the path is broken is lost: retrying it after 20 ms (not the kernel's
+    # 1 s, nor a 200 ms timeout) keeps the probe's own delay below the repair's.
+    s.settimeout(0.02)
     try:
         s.connect(("192.0.2.1", 8080))
+        s.settimeout(0.5)
         return s.recv(16).strip() == b"web"
     except OSError:
         return False
     finally:
         s.close()
-n, gap, cmd = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-times, lost = [], 0
+n, gap, cmd, log = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+times, fixed, lost = [], [], 0
+logf = open(log)
+logf.seek(0, 2)
+def repaired_at(since):
+    # The watcher's first "repaired" line (--json: its wall-clock time) after the break.
+    end = time.monotonic() + 2
+    while time.monotonic() < end:
+        for line in logf:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if o.get("event") == "repaired" and o["time"] >= since:
+                return (o["time"] - since) * 1000
+        time.sleep(0.01)
+    return None
 for i in range(n):
+    w0 = time.time()  # the repair can be logged before the command's process has exited
     subprocess.run(cmd, shell=True, check=True)
     t0 = time.monotonic()
     while not answer():
@@ -85,10 +107,15 @@ for i in range(n):
         time.sleep(0.002)
     else:
         times.append((time.monotonic() - t0) * 1000)
+    r = repaired_at(w0)
+    if r is not None:
+        fixed.append(r)
     time.sleep(gap)
-times.sort()
-pct = lambda p: times[min(len(times) - 1, max(0, int((p * len(times) + 99) // 100) - 1))] if times else float("nan")
-print("p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (%d samples, %d lost)" % (pct(50), pct(95), pct(100), len(times), lost))
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int((p * len(v) + 99) // 100) - 1))] if v else float("nan")
+print("answers p50 %6.1f p95 %6.1f max %6.1f ms (%d, %d lost); repaired p50 %6.1f p95 %6.1f ms (%d logged)"
+      % (pct(times, 50), pct(times, 95), pct(times, 100), len(times), lost, pct(fixed, 50), pct(fixed, 95), len(fixed)))
 PY
 
 present=0
@@ -107,17 +134,19 @@ for level in "${levels[@]}"; do
 		present=$((present + 1))
 	done
 	[ "$level" -gt 1 ] && echo "# $level containers up in $(($(date +%s) - t0)) s"
-	$CTNET watch >"$scratch/watch.log" 2>&1 &
+	$CTNET watch --json >"$scratch/watch.log" 2>&1 &
 	WPID=$!
-	for _ in $(seq 100); do grep -q "ready" "$scratch/watch.log" && break; sleep 0.1; done
+	for _ in $(seq 300); do grep -q '"ready"' "$scratch/watch.log" && break; sleep 0.1; done
+	# The first pass checks everything: let it finish before breaking anything.
+	sleep $((level > 100 ? 5 : 1))
 	echo "== $level container(s), ctnet watch running"
-	printf '%-34s ' "nft flush ruleset ($FLUSHES x):"; python3 "$scratch/probe.py" "$FLUSHES" 1.2 "nft flush ruleset"
-	printf '%-34s ' "host route deleted ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "ip route del 10.233.1.2 dev ve-web"
-	printf '%-34s ' "container address deleted ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "ip -n web addr del 10.233.1.2/32 dev eth0"
-	printf '%-34s ' "ip_forward=0 ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "sysctl -qw net.ipv4.ip_forward=0"
+	printf '%-34s ' "nft flush ruleset ($FLUSHES x):"; python3 "$scratch/probe.py" "$FLUSHES" 1.2 "nft flush ruleset" "$scratch/watch.log"
+	printf '%-34s ' "host route deleted ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "ip route del 10.233.1.2 dev ve-web" "$scratch/watch.log"
+	printf '%-34s ' "container address deleted ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "ip -n web addr del 10.233.1.2/32 dev eth0" "$scratch/watch.log"
+	printf '%-34s ' "ip_forward=0 ($REPEATS x):"; python3 "$scratch/probe.py" "$REPEATS" 1.2 "sysctl -qw net.ipv4.ip_forward=0" "$scratch/watch.log"
 	sleep 2
-	hz=$(getconf CLK_TCK)
-	c0=$(awk '{print $14 + $15}' /proc/$WPID/stat); sleep "$IDLE"; c1=$(awk '{print $14 + $15}' /proc/$WPID/stat)
-	echo "idle CPU over $IDLE s: $(awk -v t=$((c1 - c0)) -v h="$hz" -v s="$IDLE" 'BEGIN{printf "%.3f %%", t*100/(s*h)}'); peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/$WPID/status)"
+	# CPU time in ns (schedstat), not in 10 ms ticks: idle is a few ms a minute.
+	c0=$(awk '{print $1}' /proc/$WPID/schedstat); sleep "$IDLE"; c1=$(awk '{print $1}' /proc/$WPID/schedstat)
+	echo "idle CPU over $IDLE s: $(awk -v t=$((c1 - c0)) -v s="$IDLE" 'BEGIN{printf "%.4f %% (%.1f ms)", t/(s*1e7), t/1e6}'); peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/$WPID/status)"
 	kill -TERM $WPID; wait $WPID || true; WPID=
 done

@@ -548,7 +548,7 @@ static int has_v6(struct nat_entry *e, void *data)
 	return 0;
 }
 
-int nat_restore(struct ctnet_err *err)
+static int restore(bool localnet, struct ctnet_err *err)
 {
 	struct nat_store s;
 	bool v6 = false;
@@ -558,10 +558,20 @@ int nat_restore(struct ctnet_err *err)
 	/* IPv6 forwarding only when a container has IPv6, as add does. */
 	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
 	    (r = nat_sysctls(v6, err)) >= 0 && (r = nat_localnet_migrate(&s, err)) >= 0 &&
-	    (r = rebuild(&s, NULL, NULL, NULL, err)) >= 0)
+	    (r = rebuild(&s, NULL, NULL, NULL, err)) >= 0 && localnet)
 		r = nat_localnet_restore(&s, err);
 	nat_store_close(&s);
 	return r;
+}
+
+int nat_restore(struct ctnet_err *err)
+{
+	return restore(true, err);
+}
+
+int nat_restore_table(struct ctnet_err *err)
+{
+	return restore(false, err);
 }
 
 int nat_flush(struct ctnet_err *err)

@@ -166,6 +166,23 @@ int nat_sysctls_off(bool ipv6, const struct nat_container *c, const char *l3dev,
 	return sysctls_walk(ipv6, c, l3dev, globals, false, NULL, 0, &e);
 }
 
+int nat_localnet_path(const struct nat_container *c, char *path, size_t len, struct ctnet_err *err)
+{
+	char dev[16];
+	bool bridge;
+	int r;
+
+	if (!wants_localnet(c))
+		return 0;
+	if ((r = nat_link_l3dev(c->iface, dev, &bridge, err)) == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	if (localnet_path(dev, path, len) < 0)
+		return ctnet_errf(err, EINVAL, "interface \"%s\": bad name", dev);
+	return 1;
+}
+
 /* The bridges recorded in BRIDGES, one per line, into buf (NUL-separated lines). */
 static ssize_t bridges_read(struct nat_store *s, char *buf, size_t len)
 {

@@ -10,6 +10,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/netconf.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
@@ -35,6 +36,10 @@ static int open_here(struct ctnet_err *err)
 		close(fd);
 		return ctnet_err_sys(err, e, "rtnetlink monitor: subscribe to link/address/route groups");
 	}
+	/* Forwarding switched off host-wide (ip_forward=0): RTM_NEWNETCONF. Best effort: without
+	 * these groups the watcher still reads the sysctls once a second. */
+	for (unsigned g = RTNLGRP_IPV4_NETCONF; g <= RTNLGRP_IPV6_NETCONF; g++)
+		setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	return fd;
@@ -120,6 +125,21 @@ static bool decode(const struct nlmsghdr *nlh, struct netd_event *ev)
 		mnl_attr_parse(nlh, sizeof(*rt), attr_cb, tb);
 		if (tb[RTA_OIF] && mnl_attr_validate(tb[RTA_OIF], MNL_TYPE_U32) == 0)
 			ev->ifindex = (int)mnl_attr_get_u32(tb[RTA_OIF]);
+		return true;
+	}
+	case RTM_NEWNETCONF: {
+		const struct netconfmsg *ncm = mnl_nlmsg_get_payload(nlh);
+		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ncm)))
+			return false;
+		mnl_attr_parse(nlh, sizeof(*ncm), attr_cb, tb);
+		/* Only "all" (ip_forward, conf/all/forwarding) switched off is damage. */
+		if (!tb[NETCONFA_IFINDEX] || mnl_attr_validate(tb[NETCONFA_IFINDEX], MNL_TYPE_U32) ||
+		    (int32_t)mnl_attr_get_u32(tb[NETCONFA_IFINDEX]) != NETCONFA_IFINDEX_ALL ||
+		    !tb[NETCONFA_FORWARDING] ||
+		    mnl_attr_validate(tb[NETCONFA_FORWARDING], MNL_TYPE_U32) ||
+		    mnl_attr_get_u32(tb[NETCONFA_FORWARDING]) != 0)
+			return false;
+		ev->kind = NETD_EV_FORWARDING_OFF;
 		return true;
 	}
 	default:

@@ -286,10 +286,17 @@ unsigned netd_uplink_mtu(void);
  * rtnetlink events (monitor.c), for `ctnet watch`. netd_monitor_open returns a
  * non-blocking socket in the link, IPv4/IPv6 address and route groups of netns_fd (-1: our
  * own namespace), or -errno. netd_monitor_read drains it, calls cb for each removal (a link
- * deleted or down, an address or a main-table route deleted) and returns how many, or
+ * deleted or down, an address or a main-table route deleted, forwarding switched off) and
+ * returns how many, or
  * -ENOBUFS when events were lost (check everything), or -errno.
  */
-enum netd_event_kind { NETD_EV_LINK_DEL = 1, NETD_EV_LINK_DOWN, NETD_EV_ADDR_DEL, NETD_EV_ROUTE_DEL };
+enum netd_event_kind {
+	NETD_EV_LINK_DEL = 1,
+	NETD_EV_LINK_DOWN,
+	NETD_EV_ADDR_DEL,
+	NETD_EV_ROUTE_DEL,
+	NETD_EV_FORWARDING_OFF, /* IPv4 or IPv6 forwarding switched off for "all" */
+};
 struct netd_event {
 	enum netd_event_kind kind;
 	int ifindex;          /* 0 when the message named none (a route without RTA_OIF) */

@@ -6,7 +6,19 @@
  * deleted) and to the records directory; a burst of events is debounced into one pass that
  * restores the NAT table once (nat_check, then nat_restore) and converges each affected
  * container with the function `up` uses (ct_converge, under the container's lock).
- * Sysctls have no events: they are checked once a second. Nothing polls in between.
+ * A single removal (a route, an address, a link of one container) is acted on 2 ms after it
+ * arrives and converges only that container; only while events keep coming is the pass held
+ * back until the burst is quiet (25 ms, at most 200 ms). Many containers in one pass share
+ * one read of the kernel's NAT table.
+ * Most sysctls have no events: ip_forward (and IPv6 forwarding) switched off are announced
+ * (RTM_NEWNETCONF) and repaired at once, and read once a second besides through
+ * descriptors kept open (one pread each); the route_localnet of each container's device is
+ * read from its own open descriptor, a thirtieth of the containers each second, and again
+ * after every repair of that container and every rebuild of the table. Nothing polls in
+ * between.
+ * The nftables table is checked and rebuilt by a short-lived child: rebuilding needs
+ * libnftables (with libnftnl, libgmp, libxtables), which would triple the watcher's memory
+ * for the rest of its life.
  *
  * It never fights ctnet itself: a container whose lock is held is left to the command
  * holding it, and one whose record is gone, stopping, pending or stale is never touched.
@@ -30,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,10 +52,15 @@
 #include "state.h"
 
 #define WATCH_PIDFILE "watch.pid"
-#define DEBOUNCE_MS 25        /* after the last event of a burst... */
+#define DEBOUNCE_FIRST_MS 2   /* a single event (or one read's worth): acted on at once */
+#define DEBOUNCE_MS 25        /* while a burst continues: after its last event... */
 #define DEBOUNCE_MAX_MS 200   /* ...but no later than this after its first */
+#define BURST_EVENTS 4        /* this many wakeups before a pass, or ... */
+#define BURST_GAP_MS 50       /* ... an event this soon after the last pass: a burst */
 #define SYSCTL_PERIOD_MS 1000 /* sysctls have no events */
-#define SWEEP_PERIOD_MS 5000  /* closes sockets of namespaces that are gone */
+#define LOCALNET_ROUNDS 30    /* each container's route_localnet: every 30 s */
+#define SWEEP_PERIOD_MS 60000 /* closes sockets of namespaces that are gone (a fallback: a
+				 * deleted /run/netns/NAME is an inotify event) */
 /* A fight: FIGHT_STREAK repairs of one object, each within FIGHT_GAP_MS of the last. */
 #define FIGHT_STREAK 5
 #define FIGHT_GAP_MS 1000
@@ -65,20 +83,25 @@ struct wcont {
 	char *netns; /* path when pid is 0 */
 	unsigned long long ns_dev, ns_ino;
 	int mon;     /* rtnetlink socket in the container's namespace, or -1 */
-	bool nat, v6, dirty, seen;
+	int localnet; /* its device's route_localnet, open, or -1 (none needed) */
+	bool nat, v6, wants_localnet, dirty, seen;
 	struct fight f;
 };
 
 static struct {
 	bool json;
 	int ep, sig, ino, host;
+	int rec_wd; /* the inotify watch of the records; others are namespace directories */
+	int fwd4, fwd6; /* ip_forward, conf/all/forwarding: open for pread, or -1 */
 	struct nat_monitor *natmon;
 	struct wcont *c;
-	size_t n, cap;
-	bool rescan, nat_dirty, all_dirty, stop;
+	size_t n, cap, localnet_next;
+	bool rescan, nat_dirty, all_dirty, sysctl_dirty, stop;
 	struct fight nat_f, sysctl_f;
-	int64_t due_ms, first_ms, next_sysctl_ms, next_sweep_ms;
-} W = { .ep = -1, .sig = -1, .ino = -1, .host = -1 };
+	unsigned wakeups;  /* schedule() calls since the pending pass was scheduled */
+	pid_t reap;        /* a restore child not yet waited for, or 0 */
+	int64_t due_ms, first_ms, last_pass_ms, next_sysctl_ms, next_sweep_ms;
+} W = { .ep = -1, .sig = -1, .ino = -1, .host = -1, .fwd4 = -1, .fwd6 = -1 };
 
 static int64_t now_ms(void)
 {
@@ -241,6 +264,17 @@ static struct wcont *find_name(const char *name)
 	return NULL;
 }
 
+/* Descriptors held for the watcher's life go above 1023: libraries that select() (libnftables
+ * does) abort on a descriptor there, and theirs are the lowest free ones. */
+static int fd_high(int fd)
+{
+	int h = fd >= 0 && fd < 1024 ? fcntl(fd, F_DUPFD_CLOEXEC, 1024) : -1;
+	if (h < 0)
+		return fd;
+	close(fd);
+	return h;
+}
+
 static void mon_close(struct wcont *c)
 {
 	if (c->mon >= 0)
@@ -248,9 +282,17 @@ static void mon_close(struct wcont *c)
 	c->mon = -1;
 }
 
+static void localnet_close(struct wcont *c)
+{
+	if (c->localnet >= 0)
+		close(c->localnet);
+	c->localnet = -1;
+}
+
 static void cont_free(struct wcont *c)
 {
 	mon_close(c);
+	localnet_close(c);
 	free(c->netns);
 	c->netns = NULL;
 }
@@ -278,7 +320,7 @@ static void mon_open(struct wcont *c)
 	int nsfd = netd_netns_open(c->pid ? NULL : c->netns, c->pid, &e);
 	if (nsfd < 0)
 		return;
-	c->mon = netd_monitor_open(nsfd, &e);
+	c->mon = fd_high(netd_monitor_open(nsfd, &e));
 	close(nsfd);
 	if (c->mon < 0) {
 		logf_("error", c->name, "cannot watch its namespace: %s", e.msg);
@@ -288,6 +330,29 @@ static void mon_open(struct wcont *c)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = c->mon };
 	if (epoll_ctl(W.ep, EPOLL_CTL_ADD, c->mon, &ev) < 0)
 		mon_close(c);
+}
+
+/* The link's index and the descriptor of its device's route_localnet, from record r: after
+ * a rescan and after each repair (a link made again has a new index, a new sysctl file). */
+static void link_refresh(struct wcont *c, const struct ct_record *r)
+{
+	struct nat_container *nc;
+	struct ctnet_err e = { 0 };
+	char path[128];
+
+	localnet_close(c);
+	snprintf(c->host_ifname, sizeof(c->host_ifname), "%s", r->host_ifname);
+	c->ifindex = r->host_ifname[0] ? (int)if_nametoindex(r->host_ifname) : 0;
+	if (!c->nat || !(nc = calloc(1, sizeof(*nc))))
+		return;
+	nc->name = c->name;
+	nc->iface = r->host_ifname;
+	nc->n_forwards = r->spec.n_forwards;
+	memcpy(nc->forwards, r->spec.forwards, sizeof(nc->forwards[0]) * r->spec.n_forwards);
+	c->wants_localnet = nat_localnet_path(nc, path, sizeof(path), &e) == 1;
+	if (c->wants_localnet)
+		c->localnet = fd_high(open(path, O_RDONLY | O_CLOEXEC));
+	free(nc);
 }
 
 static int rescan_one(int dfd, const char *name, void *data)
@@ -310,24 +375,33 @@ static int rescan_one(int dfd, const char *name, void *data)
 		}
 		c = &W.c[W.n++];
 		memset(c, 0, sizeof(*c));
-		c->mon = -1;
+		c->mon = c->localnet = -1;
 		snprintf(c->name, sizeof(c->name), "%s", name);
 	}
 	c->seen = true;
 	bool watch = !r->spec.shared && !r->pending && r->stopping == CT_STOP_NONE &&
 		     record_alive(r, &why);
 	bool same_ns = c->ns_dev == r->ns_dev && c->ns_ino == r->ns_ino && c->pid == r->pid;
-	snprintf(c->host_ifname, sizeof(c->host_ifname), "%s", r->host_ifname);
-	c->ifindex = watch && r->host_ifname[0] ? (int)if_nametoindex(r->host_ifname) : 0;
 	c->nat = watch && !r->spec.no_nat && r->local.family;
 	c->v6 = r->has_v6;
 	if (!watch || !same_ns)
 		cont_free(c);
+	if (watch)
+		link_refresh(c, r);
+	else
+		c->ifindex = 0, c->wants_localnet = false;
 	c->pid = r->pid;
 	c->ns_dev = r->ns_dev;
 	c->ns_ino = r->ns_ino;
-	if (watch && !c->netns && !c->pid)
-		c->netns = strdup(r->netns);
+	if (watch && !c->netns && !c->pid && (c->netns = strdup(r->netns))) {
+		/* `ip netns del` and ctnet's down unlink the namespace's file: an event. */
+		char dir[PATH_MAX];
+		const char *slash = strrchr(c->netns, '/');
+		if (slash && slash > c->netns && (size_t)(slash - c->netns) < sizeof(dir)) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->netns), c->netns);
+			inotify_add_watch(W.ino, dir, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+		}
+	}
 	if (watch && c->mon < 0)
 		mon_open(c);
 	return 0;
@@ -389,30 +463,101 @@ static void check_line(const char *line, void *data)
 		snprintf(k->first, sizeof(k->first), "%s", line);
 }
 
+/* What the restore child did, sent back through a pipe. */
+struct nat_result {
+	int stage; /* 0: in sync, 1: check failed, 2: restore failed, 3: restored */
+	struct check_ctx k;
+	struct ctnet_err e;
+};
+
+/* In the child: check, and restore when something is missing. */
+static void nat_repair_child(struct nat_result *res)
+{
+	if (nat_check(check_line, &res->k, &res->e) < 0)
+		res->stage = 1;
+	else if (!res->k.missing)
+		res->stage = 0;
+	else
+		res->stage = nat_restore_table(&res->e) < 0 ? 2 : 3;
+}
+
+/* Waits for the child without paying for its exit (closing the nftables socket of a process
+ * that deleted objects waits for an RCU grace period): it is reaped later if still exiting. */
+static void reap(void)
+{
+	if (W.reap && waitpid(W.reap, NULL, WNOHANG) != 0)
+		W.reap = 0;
+}
+
 static void repair_nat(void)
 {
-	struct check_ctx k = { 0 };
-	struct ctnet_err e = { 0 };
-	int n;
+	struct nat_result res = { 0 };
+	int pfd[2];
+	pid_t pid;
+	ssize_t n = -1;
 
 	W.nat_dirty = false;
-	if ((n = nat_check(check_line, &k, &e)) < 0) {
-		logf_("error", "nft", "check table inet ctnet: %s", e.msg);
+	reap();
+	if (W.reap) {
+		waitpid(W.reap, NULL, 0); /* the last one has not exited yet: one at a time */
+		W.reap = 0;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		logf_("error", "nft", "restore: pipe: %s", strerror(errno));
 		return;
 	}
-	if (!k.missing)
-		return;
-	if (nat_restore(&e) < 0) {
-		logf_("error", "nft", "restore table inet ctnet: %s", e.msg);
-		fight_hit(&W.nat_f, "nft table inet ctnet");
+	if ((pid = fork()) < 0) {
+		logf_("error", "nft", "restore: fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
 		return;
 	}
-	logf_("repaired", "nft", "table inet ctnet restored (%s%s)", k.first,
-	      k.missing > 1 ? ", ..." : "");
+	if (pid == 0) {
+		/* Only the pipe, on fd 3: libnftables waits for the kernel with select(), which
+		 * aborts on a descriptor above 1023 (the watcher holds two per container). */
+		nat_release(false); /* the parent's nftables context (if any) is not the child's */
+		if (pfd[1] != 3 && dup2(pfd[1], 3) < 0)
+			_exit(2);
+		close_range(4, ~0U, 0);
+		nat_repair_child(&res);
+		_exit(write(3, &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 1);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], &res, sizeof(res))) < 0 && errno == EINTR)
+		;
+	close(pfd[0]);
+	W.reap = pid;
+	reap();
+	if (n != (ssize_t)sizeof(res)) {
+		logf_("error", "nft", "restore: the child (pid %ld) died without an answer", (long)pid);
+		return;
+	}
+	switch (res.stage) {
+	case 0:
+		return;
+	case 1:
+		logf_("error", "nft", "check table inet ctnet: %s", res.e.msg);
+		return;
+	case 2:
+		logf_("error", "nft", "restore table inet ctnet: %s", res.e.msg);
+		break;
+	default:
+		logf_("repaired", "nft", "table inet ctnet restored (%s%s)", res.k.first,
+		      res.k.missing > 1 ? ", ..." : "");
+		/* The rebuild leaves route_localnet alone (a flush of the ruleset does too): read
+		 * every container's now, and converge those found off in this pass. */
+		for (size_t i = 0; i < W.n; i++) {
+			struct wcont *c = &W.c[i];
+			char v = 0;
+			if (c->wants_localnet && c->mon >= 0 &&
+			    !(c->localnet >= 0 && pread(c->localnet, &v, 1, 0) == 1 && v == '1'))
+				c->dirty = true;
+		}
+	}
 	fight_hit(&W.nat_f, "nft table inet ctnet");
 }
 
-static void converge_one(struct wcont *c)
+static void converge_one(struct wcont *c, const struct ct_view *view)
 {
 	struct ct_record *have = malloc(sizeof(*have)), *out = malloc(sizeof(*out));
 	struct ct_report *rep = calloc(1, sizeof(*rep));
@@ -436,9 +581,10 @@ static void converge_one(struct wcont *c)
 	if (record_read(c->name, have, &e) < 0 || have->pending || have->stopping != CT_STOP_NONE ||
 	    have->spec.shared || !record_alive(have, &why))
 		goto out;
-	rc = ct_converge(&have->spec, have, NULL, out, rep, &e);
+	rc = ct_converge(&have->spec, have, view, out, rep, &e);
 	close(lock);
 	lock = -1;
+	link_refresh(c, rc < 0 ? have : out);
 	if (rc < 0) {
 		logf_("error", obj, "converge: %s", e.msg);
 		fight_hit(&c->f, obj);
@@ -460,6 +606,24 @@ out:
 	free(rep);
 }
 
+/* '1' when the sysctl behind fd (opened at start, kept) is on; reopens path when the
+ * descriptor went stale (-1 or a read error). */
+static bool sysctl_on(int *fd, const char *path)
+{
+	char v = 0;
+	if (*fd < 0 && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true; /* absent (no IPv6): nothing to switch on */
+	if (pread(*fd, &v, 1, 0) != 1) {
+		close(*fd);
+		*fd = -1;
+		return true; /* read again next time */
+	}
+	return v == '1';
+}
+
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+#define IP6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
+
 static void repair_sysctls(void)
 {
 	struct ctnet_err e = { 0 };
@@ -474,6 +638,9 @@ static void repair_sysctls(void)
 		}
 	if (!any)
 		return; /* no container needs them: not ours to touch */
+	/* The common case, all on: one pread each, nothing else. */
+	if (sysctl_on(&W.fwd4, IP_FORWARD) && (!v6 || sysctl_on(&W.fwd6, IP6_FORWARD)))
+		return;
 	if ((n = nat_sysctls_repair(v6, NULL, changed, sizeof(changed), &e)) < 0) {
 		logf_("error", "sysctl", "%s", e.msg);
 		return;
@@ -484,35 +651,94 @@ static void repair_sysctls(void)
 	}
 }
 
+/* A thirtieth of the containers' route_localnet each second (one pread each): one found off
+ * makes its container dirty, and the converge puts it back (and says so). */
+static bool check_localnets(void)
+{
+	size_t want = (W.n + LOCALNET_ROUNDS - 1) / LOCALNET_ROUNDS;
+	bool dirty = false;
+
+	for (size_t k = 0; k < want && W.n; k++) {
+		struct wcont *c = &W.c[W.localnet_next++ % W.n];
+		char v = 0;
+		if (!c->wants_localnet || c->mon < 0)
+			continue;
+		if (c->localnet >= 0 && pread(c->localnet, &v, 1, 0) == 1 && v == '1')
+			continue;
+		/* Off, or its descriptor is stale (the link was made again): the converge checks
+		 * the device and reopens it. */
+		c->dirty = dirty = true;
+	}
+	W.localnet_next %= W.n ? W.n : 1;
+	return dirty;
+}
+
 /* The debounced pass: everything marked since the last one. */
 static void run_pass(void)
 {
 	int64_t now = now_ms();
+	struct ct_view view = { 0 };
+	struct ctnet_err e = { 0 };
+	size_t due = 0;
 
 	W.due_ms = 0;
 	if (W.rescan)
 		rescan();
 	if (W.nat_dirty && !fight_waiting(&W.nat_f, now))
 		repair_nat();
-	/* Each converge reads the NAT table itself: with lost events or a SIGHUP at 1,000
-	 * containers that is 1,000 reads (main's ct_view, from apply, shares one). */
-	for (size_t i = 0; i < W.n && !W.stop; i++) {
+	if (W.sysctl_dirty && !fight_waiting(&W.sysctl_f, now))
+		repair_sysctls();
+	W.sysctl_dirty = false;
+	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
 		if (W.all_dirty && c->mon >= 0)
 			c->dirty = true;
-		if (c->dirty && !fight_waiting(&c->f, now))
-			converge_one(c);
+		due += c->dirty && !fight_waiting(&c->f, now);
 	}
 	W.all_dirty = false;
+	/* Each converge compares its container's NAT elements with a read of the whole table:
+	 * more than one in this pass share one read (taken after the restore above, so it sees
+	 * the table as rebuilt); a single one reads it itself. */
+	if (due > 1 && nat_counters_read(&view.nat, &e) < 0)
+		view.nat = NULL; /* each converge reads it then */
+	for (size_t i = 0; i < W.n && !W.stop; i++) {
+		struct wcont *c = &W.c[i];
+		if (c->dirty && !fight_waiting(&c->f, now))
+			converge_one(c, &view);
+	}
+	nat_counters_free(view.nat);
+	/* A converge that found the table gone rebuilt it here (libnftables): free its context
+	 * and sockets rather than keep them for the watcher's life. */
+	if (due)
+		nat_release(false);
+	W.last_pass_ms = now_ms();
 }
 
 /* ---- events ---- */
 
+/*
+ * A pass is due DEBOUNCE_FIRST_MS after the first event: a deleted route or address is one
+ * message (a flush of the ruleset one read of many), and waiting longer only delays the
+ * repair. While events keep coming (several wakeups before the pass, or events right after
+ * the last pass: a firewall reloading in several transactions) the pass waits until the
+ * burst has been quiet for DEBOUNCE_MS, at most DEBOUNCE_MAX_MS after its first event.
+ */
 static void schedule(void)
 {
 	int64_t now = now_ms();
-	if (!W.due_ms)
+	bool burst;
+
+	if (!W.due_ms) {
 		W.first_ms = now;
+		W.wakeups = 0;
+	}
+	burst = ++W.wakeups >= BURST_EVENTS ||
+		(W.last_pass_ms && W.first_ms - W.last_pass_ms < BURST_GAP_MS);
+	if (!burst) {
+		if (!W.due_ms)
+			W.due_ms = now + DEBOUNCE_FIRST_MS;
+		return;
+	}
 	W.due_ms = now + DEBOUNCE_MS;
 	if (W.due_ms > W.first_ms + DEBOUNCE_MAX_MS)
 		W.due_ms = W.first_ms + DEBOUNCE_MAX_MS;
@@ -521,6 +747,11 @@ static void schedule(void)
 static void host_event(const struct netd_event *ev, void *data)
 {
 	(void)data;
+	if (ev->kind == NETD_EV_FORWARDING_OFF) {
+		W.sysctl_dirty = true;
+		schedule();
+		return;
+	}
 	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
 		if ((ev->ifindex && ev->ifindex == c->ifindex) ||
@@ -570,10 +801,34 @@ static void on_nft(void)
 static void on_inotify(void)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	while (read(W.ino, buf, sizeof(buf)) > 0)
-		; /* which name does not matter: a rescan is one directory walk */
-	W.rescan = true;
-	schedule();
+	bool any = false;
+	ssize_t n;
+
+	/* Which record does not matter (a rescan is one directory walk), but dot files are
+	 * locks (each converge takes one) and temporary files: not a record changing. */
+	while ((n = read(W.ino, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				any = true;
+				sweep();
+			} else if (ev->wd != W.rec_wd) {
+				/* A namespace file went: close the socket of whoever used it. */
+				for (size_t i = 0; ev->len && i < W.n; i++) {
+					const char *b = W.c[i].netns ? strrchr(W.c[i].netns, '/') : NULL;
+					if (b && !strcmp(b + 1, ev->name) && W.c[i].mon >= 0 &&
+					    !ns_alive(&W.c[i]))
+						cont_free(&W.c[i]);
+				}
+			} else if (!ev->len || ev->name[0] != '.') {
+				any = true;
+			}
+		}
+	if (any) {
+		W.rescan = true;
+		schedule();
+	}
 }
 
 static void check_everything(void)
@@ -628,7 +883,8 @@ static void usage(void)
 	       "Stays in the foreground and puts back what others remove: ctnet's nftables table\n"
 	       "(after nft flush ruleset or a firewall reload), its chains, sets and elements,\n"
 	       "containers' host links, addresses and routes (both sides), and the sysctls NAT\n"
-	       "needs (checked once a second). One log line per repair on stdout; --json: JSON\n"
+	       "needs (forwarding on its event and each second, each container's route_localnet\n"
+	       "every 30 s). One log line per repair on stdout; --json: JSON\n"
 	       "lines. SIGHUP re-reads the records; SIGTERM/SIGINT exit 0. Readiness is sent to\n"
 	       "systemd (Type=notify) when $NOTIFY_SOCKET is set.\n");
 }
@@ -666,8 +922,8 @@ static int setup(struct ctnet_err *err)
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/containers", ctnet_run_dir());
 	if ((W.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
-	    inotify_add_watch(W.ino, path, IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE |
-					       IN_ONLYDIR) < 0)
+	    (W.rec_wd = inotify_add_watch(W.ino, path, IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+							   IN_CLOSE_WRITE | IN_ONLYDIR)) < 0)
 		return ctnet_err_sys(err, errno, "inotify %s", path);
 	int fds[] = { W.sig, W.ino, W.host, nat_monitor_fd(W.natmon) };
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
@@ -747,13 +1003,18 @@ int cmd_watch(int argc, char **argv)
 			W.next_sysctl_ms = now + SYSCTL_PERIOD_MS;
 			if (!fight_waiting(&W.sysctl_f, now))
 				repair_sysctls();
+			if (check_localnets())
+				schedule(); /* converged in a pass of its own */
 			fight_settle(&W.nat_f, "nft table inet ctnet", now);
 			fight_settle(&W.sysctl_f, "sysctl", now);
 			for (size_t i = 0; i < W.n; i++) {
 				char obj[CTNET_NAME_MAX + 16];
+				if (!W.c[i].f.on)
+					continue;
 				snprintf(obj, sizeof(obj), "container %s", W.c[i].name);
 				fight_settle(&W.c[i].f, obj, now);
 			}
+			reap();
 		}
 		if (now >= W.next_sweep_ms) {
 			W.next_sweep_ms = now + SWEEP_PERIOD_MS;
@@ -765,6 +1026,12 @@ int cmd_watch(int argc, char **argv)
 		cont_free(&W.c[i]);
 	free(W.c);
 	nat_monitor_close(W.natmon);
+	if (W.reap)
+		waitpid(W.reap, NULL, 0);
+	if (W.fwd4 >= 0)
+		close(W.fwd4);
+	if (W.fwd6 >= 0)
+		close(W.fwd6);
 	close(W.host);
 	close(W.ino);
 	close(W.ep);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ctnet watch puts back what others remove: ctnet's nft table after `nft flush ruleset` (20
 # times, time to recovery measured), a deleted table, set element, host route, container
-# address, ip_forward=0; it backs off from a tool that deletes the table in a loop (and says
+# address, ip_forward=0, route_localnet=0 on the container's device; it backs off from a tool that deletes the table in a loop (and says
 # so) while still serving other damage, heals once the loop stops; it does not fight
 # concurrent ups and downs (nothing resurrected); no CPU when idle; SIGTERM exits 0 at once.
 # The systemd units pass systemd-analyze verify.
@@ -99,6 +99,9 @@ check_eq "20 x nft flush ruleset: the forward answers again every time" "$lost $
 check_eq "each flush: one NAT repair logged" "$(repairs nft)" "20"
 check_eq "no back-off for separate reloads" "$(grep -c '^ctnet watch: fight' "$LOG")" "0"
 check "nft check: in sync after the flushes" $NAT check
+# The rebuild ran in a child: the watcher itself never mapped libnftables (whose select()
+# aborts on a descriptor above 1023, and which tripled its memory).
+check_eq "the watcher did not load libnftables for the restores" "$(grep -c libnftables /proc/$WPID/maps)" "0"
 
 # --- other damage, one at a time ---
 nft delete table inet ctnet
@@ -130,6 +133,18 @@ sysctl -qw net.ipv4.ip_forward=0
 t=$(until_true 5 sh -c '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]'); check_match "ip_forward=0 switched back ($t ms)" "$t" "^[0-9]+$"
 check "the sysctl repair is logged" until_true 2 grep -q "repaired sysctl: net.ipv4.ip_forward was off" "$LOG"
 check_eq "and the forward answers" "$(fwd)" "web80"
+
+# --- route_localnet of the container's device (its forward is reachable at 127.0.0.1) ---
+lo_fwd() { timeout 2 socat -T1 - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
+check_eq "a 127.0.0.1 forward works" "$(lo_fwd)" "web80"
+kill -STOP $WPID # held, so that the damage can be seen before it is repaired
+sysctl -qw net.ipv4.conf.ve-web.route_localnet=0
+check_eq "route_localnet=0 on ve-web breaks the 127.0.0.1 forward" "$(lo_fwd)" ""
+kill -CONT $WPID
+t=$(until_true 10 sh -c '[ "$(cat /proc/sys/net/ipv4/conf/ve-web/route_localnet)" = 1 ]'); check_match "route_localnet of ve-web switched back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged, naming the device" until_true 2 grep -q "repaired container web: sysctl net.ipv4.conf.ve-web.route_localnet was off" "$LOG"
+check_eq "and the 127.0.0.1 forward works again" "$(lo_fwd)" "web80"
+check_eq "all.route_localnet stays 0" "$(cat /proc/sys/net/ipv4/conf/all/route_localnet)" "0"
 
 # --- a tool that deletes the table in a loop for 5 s ---
 r0=$(repairs nft)
