@@ -192,8 +192,11 @@ ct_n() { conntrack -L "$@" 2>/dev/null | grep -c .; } # ARGS: matching entries
 ct_flows() { # C N: an ICMP, an ICMPv6 and a forwarded TCP flow of container C (10.233.N.2)
 	ip netns exec "$1" ping -c1 -W2 192.0.2.2 >/dev/null 2>&1
 	ip netns exec "$1" ping -6 -c1 -W2 2001:db8::2 >/dev/null 2>&1
+	# The client holds its connection past the checks: its close would send packets that,
+	# once the flow is deleted, make a new one (TCP loose pickup) and fail the count on a
+	# slow (sanitizer) run.
 	ip netns exec upstream python3 -c 'import socket,sys,time
-s=socket.create_connection(("192.0.2.1",int(sys.argv[1])),timeout=3); s.recv(100); time.sleep(3)' "$3" &
+s=socket.create_connection(("192.0.2.1",int(sys.argv[1])),timeout=3); s.recv(100); time.sleep(30)' "$3" &
 	PIDS+=($!)
 	for _ in $(seq 30); do [ "$(ct_n -p tcp --reply-src "10.233.$2.2")" -ge 1 ] && break; sleep 0.1; done
 }
