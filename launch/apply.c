@@ -245,10 +245,9 @@ static void *reader_run(void *arg)
  * is read-only here (the plan's view; setns() is per thread). The first failing file in
  * name order is the error, whatever thread saw it first.
  */
-static int read_files(struct ct_apply_plan *p, struct ctnet_err *err)
+static int read_files(struct ct_apply_plan *p, int records, struct ctnet_err *err)
 {
-	struct ctnet_err e2;
-	struct reader rd = { .p = p, .records = record_dir(false, &e2) };
+	struct reader rd = { .p = p, .records = records };
 	pthread_t tid[3];
 	unsigned started = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -263,8 +262,6 @@ static int read_files(struct ct_apply_plan *p, struct ctnet_err *err)
 	reader_run(&rd);
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(tid[k], NULL);
-	if (rd.records >= 0)
-		close(rd.records);
 	for (size_t i = 0; i < p->n_files; i++)
 		if (p->v[i].rc < 0) {
 			int rc = p->v[i].rc;
@@ -540,9 +537,9 @@ static void host_check(struct ct_apply_plan *p)
 int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	char real[PATH_MAX];
-	struct claims claims;
+	struct claims claims = { 0 };
 	struct scan sc = { .p = p, .claims = &claims, .err = err };
-	int rc;
+	int rc, dfd = -1;
 
 	memset(p, 0, sizeof(*p));
 	if (!realpath(dir, real))
@@ -554,8 +551,12 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	p->n_files = p->n;
 	p->view.deep = deep;
 	view_read(&p->view);
-	if ((rc = read_files(p, err)) < 0)
-		return rc;
+	/* The records directory, once: the files' records, then the scan for the others. */
+	dfd = record_dir(false, err);
+	if (dfd < 0 && dfd != -ENOENT)
+		return dfd;
+	if ((rc = read_files(p, dfd, err)) < 0)
+		goto out;
 	if ((rc = claims_build(p, &claims, err)) < 0)
 		goto out;
 	host_check(p);
@@ -563,10 +564,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 		rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
 		goto out;
 	}
-	int dfd = record_dir(false, err);
-	rc = dfd == -ENOENT ? 0 : dfd < 0 ? dfd : ctnet_dir_foreach(dfd, "records", scan_record, &sc, err);
-	if (dfd >= 0)
-		close(dfd);
+	rc = dfd < 0 ? 0 : ctnet_dir_foreach(dfd, "records", scan_record, &sc, err);
 	free(sc.r);
 	if (rc < 0)
 		goto out;
@@ -574,6 +572,8 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	rc = 0;
 out:
+	if (dfd >= 0)
+		close(dfd);
 	claims_free(&claims);
 	return rc;
 }

@@ -431,7 +431,7 @@ int ct_check_view(const struct ct_spec *want, const struct ct_record *have, cons
 		goto out;
 	}
 	/* Inside the namespace only when asked (or when the view cannot judge a bridge port). */
-	bool inside = view->deep || !view->host || want->bridge[0];
+	bool inside = view->deep || want->bridge[0];
 	if (inside && (nsfd = open_record_netns(have, err)) < 0) {
 		rc = nsfd;
 		goto out;
