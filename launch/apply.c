@@ -8,12 +8,14 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "launch.h"
@@ -79,6 +81,10 @@ static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 	closedir(d);
 	if (rc >= 0 && n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
+	/* One allocation for the files' items (removals found later grow it). */
+	if (rc >= 0 && n && !(p->v = calloc(n, sizeof(*p->v))))
+		rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
+	p->cap = p->v ? n : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (rc >= 0 && (rc = item_add(p, names[i], err)) > 0)
 			rc = 0;
@@ -151,6 +157,22 @@ struct reader {
 	struct ct_apply_plan *p;
 	int records; /* record_dir(), or -1 when there is none yet */
 	size_t next; /* the next item to take (atomic) */
+	size_t next_nat; /* the same, for the NAT lookups left until the table is read */
+	struct view_reads *vr;
+};
+
+/* Each reader thread's record text (read_one keeps the unchanged ones' for the index). */
+static _Thread_local char rd_text[CT_RECORD_MAX];
+
+/* The plan's view is read in two threads while the directory and the files are: the host
+ * (addresses, routes, sysctls) before any file is checked, the NAT table (the longest
+ * read) for the checks that look up elements, which wait for it only when it is late. */
+struct view_reads {
+	pthread_t nat_tid, host_tid;
+	bool nat_threaded, host_threaded;
+	bool nat_ready; /* atomic: view.nat and nat_whole are set */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 };
 
 /*
@@ -158,61 +180,144 @@ struct reader {
  * unchanged, checked against the kernel (read-only): a container whose kernel state is
  * whole needs nothing more, and its spec is dropped (5,000 of them stay small).
  */
+/*
+ * The index's word for an unchanged file (see applyindex.c): the file and the record
+ * still are the ones the entry names, so the file's spec is the record's and the record
+ * is the entry's text (two stats instead of two reads). Then rec holds the record and s
+ * its spec; else nothing is kept.
+ */
+static bool from_index(struct reader *rd, struct ct_apply_item *it, const char *path,
+		       struct ct_record *rec, struct ct_spec *s)
+{
+	const struct ct_index_entry *ie = ct_index_find(&rd->p->index, it->name);
+	struct ctnet_err e;
+	struct stat st;
+	const char *why;
+
+	if (!ie || rd->records < 0 || stat(path, &st) < 0)
+		return false;
+	ct_conf_id_of(&st, &it->conf_id);
+	if (!ct_conf_id_eq(&it->conf_id, &ie->id) ||
+	    fstatat(rd->records, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	ct_conf_id_of(&st, &it->rec_id);
+	if (!ct_conf_id_eq(&it->rec_id, &ie->rec_id) ||
+	    record_parse(ie->rec_text, ie->rec_len, it->name, rec, &e) < 0 ||
+	    strcmp(rec->spec.origin, rd->p->origin) || !ct_state_record(rec, &why))
+		return false;
+	*s = rec->spec;
+	s->netns_fd = -1;
+	it->auto_start = true; /* running: the file's AUTO_START is not asked again */
+	it->indexed = ie;
+	return true;
+}
+
+/*
+ * One file: read and checked as --config does (or vouched for by the index), compared
+ * with its record, and, when unchanged, checked against the kernel (read-only): a
+ * container whose kernel state is whole needs nothing more, and its spec is dropped
+ * (5,000 of them stay small). A file the index vouched for whose container needs a repair
+ * is read again, as any other.
+ */
 static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_record *rec,
 		    struct ctnet_err *err)
 {
 	struct ct_apply_plan *p = rd->p;
 	char path[PATH_MAX + 256], shown[CTNET_SHOW_MAX];
+	/* The host's part is read before any file; the NAT table may still be. */
+	struct ct_view view = { .host = p->view.host, .deep = p->view.deep,
+				.sysctls_read = p->view.sysctls_read, .sysctls6_read = p->view.sysctls6_read };
 	struct ct_spec *s;
+	struct stat st;
 	const char *why;
+	size_t text_len = 0;
+	bool indexed;
 	int rc;
 
+	if (__atomic_load_n(&rd->vr->nat_ready, __ATOMIC_ACQUIRE)) {
+		view.nat = p->view.nat;
+		view.nat_whole = p->view.nat_whole;
+	} else {
+		view.nat_later = true; /* its elements are looked up by nat_lookup, once read */
+	}
+	free(it->spec);
 	if (!(s = it->spec = malloc(sizeof(*s))))
 		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	snprintf(path, sizeof(path), "%s/%s.conf", p->dir, it->name);
-	ct_spec_init(s, it->name);
 	it->has_file = true;
-	if ((rc = ct_spec_from_conf(s, path, &it->auto_start, err)) < 0)
-		return rc;
-	it->op = it->auto_start ? CT_APPLY_ADD : CT_APPLY_SKIP; /* until a record says more */
-	if (!s->shared && s->netns_kind == CT_NETNS_NONE)
-		s->netns_kind = CT_NETNS_CREATE; /* nspawn joins /run/netns/NAME */
-	snprintf(s->origin, sizeof(s->origin), "%s", p->origin);
-	ct_spec_normalize(s);
-	if ((rc = ct_spec_check(s, err)) < 0) {
-		char inner[sizeof(err->msg)];
-		snprintf(inner, sizeof(inner), "%s", err->msg);
-		return ctnet_errf(err, EINVAL, "apply: \"%s\": %s", path, inner);
+	it->indexed = NULL;
+	free(it->rec_text);
+	it->rec_text = NULL;
+	if (!(indexed = !it->index_missed && from_index(rd, it, path, rec, s))) {
+		ct_spec_init(s, it->name);
+		if ((rc = ct_spec_from_conf_stat(s, path, &it->auto_start, &st, err)) < 0)
+			return rc;
+		ct_conf_id_of(&st, &it->conf_id);
+		it->op = it->auto_start ? CT_APPLY_ADD : CT_APPLY_SKIP; /* until a record says more */
+		if (!s->shared && s->netns_kind == CT_NETNS_NONE)
+			s->netns_kind = CT_NETNS_CREATE; /* nspawn joins /run/netns/NAME */
+		snprintf(s->origin, sizeof(s->origin), "%s", p->origin);
+		ct_spec_normalize(s);
+		if ((rc = ct_spec_check(s, err)) < 0) {
+			char inner[sizeof(err->msg)];
+			snprintf(inner, sizeof(inner), "%s", err->msg);
+			return ctnet_errf(err, EINVAL, "apply: \"%s\": %s", path, inner);
+		}
 	}
+	free(it->forwards);
+	it->forwards = NULL;
 	if (keep_keys(it, s, NULL) < 0)
 		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	it->nat = !s->shared && !s->no_nat;
 	it->v6 = s->ipv6 || s->local6.family;
 
-	rc = rd->records < 0 ? -ENOENT : record_read_at(rd->records, it->name, rec, err);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return 0; /* unreadable: up under the lock says what is wrong with it */
-	if (strcmp(rec->spec.origin, p->origin))
-		return ctnet_errf(err, EEXIST,
-				  "apply: \"%s/%s.conf\": the name is taken by container \"%s\" (%s), which apply does not manage",
-				  p->dir, it->name, it->name,
-				  rec->spec.origin[0] ? ctnet_show(rec->spec.origin, shown) : "made by hand");
+	if (!indexed) {
+		ssize_t n = rd->records < 0 ? -ENOENT
+			    : record_read_text_at(rd->records, it->name, rec, rd_text, CT_RECORD_MAX, &st, err);
+		if (n < 0)
+			return 0; /* none, or unreadable: up under the lock says what is wrong with it */
+		ct_conf_id_of(&st, &it->rec_id);
+		text_len = (size_t)n;
+		if (strcmp(rec->spec.origin, p->origin))
+			return ctnet_errf(err, EEXIST,
+					  "apply: \"%s/%s.conf\": the name is taken by container \"%s\" (%s), which apply does not manage",
+					  p->dir, it->name, it->name,
+					  rec->spec.origin[0] ? ctnet_show(rec->spec.origin, shown) : "made by hand");
+		/* With a host view the check below looks for the link (without a request of its own). */
+		if (!(view.host && (view.nat || view.nat_later) ? ct_state_record(rec, &why) : ct_state(rec, &why)))
+			return 0; /* stale: brought up anew (ADD) */
+	}
 	it->v6 |= rec->has_v6;
-	/* With a host view the check below looks for the link (without a request of its own). */
-	if (!(p->view.host && p->view.nat ? ct_state_record(rec, &why) : ct_state(rec, &why)))
-		return 0; /* stale: brought up anew (ADD) */
 	it->diff = ct_spec_diff(s, &rec->spec);
 	it->op = !it->diff ? CT_APPLY_VERIFY
 		 : (it->diff & ~CT_F_IN_PLACE) ? CT_APPLY_RECREATE : CT_APPLY_UPDATE;
 	describe(it, &rec->spec);
 	if (it->op == CT_APPLY_VERIFY) {
 		struct ctnet_err e2;
-		if (ct_check_view(s, rec, &p->view, &e2) == 0) {
+		if (ct_check_view(s, rec, &view, &e2) == 0) {
+			if (view.nat_later && it->nat) {
+				struct nat_container *c = malloc(sizeof(*c));
+				if (!c)
+					return ctnet_errf(err, ENOMEM, "apply: out of memory");
+				ct_nat_of(s, rec, c);
+				it->nat_addr = c->addr;
+				it->nat_has6 = c->has_addr6;
+				it->nat_addr6 = c->addr6;
+				snprintf(it->nat_iface, sizeof(it->nat_iface), "%s", c->iface);
+				it->nat_pending = true;
+				free(c);
+			}
 			it->checked = true;
 			free(it->spec);
 			it->spec = NULL;
+			/* For the next plan's index (a file found unchanged long enough ago). */
+			if (!indexed && !ct_index_racy(&it->conf_id, &p->started) &&
+			    !ct_index_racy(&it->rec_id, &p->started) && !(it->rec_text = strndup(rd_text, text_len)))
+				return ctnet_errf(err, ENOMEM, "apply: out of memory");
+			it->rec_len = text_len;
+		} else if (indexed) {
+			it->index_missed = true; /* a repair: up gets the file as read */
+			return read_one(rd, it, rec, err);
 		} else {
 			snprintf(it->what, sizeof(it->what), "the kernel lacks part of it: repair");
 		}
@@ -220,21 +325,60 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 	return 0;
 }
 
+/* An item read before the NAT table was: its elements, looked up now. Missing ones (or no
+ * table read at all) and the item is read again, with the whole view. */
+static int nat_lookup(struct reader *rd, struct ct_apply_item *it, struct nat_container *c,
+		      struct ct_record *rec, struct ctnet_err *err)
+{
+	const struct ct_view *v = &rd->p->view;
+	it->nat_pending = false;
+	memset(c, 0, sizeof(*c));
+	c->name = it->name;
+	c->addr = it->nat_addr;
+	c->has_addr6 = it->nat_has6;
+	c->addr6 = it->nat_addr6;
+	c->iface = it->nat_iface;
+	c->n_forwards = it->n_forwards;
+	memcpy(c->forwards, it->forwards, it->n_forwards * sizeof(*it->forwards));
+	if (v->nat && (!v->nat_whole || nat_counters_missing(v->nat, c) == 0))
+		return 0;
+	it->checked = false;
+	it->index_missed = true;
+	return read_one(rd, it, rec, err);
+}
+
+static void keep_error(struct ct_apply_item *it, int rc, const struct ctnet_err *e)
+{
+	if (rc < 0) {
+		it->rc = rc;
+		it->error = strdup(e->msg);
+	}
+}
+
 static void *reader_run(void *arg)
 {
 	struct reader *rd = arg;
+	struct view_reads *vr = rd->vr;
 	struct ct_record *rec = malloc(sizeof(*rec));
+	struct nat_container *c = malloc(sizeof(*c));
+	struct ctnet_err e;
 	size_t i;
 
 	while ((i = __atomic_fetch_add(&rd->next, 1, __ATOMIC_RELAXED)) < rd->p->n_files) {
 		struct ct_apply_item *it = &rd->p->v[i];
-		struct ctnet_err e;
-		int rc = rec ? read_one(rd, it, rec, &e) : ctnet_errf(&e, ENOMEM, "apply: out of memory");
-		if (rc < 0) {
-			it->rc = rc;
-			it->error = strdup(e.msg);
-		}
+		keep_error(it, rec ? read_one(rd, it, rec, &e) : ctnet_errf(&e, ENOMEM, "apply: out of memory"), &e);
 	}
+	pthread_mutex_lock(&vr->lock);
+	while (!__atomic_load_n(&vr->nat_ready, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&vr->cond, &vr->lock);
+	pthread_mutex_unlock(&vr->lock);
+	while ((i = __atomic_fetch_add(&rd->next_nat, 1, __ATOMIC_RELAXED)) < rd->p->n_files) {
+		struct ct_apply_item *it = &rd->p->v[i];
+		if (it->nat_pending && it->rc == 0)
+			keep_error(it, rec && c ? nat_lookup(rd, it, c, rec, &e)
+					      : ctnet_errf(&e, ENOMEM, "apply: out of memory"), &e);
+	}
+	free(c);
 	free(rec);
 	return NULL;
 }
@@ -245,9 +389,9 @@ static void *reader_run(void *arg)
  * is read-only here (the plan's view; setns() is per thread). The first failing file in
  * name order is the error, whatever thread saw it first.
  */
-static int read_files(struct ct_apply_plan *p, int records, struct ctnet_err *err)
+static int read_files(struct ct_apply_plan *p, int records, struct view_reads *vr, struct ctnet_err *err)
 {
-	struct reader rd = { .p = p, .records = records };
+	struct reader rd = { .p = p, .records = records, .vr = vr };
 	pthread_t tid[3];
 	unsigned started = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -479,31 +623,63 @@ static int scan_record(int dfd, const char *name, void *data)
 }
 
 /* The kernel, read once for every unchanged container's check (see ct_check_view): the
- * NAT table in a second thread while this one dumps addresses and routes. */
+ * NAT table in one thread, the host's addresses, routes and sysctls in another, while the
+ * plan reads the directory (struct view_reads). */
 static void *nat_read(void *arg)
 {
-	struct ct_view *v = arg;
+	struct ct_apply_plan *p = arg;
+	struct view_reads *vr = p->reads;
 	struct ctnet_err e;
-	if (nat_counters_read(&v->nat, &e) < 0)
-		v->nat = NULL;
+	if (nat_counters_read(&p->view.nat, &e) < 0)
+		p->view.nat = NULL;
+	p->view.nat_whole = nat_counters_whole(p->view.nat);
+	pthread_mutex_lock(&vr->lock);
+	__atomic_store_n(&vr->nat_ready, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vr->cond);
+	pthread_mutex_unlock(&vr->lock);
 	return NULL;
 }
 
-static void view_read(struct ct_view *v)
+static void *host_read(void *arg)
 {
+	struct ct_view *v = arg;
 	struct ctnet_err e;
-	pthread_t tid;
-	bool threaded = pthread_create(&tid, NULL, nat_read, v) == 0;
-
-	if (!threaded)
-		nat_read(v);
 	if (netd_host_view_open(&v->host, true, &e) < 0)
 		v->host = NULL;
 	v->sysctls_read = nat_sysctls_off(false, NULL, NULL, true) == 0;
 	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(true, NULL, NULL, true) == 0;
-	if (threaded)
-		pthread_join(tid, NULL);
-	v->nat_whole = nat_counters_whole(v->nat);
+	return NULL;
+}
+
+static void view_start(struct ct_apply_plan *p, struct view_reads *vr)
+{
+	memset(vr, 0, sizeof(*vr));
+	pthread_mutex_init(&vr->lock, NULL);
+	pthread_cond_init(&vr->cond, NULL);
+	p->reads = vr;
+	if (!(vr->nat_threaded = pthread_create(&vr->nat_tid, NULL, nat_read, p) == 0))
+		nat_read(p);
+	if (!(vr->host_threaded = pthread_create(&vr->host_tid, NULL, host_read, &p->view) == 0))
+		host_read(&p->view);
+}
+
+static void view_host_wait(struct view_reads *vr)
+{
+	if (vr->host_threaded)
+		pthread_join(vr->host_tid, NULL);
+	vr->host_threaded = false;
+}
+
+/* Both reads ended (also on an early return of the plan). */
+static void view_end(struct ct_apply_plan *p, struct view_reads *vr)
+{
+	view_host_wait(vr);
+	if (vr->nat_threaded)
+		pthread_join(vr->nat_tid, NULL);
+	vr->nat_threaded = false;
+	pthread_mutex_destroy(&vr->lock);
+	pthread_cond_destroy(&vr->cond);
+	p->reads = NULL;
 }
 
 /* What is the host's to repair once, not each container's (see ct_check_view). */
@@ -539,6 +715,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	char real[PATH_MAX];
 	struct claims claims = { 0 };
 	struct scan sc = { .p = p, .claims = &claims, .err = err };
+	struct view_reads vr;
 	int rc, dfd = -1;
 
 	memset(p, 0, sizeof(*p));
@@ -546,19 +723,26 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 		return ctnet_err_sys(err, errno, "apply: directory \"%s\"", dir);
 	snprintf(p->dir, sizeof(p->dir), "%s", real);
 	snprintf(p->origin, sizeof(p->origin), "apply:%.*s", (int)(sizeof(p->origin) - 7), real);
-	if ((rc = read_dir(p, err)) < 0)
-		return rc;
-	p->n_files = p->n;
+	clock_gettime(CLOCK_REALTIME, &p->started);
 	p->view.deep = deep;
-	view_read(&p->view);
+	view_start(p, &vr);
+	ct_index_load(p->dir, &p->index);
+	rc = read_dir(p, err);
+	view_host_wait(&vr);
+	if (rc < 0)
+		goto out;
+	p->n_files = p->n;
 	/* The records directory, once: the files' records, then the scan for the others. */
 	dfd = record_dir(false, err);
-	if (dfd < 0 && dfd != -ENOENT)
-		return dfd;
-	if ((rc = read_files(p, dfd, err)) < 0)
+	if (dfd < 0 && dfd != -ENOENT) {
+		rc = dfd;
+		goto out;
+	}
+	if ((rc = read_files(p, dfd, &vr, err)) < 0)
 		goto out;
 	if ((rc = claims_build(p, &claims, err)) < 0)
 		goto out;
+	view_end(p, &vr);
 	host_check(p);
 	if (!(sc.r = malloc(sizeof(*sc.r)))) {
 		rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
@@ -572,6 +756,8 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 		qsort(p->v, p->n, sizeof(*p->v), item_cmp);
 	rc = 0;
 out:
+	if (p->reads)
+		view_end(p, &vr);
 	if (dfd >= 0)
 		close(dfd);
 	claims_free(&claims);
@@ -761,12 +947,44 @@ int ct_apply_run(struct ct_apply_plan *p,
 	return failed;
 }
 
+int ct_apply_index_save(const struct ct_apply_plan *p, struct ctnet_err *err)
+{
+	struct ct_apply_index now = { 0 };
+	int rc;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct ct_apply_item *it = &p->v[i];
+		if (!it->has_file || it->op != CT_APPLY_VERIFY || !it->checked || (!it->indexed && !it->rec_text))
+			continue;
+		if (CTNET_GROW(now.v, now.n, now.cap, 256) < 0) {
+			ct_index_free(&now);
+			return ctnet_errf(err, ENOMEM, "apply index: out of memory");
+		}
+		struct ct_index_entry *e = &now.v[now.n++];
+		if (it->indexed) {
+			*e = *it->indexed;
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "%s", it->name);
+		e->id = it->conf_id;
+		e->rec_id = it->rec_id;
+		e->rec_text = it->rec_text;
+		e->rec_len = it->rec_len;
+	}
+	rc = ct_index_save(p->dir, &p->index, &now, err);
+	free(now.v);
+	return rc;
+}
+
 void ct_apply_free(struct ct_apply_plan *p)
 {
+	ct_index_free(&p->index);
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->v[i].spec);
 		free(p->v[i].forwards);
 		free(p->v[i].error);
+		free(p->v[i].rec_text);
 	}
 	free(p->v);
 	nat_counters_free(p->view.nat);

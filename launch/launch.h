@@ -13,7 +13,10 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "../ipam/ipam.h"
 #include "../nat/nat.h"
@@ -102,6 +105,9 @@ int ct_spec_add_interface(struct ct_spec *s, bool macvlan, const char *ifname,
  * *auto_start (may be NULL): AUTO_START, true when absent.
  */
 int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, struct ctnet_err *err);
+/* The same, with the file's stat as read (st may be NULL). */
+int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start, struct stat *st,
+			   struct ctnet_err *err);
 
 /* The fields ct_spec_diff compares, one bit each. */
 enum ct_field {
@@ -148,6 +154,11 @@ int record_write(const struct ct_record *rec, struct ctnet_err *err);
 int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
 /* The same in an already open record_dir() (listing thousands: one directory walk). */
 int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
+/* The same, keeping the text (in buf, NUL-terminated; its length returned) and the file's
+ * stat (st may be NULL). */
+ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *rec, char *buf, size_t max,
+			    struct stat *st, struct ctnet_err *err);
+#define CT_RECORD_MAX 16384
 /* The record codec: text (KEY=VALUE lines) to record and back. */
 int record_parse(const char *text, size_t len, const char *name, struct ct_record *rec,
 		 struct ctnet_err *err);
@@ -210,6 +221,8 @@ struct ct_view {
 	bool sysctls_read;             /* ip_forward was on when the view was made */
 	bool sysctls6_read;            /* and IPv6 forwarding */
 	bool deep;                     /* ct_check_view looks inside each namespace too */
+	bool nat_later;                /* nat is still being read: ct_check_view leaves the NAT
+	                                * elements to its caller (ct_nat_of, nat_counters_missing) */
 };
 /* The converge step alone, for a caller holding record_lock(name) with the record read;
  * view may be NULL. */
@@ -225,9 +238,12 @@ int ct_converge(const struct ct_spec *spec, const struct ct_record *have, const 
  * check of unchanged files.
  * Without view->deep a point-to-point container's inside is judged from the host (its
  * link's carrier): one dump per kind, no namespace entered, for 5,000 containers.
+ * With view->nat_later (and nat NULL) all but the NAT elements are judged.
  */
 int ct_check_view(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		  struct ctnet_err *err);
+/* The NAT elements a running container holds (what ct_check_view looks up). */
+void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct nat_container *c);
 int ct_up_view(const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
@@ -257,6 +273,37 @@ enum ct_apply_op {
 	CT_APPLY_VERIFY,   /* "=": unchanged: checked against the kernel and repaired */
 	CT_APPLY_SKIP,     /* AUTO_START=0 and not running: validated, left alone */
 };
+/* applyindex.c: the files a plan found unchanged, so that the next need not read them. */
+struct ct_conf_id {
+	unsigned long long dev, ino, size;
+	long long mtime_s, ctime_s;
+	long mtime_ns, ctime_ns;
+	unsigned uid, mode;
+	bool set;
+};
+struct ct_index_entry {
+	char name[CTNET_NAME_MAX + 1];
+	struct ct_conf_id id;     /* the .conf file */
+	struct ct_conf_id rec_id; /* its container's record file */
+	const char *rec_text;     /* that record's text (in the index's buffer, or the item's) */
+	size_t rec_len;
+};
+struct ct_apply_index {
+	struct ct_index_entry *v; /* by name */
+	size_t n, cap;
+	char *buf;                /* the file as loaded (the entries' texts) */
+};
+void ct_conf_id_of(const struct stat *st, struct ct_conf_id *id);
+bool ct_conf_id_eq(const struct ct_conf_id *a, const struct ct_conf_id *b);
+/* Changed too recently to be trusted by identity (coarse timestamps). */
+bool ct_index_racy(const struct ct_conf_id *id, const struct timespec *started);
+void ct_index_load(const char *dir, struct ct_apply_index *ix);
+const struct ct_index_entry *ct_index_find(const struct ct_apply_index *ix, const char *name);
+/* Writes now (when it differs from old) as dir's index; none when now is empty. */
+int ct_index_save(const char *dir, const struct ct_apply_index *old, const struct ct_apply_index *now,
+		  struct ctnet_err *err);
+void ct_index_free(struct ct_apply_index *ix);
+
 struct ct_apply_item {
 	char name[CTNET_NAME_MAX + 1];
 	struct ct_spec *spec; /* from the file; NULL for REMOVE, and for a checked VERIFY */
@@ -272,13 +319,27 @@ struct ct_apply_item {
 	bool p2p, nat, v6;            /* NAT'd (private, not no_nat); has or asks for IPv6 */
 	size_t n_forwards;
 	struct nat_forward *forwards;
+	/* A VERIFY checked while the NAT table was still being read: its elements are looked
+	 * up once it is (the container as ct_nat_of makes it, forwards above). */
+	bool nat_pending, nat_has6;
+	struct ctnet_addr nat_addr, nat_addr6;
+	char nat_iface[IFNAMSIZ];
+	struct ct_conf_id conf_id; /* the file's identity as the plan saw it */
+	struct ct_conf_id rec_id;  /* and its record's */
+	char *rec_text;            /* that record's text, for the next index (malloc'd), or */
+	size_t rec_len;
+	const struct ct_index_entry *indexed; /* the index's entry that vouched for both */
+	bool index_missed;         /* read in full although the index named it */
 };
 struct ct_apply_plan {
 	char dir[PATH_MAX];
+	struct timespec started;    /* when the plan began (files changed since are not indexed) */
+	struct ct_apply_index index; /* as loaded (applyindex.c) */
 	char origin[CT_ORIGIN_MAX]; /* "apply:DIR" */
 	size_t n, cap, n_files;
 	struct ct_apply_item *v;    /* by name */
 	struct ct_view view;        /* the kernel as the plan read it (run uses it too) */
+	struct view_reads *reads;   /* while the plan reads it (apply.c) */
 	/* The host's own repair, before any container's: ctnet's table rebuilt (nat_restore,
 	 * which also switches the forwarding sysctls on). host_what says why ("" = none). */
 	char host_what[256];
@@ -294,6 +355,9 @@ int ct_apply_run(struct ct_apply_plan *plan,
 		 void (*done)(const struct ct_apply_item *it, const struct ct_report *rep, void *data),
 		 void *data);
 void ct_apply_free(struct ct_apply_plan *plan);
+/* After a run (never after a dry run): the files found unchanged and whole, for the next
+ * plan's index. 0 or -errno (the index only saves reads: a failure costs nothing else). */
+int ct_apply_index_save(const struct ct_apply_plan *plan, struct ctnet_err *err);
 
 /*
  * attach.c: CNI attachments, (CNI_CONTAINERID, CNI_IFNAME) of a network -> the ctnet

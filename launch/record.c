@@ -16,7 +16,7 @@
 #include "nixosconf.h"
 #include "state.h"
 
-#define RECORD_MAX 16384
+#define RECORD_MAX CT_RECORD_MAX
 
 int record_dir(bool create, struct ctnet_err *err)
 {
@@ -355,14 +355,20 @@ int record_read(const char *name, struct ct_record *r, struct ctnet_err *err)
 int record_read_at(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
 {
 	char buf[RECORD_MAX];
-	ssize_t n;
+	ssize_t n = record_read_text_at(dfd, name, r, buf, sizeof(buf), NULL, err);
+	return n < 0 ? (int)n : 0;
+}
 
-	n = ctnet_read_file(dfd, name, buf, sizeof(buf), err);
+ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char *buf, size_t max,
+			    struct stat *st, struct ctnet_err *err)
+{
+	ssize_t n = ctnet_read_file_stat(dfd, name, buf, max < RECORD_MAX ? max : RECORD_MAX, st, err);
 	if (n == -ENOENT)
 		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
 	if (n < 0)
-		return (int)n;
-	return record_parse(buf, (size_t)n, name, r, err);
+		return n;
+	int rc = record_parse(buf, (size_t)n, name, r, err);
+	return rc < 0 ? rc : n;
 }
 
 int record_remove(const char *name, struct ctnet_err *err)

@@ -214,6 +214,12 @@ static int conf_list(struct ct_spec *s, bool macvlan, const char *value, struct 
 
 int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, struct ctnet_err *err)
 {
+	return ct_spec_from_conf_stat(s, path, auto_start, NULL, err);
+}
+
+int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start, struct stat *st_out,
+			   struct ctnet_err *err)
+{
 	char shown[CTNET_SHOW_MAX];
 	struct nixosconf c;
 	struct stat st;
@@ -231,6 +237,8 @@ int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, str
 				  (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return ctnet_errf(err, EPERM, "config \"%s\": writable by group or others", shown);
+	if (st_out)
+		*st_out = st;
 	if ((rc = nixosconf_parse(text, len, shown, &c, err)) < 0)
 		return rc;
 	if (auto_start) /* nixos-container's default: start it */

@@ -181,7 +181,7 @@ static struct netd_spec link_spec(const struct ct_spec *want, const struct ct_re
 	};
 }
 
-static void nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat_container *c)
+void ct_nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat_container *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->name = want->name;
@@ -354,7 +354,7 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 			rc = ctnet_errf(err, ENOMEM, "out of memory");
 			goto fail;
 		}
-		nat_of(spec, r, c);
+		ct_nat_of(spec, r, c);
 		rc = nat_add(c, err);
 		if (rc == -EADDRINUSE)
 			explain_port_clash(spec, err);
@@ -422,7 +422,7 @@ int ct_check_view(const struct ct_spec *want, const struct ct_record *have, cons
 	_cleanup_close_ int nsfd = -1;
 	int rc = 1;
 
-	if (ct_spec_diff(want, &have->spec) || !view || !view->nat || !view->host)
+	if (ct_spec_diff(want, &have->spec) || !view || (!view->nat && !view->nat_later) || !view->host)
 		return 1;
 	if (want->shared)
 		return 0;
@@ -446,9 +446,9 @@ int ct_check_view(const struct ct_spec *want, const struct ct_record *have, cons
 		if (!ct_link_present(want->extra_veths[i].ifname))
 			goto out;
 	if (!want->no_nat) {
-		nat_of(want, have, c);
+		ct_nat_of(want, have, c);
 		if (nat_sysctls_off(have->has_v6, c, want->bridge[0] ? want->bridge : have->host_ifname, false) != 0 ||
-		    (view->nat_whole && nat_counters_missing(view->nat, c) != 0))
+		    (view->nat && view->nat_whole && nat_counters_missing(view->nat, c) != 0))
 			goto out;
 	}
 	rc = 0;
@@ -548,14 +548,14 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		char changed[160] = "";
 		int n;
 		/* Sysctls first: nat_add would set them silently. */
-		nat_of(want, r, c);
+		ct_nat_of(want, r, c);
 		if ((n = nat_sysctls_repair(r->has_v6, c, changed, sizeof(changed), err)) < 0) {
 			rc = n;
 			goto out;
 		}
 		if (n > 0)
 			ct_report_add(rep, true, "sysctl %s was off", changed);
-		nat_of(&have->spec, have, c);
+		ct_nat_of(&have->spec, have, c);
 		if (view && view->nat)
 			n = nat_counters_missing(view->nat, c);
 		else
@@ -567,7 +567,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		/* Idempotent: re-adds every element (repairs), applies a forwards change. Skipped
 		 * only when the kernel was read and holds every element already. */
 		if (n != 0 || (diff & CT_F_FORWARDS) || strcmp(r->host_ifname, have->host_ifname)) {
-			nat_of(want, r, c);
+			ct_nat_of(want, r, c);
 			if ((rc = nat_add(c, err)) == -EADDRINUSE)
 				explain_port_clash(want, err);
 			if (rc < 0)

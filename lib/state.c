@@ -199,6 +199,12 @@ fail:
 ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 			struct ctnet_err *err)
 {
+	return ctnet_read_file_stat(dirfd, name, buf, max, NULL, err);
+}
+
+ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max, struct stat *st_out,
+			     struct ctnet_err *err)
+{
 	char shown[CTNET_SHOW_MAX];
 	struct stat st;
 	size_t off = 0;
@@ -247,6 +253,8 @@ ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 		}
 	}
 	buf[off] = '\0';
+	if (st_out)
+		*st_out = st;
 	return (ssize_t)off;
 }
 

@@ -39,6 +39,10 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
  */
 ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 			struct ctnet_err *err);
+/* The same, with the file's stat as read (st may be NULL). */
+struct stat;
+ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max, struct stat *st,
+			     struct ctnet_err *err);
 /*
  * Removes the temp files ".NAME.PID.tmp" that ctnet_write_atomic leaves when its writer is
  * killed, once that PID is gone (readers skip dot files, so they only cost space). Returns

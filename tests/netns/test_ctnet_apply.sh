@@ -108,6 +108,64 @@ check_exit "apply after the repairs" 0 $CTNET apply "$D"
 check_match "then all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
 check_eq "and nothing changed" "$(world)" "$w3"
 
+# --- the index: a file found unchanged is not read again, a changed one always is ---
+IX=$CTNET_RUN_DIR/apply-index
+ix_entries() { # NAME CONF-INODE per entry of the index
+	python3 -c '
+import sys
+b = open(sys.argv[1], "rb").read()
+i = b.index(b"\n") + 1
+while i < len(b):
+    j = b.index(b"\n", i)
+    f = b[i:j].split()
+    print(f[0].decode(), f[2].decode())
+    i = j + 1 + int(f[-1]) + 1
+' "$IX"/*
+}
+sleep 2.5 # a file changed in the last 2 s is never indexed (coarse timestamps)
+check_exit "apply writes the index" 0 $CTNET apply "$D"
+check_eq "index: the running unchanged files" "$(ix_entries | awk '{print $1}' | tr '\n' ' ')" "db sh web "
+strace -f -e trace=open,openat -o "$T_TMP/strace" $CTNET apply "$D" >/dev/null
+check_eq "the next apply opens no .conf the index vouches for" "$(grep -c '\.conf"' "$T_TMP/strace")" "1"
+check_match "... only the one not running (AUTO_START=0)" "$(grep '\.conf"' "$T_TMP/strace")" "off\.conf"
+check_eq "... nor their records (a stat each)" "$(grep -cE 'openat\([0-9]+, "(db|sh|web)"' "$T_TMP/strace")" "0"
+check_match "... and all unchanged" "$($CTNET apply "$D")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
+# Broken while indexed: the repair reads the file as ever.
+ip route del "$web_ip" dev ve-web
+check_exit "apply after a deleted route (indexed)" 0 $CTNET apply "$D"
+check_match "the repair is named" "$T_STDERR" "web: repaired host route ${web_ip%/*} dev ve-web missing"
+check_eq "web's forward answers" "$(fwd 8080)" "web"
+nft flush map inet ctnet fwd4
+check_exit "apply after a flushed forward map (indexed)" 0 $CTNET apply "$D"
+check_match "the NAT repair is named" "$T_STDERR" "web: repaired [0-9]+ NAT elements? missing in nft"
+check_eq "web's forward answers again" "$(fwd 8080)" "web"
+sysctl -qw net.ipv4.conf.ve-web.route_localnet=0
+check_exit "apply after route_localnet=0 (indexed)" 0 $CTNET apply "$D"
+check_match "the sysctl repair is named" "$T_STDERR" "web: repaired sysctl net.ipv4.conf.ve-web.route_localnet was off"
+# A rollback to an older file (same inode and times, as a switch back to an older
+# /nix/store path) after an index from before the change: the record no longer matches.
+cp "$D/web.conf" "$T_SANDBOX/web-a.conf"
+printf '%s\n' PRIVATE_NETWORK=1 'HOST_PORT="tcp:8080:80,tcp:8082:81"' >"$T_SANDBOX/web-b.conf"
+ln -sf "$T_SANDBOX/web-a.conf" "$D/web.conf"
+sleep 2.5
+check_exit "apply of web as a symlink to A" 0 $CTNET apply "$D"
+check_match "A: unchanged" "$(cat "$T_TMP/out")" "3 unchanged"
+check_eq "the index holds web as A" "$(ix_entries | grep -c "^web $(stat -L -c %i "$D/web.conf")$")" "1"
+cp "$IX"/* "$T_TMP/index-a"
+ln -sf "$T_SANDBOX/web-b.conf" "$D/web.conf"
+check_exit "apply of B" 0 $CTNET apply "$D"
+check_match "B: 1 updated" "$(cat "$T_TMP/out")" "1 updated"
+cp "$T_TMP/index-a" "$IX"/"$(ls "$IX")" # as if the last apply had died before its index
+ln -sf "$T_SANDBOX/web-a.conf" "$D/web.conf"
+check_exit "apply of A again, with A's old index" 0 $CTNET apply "$D"
+check_match "A again: 1 updated, not trusted from the index" "$(cat "$T_TMP/out")" "1 updated"
+check_eq "B's forward is gone" "$(nft -j list map inet ctnet fwd4 | grep -c 8082)" "0"
+rm "$D/web.conf"
+cp "$T_SANDBOX/web-a.conf" "$D/web.conf"
+printf 'garbage\n' >"$IX"/"$(ls "$IX")"
+check_exit "a corrupt index: every file is read" 0 $CTNET apply "$D"
+check_match "... and all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
+
 # --- changed file: in place, same link, established flow survives ---
 ifx0=$(ifx ve-web)
 exec 7< <(ip netns exec upstream socat -T30 - TCP:192.0.2.1:8080 2>/dev/null)
