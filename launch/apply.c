@@ -94,16 +94,16 @@ static int read_dir(struct ct_apply_plan *p, struct ctnet_err *err)
 	return rc < 0 ? rc : 0;
 }
 
-static void describe(struct ct_apply_item *it, const struct ct_spec *b)
+static int describe(struct ct_apply_item *it, const struct ct_spec *b)
 {
 	const struct ct_spec *a = it->spec;
-	char fw[64];
+	char fw[64], w[256];
 	size_t o = 0;
-	it->what[0] = '\0';
+	w[0] = '\0';
 #define ADD(...)                                                                             \
 	do {                                                                                 \
-		int n_ = snprintf(it->what + o, sizeof(it->what) - o, __VA_ARGS__);          \
-		if (n_ > 0 && (size_t)n_ < sizeof(it->what) - o)                             \
+		int n_ = snprintf(w + o, sizeof(w) - o, __VA_ARGS__)   ;          \
+		if (n_ > 0 && (size_t)n_ < sizeof(w) - o)                                    \
 			o += (size_t)n_;                                                     \
 	} while (0)
 	if (it->op == CT_APPLY_RECREATE) {
@@ -115,7 +115,7 @@ static void describe(struct ct_apply_item *it, const struct ct_spec *b)
 				first = 0;
 			}
 		ADD(" changed)");
-		return;
+		goto out;
 	}
 	for (size_t i = 0; i < a->n_forwards; i++) {
 		bool found = false;
@@ -136,6 +136,10 @@ static void describe(struct ct_apply_item *it, const struct ct_spec *b)
 	if (it->diff & CT_F_MAC)
 		ADD("%smac %s -> %s", o ? ", " : "", b->mac[0] ? b->mac : "random", a->mac[0] ? a->mac : "random");
 #undef ADD
+out:
+	free(it->what);
+	it->what = NULL;
+	return o && !(it->what = strdup(w)) ? -ENOMEM : 0;
 }
 
 /* What the clash checks need of a spec (or of a running container's record). */
@@ -189,26 +193,27 @@ struct view_reads {
 static bool from_index(struct reader *rd, struct ct_apply_item *it, const char *path,
 		       struct ct_record *rec, struct ct_spec *s)
 {
-	const struct ct_index_entry *ie = ct_index_find(&rd->p->index, it->name);
+	const char *line = ct_index_find(&rd->p->index, it->name);
+	struct ct_index_entry ie;
+	struct ct_conf_id id;
 	struct ctnet_err e;
 	struct stat st;
 	const char *why;
 
-	if (!ie || rd->records < 0 || stat(path, &st) < 0)
+	if (!line || rd->records < 0 || !ct_index_entry(&rd->p->index, line, &ie) || stat(path, &st) < 0)
 		return false;
-	ct_conf_id_of(&st, &it->conf_id);
-	if (!ct_conf_id_eq(&it->conf_id, &ie->id) ||
+	ct_conf_id_of(&st, &id);
+	if (!ct_conf_id_eq(&id, &ie.id) ||
 	    fstatat(rd->records, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 		return false;
-	ct_conf_id_of(&st, &it->rec_id);
-	if (!ct_conf_id_eq(&it->rec_id, &ie->rec_id) ||
-	    record_parse(ie->rec_text, ie->rec_len, it->name, rec, &e) < 0 ||
+	ct_conf_id_of(&st, &id);
+	if (!ct_conf_id_eq(&id, &ie.rec_id) || record_parse(ie.rec_text, ie.rec_len, it->name, rec, &e) < 0 ||
 	    strcmp(rec->spec.origin, rd->p->origin) || !ct_state_record(rec, &why))
 		return false;
 	*s = rec->spec;
 	s->netns_fd = -1;
 	it->auto_start = true; /* running: the file's AUTO_START is not asked again */
-	it->indexed = ie;
+	it->ix = line;
 	return true;
 }
 
@@ -230,6 +235,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 	struct ct_spec *s;
 	struct stat st;
 	const char *why;
+	struct ct_conf_id conf_id, rec_id;
 	size_t text_len = 0;
 	bool indexed;
 	int rc;
@@ -245,14 +251,14 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	snprintf(path, sizeof(path), "%s/%s.conf", p->dir, it->name);
 	it->has_file = true;
-	it->indexed = NULL;
-	free(it->rec_text);
-	it->rec_text = NULL;
+	it->ix = NULL;
+	free(it->fresh);
+	it->fresh = NULL;
 	if (!(indexed = !it->index_missed && from_index(rd, it, path, rec, s))) {
 		ct_spec_init(s, it->name);
 		if ((rc = ct_spec_from_conf_stat(s, path, &it->auto_start, &st, err)) < 0)
 			return rc;
-		ct_conf_id_of(&st, &it->conf_id);
+		ct_conf_id_of(&st, &conf_id);
 		it->op = it->auto_start ? CT_APPLY_ADD : CT_APPLY_SKIP; /* until a record says more */
 		if (!s->shared && s->netns_kind == CT_NETNS_NONE)
 			s->netns_kind = CT_NETNS_CREATE; /* nspawn joins /run/netns/NAME */
@@ -276,7 +282,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 			    : record_read_text_at(rd->records, it->name, rec, rd_text, CT_RECORD_MAX, &st, err);
 		if (n < 0)
 			return 0; /* none, or unreadable: up under the lock says what is wrong with it */
-		ct_conf_id_of(&st, &it->rec_id);
+		ct_conf_id_of(&st, &rec_id);
 		text_len = (size_t)n;
 		if (strcmp(rec->spec.origin, p->origin))
 			return ctnet_errf(err, EEXIST,
@@ -291,7 +297,8 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 	it->diff = ct_spec_diff(s, &rec->spec);
 	it->op = !it->diff ? CT_APPLY_VERIFY
 		 : (it->diff & ~CT_F_IN_PLACE) ? CT_APPLY_RECREATE : CT_APPLY_UPDATE;
-	describe(it, &rec->spec);
+	if (describe(it, &rec->spec) < 0)
+		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	if (it->op == CT_APPLY_VERIFY) {
 		struct ctnet_err e2;
 		if (ct_check_view(s, rec, &view, &e2) == 0) {
@@ -311,15 +318,21 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 			free(it->spec);
 			it->spec = NULL;
 			/* For the next plan's index (a file found unchanged long enough ago). */
-			if (!indexed && !ct_index_racy(&it->conf_id, &p->started) &&
-			    !ct_index_racy(&it->rec_id, &p->started) && !(it->rec_text = strndup(rd_text, text_len)))
-				return ctnet_errf(err, ENOMEM, "apply: out of memory");
-			it->rec_len = text_len;
+			if (!indexed && !ct_index_racy(&conf_id, &p->started) && !ct_index_racy(&rec_id, &p->started)) {
+				if (!(it->fresh = malloc(sizeof(*it->fresh) + text_len)))
+					return ctnet_errf(err, ENOMEM, "apply: out of memory");
+				it->fresh->id = conf_id;
+				it->fresh->rec_id = rec_id;
+				it->fresh->len = text_len;
+				memcpy(it->fresh->text, rd_text, text_len);
+			}
 		} else if (indexed) {
 			it->index_missed = true; /* a repair: up gets the file as read */
 			return read_one(rd, it, rec, err);
 		} else {
-			snprintf(it->what, sizeof(it->what), "the kernel lacks part of it: repair");
+			free(it->what);
+			if (!(it->what = strdup("the kernel lacks part of it: repair")))
+				return ctnet_errf(err, ENOMEM, "apply: out of memory");
 		}
 	}
 	return 0;
@@ -339,7 +352,8 @@ static int nat_lookup(struct reader *rd, struct ct_apply_item *it, struct nat_co
 	c->addr6 = it->nat_addr6;
 	c->iface = it->nat_iface;
 	c->n_forwards = it->n_forwards;
-	memcpy(c->forwards, it->forwards, it->n_forwards * sizeof(*it->forwards));
+	if (it->n_forwards)
+		memcpy(c->forwards, it->forwards, it->n_forwards * sizeof(*it->forwards));
 	if (v->nat && (!v->nat_whole || nat_counters_missing(v->nat, c) == 0))
 		return 0;
 	it->checked = false;
@@ -949,31 +963,28 @@ int ct_apply_run(struct ct_apply_plan *p,
 
 int ct_apply_index_save(const struct ct_apply_plan *p, struct ctnet_err *err)
 {
-	struct ct_apply_index now = { 0 };
+	struct ct_index_out *out;
+	size_t n = 0, kept = 0, fresh = 0;
 	int rc;
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ct_apply_item *it = &p->v[i];
-		if (!it->has_file || it->op != CT_APPLY_VERIFY || !it->checked || (!it->indexed && !it->rec_text))
-			continue;
-		if (CTNET_GROW(now.v, now.n, now.cap, 256) < 0) {
-			ct_index_free(&now);
-			return ctnet_errf(err, ENOMEM, "apply index: out of memory");
-		}
-		struct ct_index_entry *e = &now.v[now.n++];
-		if (it->indexed) {
-			*e = *it->indexed;
-			continue;
-		}
-		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s", it->name);
-		e->id = it->conf_id;
-		e->rec_id = it->rec_id;
-		e->rec_text = it->rec_text;
-		e->rec_len = it->rec_len;
+		bool keep = it->has_file && it->op == CT_APPLY_VERIFY && it->checked;
+		kept += keep && it->ix;
+		fresh += keep && !it->ix && it->fresh;
 	}
-	rc = ct_index_save(p->dir, &p->index, &now, err);
-	free(now.v);
+	if (!fresh && kept == p->index.n)
+		return 0; /* the index as it is */
+	if (!(out = malloc((kept + fresh + 1) * sizeof(*out))))
+		return ctnet_errf(err, ENOMEM, "apply index: out of memory");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct ct_apply_item *it = &p->v[i];
+		if (!it->has_file || it->op != CT_APPLY_VERIFY || !it->checked || (!it->ix && !it->fresh))
+			continue;
+		out[n++] = (struct ct_index_out){ it->name, it->ix, it->ix ? NULL : it->fresh };
+	}
+	rc = ct_index_save(p->dir, &p->index, out, n, err);
+	free(out);
 	return rc;
 }
 
@@ -984,7 +995,8 @@ void ct_apply_free(struct ct_apply_plan *p)
 		free(p->v[i].spec);
 		free(p->v[i].forwards);
 		free(p->v[i].error);
-		free(p->v[i].rec_text);
+		free(p->v[i].fresh);
+		free(p->v[i].what);
 	}
 	free(p->v);
 	nat_counters_free(p->view.nat);

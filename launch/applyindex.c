@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "launch.h"
@@ -67,24 +68,30 @@ bool ct_conf_id_eq(const struct ct_conf_id *a, const struct ct_conf_id *b)
 	       a->ctime_ns == b->ctime_ns && a->uid == b->uid && a->mode == b->mode;
 }
 
-static int entry_cmp(const void *a, const void *b)
+/* The first token of an entry's line (the name) against name. */
+static int line_cmp(const char *name, const char *line)
 {
-	return strcmp(((const struct ct_index_entry *)a)->name, ((const struct ct_index_entry *)b)->name);
+	size_t l = strcspn(line, " \n");
+	int c = strncmp(name, line, l);
+	return c ? c : (name[l] != '\0');
 }
 
-const struct ct_index_entry *ct_index_find(const struct ct_apply_index *ix, const char *name)
+static int find_cmp(const void *key, const void *elem)
 {
-	struct ct_index_entry key;
-	if (!ix->n || strlen(name) >= sizeof(key.name))
-		return NULL;
-	snprintf(key.name, sizeof(key.name), "%s", name);
-	return bsearch(&key, ix->v, ix->n, sizeof(*ix->v), entry_cmp);
+	return line_cmp(key, *(const char *const *)elem);
+}
+
+const char *ct_index_find(const struct ct_apply_index *ix, const char *name)
+{
+	const char *const *l = ix->n ? bsearch(name, ix->line, ix->n, sizeof(*ix->line), find_cmp) : NULL;
+	return l ? *l : NULL;
 }
 
 void ct_index_free(struct ct_apply_index *ix)
 {
-	free(ix->v);
-	free(ix->buf);
+	free(ix->line);
+	if (ix->map)
+		munmap((void *)ix->map, ix->len);
 	*ix = (struct ct_apply_index){ 0 };
 }
 
@@ -94,28 +101,39 @@ void ct_index_free(struct ct_apply_index *ix)
 #define ID_PRINT "%llu %llu %llu %lld %ld %lld %ld %u %o"
 #define ID_VALS(p) (p)->dev, (p)->ino, (p)->size, (p)->mtime_s, (p)->mtime_ns, (p)->ctime_s, \
 		(p)->ctime_ns, (p)->uid, (p)->mode
+#define LINE_MAX_ 512
 
-/* One entry's line into e (its text's length in *len); false when it is not one ctnet wrote. */
-static bool parse_line(const char *line, struct ct_index_entry *e, size_t *len)
+bool ct_index_entry(const struct ct_apply_index *ix, const char *line, struct ct_index_entry *e)
 {
-	char name[CTNET_NAME_MAX + 1];
+	const char *end = ix->map + ix->len, *nl = memchr(line, '\n', (size_t)(end - line));
+	char buf[LINE_MAX_], name[CTNET_NAME_MAX + 1];
+	size_t len;
 	int used = 0;
+
 	memset(e, 0, sizeof(*e));
-	if (sscanf(line, "%64s " ID_SCAN " " ID_SCAN " %zu%n", name, ID_ARGS(&e->id), ID_ARGS(&e->rec_id), len,
-		   &used) != 20 || line[used] != '\0' || !*len || *len >= CT_RECORD_MAX)
+	if (!nl || (size_t)(nl - line) >= sizeof(buf))
 		return false;
-	memcpy(e->name, name, sizeof(e->name));
+	memcpy(buf, line, (size_t)(nl - line));
+	buf[nl - line] = '\0';
+	if (sscanf(buf, "%64s " ID_SCAN " " ID_SCAN " %zu%n", name, ID_ARGS(&e->id), ID_ARGS(&e->rec_id), &len,
+		   &used) != 20 || buf[used] != '\0' || !len || len >= CT_RECORD_MAX ||
+	    len + 1 >= (size_t)(end - nl) || nl[1 + len] != '\n')
+		return false;
 	e->id.set = e->rec_id.set = true;
+	e->rec_text = nl + 1;
+	e->rec_len = len;
+	e->span = (size_t)(nl + 1 + len + 1 - line);
 	return true;
 }
 
 /* The index of dir; empty when there is none or it is not one this version wrote (the
- * index only saves reads: anything odd and every file is read). */
+ * index only saves reads: anything odd and every file is read). Mapped, not read: its
+ * pages are the page cache's, and a line is parsed only when its file is looked at. */
 void ct_index_load(const char *dir, struct ct_apply_index *ix)
 {
-	char fname[32], *buf = NULL;
+	char fname[32];
 	struct stat st;
-	int dfd, fd = -1;
+	int dfd, fd;
 
 	*ix = (struct ct_apply_index){ 0 };
 	if ((dfd = ctnet_dir_open(ctnet_run_dir(), INDEX_DIR, false, NULL)) < 0)
@@ -123,48 +141,48 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix)
 	index_name(dir, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	close(dfd);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (unsigned long long)st.st_size > INDEX_MAX || !(buf = malloc((size_t)st.st_size + 1)))
-		goto out;
-	size_t len = 0;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n <= 0)
-			goto out;
-		len += (size_t)n;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (unsigned long long)st.st_size <= INDEX_MAX) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m != MAP_FAILED) {
+			ix->map = m;
+			ix->len = (size_t)st.st_size;
+		}
 	}
-	buf[len] = '\0';
-	char *line = buf, *end = buf + len, *nl = memchr(line, '\n', len);
-	size_t ml = strlen(INDEX_MAGIC);
-	if (!nl || strncmp(line, INDEX_MAGIC, ml) || (size_t)(nl - line) != ml + strlen(dir) ||
-	    strncmp(line + ml, dir, strlen(dir)))
-		goto out;
-	for (line = nl + 1; line < end; line = nl + 1) {
-		size_t tl;
-		if (!(nl = memchr(line, '\n', (size_t)(end - line))))
+	close(fd);
+	if (!ix->map)
+		return;
+	const char *p = ix->map, *end = ix->map + ix->len, *nl = memchr(p, '\n', ix->len);
+	size_t ml = strlen(INDEX_MAGIC), dl = strlen(dir);
+	if (!nl || (size_t)(nl - p) != ml + dl || memcmp(p, INDEX_MAGIC, ml) || memcmp(p + ml, dir, dl))
+		goto bad;
+	/* Each entry's line and, past its text (the length ends the line), the next. */
+	for (p = nl + 1; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *sp;
+		char *num_end;
+		if (!eol || !(sp = memrchr(p, ' ', (size_t)(eol - p))))
 			goto bad;
-		*nl = '\0';
-		if (CTNET_GROW(ix->v, ix->n, ix->cap, 256) < 0 || !parse_line(line, &ix->v[ix->n], &tl) ||
-		    tl + 1 >= (size_t)(end - nl) || nl[1 + tl] != '\n')
+		unsigned long long len = strtoull(sp + 1, &num_end, 10);
+		if (num_end != eol || !len || len + 1 >= (unsigned long long)(end - eol) || eol[1 + len] != '\n')
+			goto bad;
+		if (CTNET_GROW(ix->line, ix->n, ix->cap, 256) < 0)
 			goto bad;
 		/* Written in name order: a line out of order is not ours. */
-		if (ix->n && strcmp(ix->v[ix->n - 1].name, ix->v[ix->n].name) >= 0)
-			goto bad;
-		ix->v[ix->n].rec_text = nl + 1;
-		ix->v[ix->n].rec_len = tl;
-		nl[1 + tl] = '\0'; /* each text NUL-terminated in place */
-		nl += 1 + tl;
-		ix->n++;
+		if (ix->n) {
+			const char *prev = ix->line[ix->n - 1];
+			size_t pl = strcspn(prev, " \n"), l = strcspn(p, " \n");
+			int c = memcmp(prev, p, pl < l ? pl : l);
+			if (c > 0 || (c == 0 && pl >= l))
+				goto bad;
+		}
+		ix->line[ix->n++] = p;
+		p = eol + 1 + len + 1;
 	}
-	ix->buf = buf;
-	buf = NULL;
-	goto out;
+	return;
 bad:
 	ct_index_free(ix);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
 }
 
 /* Whether t (s, ns) is less than RACY_SECONDS before started. */
@@ -180,48 +198,54 @@ bool ct_index_racy(const struct ct_conf_id *id, const struct timespec *started)
 	return recent(id->ctime_s, id->ctime_ns, started) || recent(id->mtime_s, id->mtime_ns, started);
 }
 
-/* The plan's entries, when they differ from the loaded ones; 0 or -errno. */
-int ct_index_save(const char *dir, const struct ct_apply_index *old, const struct ct_apply_index *now,
+int ct_index_save(const char *dir, const struct ct_apply_index *ix, const struct ct_index_out *out, size_t n,
 		  struct ctnet_err *err)
 {
 	char fname[32], *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap;
 	int dfd, rc = 0;
 
-	bool same = old->n == now->n;
-	for (size_t i = 0; same && i < now->n; i++)
-		same = !strcmp(old->v[i].name, now->v[i].name) && ct_conf_id_eq(&old->v[i].id, &now->v[i].id) &&
-		       ct_conf_id_eq(&old->v[i].rec_id, &now->v[i].rec_id);
-	if (same)
-		return 0;
 	if ((dfd = ctnet_dir_open(ctnet_run_dir(), INDEX_DIR, true, err)) < 0)
 		return dfd;
 	index_name(dir, fname, sizeof(fname));
-	if (!now->n) {
+	if (!n) {
 		if (unlinkat(dfd, fname, 0) < 0 && errno != ENOENT)
 			rc = ctnet_err_sys(err, errno, "apply index \"%s\"", fname);
 		close(dfd);
 		return rc;
 	}
 	cap = strlen(INDEX_MAGIC) + strlen(dir) + 2;
-	for (size_t i = 0; i < now->n; i++)
-		cap += CTNET_NAME_MAX + 2 * 200 + now->v[i].rec_len + 2;
+	for (size_t i = 0; i < n; i++) {
+		struct ct_index_entry e;
+		cap += out[i].fresh ? LINE_MAX_ + out[i].fresh->len + 1
+		       : ct_index_entry(ix, out[i].kept, &e) ? e.span : 0;
+	}
 	if (!(buf = malloc(cap))) {
 		close(dfd);
 		return ctnet_errf(err, ENOMEM, "apply index: out of memory");
 	}
 	len = (size_t)snprintf(buf, cap, INDEX_MAGIC "%s\n", dir);
-	for (size_t i = 0; i < now->n && len < cap; i++) {
-		const struct ct_index_entry *e = &now->v[i];
-		int n = snprintf(buf + len, cap - len, "%s " ID_PRINT " " ID_PRINT " %zu\n", e->name, ID_VALS(&e->id),
-				 ID_VALS(&e->rec_id), e->rec_len);
-		len = n < 0 ? cap : len + (size_t)n;
-		if (len + e->rec_len + 1 >= cap) {
+	for (size_t i = 0; i < n && len < cap; i++) {
+		struct ct_index_entry e;
+		if (out[i].kept) { /* verbatim */
+			if (!ct_index_entry(ix, out[i].kept, &e) || len + e.span >= cap) {
+				len = cap;
+				break;
+			}
+			memcpy(buf + len, out[i].kept, e.span);
+			len += e.span;
+			continue;
+		}
+		const struct ct_index_fresh *f = out[i].fresh;
+		int w = snprintf(buf + len, cap - len, "%s " ID_PRINT " " ID_PRINT " %zu\n", out[i].name,
+				 ID_VALS(&f->id), ID_VALS(&f->rec_id), f->len);
+		len = w < 0 ? cap : len + (size_t)w;
+		if (len + f->len + 1 >= cap) {
 			len = cap;
 			break;
 		}
-		memcpy(buf + len, e->rec_text, e->rec_len);
-		len += e->rec_len;
+		memcpy(buf + len, f->text, f->len);
+		len += f->len;
 		buf[len++] = '\n';
 	}
 	if (len >= cap)

@@ -281,26 +281,42 @@ struct ct_conf_id {
 	unsigned uid, mode;
 	bool set;
 };
-struct ct_index_entry {
-	char name[CTNET_NAME_MAX + 1];
+struct ct_index_entry { /* one entry, as parsed from its line */
 	struct ct_conf_id id;     /* the .conf file */
 	struct ct_conf_id rec_id; /* its container's record file */
-	const char *rec_text;     /* that record's text (in the index's buffer, or the item's) */
+	const char *rec_text;     /* that record's text (in the mapping) */
 	size_t rec_len;
+	size_t span;              /* the entry's bytes from its line's start */
 };
 struct ct_apply_index {
-	struct ct_index_entry *v; /* by name */
+	const char *map;          /* the file, mapped read-only (no copy, no parse until asked) */
+	size_t len;
+	const char **line;        /* each entry's line, in name order */
 	size_t n, cap;
-	char *buf;                /* the file as loaded (the entries' texts) */
+};
+/* A file read in full and found unchanged, for the next index (malloc'd with its text). */
+struct ct_index_fresh {
+	struct ct_conf_id id, rec_id;
+	size_t len;
+	char text[];
+};
+/* One entry of the next index: a whole entry of the loaded one, or a fresh one. */
+struct ct_index_out {
+	const char *name;
+	const char *kept;         /* a line of the loaded index */
+	const struct ct_index_fresh *fresh;
 };
 void ct_conf_id_of(const struct stat *st, struct ct_conf_id *id);
 bool ct_conf_id_eq(const struct ct_conf_id *a, const struct ct_conf_id *b);
 /* Changed too recently to be trusted by identity (coarse timestamps). */
 bool ct_index_racy(const struct ct_conf_id *id, const struct timespec *started);
 void ct_index_load(const char *dir, struct ct_apply_index *ix);
-const struct ct_index_entry *ct_index_find(const struct ct_apply_index *ix, const char *name);
-/* Writes now (when it differs from old) as dir's index; none when now is empty. */
-int ct_index_save(const char *dir, const struct ct_apply_index *old, const struct ct_apply_index *now,
+/* name's entry (its line), or NULL. */
+const char *ct_index_find(const struct ct_apply_index *ix, const char *name);
+/* An entry's line parsed; false when malformed. */
+bool ct_index_entry(const struct ct_apply_index *ix, const char *line, struct ct_index_entry *e);
+/* Writes out (by name) as dir's index; removes it when n is 0. */
+int ct_index_save(const char *dir, const struct ct_apply_index *ix, const struct ct_index_out *out, size_t n,
 		  struct ctnet_err *err);
 void ct_index_free(struct ct_apply_index *ix);
 
@@ -311,7 +327,7 @@ struct ct_apply_item {
 	enum ct_apply_op op;
 	bool checked;         /* VERIFY: the kernel held all of it when the plan looked */
 	unsigned diff;        /* CT_F_* between the file and the record */
-	char what[256];       /* the difference, for the plan */
+	char *what;           /* the difference, for the plan (NULL: none) */
 	int rc;               /* after run: 0, or -1 with error */
 	char *error;          /* NULL, or why it failed */
 	/* What the clash checks compare, kept when spec is dropped. */
@@ -324,11 +340,8 @@ struct ct_apply_item {
 	bool nat_pending, nat_has6;
 	struct ctnet_addr nat_addr, nat_addr6;
 	char nat_iface[IFNAMSIZ];
-	struct ct_conf_id conf_id; /* the file's identity as the plan saw it */
-	struct ct_conf_id rec_id;  /* and its record's */
-	char *rec_text;            /* that record's text, for the next index (malloc'd), or */
-	size_t rec_len;
-	const struct ct_index_entry *indexed; /* the index's entry that vouched for both */
+	const char *ix;            /* the index's entry (its line) that vouched for file and record */
+	struct ct_index_fresh *fresh; /* or the file read in full, for the next index */
 	bool index_missed;         /* read in full although the index named it */
 };
 struct ct_apply_plan {

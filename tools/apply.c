@@ -25,7 +25,7 @@ static json_t *item_json(const struct ct_apply_item *it, const struct ct_report 
 	json_t *o = json_object();
 	ctnet_json_set_str(o, "name", it->name);
 	ctnet_json_set_str(o, "op", op_name[it->op]);
-	if (it->what[0])
+	if (it->what)
 		ctnet_json_set_str(o, "what", it->what);
 	if (done) {
 		ctnet_json_set_str(o, "result", it->rc < 0 ? "failed" : "ok");
@@ -61,11 +61,11 @@ static void count(struct apply_out *o, const struct ct_apply_item *it)
 
 static void print_plan_item(const struct ct_apply_item *it)
 {
-	if (it->op == CT_APPLY_VERIFY && !it->what[0])
+	if (it->op == CT_APPLY_VERIFY && !it->what)
 		return; /* counted in the "=" line */
 	if (it->op == CT_APPLY_SKIP)
 		printf("  %s (AUTO_START=0: not started)\n", it->name);
-	else if (it->what[0])
+	else if (it->what)
 		printf("%s %s: %s\n", op_sign[it->op], it->name, it->what);
 	else
 		printf("%s %s\n", op_sign[it->op], it->name);

@@ -165,6 +165,11 @@ cp "$T_SANDBOX/web-a.conf" "$D/web.conf"
 printf 'garbage\n' >"$IX"/"$(ls "$IX")"
 check_exit "a corrupt index: every file is read" 0 $CTNET apply "$D"
 check_match "... and all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
+ixf="$IX/$(ls "$IX")"
+check "the index is written anew" grep -q '^ctnet-apply-index 2 ' "$ixf"
+truncate -s -7 "$ixf"
+check_exit "a truncated index: every file is read" 0 $CTNET apply "$D"
+check_match "... and all unchanged" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed, 3 unchanged, 0 failed"
 
 # --- changed file: in place, same link, established flow survives ---
 ifx0=$(ifx ve-web)
