@@ -148,6 +148,8 @@ int record_write(const struct ct_record *rec, struct ctnet_err *err);
 int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
 /* The same in an already open record_dir() (listing thousands: one directory walk). */
 int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
+/* The same for a name ctnet_dir_foreach_file listed (a regular file: no fstat). */
+int record_read_listed(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
 /* The record codec: text (KEY=VALUE lines) to record and back. */
 int record_parse(const char *text, size_t len, const char *name, struct ct_record *rec,
 		 struct ctnet_err *err);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,7 +115,7 @@ static int collect(int dfd, const char *name, void *data)
 	struct ct_record r;
 	struct ctnet_err e;
 	(void)dfd;
-	if (record_read_at(l->dfd, name, &r, &e) < 0)
+	if (record_read_listed(l->dfd, name, &r, &e) < 0)
 		return 0; /* removed meanwhile, or unreadable: status reports those */
 	return item_add(l, &r);
 }
@@ -127,36 +128,70 @@ static void items_free(struct items *l)
 	free(l->v);
 }
 
-int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
-	       struct ctnet_err *err)
-{
-	struct items l = { .dfd = -1 };
-	struct netd_uplink up;
-	struct netd_doctor_ct *nd = NULL;
-	struct nat_doctor_ct *nt = NULL;
-	size_t n_nat = 0;
-	int r;
+/* What needs no record (the host's addresses and routes, its ruleset, sysctls, sockets),
+ * read in a thread of its own while the records are read. */
+struct host_read {
+	struct netd_host_view *hv;
+	struct nat_doctor_view *nv;
+	int hr, nr;
+	struct ctnet_err he, ne;
+};
 
+static void *host_read_run(void *arg)
+{
+	struct host_read *h = arg;
+	/* IPv6 only when a record asks for it (then read again): IPv4-only hosts are the rule. */
+	h->hr = netd_host_view_open(&h->hv, false, &h->he);
+	h->nr = nat_doctor_read(&h->nv, &h->ne);
+	return NULL;
+}
+
+static int read_records(const char *name, struct items *l, struct ctnet_err *err)
+{
+	int r;
 	if (name) {
 		struct ct_record rec;
 		if ((r = record_read(name, &rec, err)) < 0)
 			return r;
-		if ((r = item_add(&l, &rec)) < 0)
+		if ((r = item_add(l, &rec)) < 0)
 			return ctnet_errf(err, -r, "doctor: out of memory");
-	} else {
-		l.dfd = record_dir(false, err);
-		if (l.dfd >= 0) {
-			r = ctnet_dir_foreach(l.dfd, "records", collect, &l, err);
-			close(l.dfd);
-			if (r < 0) {
-				items_free(&l);
-				return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
-			}
-		} else if (l.dfd != -ENOENT) {
-			return l.dfd;
-		}
-		ctnet_err_clear(err);
+		return 0;
 	}
+	l->dfd = record_dir(false, err);
+	if (l->dfd >= 0) {
+		r = ctnet_dir_foreach_file(l->dfd, "records", collect, l, err);
+		close(l->dfd);
+		l->dfd = -1;
+		if (r < 0)
+			return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
+	} else if (l->dfd != -ENOENT) {
+		return l->dfd;
+	}
+	ctnet_err_clear(err);
+	return 0;
+}
+
+int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
+	       struct ctnet_err *err)
+{
+	struct items l = { .dfd = -1 };
+	struct host_read h = { .hr = -EAGAIN, .nr = -EAGAIN };
+	struct netd_uplink up;
+	struct netd_doctor_ct *nd = NULL;
+	struct nat_doctor_ct *nt = NULL;
+	size_t n_nat = 0;
+	bool v6 = false;
+	pthread_t tid;
+	bool threaded = pthread_create(&tid, NULL, host_read_run, &h) == 0;
+	int r;
+
+	if (!threaded)
+		host_read_run(&h);
+	r = read_records(name, &l, err);
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (r < 0)
+		goto out;
 	nd = calloc(l.n ? l.n : 1, sizeof(*nd));
 	nt = calloc(l.n ? l.n : 1, sizeof(*nt));
 	if (!nd || !nt) {
@@ -173,15 +208,35 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 			.mss_clamped = !it->no_nat,
 			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
 		};
+		v6 |= it->has_v6;
 		if (!it->no_nat)
 			nt[n_nat++] = (struct nat_doctor_ct){ .c = &it->nc,
 							      .l3iface = it->bridge[0] ? it->bridge : it->host_ifname };
 	}
-	if ((r = netd_doctor(nd, l.n, &up, out, err)) < 0)
+	if (h.hr >= 0 && v6) {
+		netd_host_view_close(h.hv);
+		h.hv = NULL;
+		h.hr = netd_host_view_open(&h.hv, true, &h.he);
+	}
+	if (h.hr < 0) {
+		*err = h.he;
+		r = h.hr;
 		goto out;
-	r = nat_doctor(nt, n_nat, up.found ? up.ifname : NULL, out, err);
+	}
+	if (h.nr < 0) {
+		*err = h.ne;
+		r = h.nr;
+		goto out;
+	}
+	/* Each container's route_localnet (a file each) while the links and packets are checked. */
+	nat_doctor_localnet_start(h.nv, nt, n_nat);
+	if ((r = netd_doctor_view(h.hv, nd, l.n, &up, out, err)) < 0)
+		goto out;
+	r = nat_doctor_check(h.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
 	*n_checked = l.n;
 out:
+	nat_doctor_view_free(h.nv); /* waits for the route_localnet reads */
+	netd_host_view_close(h.hv);
 	free(nd);
 	free(nt);
 	items_free(&l);
