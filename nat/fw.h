@@ -20,11 +20,22 @@ struct fw_chain {
 	size_t first_rule, n_rules; /* into fw_ruleset.order */
 };
 
+struct nlattr;
+/* One expression of a rule, taken apart once when read (a rule is evaluated for every
+ * packet of every container): its kind and its data attributes, into the rule's exprs. */
+struct fw_expr {
+	int kind; /* FW_EX_* (fwread.c) */
+	const char *name;
+	const struct nlattr *t[17];
+};
+
 struct fw_rule {
 	size_t chain;
 	uint64_t handle;
 	char comment[128];
 	void *exprs; /* a copy of the NFTA_RULE_EXPRESSIONS attribute */
+	struct fw_expr *ex;
+	size_t n_ex;
 };
 
 struct fw_ruleset {
