@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <linux/netconf.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 
 #include "finding.h"
 #include "fw.h"
+#include "mnl.h"
 
 /* ctnet's own chains: prerouting at dstnat (-100), output at -100. */
 #define CTNET_DNAT_PRIO (-100)
@@ -54,6 +57,8 @@ static int sysctl_read(const char *path)
 {
 	return sysctl_read_at(AT_FDCWD, path);
 }
+
+static int ip_forward(void);
 
 static long long read_ll(const char *path)
 {
@@ -808,7 +813,7 @@ int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err)
 		free(v);
 		return r;
 	}
-	v->ip_forward = sysctl_read("/proc/sys/net/ipv4/ip_forward");
+	v->ip_forward = ip_forward();
 	v->forwarding6 = sysctl_read("/proc/sys/net/ipv6/conf/all/forwarding");
 	v->localnet_all = sysctl_read("/proc/sys/net/ipv4/conf/all/route_localnet");
 	listeners_read(&v->listeners, "/proc/net/tcp", 6, false);
@@ -890,30 +895,60 @@ int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	return r;
 }
 
+/* A base chain on forward with policy drop in another table that sees IPv4. */
+static bool drop_forward(const struct fw_chain *ch)
+{
+	return ch->base && ch->hook == NF_INET_FORWARD && ch->policy == NF_DROP && !is_ctnet(ch) &&
+	       (ch->family == NFPROTO_IPV4 || ch->family == NFPROTO_INET);
+}
+
+static int netconf_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+	if (nlh->nlmsg_type != RTM_NEWNETCONF)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct netconfmsg))
+		if (mnl_attr_get_type(a) == NETCONFA_FORWARDING && mnl_attr_get_payload_len(a) >= 4)
+			*(int *)data = mnl_attr_get_u32(a) != 0;
+	return MNL_CB_OK;
+}
+
+/* net.ipv4.ip_forward (conf/all's forwarding) as 1, 0 or -1, asked of rtnetlink: at 5,000
+ * containers opening /proc/sys/net/ipv4/ip_forward walks the /proc/sys/net entries of every
+ * namespace (~70 us); the question is one round trip. */
+static int ip_forward(void)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[4096];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct netconfmsg *ncm;
+	int on = -1;
+
+	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0) {
+		nlh->nlmsg_type = RTM_GETNETCONF;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the answer, then the ack */
+		nlh->nlmsg_seq = 1;
+		ncm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ncm));
+		ncm->ncm_family = AF_INET;
+		mnl_attr_put_u32(nlh, NETCONFA_IFINDEX, (uint32_t)NETCONFA_IFINDEX_ALL);
+		if (ctnet_mnl_request(nl, buf, sizeof(buf), netconf_cb, &on) < 0)
+			on = -1;
+	}
+	if (nl)
+		mnl_socket_close(nl);
+	return on >= 0 ? on : sysctl_read("/proc/sys/net/ipv4/ip_forward");
+}
+
 int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err)
 {
 	struct fw_ruleset rs;
 	int r;
 
-	if (sysctl_read("/proc/sys/net/ipv4/ip_forward") == 0)
+	if (ip_forward() == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ip-forward-off", NULL, "net.ipv4.ip_forward",
 				  "sysctl -w net.ipv4.ip_forward=1", "net.ipv4.ip_forward is 0");
-	if ((r = fw_read(&rs, true, err)) < 0)
-		return r;
 	/* Rules are read only for the tables that have a drop-policy forward chain. */
-	for (size_t i = 0; i < rs.n_chains; i++) {
-		const struct fw_chain *ch = &rs.chains[i];
-		if (!ch->base || ch->hook != NF_INET_FORWARD || ch->policy != NF_DROP || is_ctnet(ch) ||
-		    (ch->family != NFPROTO_IPV4 && ch->family != NFPROTO_INET))
-			continue;
-		bool seen = false;
-		for (size_t j = 0; j < i; j++)
-			seen |= rs.chains[j].family == ch->family && !strcmp(rs.chains[j].table, ch->table) &&
-				rs.chains[j].base && rs.chains[j].hook == NF_INET_FORWARD &&
-				rs.chains[j].policy == NF_DROP;
-		if (!seen && (r = fw_read_table_rules(&rs, ch->family, ch->table, err)) < 0)
-			break;
-	}
+	r = fw_read_rules_of(&rs, drop_forward, err);
 	if (r >= 0) {
 		struct nat_container c = { .name = "?", .iface = l3iface };
 		struct ct_view v = { .c = &c, .l3 = l3iface ? l3iface : "ve-ctnet", .uplink = NULL };

@@ -48,8 +48,9 @@ struct fw_ruleset {
 
 /* One dump of every chain and (unless chains_only) one of every rule. */
 int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err);
-/* Adds the rules of one table to a ruleset read with chains_only. */
-int fw_read_table_rules(struct fw_ruleset *rs, int family, const char *table, struct ctnet_err *err);
+/* Every chain, and the rules of only the tables that have a chain want() accepts: one
+ * socket, one chain dump, one rule dump per such table (cheap enough for every `up`). */
+int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err);
 void fw_free(struct fw_ruleset *rs);
 int fw_chain_find(const struct fw_ruleset *rs, int family, const char *table, const char *name);
 const char *fw_family_name(int family);

@@ -330,18 +330,45 @@ out:
 	return r < 0 ? r : 0;
 }
 
-int fw_read_table_rules(struct fw_ruleset *rs, int family, const char *table, struct ctnet_err *err)
+int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct rd d = { .rs = rs };
 	int r;
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+	memset(rs, 0, sizeof(*rs));
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = ctnet_err_sys(err, errno, "nftables: open netlink");
-	else
+		goto out;
+	}
+	if ((r = dump(nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0) {
+		r = d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
+			  : ctnet_err_sys(err, -r, "nftables: read chains");
+		goto out;
+	}
+	if (rs->n_chains)
+		qsort(rs->chains, rs->n_chains, sizeof(*rs->chains), chain_cmp);
+	index_rules(rs);
+	r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
+	/* Sorted by family and table: a table's chains are neighbours. */
+	for (size_t i = 0; i < rs->n_chains && r == 0; i++) {
+		const struct fw_chain *c = &rs->chains[i];
+		if (!want(c))
+			continue;
+		char table[sizeof(c->table)];
+		int family = c->family;
+		snprintf(table, sizeof(table), "%s", c->table);
 		r = read_rules(nl, rs, family, table, err);
+		while (i + 1 < rs->n_chains && rs->chains[i + 1].family == family &&
+		       !strcmp(rs->chains[i + 1].table, table))
+			i++;
+	}
+out:
 	if (nl)
 		mnl_socket_close(nl);
-	return r;
+	if (r < 0)
+		fw_free(rs);
+	return r < 0 ? r : 0;
 }
 
 void fw_free(struct fw_ruleset *rs)
