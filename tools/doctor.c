@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../netd/netd.h"
@@ -48,8 +49,12 @@ static void *arena_alloc(struct arena *a, size_t size)
 		if (!b)
 			return NULL;
 		a->blocks = b;
-		if (!(b[a->n_blocks] = malloc(BLOCK_SIZE)))
+		/* Populated at once: one system call instead of a page fault per 4 KB. */
+		void *m = mmap(NULL, BLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			       -1, 0);
+		if (m == MAP_FAILED)
 			return NULL;
+		b[a->n_blocks] = m;
 		a->n_blocks++;
 		a->used = 0;
 	}
@@ -61,7 +66,7 @@ static void *arena_alloc(struct arena *a, size_t size)
 static void arena_free(struct arena *a)
 {
 	for (size_t i = 0; i < a->n_blocks; i++)
-		free(a->blocks[i]);
+		munmap(a->blocks[i], BLOCK_SIZE);
 	free(a->blocks);
 }
 
