@@ -831,6 +831,7 @@ void nat_doctor_view_free(struct nat_doctor_view *v)
 {
 	if (!v)
 		return;
+	__atomic_store_n(&v->localnet_next, v->ln, __ATOMIC_RELAXED); /* unread is unwanted now */
 	localnet_wait(v);
 	fw_free(&v->rs);
 	free(v->listeners.v);
