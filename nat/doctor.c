@@ -624,8 +624,9 @@ struct nat_doctor_view {
 static const char *localnet_dev(const struct nat_doctor_ct *cts, size_t i)
 {
 	const char *names[4];
-	if (!cts[i].c->n_forwards || !nat_localnet_ifaces(cts[i].l3iface, names, ARRAY_SIZE(names)))
-		return NULL;
+	if (!cts[i].c->n_forwards || !nat_localnet_ifaces(cts[i].l3iface, names, ARRAY_SIZE(names)) ||
+	    names[0][0] == '.' || strchr(names[0], '/'))
+		return NULL; /* not a device name: nothing below net/ipv4/conf to read */
 	for (size_t j = i; j-- > 0;) {
 		const char *prev[4];
 		if (!cts[j].c->n_forwards || !nat_localnet_ifaces(cts[j].l3iface, prev, ARRAY_SIZE(prev)))
