@@ -159,6 +159,8 @@ int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctne
 ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *rec, char *buf, size_t max,
 			    struct stat *st, struct ctnet_err *err);
 #define CT_RECORD_MAX 16384
+/* The same for a name ctnet_dir_foreach_file listed (a regular file: no fstat). */
+int record_read_listed(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
 /* The record codec: text (KEY=VALUE lines) to record and back. */
 int record_parse(const char *text, size_t len, const char *name, struct ct_record *rec,
 		 struct ctnet_err *err);

@@ -371,6 +371,18 @@ ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char
 	return rc < 0 ? rc : n;
 }
 
+int record_read_listed(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	char buf[RECORD_MAX];
+	ssize_t n = ctnet_read_listed(dfd, name, buf, sizeof(buf), err);
+
+	if (n == -ENOENT)
+		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
+	if (n < 0)
+		return (int)n;
+	return record_parse(buf, (size_t)n, name, r, err);
+}
+
 int record_remove(const char *name, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = record_dir(false, err);

@@ -30,6 +30,19 @@ int ctnet_finding_add(struct ctnet_findings *f, enum ctnet_severity sev, const c
 	return 0;
 }
 
+int ctnet_findings_append(struct ctnet_findings *to, const struct ctnet_findings *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		if (CTNET_GROW(to->v, to->n, to->cap, 16) < 0) {
+			to->oom = true;
+			return -ENOMEM;
+		}
+		to->v[to->n++] = from->v[i];
+	}
+	to->oom |= from->oom;
+	return 0;
+}
+
 size_t ctnet_findings_blocking(const struct ctnet_findings *f)
 {
 	size_t n = 0;

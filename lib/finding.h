@@ -37,6 +37,8 @@ struct ctnet_findings {
 int ctnet_finding_add(struct ctnet_findings *f, enum ctnet_severity sev, const char *code,
 		      const char *container, const char *object, const char *fix,
 		      const char *evidence_fmt, ...) CTNET_PRINTF(7, 8);
+/* Appends a copy of every finding of from (to->oom on failure). Returns 0 or -ENOMEM. */
+int ctnet_findings_append(struct ctnet_findings *to, const struct ctnet_findings *from);
 /* How many findings block. */
 size_t ctnet_findings_blocking(const struct ctnet_findings *f);
 const char *ctnet_severity_name(enum ctnet_severity s);

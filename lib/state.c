@@ -258,6 +258,43 @@ ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max,
 	return (ssize_t)off;
 }
 
+ssize_t ctnet_read_listed(int dirfd, const char *name, char *buf, size_t max, struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	size_t off = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP)
+			return ctnet_errf(err, ELOOP, "read \"%s\": is a symbolic link", ctnet_show(name, shown));
+		return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + off, max - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
+		}
+		off += (size_t)n;
+		if (off + 1 < max) /* short (or empty): the end of a regular file */
+			break;
+		char c;
+		if (read(fd, &c, 1) != 0) {
+			close(fd);
+			return ctnet_errf(err, EFBIG, "read \"%s\": larger than %zu bytes",
+					  ctnet_show(name, shown), max - 1);
+		}
+		break;
+	}
+	close(fd);
+	buf[off] = '\0';
+	return (ssize_t)off;
+}
+
 /* The writer's PID in ".NAME.PID.tmp", or 0 when name is not such a file. */
 static pid_t tmp_writer(const char *name)
 {
@@ -423,6 +460,36 @@ int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *
 	while ((de = readdir(d))) {
 		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
 		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
+			continue;
+		rc = cb(dfd, de->d_name, data);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+			   void *data, struct ctnet_err *err)
+{
+	int fd = dup(dfd), rc = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return ctnet_err_sys(err, errno, "read %s", what);
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
+			continue;
+		/* The listing says what it is; a file system that does not say is asked. */
+		if (de->d_type != DT_REG &&
+		    (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     !S_ISREG(st.st_mode)))
 			continue;
 		rc = cb(dfd, de->d_name, data);
 		if (rc)

@@ -43,6 +43,9 @@ ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
 struct stat;
 ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max, struct stat *st,
 			     struct ctnet_err *err);
+/* The same for a name that ctnet_dir_foreach_file listed as a regular file: no fstat (a
+ * read shorter than asked is the end), one system call less per file of a big listing. */
+ssize_t ctnet_read_listed(int dirfd, const char *name, char *buf, size_t max, struct ctnet_err *err);
 /*
  * Removes the temp files ".NAME.PID.tmp" that ctnet_write_atomic leaves when its writer is
  * killed, once that PID is gone (readers skip dot files, so they only cost space). Returns
@@ -59,6 +62,10 @@ int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err);
  */
 int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
 		      void *data, struct ctnet_err *err);
+/* The same for the regular files only, as the listing's d_type says (the file system is
+ * asked only when the listing does not say): the callback may use ctnet_read_listed. */
+int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+			   void *data, struct ctnet_err *err);
 
 /* An exclusive flock on dirfd/name (created 0600). Returns the fd to close, or -errno. */
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);

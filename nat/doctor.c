@@ -13,8 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <linux/netconf.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@
 
 #include "finding.h"
 #include "fw.h"
+#include "mnl.h"
 
 /* ctnet's own chains: prerouting at dstnat (-100), output at -100. */
 #define CTNET_DNAT_PRIO (-100)
@@ -37,16 +42,23 @@ size_t nat_localnet_ifaces(const char *iface, const char **out, size_t max)
 }
 
 /* 1, 0, or -1 when the file is not there. */
-static int sysctl_read(const char *path)
+static int sysctl_read_at(int dfd, const char *path)
 {
 	char c = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, &c, 1);
 	close(fd);
 	return n == 1 ? c != '0' : -1;
 }
+
+static int sysctl_read(const char *path)
+{
+	return sysctl_read_at(AT_FDCWD, path);
+}
+
+static int ip_forward(void);
 
 static long long read_ll(const char *path)
 {
@@ -546,20 +558,11 @@ static void socket_owner(unsigned long inode, char *buf, size_t len)
 	closedir(d);
 }
 
-static void check_listeners(const struct ct_view *vs, size_t n, struct ctnet_findings *out)
+static void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t n,
+			    struct ctnet_findings *out)
 {
-	struct listeners l = { 0 };
-	bool any = false;
-	for (size_t i = 0; i < n && !any; i++)
-		any = vs[i].c->n_forwards > 0;
-	if (!any)
-		return;
-	listeners_read(&l, "/proc/net/tcp", 6, false);
-	listeners_read(&l, "/proc/net/tcp6", 6, true);
-	listeners_read(&l, "/proc/net/udp", 17, false);
-	listeners_read(&l, "/proc/net/udp6", 17, true);
-	for (size_t k = 0; k < l.n; k++) {
-		const struct listener *x = &l.v[k];
+	for (size_t k = 0; k < l->n; k++) {
+		const struct listener *x = &l->v[k];
 		for (size_t i = 0; i < n; i++) {
 			const struct nat_container *c = vs[i].c;
 			for (size_t j = 0; j < c->n_forwards; j++) {
@@ -592,55 +595,139 @@ static void check_listeners(const struct ct_view *vs, size_t n, struct ctnet_fin
 		}
 next:;
 	}
-	free(l.v);
 }
 
 /* ---- host-wide checks ---- */
 
-static void check_sysctls(const struct ct_view *vs, size_t n, struct ctnet_findings *out)
+/*
+ * What doctor reads of the host without the containers (one thread, while the caller reads
+ * its records), and what nat_doctor_localnet_start reads per container in another.
+ */
+struct nat_doctor_view {
+	struct fw_ruleset rs;
+	int ip_forward, forwarding6, localnet_all; /* sysctl_read's 1, 0 or -1 */
+	struct listeners listeners;
+	/* Findings that need no container, made while reading, appended in their place. */
+	struct ctnet_findings ext, conntrack, legacy;
+	/* route_localnet of each forwarding container's device */
+	const struct nat_doctor_ct *lcts;
+	size_t ln;
+	size_t localnet_next; /* the next container to read (atomic) */
+	size_t localnet_off;  /* the first container whose device has it off; SIZE_MAX: none */
+	int localnet_dfd;
+	pthread_t tid;
+	bool started, threaded, done;
+};
+
+/* Whether container i's device is read: it forwards, and the forwarding container before it
+ * (a bridge's containers share one device) does not use the same. */
+static const char *localnet_dev(const struct nat_doctor_ct *cts, size_t i)
+{
+	const char *names[4];
+	if (!cts[i].c->n_forwards || !nat_localnet_ifaces(cts[i].l3iface, names, ARRAY_SIZE(names)) ||
+	    names[0][0] == '.' || strchr(names[0], '/'))
+		return NULL; /* not a device name: nothing below net/ipv4/conf to read */
+	for (size_t j = i; j-- > 0;) {
+		const char *prev[4];
+		if (!cts[j].c->n_forwards || !nat_localnet_ifaces(cts[j].l3iface, prev, ARRAY_SIZE(prev)))
+			continue;
+		return strcmp(prev[0], names[0]) ? names[0] : NULL;
+	}
+	return names[0];
+}
+
+/*
+ * The first forwarding container (in cts order) whose device has route_localnet off, in
+ * v->localnet_off. One file per device, opened below net/ipv4/conf (from /proc each open
+ * walks /proc/sys/net's entries of every namespace: 5,000 "ipv4" of the same name). The
+ * containers are taken one at a time by whoever runs this: the thread of
+ * nat_doctor_localnet_start, and nat_doctor_check once its own work is done.
+ */
+static void *localnet_run(void *arg)
+{
+	struct nat_doctor_view *v = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&v->localnet_next, 1, __ATOMIC_RELAXED)) < v->ln &&
+	       i < __atomic_load_n(&v->localnet_off, __ATOMIC_RELAXED)) {
+		const char *dev = localnet_dev(v->lcts, i);
+		char path[128];
+		if (!dev)
+			continue;
+		if (v->localnet_dfd >= 0)
+			snprintf(path, sizeof(path), "%s/route_localnet", dev);
+		else
+			snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", dev);
+		if (sysctl_read_at(v->localnet_dfd >= 0 ? v->localnet_dfd : AT_FDCWD, path) != 0)
+			continue;
+		size_t cur = __atomic_load_n(&v->localnet_off, __ATOMIC_RELAXED);
+		while (i < cur && !__atomic_compare_exchange_n(&v->localnet_off, &cur, i, false,
+							       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
+	return NULL;
+}
+
+static void localnet_wait(struct nat_doctor_view *v)
+{
+	if (!v->started)
+		return;
+	localnet_run(v); /* what is left, in this thread too */
+	if (v->threaded)
+		pthread_join(v->tid, NULL);
+	v->threaded = false;
+	if (v->localnet_dfd >= 0)
+		close(v->localnet_dfd);
+	v->localnet_dfd = -1;
+	v->started = false;
+	v->done = true;
+}
+
+void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n)
+{
+	localnet_wait(v);
+	v->lcts = cts;
+	v->ln = n;
+	v->localnet_next = 0;
+	v->localnet_off = SIZE_MAX;
+	v->done = false;
+	if (v->localnet_all == 1) { /* an interface's value is conf/all OR conf/IF */
+		v->done = true;
+		return;
+	}
+	v->localnet_dfd = open("/proc/sys/net/ipv4/conf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	v->started = true;
+	v->threaded = pthread_create(&v->tid, NULL, localnet_run, v) == 0;
+}
+
+static void check_sysctls(const struct nat_doctor_view *v, const struct ct_view *vs, size_t n,
+			  struct ctnet_findings *out)
 {
 	bool v6 = false, fwds = false;
 	for (size_t i = 0; i < n; i++) {
 		v6 |= vs[i].c->has_addr6;
 		fwds |= vs[i].c->n_forwards > 0;
 	}
-	if (sysctl_read("/proc/sys/net/ipv4/ip_forward") == 0)
+	if (v->ip_forward == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ip-forward-off", NULL, "net.ipv4.ip_forward",
 				  "sysctl -w net.ipv4.ip_forward=1",
 				  "net.ipv4.ip_forward is 0: the host routes nothing to or from its %zu "
 				  "container%s (another tool switched it off)", n, n == 1 ? "" : "s");
-	if (v6 && sysctl_read("/proc/sys/net/ipv6/conf/all/forwarding") == 0)
+	if (v6 && v->forwarding6 == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ipv6-forwarding-off", NULL,
 				  "net.ipv6.conf.all.forwarding", "sysctl -w net.ipv6.conf.all.forwarding=1",
 				  "net.ipv6.conf.all.forwarding is 0: IPv6 to and from containers is not routed");
-	if (!fwds)
+	/* route_localnet: forwards from 127.0.0.1 need it where ctnet switches it on; one
+	 * finding is enough ("all" is shared). */
+	if (!fwds || v->localnet_off >= n)
 		return;
-	/* route_localnet: forwards from 127.0.0.1 need it where ctnet switches it on. An
-	 * interface's effective value is conf/all OR conf/IF. */
-	int all = sysctl_read("/proc/sys/net/ipv4/conf/all/route_localnet");
-	const char *last = NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *names[4];
-		if (!vs[i].c->n_forwards)
-			continue;
-		size_t k = nat_localnet_ifaces(vs[i].l3, names, ARRAY_SIZE(names));
-		for (size_t j = 0; j < k; j++) {
-			char path[128], obj[96], fix[160];
-			if (last && !strcmp(last, names[j]))
-				continue; /* "all" for every container: read once */
-			last = names[j];
-			snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", names[j]);
-			int on = sysctl_read(path);
-			if (on != 0 || all == 1)
-				continue;
-			snprintf(obj, sizeof(obj), "net.ipv4.conf.%s.route_localnet", names[j]);
-			snprintf(fix, sizeof(fix), "sysctl -w net.ipv4.conf.%s.route_localnet=1", names[j]);
-			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-localnet-off", NULL, obj, fix,
-					  "%s is 0: forwards from 127.0.0.1 to containers (%s first) are "
-					  "not routed", obj, vs[i].c->name);
-			return; /* one finding per sysctl is enough: "all" is shared */
-		}
-	}
+	const char *dev = localnet_dev(v->lcts, v->localnet_off);
+	char obj[96], fix[160];
+	snprintf(obj, sizeof(obj), "net.ipv4.conf.%s.route_localnet", dev);
+	snprintf(fix, sizeof(fix), "sysctl -w net.ipv4.conf.%s.route_localnet=1", dev);
+	ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-localnet-off", NULL, obj, fix,
+			  "%s is 0: forwards from 127.0.0.1 to containers (%s first) are not routed", obj,
+			  vs[v->localnet_off].c->name);
 }
 
 static void check_conntrack(struct ctnet_findings *out)
@@ -713,45 +800,145 @@ static void check_table(const struct fw_ruleset *rs, size_t n, struct ctnet_find
 			  "masquerade or forwards for %zu container%s", n, n == 1 ? "" : "s");
 }
 
+int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err)
+{
+	struct nat_doctor_view *v = calloc(1, sizeof(*v));
+	int r;
+
+	*out = NULL;
+	if (!v)
+		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
+	v->localnet_off = SIZE_MAX;
+	v->localnet_dfd = -1;
+	if ((r = fw_read(&v->rs, false, err)) < 0) {
+		free(v);
+		return r;
+	}
+	v->ip_forward = ip_forward();
+	v->forwarding6 = sysctl_read("/proc/sys/net/ipv6/conf/all/forwarding");
+	v->localnet_all = sysctl_read("/proc/sys/net/ipv4/conf/all/route_localnet");
+	listeners_read(&v->listeners, "/proc/net/tcp", 6, false);
+	listeners_read(&v->listeners, "/proc/net/tcp6", 6, true);
+	listeners_read(&v->listeners, "/proc/net/udp", 17, false);
+	listeners_read(&v->listeners, "/proc/net/udp6", 17, true);
+	check_ext(&v->ext);
+	check_conntrack(&v->conntrack);
+	check_legacy(&v->legacy);
+	*out = v;
+	return 0;
+}
+
+void nat_doctor_view_free(struct nat_doctor_view *v)
+{
+	if (!v)
+		return;
+	__atomic_store_n(&v->localnet_next, v->ln, __ATOMIC_RELAXED); /* unread is unwanted now */
+	localnet_wait(v);
+	fw_free(&v->rs);
+	free(v->listeners.v);
+	ctnet_findings_free(&v->ext);
+	ctnet_findings_free(&v->conntrack);
+	ctnet_findings_free(&v->legacy);
+	free(v);
+}
+
+int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+		     struct ctnet_findings *out, struct ctnet_err *err)
+{
+	const struct fw_ruleset *rs = &nv->rs;
+	struct groups g = { 0 };
+	struct ct_view *vs = calloc(n ? n : 1, sizeof(*vs));
+	size_t *bases = malloc((rs->n_chains ? rs->n_chains : 1) * sizeof(*bases)), n_bases = 0;
+	bool any_fwd = false;
+
+	if ((!nv->started && !nv->done) || nv->lcts != cts)
+		nat_doctor_localnet_start(nv, cts, n);
+	if (!vs || !bases) {
+		localnet_wait(nv);
+		free(vs);
+		free(bases);
+		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		vs[i] = (struct ct_view){ .c = cts[i].c, .l3 = cts[i].l3iface, .uplink = uplink };
+		any_fwd |= cts[i].c->n_forwards > 0;
+	}
+	for (size_t i = 0; i < rs->n_chains; i++)
+		if (rs->chains[i].base && !is_ctnet(&rs->chains[i]))
+			bases[n_bases++] = i;
+	/* The packets first (the route_localnet reads go on meanwhile), the findings after, in
+	 * the order they always had. */
+	for (size_t i = 0; i < n; i++)
+		check_container(rs, bases, n_bases, &vs[i], &g);
+	free(bases);
+	localnet_wait(nv);
+	check_sysctls(nv, vs, n, out);
+	check_table(rs, n, out);
+	ctnet_findings_append(out, &nv->ext);
+	groups_emit(rs, &g, out);
+	if (any_fwd)
+		check_listeners(&nv->listeners, vs, n, out);
+	ctnet_findings_append(out, &nv->conntrack);
+	ctnet_findings_append(out, &nv->legacy);
+	free(g.v);
+	free(vs);
+	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
+}
+
 int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	       struct ctnet_findings *out, struct ctnet_err *err)
 {
-	struct fw_ruleset rs;
-	struct groups g = { 0 };
-	struct ct_view *vs = calloc(n ? n : 1, sizeof(*vs));
-	int r;
-
-	if (!vs)
-		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
-	for (size_t i = 0; i < n; i++)
-		vs[i] = (struct ct_view){ .c = cts[i].c, .l3 = cts[i].l3iface, .uplink = uplink };
-	if ((r = fw_read(&rs, false, err)) < 0) {
-		free(vs);
+	struct nat_doctor_view *v;
+	int r = nat_doctor_read(&v, err);
+	if (r < 0)
 		return r;
+	r = nat_doctor_check(v, cts, n, uplink, out, err);
+	nat_doctor_view_free(v);
+	return r;
+}
+
+/* A base chain on forward with policy drop in another table that sees IPv4. */
+static bool drop_forward(const struct fw_chain *ch)
+{
+	return ch->base && ch->hook == NF_INET_FORWARD && ch->policy == NF_DROP && !is_ctnet(ch) &&
+	       (ch->family == NFPROTO_IPV4 || ch->family == NFPROTO_INET);
+}
+
+static int netconf_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+	if (nlh->nlmsg_type != RTM_NEWNETCONF)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct netconfmsg))
+		if (mnl_attr_get_type(a) == NETCONFA_FORWARDING && mnl_attr_get_payload_len(a) >= 4)
+			*(int *)data = mnl_attr_get_u32(a) != 0;
+	return MNL_CB_OK;
+}
+
+/* net.ipv4.ip_forward (conf/all's forwarding) as 1, 0 or -1, asked of rtnetlink: at 5,000
+ * containers opening /proc/sys/net/ipv4/ip_forward walks the /proc/sys/net entries of every
+ * namespace (~70 us); the question is one round trip. */
+static int ip_forward(void)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[4096];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct netconfmsg *ncm;
+	int on = -1;
+
+	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0) {
+		nlh->nlmsg_type = RTM_GETNETCONF;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the answer, then the ack */
+		nlh->nlmsg_seq = 1;
+		ncm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ncm));
+		ncm->ncm_family = AF_INET;
+		mnl_attr_put_u32(nlh, NETCONFA_IFINDEX, (uint32_t)NETCONFA_IFINDEX_ALL);
+		if (ctnet_mnl_request(nl, buf, sizeof(buf), netconf_cb, &on) < 0)
+			on = -1;
 	}
-	check_sysctls(vs, n, out);
-	check_table(&rs, n, out);
-	check_ext(out);
-	size_t *bases = malloc((rs.n_chains ? rs.n_chains : 1) * sizeof(*bases)), n_bases = 0;
-	if (!bases) {
-		fw_free(&rs);
-		free(vs);
-		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
-	}
-	for (size_t i = 0; i < rs.n_chains; i++)
-		if (rs.chains[i].base && !is_ctnet(&rs.chains[i]))
-			bases[n_bases++] = i;
-	for (size_t i = 0; i < n; i++)
-		check_container(&rs, bases, n_bases, &vs[i], &g);
-	free(bases);
-	groups_emit(&rs, &g, out);
-	check_listeners(vs, n, out);
-	check_conntrack(out);
-	check_legacy(out);
-	free(g.v);
-	fw_free(&rs);
-	free(vs);
-	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
+	if (nl)
+		mnl_socket_close(nl);
+	return on >= 0 ? on : sysctl_read("/proc/sys/net/ipv4/ip_forward");
 }
 
 int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err)
@@ -759,25 +946,11 @@ int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctn
 	struct fw_ruleset rs;
 	int r;
 
-	if (sysctl_read("/proc/sys/net/ipv4/ip_forward") == 0)
+	if (ip_forward() == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ip-forward-off", NULL, "net.ipv4.ip_forward",
 				  "sysctl -w net.ipv4.ip_forward=1", "net.ipv4.ip_forward is 0");
-	if ((r = fw_read(&rs, true, err)) < 0)
-		return r;
 	/* Rules are read only for the tables that have a drop-policy forward chain. */
-	for (size_t i = 0; i < rs.n_chains; i++) {
-		const struct fw_chain *ch = &rs.chains[i];
-		if (!ch->base || ch->hook != NF_INET_FORWARD || ch->policy != NF_DROP || is_ctnet(ch) ||
-		    (ch->family != NFPROTO_IPV4 && ch->family != NFPROTO_INET))
-			continue;
-		bool seen = false;
-		for (size_t j = 0; j < i; j++)
-			seen |= rs.chains[j].family == ch->family && !strcmp(rs.chains[j].table, ch->table) &&
-				rs.chains[j].base && rs.chains[j].hook == NF_INET_FORWARD &&
-				rs.chains[j].policy == NF_DROP;
-		if (!seen && (r = fw_read_table_rules(&rs, ch->family, ch->table, err)) < 0)
-			break;
-	}
+	r = fw_read_rules_of(&rs, drop_forward, err);
 	if (r >= 0) {
 		struct nat_container c = { .name = "?", .iface = l3iface };
 		struct ct_view v = { .c = &c, .l3 = l3iface ? l3iface : "ve-ctnet", .uplink = NULL };

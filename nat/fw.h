@@ -20,11 +20,22 @@ struct fw_chain {
 	size_t first_rule, n_rules; /* into fw_ruleset.order */
 };
 
+struct nlattr;
+/* One expression of a rule, taken apart once when read (a rule is evaluated for every
+ * packet of every container): its kind and its data attributes, into the rule's exprs. */
+struct fw_expr {
+	int kind; /* FW_EX_* (fwread.c) */
+	const char *name;
+	const struct nlattr *t[17];
+};
+
 struct fw_rule {
 	size_t chain;
 	uint64_t handle;
 	char comment[128];
 	void *exprs; /* a copy of the NFTA_RULE_EXPRESSIONS attribute */
+	struct fw_expr *ex;
+	size_t n_ex;
 };
 
 struct fw_ruleset {
@@ -37,8 +48,9 @@ struct fw_ruleset {
 
 /* One dump of every chain and (unless chains_only) one of every rule. */
 int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err);
-/* Adds the rules of one table to a ruleset read with chains_only. */
-int fw_read_table_rules(struct fw_ruleset *rs, int family, const char *table, struct ctnet_err *err);
+/* Every chain, and the rules of only the tables that have a chain want() accepts: one
+ * socket, one chain dump, one rule dump per such table (cheap enough for every `up`). */
+int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err);
 void fw_free(struct fw_ruleset *rs);
 int fw_chain_find(const struct fw_ruleset *rs, int family, const char *table, const char *name);
 const char *fw_family_name(int family);

@@ -140,6 +140,63 @@ static void rule_comment(const struct nlattr *a, char *out, size_t len)
 	}
 }
 
+enum {
+	FW_EX_OTHER, /* counter, log, notrack, dynset, objref, queue...: no effect on the match */
+	FW_EX_META, FW_EX_PAYLOAD, FW_EX_CT, FW_EX_FIB, FW_EX_BITWISE, FW_EX_CMP, FW_EX_IMMEDIATE,
+	FW_EX_REJECT, FW_EX_NAT, FW_EX_MASQ, FW_EX_REDIR, FW_EX_MATCH, FW_EX_TARGET,
+	FW_EX_LOOKUP, FW_EX_LAST,
+	FW_EX_STATE, /* the result depends on state doctor does not model */
+};
+
+static int expr_kind(const char *name)
+{
+	static const struct {
+		const char *name;
+		int kind;
+	} k[] = {
+		{ "meta", FW_EX_META }, { "payload", FW_EX_PAYLOAD }, { "ct", FW_EX_CT },
+		{ "fib", FW_EX_FIB }, { "bitwise", FW_EX_BITWISE }, { "cmp", FW_EX_CMP },
+		{ "immediate", FW_EX_IMMEDIATE }, { "reject", FW_EX_REJECT }, { "nat", FW_EX_NAT },
+		{ "masq", FW_EX_MASQ }, { "redir", FW_EX_REDIR }, { "match", FW_EX_MATCH },
+		{ "target", FW_EX_TARGET }, { "lookup", FW_EX_LOOKUP }, { "last", FW_EX_LAST },
+		{ "range", FW_EX_STATE }, { "limit", FW_EX_STATE }, { "quota", FW_EX_STATE },
+		{ "socket", FW_EX_STATE }, { "exthdr", FW_EX_STATE }, { "connlimit", FW_EX_STATE },
+		{ "osf", FW_EX_STATE }, { "hash", FW_EX_STATE }, { "numgen", FW_EX_STATE },
+		{ "rt", FW_EX_STATE }, { "xfrm", FW_EX_STATE }, { "tunnel", FW_EX_STATE },
+		{ "inner", FW_EX_STATE },
+	};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (!strcmp(name, k[i].name))
+			return k[i].kind;
+	return FW_EX_OTHER;
+}
+
+/* r->exprs taken apart into r->ex (pointers into r->exprs). */
+static int rule_decode(struct fw_rule *r)
+{
+	const struct nlattr *el, *exprs = r->exprs;
+	size_t n = 0;
+
+	mnl_attr_for_each_nested(el, exprs)
+		n++;
+	if (!n)
+		return 0;
+	if (!(r->ex = calloc(n, sizeof(*r->ex))))
+		return -ENOMEM;
+	mnl_attr_for_each_nested(el, exprs) {
+		const struct nlattr *e[NFTA_EXPR_MAX + 1];
+		nest_attrs(el, e, NFTA_EXPR_MAX);
+		const char *name = attr_str(e[NFTA_EXPR_NAME]);
+		if (!name)
+			continue;
+		struct fw_expr *x = &r->ex[r->n_ex++];
+		x->name = name;
+		x->kind = expr_kind(name);
+		nest_attrs(e[NFTA_EXPR_DATA], x->t, 16);
+	}
+	return 0;
+}
+
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rd *d = data;
@@ -173,6 +230,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 			return MNL_CB_ERROR;
 		}
 		memcpy(r->exprs, tb[NFTA_RULE_EXPRESSIONS], len);
+		if (rule_decode(r) < 0) {
+			free(r->exprs);
+			d->oom = true;
+			return MNL_CB_ERROR;
+		}
 	}
 	rs->n_rules++;
 	return MNL_CB_OK;
@@ -268,24 +330,53 @@ out:
 	return r < 0 ? r : 0;
 }
 
-int fw_read_table_rules(struct fw_ruleset *rs, int family, const char *table, struct ctnet_err *err)
+int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct rd d = { .rs = rs };
 	int r;
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+	memset(rs, 0, sizeof(*rs));
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = ctnet_err_sys(err, errno, "nftables: open netlink");
-	else
+		goto out;
+	}
+	if ((r = dump(nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0) {
+		r = d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
+			  : ctnet_err_sys(err, -r, "nftables: read chains");
+		goto out;
+	}
+	if (rs->n_chains)
+		qsort(rs->chains, rs->n_chains, sizeof(*rs->chains), chain_cmp);
+	index_rules(rs);
+	r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
+	/* Sorted by family and table: a table's chains are neighbours. */
+	for (size_t i = 0; i < rs->n_chains && r == 0; i++) {
+		const struct fw_chain *c = &rs->chains[i];
+		if (!want(c))
+			continue;
+		char table[sizeof(c->table)];
+		int family = c->family;
+		snprintf(table, sizeof(table), "%s", c->table);
 		r = read_rules(nl, rs, family, table, err);
+		while (i + 1 < rs->n_chains && rs->chains[i + 1].family == family &&
+		       !strcmp(rs->chains[i + 1].table, table))
+			i++;
+	}
+out:
 	if (nl)
 		mnl_socket_close(nl);
-	return r;
+	if (r < 0)
+		fw_free(rs);
+	return r < 0 ? r : 0;
 }
 
 void fw_free(struct fw_ruleset *rs)
 {
-	for (size_t i = 0; i < rs->n_rules; i++)
+	for (size_t i = 0; i < rs->n_rules; i++) {
 		free(rs->rules[i].exprs);
+		free(rs->rules[i].ex);
+	}
 	free(rs->rules);
 	free(rs->chains);
 	free(rs->order);
@@ -485,41 +576,33 @@ struct rule_out {
 	const char *unknown; /* the first expression that made the rule "maybe" */
 };
 
-static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, struct rule_out *o)
+static void rule_eval(const struct fw_packet *p, const struct fw_rule *r, struct rule_out *o)
 {
 	struct regs rg;
-	const struct nlattr *el;
 
 	memset(&rg, 0, sizeof(rg));
 	o->match = M_YES;
 	o->verdict = FW_V_NONE;
 	o->jump = NULL;
 	o->unknown = NULL;
-	if (!exprs)
-		return;
 #define MAYBE(what)                                                                            \
 	do {                                                                                   \
 		if (o->match == M_YES)                                                         \
 			o->unknown = (what);                                                   \
 		o->match = M_MAYBE;                                                            \
 	} while (0)
-	mnl_attr_for_each_nested(el, exprs) {
-		const struct nlattr *e[NFTA_EXPR_MAX + 1];
-		nest_attrs(el, e, NFTA_EXPR_MAX);
-		const char *name = attr_str(e[NFTA_EXPR_NAME]);
-		const struct nlattr *dat = e[NFTA_EXPR_DATA];
-		const struct nlattr *t[16 + 1];
-		if (!name)
-			continue;
-		nest_attrs(dat, t, 16);
-		if (!strcmp(name, "meta")) {
+	for (size_t k = 0; k < r->n_ex; k++) {
+		const int kind = r->ex[k].kind;
+		const char *name = r->ex[k].name;
+		const struct nlattr *const *t = r->ex[k].t;
+		if (kind == FW_EX_META) {
 			if (t[NFTA_META_DREG])
 				meta_load(p, attr_be32(t[NFTA_META_KEY]), &rg, attr_be32(t[NFTA_META_DREG]));
-		} else if (!strcmp(name, "payload")) {
+		} else if (kind == FW_EX_PAYLOAD) {
 			if (t[NFTA_PAYLOAD_DREG])
 				payload_load(p, attr_be32(t[NFTA_PAYLOAD_BASE]), attr_be32(t[NFTA_PAYLOAD_OFFSET]),
 					     attr_be32(t[NFTA_PAYLOAD_LEN]), &rg, attr_be32(t[NFTA_PAYLOAD_DREG]));
-		} else if (!strcmp(name, "ct")) {
+		} else if (kind == FW_EX_CT) {
 			if (!t[NFTA_CT_DREG])
 				continue;
 			uint32_t key = attr_be32(t[NFTA_CT_KEY]), dreg = attr_be32(t[NFTA_CT_DREG]);
@@ -529,7 +612,7 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 				reg_set(&rg, dreg, &p->ct_status, 4);
 			else
 				reg_set(&rg, dreg, NULL, 16);
-		} else if (!strcmp(name, "fib")) {
+		} else if (kind == FW_EX_FIB) {
 			uint32_t res = attr_be32(t[NFTA_FIB_RESULT]), fl = attr_be32(t[NFTA_FIB_FLAGS]);
 			uint32_t dreg = attr_be32(t[NFTA_FIB_DREG]);
 			if (res == NFT_FIB_RESULT_ADDRTYPE && (fl & NFTA_FIB_F_DADDR) &&
@@ -539,7 +622,7 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 			} else {
 				reg_set(&rg, dreg, NULL, 16);
 			}
-		} else if (!strcmp(name, "bitwise")) {
+		} else if (kind == FW_EX_BITWISE) {
 			uint32_t sreg = attr_be32(t[NFTA_BITWISE_SREG]), dreg = attr_be32(t[NFTA_BITWISE_DREG]);
 			uint32_t len = attr_be32(t[NFTA_BITWISE_LEN]), ml = 0, xl = 0;
 			const uint8_t *src = reg_get(&rg, sreg, len);
@@ -554,7 +637,7 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 			for (uint32_t i = 0; i < len; i++)
 				out[i] = (uint8_t)((src[i] & mask[i]) ^ xr[i]);
 			reg_set(&rg, dreg, out, len);
-		} else if (!strcmp(name, "cmp")) {
+		} else if (kind == FW_EX_CMP) {
 			uint32_t len = 0, op = attr_be32(t[NFTA_CMP_OP]);
 			const uint8_t *want = data_value(t[NFTA_CMP_DATA], &len);
 			const uint8_t *have = want ? reg_get(&rg, attr_be32(t[NFTA_CMP_SREG]), len) : NULL;
@@ -569,7 +652,7 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 				o->match = M_NO;
 				return;
 			}
-		} else if (!strcmp(name, "immediate")) {
+		} else if (kind == FW_EX_IMMEDIATE) {
 			uint32_t dreg = attr_be32(t[NFTA_IMMEDIATE_DREG]), len = 0;
 			if (dreg == NFT_REG_VERDICT) {
 				int code;
@@ -584,27 +667,27 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 				const void *v = data_value(t[NFTA_IMMEDIATE_DATA], &len);
 				reg_set(&rg, dreg, v, len);
 			}
-		} else if (!strcmp(name, "reject")) {
+		} else if (kind == FW_EX_REJECT) {
 			o->verdict = FW_V_DROP;
-		} else if (!strcmp(name, "nat")) {
+		} else if (kind == FW_EX_NAT) {
 			o->verdict = attr_be32(t[NFTA_NAT_TYPE]) == NFT_NAT_DNAT ? FW_V_DNAT : FW_V_ACCEPT;
-		} else if (!strcmp(name, "masq")) {
+		} else if (kind == FW_EX_MASQ) {
 			o->verdict = FW_V_ACCEPT;
-		} else if (!strcmp(name, "redir")) {
+		} else if (kind == FW_EX_REDIR) {
 			o->verdict = FW_V_DNAT;
-		} else if (!strcmp(name, "match")) {
+		} else if (kind == FW_EX_MATCH) {
 			const char *m = attr_str(t[NFTA_MATCH_NAME]);
 			if (m && !strcmp(m, "comment")) /* matches everything */
 				continue;
-			int r = m && !strcmp(m, "addrtype") ?
+			int mr = m && !strcmp(m, "addrtype") ?
 				xt_addrtype(p, t[NFTA_MATCH_INFO], attr_be32(t[NFTA_MATCH_REV])) : M_MAYBE;
-			if (r == M_NO) {
+			if (mr == M_NO) {
 				o->match = M_NO;
 				return;
 			}
-			if (r == M_MAYBE)
+			if (mr == M_MAYBE)
 				MAYBE(m && !strcmp(m, "conntrack") ? "an xt conntrack match" : "an xt match");
-		} else if (!strcmp(name, "target")) {
+		} else if (kind == FW_EX_TARGET) {
 			const char *tg = attr_str(t[NFTA_TARGET_NAME]);
 			if (!tg)
 				continue;
@@ -615,19 +698,15 @@ static void rule_eval(const struct fw_packet *p, const struct nlattr *exprs, str
 			else if (!strcmp(tg, "SNAT") || !strcmp(tg, "MASQUERADE"))
 				o->verdict = FW_V_ACCEPT;
 			/* LOG, MARK, CT, ...: do not end the chain */
-		} else if (!strcmp(name, "lookup") || !strcmp(name, "range") || !strcmp(name, "limit") ||
-			   !strcmp(name, "quota") || !strcmp(name, "socket") || !strcmp(name, "exthdr") ||
-			   !strcmp(name, "connlimit") || !strcmp(name, "osf") || !strcmp(name, "hash") ||
-			   !strcmp(name, "numgen") || !strcmp(name, "rt") || !strcmp(name, "xfrm") ||
-			   !strcmp(name, "tunnel") || !strcmp(name, "inner") || !strcmp(name, "last")) {
+		} else if (kind == FW_EX_LOOKUP || kind == FW_EX_STATE || kind == FW_EX_LAST) {
 			/* The result depends on state doctor does not model. */
-			if (!strcmp(name, "lookup") && t[NFTA_LOOKUP_DREG]) {
+			if (kind == FW_EX_LOOKUP && t[NFTA_LOOKUP_DREG]) {
 				reg_set(&rg, attr_be32(t[NFTA_LOOKUP_DREG]), NULL, 16);
 				if (attr_be32(t[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT)
 					o->verdict = FW_V_MAYBE; /* a verdict map */
 			}
-			if (strcmp(name, "last"))
-				MAYBE(!strcmp(name, "lookup") ? "a set lookup" : name);
+			if (kind != FW_EX_LAST)
+				MAYBE(kind == FW_EX_LOOKUP ? "a set lookup" : name);
 		}
 		/* counter, log, notrack, dynset, objref, queue...: no effect on the match */
 	}
@@ -647,7 +726,7 @@ static void chain_eval(const struct fw_ruleset *rs, size_t ci, const struct fw_p
 		return;
 	for (size_t k = 0; k < c->n_rules; k++) {
 		const struct fw_rule *r = &rs->rules[rs->order[c->first_rule + k]];
-		rule_eval(p, (const struct nlattr *)r->exprs, &o);
+		rule_eval(p, r, &o);
 		if (o.match == M_NO || o.verdict == FW_V_NONE)
 			continue;
 		if (o.verdict == FW_V_JUMP || o.verdict == FW_V_GOTO) {

@@ -159,6 +159,20 @@ struct nat_doctor_ct {
  */
 int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	       struct ctnet_findings *out, struct ctnet_err *err);
+/*
+ * nat_doctor in steps, for a caller that reads other things meanwhile: nat_doctor_read reads
+ * what needs no container (the ruleset, sysctls, sockets, conntrack fill, ctnet's config;
+ * safe in a thread of its own); nat_doctor_localnet_start reads each container's
+ * route_localnet in a thread while the caller goes on (cts must stay valid and be what
+ * nat_doctor_check gets); nat_doctor_check evaluates and appends the findings, in
+ * nat_doctor's order (it starts the reads itself when the caller did not).
+ */
+struct nat_doctor_view;
+int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err);
+void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n);
+int nat_doctor_check(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+		     struct ctnet_findings *out, struct ctnet_err *err);
+void nat_doctor_view_free(struct nat_doctor_view *v);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */

@@ -241,25 +241,27 @@ out:
 int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
 		struct ctnet_findings *out, struct ctnet_err *err)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	struct netd_host_view v = { 0 };
+	struct netd_host_view *v;
 	bool v6 = false;
-	int sock = -1, r;
+	int r;
 
 	memset(uplink, 0, sizeof(*uplink));
 	for (size_t i = 0; i < n; i++)
 		v6 |= cts[i].has_v6;
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "rtnetlink: open");
-		goto out;
-	}
-	if ((r = hv_read(nl, &v, v6, err)) < 0)
-		goto out;
-	if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
-		r = ctnet_err_sys(err, errno, "socket");
-		goto out;
-	}
-	const struct hroute *def = default_route(&v);
+	if ((r = netd_host_view_open(&v, v6, err)) < 0)
+		return r;
+	r = netd_doctor_view(v, cts, n, uplink, out, err);
+	netd_host_view_close(v);
+	return r;
+}
+
+int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
+		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err)
+{
+	int sock = v->sock;
+
+	memset(uplink, 0, sizeof(*uplink));
+	const struct hroute *def = default_route(v);
 	struct linkinfo up = { 0 };
 	if (def && def->oif && ifname_of(def->oif, uplink->ifname)[0] != '#' && hv_link_get(sock, uplink->ifname, &up, true)) {
 		uplink->found = true;
@@ -279,14 +281,14 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		 * names it and the route to the container goes through it (an admin-down link has
 		 * no routes). Anything else is asked about by name, for the precise finding. */
 		bool p2p_link = !c->bridge || !*c->bridge;
-		int idx = p2p_link && !want_mtu ? hv_addr_ifindex(&v, &c->host, c->host_ifname) : 0;
-		if (idx && hv_host_route_via(&v, &c->local, idx))
+		int idx = p2p_link && !want_mtu ? hv_addr_ifindex(v, &c->host, c->host_ifname) : 0;
+		if (idx && hv_host_route_via(v, &c->local, idx))
 			li = (struct linkinfo){ .ifindex = idx, .up = true, .running = true };
 		else if (!hv_link_get(sock, c->host_ifname, &li, want_mtu)) {
 			snprintf(fix, sizeof(fix), "ctnet down %s, then ctnet up %s again", c->name, c->name);
 			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "link-missing", c->name, obj, fix,
 					  "the host side %s of %s does not exist", c->host_ifname, c->name);
-			check_addr_clash(&v, c, &c->local, 0, false, out);
+			check_addr_clash(v, c, &c->local, 0, false, out);
 			continue;
 		}
 		if (!li.up) {
@@ -298,17 +300,17 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		if (!p2p)
 			hv_link_get(sock, c->bridge, &bl, false);
 		if (p2p) {
-			check_host_addr(&v, c, &c->host, li.ifindex, out);
+			check_host_addr(v, c, &c->host, li.ifindex, out);
 			if (c->has_v6)
-				check_host_addr(&v, c, &c->host6, li.ifindex, out);
+				check_host_addr(v, c, &c->host6, li.ifindex, out);
 		}
-		check_addr_clash(&v, c, &c->host, p2p ? li.ifindex : bl.ifindex, true, out);
-		check_addr_clash(&v, c, &c->local, 0, false, out);
-		check_routes(&v, c, &c->local, li.ifindex, bl.ifindex, p2p, out);
+		check_addr_clash(v, c, &c->host, p2p ? li.ifindex : bl.ifindex, true, out);
+		check_addr_clash(v, c, &c->local, 0, false, out);
+		check_routes(v, c, &c->local, li.ifindex, bl.ifindex, p2p, out);
 		if (c->has_v6) {
-			check_addr_clash(&v, c, &c->host6, p2p ? li.ifindex : bl.ifindex, true, out);
-			check_addr_clash(&v, c, &c->local6, 0, false, out);
-			check_routes(&v, c, &c->local6, li.ifindex, bl.ifindex, p2p, out);
+			check_addr_clash(v, c, &c->host6, p2p ? li.ifindex : bl.ifindex, true, out);
+			check_addr_clash(v, c, &c->local6, 0, false, out);
+			check_routes(v, c, &c->local6, li.ifindex, bl.ifindex, p2p, out);
 		}
 		if (want_mtu && li.mtu > uplink->mtu) {
 			snprintf(obj, sizeof(obj), "mtu of %s", c->host_ifname);
@@ -326,14 +328,7 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 		if (c->inside)
 			check_inside(c, out);
 	}
-	r = 0;
-out:
-	if (sock >= 0)
-		close(sock);
-	if (nl)
-		mnl_socket_close(nl);
-	hv_free(&v);
-	return r < 0 ? r : (out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0);
+	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
 }
 
 unsigned netd_uplink_mtu(void)

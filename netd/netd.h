@@ -279,6 +279,10 @@ struct netd_uplink {
  */
 int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
 		struct ctnet_findings *out, struct ctnet_err *err);
+/* The same checks against a view the caller read (netd_host_view_open, with v6 when any
+ * container has IPv6), e.g. in a thread while it read the records. */
+int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
+		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err);
 /* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is
  * none. One route lookup: cheap enough for every up. */
 unsigned netd_uplink_mtu(void);

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../netd/netd.h"
@@ -29,64 +31,62 @@ struct item {
 	struct nat_container nc;
 };
 
-struct items {
-	struct item **v;
-	size_t n, cap;
-	int dfd;
-	size_t skipped; /* shared or pending records */
-	/* Items come from big blocks: thousands of 5 KB mallocs cost more than the checks. */
+/* Items come from big blocks: thousands of 5 KB mallocs cost more than the checks. */
+struct arena {
 	char **blocks;
 	size_t n_blocks, used;
 };
 
 #define BLOCK_SIZE (1 << 20)
 
-static void *items_alloc(struct items *l, size_t size)
+static void *arena_alloc(struct arena *a, size_t size)
 {
 	size = (size + 15) & ~(size_t)15;
 	if (size > BLOCK_SIZE)
 		return NULL;
-	if (!l->n_blocks || l->used + size > BLOCK_SIZE) {
-		char **b = realloc(l->blocks, (l->n_blocks + 1) * sizeof(*b));
+	if (!a->n_blocks || a->used + size > BLOCK_SIZE) {
+		char **b = realloc(a->blocks, (a->n_blocks + 1) * sizeof(*b));
 		if (!b)
 			return NULL;
-		l->blocks = b;
-		if (!(b[l->n_blocks] = malloc(BLOCK_SIZE)))
+		a->blocks = b;
+		/* Populated at once: one system call instead of a page fault per 4 KB. */
+		void *m = mmap(NULL, BLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			       -1, 0);
+		if (m == MAP_FAILED)
 			return NULL;
-		l->n_blocks++;
-		l->used = 0;
+		b[a->n_blocks] = m;
+		a->n_blocks++;
+		a->used = 0;
 	}
-	void *p = l->blocks[l->n_blocks - 1] + l->used;
-	l->used += size;
+	void *p = a->blocks[a->n_blocks - 1] + a->used;
+	a->used += size;
 	return p;
 }
 
-static int item_add(struct items *l, const struct ct_record *r)
+static void arena_free(struct arena *a)
 {
-	if (r->spec.shared || r->pending || !r->host_ifname[0]) {
-		l->skipped++;
+	for (size_t i = 0; i < a->n_blocks; i++)
+		munmap(a->blocks[i], BLOCK_SIZE);
+	free(a->blocks);
+}
+
+/* The item of record r in *out (NULL for one doctor does not check: shared, pending), or
+ * -ENOMEM. */
+static int item_make(struct arena *a, const struct ct_record *r, struct item **out)
+{
+	*out = NULL;
+	if (r->spec.shared || r->pending || !r->host_ifname[0])
 		return 0;
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct item **v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	struct item *it = items_alloc(l, sizeof(*it) - sizeof(it->nc.forwards) +
+	struct item *it = arena_alloc(a, sizeof(*it) - sizeof(it->nc.forwards) +
 				      r->spec.n_forwards * sizeof(it->nc.forwards[0]));
-	if (!it)
+	size_t nl = strlen(r->netns) + 1;
+	char *ns = arena_alloc(a, nl);
+	if (!it || !ns)
 		return -ENOMEM;
 	snprintf(it->name, sizeof(it->name), "%s", r->spec.name);
 	snprintf(it->host_ifname, sizeof(it->host_ifname), "%s", r->host_ifname);
 	snprintf(it->bridge, sizeof(it->bridge), "%s", r->spec.bridge);
 	snprintf(it->ifname, sizeof(it->ifname), "%s", r->ifname);
-	size_t nl = strlen(r->netns) + 1;
-	char *ns = items_alloc(l, nl);
-	if (!ns)
-		return -ENOMEM;
 	memcpy(ns, r->netns, nl);
 	it->netns = ns;
 	it->pid = r->pid;
@@ -104,67 +104,173 @@ static int item_add(struct items *l, const struct ct_record *r)
 	it->nc.addr6 = r->local6;
 	it->nc.n_forwards = r->spec.n_forwards;
 	memcpy(it->nc.forwards, r->spec.forwards, r->spec.n_forwards * sizeof(r->spec.forwards[0]));
-	l->v[l->n++] = it;
+	*out = it;
 	return 0;
 }
 
-static int collect(int dfd, const char *name, void *data)
+/*
+ * The records: the names from one listing, then each record read by whoever takes it next
+ * (this thread, and the host reader once its dumps are done), into its slot, so the
+ * containers keep the listing's order whoever read them.
+ */
+struct records {
+	int dfd;
+	char (*names)[CTNET_NAME_MAX + 1];
+	struct item **slot;
+	size_t n, cap;
+	size_t next;  /* the next name to take (atomic) */
+	bool listed;  /* names and slots are complete (atomic): others may take */
+	bool oom;     /* (atomic) */
+	struct arena a, helper; /* this thread's items, the helper's */
+	struct item **v;        /* the items, in order */
+	size_t n_items;
+};
+
+static int list_one(int dfd, const char *name, void *data)
 {
-	struct items *l = data;
-	struct ct_record r;
-	struct ctnet_err e;
+	struct records *w = data;
 	(void)dfd;
-	if (record_read_at(l->dfd, name, &r, &e) < 0)
-		return 0; /* removed meanwhile, or unreadable: status reports those */
-	return item_add(l, &r);
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 256;
+		char(*names)[CTNET_NAME_MAX + 1] = realloc(w->names, cap * sizeof(*names));
+		if (!names)
+			return -ENOMEM;
+		w->names = names;
+		w->cap = cap;
+	}
+	snprintf(w->names[w->n++], sizeof(w->names[0]), "%s", name);
+	return 0;
 }
 
-static void items_free(struct items *l)
+static void records_take(struct records *w, struct arena *a)
 {
-	for (size_t i = 0; i < l->n_blocks; i++)
-		free(l->blocks[i]);
-	free(l->blocks);
-	free(l->v);
+	struct ct_record *r = malloc(sizeof(*r));
+	size_t i;
+
+	if (!r) {
+		__atomic_store_n(&w->oom, true, __ATOMIC_RELAXED);
+		return;
+	}
+	while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->n) {
+		struct ctnet_err e;
+		if (record_read_listed(w->dfd, w->names[i], r, &e) < 0)
+			continue; /* removed meanwhile, or unreadable: status reports those */
+		if (item_make(a, r, &w->slot[i]) < 0)
+			__atomic_store_n(&w->oom, true, __ATOMIC_RELAXED);
+	}
+	free(r);
+}
+
+/* The host reader's share, once its own reads are done. */
+static void records_help(struct records *w)
+{
+	if (w && __atomic_load_n(&w->listed, __ATOMIC_ACQUIRE))
+		records_take(w, &w->helper);
+}
+
+/* NAME's record, or the names of them all (records_take reads them). */
+static int records_list(const char *name, struct records *w, struct ctnet_err *err)
+{
+	int r;
+	if (name) {
+		struct ct_record *rec = malloc(sizeof(*rec));
+		if (!rec || !(w->v = calloc(1, sizeof(*w->v)))) {
+			free(rec);
+			return ctnet_errf(err, ENOMEM, "doctor: out of memory");
+		}
+		if ((r = record_read(name, rec, err)) == 0 && (r = item_make(&w->a, rec, &w->v[0])) < 0)
+			r = ctnet_errf(err, ENOMEM, "doctor: out of memory");
+		w->n_items = w->v[0] ? 1 : 0;
+		free(rec);
+		return r;
+	}
+	w->dfd = record_dir(false, err);
+	if (w->dfd == -ENOENT) {
+		ctnet_err_clear(err);
+		return 0;
+	}
+	if (w->dfd < 0)
+		return w->dfd;
+	r = ctnet_dir_foreach_file(w->dfd, "records", list_one, w, err);
+	if (r < 0)
+		return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
+	if (!(w->slot = calloc(w->n ? w->n : 1, sizeof(*w->slot))) ||
+	    !(w->v = calloc(w->n ? w->n : 1, sizeof(*w->v))))
+		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
+	ctnet_err_clear(err);
+	return 0;
+}
+
+static void records_free(struct records *w)
+{
+	if (w->dfd >= 0)
+		close(w->dfd);
+	free(w->names);
+	free(w->slot);
+	free(w->v);
+	arena_free(&w->a);
+	arena_free(&w->helper);
+}
+
+/* What needs no record (the host's addresses and routes, its ruleset, sysctls, sockets),
+ * read in a thread of its own while the records are listed and read. */
+struct host_read {
+	struct netd_host_view *hv;
+	struct nat_doctor_view *nv;
+	int hr, nr;
+	struct ctnet_err he, ne;
+	struct records *w; /* helped with once the reads are done */
+};
+
+static void *host_read_run(void *arg)
+{
+	struct host_read *h = arg;
+	/* IPv6 only when a record asks for it (then read again): IPv4-only hosts are the rule. */
+	h->hr = netd_host_view_open(&h->hv, false, &h->he);
+	h->nr = nat_doctor_read(&h->nv, &h->ne);
+	records_help(h->w);
+	return NULL;
 }
 
 int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
 	       struct ctnet_err *err)
 {
-	struct items l = { .dfd = -1 };
+	struct records w = { .dfd = -1 };
+	struct host_read h = { .hr = -EAGAIN, .nr = -EAGAIN, .w = name ? NULL : &w };
 	struct netd_uplink up;
 	struct netd_doctor_ct *nd = NULL;
 	struct nat_doctor_ct *nt = NULL;
 	size_t n_nat = 0;
-	int r;
+	bool v6 = false;
+	pthread_t tid;
+	bool threaded = pthread_create(&tid, NULL, host_read_run, &h) == 0;
+	int r = records_list(name, &w, err);
 
-	if (name) {
-		struct ct_record rec;
-		if ((r = record_read(name, &rec, err)) < 0)
-			return r;
-		if ((r = item_add(&l, &rec)) < 0)
-			return ctnet_errf(err, -r, "doctor: out of memory");
-	} else {
-		l.dfd = record_dir(false, err);
-		if (l.dfd >= 0) {
-			r = ctnet_dir_foreach(l.dfd, "records", collect, &l, err);
-			close(l.dfd);
-			if (r < 0) {
-				items_free(&l);
-				return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
-			}
-		} else if (l.dfd != -ENOENT) {
-			return l.dfd;
-		}
-		ctnet_err_clear(err);
+	if (r >= 0 && !name) {
+		__atomic_store_n(&w.listed, true, __ATOMIC_RELEASE);
+		records_take(&w, &w.a);
 	}
-	nd = calloc(l.n ? l.n : 1, sizeof(*nd));
-	nt = calloc(l.n ? l.n : 1, sizeof(*nt));
+	if (threaded)
+		pthread_join(tid, NULL);
+	else
+		host_read_run(&h);
+	if (r < 0)
+		goto out;
+	if (w.oom) {
+		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; !name && i < w.n; i++)
+		if (w.slot[i])
+			w.v[w.n_items++] = w.slot[i];
+	nd = calloc(w.n_items ? w.n_items : 1, sizeof(*nd));
+	nt = calloc(w.n_items ? w.n_items : 1, sizeof(*nt));
 	if (!nd || !nt) {
 		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		struct item *it = l.v[i];
+	for (size_t i = 0; i < w.n_items; i++) {
+		struct item *it = w.v[i];
 		nd[i] = (struct netd_doctor_ct){
 			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
 			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
@@ -173,18 +279,38 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 			.mss_clamped = !it->no_nat,
 			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
 		};
+		v6 |= it->has_v6;
 		if (!it->no_nat)
 			nt[n_nat++] = (struct nat_doctor_ct){ .c = &it->nc,
 							      .l3iface = it->bridge[0] ? it->bridge : it->host_ifname };
 	}
-	if ((r = netd_doctor(nd, l.n, &up, out, err)) < 0)
+	if (h.hr >= 0 && v6) {
+		netd_host_view_close(h.hv);
+		h.hv = NULL;
+		h.hr = netd_host_view_open(&h.hv, true, &h.he);
+	}
+	if (h.hr < 0) {
+		*err = h.he;
+		r = h.hr;
 		goto out;
-	r = nat_doctor(nt, n_nat, up.found ? up.ifname : NULL, out, err);
-	*n_checked = l.n;
+	}
+	if (h.nr < 0) {
+		*err = h.ne;
+		r = h.nr;
+		goto out;
+	}
+	/* Each container's route_localnet (a file each) while the links and packets are checked. */
+	nat_doctor_localnet_start(h.nv, nt, n_nat);
+	if ((r = netd_doctor_view(h.hv, nd, w.n_items, &up, out, err)) < 0)
+		goto out;
+	r = nat_doctor_check(h.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
+	*n_checked = w.n_items;
 out:
+	nat_doctor_view_free(h.nv); /* waits for the route_localnet reads */
+	netd_host_view_close(h.hv);
 	free(nd);
 	free(nt);
-	items_free(&l);
+	records_free(&w);
 	return r;
 }
 

@@ -108,6 +108,21 @@ static void test_ports(void)
 	T_OK("port '' rejected", ctnet_port_parse("", &p, &err) < 0);
 }
 
+struct seen {
+	int n;
+	char names[64];
+};
+
+static int seen_one(int dfd, const char *name, void *data)
+{
+	struct seen *s = data;
+	size_t len = strlen(s->names);
+	(void)dfd;
+	s->n++;
+	snprintf(s->names + len, sizeof(s->names) - len, "%s,", name);
+	return 0;
+}
+
 static void test_state(void)
 {
 	struct ctnet_err err;
@@ -122,6 +137,17 @@ static void test_state(void)
 	T_OK("absent -> ENOENT", ctnet_read_file(fd, "nope", buf, sizeof(buf), &err) == -ENOENT);
 	T_OK("symlinkat", symlinkat("f", fd, "l") == 0);
 	T_OK("symlink refused", ctnet_read_file(fd, "l", buf, sizeof(buf), &err) == -ELOOP);
+	T_OK("listed: read back", ctnet_read_listed(fd, "f", buf, sizeof(buf), &err) == 6 && !strcmp(buf, "hello\n"));
+	T_OK("listed: exactly max-1 bytes", ctnet_read_listed(fd, "f", buf, 7, &err) == 6 && !strcmp(buf, "hello\n"));
+	T_OK("listed: too large", ctnet_read_listed(fd, "f", buf, 6, &err) == -EFBIG);
+	T_OK("listed: absent -> ENOENT", ctnet_read_listed(fd, "nope", buf, sizeof(buf), &err) == -ENOENT);
+	T_OK("listed: symlink refused", ctnet_read_listed(fd, "l", buf, sizeof(buf), &err) == -ELOOP);
+	T_OK("mkdirat", mkdirat(fd, "d", 0755) == 0);
+	T_OK("listed: a directory refused", ctnet_read_listed(fd, "d", buf, sizeof(buf), &err) == -EISDIR);
+	struct seen seen = { 0 };
+	T_OK("foreach_file", ctnet_dir_foreach_file(fd, "test", seen_one, &seen, &err) == 0);
+	T_OK("foreach_file: the regular file only (not the link, not the directory)",
+	     seen.n == 1 && !strcmp(seen.names, "f,"));
 	int lk = ctnet_lock(fd, "lock", &err);
 	T_OK("lock", lk >= 0);
 	ctnet_unlock(lk);
