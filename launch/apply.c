@@ -177,6 +177,15 @@ struct view_reads {
 	bool nat_ready; /* atomic: view.nat and nat_whole are set */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/* The NAT thread then lists the records without a file (apply's to remove, or someone
+	 * else's to check for clashes) once the files' names are known (dir_done). */
+	bool dir_done, dir_ok;
+	int records;    /* record_dir(), or -1 */
+	char **others;  /* records without a file */
+	size_t n_others, cap_others;
+	int list_rc;
+	struct ctnet_err list_err;
+	struct ct_apply_plan *p;
 };
 
 /*
@@ -639,6 +648,19 @@ static int scan_record(int dfd, const char *name, void *data)
 /* The kernel, read once for every unchanged container's check (see ct_check_view): the
  * NAT table in one thread, the host's addresses, routes and sysctls in another, while the
  * plan reads the directory (struct view_reads). */
+static int collect(int dfd, const char *name, void *data)
+{
+	struct view_reads *vr = data;
+	(void)dfd;
+	if (find(vr->p, name))
+		return 0; /* read with its file */
+	if (CTNET_GROW(vr->others, vr->n_others, vr->cap_others, 16) < 0 ||
+	    !(vr->others[vr->n_others] = strdup(name)))
+		return ctnet_errf(&vr->list_err, ENOMEM, "apply: out of memory");
+	vr->n_others++;
+	return 0;
+}
+
 static void *nat_read(void *arg)
 {
 	struct ct_apply_plan *p = arg;
@@ -650,8 +672,22 @@ static void *nat_read(void *arg)
 	pthread_mutex_lock(&vr->lock);
 	__atomic_store_n(&vr->nat_ready, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vr->cond);
+	while (!vr->dir_done)
+		pthread_cond_wait(&vr->cond, &vr->lock);
 	pthread_mutex_unlock(&vr->lock);
+	if (vr->dir_ok && vr->records >= 0)
+		vr->list_rc = ctnet_dir_foreach(vr->records, "records", collect, vr, &vr->list_err);
 	return NULL;
+}
+
+/* The files' names are all known (or the plan failed): the records can be listed. */
+static void view_dir_done(struct view_reads *vr, bool ok)
+{
+	pthread_mutex_lock(&vr->lock);
+	vr->dir_done = true;
+	vr->dir_ok = ok;
+	pthread_cond_broadcast(&vr->cond);
+	pthread_mutex_unlock(&vr->lock);
 }
 
 static void *host_read(void *arg)
@@ -665,14 +701,19 @@ static void *host_read(void *arg)
 	return NULL;
 }
 
-static void view_start(struct ct_apply_plan *p, struct view_reads *vr)
+static void view_start(struct ct_apply_plan *p, struct view_reads *vr, int records)
 {
 	memset(vr, 0, sizeof(*vr));
 	pthread_mutex_init(&vr->lock, NULL);
 	pthread_cond_init(&vr->cond, NULL);
+	vr->p = p;
+	vr->records = records;
 	p->reads = vr;
-	if (!(vr->nat_threaded = pthread_create(&vr->nat_tid, NULL, nat_read, p) == 0))
+	if (!(vr->nat_threaded = pthread_create(&vr->nat_tid, NULL, nat_read, p) == 0)) {
+		vr->dir_done = true; /* read here, now: the records are listed after the files */
 		nat_read(p);
+		vr->dir_done = false;
+	}
 	if (!(vr->host_threaded = pthread_create(&vr->host_tid, NULL, host_read, &p->view) == 0))
 		host_read(&p->view);
 }
@@ -688,8 +729,12 @@ static void view_host_wait(struct view_reads *vr)
 static void view_end(struct ct_apply_plan *p, struct view_reads *vr)
 {
 	view_host_wait(vr);
+	if (!vr->dir_done)
+		view_dir_done(vr, false);
 	if (vr->nat_threaded)
 		pthread_join(vr->nat_tid, NULL);
+	else if (vr->dir_ok && vr->records >= 0) /* no thread: listed here */
+		vr->list_rc = ctnet_dir_foreach(vr->records, "records", collect, vr, &vr->list_err);
 	vr->nat_threaded = false;
 	pthread_mutex_destroy(&vr->lock);
 	pthread_cond_destroy(&vr->cond);
@@ -739,30 +784,35 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	snprintf(p->origin, sizeof(p->origin), "apply:%.*s", (int)(sizeof(p->origin) - 7), real);
 	clock_gettime(CLOCK_REALTIME, &p->started);
 	p->view.deep = deep;
-	view_start(p, &vr);
+	/* The records directory, once: the files' records, then the others. */
+	dfd = record_dir(false, err);
+	if (dfd < 0 && dfd != -ENOENT)
+		return dfd;
+	view_start(p, &vr, dfd);
 	ct_index_load(p->dir, &p->index);
 	rc = read_dir(p, err);
+	p->n_files = p->n;
+	view_dir_done(&vr, rc >= 0);
 	view_host_wait(&vr);
 	if (rc < 0)
 		goto out;
-	p->n_files = p->n;
-	/* The records directory, once: the files' records, then the scan for the others. */
-	dfd = record_dir(false, err);
-	if (dfd < 0 && dfd != -ENOENT) {
-		rc = dfd;
-		goto out;
-	}
 	if ((rc = read_files(p, dfd, &vr, err)) < 0)
 		goto out;
 	if ((rc = claims_build(p, &claims, err)) < 0)
 		goto out;
 	view_end(p, &vr);
 	host_check(p);
-	if (!(sc.r = malloc(sizeof(*sc.r)))) {
+	if (vr.list_rc < 0) {
+		rc = ctnet_errf(err, -vr.list_rc, "%s", vr.list_err.msg);
+		goto out;
+	}
+	if (vr.n_others && !(sc.r = malloc(sizeof(*sc.r)))) {
 		rc = ctnet_errf(err, ENOMEM, "apply: out of memory");
 		goto out;
 	}
-	rc = dfd < 0 ? 0 : ctnet_dir_foreach(dfd, "records", scan_record, &sc, err);
+	/* Each running container without a file: ours (to remove) or someone else's. */
+	for (size_t i = 0; i < vr.n_others && rc >= 0; i++)
+		rc = scan_record(dfd, vr.others[i], &sc);
 	free(sc.r);
 	if (rc < 0)
 		goto out;
@@ -772,6 +822,9 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 out:
 	if (p->reads)
 		view_end(p, &vr);
+	for (size_t i = 0; i < vr.n_others; i++)
+		free(vr.others[i]);
+	free(vr.others);
 	if (dfd >= 0)
 		close(dfd);
 	claims_free(&claims);
