@@ -159,7 +159,7 @@ static int keep_keys(struct ct_apply_item *it, const struct ct_spec *s, const st
 
 struct reader {
 	struct ct_apply_plan *p;
-	int records; /* record_dir(), or -1 when there is none yet */
+	int records; /* record_dir(), or < 0 when there is none yet */
 	size_t next; /* the next item to take (atomic) */
 	size_t next_nat; /* the same, for the NAT lookups left until the table is read */
 	struct view_reads *vr;
@@ -412,9 +412,9 @@ static void *reader_run(void *arg)
  * is read-only here (the plan's view; setns() is per thread). The first failing file in
  * name order is the error, whatever thread saw it first.
  */
-static int read_files(struct ct_apply_plan *p, int records, struct view_reads *vr, struct ctnet_err *err)
+static int read_files(struct ct_apply_plan *p, struct view_reads *vr, struct ctnet_err *err)
 {
-	struct reader rd = { .p = p, .records = records, .vr = vr };
+	struct reader rd = { .p = p, .records = vr->records, .vr = vr };
 	pthread_t tid[3];
 	unsigned started = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -796,7 +796,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	view_host_wait(&vr);
 	if (rc < 0)
 		goto out;
-	if ((rc = read_files(p, dfd, &vr, err)) < 0)
+	if ((rc = read_files(p, &vr, err)) < 0)
 		goto out;
 	if ((rc = claims_build(p, &claims, err)) < 0)
 		goto out;
@@ -1014,27 +1014,32 @@ int ct_apply_run(struct ct_apply_plan *p,
 	return failed;
 }
 
+/* A file the next index lists: found unchanged and whole, vouched for by the index or
+ * read long enough after it changed. */
+static bool indexable(const struct ct_apply_item *it)
+{
+	return it->has_file && it->op == CT_APPLY_VERIFY && it->checked && (it->ix || it->fresh);
+}
+
 int ct_apply_index_save(const struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	struct ct_index_out *out;
 	size_t n = 0, kept = 0, fresh = 0;
 	int rc;
 
-	for (size_t i = 0; i < p->n; i++) {
-		const struct ct_apply_item *it = &p->v[i];
-		bool keep = it->has_file && it->op == CT_APPLY_VERIFY && it->checked;
-		kept += keep && it->ix;
-		fresh += keep && !it->ix && it->fresh;
-	}
+	for (size_t i = 0; i < p->n; i++)
+		if (indexable(&p->v[i])) {
+			kept += p->v[i].ix != NULL;
+			fresh += !p->v[i].ix;
+		}
 	if (!fresh && kept == p->index.n)
 		return 0; /* the index as it is */
 	if (!(out = malloc((kept + fresh + 1) * sizeof(*out))))
 		return ctnet_errf(err, ENOMEM, "apply index: out of memory");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ct_apply_item *it = &p->v[i];
-		if (!it->has_file || it->op != CT_APPLY_VERIFY || !it->checked || (!it->ix && !it->fresh))
-			continue;
-		out[n++] = (struct ct_index_out){ it->name, it->ix, it->ix ? NULL : it->fresh };
+		if (indexable(it))
+			out[n++] = (struct ct_index_out){ it->name, it->ix, it->ix ? NULL : it->fresh };
 	}
 	rc = ct_index_save(p->dir, &p->index, out, n, err);
 	free(out);

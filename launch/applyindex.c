@@ -95,10 +95,10 @@ void ct_index_free(struct ct_apply_index *ix)
 	*ix = (struct ct_apply_index){ 0 };
 }
 
-#define ID_SCAN "%llu %llu %llu %lld %ld %lld %ld %u %o"
+/* An identity, as written and read back (the same conversions for printf and scanf). */
+#define ID_FMT "%llu %llu %llu %lld %ld %lld %ld %u %o"
 #define ID_ARGS(p) &(p)->dev, &(p)->ino, &(p)->size, &(p)->mtime_s, &(p)->mtime_ns, &(p)->ctime_s, \
 		&(p)->ctime_ns, &(p)->uid, &(p)->mode
-#define ID_PRINT "%llu %llu %llu %lld %ld %lld %ld %u %o"
 #define ID_VALS(p) (p)->dev, (p)->ino, (p)->size, (p)->mtime_s, (p)->mtime_ns, (p)->ctime_s, \
 		(p)->ctime_ns, (p)->uid, (p)->mode
 #define LINE_MAX_ 512
@@ -115,7 +115,7 @@ bool ct_index_entry(const struct ct_apply_index *ix, const char *line, struct ct
 		return false;
 	memcpy(buf, line, (size_t)(nl - line));
 	buf[nl - line] = '\0';
-	if (sscanf(buf, "%64s " ID_SCAN " " ID_SCAN " %zu%n", name, ID_ARGS(&e->id), ID_ARGS(&e->rec_id), &len,
+	if (sscanf(buf, "%64s " ID_FMT " " ID_FMT " %zu%n", name, ID_ARGS(&e->id), ID_ARGS(&e->rec_id), &len,
 		   &used) != 20 || buf[used] != '\0' || !len || len >= CT_RECORD_MAX ||
 	    len + 1 >= (size_t)(end - nl) || nl[1 + len] != '\n')
 		return false;
@@ -237,7 +237,7 @@ int ct_index_save(const char *dir, const struct ct_apply_index *ix, const struct
 			continue;
 		}
 		const struct ct_index_fresh *f = out[i].fresh;
-		int w = snprintf(buf + len, cap - len, "%s " ID_PRINT " " ID_PRINT " %zu\n", out[i].name,
+		int w = snprintf(buf + len, cap - len, "%s " ID_FMT " " ID_FMT " %zu\n", out[i].name,
 				 ID_VALS(&f->id), ID_VALS(&f->rec_id), f->len);
 		len = w < 0 ? cap : len + (size_t)w;
 		if (len + f->len + 1 >= cap) {

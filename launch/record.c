@@ -359,10 +359,10 @@ int record_read_at(int dfd, const char *name, struct ct_record *r, struct ctnet_
 	return n < 0 ? (int)n : 0;
 }
 
-ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char *buf, size_t max,
-			    struct stat *st, struct ctnet_err *err)
+/* The text read into buf (n bytes, or -errno) parsed into r: n, or -errno. */
+static ssize_t parsed(ssize_t n, const char *buf, const char *name, struct ct_record *r,
+		      struct ctnet_err *err)
 {
-	ssize_t n = ctnet_read_file_stat(dfd, name, buf, max < RECORD_MAX ? max : RECORD_MAX, st, err);
 	if (n == -ENOENT)
 		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
 	if (n < 0)
@@ -371,16 +371,18 @@ ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char
 	return rc < 0 ? rc : n;
 }
 
+ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char *buf, size_t max,
+			    struct stat *st, struct ctnet_err *err)
+{
+	max = max < RECORD_MAX ? max : RECORD_MAX;
+	return parsed(ctnet_read_file_stat(dfd, name, buf, max, st, err), buf, name, r, err);
+}
+
 int record_read_listed(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
 {
 	char buf[RECORD_MAX];
-	ssize_t n = ctnet_read_listed(dfd, name, buf, sizeof(buf), err);
-
-	if (n == -ENOENT)
-		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
-	if (n < 0)
-		return (int)n;
-	return record_parse(buf, (size_t)n, name, r, err);
+	ssize_t n = parsed(ctnet_read_listed(dfd, name, buf, sizeof(buf), err), buf, name, r, err);
+	return n < 0 ? (int)n : 0;
 }
 
 int record_remove(const char *name, struct ctnet_err *err)

@@ -196,17 +196,16 @@ fail:
 	return r;
 }
 
-ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
-			struct ctnet_err *err)
-{
-	return ctnet_read_file_stat(dirfd, name, buf, max, NULL, err);
-}
-
-ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max, struct stat *st_out,
-			     struct ctnet_err *err)
+/*
+ * name below dirfd into buf. Unless listed (a name the directory listed as a regular file),
+ * the file is checked to be one and its size ends the reading; a listed one ends at the
+ * first read shorter than asked (a directory fails that read with EISDIR).
+ */
+static ssize_t read_file(int dirfd, const char *name, char *buf, size_t max, bool listed,
+			 struct stat *st_out, struct ctnet_err *err)
 {
 	char shown[CTNET_SHOW_MAX];
-	struct stat st;
+	struct stat st = { 0 };
 	size_t off = 0;
 	int fd;
 
@@ -218,7 +217,7 @@ ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max,
 					  ctnet_show(name, shown));
 		return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (!listed && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		close(fd);
 		return ctnet_errf(err, EINVAL, "read \"%s\": not a regular file",
 				  ctnet_show(name, shown));
@@ -247,7 +246,7 @@ ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max,
 		}
 		off += (size_t)n;
 		/* A regular file that returns less than asked is at its end: no extra read. */
-		if (off + 1 < max && off >= (size_t)st.st_size) {
+		if (off + 1 < max && (listed || off >= (size_t)st.st_size)) {
 			close(fd);
 			break;
 		}
@@ -258,41 +257,21 @@ ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max,
 	return (ssize_t)off;
 }
 
+ssize_t ctnet_read_file(int dirfd, const char *name, char *buf, size_t max,
+			struct ctnet_err *err)
+{
+	return read_file(dirfd, name, buf, max, false, NULL, err);
+}
+
+ssize_t ctnet_read_file_stat(int dirfd, const char *name, char *buf, size_t max, struct stat *st_out,
+			     struct ctnet_err *err)
+{
+	return read_file(dirfd, name, buf, max, false, st_out, err);
+}
+
 ssize_t ctnet_read_listed(int dirfd, const char *name, char *buf, size_t max, struct ctnet_err *err)
 {
-	char shown[CTNET_SHOW_MAX];
-	size_t off = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0) {
-		int e = errno;
-		if (e == ELOOP)
-			return ctnet_errf(err, ELOOP, "read \"%s\": is a symbolic link", ctnet_show(name, shown));
-		return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + off, max - 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return ctnet_err_sys(err, e, "read \"%s\"", ctnet_show(name, shown));
-		}
-		off += (size_t)n;
-		if (off + 1 < max) /* short (or empty): the end of a regular file */
-			break;
-		char c;
-		if (read(fd, &c, 1) != 0) {
-			close(fd);
-			return ctnet_errf(err, EFBIG, "read \"%s\": larger than %zu bytes",
-					  ctnet_show(name, shown), max - 1);
-		}
-		break;
-	}
-	close(fd);
-	buf[off] = '\0';
-	return (ssize_t)off;
+	return read_file(dirfd, name, buf, max, true, NULL, err);
 }
 
 /* The writer's PID in ".NAME.PID.tmp", or 0 when name is not such a file. */
@@ -444,33 +423,9 @@ void ctnet_unlock(int fd)
 		close(fd);
 }
 
-int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
-		      void *data, struct ctnet_err *err)
-{
-	int fd = dup(dfd), rc = 0;
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return ctnet_err_sys(err, errno, "read %s", what);
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
-		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
-			continue;
-		rc = cb(dfd, de->d_name, data);
-		if (rc)
-			break;
-	}
-	closedir(d);
-	return rc;
-}
-
-int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
-			   void *data, struct ctnet_err *err)
+/* The entries of dfd (names ctnet could have written); only regular files with files. */
+static int dir_walk(int dfd, const char *what, bool files, int (*cb)(int dfd, const char *name, void *data),
+		    void *data, struct ctnet_err *err)
 {
 	int fd = dup(dfd), rc = 0;
 	struct dirent *de;
@@ -484,10 +439,11 @@ int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const c
 	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct stat st;
+		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
 		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
 			continue;
 		/* The listing says what it is; a file system that does not say is asked. */
-		if (de->d_type != DT_REG &&
+		if (files && de->d_type != DT_REG &&
 		    (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		     !S_ISREG(st.st_mode)))
 			continue;
@@ -497,4 +453,16 @@ int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const c
 	}
 	closedir(d);
 	return rc;
+}
+
+int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+		      void *data, struct ctnet_err *err)
+{
+	return dir_walk(dfd, what, false, cb, data, err);
+}
+
+int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
+			   void *data, struct ctnet_err *err)
+{
+	return dir_walk(dfd, what, true, cb, data, err);
 }

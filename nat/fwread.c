@@ -298,24 +298,31 @@ static int read_rules(struct mnl_socket *nl, struct fw_ruleset *rs, int family, 
 	return 0;
 }
 
-int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err)
+/* Every table's chains into rs (sorted), on a socket *nl opened here; 0 or -errno. */
+static int chains_read(struct mnl_socket **nl, struct fw_ruleset *rs, struct ctnet_err *err)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
 	struct rd d = { .rs = rs };
 	int r;
 
 	memset(rs, 0, sizeof(*rs));
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "nftables: open netlink");
-		goto out;
-	}
-	if ((r = dump(nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0) {
-		r = d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
-			  : ctnet_err_sys(err, -r, "nftables: read chains");
-		goto out;
-	}
+	*nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!*nl || mnl_socket_bind(*nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return ctnet_err_sys(err, errno, "nftables: open netlink");
+	if ((r = dump(*nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0)
+		return d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
+			     : ctnet_err_sys(err, -r, "nftables: read chains");
 	if (rs->n_chains)
 		qsort(rs->chains, rs->n_chains, sizeof(*rs->chains), chain_cmp);
+	return 0;
+}
+
+int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err)
+{
+	struct mnl_socket *nl = NULL;
+	int r;
+
+	if ((r = chains_read(&nl, rs, err)) < 0)
+		goto out;
 	if (chains_only) {
 		index_rules(rs);
 		r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
@@ -332,22 +339,11 @@ out:
 
 int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	struct rd d = { .rs = rs };
+	struct mnl_socket *nl = NULL;
 	int r;
 
-	memset(rs, 0, sizeof(*rs));
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "nftables: open netlink");
+	if ((r = chains_read(&nl, rs, err)) < 0)
 		goto out;
-	}
-	if ((r = dump(nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0) {
-		r = d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
-			  : ctnet_err_sys(err, -r, "nftables: read chains");
-		goto out;
-	}
-	if (rs->n_chains)
-		qsort(rs->chains, rs->n_chains, sizeof(*rs->chains), chain_cmp);
 	index_rules(rs);
 	r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
 	/* Sorted by family and table: a table's chains are neighbours. */
