@@ -108,14 +108,14 @@ int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_s
 	     struct cni_err *ce);
 
 /* The commands. ADD and CHECK may fill *result (printed by main on success). */
-int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,
+int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, json_t **result,
 	    struct cni_err *ce);
-int cni_del(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
-int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
+int cni_del(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
+int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce);
 /* Removes this network's attachments missing from conf->valid; *removed counts them. */
-int cni_gc(const struct cni_conf *conf, unsigned *removed, struct cni_err *ce);
+int cni_gc(struct ctnet_kern *kern, const struct cni_conf *conf, unsigned *removed, struct cni_err *ce);
 /* 0 when ADD can work now (state dirs usable, CAP_NET_ADMIN, nftables answering); code 50. */
-int cni_status(const struct cni_conf *conf, struct cni_err *ce);
+int cni_status(struct ctnet_kern *kern, const struct cni_conf *conf, struct cni_err *ce);
 
 /* netns.c: look at links inside a namespace (enters it and comes back). */
 /* MAC "aa:bb:cc:dd:ee:ff" of ifname; nsfd -1 = the current namespace. */

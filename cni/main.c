@@ -68,8 +68,10 @@ int main(int argc, char **argv)
 	char vbuf[16];
 	size_t len = 0;
 	unsigned removed;
+	struct ctnet_kern kernel, *kern = &kernel;
 	int rc;
 
+	ctnet_kern_init(kern);
 	ctnet_prog = "ctnet-cni";
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
@@ -98,11 +100,11 @@ int main(int argc, char **argv)
 	case CNI_VERSION:
 		result = cni_version_json(conf.version[0] ? conf.version : NULL);
 		break;
-	case CNI_ADD: rc = cni_add(&env, &conf, &result, &ce); break;
-	case CNI_DEL: rc = cni_del(&env, &conf, &ce); break;
-	case CNI_CHECK: rc = cni_check(&env, &conf, &ce); break;
-	case CNI_GC: rc = cni_gc(&conf, &removed, &ce); break;
-	case CNI_STATUS: rc = cni_status(&conf, &ce); break;
+	case CNI_ADD: rc = cni_add(kern, &env, &conf, &result, &ce); break;
+	case CNI_DEL: rc = cni_del(kern, &env, &conf, &ce); break;
+	case CNI_CHECK: rc = cni_check(kern, &env, &conf, &ce); break;
+	case CNI_GC: rc = cni_gc(kern, &conf, &removed, &ce); break;
+	case CNI_STATUS: rc = cni_status(kern, &conf, &ce); break;
 	}
 	if (rc < 0)
 		goto fail;
@@ -113,13 +115,13 @@ int main(int argc, char **argv)
 	}
 	cni_conf_free(&conf);
 	rc = fflush(stdout) == 0 ? 0 : CTNET_EXIT_FAIL;
-	nat_release(true);
+	nat_release(kern, true);
 	return rc;
 fail:
 	json_decref(result);
 	ctnet_json_print(stdout, cni_err_json(&ce, error_version(&conf, text, len, vbuf, sizeof(vbuf))));
 	ctnet_cli_fail(&ce.e);
 	cni_conf_free(&conf);
-	nat_release(true);
+	nat_release(kern, true);
 	return CTNET_EXIT_FAIL;
 }

@@ -127,7 +127,7 @@ int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_s
 	return 0;
 }
 
-int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **result,
+int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, json_t **result,
 	    struct cni_err *ce)
 {
 	struct cni_attachment a = { 0 }, old;
@@ -167,13 +167,13 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 		struct ctnet_addr gw;
 		bridge_gateway(conf, &gw);
 		/* Shared by every attachment of the network: made once, never removed by DEL. */
-		if ((rc = netd_bridge_add(o.bridge, &gw, &ce->e)) < 0)
+		if ((rc = netd_bridge_add(kern, o.bridge, &gw, &ce->e)) < 0)
 			return fail_code(ce, rc);
 	}
 	/* Written first so DEL and GC find a half-made attachment after a crash. */
 	if ((rc = cni_attachment_write(&a, &ce->e)) < 0)
 		return fail_code(ce, rc);
-	if ((rc = ct_up(&o, &rec, NULL, &ce->e)) < 0)
+	if ((rc = ct_up(kern, &o, &rec, NULL, &ce->e)) < 0)
 		goto fail_record;
 	*result = result_json(env, conf, &rec, nsfd);
 	return 0;
@@ -184,15 +184,15 @@ fail_record:
 }
 
 /* Takes the attachment down; absent or with its namespace gone is success. */
-static int del_locked(const char *name, struct cni_err *ce)
+static int del_locked(struct ctnet_kern *kern, const char *name, struct cni_err *ce)
 {
-	int rc = ct_down(name, false, NULL, &ce->e);
+	int rc = ct_down(kern, name, false, NULL, &ce->e);
 	if (rc == 0)
 		rc = cni_attachment_remove(name, &ce->e);
 	return rc < 0 ? fail_code(ce, rc) : 0;
 }
 
-int cni_del(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
+int cni_del(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
 {
 	char name[CTNET_NAME_MAX + 1];
 	_cleanup_close_ int lock = -1;
@@ -201,7 +201,7 @@ int cni_del(const struct cni_env *env, const struct cni_conf *conf, struct cni_e
 	cni_attachment_name(env->container_id, env->ifname, name);
 	if ((lock = open_lock(name, ce)) < 0)
 		return lock;
-	return del_locked(name, ce);
+	return del_locked(kern, name, ce);
 }
 
 /* --- CHECK --- */
@@ -234,7 +234,7 @@ static int check_prev(const struct cni_env *env, const struct cni_conf *conf,
 	return 0;
 }
 
-int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
+int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
 {
 	struct cni_attachment a;
 	struct ct_record rec;
@@ -268,7 +268,7 @@ int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni
 	if (rec.ns_ino && (dev != rec.ns_dev || ino != rec.ns_ino))
 		return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": CNI_NETNS is not the namespace ADD used",
 				name);
-	rc = netd_exists(name, rec.host_ifname, &ce->e);
+	rc = netd_exists(kern, name, rec.host_ifname, &ce->e);
 	if (rc < 0)
 		return fail_code(ce, rc);
 	if (rc == 0)
@@ -307,7 +307,7 @@ int cni_check(const struct cni_env *env, const struct cni_conf *conf, struct cni
 		c->iface = rec.host_ifname;
 		c->n_forwards = rec.spec.n_forwards;
 		memcpy(c->forwards, rec.spec.forwards, sizeof(c->forwards[0]) * c->n_forwards);
-		rc = nat_counters_read(&cn, &ce->e);
+		rc = nat_counters_read(kern, &cn, &ce->e);
 		missing = rc < 0 ? 0 : nat_counters_missing(cn, c);
 		nat_counters_free(cn);
 		free(c);
@@ -359,7 +359,7 @@ static int gc_collect(const struct cni_attachment *a, void *data)
 	return 0;
 }
 
-int cni_gc(const struct cni_conf *conf, unsigned *removed, struct cni_err *ce)
+int cni_gc(struct ctnet_kern *kern, const struct cni_conf *conf, unsigned *removed, struct cni_err *ce)
 {
 	struct gc_ctx g = { .conf = conf };
 	int rc;
@@ -379,7 +379,7 @@ int cni_gc(const struct cni_conf *conf, unsigned *removed, struct cni_err *ce)
 		if (cni_attachment_read(g.names[i], &a, &ce->e) < 0 || strcmp(a.network, conf->name) ||
 		    gc_valid(conf, &a))
 			continue;
-		if ((rc = del_locked(g.names[i], ce)) == 0)
+		if ((rc = del_locked(kern, g.names[i], ce)) == 0)
 			(*removed)++;
 	}
 	free(g.names);
@@ -388,7 +388,7 @@ int cni_gc(const struct cni_conf *conf, unsigned *removed, struct cni_err *ce)
 
 /* --- STATUS --- */
 
-int cni_status(const struct cni_conf *conf, struct cni_err *ce)
+int cni_status(struct ctnet_kern *kern, const struct cni_conf *conf, struct cni_err *ce)
 {
 	int fd, rc;
 
@@ -403,7 +403,7 @@ int cni_status(const struct cni_conf *conf, struct cni_err *ce)
 	if ((rc = ctnet_caps_require(CTNET_CAP_NET_ADMIN, "ctnet-cni", &ce->e)) < 0)
 		return cni_code(ce, CNI_ERR_NOT_AVAILABLE, rc);
 	/* Reading ctnet's table proves nftables answers; a missing table is made by ADD. */
-	if (conf->ip_masq && (rc = nat_check(NULL, NULL, &ce->e)) < 0)
+	if (conf->ip_masq && (rc = nat_check(kern, NULL, NULL, &ce->e)) < 0)
 		return cni_code(ce, CNI_ERR_NOT_AVAILABLE, rc);
 	return 0;
 }

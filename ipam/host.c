@@ -7,6 +7,7 @@
  * however many addresses and routes the host has.
  */
 #include "ipam.h"
+#include "nlsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 struct match {
 	bool found;
@@ -43,56 +43,34 @@ static int match_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int ipam_host_open(struct ipam_host *h, struct ctnet_err *err)
-{
-	h->nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!h->nl || mnl_socket_bind(h->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-		if (h->nl)
-			mnl_socket_close(h->nl);
-		h->nl = NULL;
-		return ctnet_err_sys(err, e, "rtnetlink: open");
-	}
-	h->seq = (uint32_t)time(NULL);
-	return 0;
-}
-
-void ipam_host_close(struct ipam_host *h)
-{
-	if (h->nl)
-		mnl_socket_close(h->nl);
-	h->nl = NULL;
-}
-
 int ipam_host_clash(struct ipam_host *h, const struct ctnet_addr *a, bool routes, const char *own_ifname,
 		    char *why, size_t whysize, struct ctnet_err *err)
 {
-	char buf[8192], ip[CTNET_ADDR_STRLEN], ifn[IFNAMSIZ] = "?", net[INET6_ADDRSTRLEN];
+	char buf[256] __attribute__((aligned(4))) = { 0 };
+	char ip[CTNET_ADDR_STRLEN], ifn[IFNAMSIZ] = "?", net[INET6_ADDRSTRLEN];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rt;
 	struct match m = { 0 };
 	size_t alen = a->family == AF_INET6 ? 16 : 4;
-	ssize_t n;
+	struct ctnet_nl *nl;
+	struct ctnet_err e;
 	int r;
 
 	if (!a->family)
 		return 0;
-	if (!h->nl && (r = ipam_host_open(h, err)) < 0)
+	if ((r = ctnet_kern_rt(h->kern, &nl, err)) < 0)
 		return r;
 	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = ++h->seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtm_family = (uint8_t)a->family;
 	rt->rtm_dst_len = (uint8_t)(alen * 8);
 	rt->rtm_flags = RTM_F_FIB_MATCH;
 	mnl_attr_put(nlh, RTA_DST, alen, a->bytes);
-	if (mnl_socket_sendto(h->nl, nlh, nlh->nlmsg_len) < 0)
-		return ctnet_err_sys(err, errno, "rtnetlink: route lookup");
-	n = mnl_socket_recvfrom(h->nl, buf, sizeof(buf));
-	if (n < 0)
-		return ctnet_err_sys(err, errno, "rtnetlink: route lookup");
-	r = mnl_cb_run(buf, (size_t)n, h->seq, mnl_socket_get_portid(h->nl), match_cb, &m);
+	r = ctnet_nl_request(nl, nlh, match_cb, &m, 0, &e, "rtnetlink: route lookup");
+	if (r == -ETIMEDOUT || r == -ENOBUFS || r == -EMSGSIZE) {
+		*err = e;
+		return r;
+	}
 	if (r < 0) /* no route to it (ENETUNREACH...): not in use here */
 		return 0;
 	if (!m.found)

@@ -783,11 +783,11 @@ static int alloc_new(struct alloc *a, const char *name, struct ipam_lease *out,
 	return alloc_commit(a, out, err);
 }
 
-int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
+int ipam_alloc(struct ctnet_kern *kern, const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
 	       struct ctnet_err *err)
 {
 	struct conf_taken taken = { 0 };
-	struct alloc a = { .taken = &taken, .ipv6 = opts->ipv6, .mapfd = -1 };
+	struct alloc a = { .taken = &taken, .host = { kern }, .ipv6 = opts->ipv6, .mapfd = -1 };
 	struct ctx c;
 	int r;
 
@@ -809,7 +809,6 @@ int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease
 		close(a.mapfd);
 	ctx_close(&c);
 out_taken:
-	ipam_host_close(&a.host);
 	free(taken.v);
 	return r;
 }
@@ -843,7 +842,7 @@ static bool same_addrs(const struct ipam_lease *a, const struct ipam_lease *b)
 		(!a->host.family || ctnet_addr_equal(&a->host, &b->host)));
 }
 
-int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct ctnet_addr *local,
+int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_addr *host, const struct ctnet_addr *local,
 		 const struct ipam_opts *opts, struct ipam_lease *out, struct ctnet_err *err)
 {
 	struct conf_taken taken = { 0 };
@@ -911,9 +910,8 @@ int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct c
 		goto out;
 	r = lease_addrs_free(&c, &taken, &want, why, sizeof(why), err);
 	if (r == 1) {
-		struct ipam_host hs = { 0 };
+		struct ipam_host hs = { kern };
 		r = host_free(&hs, &want, why, sizeof(why), err);
-		ipam_host_close(&hs);
 	}
 	if (r < 0)
 		goto out;

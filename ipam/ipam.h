@@ -49,6 +49,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "kern.h"
 #include "name.h"
 
 #define IPAM_DEFAULT_POOL "10.233.0.0/16"
@@ -76,14 +77,14 @@ struct ipam_opts {
  * lease is returned as is (with IPv6 added when opts->ipv6 asks and it has none), unless
  * opts names another pool or mode (-EEXIST). A full pool is -ENOSPC.
  */
-int ipam_alloc(const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
+int ipam_alloc(struct ctnet_kern *kern, const char *name, const struct ipam_opts *opts, struct ipam_lease *out,
 	       struct ctnet_err *err);
 /*
  * A static lease with the given addresses (host may be NULL with opts->single). Fails with
  * -EADDRINUSE naming the owner when taken, -EINVAL when outside the pool; the same
  * addresses for the same name again succeed.
  */
-int ipam_reserve(const char *name, const struct ctnet_addr *host, const struct ctnet_addr *local,
+int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_addr *host, const struct ctnet_addr *local,
 		 const struct ipam_opts *opts, struct ipam_lease *out, struct ctnet_err *err);
 /* Releases name's lease (in every pool); absent is success. */
 int ipam_release(const char *name, struct ctnet_err *err);
@@ -117,13 +118,10 @@ void ipam_v6_of(const struct ctnet_addr *ula48, const struct ctnet_addr *v4,
 		struct ctnet_addr *out);
 
 /* --- the host's own use of an address (host.c) --- */
-struct mnl_socket;
+/* The host's routing table, asked through kern's rtnetlink handle. */
 struct ipam_host {
-	struct mnl_socket *nl; /* opened on first use */
-	uint32_t seq;
+	struct ctnet_kern *kern;
 };
-int ipam_host_open(struct ipam_host *h, struct ctnet_err *err);
-void ipam_host_close(struct ipam_host *h);
 /*
  * 1 when a is an address of a host interface, or (routes) inside a route with a prefix via
  * an interface (a VPN's subnet), why naming the interface; 0 when not; -errno. A match on

@@ -222,7 +222,10 @@ int main(int argc, char **argv)
 				       ctnet_show(argv[optind], show));
 
 	if (!strcmp(cmd->name, "alloc")) {
-		r = ipam_alloc(name, &opts, &lease, &err);
+		struct ctnet_kern kern;
+		ctnet_kern_init(&kern);
+		r = ipam_alloc(&kern, name, &opts, &lease, &err);
+		ctnet_kern_close(&kern);
 	} else if (!strcmp(cmd->name, "reserve")) {
 		struct ctnet_addr host, local;
 		if (!local_s)
@@ -234,7 +237,10 @@ int main(int argc, char **argv)
 		    (host_s && ctnet_addr_parse(host_s, AF_INET, CTNET_ADDR_PREFIX_OK, "host address",
 						&host, &err) < 0))
 			return ctnet_cli_fail(&err);
-		r = ipam_reserve(name, host_s ? &host : NULL, &local, &opts, &lease, &err);
+		struct ctnet_kern kern;
+		ctnet_kern_init(&kern);
+		r = ipam_reserve(&kern, name, host_s ? &host : NULL, &local, &opts, &lease, &err);
+		ctnet_kern_close(&kern);
 	} else if (!strcmp(cmd->name, "release")) {
 		r = ipam_release(name, &err);
 		return r < 0 ? ctnet_cli_fail(&err) : CTNET_EXIT_OK;

@@ -233,7 +233,7 @@ static bool from_index(struct reader *rd, struct ct_apply_item *it, const char *
  * (5,000 of them stay small). A file the index vouched for whose container needs a repair
  * is read again, as any other.
  */
-static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_record *rec,
+static int read_one(struct ctnet_kern *kern, struct reader *rd, struct ct_apply_item *it, struct ct_record *rec,
 		    struct ctnet_err *err)
 {
 	struct ct_apply_plan *p = rd->p;
@@ -299,7 +299,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 					  p->dir, it->name, it->name,
 					  rec->spec.origin[0] ? ctnet_show(rec->spec.origin, shown) : "made by hand");
 		/* With a host view the check below looks for the link (without a request of its own). */
-		if (!(view.host && (view.nat || view.nat_later) ? ct_state_record(rec, &why) : ct_state(rec, &why)))
+		if (!(view.host && (view.nat || view.nat_later) ? ct_state_record(rec, &why) : ct_state(kern, rec, &why)))
 			return 0; /* stale: brought up anew (ADD) */
 	}
 	it->v6 |= rec->has_v6;
@@ -310,7 +310,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 		return ctnet_errf(err, ENOMEM, "apply: out of memory");
 	if (it->op == CT_APPLY_VERIFY) {
 		struct ctnet_err e2;
-		if (ct_check_view(s, rec, &view, &e2) == 0) {
+		if (ct_check_view(kern, s, rec, &view, &e2) == 0) {
 			if (view.nat_later && it->nat) {
 				struct nat_container *c = malloc(sizeof(*c));
 				if (!c)
@@ -337,7 +337,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 			}
 		} else if (indexed) {
 			it->index_missed = true; /* a repair: up gets the file as read */
-			return read_one(rd, it, rec, err);
+			return read_one(kern, rd, it, rec, err);
 		} else {
 			free(it->what);
 			if (!(it->what = strdup("the kernel lacks part of it: repair")))
@@ -349,7 +349,7 @@ static int read_one(struct reader *rd, struct ct_apply_item *it, struct ct_recor
 
 /* An item read before the NAT table was: its elements, looked up now. Missing ones (or no
  * table read at all) and the item is read again, with the whole view. */
-static int nat_lookup(struct reader *rd, struct ct_apply_item *it, struct nat_container *c,
+static int nat_lookup(struct ctnet_kern *kern, struct reader *rd, struct ct_apply_item *it, struct nat_container *c,
 		      struct ct_record *rec, struct ctnet_err *err)
 {
 	const struct ct_view *v = &rd->p->view;
@@ -367,7 +367,7 @@ static int nat_lookup(struct reader *rd, struct ct_apply_item *it, struct nat_co
 		return 0;
 	it->checked = false;
 	it->index_missed = true;
-	return read_one(rd, it, rec, err);
+	return read_one(kern, rd, it, rec, err);
 }
 
 static void keep_error(struct ct_apply_item *it, int rc, const struct ctnet_err *e)
@@ -378,8 +378,10 @@ static void keep_error(struct ct_apply_item *it, int rc, const struct ctnet_err 
 	}
 }
 
+/* A reader thread: its own kernel connection (a handle is one conversation at a time). */
 static void *reader_run(void *arg)
 {
+	struct ctnet_kern kernel, *kern = &kernel;
 	struct reader *rd = arg;
 	struct view_reads *vr = rd->vr;
 	struct ct_record *rec = malloc(sizeof(*rec));
@@ -387,9 +389,11 @@ static void *reader_run(void *arg)
 	struct ctnet_err e;
 	size_t i;
 
+	ctnet_kern_init(kern);
+
 	while ((i = __atomic_fetch_add(&rd->next, 1, __ATOMIC_RELAXED)) < rd->p->n_files) {
 		struct ct_apply_item *it = &rd->p->v[i];
-		keep_error(it, rec ? read_one(rd, it, rec, &e) : ctnet_errf(&e, ENOMEM, "apply: out of memory"), &e);
+		keep_error(it, rec ? read_one(kern, rd, it, rec, &e) : ctnet_errf(&e, ENOMEM, "apply: out of memory"), &e);
 	}
 	pthread_mutex_lock(&vr->lock);
 	while (!__atomic_load_n(&vr->nat_ready, __ATOMIC_ACQUIRE))
@@ -398,11 +402,12 @@ static void *reader_run(void *arg)
 	while ((i = __atomic_fetch_add(&rd->next_nat, 1, __ATOMIC_RELAXED)) < rd->p->n_files) {
 		struct ct_apply_item *it = &rd->p->v[i];
 		if (it->nat_pending && it->rc == 0)
-			keep_error(it, rec && c ? nat_lookup(rd, it, c, rec, &e)
+			keep_error(it, rec && c ? nat_lookup(kern, rd, it, c, rec, &e)
 					      : ctnet_errf(&e, ENOMEM, "apply: out of memory"), &e);
 	}
 	free(c);
 	free(rec);
+	ctnet_kern_close(kern);
 	return NULL;
 }
 
@@ -665,9 +670,13 @@ static void *nat_read(void *arg)
 {
 	struct ct_apply_plan *p = arg;
 	struct view_reads *vr = p->reads;
+	struct ctnet_kern kern;
 	struct ctnet_err e;
-	if (nat_counters_read(&p->view.nat, &e) < 0)
+
+	ctnet_kern_init(&kern);
+	if (nat_counters_read(&kern, &p->view.nat, &e) < 0)
 		p->view.nat = NULL;
+	ctnet_kern_close(&kern);
 	p->view.nat_whole = nat_counters_whole(p->view.nat);
 	pthread_mutex_lock(&vr->lock);
 	__atomic_store_n(&vr->nat_ready, true, __ATOMIC_RELEASE);
@@ -693,11 +702,15 @@ static void view_dir_done(struct view_reads *vr, bool ok)
 static void *host_read(void *arg)
 {
 	struct ct_view *v = arg;
+	struct ctnet_kern kern;
 	struct ctnet_err e;
-	if (netd_host_view_open(&v->host, true, &e) < 0)
+
+	ctnet_kern_init(&kern);
+	if (netd_host_view_open(&kern, &v->host, true, &e) < 0)
 		v->host = NULL;
-	v->sysctls_read = nat_sysctls_off(false, NULL, NULL, true) == 0;
-	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(true, NULL, NULL, true) == 0;
+	v->sysctls_read = nat_sysctls_off(&kern, false, NULL, NULL, true) == 0;
+	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(&kern, true, NULL, NULL, true) == 0;
+	ctnet_kern_close(&kern);
 	return NULL;
 }
 
@@ -881,7 +894,7 @@ struct todo {
 	size_t *v, n;
 };
 
-static void work(struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
+static void work(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
 		 struct result *res, unsigned k, unsigned workers, struct ct_record *out,
 		 struct ct_report *rep)
 {
@@ -893,10 +906,10 @@ static void work(struct ct_apply_plan *p, const struct todo *td, int phase, cons
 			continue;
 		memset(rep, 0, sizeof(*rep));
 		if (phase == 0) /* recreated with the same lease when its addresses are allocated */
-			rc = ct_down(it->name, it->op == CT_APPLY_RECREATE && !it->spec->local.family,
+			rc = ct_down(kern, it->name, it->op == CT_APPLY_RECREATE && !it->spec->local.family,
 				     NULL, &e);
 		else
-			rc = ct_up_view(it->spec, view, out, rep, &e);
+			rc = ct_up_view(kern, it->spec, view, out, rep, &e);
 		keep_result(&res[t], rc, &e, phase ? rep : NULL);
 	}
 }
@@ -907,7 +920,7 @@ static void work(struct ct_apply_plan *p, const struct todo *td, int phase, cons
  * commit) overlaps with the other's. Each item is still one ct_up / ct_down under that
  * container's lock, as if several `ctnet up` ran at once.
  */
-static void run_phase(struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
+static void run_phase(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
 		      struct result *res, unsigned workers, struct ct_record *out,
 		      struct ct_report *rep)
 {
@@ -917,18 +930,21 @@ static void run_phase(struct ct_apply_plan *p, const struct todo *td, int phase,
 	for (unsigned k = 1; k < workers; k++) {
 		pid_t pid = fork();
 		if (pid == 0) {
-			work(p, td, phase, view, res, k, workers, out, rep);
-			nat_release(true);
+			/* A kernel connection of its own: the parent's handles are the parent's. */
+			struct ctnet_kern own;
+			ctnet_kern_init(&own);
+			work(&own, p, td, phase, view, res, k, workers, out, rep);
+			nat_release(&own, true);
 			_exit(0);
 		}
 		if (pid < 0) { /* do the rest here */
 			for (unsigned j = k; j < workers; j++)
-				work(p, td, phase, view, res, j, workers, out, rep);
+				work(kern, p, td, phase, view, res, j, workers, out, rep);
 			break;
 		}
 		pids[forked++] = pid;
 	}
-	work(p, td, phase, view, res, 0, workers, out, rep);
+	work(kern, p, td, phase, view, res, 0, workers, out, rep);
 	for (unsigned i = 0; i < forked; i++)
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
@@ -941,7 +957,7 @@ static void run_phase(struct ct_apply_plan *p, const struct todo *td, int phase,
 		}
 }
 
-int ct_apply_run(struct ct_apply_plan *p,
+int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 		 void (*done)(const struct ct_apply_item *it, const struct ct_report *rep, void *data),
 		 void *data)
 {
@@ -973,25 +989,25 @@ int ct_apply_run(struct ct_apply_plan *p,
 	if (p->host_what[0]) {
 		struct ctnet_err e;
 		memset(rep, 0, sizeof(*rep));
-		if ((p->host_rc = nat_restore(&e)) < 0) {
+		if ((p->host_rc = nat_restore(kern, &e)) < 0) {
 			snprintf(p->host_error, sizeof(p->host_error), "%s", e.msg);
 			failed++;
 		} else {
 			ct_report_add(rep, true, "%s (restored ctnet's table)", p->host_what);
 			nat_counters_free(p->view.nat);
-			if (nat_counters_read(&p->view.nat, &e) < 0)
+			if (nat_counters_read(kern, &p->view.nat, &e) < 0)
 				p->view.nat = NULL;
 		}
 		if (done)
 			done(NULL, rep, data);
 	}
 	/* Removals first: they free the addresses and ports the others may take. */
-	run_phase(p, &td, 0, NULL, res, workers, out, rep);
+	run_phase(kern, p, &td, 0, NULL, res, workers, out, rep);
 	for (size_t t = 0; t < td.n; t++)
 		if (res[t].ran)
 			res[t].ran = res[t].rc < 0; /* phase 1 runs what phase 0 did not fail */
 	/* The plan's read of the kernel's NAT table serves every converge's check. */
-	run_phase(p, &td, 1, &p->view, res, workers, out, rep);
+	run_phase(kern, p, &td, 1, &p->view, res, workers, out, rep);
 	for (size_t i = 0, t = 0; i < p->n; i++) {
 		struct ct_apply_item *it = &p->v[i];
 		const struct result *r = t < td.n && td.v[t] == i ? &res[t++] : NULL;

@@ -212,7 +212,7 @@ void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...) CTN
  *   nothing changed.
  * rep (may be NULL) lists what was repaired or changed. *out is the record afterwards.
  */
-int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
+int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err);
 /* Reads shared by many converges in a row (apply, watch): the kernel's NAT table once. */
 struct netd_host_view;
@@ -228,7 +228,7 @@ struct ct_view {
 };
 /* The converge step alone, for a caller holding record_lock(name) with the record read;
  * view may be NULL. */
-int ct_converge(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
+int ct_converge(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err);
 /*
  * Read-only, without the lock: 0 when the running container `have` matches spec and the
@@ -242,21 +242,21 @@ int ct_converge(const struct ct_spec *spec, const struct ct_record *have, const 
  * link's carrier): one dump per kind, no namespace entered, for 5,000 containers.
  * With view->nat_later (and nat NULL) all but the NAT elements are judged.
  */
-int ct_check_view(const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
+int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		  struct ctnet_err *err);
 /* The NAT elements a running container holds (what ct_check_view looks up). */
 void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct nat_container *c);
-int ct_up_view(const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
+int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
-int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
-int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* Whether interface ifname exists in this namespace (SIOCGIFINDEX: no netlink GETLINK,
  * whose peer-namespace lookup grows with the number of namespaces). */
-bool ct_link_present(const char *ifname);
+bool ct_link_present(struct ctnet_kern *kern, const char *ifname);
 /* Whether the container is up (1: alive and, for private ones, the host link present) or
  * stale (0, *why says why). No NAT check (see status). */
-int ct_state(const struct ct_record *r, const char **why);
+int ct_state(struct ctnet_kern *kern, const struct ct_record *r, const char **why);
 /* ct_state without the link: what the record alone says (a caller with a host view
  * checks the link itself). */
 int ct_state_record(const struct ct_record *r, const char **why);
@@ -366,7 +366,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *plan, struct
 /* Carries the plan out; per-container failures are undone by ct_up and recorded in the item;
  * done (may be NULL) is called once per item with what ct_up repaired or changed.
  * Returns how many failed. */
-int ct_apply_run(struct ct_apply_plan *plan,
+int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *plan,
 		 void (*done)(const struct ct_apply_item *it, const struct ct_report *rep, void *data),
 		 void *data);
 void ct_apply_free(struct ct_apply_plan *plan);

@@ -119,39 +119,39 @@ static void release_extra(const struct ct_spec *s, int nsfd, size_t n_if, size_t
 
 /* NixOS interfaces (moved in) and macvlans (made inside as mv-PARENT). On failure, what
  * this step did is undone before returning. */
-static int add_extra(const struct ct_spec *s, int nsfd, struct ctnet_err *err)
+static int add_extra(struct ctnet_kern *kern, const struct ct_spec *s, int nsfd, struct ctnet_err *err)
 {
 	char mv[IFNAMSIZ];
 	size_t i, j;
 	int rc = 0;
 
 	for (i = 0; i < s->n_interfaces && rc == 0; i++)
-		rc = netd_move(s->interfaces[i], nsfd, NULL, err);
+		rc = netd_move(kern, s->interfaces[i], nsfd, NULL, err);
 	if (rc < 0) {
 		release_extra(s, nsfd, i - 1, 0);
 		return rc;
 	}
 	for (j = 0; j < s->n_macvlans && rc == 0; j++) {
 		mv_name(s->macvlans[j], mv);
-		rc = netd_macvlan_add(s->macvlans[j], mv, nsfd, NULL, err);
+		rc = netd_macvlan_add(kern, s->macvlans[j], mv, nsfd, NULL, err);
 	}
 	if (rc < 0)
 		release_extra(s, nsfd, s->n_interfaces, j - 1);
 	return rc;
 }
 
-static void undo(const struct ct_record *r, int nsfd, unsigned done)
+static void undo(struct ctnet_kern *kern, const struct ct_record *r, int nsfd, unsigned done)
 {
 	struct ctnet_err ignored;
 	int bad = 0;
 	if (done & DONE_NAT)
-		bad |= nat_del(r->spec.name, &ignored);
+		bad |= nat_del(kern, r->spec.name, &ignored);
 	if (done & DONE_VETHS)
-		bad |= netd_extra_veth_del_all(r->spec.name, r->spec.extra_veths, r->spec.n_extra_veths, &ignored);
+		bad |= netd_extra_veth_del_all(kern, r->spec.name, r->spec.extra_veths, r->spec.n_extra_veths, &ignored);
 	if (done & DONE_EXTRA)
 		release_extra(&r->spec, nsfd, r->spec.n_interfaces, r->spec.n_macvlans);
 	if (done & DONE_LINK)
-		bad |= netd_down(r->spec.name, r->host_ifname, &r->host, &r->local, &ignored);
+		bad |= netd_down(kern, r->spec.name, r->host_ifname, &r->host, &r->local, &ignored);
 	if (done & DONE_LEASE)
 		bad |= ipam_release(r->spec.name, &ignored);
 	if (done & DONE_NETNS)
@@ -199,7 +199,7 @@ void ct_nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat
  * A host port held by another container: say who that is as the user knows it (the
  * runtime's id, its origin) and, when it is not running, how to free the port.
  */
-static void explain_port_clash(const struct ct_spec *spec, struct ctnet_err *err)
+static void explain_port_clash(struct ctnet_kern *kern, const struct ct_spec *spec, struct ctnet_err *err)
 {
 	char owner[CTNET_NAME_MAX + 2], fw[64], who[CT_ORIGIN_MAX + CT_RUNTIME_ID_MAX + 16] = "";
 	struct ct_record *o = malloc(sizeof(*o));
@@ -210,7 +210,7 @@ static void explain_port_clash(const struct ct_spec *spec, struct ctnet_err *err
 		if (!nat_port_owner(&spec->forwards[i], owner, sizeof(owner)) || !strcmp(owner, spec->name))
 			continue;
 		bool has = record_read(owner, o, &e2) == 0;
-		int alive = has && ct_state(o, &why);
+		int alive = has && ct_state(kern, o, &why);
 		if (has && (o->spec.runtime_id[0] || o->spec.origin[0]))
 			snprintf(who, sizeof(who), " (%s%s%s)", o->spec.origin[0] ? o->spec.origin : "",
 				 o->spec.runtime_id[0] ? " id " : "", o->spec.runtime_id);
@@ -225,10 +225,10 @@ static void explain_port_clash(const struct ct_spec *spec, struct ctnet_err *err
 }
 
 /* Given addresses (flags, --config) already in use on the host: -EADDRINUSE naming where. */
-static int addr_clash(const struct ct_record *r, struct ctnet_err *err)
+static int addr_clash(struct ctnet_kern *kern, const struct ct_record *r, struct ctnet_err *err)
 {
 	const struct ctnet_addr *mine[] = { &r->host, &r->local, &r->host6, &r->local6 };
-	struct ipam_host h = { 0 };
+	struct ipam_host h = { kern };
 	char why[256];
 	int rc = 0;
 
@@ -238,12 +238,11 @@ static int addr_clash(const struct ct_record *r, struct ctnet_err *err)
 		if (rc == 1)
 			rc = ctnet_errf(err, EADDRINUSE, "container \"%s\": %s", r->spec.name, why);
 	}
-	ipam_host_close(&h);
 	return rc < 0 ? rc : 0;
 }
 
 /* The first up of a container (or after a stale one was cleaned). */
-static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
+static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
 {
 	struct ct_record *r = calloc(1, sizeof(*r));
 	struct nat_container *c = NULL;
@@ -303,7 +302,7 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 					.single = spec->bridge[0] != 0,
 					.ipv6 = spec->ipv6 };
 		struct ipam_lease lease;
-		rc = ipam_alloc(spec->name, &io, &lease, err);
+		rc = ipam_alloc(kern, spec->name, &io, &lease, err);
 		if (rc < 0)
 			goto fail;
 		done |= DONE_LEASE;
@@ -318,34 +317,34 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 	}
 
 	/* Given addresses (flags, --config) already in use on the host: an error naming where. */
-	if (!(done & DONE_LEASE) && (rc = addr_clash(r, err)) < 0)
+	if (!(done & DONE_LEASE) && (rc = addr_clash(kern, r, err)) < 0)
 		goto fail;
 	struct netd_spec ls = link_spec(spec, r, nsfd);
 	struct netd_result res;
 	ls.host_ifname = r->host_ifname;
 	if (!ls.mtu) { /* a smaller uplink (VPN, PPPoE): the container's link too */
-		unsigned up = netd_uplink_mtu();
+		unsigned up = netd_uplink_mtu(kern);
 		ls.mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;
 	}
-	rc = netd_up(&ls, &res, err);
+	rc = netd_up(kern, &ls, &res, err);
 	if (rc < 0)
 		goto fail;
 	done |= DONE_LINK;
 	snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
 
 	if (spec->n_interfaces || spec->n_macvlans) {
-		rc = add_extra(spec, nsfd, err);
+		rc = add_extra(kern, spec, nsfd, err);
 		if (rc < 0)
 			goto fail;
 		done |= DONE_EXTRA;
 	}
 	/* An impairment goes with the link (deleting the link takes it along). */
 	if (netd_impair_active(&spec->impair) &&
-	    (rc = netd_impair_apply(r->host_ifname, nsfd, r->ifname, &spec->impair, err)) < 0)
+	    (rc = netd_impair_apply(kern, r->host_ifname, nsfd, r->ifname, &spec->impair, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < spec->n_extra_veths; i++) {
 		done |= DONE_VETHS; /* del_all removes those made, absent ones are fine */
-		if ((rc = netd_extra_veth_add(spec->name, nsfd, &spec->extra_veths[i], err)) < 0)
+		if ((rc = netd_extra_veth_add(kern, spec->name, nsfd, &spec->extra_veths[i], err)) < 0)
 			goto fail;
 	}
 
@@ -355,9 +354,9 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 			goto fail;
 		}
 		ct_nat_of(spec, r, c);
-		rc = nat_add(c, err);
+		rc = nat_add(kern, c, err);
 		if (rc == -EADDRINUSE)
-			explain_port_clash(spec, err);
+			explain_port_clash(kern, spec, err);
 		if (rc < 0)
 			goto fail;
 		done |= DONE_NAT;
@@ -370,7 +369,7 @@ static int fresh_up(const struct ct_spec *spec, struct ct_record *out, struct ct
 	*out = *r;
 	goto out;
 fail:
-	undo(r, nsfd, done);
+	undo(kern, r, nsfd, done);
 out:
 	free(c);
 	free(r);
@@ -414,7 +413,7 @@ static void forwards_changes(const struct ct_spec *want, const struct ct_spec *h
  * something, 0 when the kernel holds everything (read-only, no lock needed), or -errno.
  * What apply runs for each unchanged file before it takes a lock.
  */
-int ct_check_view(const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
+int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
 		  struct ctnet_err *err)
 {
 	struct netd_faults *faults = NULL;
@@ -437,17 +436,17 @@ int ct_check_view(const struct ct_spec *want, const struct ct_record *have, cons
 		goto out;
 	}
 	struct netd_spec ls = link_spec(want, have, nsfd);
-	if ((rc = netd_verify(&ls, have->host_ifname, view->host, inside, faults, err)) < 0)
+	if ((rc = netd_verify(kern, &ls, have->host_ifname, view->host, inside, faults, err)) < 0)
 		goto out;
 	rc = 1;
 	if (faults->n || netd_impair_active(&want->impair))
 		goto out;
 	for (size_t i = 0; i < want->n_extra_veths; i++)
-		if (!ct_link_present(want->extra_veths[i].ifname))
+		if (!ct_link_present(kern, want->extra_veths[i].ifname))
 			goto out;
 	if (!want->no_nat) {
 		ct_nat_of(want, have, c);
-		if (nat_sysctls_off(have->has_v6, c, want->bridge[0] ? want->bridge : have->host_ifname, false) != 0 ||
+		if (nat_sysctls_off(kern, have->has_v6, c, want->bridge[0] ? want->bridge : have->host_ifname, false) != 0 ||
 		    (view->nat && view->nat_whole && nat_counters_missing(view->nat, c) != 0))
 			goto out;
 	}
@@ -458,7 +457,7 @@ out:
 	return rc;
 }
 
-static int converge(const struct ct_spec *want, const struct ct_record *have,
+static int converge(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have,
 		    const struct ct_view *view, struct ct_record *out, struct ct_report *rep,
 		    struct ctnet_err *err)
 {
@@ -495,7 +494,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 	}
 	/* Links, addresses and routes: netd_up re-applies them all (and MTU and MAC). */
 	struct netd_spec ls = link_spec(want, have, nsfd);
-	if ((rc = netd_verify(&ls, have->host_ifname, NULL, true, faults, err)) < 0)
+	if ((rc = netd_verify(kern, &ls, have->host_ifname, NULL, true, faults, err)) < 0)
 		goto out;
 	if (diff & CT_F_MTU)
 		ct_report_add(rep, false, "mtu %u -> %u", have->spec.mtu, want->mtu);
@@ -509,12 +508,12 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 	if (faults->n || (diff & (CT_F_MTU | CT_F_MAC))) {
 		struct netd_result res;
 		ls.host_ifname = have->host_ifname;
-		if ((rc = netd_up(&ls, &res, err)) < 0)
+		if ((rc = netd_up(kern, &ls, &res, err)) < 0)
 			goto out;
 		if (strcmp(res.host_ifname, have->host_ifname))
 			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
 		if ((diff & CT_F_MAC) &&
-		    (rc = netd_neigh_forget(r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
+		    (rc = netd_neigh_forget(kern, r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
 			goto out;
 	}
 
@@ -524,22 +523,22 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		struct ctnet_err e2;
 		bool foreign = false;
 		bool drift = !(diff & CT_F_IMPAIR) &&
-			     (netd_impair_read(-1, r->host_ifname, &now, &foreign, &e2) < 0 || foreign ||
+			     (netd_impair_read(kern, -1, r->host_ifname, &now, &foreign, &e2) < 0 || foreign ||
 			      !netd_impair_equal(&now, &want->impair));
 		if (diff & CT_F_IMPAIR)
 			ct_report_add(rep, false, "impairment %s", netd_impair_active(&want->impair) ? "set" : "removed");
 		else if (drift)
 			ct_report_add(rep, true, "impairment of %s differed", r->host_ifname);
 		if (((diff & CT_F_IMPAIR) || drift) &&
-		    (rc = netd_impair_apply(r->host_ifname, nsfd, r->ifname, &want->impair, err)) < 0)
+		    (rc = netd_impair_apply(kern, r->host_ifname, nsfd, r->ifname, &want->impair, err)) < 0)
 			goto out;
 	}
 	/* Extra veths: re-applied when one is missing (netd_extra_veth_add is idempotent). */
 	for (size_t i = 0; i < want->n_extra_veths; i++) {
-		if (ct_link_present(want->extra_veths[i].ifname))
+		if (ct_link_present(kern, want->extra_veths[i].ifname))
 			continue;
 		ct_report_add(rep, true, "extra veth %s missing", want->extra_veths[i].ifname);
-		if ((rc = netd_extra_veth_add(want->name, nsfd, &want->extra_veths[i], err)) < 0)
+		if ((rc = netd_extra_veth_add(kern, want->name, nsfd, &want->extra_veths[i], err)) < 0)
 			goto out;
 	}
 
@@ -549,7 +548,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		int n;
 		/* Sysctls first: nat_add would set them silently. */
 		ct_nat_of(want, r, c);
-		if ((n = nat_sysctls_repair(r->has_v6, c, changed, sizeof(changed), err)) < 0) {
+		if ((n = nat_sysctls_repair(kern, r->has_v6, c, changed, sizeof(changed), err)) < 0) {
 			rc = n;
 			goto out;
 		}
@@ -559,7 +558,7 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		if (view && view->nat)
 			n = nat_counters_missing(view->nat, c);
 		else
-			n = nat_counters_read(&cn, &e2) == 0 ? nat_counters_missing(cn, c) : -1;
+			n = nat_counters_read(kern, &cn, &e2) == 0 ? nat_counters_missing(cn, c) : -1;
 		if (n > 0)
 			ct_report_add(rep, true, "%d NAT element%s missing in nft", n, n == 1 ? "" : "s");
 		if (diff & CT_F_FORWARDS)
@@ -568,8 +567,8 @@ static int converge(const struct ct_spec *want, const struct ct_record *have,
 		 * only when the kernel was read and holds every element already. */
 		if (n != 0 || (diff & CT_F_FORWARDS) || strcmp(r->host_ifname, have->host_ifname)) {
 			ct_nat_of(want, r, c);
-			if ((rc = nat_add(c, err)) == -EADDRINUSE)
-				explain_port_clash(want, err);
+			if ((rc = nat_add(kern, c, err)) == -EADDRINUSE)
+				explain_port_clash(kern, want, err);
 			if (rc < 0)
 				goto out;
 		}
@@ -587,32 +586,32 @@ out:
 	return rc;
 }
 
-int ct_converge(const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
+int ct_converge(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
 		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err)
 {
-	return converge(want, have, view, out, rep, err);
+	return converge(kern, want, have, view, out, rep, err);
 }
 
-bool ct_link_present(const char *ifname)
+bool ct_link_present(struct ctnet_kern *kern, const char *ifname)
 {
-	static _Thread_local int sock = -1;
+	int sock = ctnet_kern_ioctl_fd(kern);
 	struct ifreq ifr;
 
-	if (sock < 0 && (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+	if (sock < 0)
 		return if_nametoindex(ifname) != 0;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	return ioctl(sock, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
 }
 
-int ct_state(const struct ct_record *r, const char **why)
+int ct_state(struct ctnet_kern *kern, const struct ct_record *r, const char **why)
 {
 	if (!ct_state_record(r, why))
 		return 0;
 	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
 	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
 	 * grew quadratically. */
-	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(r->host_ifname)) {
+	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(kern, r->host_ifname)) {
 		*why = "host link missing";
 		return 0;
 	}
@@ -635,13 +634,13 @@ int ct_state_record(const struct ct_record *r, const char **why)
 	return 1;
 }
 
-int ct_up(const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
+int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err)
 {
-	return ct_up_view(spec, NULL, out, rep, err);
+	return ct_up_view(kern, spec, NULL, out, rep, err);
 }
 
-int ct_up_view(const struct ct_spec *spec_in, const struct ct_view *view, struct ct_record *out,
+int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err)
 {
 	struct ct_spec *spec = malloc(sizeof(*spec));
@@ -667,25 +666,25 @@ int ct_up_view(const struct ct_spec *spec_in, const struct ct_view *view, struct
 		/* Alive means a finished up whose link is still there: an up or down killed
 		 * half-way (pending record, or link already deleted) is cleaned and redone, and
 		 * so is a container whose namespace is gone or from an earlier boot. */
-		if (ct_state(old, &why)) {
-			rc = converge(spec, old, view, out, rep, err);
+		if (ct_state(kern, old, &why)) {
+			rc = converge(kern, spec, old, view, out, rep, err);
 			goto out;
 		}
 		/* The addresses stay when this up allocates again (ipam returns the same pair):
 		 * a container coming back, after a reboot too, keeps the addresses it had. */
-		if ((rc = ct_down_locked(spec->name, !spec->local.family, NULL, err)) < 0)
+		if ((rc = ct_down_locked(kern, spec->name, !spec->local.family, NULL, err)) < 0)
 			goto out;
 	} else if (rc != -ENOENT) {
 		goto out;
 	}
-	rc = fresh_up(spec, out, err);
+	rc = fresh_up(kern, spec, out, err);
 out:
 	free(spec);
 	free(old);
 	return rc;
 }
 
-int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
+int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
 {
 	struct ct_record *r = malloc(sizeof(*r));
 	int rc;
@@ -725,11 +724,11 @@ int ct_down_locked(const char *name, bool keep_lease, bool *was_up, struct ctnet
 		}
 	}
 	if (r->spec.n_extra_veths)
-		rc = netd_extra_veth_del_all(name, r->spec.extra_veths, r->spec.n_extra_veths, err);
+		rc = netd_extra_veth_del_all(kern, name, r->spec.extra_veths, r->spec.n_extra_veths, err);
 	if (rc == 0 && !r->spec.shared)
-		rc = netd_down(name, r->host_ifname[0] ? r->host_ifname : NULL, &r->host, &r->local, err);
+		rc = netd_down(kern, name, r->host_ifname[0] ? r->host_ifname : NULL, &r->host, &r->local, err);
 	if (rc == 0)
-		rc = nat_del(name, err);
+		rc = nat_del(kern, name, err);
 	if (rc == 0 && r->created_netns)
 		rc = netns_remove_named(name, err);
 	if (rc == 0 && r->lease && !keep_lease)
@@ -741,7 +740,7 @@ out:
 	return rc;
 }
 
-int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
+int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err)
 {
 	_cleanup_close_ int lock = -1;
 	int rc = ctnet_name_check(name, err);
@@ -750,5 +749,5 @@ int ct_down(const char *name, bool keep_lease, bool *was_up, struct ctnet_err *e
 	lock = record_lock(name, err);
 	if (lock < 0)
 		return lock;
-	return ct_down_locked(name, keep_lease, was_up, err);
+	return ct_down_locked(kern, name, keep_lease, was_up, err);
 }

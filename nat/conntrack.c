@@ -146,7 +146,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return add_victim(d, tb[CTA_TUPLE_ORIG], tb[CTA_ZONE] != NULL,
 			  tb[CTA_ZONE] ? mnl_attr_get_u16(tb[CTA_ZONE]) : 0)
 		       ? MNL_CB_OK
-		       : MNL_CB_ERROR;
+		       : -ENOMEM;
 }
 
 static struct nlmsghdr *ct_msg(char *buf, int type, int flags, int family, uint32_t seq)
@@ -161,25 +161,6 @@ static struct nlmsghdr *ct_msg(char *buf, int type, int flags, int family, uint3
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	return nlh;
-}
-
-/* Kept open for the process, like the nft context (see nat_release()). */
-static struct mnl_socket *ct_sock;
-
-static struct mnl_socket *ct_socket(struct ctnet_err *err)
-{
-	if (ct_sock)
-		return ct_sock;
-	ct_sock = mnl_socket_open(NETLINK_NETFILTER);
-	if (!ct_sock || mnl_socket_bind(ct_sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-		ctnet_err_sys(err, e, "conntrack: open ctnetlink");
-		if (ct_sock)
-			mnl_socket_close(ct_sock);
-		ct_sock = NULL;
-		errno = e;
-	}
-	return ct_sock;
 }
 
 /* /proc/sys/net/netfilter/nf_conntrack_count is this namespace's count; absent when
@@ -361,21 +342,58 @@ static int proc_collect(const struct nat_ct_match *m, struct dump *d)
 	return r;
 }
 
-int nat_conntrack_delete(const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err)
+static void ct_restart(void *data)
 {
-	char buf[32768]; /* large enough for the biggest dump batch */
+	((struct dump *)data)->n = 0;
+}
+
+/* Deletes at most this many entries per conversation (one send, one ack each). */
+#define CT_DEL_BATCH 32
+
+static int delete_victims(struct ctnet_nl *nl, const struct nat_ct_match *m, const struct dump *d,
+			  unsigned *deleted, struct ctnet_err *err)
+{
+	char buf[CT_DEL_BATCH * 512] __attribute__((aligned(4)));
+	struct ctnet_nl_req req[CT_DEL_BATCH];
+	char a[CTNET_ADDR_STRLEN];
+
+	ctnet_addr_str(&m->addr, a);
+	for (size_t i = 0; i < d->n;) {
+		size_t len = 0, n = 0;
+		for (; i < d->n && n < CT_DEL_BATCH; i++, n++) {
+			struct nlmsghdr *nlh = ct_msg(buf + len, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, m->addr.family, 0);
+			memcpy(mnl_nlmsg_get_payload_tail(nlh), d->v[i].attr, d->v[i].len);
+			nlh->nlmsg_len += MNL_ALIGN(d->v[i].len);
+			if (d->v[i].has_zone)
+				mnl_attr_put_u16(nlh, CTA_ZONE, d->v[i].zone);
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+			memset(&req[n], 0, sizeof(req[n]));
+			snprintf(req[n].what, sizeof(req[n].what), "conntrack: delete entry of %s", a);
+			req[n].ok_errno = ENOENT; /* it expired meanwhile */
+		}
+		int r = ctnet_nl_talk(nl, buf, len, req, n, err);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < n; j++)
+			if (req[j].error == 0)
+				(*deleted)++;
+	}
+	return 0;
+}
+
+int nat_conntrack_delete(struct ctnet_kern *kern, const struct nat_ct_match *m, unsigned *deleted,
+			 struct ctnet_err *err)
+{
+	char buf[512] __attribute__((aligned(4)));
 	struct dump d = { .m = m };
-	struct mnl_socket *nl;
-	uint32_t seq = (uint32_t)time(NULL), portid;
+	struct ctnet_nl *nl;
 	char a[CTNET_ADDR_STRLEN];
 	int r = 0;
-	ssize_t n;
 
 	*deleted = 0;
 	long count = ct_count();
 	if (count == 0)
 		return 0; /* this namespace tracks no flow at all */
-	struct nlmsghdr *nlh;
 	bool listed = false; /* victims found in the text listing: no dump */
 	/* CTNET_CT_DUMP=1 forces the dump (the tests check both ways find the same flows). */
 	if (count > 0 && count <= CT_PROC_MAX && !getenv("CTNET_CT_DUMP")) {
@@ -389,60 +407,14 @@ int nat_conntrack_delete(const struct nat_ct_match *m, unsigned *deleted, struct
 		if (listed && d.n == 0)
 			goto out;
 	}
-	nl = ct_socket(err);
-	if (!nl) {
-		r = -errno;
+	if ((r = ctnet_kern_ct(kern, &nl, err)) < 0)
 		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	if (listed)
-		goto delete;
-	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, m->addr.family, seq);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = ctnet_err_sys(err, errno, "conntrack: dump");
+	if (!listed &&
+	    (r = ctnet_nl_dump(nl, ct_msg(buf, IPCTNL_MSG_CT_GET, 0, m->addr.family, 0), dump_cb, ct_restart, &d,
+			       err, "conntrack: dump entries of %s", ctnet_addr_str(&m->addr, a))) < 0)
 		goto out;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, dump_cb, &d);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (d.oom || r < 0 || n < 0) {
-		r = ctnet_err_sys(err, d.oom ? ENOMEM : errno, "conntrack: dump entries of %s",
-				  ctnet_addr_str(&m->addr, a));
-		goto out;
-	}
-delete:
-	r = 0;
-	for (size_t i = 0; i < d.n; i++) {
-		nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, m->addr.family, ++seq);
-		memcpy(mnl_nlmsg_get_payload_tail(nlh), d.v[i].attr, d.v[i].len);
-		nlh->nlmsg_len += MNL_ALIGN(d.v[i].len);
-		if (d.v[i].has_zone)
-			mnl_attr_put_u16(nlh, CTA_ZONE, d.v[i].zone);
-		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
-		    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0) {
-			r = ctnet_err_sys(err, errno, "conntrack: delete entry of %s",
-					  ctnet_addr_str(&m->addr, a));
-			goto out;
-		}
-		int rr = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
-		if (rr < 0 && errno != ENOENT) { /* ENOENT: it expired meanwhile */
-			r = ctnet_err_sys(err, errno, "conntrack: delete entry of %s",
-					  ctnet_addr_str(&m->addr, a));
-			goto out;
-		}
-		if (rr >= 0)
-			(*deleted)++;
-	}
+	r = delete_victims(nl, m, &d, deleted, err);
 out:
 	free(d.v);
 	return r;
-}
-
-void nat_conntrack_close(void)
-{
-	if (ct_sock)
-		mnl_socket_close(ct_sock);
-	ct_sock = NULL;
 }

@@ -32,7 +32,7 @@ static int ours(const struct fw_ruleset *rs, int family, uint64_t *h, size_t *n)
 	return 0;
 }
 
-static int docker_rules(bool add, unsigned *changed, struct ctnet_err *err)
+static int docker_rules(struct ctnet_kern *kern, bool add, unsigned *changed, struct ctnet_err *err)
 {
 	static const int fams[] = { NFPROTO_IPV4, NFPROTO_IPV6 };
 	struct fw_ruleset rs;
@@ -40,7 +40,7 @@ static int docker_rules(bool add, unsigned *changed, struct ctnet_err *err)
 	int r;
 
 	*changed = 0;
-	if ((r = fw_read(&rs, false, err)) < 0)
+	if ((r = fw_read(kern, &rs, false, err)) < 0)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(fams); i++) {
 		const char *fam = fams[i] == NFPROTO_IPV4 ? "ip" : "ip6";
@@ -62,17 +62,17 @@ static int docker_rules(bool add, unsigned *changed, struct ctnet_err *err)
 	if (b.oom)
 		r = ctnet_errf(err, ENOMEM, "DOCKER-USER: out of memory");
 	else if (b.p)
-		r = nat_nft_run(b.p, err); /* one transaction for both families */
+		r = nat_nft_run(kern, b.p, err); /* one transaction for both families */
 	nat_buf_free(&b);
 	return r < 0 ? r : 0;
 }
 
-int nat_docker_accept(unsigned *added, struct ctnet_err *err)
+int nat_docker_accept(struct ctnet_kern *kern, unsigned *added, struct ctnet_err *err)
 {
-	return docker_rules(true, added, err);
+	return docker_rules(kern, true, added, err);
 }
 
-int nat_docker_remove(unsigned *removed, struct ctnet_err *err)
+int nat_docker_remove(struct ctnet_kern *kern, unsigned *removed, struct ctnet_err *err)
 {
-	return docker_rules(false, removed, err);
+	return docker_rules(kern, false, removed, err);
 }

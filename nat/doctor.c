@@ -26,7 +26,9 @@
 
 #include "finding.h"
 #include "fw.h"
-#include "mnl.h"
+#include "nlsock.h"
+
+#include <libmnl/libmnl.h>
 
 /* ctnet's own chains: prerouting at dstnat (-100), output at -100. */
 #define CTNET_DNAT_PRIO (-100)
@@ -58,7 +60,7 @@ static int sysctl_read(const char *path)
 	return sysctl_read_at(AT_FDCWD, path);
 }
 
-static int ip_forward(void);
+static int ip_forward(struct ctnet_kern *kern);
 
 static long long read_ll(const char *path)
 {
@@ -800,7 +802,7 @@ static void check_table(const struct fw_ruleset *rs, size_t n, struct ctnet_find
 			  "masquerade or forwards for %zu container%s", n, n == 1 ? "" : "s");
 }
 
-int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err)
+int nat_doctor_read(struct ctnet_kern *kern, struct nat_doctor_view **out, struct ctnet_err *err)
 {
 	struct nat_doctor_view *v = calloc(1, sizeof(*v));
 	int r;
@@ -810,11 +812,11 @@ int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err)
 		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
 	v->localnet_off = SIZE_MAX;
 	v->localnet_dfd = -1;
-	if ((r = fw_read(&v->rs, false, err)) < 0) {
+	if ((r = fw_read(kern, &v->rs, false, err)) < 0) {
 		free(v);
 		return r;
 	}
-	v->ip_forward = ip_forward();
+	v->ip_forward = ip_forward(kern);
 	v->forwarding6 = sysctl_read("/proc/sys/net/ipv6/conf/all/forwarding");
 	v->localnet_all = sysctl_read("/proc/sys/net/ipv4/conf/all/route_localnet");
 	listeners_read(&v->listeners, "/proc/net/tcp", 6, false);
@@ -885,11 +887,11 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
 }
 
-int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+int nat_doctor(struct ctnet_kern *kern, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	       struct ctnet_findings *out, struct ctnet_err *err)
 {
 	struct nat_doctor_view *v;
-	int r = nat_doctor_read(&v, err);
+	int r = nat_doctor_read(kern, &v, err);
 	if (r < 0)
 		return r;
 	r = nat_doctor_check(v, cts, n, uplink, out, err);
@@ -918,39 +920,34 @@ static int netconf_cb(const struct nlmsghdr *nlh, void *data)
 /* net.ipv4.ip_forward (conf/all's forwarding) as 1, 0 or -1, asked of rtnetlink: at 5,000
  * containers opening /proc/sys/net/ipv4/ip_forward walks the /proc/sys/net entries of every
  * namespace (~70 us); the question is one round trip. */
-static int ip_forward(void)
+static int ip_forward(struct ctnet_kern *kern)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	char buf[4096];
+	char buf[256] __attribute__((aligned(4))) = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct netconfmsg *ncm;
+	struct ctnet_nl *nl;
+	struct ctnet_err e;
 	int on = -1;
 
-	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0) {
-		nlh->nlmsg_type = RTM_GETNETCONF;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the answer, then the ack */
-		nlh->nlmsg_seq = 1;
-		ncm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ncm));
-		ncm->ncm_family = AF_INET;
-		mnl_attr_put_u32(nlh, NETCONFA_IFINDEX, (uint32_t)NETCONFA_IFINDEX_ALL);
-		if (ctnet_mnl_request(nl, buf, sizeof(buf), netconf_cb, &on) < 0)
-			on = -1;
-	}
-	if (nl)
-		mnl_socket_close(nl);
+	nlh->nlmsg_type = RTM_GETNETCONF; /* the answer, then the ack */
+	ncm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ncm));
+	ncm->ncm_family = AF_INET;
+	mnl_attr_put_u32(nlh, NETCONFA_IFINDEX, (uint32_t)NETCONFA_IFINDEX_ALL);
+	if (ctnet_kern_rt(kern, &nl, &e) < 0 || ctnet_nl_request(nl, nlh, netconf_cb, &on, 0, &e, "read ip_forward") < 0)
+		on = -1;
 	return on >= 0 ? on : sysctl_read("/proc/sys/net/ipv4/ip_forward");
 }
 
-int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err)
+int nat_doctor_quick(struct ctnet_kern *kern, const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err)
 {
 	struct fw_ruleset rs;
 	int r;
 
-	if (ip_forward() == 0)
+	if (ip_forward(kern) == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ip-forward-off", NULL, "net.ipv4.ip_forward",
 				  "sysctl -w net.ipv4.ip_forward=1", "net.ipv4.ip_forward is 0");
 	/* Rules are read only for the tables that have a drop-policy forward chain. */
-	r = fw_read_rules_of(&rs, drop_forward, err);
+	r = fw_read_rules_of(kern, &rs, drop_forward, err);
 	if (r >= 0) {
 		struct nat_container c = { .name = "?", .iface = l3iface };
 		struct ct_view v = { .c = &c, .l3 = l3iface ? l3iface : "ve-ctnet", .uplink = NULL };

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kern.h"
 
 struct fw_chain {
 	uint8_t family; /* NFPROTO_* */
@@ -47,10 +48,10 @@ struct fw_ruleset {
 };
 
 /* One dump of every chain and (unless chains_only) one of every rule. */
-int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err);
+int fw_read(struct ctnet_kern *kern, struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err);
 /* Every chain, and the rules of only the tables that have a chain want() accepts: one
  * socket, one chain dump, one rule dump per such table (cheap enough for every `up`). */
-int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err);
+int fw_read_rules_of(struct ctnet_kern *kern, struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err);
 void fw_free(struct fw_ruleset *rs);
 int fw_chain_find(const struct fw_ruleset *rs, int family, const char *table, const char *name);
 const char *fw_family_name(int family);

@@ -7,7 +7,7 @@
  * an xt match it does not know) makes a rule "maybe", so findings say "may" and not "does".
  */
 #include "fw.h"
-#include "mnl.h"
+#include "nlsock.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -29,6 +29,8 @@
 struct rd {
 	struct fw_ruleset *rs;
 	bool oom;
+	bool chains;  /* the dump being read is of chains (else rules) */
+	size_t mark;  /* rules before it */
 };
 
 static const char *attr_str(const struct nlattr *a)
@@ -81,7 +83,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (CTNET_GROW(rs->chains, rs->n_chains, rs->cap_chains, 64) < 0) {
 		d->oom = true;
-		return MNL_CB_ERROR;
+		return -ENOMEM;
 	}
 	struct fw_chain *c = &rs->chains[rs->n_chains++];
 	memset(c, 0, sizeof(*c));
@@ -215,7 +217,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (CTNET_GROW(rs->rules, rs->n_rules, rs->cap_rules, 256) < 0) {
 		d->oom = true;
-		return MNL_CB_ERROR;
+		return -ENOMEM;
 	}
 	struct fw_rule *r = &rs->rules[rs->n_rules];
 	memset(r, 0, sizeof(*r));
@@ -227,38 +229,55 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		size_t len = mnl_attr_get_len(tb[NFTA_RULE_EXPRESSIONS]);
 		if (!(r->exprs = malloc(len))) {
 			d->oom = true;
-			return MNL_CB_ERROR;
+			return -ENOMEM;
 		}
 		memcpy(r->exprs, tb[NFTA_RULE_EXPRESSIONS], len);
 		if (rule_decode(r) < 0) {
 			free(r->exprs);
 			d->oom = true;
-			return MNL_CB_ERROR;
+			return -ENOMEM;
 		}
 	}
 	rs->n_rules++;
 	return MNL_CB_OK;
 }
 
-/* One nf_tables dump of every object of a kind, all families (or those of table). */
-static int dump(struct mnl_socket *nl, int type, const char *table, int family, mnl_cb_t cb,
-		void *data)
+/* A re-read (the ruleset changed during the dump) starts again where this dump began. */
+static void rd_restart(void *data)
 {
-	static char buf[1 << 16];
+	struct rd *d = data;
+	struct fw_ruleset *rs = d->rs;
+	if (d->chains) {
+		rs->n_chains = 0;
+		return;
+	}
+	while (rs->n_rules > d->mark) {
+		struct fw_rule *r = &rs->rules[--rs->n_rules];
+		free(r->exprs);
+		free(r->ex);
+	}
+}
+
+/* One nf_tables dump of every object of a kind, all families (or those of table). */
+static int dump(struct ctnet_nl *nl, int type, const char *table, int family, ctnet_nl_cb cb, struct rd *d,
+		struct ctnet_err *err)
+{
+	char buf[512] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = (uint8_t)family;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	if (table)
 		mnl_attr_put_strz(nlh, type == NFT_MSG_GETRULE ? NFTA_RULE_TABLE : NFTA_CHAIN_TABLE, table);
-	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
+	d->chains = type == NFT_MSG_GETCHAIN;
+	d->mark = d->rs->n_rules;
+	return ctnet_nl_dump(nl, nlh, cb, rd_restart, d, err, "nftables: read %s%s%s",
+			     type == NFT_MSG_GETRULE ? "rules" : "chains", table ? " of table " : "",
+			     table ? table : "");
 }
 
 static void index_rules(struct fw_ruleset *rs)
@@ -283,14 +302,13 @@ static void index_rules(struct fw_ruleset *rs)
 	}
 }
 
-static int read_rules(struct mnl_socket *nl, struct fw_ruleset *rs, int family, const char *table,
+static int read_rules(struct ctnet_nl *nl, struct fw_ruleset *rs, int family, const char *table,
 		      struct ctnet_err *err)
 {
 	struct rd d = { .rs = rs };
-	int r = dump(nl, NFT_MSG_GETRULE, table, family, rule_cb, &d);
+	int r = dump(nl, NFT_MSG_GETRULE, table, family, rule_cb, &d, err);
 	if (r < 0)
-		return d.oom ? ctnet_errf(err, ENOMEM, "nftables: read rules: out of memory")
-			     : ctnet_err_sys(err, -r, "nftables: read rules");
+		return r;
 	free(rs->order);
 	index_rules(rs);
 	if (!rs->order)
@@ -298,30 +316,28 @@ static int read_rules(struct mnl_socket *nl, struct fw_ruleset *rs, int family, 
 	return 0;
 }
 
-/* Every table's chains into rs (sorted), on a socket *nl opened here; 0 or -errno. */
-static int chains_read(struct mnl_socket **nl, struct fw_ruleset *rs, struct ctnet_err *err)
+/* Every table's chains into rs (sorted), on kern's nfnetlink handle (*nl); 0 or -errno. */
+static int chains_read(struct ctnet_kern *kern, struct ctnet_nl **nl, struct fw_ruleset *rs,
+		       struct ctnet_err *err)
 {
 	struct rd d = { .rs = rs };
 	int r;
 
 	memset(rs, 0, sizeof(*rs));
-	*nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!*nl || mnl_socket_bind(*nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return ctnet_err_sys(err, errno, "nftables: open netlink");
-	if ((r = dump(*nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d)) < 0)
-		return d.oom ? ctnet_errf(err, ENOMEM, "nftables: read chains: out of memory")
-			     : ctnet_err_sys(err, -r, "nftables: read chains");
+	if ((r = ctnet_kern_nf(kern, nl, err)) < 0 ||
+	    (r = dump(*nl, NFT_MSG_GETCHAIN, NULL, NFPROTO_UNSPEC, chain_cb, &d, err)) < 0)
+		return r;
 	if (rs->n_chains)
 		qsort(rs->chains, rs->n_chains, sizeof(*rs->chains), chain_cmp);
 	return 0;
 }
 
-int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err)
+int fw_read(struct ctnet_kern *kern, struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err)
 {
-	struct mnl_socket *nl = NULL;
+	struct ctnet_nl *nl = NULL;
 	int r;
 
-	if ((r = chains_read(&nl, rs, err)) < 0)
+	if ((r = chains_read(kern, &nl, rs, err)) < 0)
 		goto out;
 	if (chains_only) {
 		index_rules(rs);
@@ -330,19 +346,18 @@ int fw_read(struct fw_ruleset *rs, bool chains_only, struct ctnet_err *err)
 		r = read_rules(nl, rs, NFPROTO_UNSPEC, NULL, err);
 	}
 out:
-	if (nl)
-		mnl_socket_close(nl);
 	if (r < 0)
 		fw_free(rs);
 	return r < 0 ? r : 0;
 }
 
-int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err)
+int fw_read_rules_of(struct ctnet_kern *kern, struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c),
+		     struct ctnet_err *err)
 {
-	struct mnl_socket *nl = NULL;
+	struct ctnet_nl *nl = NULL;
 	int r;
 
-	if ((r = chains_read(&nl, rs, err)) < 0)
+	if ((r = chains_read(kern, &nl, rs, err)) < 0)
 		goto out;
 	index_rules(rs);
 	r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
@@ -360,8 +375,6 @@ int fw_read_rules_of(struct fw_ruleset *rs, bool (*want)(const struct fw_chain *
 			i++;
 	}
 out:
-	if (nl)
-		mnl_socket_close(nl);
 	if (r < 0)
 		fw_free(rs);
 	return r < 0 ? r : 0;

@@ -10,7 +10,7 @@
  * rendered only for nft scripts and check's messages. A chain's rules read as their comments.
  */
 #include "nat_int.h"
-#include "mnl.h"
+#include "nlsock.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -319,7 +319,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each_nested(a, list)
 		if (mnl_attr_get_type(a) == NFTA_LIST_ELEM && !d->failed)
 			one_elem(d, a);
-	return d->failed ? MNL_CB_ERROR : MNL_CB_OK;
+	return d->failed ? -ENOMEM : MNL_CB_OK;
 }
 
 static int kelem_cmp(const void *a, const void *b)
@@ -345,18 +345,16 @@ const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct
 }
 
 /* One nf_tables request (a dump unless get) with a string attribute or two, its
- * answers to cb. -ENOENT when the kernel says the object is not there. */
-static int nft_request(struct mnl_socket *nl, int family, int type, bool get, int a1,
-		       const char *v1, int a2, const char *v2, mnl_cb_t cb, void *data)
+ * answers to cb (restart: forget them, the dump is read again). -ENOENT when the kernel
+ * says the object is not there. */
+static int nft_request(struct ctnet_nl *nl, int family, int type, bool get, int a1, const char *v1, int a2,
+		       const char *v2, ctnet_nl_cb cb, void (*restart)(void *), void *data, struct ctnet_err *err)
 {
-	static char buf[65536];
+	char buf[1024] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (get ? NLM_F_ACK : NLM_F_DUMP);
-	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = (uint8_t)family;
 	nfg->version = NFNETLINK_V0;
@@ -364,19 +362,27 @@ static int nft_request(struct mnl_socket *nl, int family, int type, bool get, in
 	mnl_attr_put_strz(nlh, (uint16_t)a1, v1);
 	if (v2)
 		mnl_attr_put_strz(nlh, (uint16_t)a2, v2);
-	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
+	if (get)
+		return ctnet_nl_request(nl, nlh, cb, data, 0, err, "nftables: read %s%s%s", v1, v2 ? " " : "",
+					v2 ? v2 : "");
+	return ctnet_nl_dump(nl, nlh, cb, restart, data, err, "nftables: read %s%s%s", v1, v2 ? " " : "",
+			     v2 ? v2 : "");
 }
 
-static int elems_read(struct mnl_socket *nl, struct nat_kernel *k, int set, struct ctnet_err *err)
+static void elems_restart(void *data)
+{
+	struct dump *d = data;
+	d->k->n[d->set] = 0;
+}
+
+static int elems_read(struct ctnet_nl *nl, struct nat_kernel *k, int set, struct ctnet_err *err)
 {
 	struct dump d = { .k = k, .set = set };
 	int r = nft_request(nl, nat_table_family[nat_set_table(set)], NFT_MSG_GETSETELEM, false,
-			    NFTA_SET_ELEM_LIST_TABLE, "ctnet", NFTA_SET_ELEM_LIST_SET,
-			    nat_set_names[set], msg_cb, &d);
-	if (d.failed)
-		return ctnet_err_sys(err, ENOMEM, "nftables: read set %s", nat_set_names[set]);
+			    NFTA_SET_ELEM_LIST_TABLE, "ctnet", NFTA_SET_ELEM_LIST_SET, nat_set_names[set], msg_cb,
+			    elems_restart, &d, err);
 	if (r < 0)
-		return ctnet_err_sys(err, -r, "nftables: dump set %s", nat_set_names[set]);
+		return r;
 	if (k->n[set])
 		qsort(k->elems[set], k->n[set], sizeof(struct nat_kelem), kelem_cmp);
 	return 0;
@@ -461,50 +467,57 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		nat_buf_printf(&b, "%s%s%s", k->comments[c] ? k->comments[c] : "",
 			       k->comments[c] && *k->comments[c] ? "," : "", comment ? comment : "?");
 		if (b.oom)
-			return MNL_CB_ERROR;
+			return -ENOMEM;
 		free(k->comments[c]);
 		k->comments[c] = b.p;
 	}
 	return MNL_CB_OK;
 }
 
+static void rules_restart(void *data)
+{
+	struct table_dump *td = data;
+	for (int c = 0; c < NAT_CHAINS; c++)
+		if (nat_chain_table(c) == td->table && td->k->comments[c])
+			td->k->comments[c][0] = '\0';
+}
+
 /* One of our tables: its chains, their rules' comments, its sets and their elements. */
-static int table_read(struct mnl_socket *nl, struct nat_kernel *k, int t, struct ctnet_err *err)
+static int table_read(struct ctnet_nl *nl, struct nat_kernel *k, int t, struct ctnet_err *err)
 {
 	struct table_dump td = { k, t };
 	int fam = nat_table_family[t], r;
 	bool found = false;
 
-	r = nft_request(nl, fam, NFT_MSG_GETTABLE, true, NFTA_TABLE_NAME, "ctnet", 0, NULL,
-			table_cb, &found);
+	r = nft_request(nl, fam, NFT_MSG_GETTABLE, true, NFTA_TABLE_NAME, "ctnet", 0, NULL, table_cb, NULL,
+			&found, err);
 	if (r == -ENOENT || r == -EAFNOSUPPORT)
 		return 0; /* no table: k->tables[t] stays false */
 	if (r < 0)
-		return ctnet_err_sys(err, -r, "nftables: read table %s", nat_table_names[t]);
+		return r;
 	k->tables[t] = true;
-	if ((r = nft_request(nl, fam, NFT_MSG_GETCHAIN, false, NFTA_CHAIN_TABLE, "ctnet", 0, NULL,
-			     chain_cb, &td)) < 0 ||
-	    (r = nft_request(nl, fam, NFT_MSG_GETRULE, false, NFTA_RULE_TABLE, "ctnet", 0, NULL,
-			     rule_cb, &td)) < 0 ||
-	    (r = nft_request(nl, fam, NFT_MSG_GETSET, false, NFTA_SET_TABLE, "ctnet", 0, NULL,
-			     set_cb, &td)) < 0)
-		return ctnet_err_sys(err, -r, "nftables: read table %s", nat_table_names[t]);
+	/* Chains and sets only set flags: read again, they set the same ones. */
+	if ((r = nft_request(nl, fam, NFT_MSG_GETCHAIN, false, NFTA_CHAIN_TABLE, "ctnet", 0, NULL, chain_cb,
+			     NULL, &td, err)) < 0 ||
+	    (r = nft_request(nl, fam, NFT_MSG_GETRULE, false, NFTA_RULE_TABLE, "ctnet", 0, NULL, rule_cb,
+			     rules_restart, &td, err)) < 0 ||
+	    (r = nft_request(nl, fam, NFT_MSG_GETSET, false, NFTA_SET_TABLE, "ctnet", 0, NULL, set_cb, NULL,
+			     &td, err)) < 0)
+		return r;
 	for (int s = 0; s < NAT_S_COUNT && r >= 0; s++)
 		if (nat_set_table(s) == t && k->set[s])
 			r = elems_read(nl, k, s, err);
 	return r;
 }
 
-int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err)
+int nat_kernel_read(struct ctnet_kern *kern, struct nat_kernel *k, struct ctnet_err *err)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct ctnet_nl *nl;
 	int r = 0;
 
 	*k = (struct nat_kernel){ 0 };
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "nftables: open netlink");
-		goto out;
-	}
+	if ((r = ctnet_kern_nf(kern, &nl, err)) < 0)
+		return r;
 	for (int c = 0; c < NAT_CHAINS; c++)
 		if (!(k->comments[c] = strdup(""))) {
 			r = ctnet_err_sys(err, ENOMEM, "nftables: read table %s", NAT_TABLE);
@@ -514,9 +527,6 @@ int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err)
 		r = table_read(nl, k, t, err);
 	k->table = k->tables[NAT_T_INET] && k->tables[NAT_T_BRIDGE];
 out:
-	/* Reading deleted nothing: closing costs no RCU wait. */
-	if (nl)
-		mnl_socket_close(nl);
 	if (r < 0)
 		nat_kernel_free(k);
 	return r < 0 ? r : 0;
@@ -531,8 +541,6 @@ out:
  * NEWSETELEM/DELSETELEM, from the same element bytes the desired state holds. Anything else
  * (creating the table, rebuilding it) stays with libnftables.
  */
-static struct mnl_socket *wr_sock;
-static bool wr_deleted;
 
 /* Sets whose elements carry a counter (the set's `counter` flag: the kernel requires each
  * element's expressions to match the set's). */
@@ -620,87 +628,47 @@ static void put_batch_marker(struct mnl_nlmsg_batch *batch, int type, uint32_t s
 	mnl_nlmsg_batch_next(batch);
 }
 
-int nat_kernel_write(const struct nat_elems *del, const struct nat_elems *add, struct ctnet_err *err)
+int nat_kernel_write(struct ctnet_kern *kern, const struct nat_elems *del, const struct nat_elems *add,
+		     struct ctnet_err *err)
 {
-	static char buf[65536 + 4096], rbuf[16384];
-	uint32_t seq = (uint32_t)time(NULL) << 8, first, portid;
-	struct mnl_nlmsg_batch *batch = mnl_nlmsg_batch_start(buf, 65536);
-	size_t msgs = 0, acked = 0;
-	int failed = 0;
+	/* The batch is at most 64 KiB; one request per set and direction. */
+	char *buf = malloc(65536 + 4096);
+	struct ctnet_nl_req req[2 * NAT_S_COUNT];
+	struct mnl_nlmsg_batch *batch = buf ? mnl_nlmsg_batch_start(buf, 65536) : NULL;
+	struct ctnet_nl *nl;
+	size_t msgs = 0;
+	int r;
 
-	if (!batch)
-		return -ENOMEM;
-	put_batch_marker(batch, NFNL_MSG_BATCH_BEGIN, seq++);
-	first = seq;
+	if (!batch) {
+		free(buf);
+		return ctnet_errf(err, ENOMEM, "nftables table \"%s\": out of memory", NAT_TABLE);
+	}
+	put_batch_marker(batch, NFNL_MSG_BATCH_BEGIN, 0);
 	for (int s = 0; s < NAT_S_COUNT; s++)
-		if (!put_set_msg(batch, NFT_MSG_DELSETELEM, s, del, seq + (uint32_t)msgs, &msgs)) {
-			mnl_nlmsg_batch_stop(batch);
-			return -E2BIG;
+		if (!put_set_msg(batch, NFT_MSG_DELSETELEM, s, del, 0, &msgs)) {
+			r = -E2BIG;
+			goto out;
 		}
 	for (int s = 0; s < NAT_S_COUNT; s++)
-		if (!put_set_msg(batch, NFT_MSG_NEWSETELEM, s, add, seq + (uint32_t)msgs, &msgs)) {
-			mnl_nlmsg_batch_stop(batch);
-			return -E2BIG;
+		if (!put_set_msg(batch, NFT_MSG_NEWSETELEM, s, add, 0, &msgs)) {
+			r = -E2BIG;
+			goto out;
 		}
-	put_batch_marker(batch, NFNL_MSG_BATCH_END, seq + (uint32_t)msgs);
-	if (msgs == 0) {
-		mnl_nlmsg_batch_stop(batch);
-		return 0;
-	}
-	if (!wr_sock) {
-		wr_sock = mnl_socket_open(NETLINK_NETFILTER);
-		if (!wr_sock || mnl_socket_bind(wr_sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-			int e = errno;
-			if (wr_sock)
-				mnl_socket_close(wr_sock);
-			wr_sock = NULL;
-			mnl_nlmsg_batch_stop(batch);
-			return ctnet_err_sys(err, e, "nftables: open netlink");
-		}
-	}
-	portid = mnl_socket_get_portid(wr_sock);
-	if (mnl_socket_sendto(wr_sock, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch)) < 0) {
-		int e = errno;
-		mnl_nlmsg_batch_stop(batch);
-		return ctnet_err_sys(err, e, "nftables table \"%s\": send", NAT_TABLE);
-	}
-	mnl_nlmsg_batch_stop(batch);
+	put_batch_marker(batch, NFNL_MSG_BATCH_END, 0);
+	r = 0;
+	if (msgs == 0)
+		goto out;
+	memset(req, 0, sizeof(req));
+	for (size_t i = 0; i < msgs; i++)
+		snprintf(req[i].what, sizeof(req[i].what), "nftables table \"%s\"", NAT_TABLE);
 	/* One ack per message (errors included); the transaction applies whole or not at all. */
-	while (acked < msgs) {
-		ssize_t n = mnl_socket_recvfrom(wr_sock, rbuf, sizeof(rbuf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return ctnet_err_sys(err, errno, "nftables table \"%s\": receive", NAT_TABLE);
-		}
-		int left = (int)n;
-		for (const struct nlmsghdr *h = (const struct nlmsghdr *)(void *)rbuf;
-		     mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
-			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_pid != portid || h->nlmsg_seq < first ||
-			    h->nlmsg_seq >= first + msgs || mnl_nlmsg_get_payload_len(h) < sizeof(struct nlmsgerr))
-				continue;
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-			acked++;
-			if (e->error && !failed)
-				failed = -e->error;
-		}
-	}
-	if (failed)
-		return ctnet_errf(err, failed, "nftables table \"%s\": %s", NAT_TABLE, strerror(failed));
+	if ((r = ctnet_kern_nf(kern, &nl, err)) < 0 ||
+	    (r = ctnet_nl_talk(nl, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch), req, msgs, err)) < 0)
+		goto out;
 	if (del->n)
-		wr_deleted = true;
-	return 0;
-}
-
-bool nat_kernel_write_deleted(void)
-{
-	return wr_deleted;
-}
-
-void nat_kernel_write_close(void)
-{
-	if (wr_sock)
-		mnl_socket_close(wr_sock);
-	wr_sock = NULL;
-	wr_deleted = false;
+		kern->nf_deleted = true;
+out:
+	mnl_nlmsg_batch_stop(batch);
+	free(buf);
+	return r;
 }

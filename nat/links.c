@@ -50,55 +50,29 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	return mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, data);
 }
 
-int nat_link_l3dev(const char *iface, char out[16], bool *bridge, struct ctnet_err *err)
+int nat_link_l3dev(struct ctnet_kern *kern, const char *iface, char out[16], bool *bridge, struct ctnet_err *err)
 {
-	char buf[8192] = { 0 }; /* attribute padding goes to the kernel too */
+	char buf[512] __attribute__((aligned(4))) = { 0 }; /* attribute padding goes to the kernel too */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
 	struct link_info li = { 0 };
-	struct mnl_socket *nl;
-	uint32_t seq = (uint32_t)time(NULL);
-	ssize_t n;
-	int r = 0;
+	struct ctnet_nl *nl;
+	int r;
 
 	*bridge = false;
 	if (strlen(iface) >= IFNAMSIZ)
 		return ctnet_errf(err, EINVAL, "interface \"%s\": name too long", iface);
 	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, iface);
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "rtnetlink: open");
-		goto out;
-	}
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
-		goto out;
-	}
-	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0) {
-		r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
-		goto out;
-	}
-	if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_cb, &li) < 0) {
-		if (errno == ENODEV)
-			r = -ENODEV;
-		else
-			r = ctnet_err_sys(err, errno, "rtnetlink: get link \"%s\"", iface);
-		goto out;
-	}
-	if (li.bridge_port && li.master && if_indextoname(li.master, out)) {
+	if ((r = ctnet_kern_rt(kern, &nl, err)) < 0 ||
+	    (r = ctnet_nl_request(nl, nlh, link_cb, &li, 0, err, "rtnetlink: get link \"%s\"", iface)) < 0)
+		return r;
+	if (li.bridge_port && li.master && if_indextoname(li.master, out))
 		*bridge = true;
-	} else {
+	else
 		memcpy(out, iface, strlen(iface) + 1);
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
-	return r;
+	return 0;
 }

@@ -68,7 +68,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 	return argv[++*i];
 }
 
-static int cmd_init(int argc, char **argv)
+static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 {
 	const char *ext[16] = { NULL };
 	size_t n = 0;
@@ -97,17 +97,17 @@ static int cmd_init(int argc, char **argv)
 			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
 		ext[n++] = v;
 	}
-	if (nat_init_isolate(ext, n, isolate, &err) < 0)
+	if (nat_init_isolate(kern, ext, n, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
 	unsigned added = 0;
-	if (docker && nat_docker_accept(&added, &err) < 0)
+	if (docker && nat_docker_accept(kern, &added, &err) < 0)
 		return ctnet_cli_fail(&err);
 	if (docker && added)
 		printf("added %u accept rules for ve-* to DOCKER-USER (ctnet-nat flush removes them)\n", added);
 	return CTNET_EXIT_OK;
 }
 
-static int cmd_add(int argc, char **argv)
+static int cmd_add(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct nat_container *c = calloc(1, sizeof(*c));
 	struct ctnet_err err = { 0 };
@@ -152,7 +152,7 @@ static int cmd_add(int argc, char **argv)
 		rc = ctnet_cli_usage("add: needs NAME, --address and --iface");
 		goto out;
 	}
-	if (nat_add(c, &err) < 0)
+	if (nat_add(kern, c, &err) < 0)
 		goto fail;
 	rc = CTNET_EXIT_OK;
 	goto out;
@@ -163,17 +163,17 @@ out:
 	return rc;
 }
 
-static int cmd_del(int argc, char **argv)
+static int cmd_del(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	if (argc != 1)
 		return ctnet_cli_usage("del: needs exactly one NAME");
-	if (nat_del(argv[0], &err) < 0)
+	if (nat_del(kern, argv[0], &err) < 0)
 		return ctnet_cli_fail(&err);
 	return CTNET_EXIT_OK;
 }
 
-static int cmd_forward(int argc, char **argv)
+static int cmd_forward(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct nat_forward f;
@@ -206,7 +206,7 @@ static int cmd_forward(int argc, char **argv)
 		if (ctnet_addr_parse(host_ip, 0, CTNET_ADDR_NOPREFIX, "--host-ip", &f.host_ip, &err) < 0)
 			return ctnet_cli_fail(&err);
 	}
-	if ((add ? nat_forward_add(name, &f, &err) : nat_forward_del(name, &f, &err)) < 0)
+	if ((add ? nat_forward_add(kern, name, &f, &err) : nat_forward_del(kern, name, &f, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	return CTNET_EXIT_OK;
 }
@@ -335,7 +335,10 @@ struct counters_job {
 static void *counters_thread(void *arg)
 {
 	struct counters_job *j = arg;
-	j->r = nat_counters_read(&j->cn, &j->err);
+	struct ctnet_kern kern; /* this thread's own */
+	ctnet_kern_init(&kern);
+	j->r = nat_counters_read(&kern, &j->cn, &j->err);
+	ctnet_kern_close(&kern);
 	return NULL;
 }
 
@@ -343,8 +346,9 @@ static void *counters_thread(void *arg)
  * The recorded containers (a file each) and the kernel's counters (set dumps) are read at
  * the same time, the kernel in a second thread: at 5,000 containers each takes tens of ms.
  */
-static int cmd_list(int argc, char **argv)
+static int cmd_list(struct ctnet_kern *kern, int argc, char **argv)
 {
+	(void)kern; /* the counters are read by a thread with its own */
 	struct ctnet_err err = { 0 };
 	struct list_ctx l = { 0 };
 	struct counters_job job = { 0 };
@@ -408,14 +412,14 @@ static void print_line(const char *line, void *data)
 	printf("%s\n", line);
 }
 
-static int cmd_check(int argc, char **argv)
+static int cmd_check(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	int r;
 	(void)argv;
 	if (argc)
 		return ctnet_cli_usage("check: takes no arguments");
-	r = nat_check(print_line, NULL, &err);
+	r = nat_check(kern, print_line, NULL, &err);
 	if (r < 0)
 		return ctnet_cli_fail(&err);
 	if (r > 0) {
@@ -427,12 +431,13 @@ static int cmd_check(int argc, char **argv)
 	return CTNET_EXIT_OK;
 }
 
-static int cmd_simple(int argc, int (*fn)(struct ctnet_err *), const char *name)
+static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_kern *, struct ctnet_err *),
+		      const char *name)
 {
 	struct ctnet_err err = { 0 };
 	if (argc)
 		return ctnet_cli_usage("%s: takes no arguments", name);
-	if (fn(&err) < 0)
+	if (fn(kern, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return CTNET_EXIT_OK;
 }
@@ -460,22 +465,23 @@ int main(int argc, char **argv)
 	argv += 2;
 	static const struct {
 		const char *name;
-		int (*fn)(int argc, char **argv);
+		int (*fn)(struct ctnet_kern *kern, int argc, char **argv);
 	} cmds[] = {
 		{ "init", cmd_init }, { "add", cmd_add }, { "del", cmd_del },
 		{ "forward", cmd_forward }, { "list", cmd_list }, { "check", cmd_check },
 	};
+	struct ctnet_kern kern;
 	int rc = -1;
+	ctnet_kern_init(&kern);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmd, cmds[i].name))
-			rc = cmds[i].fn(argc, argv);
+			rc = cmds[i].fn(&kern, argc, argv);
 	if (!strcmp(cmd, "restore"))
-		rc = cmd_simple(argc, nat_restore, "restore");
+		rc = cmd_simple(&kern, argc, nat_restore, "restore");
 	if (!strcmp(cmd, "flush"))
-		rc = cmd_simple(argc, nat_flush, "flush");
-	if (rc >= 0) {
-		nat_release(true);
+		rc = cmd_simple(&kern, argc, nat_flush, "flush");
+	nat_release(&kern, true);
+	if (rc >= 0)
 		return rc;
-	}
 	return ctnet_cli_usage("unknown command \"%s\"", cmd);
 }

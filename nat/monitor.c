@@ -87,7 +87,7 @@ static bool ours_deleted(const struct nlmsghdr *nlh)
 
 int nat_monitor_read(struct nat_monitor *m, struct ctnet_err *err)
 {
-	static char buf[1 << 16];
+	char buf[1 << 16] __attribute__((aligned(4)));
 	int hits = 0;
 
 	for (;;) {

@@ -99,7 +99,7 @@ static int collect_one(struct nat_entry *en, void *data)
 	return nat_elems_container(c->e, &en->c, c->err);
 }
 
-static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
+static int rebuild(struct ctnet_kern *kern, struct nat_store *s, const struct nat_config *cfg_override,
 		   const struct nat_container *change, const char *drop, struct ctnet_err *err)
 {
 	struct nat_config cfg;
@@ -122,7 +122,7 @@ static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
 		nat_buf_table(&b, &cfg);
 		nat_buf_elems(&b, "add", &e);
 		r = b.oom ? ctnet_err_sys(err, ENOMEM, "build nftables table")
-			  : nat_nft_run(b.p, err);
+			  : nat_nft_run(kern, b.p, err);
 	}
 	nat_buf_free(&b);
 	nat_elems_free(&e);
@@ -130,7 +130,7 @@ static int rebuild(struct nat_store *s, const struct nat_config *cfg_override,
 }
 
 /* Kernel from `old` to `new` (either NULL): delete what goes, add what stays or comes. */
-static int apply(struct nat_store *s, const struct nat_container *old,
+static int apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		 const struct nat_container *new, struct ctnet_err *err)
 {
 	struct nat_elems oe = { 0 }, ne = { 0 }, gone = { 0 };
@@ -157,7 +157,7 @@ static int apply(struct nat_store *s, const struct nat_container *old,
 		if ((!gone.n || nat_elem_cmp(&gone.v[gone.n - 1], &oe.v[i])) &&
 		    !nat_elems_has(&ne, &oe.v[i]))
 			gone.v[gone.n++] = oe.v[i];
-	r = nat_kernel_write(&gone, &ne, err);
+	r = nat_kernel_write(kern, &gone, &ne, err);
 	if (r == -E2BIG) {
 		/* Too many elements for one batch of ours: libnftables splits it. */
 		nat_buf_elems(&b, "delete", &gone);
@@ -166,13 +166,13 @@ static int apply(struct nat_store *s, const struct nat_container *old,
 			r = ctnet_err_sys(err, ENOMEM, "build nft elements");
 			goto out;
 		}
-		r = b.len ? nat_nft_run(b.p, err) : 0;
+		r = b.len ? nat_nft_run(kern, b.p, err) : 0;
 	}
 	if (r == -ENOENT || r == -EEXIST) {
 		/* The table, a set or an element we expected is gone or differs: the kernel
 		 * drifted from the desired state. Rebuild it with this change, once. */
 		struct ctnet_err e2 = { 0 };
-		if (rebuild(s, NULL, new, old ? old->name : NULL, &e2) >= 0) {
+		if (rebuild(kern, s, NULL, new, old ? old->name : NULL, &e2) >= 0) {
 			ctnet_err_clear(err);
 			r = 0;
 		}
@@ -185,7 +185,7 @@ out:
 	return r;
 }
 
-static void flush_forward(const struct nat_container *c, const struct nat_forward *f)
+static void flush_forward(struct ctnet_kern *kern, const struct nat_container *c, const struct nat_forward *f)
 {
 	struct nat_ct_match m = { .by_port = true, .proto = (uint8_t)f->proto,
 				  .lo = f->host_lo, .hi = f->host_hi };
@@ -194,23 +194,23 @@ static void flush_forward(const struct nat_container *c, const struct nat_forwar
 	/* Best effort: the forward is gone either way; flows also die when they time out. */
 	if (!f->has_host_ip || f->host_ip.family == AF_INET) {
 		m.addr = c->addr;
-		nat_conntrack_delete(&m, &n, &e);
+		nat_conntrack_delete(kern, &m, &n, &e);
 	}
 	if (c->has_addr6 && (!f->has_host_ip || f->host_ip.family == AF_INET6)) {
 		m.addr = c->addr6;
-		nat_conntrack_delete(&m, &n, &e);
+		nat_conntrack_delete(kern, &m, &n, &e);
 	}
 }
 
-static void flush_container(const struct nat_container *c)
+static void flush_container(struct ctnet_kern *kern, const struct nat_container *c)
 {
 	struct nat_ct_match m = { .addr = c->addr, .orig_src_too = true };
 	struct ctnet_err e = { 0 };
 	unsigned n;
-	nat_conntrack_delete(&m, &n, &e);
+	nat_conntrack_delete(kern, &m, &n, &e);
 	if (c->has_addr6) {
 		m.addr = c->addr6;
-		nat_conntrack_delete(&m, &n, &e);
+		nat_conntrack_delete(kern, &m, &n, &e);
 	}
 }
 
@@ -223,27 +223,27 @@ static bool has_forward(const struct nat_container *c, const struct nat_forward 
 }
 
 /* Records `new` in place of `old` (NULL: none) and makes the kernel match. */
-static int replace(struct nat_store *s, const struct nat_container *old,
+static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		   const struct nat_container *new, struct ctnet_err *err)
 {
 	int r;
 
 	if ((r = nat_sysctls(new->has_addr6, err)) < 0 ||
-	    (r = nat_localnet_migrate(s, err)) < 0 ||
-	    (r = nat_localnet_apply(s, old, new, err)) < 0)
+	    (r = nat_localnet_migrate(kern, s, err)) < 0 ||
+	    (r = nat_localnet_apply(kern, s, old, new, err)) < 0)
 		return r;
 	if ((r = nat_store_ports_claim(s, new, err)) < 0)
 		return r;
-	if ((r = apply(s, old, new, err)) < 0) {
+	if ((r = apply(kern, s, old, new, err)) < 0) {
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
 	if ((r = nat_store_write(s, new, err)) < 0) {
 		struct ctnet_err e2 = { 0 };
 		if (old)
-			apply(s, new, old, &e2);
+			apply(kern, s, new, old, &e2);
 		else
-			apply(s, new, NULL, &e2);
+			apply(kern, s, new, NULL, &e2);
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
@@ -251,24 +251,24 @@ static int replace(struct nat_store *s, const struct nat_container *old,
 	if (old) {
 		if (!ctnet_addr_equal(&old->addr, &new->addr) || old->has_addr6 != new->has_addr6 ||
 		    (old->has_addr6 && !ctnet_addr_equal(&old->addr6, &new->addr6)))
-			flush_container(old);
+			flush_container(kern, old);
 		else
 			for (size_t i = 0; i < old->n_forwards; i++)
 				if (!has_forward(new, &old->forwards[i]))
-					flush_forward(old, &old->forwards[i]);
+					flush_forward(kern, old, &old->forwards[i]);
 	}
 	return 0;
 }
 
 /* Whether the kernel's table already has our chains, rules, sets and these ext_ifaces. */
-static bool table_current(const struct nat_config *cfg)
+static bool table_current(struct ctnet_kern *kern, const struct nat_config *cfg)
 {
 	struct nat_kernel k;
 	struct ctnet_err e = { 0 };
 	char want[512];
 	bool ok;
 
-	if (nat_kernel_read(&k, &e) < 0)
+	if (nat_kernel_read(kern, &k, &e) < 0)
 		return false;
 	ok = k.table && k.n[NAT_S_EXT] == cfg->n_ext;
 	for (int c = 0; ok && c < NAT_CHAINS; c++) {
@@ -285,12 +285,12 @@ static bool table_current(const struct nat_config *cfg)
 	return ok;
 }
 
-int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err)
+int nat_init(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, struct ctnet_err *err)
 {
-	return nat_init_isolate(external_ifaces, n, -1, err);
+	return nat_init_isolate(kern, external_ifaces, n, -1, err);
 }
 
-int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
+int nat_init_isolate(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, int isolate,
 		     struct ctnet_err *err)
 {
 	struct nat_config cfg = { 0 }, old;
@@ -308,12 +308,12 @@ int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
 	}
 	if ((r = nat_store_open(&s, true, true, err)) < 0)
 		return r;
-	if ((r = nat_sysctls(false, err)) < 0 || (r = nat_localnet_migrate(&s, err)) < 0 ||
+	if ((r = nat_sysctls(false, err)) < 0 || (r = nat_localnet_migrate(kern, &s, err)) < 0 ||
 	    (r = nat_store_config_read(&s, &old, err)) < 0)
 		goto out;
 	cfg.isolate = isolate < 0 ? old.isolate : isolate > 0;
 	cfg.localnet_scoped = true;
-	if (table_current(&cfg)) { /* init twice changes nothing, not even rule handles */
+	if (table_current(kern, &cfg)) { /* init twice changes nothing, not even rule handles */
 		r = nat_store_config_write(&s, &cfg, err);
 		goto out;
 	}
@@ -326,11 +326,11 @@ int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
 		r = ctnet_err_sys(err, ENOMEM, "build nftables table");
 		goto out;
 	}
-	r = nat_nft_run(b.p, err);
+	r = nat_nft_run(kern, b.p, err);
 	if (r < 0) {
 		/* An old or damaged table (a set of another type, say): start over. */
 		struct ctnet_err e2 = { 0 };
-		if (rebuild(&s, &cfg, NULL, NULL, &e2) >= 0) {
+		if (rebuild(kern, &s, &cfg, NULL, NULL, &e2) >= 0) {
 			ctnet_err_clear(err);
 			r = 0;
 		}
@@ -344,7 +344,7 @@ out:
 	return r;
 }
 
-int nat_isolate(bool on, struct ctnet_err *err)
+int nat_isolate(struct ctnet_kern *kern, bool on, struct ctnet_err *err)
 {
 	struct nat_config cfg;
 	struct nat_store s;
@@ -359,10 +359,10 @@ int nat_isolate(bool on, struct ctnet_err *err)
 		return r;
 	for (size_t i = 0; i < cfg.n_ext; i++)
 		ext[i] = cfg.ext[i];
-	return nat_init_isolate(ext, cfg.n_ext, on, err);
+	return nat_init_isolate(kern, ext, cfg.n_ext, on, err);
 }
 
-int nat_add(const struct nat_container *c, struct ctnet_err *err)
+int nat_add(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_err *err)
 {
 	struct nat_entry *old = NULL;
 	struct nat_store s;
@@ -380,14 +380,14 @@ int nat_add(const struct nat_container *c, struct ctnet_err *err)
 	r = nat_store_read(&s, c->name, old, err);
 	if (r < 0 && r != -ENOENT)
 		goto out;
-	r = replace(&s, r == -ENOENT ? NULL : &old->c, c, err);
+	r = replace(kern, &s, r == -ENOENT ? NULL : &old->c, c, err);
 out:
 	free(old);
 	nat_store_close(&s);
 	return r;
 }
 
-int nat_del(const char *name, struct ctnet_err *err)
+int nat_del(struct ctnet_kern *kern, const char *name, struct ctnet_err *err)
 {
 	struct nat_entry *old;
 	struct nat_store s;
@@ -412,13 +412,13 @@ int nat_del(const char *name, struct ctnet_err *err)
 		r = 0;
 		goto out;
 	}
-	if (r < 0 || (r = apply(&s, &old->c, NULL, err)) < 0)
+	if (r < 0 || (r = apply(kern, &s, &old->c, NULL, err)) < 0)
 		goto out;
 	if ((r = nat_store_remove(&s, name, err)) < 0)
 		goto out;
 	nat_store_ports_release(&s, &old->c, NULL);
-	nat_localnet_apply(&s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */
-	flush_container(&old->c);
+	nat_localnet_apply(kern, &s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */
+	flush_container(kern, &old->c);
 out:
 	free(old);
 	nat_store_close(&s);
@@ -451,7 +451,7 @@ static int forward_prepare(struct nat_store *s, const char *name, struct nat_ent
 
 /* Reads name's entry, lets edit() change a copy, and puts the copy in place (kernel and
  * desired state, one transaction). */
-static int forward_change(const char *name, const struct nat_forward *f, const char *what,
+static int forward_change(struct ctnet_kern *kern, const char *name, const struct nat_forward *f, const char *what,
 			  int (*edit)(struct nat_container *c, const struct nat_forward *f,
 				      struct ctnet_err *err),
 			  struct ctnet_err *err)
@@ -470,7 +470,7 @@ static int forward_change(const char *name, const struct nat_forward *f, const c
 	new->c.name = new->name;
 	new->c.iface = new->iface;
 	if ((r = edit(&new->c, f, err)) >= 0)
-		r = replace(&s, &old->c, &new->c, err);
+		r = replace(kern, &s, &old->c, &new->c, err);
 	nat_store_close(&s);
 out_free:
 	free(old);
@@ -505,14 +505,14 @@ static int del_edit(struct nat_container *c, const struct nat_forward *f, struct
 	return 0;
 }
 
-int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+int nat_forward_add(struct ctnet_kern *kern, const char *name, const struct nat_forward *f, struct ctnet_err *err)
 {
-	return forward_change(name, f, "add forward", add_edit, err);
+	return forward_change(kern, name, f, "add forward", add_edit, err);
 }
 
-int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err)
+int nat_forward_del(struct ctnet_kern *kern, const char *name, const struct nat_forward *f, struct ctnet_err *err)
 {
-	return forward_change(name, f, "delete forward", del_edit, err);
+	return forward_change(kern, name, f, "delete forward", del_edit, err);
 }
 
 struct list_cb {
@@ -548,7 +548,7 @@ static int has_v6(struct nat_entry *e, void *data)
 	return 0;
 }
 
-static int restore(bool localnet, struct ctnet_err *err)
+static int restore(struct ctnet_kern *kern, bool localnet, struct ctnet_err *err)
 {
 	struct nat_store s;
 	bool v6 = false;
@@ -557,31 +557,31 @@ static int restore(bool localnet, struct ctnet_err *err)
 		return r;
 	/* IPv6 forwarding only when a container has IPv6, as add does. */
 	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
-	    (r = nat_sysctls(v6, err)) >= 0 && (r = nat_localnet_migrate(&s, err)) >= 0 &&
-	    (r = rebuild(&s, NULL, NULL, NULL, err)) >= 0 && localnet)
-		r = nat_localnet_restore(&s, err);
+	    (r = nat_sysctls(v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
+	    (r = rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 && localnet)
+		r = nat_localnet_restore(kern, &s, err);
 	nat_store_close(&s);
 	return r;
 }
 
-int nat_restore(struct ctnet_err *err)
+int nat_restore(struct ctnet_kern *kern, struct ctnet_err *err)
 {
-	return restore(true, err);
+	return restore(kern, true, err);
 }
 
-int nat_restore_table(struct ctnet_err *err)
+int nat_restore_table(struct ctnet_kern *kern, struct ctnet_err *err)
 {
-	return restore(false, err);
+	return restore(kern, false, err);
 }
 
-int nat_flush(struct ctnet_err *err)
+int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 {
 	struct nat_store s;
 	unsigned n;
-	int r = nat_docker_remove(&n, err); /* init --accept-in-docker-user's rules */
+	int r = nat_docker_remove(kern, &n, err); /* init --accept-in-docker-user's rules */
 	if (r < 0)
 		return r;
-	r = nat_nft_run("add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
+	r = nat_nft_run(kern, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
 			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);
 	if (r < 0)
 		return r;
@@ -591,7 +591,7 @@ int nat_flush(struct ctnet_err *err)
 		ctnet_err_clear(err);
 		return 0;
 	}
-	nat_localnet_reset(&s);
+	nat_localnet_reset(kern, &s);
 	nat_store_close(&s);
 	return 0;
 }
@@ -620,7 +620,7 @@ static void diff_elem(void (*cb)(const char *line, void *data), void *data, unsi
 	nat_buf_free(&b);
 }
 
-int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
+int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
 {
 	struct nat_config cfg = { 0 };
 	struct nat_elems e = { 0 };
@@ -642,7 +642,7 @@ int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet
 			r = nat_store_foreach(&s, collect_one, &c, err);
 		nat_store_close(&s);
 	}
-	if (r < 0 || (r = nat_kernel_read(&k, err)) < 0)
+	if (r < 0 || (r = nat_kernel_read(kern, &k, err)) < 0)
 		goto out;
 	if (!desired) {
 		for (int t = 0; t < NAT_TABLES; t++)
@@ -694,13 +694,13 @@ struct nat_counters {
 	struct nat_kernel k;
 };
 
-int nat_counters_read(struct nat_counters **out, struct ctnet_err *err)
+int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
 {
 	struct nat_counters *c = calloc(1, sizeof(*c));
 	int r;
 	if (!c)
 		return ctnet_err_sys(err, ENOMEM, "read counters");
-	if ((r = nat_kernel_read(&c->k, err)) < 0) {
+	if ((r = nat_kernel_read(kern, &c->k, err)) < 0) {
 		free(c);
 		return r;
 	}

@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "kern.h"
 #include "name.h"
 
 enum nat_proto { NAT_TCP = 6, NAT_UDP = 17 };
@@ -42,27 +43,27 @@ const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
 
 /* Creates ctnet's tables if missing (idempotent); enables ip_forward. Keeps the recorded
  * isolation setting. */
-int nat_init(const char *const *external_ifaces, size_t n, struct ctnet_err *err);
+int nat_init(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, struct ctnet_err *err);
 /* The same; isolate 1: containers reach each other only through forwards, 0: open (the
  * default), -1: as recorded. */
-int nat_init_isolate(const char *const *external_ifaces, size_t n, int isolate,
+int nat_init_isolate(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, int isolate,
 		     struct ctnet_err *err);
 /* Isolation on or off, keeping the recorded external interfaces (for front-ends). */
-int nat_isolate(bool on, struct ctnet_err *err);
+int nat_isolate(struct ctnet_kern *kern, bool on, struct ctnet_err *err);
 /*
  * Adds a container and its forwards in one nft transaction (init included when the table
  * is missing), and records it in the desired state. Idempotent for identical input; a host
  * port owned by another container fails with -EADDRINUSE naming it, changing nothing.
  */
-int nat_add(const struct nat_container *c, struct ctnet_err *err);
+int nat_add(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_err *err);
 /* 1 and the owner's name when a recorded container forwards one of f's host ports, else 0. */
 int nat_port_owner(const struct nat_forward *f, char *owner, size_t len);
 /* Removes a container, its forwards and their conntrack entries. Absent is success. */
-int nat_del(const char *name, struct ctnet_err *err);
+int nat_del(struct ctnet_kern *kern, const char *name, struct ctnet_err *err);
 /* Unknown container: -ENOENT. A forward already there: success. */
-int nat_forward_add(const char *name, const struct nat_forward *f, struct ctnet_err *err);
+int nat_forward_add(struct ctnet_kern *kern, const char *name, const struct nat_forward *f, struct ctnet_err *err);
 /* Matches on protocol, host ports and host ip; the container ports are not compared. */
-int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_err *err);
+int nat_forward_del(struct ctnet_kern *kern, const char *name, const struct nat_forward *f, struct ctnet_err *err);
 /*
  * Design (see DESIGN.md "NAT"): one table `inet ctnet` with fixed chains (antispoof,
  * prerouting, output, postrouting) over named sets and maps: ifaces, ext_ifaces, masq4/6,
@@ -76,41 +77,41 @@ int nat_forward_del(const char *name, const struct nat_forward *f, struct ctnet_
 /* Opt-in: accept rules (comment "ctnet:docker") for ctnet's veths (ve-*) at the top of
  * Docker's DOCKER-USER chain in ip/ip6 filter when it exists; idempotent; *added counts
  * rules added (0: none needed, or no Docker). nat_docker_remove deletes them again. */
-int nat_docker_accept(unsigned *added, struct ctnet_err *err);
-int nat_docker_remove(unsigned *removed, struct ctnet_err *err);
+int nat_docker_accept(struct ctnet_kern *kern, unsigned *added, struct ctnet_err *err);
+int nat_docker_remove(struct ctnet_kern *kern, unsigned *removed, struct ctnet_err *err);
 
 /* Rebuilds ctnet's table from the desired state in one transaction. */
-int nat_restore(struct ctnet_err *err);
+int nat_restore(struct ctnet_kern *kern, struct ctnet_err *err);
 /* nat_restore without putting route_localnet back on every container's device (which asks
  * the kernel for each container's link: ~0.2 s at 1,000 containers). For a caller that
  * checks those sysctls itself, as `ctnet watch` does after `nft flush ruleset`, which leaves
  * sysctls alone. */
-int nat_restore_table(struct ctnet_err *err);
+int nat_restore_table(struct ctnet_kern *kern, struct ctnet_err *err);
 /* Deletes ctnet's table only; the desired state is kept (nat_restore brings it back). */
-int nat_flush(struct ctnet_err *err);
+int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err);
 /*
  * Compares the kernel with the desired state; cb (may be NULL) gets one line per
  * difference ("missing element fwd4 tcp . 8080 : 10.233.1.2 . 80"). Returns the number of
  * differences (0 = in sync) or -errno.
  */
-int nat_check(void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
+int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
 
 /*
  * Switches on the sysctls NAT needs in this namespace (see ctnet-nat(8)): ip_forward, IPv6
  * forwarding with ipv6, and route_localnet on the device of c (may be NULL) when the host
  * reaches one of its forwards at 127.0.0.1. Returns how many were off (0: all in place), their names in changed (may be NULL), or -errno.
  */
-int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
+int nat_sysctls_repair(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, char *changed, size_t len,
 		       struct ctnet_err *err);
 /* Read-only: how many of those sysctls are off (globals: ip_forward and IPv6 forwarding
  * too, not only c's route_localnet), or -errno. l3dev: c's device when the caller knows it
  * (its host link, or the bridge of a bridge port); NULL: looked up. */
-int nat_sysctls_off(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals);
+int nat_sysctls_off(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals);
 
 /* The route_localnet sysctl (a /proc/sys path) that nat_sysctls_repair keeps at 1 for c: 1
  * with path filled, 0 when c needs none (no forward reachable at 127.0.0.1, or its device is
  * not there), or -errno. For a watcher that reads it without a netlink lookup each time. */
-int nat_localnet_path(const struct nat_container *c, char *path, size_t len, struct ctnet_err *err);
+int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, char *path, size_t len, struct ctnet_err *err);
 
 /* Kernel counters for `list`. */
 struct nat_counters;
@@ -118,7 +119,7 @@ struct nat_stat {
 	bool present; /* the elements exist in the kernel */
 	uint64_t packets, bytes;
 };
-int nat_counters_read(struct nat_counters **out, struct ctnet_err *err);
+int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err);
 void nat_counters_free(struct nat_counters *c);
 /* Packets and bytes the container sent (IPv4 and IPv6). */
 void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
@@ -137,12 +138,12 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
 			struct ctnet_err *err);
 
 /*
- * Closes the process's nftables and ctnetlink sockets. With async, when this process
+ * Closes every handle of kern (ctnet_kern_close). With async, when kern
  * deleted nft objects, a short-lived child holds the sockets' last references so that the
  * kernel's RCU wait on close (~10-20 ms) is not paid by the caller (see nat/release.c).
- * Call once, at the end of main(); later nat_* calls reopen what they need.
+ * Call at the end of an operation; later calls with kern reopen what they need.
  */
-void nat_release(bool async);
+void nat_release(struct ctnet_kern *kern, bool async);
 
 /* --- doctor (doctor.c): what other tables, sysctls and sockets do to the containers --- */
 struct ctnet_findings;
@@ -157,7 +158,7 @@ struct nat_doctor_ct {
  * interfaces, conntrack fill, host processes listening on forwarded ports. uplink: the
  * interface of the default route (NULL when unknown). One dump of chains and one of rules.
  */
-int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
+int nat_doctor(struct ctnet_kern *kern, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 	       struct ctnet_findings *out, struct ctnet_err *err);
 /*
  * nat_doctor in steps, for a caller that reads other things meanwhile: nat_doctor_read reads
@@ -168,7 +169,7 @@ int nat_doctor(const struct nat_doctor_ct *cts, size_t n, const char *uplink,
  * nat_doctor's order (it starts the reads itself when the caller did not).
  */
 struct nat_doctor_view;
-int nat_doctor_read(struct nat_doctor_view **out, struct ctnet_err *err);
+int nat_doctor_read(struct ctnet_kern *kern, struct nat_doctor_view **out, struct ctnet_err *err);
 void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n);
 int nat_doctor_check(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 		     struct ctnet_findings *out, struct ctnet_err *err);
@@ -176,7 +177,7 @@ void nat_doctor_view_free(struct nat_doctor_view *v);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */
-int nat_doctor_quick(const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err);
+int nat_doctor_quick(struct ctnet_kern *kern, const char *l3iface, struct ctnet_findings *out, struct ctnet_err *err);
 /* The sysctl interface names under net.ipv4.conf where ctnet switches route_localnet on
  * for a container whose host side is iface ("all" today). */
 size_t nat_localnet_ifaces(const char *iface, const char **out, size_t max);
@@ -214,15 +215,15 @@ struct nat_trace_event {
 struct nat_trace;
 /* Subscribes to NFNLGRP_NFTRACE, then adds the chains trace-PID-START(-out) (prerouting and
  * output, priority -301) to ctnet's table that set nftrace on matching packets. */
-int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err);
+int nat_trace_start(struct ctnet_kern *kern, const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err);
 int nat_trace_fd(const struct nat_trace *t);
 /* Reads what is waiting (non-blocking): cb per event. 1 when something was read, 0 none. */
 int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event *ev, void *data),
 		   void *data, struct ctnet_err *err);
 /* Deletes the chains and closes (NULL: nothing). */
-int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err);
+int nat_trace_stop(struct ctnet_kern *kern, struct nat_trace *t, struct ctnet_err *err);
 /* Deletes trace chains whose tracer (pid and start time) is gone (ctnet gc). */
-int nat_trace_sweep(unsigned *removed, struct ctnet_err *err);
+int nat_trace_sweep(struct ctnet_kern *kern, unsigned *removed, struct ctnet_err *err);
 /*
  * nftables events (monitor.c), for `ctnet watch`: a non-blocking socket in the
  * NFNLGRP_NFTABLES group. nat_monitor_read drains it and returns how many messages deleted

@@ -123,10 +123,7 @@ void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size
 
 /* --- libnftables (nft.c) --- */
 /* Runs one buffer as one transaction (creating or rebuilding the table). */
-int nat_nft_run(const char *cmds, struct ctnet_err *err);
-/* Whether a transaction of this process deleted anything (see nat_release()). */
-bool nat_nft_deleted(void);
-void nat_nft_close(void);
+int nat_nft_run(struct ctnet_kern *kern, const char *cmds, struct ctnet_err *err);
 
 struct nat_kelem {
 	struct nat_elem el;
@@ -143,13 +140,11 @@ struct nat_kernel {
 	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted (kelem_cmp) */
 };
 /* The kernel's view of ctnet's table, through netlink dumps (kelems.c). */
-int nat_kernel_read(struct nat_kernel *k, struct ctnet_err *err);
+int nat_kernel_read(struct ctnet_kern *kern, struct nat_kernel *k, struct ctnet_err *err);
 /* Deletes del's and adds add's elements in one nf_tables transaction (kelems.c). -ENOENT
  * when the table, a set or a deleted element is missing; -E2BIG when it does not fit one
  * batch (use libnftables then). */
-int nat_kernel_write(const struct nat_elems *del, const struct nat_elems *add, struct ctnet_err *err);
-bool nat_kernel_write_deleted(void);
-void nat_kernel_write_close(void);
+int nat_kernel_write(struct ctnet_kern *kern, const struct nat_elems *del, const struct nat_elems *add, struct ctnet_err *err);
 void nat_kernel_free(struct nat_kernel *k);
 /* The kernel's element equal (key and data) to a desired one, or NULL. */
 const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct nat_elem *el);
@@ -196,26 +191,25 @@ struct nat_ct_match {
 	uint16_t lo, hi;
 };
 /* Deletes matching entries; *deleted counts them. */
-int nat_conntrack_delete(const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err);
-void nat_conntrack_close(void);
+int nat_conntrack_delete(struct ctnet_kern *kern, const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err);
 
 /* --- sysctls of the current network namespace --- */
 int nat_sysctls(bool ipv6, struct ctnet_err *err);
 
 /* route_localnet where the host's 127.0.0.1 forwards to `new` need it, off where only
  * `old` (either may be NULL) needed it (sysctl.c explains which device). */
-int nat_localnet_apply(struct nat_store *s, const struct nat_container *old,
+int nat_localnet_apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		       const struct nat_container *new, struct ctnet_err *err);
 /* For every recorded container (restore). */
-int nat_localnet_restore(struct nat_store *s, struct ctnet_err *err);
+int nat_localnet_restore(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 /* Off on every recorded container's device and on the bridges ctnet switched on (flush). */
-void nat_localnet_reset(struct nat_store *s);
+void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s);
 /* Once per state dir written by a ctnet that set all.route_localnet (see sysctl.c). */
-int nat_localnet_migrate(struct nat_store *s, struct ctnet_err *err);
+int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 
 /* --- links (links.c) --- */
 /* The device that carries iface's IP traffic: its bridge when iface is a bridge port (then
  * *bridge), else iface itself. -ENODEV when there is no such link. */
-int nat_link_l3dev(const char *iface, char out[16], bool *bridge, struct ctnet_err *err);
+int nat_link_l3dev(struct ctnet_kern *kern, const char *iface, char out[16], bool *bridge, struct ctnet_err *err);
 
 #endif

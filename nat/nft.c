@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Buffered output and errors (libnftables never prints), no include paths. libnftables
@@ -118,39 +119,33 @@ static int error_code(const char *msg)
 	return EIO;
 }
 
-/* One context for the whole process: creating one costs more than a small transaction,
- * and keeping its socket open lets nat_release() decide how it is closed. */
-static struct nft_ctx *ctx_cache;
-static bool deleted;
+static void ctx_free(void *ctx)
+{
+	lib.ctx_free(ctx);
+}
 
-int nat_nft_run(const char *cmds, struct ctnet_err *err)
+/* One context per kernel connection (struct ctnet_kern): creating one costs more than a
+ * small transaction, and keeping its socket open lets nat_release() decide how it is closed. */
+int nat_nft_run(struct ctnet_kern *kern, const char *cmds, struct ctnet_err *err)
 {
 	char why[300];
 	int r = 0;
 
-	if (!ctx_cache && !(ctx_cache = ctx_new(err)))
-		return err->code ? -err->code : -ENOMEM;
-	if (lib.run_cmd_from_buffer(ctx_cache, cmds) != 0) {
-		first_error(lib.get_error_buffer(ctx_cache), why, sizeof(why));
+	if (kern->pid != getpid())
+		ctnet_kern_forked(kern);
+	if (!kern->nft) {
+		if (!(kern->nft = ctx_new(err)))
+			return err->code ? -err->code : -ENOMEM;
+		kern->nft_free = ctx_free;
+	}
+	if (lib.run_cmd_from_buffer(kern->nft, cmds) != 0) {
+		first_error(lib.get_error_buffer(kern->nft), why, sizeof(why));
 		r = ctnet_errf(err, error_code(why), "nftables table \"%s\": %s", NAT_TABLE, why);
 	} else if (strstr(cmds, "delete ") || strstr(cmds, "flush ")) {
-		deleted = true;
+		kern->nf_deleted = true;
 	}
 	/* Reading a buffer rewinds it: leave both empty for the next command. */
-	(void)lib.get_output_buffer(ctx_cache);
-	(void)lib.get_error_buffer(ctx_cache);
+	(void)lib.get_output_buffer(kern->nft);
+	(void)lib.get_error_buffer(kern->nft);
 	return r;
-}
-
-bool nat_nft_deleted(void)
-{
-	return deleted;
-}
-
-void nat_nft_close(void)
-{
-	if (ctx_cache)
-		lib.ctx_free(ctx_cache);
-	ctx_cache = NULL;
-	deleted = false;
 }

@@ -69,11 +69,11 @@ static void holder(int wait_fd)
 	_exit(0); /* closes the sockets: the kernel's wait happens here */
 }
 
-void nat_release(bool async)
+void nat_release(struct ctnet_kern *kern, bool async)
 {
 	int p[2];
 
-	if (async && (nat_nft_deleted() || nat_kernel_write_deleted()) && pipe2(p, O_CLOEXEC) == 0) {
+	if (async && kern->nf_deleted && kern->pid == getpid() && pipe2(p, O_CLOEXEC) == 0) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(p[1]);
@@ -85,7 +85,5 @@ void nat_release(bool async)
 		if (pid < 0)
 			close(p[1]);
 	}
-	nat_nft_close();
-	nat_kernel_write_close();
-	nat_conntrack_close();
+	ctnet_kern_close(kern);
 }

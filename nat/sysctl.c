@@ -118,7 +118,7 @@ static int repair_one(const char *path, const char *name, bool fix, char *change
 	return 1;
 }
 
-static int sysctls_walk(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals,
+static int sysctls_walk(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals,
 			bool fix, char *changed, size_t len, struct ctnet_err *err)
 {
 	char path[128], name[96], dev[16];
@@ -142,7 +142,7 @@ static int sysctls_walk(bool ipv6, const struct nat_container *c, const char *l3
 	if (c && wants_localnet(c)) {
 		if (l3dev)
 			snprintf(dev, sizeof(dev), "%s", l3dev);
-		if ((l3dev || nat_link_l3dev(c->iface, dev, &bridge, err) == 0) &&
+		if ((l3dev || nat_link_l3dev(kern, c->iface, dev, &bridge, err) == 0) &&
 		    localnet_path(dev, path, sizeof(path)) == 0) {
 			snprintf(name, sizeof(name), "net.ipv4.conf.%s.route_localnet", dev);
 			if ((r = repair_one(path, name, fix, changed, len, &o, err)) < 0)
@@ -154,19 +154,19 @@ static int sysctls_walk(bool ipv6, const struct nat_container *c, const char *l3
 	return n;
 }
 
-int nat_sysctls_repair(bool ipv6, const struct nat_container *c, char *changed, size_t len,
+int nat_sysctls_repair(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, char *changed, size_t len,
 		       struct ctnet_err *err)
 {
-	return sysctls_walk(ipv6, c, NULL, true, true, changed, len, err);
+	return sysctls_walk(kern, ipv6, c, NULL, true, true, changed, len, err);
 }
 
-int nat_sysctls_off(bool ipv6, const struct nat_container *c, const char *l3dev, bool globals)
+int nat_sysctls_off(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals)
 {
 	struct ctnet_err e;
-	return sysctls_walk(ipv6, c, l3dev, globals, false, NULL, 0, &e);
+	return sysctls_walk(kern, ipv6, c, l3dev, globals, false, NULL, 0, &e);
 }
 
-int nat_localnet_path(const struct nat_container *c, char *path, size_t len, struct ctnet_err *err)
+int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, char *path, size_t len, struct ctnet_err *err)
 {
 	char dev[16];
 	bool bridge;
@@ -174,7 +174,7 @@ int nat_localnet_path(const struct nat_container *c, char *path, size_t len, str
 
 	if (!wants_localnet(c))
 		return 0;
-	if ((r = nat_link_l3dev(c->iface, dev, &bridge, err)) == -ENODEV)
+	if ((r = nat_link_l3dev(kern, c->iface, dev, &bridge, err)) == -ENODEV)
 		return 0;
 	if (r < 0)
 		return r;
@@ -230,7 +230,7 @@ static int bridge_on(struct nat_store *s, const char *dev, struct ctnet_err *err
 	return r == -ENOENT ? 0 : r;
 }
 
-int nat_localnet_apply(struct nat_store *s, const struct nat_container *old,
+int nat_localnet_apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		       const struct nat_container *new, struct ctnet_err *err)
 {
 	bool on = wants_localnet(new), was = wants_localnet(old);
@@ -245,7 +245,7 @@ int nat_localnet_apply(struct nat_store *s, const struct nat_container *old,
 	}
 	if (!on)
 		return 0;
-	r = nat_link_l3dev(new->iface, dev, &bridge, err);
+	r = nat_link_l3dev(kern, new->iface, dev, &bridge, err);
 	if (r == -ENODEV)
 		return 0; /* not plumbed yet: the next add or restore sets it */
 	if (r < 0)
@@ -259,6 +259,7 @@ int nat_localnet_apply(struct nat_store *s, const struct nat_container *old,
 }
 
 struct each {
+	struct ctnet_kern *kern;
 	struct nat_store *s;
 	struct ctnet_err *err;
 	bool off;
@@ -269,7 +270,7 @@ static int each_one(struct nat_entry *en, void *data)
 	struct each *x = data;
 	char path[128];
 	if (!x->off)
-		return nat_localnet_apply(x->s, NULL, &en->c, x->err);
+		return nat_localnet_apply(x->kern, x->s, NULL, &en->c, x->err);
 	if (localnet_path(en->c.iface, path, sizeof(path)) == 0) {
 		struct ctnet_err e = { 0 };
 		sysctl_set(path, '0', &e);
@@ -277,16 +278,16 @@ static int each_one(struct nat_entry *en, void *data)
 	return 0;
 }
 
-int nat_localnet_restore(struct nat_store *s, struct ctnet_err *err)
+int nat_localnet_restore(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err)
 {
-	struct each x = { s, err, false };
+	struct each x = { kern, s, err, false };
 	return nat_store_foreach(s, each_one, &x, err);
 }
 
-void nat_localnet_reset(struct nat_store *s)
+void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s)
 {
 	struct ctnet_err e = { 0 };
-	struct each x = { s, &e, true };
+	struct each x = { kern, s, &e, true };
 	char buf[4096], path[128], *save = NULL;
 	ssize_t n;
 
@@ -320,7 +321,7 @@ static bool any_container(struct nat_store *s)
 	return any;
 }
 
-int nat_localnet_migrate(struct nat_store *s, struct ctnet_err *err)
+int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err)
 {
 	struct nat_config cfg;
 	int r;
@@ -333,7 +334,7 @@ int nat_localnet_migrate(struct nat_store *s, struct ctnet_err *err)
 	    sysctl_get(CONF "all/route_localnet") == '1' &&
 	    (r = sysctl_set(CONF "all/route_localnet", '0', err)) < 0)
 		return r;
-	if ((r = nat_localnet_restore(s, err)) < 0)
+	if ((r = nat_localnet_restore(kern, s, err)) < 0)
 		return r;
 	cfg.localnet_scoped = true;
 	return nat_store_config_write(s, &cfg, err);

@@ -95,7 +95,7 @@ static void match_rules(struct nat_buf *b, const char *chain, const struct nat_t
 	}
 }
 
-int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err)
+int nat_trace_start(struct ctnet_kern *kern, const struct nat_trace_match *m, struct nat_trace **out, struct ctnet_err *err)
 {
 	struct nat_trace *t = calloc(1, sizeof(*t));
 	struct nat_buf b = { 0 };
@@ -109,7 +109,7 @@ int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, str
 	snprintf(t->chain[0], sizeof(t->chain[0]), TRACE_PREFIX "%d-%llu", (int)pid, st);
 	snprintf(t->chain[1], sizeof(t->chain[1]), TRACE_PREFIX "%d-%llu-out", (int)pid, st);
 	/* Listen before the rules exist: no event is missed. */
-	t->nl = mnl_socket_open(NETLINK_NETFILTER);
+	t->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!t->nl || mnl_socket_bind(t->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(t->nl), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
 		r = ctnet_err_sys(err, errno, "trace: listen to nftables trace events");
@@ -130,11 +130,11 @@ int nat_trace_start(const struct nat_trace_match *m, struct nat_trace **out, str
 		r = ctnet_errf(err, ENOMEM, "trace: out of memory");
 		goto fail;
 	}
-	if ((r = nat_nft_run(b.p, err)) < 0)
+	if ((r = nat_nft_run(kern, b.p, err)) < 0)
 		goto fail;
 	t->added = true;
 	struct ctnet_err e2;
-	t->have_rs = fw_read(&t->rs, false, &e2) == 0;
+	t->have_rs = fw_read(kern, &t->rs, false, &e2) == 0;
 	nat_buf_free(&b);
 	*out = t;
 	return 0;
@@ -280,7 +280,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event *ev, void *data), void *data,
 		   struct ctnet_err *err)
 {
-	static char buf[1 << 16];
+	char buf[1 << 16] __attribute__((aligned(4)));
 	struct read_ctx c = { t, cb, data };
 	ssize_t n = recv(mnl_socket_get_fd(t->nl), buf, sizeof(buf), MSG_DONTWAIT);
 	if (n < 0) {
@@ -294,7 +294,7 @@ int nat_trace_read(struct nat_trace *t, void (*cb)(const struct nat_trace_event 
 	return 1;
 }
 
-static int delete_chains(const char *const *names, size_t n, struct ctnet_err *err)
+static int delete_chains(struct ctnet_kern *kern, const char *const *names, size_t n, struct ctnet_err *err)
 {
 	struct nat_buf b = { 0 };
 	int r;
@@ -302,19 +302,19 @@ static int delete_chains(const char *const *names, size_t n, struct ctnet_err *e
 		nat_buf_printf(&b, "delete chain " NAT_TABLE " %s\n", names[i]);
 	if (b.oom)
 		return ctnet_errf(err, ENOMEM, "trace: out of memory");
-	r = n ? nat_nft_run(b.p, err) : 0;
+	r = n ? nat_nft_run(kern, b.p, err) : 0;
 	nat_buf_free(&b);
 	return r;
 }
 
-int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err)
+int nat_trace_stop(struct ctnet_kern *kern, struct nat_trace *t, struct ctnet_err *err)
 {
 	int r = 0;
 	if (!t)
 		return 0;
 	if (t->added) {
 		const char *names[2] = { t->chain[0], t->chain[1] };
-		r = delete_chains(names, 2, err);
+		r = delete_chains(kern, names, 2, err);
 	}
 	if (t->nl)
 		mnl_socket_close(t->nl);
@@ -324,7 +324,7 @@ int nat_trace_stop(struct nat_trace *t, struct ctnet_err *err)
 	return r;
 }
 
-int nat_trace_sweep(unsigned *removed, struct ctnet_err *err)
+int nat_trace_sweep(struct ctnet_kern *kern, unsigned *removed, struct ctnet_err *err)
 {
 	struct fw_ruleset rs;
 	const char **names = NULL;
@@ -332,7 +332,7 @@ int nat_trace_sweep(unsigned *removed, struct ctnet_err *err)
 	int r;
 
 	*removed = 0;
-	if ((r = fw_read(&rs, true, err)) < 0)
+	if ((r = fw_read(kern, &rs, true, err)) < 0)
 		return r;
 	names = calloc(rs.n_chains ? rs.n_chains : 1, sizeof(*names));
 	if (!names) {
@@ -351,7 +351,7 @@ int nat_trace_sweep(unsigned *removed, struct ctnet_err *err)
 			continue;
 		names[n++] = c->name;
 	}
-	r = delete_chains(names, n, err);
+	r = delete_chains(kern, names, n, err);
 	if (r >= 0)
 		*removed = (unsigned)n;
 	free(names);

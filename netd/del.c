@@ -45,7 +45,7 @@ static int monitor_open(void)
 static void deleter(struct nd_batch *b, int wfd)
 {
 	struct ctnet_err e = { 0 };
-	struct nd_sock s;
+	struct ctnet_nl s;
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
 
@@ -57,9 +57,9 @@ static void deleter(struct nd_batch *b, int wfd)
 		}
 		closedir(d);
 	}
-	if (nd_sock_open(&s, &e) == 0) {
+	if (ctnet_nl_open(&s, NETLINK_ROUTE, &e) == 0) {
 		nd_batch_run(&s, b, &e);
-		nd_sock_close(&s);
+		ctnet_nl_close(&s);
 	}
 	if (write(wfd, &e, sizeof(e)) != (ssize_t)sizeof(e))
 		_exit(1);
@@ -69,7 +69,7 @@ static void deleter(struct nd_batch *b, int wfd)
 /* Marks announced deletions; false when the monitor lost messages (ENOBUFS). */
 static bool read_announcements(int mon, const int *ifindex, bool *gone, size_t n)
 {
-	static unsigned char buf[16384];
+	unsigned char buf[16384] __attribute__((aligned(4)));
 	for (;;) {
 		ssize_t len = recv(mon, buf, sizeof(buf), 0);
 		if (len < 0)
@@ -86,7 +86,7 @@ static bool read_announcements(int mon, const int *ifindex, bool *gone, size_t n
 	}
 }
 
-int nd_batch_run_detached(struct nd_batch *b, const int *ifindex, size_t n, struct ctnet_err *err)
+int nd_batch_run_detached(struct ctnet_kern *kern, struct nd_batch *b, const int *ifindex, size_t n, struct ctnet_err *err)
 {
 	bool gone[ND_BATCH_MAX] = { false }, watching = true;
 	struct pollfd pfd[2];
@@ -96,9 +96,9 @@ int nd_batch_run_detached(struct nd_batch *b, const int *ifindex, size_t n, stru
 	if (n == 0)
 		return 0;
 	if (n > ND_BATCH_MAX || (mon = monitor_open()) < 0) {
-		struct nd_sock *hs;
+		struct ctnet_nl *hs;
 		/* Cannot listen: delete and wait like everyone else. */
-		if ((r = nd_host_sock(&hs, err)) < 0)
+		if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 			return r;
 		return nd_batch_run(hs, b, err);
 	}
@@ -124,10 +124,10 @@ int nd_batch_run_detached(struct nd_batch *b, const int *ifindex, size_t n, stru
 	pfd[0] = (struct pollfd){ .fd = mon, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = p[0], .events = POLLIN };
 	for (;;) {
-		int k = poll(watching ? pfd : pfd + 1, watching ? 2 : 1, DETACHED_TIMEOUT_MS);
-		if (k < 0 && errno == EINTR)
+		int ready = poll(watching ? pfd : pfd + 1, watching ? 2 : 1, DETACHED_TIMEOUT_MS);
+		if (ready < 0 && errno == EINTR)
 			continue;
-		if (k <= 0) {
+		if (ready <= 0) {
 			r = ctnet_errf(err, ETIMEDOUT, "%s: no answer from the kernel", b->req[0].what);
 			break;
 		}

@@ -163,7 +163,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 	struct ctnet_err e;
 	int fd = netd_netns_open(c->netns && *c->netns ? c->netns : NULL, c->pid, &e);
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	struct mnl_socket *nl = NULL;
+	struct ctnet_nl nl = CTNET_NL_INIT;
 	struct netd_host_view v = { 0 };
 	const char *ifname = c->ifname && *c->ifname ? c->ifname : NETD_DEFAULT_IFNAME;
 
@@ -173,11 +173,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 		goto out;
 	}
 	if (setns(fd, CLONE_NEWNET) == 0) {
-		nl = mnl_socket_open(NETLINK_ROUTE);
-		if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-			mnl_socket_close(nl);
-			nl = NULL;
-		}
+		bool have_nl = ctnet_nl_open(&nl, NETLINK_ROUTE, &e) == 0;
 		int ifindex = (int)if_nametoindex(ifname);
 		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		struct linkinfo li = { 0 };
@@ -197,7 +193,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-link-down", c->name, ifname, fix,
 					  "%s inside the container is down", ifname);
 		}
-		if (!nl || hv_read(nl, &v, c->has_v6, &e) < 0) {
+		if (!have_nl || hv_read(&nl, &v, c->has_v6, &e) < 0) {
 			ctnet_finding_add(out, CTNET_SEV_NOTE, "container-unreadable", c->name, ifname, "",
 					  "cannot read the container's addresses and routes");
 			goto out;
@@ -229,8 +225,7 @@ static void check_inside(const struct netd_doctor_ct *c, struct ctnet_findings *
 		}
 	}
 out:
-	if (nl)
-		mnl_socket_close(nl);
+	ctnet_nl_close(&nl);
 	if (fd >= 0)
 		close(fd);
 	if (self >= 0)
@@ -238,7 +233,7 @@ out:
 	hv_free(&v);
 }
 
-int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
+int netd_doctor(struct ctnet_kern *kern, const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
 		struct ctnet_findings *out, struct ctnet_err *err)
 {
 	struct netd_host_view *v;
@@ -248,7 +243,7 @@ int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *
 	memset(uplink, 0, sizeof(*uplink));
 	for (size_t i = 0; i < n; i++)
 		v6 |= cts[i].has_v6;
-	if ((r = netd_host_view_open(&v, v6, err)) < 0)
+	if ((r = netd_host_view_open(kern, &v, v6, err)) < 0)
 		return r;
 	r = netd_doctor_view(v, cts, n, uplink, out, err);
 	netd_host_view_close(v);
@@ -331,32 +326,30 @@ int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct
 	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
 }
 
-unsigned netd_uplink_mtu(void)
+unsigned netd_uplink_mtu(struct ctnet_kern *kern)
 {
 	/* The route entry traffic to a reserved address (240.0.0.1, class E: nobody routes it)
 	 * takes: the default route, or something else (then no answer). */
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	char buf[8192];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	union {
+		struct nlmsghdr h;
+		unsigned char b[NLMSG_SPACE(sizeof(struct rtmsg)) + 64];
+	} req = { .h.nlmsg_type = RTM_GETROUTE };
+	struct nlmsghdr *nlh = &req.h;
 	struct rtmsg *rt;
 	struct netd_host_view v = { 0 };
-	uint32_t dst = htonl(0xf0000001), seq = (uint32_t)time(NULL);
+	struct ctnet_nl *nl;
+	struct ctnet_err e;
+	uint32_t dst = htonl(0xf0000001);
 	unsigned mtu = 0;
-	ssize_t n;
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
-	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(*rt));
+	rt = NLMSG_DATA(nlh);
 	rt->rtm_family = AF_INET;
 	rt->rtm_dst_len = 32;
 	rt->rtm_flags = RTM_F_FIB_MATCH;
 	mnl_attr_put(nlh, RTA_DST, 4, &dst);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
-	    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) <= 0 ||
-	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), hv_route_cb, &v) < 0 || !v.n_routes)
+	if (ctnet_kern_rt(kern, &nl, &e) < 0 ||
+	    ctnet_nl_request(nl, nlh, hv_route_cb, &v, 0, &e, "look up the default route") < 0 || !v.n_routes)
 		goto out;
 	const struct hroute *h = &v.routes[0];
 	if (h->plen != 0 || !h->oif)
@@ -374,8 +367,6 @@ unsigned netd_uplink_mtu(void)
 	if (sock >= 0)
 		close(sock);
 out:
-	if (nl)
-		mnl_socket_close(nl);
 	hv_free(&v);
 	return mtu;
 }

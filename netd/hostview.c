@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The host's addresses and routes, read once for many containers (see hostview.h). */
 #include "hostview.h"
-#include "mnl.h"
+#include "nlsock.h"
+
+#include <libmnl/libmnl.h>
 
 #include <errno.h>
 #include <linux/if_addr.h>
@@ -40,7 +42,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (CTNET_GROW(v->addrs, v->n_addrs, v->cap_addrs, 256) < 0) {
 		v->oom = true;
-		return MNL_CB_ERROR;
+		return -ENOMEM;
 	}
 	struct haddr *h = &v->addrs[v->n_addrs++];
 	memset(h, 0, sizeof(*h));
@@ -64,7 +66,7 @@ int hv_route_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (CTNET_GROW(v->routes, v->n_routes, v->cap_routes, 256) < 0) {
 		v->oom = true;
-		return MNL_CB_ERROR;
+		return -ENOMEM;
 	}
 	struct hroute *h = &v->routes[v->n_routes];
 	memset(h, 0, sizeof(*h));
@@ -113,23 +115,31 @@ int hv_route_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int rt_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, void *data)
+static void hv_restart(void *data)
 {
-	static char buf[1 << 16];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)type;
+	struct netd_host_view *v = data;
+	v->n_addrs = v->mark_addrs;
+	v->n_routes = v->mark_routes;
+}
 
-	nlh->nlmsg_type = (uint16_t)type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	if (type == RTM_GETADDR) {
-		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-		ifa->ifa_family = (uint8_t)family;
-	} else {
-		struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-		rt->rtm_family = (uint8_t)family;
-	}
-	return ctnet_mnl_request(nl, buf, sizeof(buf), cb, data);
+static int rt_dump(struct ctnet_nl *nl, int type, int family, ctnet_nl_cb cb, struct netd_host_view *v,
+		   struct ctnet_err *err)
+{
+	union {
+		struct nlmsghdr h;
+		unsigned char b[NLMSG_SPACE(sizeof(struct rtmsg))];
+	} req = { .h.nlmsg_type = (uint16_t)type };
+	struct nlmsghdr *nlh = &req.h;
+
+	nlh->nlmsg_len = NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) : sizeof(struct rtmsg));
+	if (type == RTM_GETADDR)
+		((struct ifaddrmsg *)NLMSG_DATA(nlh))->ifa_family = (uint8_t)family;
+	else
+		((struct rtmsg *)NLMSG_DATA(nlh))->rtm_family = (uint8_t)family;
+	v->mark_addrs = v->n_addrs;
+	v->mark_routes = v->n_routes;
+	return ctnet_nl_dump(nl, nlh, cb, hv_restart, v, err, "rtnetlink: read %s",
+			     type == RTM_GETADDR ? "addresses" : family == AF_INET6 ? "IPv6 routes" : "routes");
 }
 
 static bool is_host_route(const struct hroute *h)
@@ -158,14 +168,13 @@ static int haddr_cmp(const void *x, const void *y)
 	return memcmp(a->a, b->a, 16);
 }
 
-int hv_read(struct mnl_socket *nl, struct netd_host_view *v, bool v6, struct ctnet_err *err)
+int hv_read(struct ctnet_nl *nl, struct netd_host_view *v, bool v6, struct ctnet_err *err)
 {
 	int r;
-	if ((r = rt_dump(nl, RTM_GETADDR, v6 ? AF_UNSPEC : AF_INET, addr_cb, v)) < 0 ||
-	    (r = rt_dump(nl, RTM_GETROUTE, AF_INET, hv_route_cb, v)) < 0 ||
-	    (v6 && (r = rt_dump(nl, RTM_GETROUTE, AF_INET6, hv_route_cb, v)) < 0))
-		return v->oom ? ctnet_errf(err, ENOMEM, "out of memory")
-			      : ctnet_err_sys(err, -r, "rtnetlink: read addresses and routes");
+	if ((r = rt_dump(nl, RTM_GETADDR, v6 ? AF_UNSPEC : AF_INET, addr_cb, v, err)) < 0 ||
+	    (r = rt_dump(nl, RTM_GETROUTE, AF_INET, hv_route_cb, v, err)) < 0 ||
+	    (v6 && (r = rt_dump(nl, RTM_GETROUTE, AF_INET6, hv_route_cb, v, err)) < 0))
+		return r;
 	if (v->n_addrs)
 		qsort(v->addrs, v->n_addrs, sizeof(*v->addrs), haddr_cmp);
 	if (v->n_routes)
@@ -264,10 +273,10 @@ bool hv_link_get(int sock, const char *name, struct linkinfo *li, bool mtu)
 	return true;
 }
 
-int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *err)
+int netd_host_view_open(struct ctnet_kern *kern, struct netd_host_view **out, bool v6, struct ctnet_err *err)
 {
 	struct netd_host_view *v = calloc(1, sizeof(*v));
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct ctnet_nl *nl;
 	int r;
 
 	*out = NULL;
@@ -276,11 +285,7 @@ int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *
 		goto out;
 	}
 	v->sock = -1;
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = ctnet_err_sys(err, errno, "rtnetlink: open");
-		goto out;
-	}
-	if ((r = hv_read(nl, v, v6, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &nl, err)) < 0 || (r = hv_read(nl, v, v6, err)) < 0)
 		goto out;
 	if ((v->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		r = ctnet_err_sys(err, errno, "socket");
@@ -290,8 +295,6 @@ int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *
 	v = NULL;
 	r = 0;
 out:
-	if (nl)
-		mnl_socket_close(nl);
 	netd_host_view_close(v);
 	return r;
 }

@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "nlsock.h"
 
 struct haddr {
 	uint8_t family;
@@ -41,13 +42,14 @@ struct netd_host_view {
 	size_t n_routes, cap_routes;
 	size_t n_host; /* how many host routes lead the array */
 	bool oom;
+	size_t mark_addrs, mark_routes; /* where the dump being read began (a re-read restarts there) */
 	int sock; /* netd_host_view_open's: an AF_INET datagram socket for hv_link_get */
 };
 
 /* Addresses (IPv4, and IPv6 when v6) and routes of every table but local, then indexed. */
-int hv_read(struct mnl_socket *nl, struct netd_host_view *v, bool v6, struct ctnet_err *err);
+int hv_read(struct ctnet_nl *nl, struct netd_host_view *v, bool v6, struct ctnet_err *err);
 void hv_free(struct netd_host_view *v); /* the arrays; not v itself */
-/* An mnl callback that appends one RTM_NEWROUTE to v (data) as hv_read does. */
+/* A lib/nlsock.h callback that appends one RTM_NEWROUTE to v (data) as hv_read does. */
 int hv_route_cb(const struct nlmsghdr *nlh, void *data);
 /* The first address entry equal to a, or NULL; entries equal to a follow it. */
 const struct haddr *hv_addr_first(const struct netd_host_view *v, const struct ctnet_addr *a);

@@ -108,7 +108,7 @@ static void tbf_opts(const struct nlattr *opt, struct netd_impair *im)
 	}
 }
 
-static void qd_reply(const struct nlmsghdr *nlh, void *arg)
+static int qd_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	const struct qd_reply *r = arg;
 	struct qd_end *e = r->end;
@@ -117,7 +117,7 @@ static void qd_reply(const struct nlmsghdr *nlh, void *arg)
 	char kind[16] = "";
 
 	if (nlh->nlmsg_type != RTM_NEWQDISC || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*t)))
-		return;
+		return 0;
 	mnl_attr_for_each(a, nlh, sizeof(*t)) {
 		if (mnl_attr_get_type(a) == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			snprintf(kind, sizeof(kind), "%s", mnl_attr_get_str(a));
@@ -142,6 +142,7 @@ static void qd_reply(const struct nlmsghdr *nlh, void *arg)
 			tbf_opts(opts, &e->im);
 		}
 	}
+	return 0;
 }
 
 static bool root_netem(const struct qd_end *e)
@@ -288,7 +289,7 @@ static int q_change(struct nd_batch *b, int ifindex, const char *ifname, unsigne
 
 /* One end: its link and its qdiscs, over socket s. */
 struct end {
-	struct nd_sock *s;
+	struct ctnet_nl *s;
 	const char *ifname;
 	struct nd_link link;
 	struct qd_end qd;
@@ -330,10 +331,10 @@ static int foreign(const struct end *e, struct ctnet_err *err)
 	return 0;
 }
 
-int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
+int netd_impair_apply(struct ctnet_kern *kern, const char *host_ifname, int netns_fd, const char *ifname,
 		      const struct netd_impair *im, struct ctnet_err *err)
 {
-	struct nd_sock *hs, in = { .fd = -1 };
+	struct ctnet_nl *hs, in = { .fd = -1 };
 	struct nd_batch *b = NULL;
 	struct end ends[2];
 	int r;
@@ -342,7 +343,7 @@ int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
 		return r;
 	if ((r = ctnet_ifname_check(host_ifname, err)) < 0 || (r = ctnet_ifname_check(ifname, err)) < 0)
 		return r;
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		return r;
 	if (!(b = malloc(sizeof(*b))))
 		return ctnet_errf(err, ENOMEM, "out of memory");
@@ -394,14 +395,14 @@ int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
 	r = 0;
 out:
 	free(b);
-	nd_sock_close(&in);
+	ctnet_nl_close(&in);
 	return r;
 }
 
-int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, bool *is_foreign,
+int netd_impair_read(struct ctnet_kern *kern, int netns_fd, const char *ifname, struct netd_impair *out, bool *is_foreign,
 		     struct ctnet_err *err)
 {
-	struct nd_sock *hs, in = { .fd = -1 };
+	struct ctnet_nl *hs, in = { .fd = -1 };
 	struct nd_batch *b;
 	struct end e;
 	int r;
@@ -412,7 +413,7 @@ int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, 
 	if ((r = ctnet_ifname_check(ifname, err)) < 0)
 		return r;
 	if (netns_fd < 0) {
-		if ((r = nd_host_sock(&hs, err)) < 0)
+		if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 			return r;
 	} else {
 		if ((r = nd_sock_open_in(netns_fd, &in, err)) < 0)
@@ -420,7 +421,7 @@ int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, 
 		hs = &in;
 	}
 	if (!(b = malloc(sizeof(*b)))) {
-		nd_sock_close(&in);
+		ctnet_nl_close(&in);
 		return ctnet_errf(err, ENOMEM, "out of memory");
 	}
 	memset(&e, 0, sizeof(e));
@@ -428,7 +429,7 @@ int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, 
 	e.ifname = ifname;
 	r = read_end(b, &e, err);
 	free(b);
-	nd_sock_close(&in);
+	ctnet_nl_close(&in);
 	if (r < 0)
 		return r;
 	*out = e.qd.im;

@@ -40,7 +40,7 @@ static struct nd_batch *batch_new(struct ctnet_err *err)
 	return b;
 }
 
-static int get_one(struct nd_sock *s, const char *ifname, struct nd_link *l, struct ctnet_err *err)
+static int get_one(struct ctnet_nl *s, const char *ifname, struct nd_link *l, struct ctnet_err *err)
 {
 	struct nd_batch *b = batch_new(err);
 	int r;
@@ -54,9 +54,9 @@ static int get_one(struct nd_sock *s, const char *ifname, struct nd_link *l, str
 	return r < 0 ? r : 0;
 }
 
-int netd_bridge_add(const char *br, const struct ctnet_addr *addr, struct ctnet_err *err)
+int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_addr *addr, struct ctnet_err *err)
 {
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	struct nd_batch *b = NULL;
 	struct nd_link l;
 	struct nl_msg *msg = NULL;
@@ -70,7 +70,7 @@ int netd_bridge_add(const char *br, const struct ctnet_addr *addr, struct ctnet_
 		return r;
 	if (!addr || !addr->family || addr->prefix <= 0)
 		return ctnet_errf(err, EINVAL, "bridge \"%s\": address needs a prefix (10.233.100.1/24)", br);
-	if ((r = nd_host_sock(&hs, err)) < 0 || (r = get_one(hs, br, &l, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0 || (r = get_one(hs, br, &l, err)) < 0)
 		return r;
 	if (l.found && strcmp(l.kind, "bridge"))
 		return ctnet_errf(err, EEXIST, "interface \"%s\" exists and is not a bridge", br);
@@ -140,9 +140,9 @@ out:
 	return r < 0 ? r : 0;
 }
 
-int netd_bridge_del(const char *br, struct ctnet_err *err)
+int netd_bridge_del(struct ctnet_kern *kern, const char *br, struct ctnet_err *err)
 {
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	struct nd_batch *b;
 	struct nd_link l;
 	struct rtnl_link *dl;
@@ -151,7 +151,7 @@ int netd_bridge_del(const char *br, struct ctnet_err *err)
 
 	if ((r = ctnet_ifname_check(br, err)) < 0)
 		return r;
-	if ((r = nd_host_sock(&hs, err)) < 0 || (r = get_one(hs, br, &l, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0 || (r = get_one(hs, br, &l, err)) < 0)
 		return r;
 	if (!l.found)
 		return 0;
@@ -175,9 +175,9 @@ int netd_bridge_del(const char *br, struct ctnet_err *err)
 	return r < 0 ? r : 0;
 }
 
-int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet_err *err)
+int netd_move(struct ctnet_kern *kern, const char *iface, int netns_fd, const char *newname, struct ctnet_err *err)
 {
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	struct nd_batch *b;
 	struct nd_link l;
 	struct rtnl_link *ml;
@@ -189,7 +189,7 @@ int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet
 		return r;
 	if (netns_fd < 0)
 		return ctnet_errf(err, EBADF, "container network namespace missing");
-	if ((r = nd_host_sock(&hs, err)) < 0 || (r = get_one(hs, iface, &l, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0 || (r = get_one(hs, iface, &l, err)) < 0)
 		return r;
 	if (!l.found)
 		return ctnet_errf(err, ENODEV, "interface \"%s\" does not exist", iface);
@@ -212,10 +212,10 @@ int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet
 	return r < 0 ? r : 0;
 }
 
-int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const char *mode,
+int netd_macvlan_add(struct ctnet_kern *kern, const char *parent, const char *ifname, int netns_fd, const char *mode,
 		     struct ctnet_err *err)
 {
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	struct nd_batch *b;
 	struct nd_link l;
 	struct rtnl_link *ml;
@@ -235,7 +235,7 @@ int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const
 		return ctnet_errf(err, EINVAL, "invalid macvlan mode \"%s\"", mode);
 	if (netns_fd < 0)
 		return ctnet_errf(err, EBADF, "container network namespace missing");
-	if ((r = nd_host_sock(&hs, err)) < 0 || (r = get_one(hs, parent, &l, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0 || (r = get_one(hs, parent, &l, err)) < 0)
 		return r;
 	if (!l.found)
 		return ctnet_errf(err, ENODEV, "parent interface \"%s\" does not exist", parent);
@@ -261,7 +261,7 @@ int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const
 
 int netd_release_in(int netns_fd, const char *ifname, int to_fd, struct ctnet_err *err)
 {
-	struct nd_sock cs;
+	struct ctnet_nl cs;
 	struct nd_batch *b = NULL;
 	struct nd_link l;
 	struct rtnl_link *ml = NULL;
@@ -297,6 +297,6 @@ out:
 	if (ml)
 		rtnl_link_put(ml);
 	free(b);
-	nd_sock_close(&cs);
+	ctnet_nl_close(&cs);
 	return r < 0 ? r : 0;
 }

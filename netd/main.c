@@ -262,7 +262,7 @@ static int parse_addr(const char *s, int family, int mode, const char *what,
 	return ctnet_addr_parse(s, family, mode, what, a, err);
 }
 
-static int cmd_up(int argc, char **argv)
+static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct netd_spec spec = { 0 };
@@ -320,13 +320,13 @@ static int cmd_up(int argc, char **argv)
 		return rc;
 	spec.netns_fd = fd;
 	/* The pair stays when a later step fails (run down); each step is idempotent. */
-	if (netd_up(&spec, &res, &err) < 0 ||
-	    netd_impair_apply(res.host_ifname, fd, res.ifname, &im, &err) < 0) {
+	if (netd_up(kern, &spec, &res, &err) < 0 ||
+	    netd_impair_apply(kern, res.host_ifname, fd, res.ifname, &im, &err) < 0) {
 		close(fd);
 		return ctnet_cli_fail(&err);
 	}
 	for (int i = 0; i < o.nextra; i++) {
-		if (netd_extra_veth_add(spec.name, fd, &extra[i], &err) < 0) {
+		if (netd_extra_veth_add(kern, spec.name, fd, &extra[i], &err) < 0) {
 			close(fd);
 			return ctnet_cli_fail(&err);
 		}
@@ -346,7 +346,7 @@ static int cmd_up(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_down(int argc, char **argv)
+static int cmd_down(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct opts o;
@@ -367,13 +367,13 @@ static int cmd_down(int argc, char **argv)
 	}
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 		return rc;
-	if (netd_extra_veth_del_all(o.pos[0], extra, (size_t)o.nextra, &err) < 0 ||
-	    netd_down(o.pos[0], o.host_ifname, NULL, NULL, &err) < 0)
+	if (netd_extra_veth_del_all(kern, o.pos[0], extra, (size_t)o.nextra, &err) < 0 ||
+	    netd_down(kern, o.pos[0], o.host_ifname, NULL, NULL, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }
 
-static int cmd_show(int argc, char **argv)
+static int cmd_show(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct netd_link_info *v = NULL;
@@ -383,7 +383,7 @@ static int cmd_show(int argc, char **argv)
 
 	if ((rc = parse(argc, argv, "show", BIT(O_JSON), 0, 1, &o)))
 		return rc;
-	if (netd_show(o.npos ? o.pos[0] : NULL, &v, &n, &err) < 0)
+	if (netd_show(kern, o.npos ? o.pos[0] : NULL, &v, &n, &err) < 0)
 		return ctnet_cli_fail(&err);
 	if (o.json) {
 		json_t *arr = json_array();
@@ -405,7 +405,7 @@ static int cmd_show(int argc, char **argv)
 			if (!strcmp(v[i].kind, "veth")) {
 				struct netd_impair im;
 				bool foreign = false;
-				if (netd_impair_read(-1, v[i].ifname, &im, &foreign, &err) < 0) {
+				if (netd_impair_read(kern, -1, v[i].ifname, &im, &foreign, &err) < 0) {
 					json_decref(j);
 					json_decref(arr);
 					free(v);
@@ -429,7 +429,7 @@ static int cmd_show(int argc, char **argv)
 			if (!strcmp(v[i].kind, "veth")) {
 				struct netd_impair im;
 				bool foreign = false;
-				if (netd_impair_read(-1, v[i].ifname, &im, &foreign, &err) < 0) {
+				if (netd_impair_read(kern, -1, v[i].ifname, &im, &foreign, &err) < 0) {
 					free(v);
 					return ctnet_cli_fail(&err);
 				}
@@ -441,7 +441,7 @@ static int cmd_show(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_bridge(int argc, char **argv)
+static int cmd_bridge(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct ctnet_addr a;
@@ -460,7 +460,7 @@ static int cmd_bridge(int argc, char **argv)
 			return ctnet_cli_fail(&err);
 		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 			return rc;
-		return netd_bridge_add(o.pos[0], &a, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+		return netd_bridge_add(kern, o.pos[0], &a, &err) < 0 ? ctnet_cli_fail(&err) : 0;
 	}
 	if (!strcmp(argv[1], "del")) {
 		if ((rc = parse(argc - 1, argv + 1, "bridge del", 0, 1, 1, &o)))
@@ -469,12 +469,12 @@ static int cmd_bridge(int argc, char **argv)
 			return ctnet_cli_fail(&err);
 		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 			return rc;
-		return netd_bridge_del(o.pos[0], &err) < 0 ? ctnet_cli_fail(&err) : 0;
+		return netd_bridge_del(kern, o.pos[0], &err) < 0 ? ctnet_cli_fail(&err) : 0;
 	}
 	return ctnet_cli_usage("bridge: unknown command '%s' (add, del)", argv[1]);
 }
 
-static int cmd_move(int argc, char **argv)
+static int cmd_move(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct opts o;
@@ -491,12 +491,12 @@ static int cmd_move(int argc, char **argv)
 		return rc;
 	if ((fd = open_ns(&o, "move", &rc)) < 0)
 		return rc;
-	rc = netd_move(o.pos[0], fd, o.ifname, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	rc = netd_move(kern, o.pos[0], fd, o.ifname, &err) < 0 ? ctnet_cli_fail(&err) : 0;
 	close(fd);
 	return rc;
 }
 
-static int cmd_macvlan(int argc, char **argv)
+static int cmd_macvlan(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct opts o;
@@ -518,13 +518,13 @@ static int cmd_macvlan(int argc, char **argv)
 		return rc;
 	if ((fd = open_ns(&o, "macvlan add", &rc)) < 0)
 		return rc;
-	rc = netd_macvlan_add(o.pos[0], o.pos[1], fd, o.mode, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+	rc = netd_macvlan_add(kern, o.pos[0], o.pos[1], fd, o.mode, &err) < 0 ? ctnet_cli_fail(&err) : 0;
 	close(fd);
 	return rc;
 }
 
 /* The pair's host side: --host-ifname, else whichever of ve-NAME / vb-NAME is name's. */
-static int find_host_ifname(const char *name, const char *given, char out[IFNAMSIZ],
+static int find_host_ifname(struct ctnet_kern *kern, const char *name, const char *given, char out[IFNAMSIZ],
 			    struct ctnet_err *err)
 {
 	if (given) {
@@ -534,7 +534,7 @@ static int find_host_ifname(const char *name, const char *given, char out[IFNAMS
 	for (int bridge = 0; bridge < 2; bridge++) {
 		int r;
 		netd_host_ifname(name, bridge, out);
-		if ((r = netd_exists(name, out, err)) < 0)
+		if ((r = netd_exists(kern, name, out, err)) < 0)
 			return r;
 		if (r == 1)
 			return 0;
@@ -542,7 +542,7 @@ static int find_host_ifname(const char *name, const char *given, char out[IFNAMS
 	return ctnet_errf(err, ENODEV, "container \"%s\" has no pair on this host", name);
 }
 
-static int cmd_impair(int argc, char **argv)
+static int cmd_impair(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct netd_impair im;
@@ -562,18 +562,18 @@ static int cmd_impair(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
 		return rc;
-	if (find_host_ifname(o.pos[0], o.host_ifname, hif, &err) < 0)
+	if (find_host_ifname(kern, o.pos[0], o.host_ifname, hif, &err) < 0)
 		return ctnet_cli_fail(&err);
 	if ((fd = open_ns(&o, "impair", &rc)) < 0)
 		return rc;
-	rc = netd_impair_apply(hif, fd, o.ifname ? o.ifname : NETD_DEFAULT_IFNAME, &im, &err) < 0
+	rc = netd_impair_apply(kern, hif, fd, o.ifname ? o.ifname : NETD_DEFAULT_IFNAME, &im, &err) < 0
 		     ? ctnet_cli_fail(&err)
 		     : 0;
 	close(fd);
 	return rc;
 }
 
-static int cmd_extra_veth(int argc, char **argv)
+static int cmd_extra_veth(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct netd_extra_veth v;
@@ -593,7 +593,7 @@ static int cmd_extra_veth(int argc, char **argv)
 			return rc;
 		if ((fd = open_ns(&o, "extra-veth add", &rc)) < 0)
 			return rc;
-		rc = netd_extra_veth_add(o.pos[0], fd, &v, &err) < 0 ? ctnet_cli_fail(&err) : 0;
+		rc = netd_extra_veth_add(kern, o.pos[0], fd, &v, &err) < 0 ? ctnet_cli_fail(&err) : 0;
 		close(fd);
 		return rc;
 	}
@@ -604,7 +604,7 @@ static int cmd_extra_veth(int argc, char **argv)
 			return ctnet_cli_fail(&err);
 		if ((rc = need_caps(CTNET_CAP_NET_ADMIN)))
 			return rc;
-		return netd_extra_veth_del(o.pos[0], o.pos[1], &err) < 0 ? ctnet_cli_fail(&err) : 0;
+		return netd_extra_veth_del(kern, o.pos[0], o.pos[1], &err) < 0 ? ctnet_cli_fail(&err) : 0;
 	}
 	return ctnet_cli_usage("extra-veth: unknown command '%s' (add, del)", argv[1]);
 }
@@ -613,7 +613,7 @@ int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
-		int (*fn)(int, char **);
+		int (*fn)(struct ctnet_kern *, int, char **);
 	} cmds[] = {
 		{ "up", cmd_up }, { "down", cmd_down }, { "show", cmd_show },
 		{ "bridge", cmd_bridge }, { "move", cmd_move }, { "macvlan", cmd_macvlan },
@@ -636,7 +636,12 @@ int main(int argc, char **argv)
 			     &err) < 0)
 		return ctnet_cli_fail(&err);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
+		if (!strcmp(argv[1], cmds[i].name)) {
+			struct ctnet_kern kern;
+			ctnet_kern_init(&kern);
+			int rc = cmds[i].fn(&kern, argc - 1, argv + 1);
+			ctnet_kern_close(&kern);
+			return rc;
+		}
 	return ctnet_cli_usage("unknown command '%s'", argv[1]);
 }

@@ -150,7 +150,7 @@ static bool decode(const struct nlmsghdr *nlh, struct netd_event *ev)
 int netd_monitor_read(int fd, void (*cb)(const struct netd_event *ev, void *data), void *data,
 		      struct ctnet_err *err)
 {
-	static char buf[1 << 16];
+	char buf[1 << 16] __attribute__((aligned(4)));
 	int hits = 0;
 
 	for (;;) {

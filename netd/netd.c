@@ -411,7 +411,7 @@ static int ifa_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static void gw_reply(const struct nlmsghdr *nlh, void *arg)
+static int gw_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	struct gw_find *g = arg;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
@@ -422,14 +422,15 @@ static void gw_reply(const struct nlmsghdr *nlh, void *arg)
 	if (g->addr.family || nlh->nlmsg_type != RTM_NEWADDR ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != g->family ||
 	    (int)ifa->ifa_index != g->ifindex || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
-		return;
+		return 0;
 	mnl_attr_parse(nlh, sizeof(*ifa), ifa_attr, tb);
 	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	if (!a || mnl_attr_get_payload_len(a) != alen)
-		return;
+		return 0;
 	g->addr.family = g->family;
 	g->addr.prefix = ifa->ifa_prefixlen;
 	memcpy(g->addr.bytes, mnl_attr_get_payload(a), alen);
+	return 0;
 }
 
 static int q_addr_dump(struct nd_batch *b, struct gw_find *g, const char *br, struct ctnet_err *err)
@@ -477,7 +478,7 @@ struct up_ctx {
 	unsigned char macb[6], *mac;
 	struct nd_link hl, bl, cl;
 	struct gw_find gw4, gw6;
-	struct nd_sock *hs, in;
+	struct ctnet_nl *hs, in;
 	struct nd_batch *b;
 	bool created, existing;
 	int host_ix, peer_ix;
@@ -682,7 +683,7 @@ static void up_undo(struct up_ctx *u)
 	}
 }
 
-int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err)
+int netd_up(struct ctnet_kern *kern, const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err)
 {
 	struct up_ctx u = { .spec = spec, .in = { .fd = -1 }, .gw4 = { .family = AF_INET },
 			    .gw6 = { .family = AF_INET6 } };
@@ -698,7 +699,7 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 	netd_alias(spec->name, u.alias);
 	if (spec->mac && netd_mac_parse(spec->mac, u.macb, err) == 0)
 		u.mac = u.macb;
-	if ((r = nd_host_sock(&u.hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &u.hs, err)) < 0)
 		return r;
 	if (!(u.b = malloc(sizeof(*u.b))))
 		return ctnet_errf(err, ENOMEM, "out of memory");
@@ -726,25 +727,25 @@ int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_
 undo:
 	up_undo(&u);
 out:
-	nd_sock_close(&u.in);
+	ctnet_nl_close(&u.in);
 	free(u.b);
 	return r;
 }
 
 /* Host-side links that may be `name`'s: the given one, or ve-/vb- derived names. */
-static int lookup(const char *name, const char *host_ifname, struct nd_link links[2], size_t *n,
+static int lookup(struct ctnet_kern *kern, const char *name, const char *host_ifname, struct nd_link links[2], size_t *n,
 		  struct ctnet_err *err)
 {
 	char cand[2][IFNAMSIZ];
 	struct nd_batch *b;
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	int r;
 
 	if ((r = ctnet_name_check(name, err)) < 0)
 		return r;
 	if (host_ifname && (r = ctnet_ifname_check(host_ifname, err)) < 0)
 		return r;
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		return r;
 	if (host_ifname) {
 		snprintf(cand[0], IFNAMSIZ, "%s", host_ifname);
@@ -766,12 +767,12 @@ static int lookup(const char *name, const char *host_ifname, struct nd_link link
 	return r < 0 ? r : 0;
 }
 
-int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err)
+int netd_exists(struct ctnet_kern *kern, const char *name, const char *host_ifname, struct ctnet_err *err)
 {
 	char alias[NETD_ALIAS_MAX];
 	struct nd_link links[2];
 	size_t n = 0;
-	int r = lookup(name, host_ifname, links, &n, err);
+	int r = lookup(kern, name, host_ifname, links, &n, err);
 
 	if (r < 0)
 		return r;
@@ -800,21 +801,21 @@ static int q_unroute(struct nd_batch *b, const struct nd_link *l, const struct c
 	return r;
 }
 
-int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr *host,
+int netd_down(struct ctnet_kern *kern, const char *name, const char *host_ifname, const struct ctnet_addr *host,
 	      const struct ctnet_addr *local, struct ctnet_err *err)
 {
 	char alias[NETD_ALIAS_MAX];
 	struct nd_link links[2];
 	const struct nd_link *foreign = NULL;
 	struct nd_batch *b;
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	size_t n = 0;
-	int r = lookup(name, host_ifname, links, &n, err);
+	int r = lookup(kern, name, host_ifname, links, &n, err);
 
 	if (r < 0)
 		return r;
 	netd_alias(name, alias);
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		return r;
 	b = malloc(sizeof(*b));
 	if (!b)
@@ -838,20 +839,20 @@ int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr
 	if (r >= 0 && b->n == 0 && foreign)
 		r = not_ours(foreign, alias, err); /* refuse to delete someone else's link */
 	else if (r >= 0)
-		r = nd_batch_run_detached(b, ifindex, n_del, err);
+		r = nd_batch_run_detached(kern, b, ifindex, n_del, err);
 	free(b);
 	return r < 0 ? r : 0;
 }
 
 /* --- extra veths (NixOS extraVeths) --- */
 
-int netd_extra_veth_add(const char *name, int netns_fd, const struct netd_extra_veth *v,
+int netd_extra_veth_add(struct ctnet_kern *kern, const char *name, int netns_fd, const struct netd_extra_veth *v,
 			struct ctnet_err *err)
 {
 	char alias[NETD_ALIAS_MAX], shown[CTNET_SHOW_MAX];
 	const char *ifn = v->ifname;
 	struct nd_link hl, bl, cl;
-	struct nd_sock *hs, in = { .fd = -1 };
+	struct ctnet_nl *hs, in = { .fd = -1 };
 	struct nd_batch *b = NULL;
 	bool created = false, existing = false, bridged = v->host_bridge[0] != '\0';
 	int r, host_ix, peer_ix;
@@ -867,7 +868,7 @@ int netd_extra_veth_add(const char *name, int netns_fd, const struct netd_extra_
 	    (v->has_local_addr6 && (r = check_addr(&v->local_addr6, AF_INET6, true, "extra veth local IPv6 address", err)) < 0))
 		return r;
 	netd_alias(name, alias);
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		return r;
 	if (!(b = malloc(sizeof(*b))))
 		return ctnet_errf(err, ENOMEM, "out of memory");
@@ -986,18 +987,18 @@ undo:
 			nd_batch_run(hs, b, &ignored);
 	}
 out:
-	nd_sock_close(&in);
+	ctnet_nl_close(&in);
 	free(b);
 	return r;
 }
 
-int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, size_t n,
+int netd_extra_veth_del_all(struct ctnet_kern *kern, const char *name, const struct netd_extra_veth *v, size_t n,
 			    struct ctnet_err *err)
 {
 	char alias[NETD_ALIAS_MAX];
 	struct nd_link links[NETD_EXTRA_VETH_MAX];
 	struct nd_batch *b;
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	int r;
 
 	if ((r = ctnet_name_check(name, err)) < 0)
@@ -1010,7 +1011,7 @@ int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, s
 	if (n == 0)
 		return 0;
 	netd_alias(name, alias);
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		return r;
 	if (!(b = malloc(sizeof(*b))))
 		return ctnet_errf(err, ENOMEM, "out of memory");
@@ -1035,7 +1036,7 @@ int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, s
 	return r < 0 ? r : 0;
 }
 
-int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err *err)
+int netd_extra_veth_del(struct ctnet_kern *kern, const char *name, const char *v_ifname, struct ctnet_err *err)
 {
 	struct netd_extra_veth v = { 0 };
 	int r;
@@ -1043,5 +1044,5 @@ int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err
 	if ((r = ctnet_ifname_check(v_ifname, err)) < 0)
 		return r;
 	snprintf(v.ifname, sizeof(v.ifname), "%s", v_ifname);
-	return netd_extra_veth_del_all(name, &v, 1, err);
+	return netd_extra_veth_del_all(kern, name, &v, 1, err);
 }

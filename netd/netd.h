@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "kern.h"
 #include "name.h"
 
 /* One container's link: a veth pair, host side alone or enslaved to a bridge. */
@@ -69,15 +70,15 @@ int netd_netns_open(const char *path, pid_t pid, struct ctnet_err *err);
  * namespace of the same container), the old pair is replaced. A host-side interface of
  * that name without our alias is an error and nothing is changed.
  */
-int netd_up(const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err);
+int netd_up(struct ctnet_kern *kern, const struct netd_spec *spec, struct netd_result *res, struct ctnet_err *err);
 /* Removes the pair of `name` (host_ifname NULL = derived/alias lookup). Absent is success.
  * Works whether or not the container's namespace still exists. host and local (NULL when
  * not known) are the host side's IPv4 address and the container's, routed through it: they
  * are removed first, which spares the kernel a walk of the whole FIB. */
-int netd_down(const char *name, const char *host_ifname, const struct ctnet_addr *host,
+int netd_down(struct ctnet_kern *kern, const char *name, const char *host_ifname, const struct ctnet_addr *host,
 	      const struct ctnet_addr *local, struct ctnet_err *err);
 /* Whether name's host-side link exists (1), not (0), or -errno. */
-int netd_exists(const char *name, const char *host_ifname, struct ctnet_err *err);
+int netd_exists(struct ctnet_kern *kern, const char *name, const char *host_ifname, struct ctnet_err *err);
 
 /*
  * What differs between the kernel and what netd_up(spec) leaves (read-only): the host link
@@ -93,7 +94,7 @@ struct netd_faults {
 	char v[NETD_FAULTS_MAX][128];
 };
 struct netd_host_view;
-int netd_verify(const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
+int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
 		bool inside, struct netd_faults *f, struct ctnet_err *err);
 /*
  * The host's addresses and routes read once (one dump per kind) for many netd_verify calls
@@ -104,12 +105,12 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, const str
  * point-to-point link): the container's side is judged by the host link's carrier (the
  * peer is up) without entering its namespace; its addresses and routes are not read.
  */
-int netd_host_view_open(struct netd_host_view **out, bool v6, struct ctnet_err *err);
+int netd_host_view_open(struct ctnet_kern *kern, struct netd_host_view **out, bool v6, struct ctnet_err *err);
 void netd_host_view_close(struct netd_host_view *v);
 
 /* Drops the host's neighbour (ARP/NDP) entries for a and a6 (may be NULL) on host_ifname:
  * after the container's MAC changed, the host would keep sending to the old one. */
-int netd_neigh_forget(const char *host_ifname, const struct ctnet_addr *a, const struct ctnet_addr *a6,
+int netd_neigh_forget(struct ctnet_kern *kern, const char *host_ifname, const struct ctnet_addr *a, const struct ctnet_addr *a6,
 		      struct ctnet_err *err);
 
 /* A link ctnet made, as `show` reads it from the kernel (host namespace). */
@@ -128,17 +129,17 @@ struct netd_link_info {
 	char routes[NETD_SHOW_MAX_ROUTES][2 * CTNET_ADDR_STRLEN + 8]; /* "dst" or "dst via gw" */
 };
 /* ctnet's links (all, or name's when name != NULL); *out is malloc'd (free it). */
-int netd_show(const char *name, struct netd_link_info **out, size_t *n, struct ctnet_err *err);
+int netd_show(struct ctnet_kern *kern, const char *name, struct netd_link_info **out, size_t *n, struct ctnet_err *err);
 
 /* A bridge with address addr (CIDR), up. Idempotent; an existing non-bridge is an error. */
-int netd_bridge_add(const char *br, const struct ctnet_addr *addr, struct ctnet_err *err);
+int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_addr *addr, struct ctnet_err *err);
 /* Deletes a bridge `bridge add` made; absent is success; someone else's is refused. */
-int netd_bridge_del(const char *br, struct ctnet_err *err);
+int netd_bridge_del(struct ctnet_kern *kern, const char *br, struct ctnet_err *err);
 /* Moves a host interface into a namespace (NixOS `interfaces`), renamed when newname. */
-int netd_move(const char *iface, int netns_fd, const char *newname, struct ctnet_err *err);
+int netd_move(struct ctnet_kern *kern, const char *iface, int netns_fd, const char *newname, struct ctnet_err *err);
 /* A macvlan on host interface parent, created directly in the namespace as ifname, up.
  * mode: "bridge" (NULL), "private", "vepa", "passthru". */
-int netd_macvlan_add(const char *parent, const char *ifname, int netns_fd, const char *mode,
+int netd_macvlan_add(struct ctnet_kern *kern, const char *parent, const char *ifname, int netns_fd, const char *mode,
 		     struct ctnet_err *err);
 /* Undoes move/macvlan add: the interface ifname inside netns_fd goes to to_fd, or is
  * deleted when to_fd < 0. Absent is success. */
@@ -203,12 +204,12 @@ const char *netd_impair_format_rate(uint64_t bps, char buf[NETD_IMPAIR_STRLEN]);
  * not entered (two round trips in all, what an `up` without impairment pays).
  * Needs the kernel's netem for delay, jitter and loss (the error says so), tbf for a rate.
  */
-int netd_impair_apply(const char *host_ifname, int netns_fd, const char *ifname,
+int netd_impair_apply(struct ctnet_kern *kern, const char *host_ifname, int netns_fd, const char *ifname,
 		      const struct netd_impair *im, struct ctnet_err *err);
 /* Reads one end's impairment back from the kernel (netns_fd < 0: our namespace), to compare
  * with netd_impair_equal. A root qdisc that is neither ctnet's nor the kernel's default
  * reads as set with *foreign true (foreign may be NULL). */
-int netd_impair_read(int netns_fd, const char *ifname, struct netd_impair *out, bool *foreign,
+int netd_impair_read(struct ctnet_kern *kern, int netns_fd, const char *ifname, struct netd_impair *out, bool *foreign,
 		     struct ctnet_err *err);
 
 /* ---- Extra veths (netd/extra.c): NixOS containers.<name>.extraVeths.<IFNAME>. ---- */
@@ -241,14 +242,14 @@ int netd_extra_veth_format(const struct netd_extra_veth *v, char *buf, size_t le
  * it. Never a default route. A host interface named v->ifname that is not ours is refused,
  * naming it; ours with its peer in netns_fd is re-applied. Undone in reverse on failure.
  */
-int netd_extra_veth_add(const char *name, int netns_fd, const struct netd_extra_veth *v,
+int netd_extra_veth_add(struct ctnet_kern *kern, const char *name, int netns_fd, const struct netd_extra_veth *v,
 			struct ctnet_err *err);
 /* Deletes the pair whose host side is v_ifname if it carries name's alias (absent =
  * success; another's is refused, naming it). */
-int netd_extra_veth_del(const char *name, const char *v_ifname, struct ctnet_err *err);
+int netd_extra_veth_del(struct ctnet_kern *kern, const char *name, const char *v_ifname, struct ctnet_err *err);
 /* netd_extra_veth_del for v[0..n) in one batch: what `down` calls with the spec's extra
  * veths (before or after netd_down; the container's namespace may be gone). */
-int netd_extra_veth_del_all(const char *name, const struct netd_extra_veth *v, size_t n,
+int netd_extra_veth_del_all(struct ctnet_kern *kern, const char *name, const struct netd_extra_veth *v, size_t n,
 			    struct ctnet_err *err);
 /* --- doctor (doctor.c) --- */
 struct ctnet_findings;
@@ -277,7 +278,7 @@ struct netd_uplink {
  * via other interfaces, MTU above the uplink's; inside (when asked): its link, address and
  * default route. One address dump and one route dump (per family) for all.
  */
-int netd_doctor(const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
+int netd_doctor(struct ctnet_kern *kern, const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
 		struct ctnet_findings *out, struct ctnet_err *err);
 /* The same checks against a view the caller read (netd_host_view_open, with v6 when any
  * container has IPv6), e.g. in a thread while it read the records. */
@@ -285,7 +286,7 @@ int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct
 		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err);
 /* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is
  * none. One route lookup: cheap enough for every up. */
-unsigned netd_uplink_mtu(void);
+unsigned netd_uplink_mtu(struct ctnet_kern *kern);
 /*
  * rtnetlink events (monitor.c), for `ctnet watch`. netd_monitor_open returns a
  * non-blocking socket in the link, IPv4/IPv6 address and route groups of netns_fd (-1: our

@@ -18,85 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NETLINK_EXT_ACK
-#define NETLINK_EXT_ACK 11
-#endif
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
 #endif
 
-static int sock_setup(struct nd_sock *s, struct ctnet_err *err)
+int nd_sock_open_in(int netns_fd, struct ctnet_nl *s, struct ctnet_err *err)
 {
-	int one = 1, r;
-
-	s->sk = nl_socket_alloc();
-	if (!s->sk)
-		return ctnet_errf(err, ENOMEM, "netlink socket: out of memory");
-	r = nl_connect(s->sk, NETLINK_ROUTE);
-	if (r < 0) {
-		nl_socket_free(s->sk);
-		s->sk = NULL;
-		return ctnet_errf(err, EIO, "netlink socket: %s", nl_geterror(r));
-	}
-	s->fd = nl_socket_get_fd(s->sk);
-	/* The kernel's own explanation of a refusal; acks without the echoed request;
-	 * dumps filtered in the kernel (bridge addresses by ifindex). Old kernels lack
-	 * some of these, which only costs detail. */
-	(void)setsockopt(s->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	(void)setsockopt(s->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	(void)setsockopt(s->fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	s->seq = (uint32_t)time(NULL);
-	return 0;
-}
-
-int nd_sock_open(struct nd_sock *s, struct ctnet_err *err)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	return sock_setup(s, err);
-}
-
-int nd_host_sock(struct nd_sock **out, struct ctnet_err *err)
-{
-	static _Thread_local struct nd_sock host = { .fd = -1 }; /* apply checks in threads */
-
-	if (!host.sk) {
-		int r = sock_setup(&host, err);
-		if (r < 0)
-			return r;
-	}
-	*out = &host;
-	return 0;
-}
-
-int nd_sock_open_in(int netns_fd, struct nd_sock *s, struct ctnet_err *err)
-{
-	/* Our own namespace, to come back to. Per thread: setns() is per thread. */
-	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	if (self < 0)
-		return ctnet_err_sys(err, errno, "open own netns");
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
-		return ctnet_err_sys(err, errno, "enter container netns");
-	r = sock_setup(s, err);
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* Staying in the container's namespace would misdirect every later call. */
-		int e = errno;
-		nd_sock_close(s);
-		return ctnet_err_sys(err, e, "return to own netns");
-	}
+	int one = 1, r = ctnet_nl_open_in(s, NETLINK_ROUTE, netns_fd, err);
+	/* Dumps filtered in the kernel (a container's addresses by ifindex). */
+	if (r == 0)
+		(void)setsockopt(s->fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	return r;
-}
-
-void nd_sock_close(struct nd_sock *s)
-{
-	if (s->sk)
-		nl_socket_free(s->sk);
-	s->sk = NULL;
-	s->fd = -1;
 }
 
 void nd_batch_init(struct nd_batch *b)
@@ -110,7 +42,7 @@ int nd_batch_add(struct nd_batch *b, struct nl_msg *msg, nd_reply_fn reply, void
 {
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	size_t len = NLMSG_ALIGN(nlh->nlmsg_len);
-	struct nd_req *q;
+	struct ctnet_nl_req *q;
 	va_list ap;
 
 	if (b->n >= ND_BATCH_MAX || b->len + len > sizeof(b->buf)) {
@@ -133,94 +65,9 @@ int nd_batch_add(struct nd_batch *b, struct nl_msg *msg, nd_reply_fn reply, void
 	return (int)b->n++;
 }
 
-static int extack_attr(const struct nlattr *a, void *data)
+int nd_batch_run(struct ctnet_nl *s, struct nd_batch *b, struct ctnet_err *err)
 {
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		*(const char **)data = mnl_attr_get_str(a);
-	return MNL_CB_OK;
-}
-
-/* The kernel's extended-ACK message of an NLMSG_ERROR, or NULL. */
-static const char *extack_msg(const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	const char *msg = NULL;
-	size_t off = sizeof(*e);
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NULL;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	if (NLMSG_HDRLEN + off >= nlh->nlmsg_len)
-		return NULL;
-	mnl_attr_parse(nlh, (unsigned)off, extack_attr, &msg);
-	return msg;
-}
-
-int nd_batch_run(struct nd_sock *s, struct nd_batch *b, struct ctnet_err *err)
-{
-	static _Thread_local unsigned char rbuf[32768];
-	uint32_t first = s->seq;
-	size_t pending = b->n, off = 0;
-	int failed = -1;
-
-	for (size_t i = 0; i < b->n; i++) {
-		struct nlmsghdr *nlh = (struct nlmsghdr *)(void *)(b->buf + off);
-		nlh->nlmsg_seq = s->seq++;
-		nlh->nlmsg_pid = 0;
-		off += NLMSG_ALIGN(nlh->nlmsg_len);
-	}
-	if (b->n == 0)
-		return 0;
-	if (send(s->fd, b->buf, b->len, 0) < 0)
-		return ctnet_err_sys(err, errno, "%s: netlink send", b->req[0].what);
-
-	while (pending > 0) {
-		ssize_t n = recv(s->fd, rbuf, sizeof(rbuf), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return ctnet_err_sys(err, errno, "%s: netlink receive", b->req[0].what);
-		}
-		int left = (int)n;
-		for (const struct nlmsghdr *nlh = (void *)rbuf; mnl_nlmsg_ok(nlh, left);
-		     nlh = mnl_nlmsg_next(nlh, &left)) {
-			uint32_t i = nlh->nlmsg_seq - first;
-			struct nd_req *q;
-
-			if (i >= b->n || b->req[i].done)
-				continue; /* not ours: a late answer to an earlier batch */
-			q = &b->req[i];
-			if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {
-				int e = 0;
-				if (nlh->nlmsg_type == NLMSG_ERROR &&
-				    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-					e = -((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
-				q->done = true;
-				pending--;
-				/* A delete whose device vanished meanwhile (a namespace dying
-				 * took it) is done as well as one that found nothing. */
-				bool gone = e == ENODEV && (q->ok_errno == EADDRNOTAVAIL ||
-							    q->ok_errno == ESRCH || q->ok_errno == ENOENT);
-				if (e == 0 || e == q->ok_errno || gone) {
-					q->error = e;
-					continue;
-				}
-				q->error = e;
-				if (failed < 0) {
-					const char *ext = extack_msg(nlh);
-					failed = (int)i;
-					if (ext && *ext)
-						ctnet_errf(err, e, "%s: %s (%s)", q->what, strerror(e), ext);
-					else
-						ctnet_errf(err, e, "%s: %s", q->what, strerror(e));
-				}
-			} else if (q->reply) {
-				q->reply(nlh, q->arg);
-			}
-		}
-	}
-	return failed < 0 ? 0 : -b->req[failed].error;
+	return ctnet_nl_talk(s, b->buf, b->len, b->req, b->n, err);
 }
 
 static int linkinfo_attr(const struct nlattr *a, void *data)
@@ -271,18 +118,19 @@ static int link_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-void nd_link_reply(const struct nlmsghdr *nlh, void *arg)
+int nd_link_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	struct nd_link *l = arg;
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 
 	if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-		return;
+		return 0;
 	memset(l, 0, sizeof(*l));
 	l->found = true;
 	l->ifindex = ifi->ifi_index;
 	l->flags = ifi->ifi_flags;
 	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, l);
+	return 0;
 }
 
 int nd_batch_get_link(struct nd_batch *b, const char *ifname, struct nd_link *out,

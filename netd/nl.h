@@ -12,42 +12,26 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kern.h"
+#include "nlsock.h"
 
 struct nl_msg;
-struct nl_sock;
 
-/* One rtnetlink socket, bound to the namespace it was created in. */
-struct nd_sock {
-	struct nl_sock *sk;
-	int fd;
-	uint32_t seq;
-};
+/* netd's sockets are lib/nlsock.h handles: the host's comes from the caller's struct ctnet_kern
+ * (ctnet_kern_rt), a container's is opened inside its namespace for one operation. */
+/* A socket created while setns()'d into netns_fd (then back); close with ctnet_nl_close. */
+int nd_sock_open_in(int netns_fd, struct ctnet_nl *s, struct ctnet_err *err);
 
-/* A new socket in our own namespace; close with nd_sock_close. */
-int nd_sock_open(struct nd_sock *s, struct ctnet_err *err);
-/* Socket in our own namespace, created once per process. */
-int nd_host_sock(struct nd_sock **out, struct ctnet_err *err);
-/* Socket created while setns()'d into netns_fd (then back); close with nd_sock_close. */
-int nd_sock_open_in(int netns_fd, struct nd_sock *s, struct ctnet_err *err);
-void nd_sock_close(struct nd_sock *s);
-
-typedef void (*nd_reply_fn)(const struct nlmsghdr *nlh, void *arg);
+typedef ctnet_nl_cb nd_reply_fn;
 
 #define ND_BATCH_MAX 16
-#define ND_WHAT_MAX 128
+#define ND_WHAT_MAX CTNET_NL_WHAT
 
-struct nd_req {
-	char what[ND_WHAT_MAX]; /* "create veth \"ve-web\"" for the error message */
-	nd_reply_fn reply;      /* called for each reply message (gets, dumps) */
-	void *arg;
-	int ok_errno;           /* an errno that counts as success (EEXIST, ENODEV...) */
-	int error;              /* after run: 0 or the kernel's positive errno */
-	bool done;
-};
-
+/* Requests (lib/nlsock.h's struct ctnet_nl_req: the error text and the "already done" errno of
+ * each) built with libnl-route-3 and sent together. */
 struct nd_batch {
 	size_t len, n;
-	struct nd_req req[ND_BATCH_MAX];
+	struct ctnet_nl_req req[ND_BATCH_MAX];
 	unsigned char buf[8192];
 };
 
@@ -63,7 +47,7 @@ int nd_batch_add(struct nd_batch *b, struct nl_msg *msg, nd_reply_fn reply, void
  * failed request, so every req[i].error is set. Returns 0, or the first failure (not
  * covered by ok_errno) as -errno with "WHAT: why (kernel: extack)" in err.
  */
-int nd_batch_run(struct nd_sock *s, struct nd_batch *b, struct ctnet_err *err);
+int nd_batch_run(struct ctnet_nl *s, struct nd_batch *b, struct ctnet_err *err);
 
 /* A link as netd needs to know it (from an RTM_NEWLINK reply). */
 struct nd_link {
@@ -79,7 +63,7 @@ struct nd_link {
 	char mac[18];     /* "aa:bb:cc:dd:ee:ff" when the link has one */
 };
 /* Reply handler filling a struct nd_link. */
-void nd_link_reply(const struct nlmsghdr *nlh, void *arg);
+int nd_link_reply(const struct nlmsghdr *nlh, void *arg);
 /* Queues RTM_GETLINK by name (absent = found false, not an error). */
 int nd_batch_get_link(struct nd_batch *b, const char *ifname, struct nd_link *out,
 		      struct ctnet_err *err);
@@ -88,6 +72,6 @@ int nd_batch_get_link(struct nd_batch *b, const char *ifname, struct nd_link *ou
  * Runs a batch of RTM_DELLINK requests for the links ifindex[0..n) in a detached process
  * and returns once the kernel has announced every deletion (see netd/del.c).
  */
-int nd_batch_run_detached(struct nd_batch *b, const int *ifindex, size_t n, struct ctnet_err *err);
+int nd_batch_run_detached(struct ctnet_kern *kern, struct nd_batch *b, const int *ifindex, size_t n, struct ctnet_err *err);
 
 #endif

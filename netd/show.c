@@ -1,26 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* `show`: ctnet's links with their addresses and routes, read from the kernel. Not the hot
- * path, so libnl caches (one dump each of links, addresses, routes) are fine here. */
+/* `show`: ctnet's links with their addresses and routes, read from the kernel: one dump each
+ * of links, addresses and routes on the caller's rtnetlink handle, parsed with libmnl. */
 #include "netd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <netlink/addr.h>
-#include <netlink/cache.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/route.h>
-#include <netlink/socket.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nlsock.h"
 
 struct show_ctx {
 	const char *name;
 	struct netd_link_info *v;
 	size_t n, cap;
-	int r;
-	struct nl_cache *links;
 };
 
 static struct netd_link_info *find(struct show_ctx *c, int ifindex)
@@ -31,119 +30,226 @@ static struct netd_link_info *find(struct show_ctx *c, int ifindex)
 	return NULL;
 }
 
-static void add_link(struct nl_object *o, void *arg)
+struct link_attrs {
+	const char *name, *alias, *kind;
+	unsigned mtu;
+	int master;
+};
+
+static int linkinfo_attr(const struct nlattr *a, void *data)
+{
+	struct link_attrs *la = data;
+	if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+		la->kind = mnl_attr_get_str(a);
+	return MNL_CB_OK;
+}
+
+static int link_attr(const struct nlattr *a, void *data)
+{
+	struct link_attrs *la = data;
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			la->name = mnl_attr_get_str(a);
+		break;
+	case IFLA_IFALIAS:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			la->alias = mnl_attr_get_str(a);
+		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			la->mtu = mnl_attr_get_u32(a);
+		break;
+	case IFLA_MASTER:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			la->master = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO:
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			mnl_attr_parse_nested(a, linkinfo_attr, la);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int add_link(const struct nlmsghdr *nlh, void *arg)
 {
 	struct show_ctx *c = arg;
-	struct rtnl_link *l = (struct rtnl_link *)o;
-	const char *alias = rtnl_link_get_ifalias(l), *type = rtnl_link_get_type(l);
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct link_attrs la = { 0 };
 	size_t plen = strlen(NETD_ALIAS_PREFIX);
 	struct netd_link_info *li;
 	bool bridge;
 
-	if (!alias || c->r < 0)
-		return;
-	bridge = !strcmp(alias, NETD_BRIDGE_ALIAS);
-	if (!bridge && strncmp(alias, NETD_ALIAS_PREFIX, plen))
-		return;
-	if (c->name && (bridge || strcmp(alias + plen, c->name)))
-		return;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct netd_link_info *v = realloc(c->v, cap * sizeof(*v));
-		if (!v) {
-			c->r = -ENOMEM;
-			return;
-		}
-		c->v = v;
-		c->cap = cap;
-	}
+	if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+		return 0;
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, &la);
+	if (!la.alias || !la.name)
+		return 0;
+	bridge = !strcmp(la.alias, NETD_BRIDGE_ALIAS);
+	if (!bridge && strncmp(la.alias, NETD_ALIAS_PREFIX, plen))
+		return 0;
+	if (c->name && (bridge || strcmp(la.alias + plen, c->name)))
+		return 0;
+	if (CTNET_GROW(c->v, c->n, c->cap, 16) < 0)
+		return -ENOMEM;
 	li = &c->v[c->n++];
 	memset(li, 0, sizeof(*li));
-	snprintf(li->ifname, sizeof(li->ifname), "%s", rtnl_link_get_name(l));
-	li->ifindex = rtnl_link_get_ifindex(l);
+	snprintf(li->ifname, sizeof(li->ifname), "%s", la.name);
+	li->ifindex = ifi->ifi_index;
 	if (!bridge)
-		snprintf(li->container, sizeof(li->container), "%s", alias + plen);
-	snprintf(li->kind, sizeof(li->kind), "%s", type ? type : "");
-	if (rtnl_link_get_master(l) > 0)
-		rtnl_link_i2name(c->links, rtnl_link_get_master(l), li->master, sizeof(li->master));
-	li->up = (rtnl_link_get_flags(l) & IFF_UP) != 0;
-	li->mtu = rtnl_link_get_mtu(l);
+		snprintf(li->container, sizeof(li->container), "%s", la.alias + plen);
+	snprintf(li->kind, sizeof(li->kind), "%s", la.kind ? la.kind : "");
+	li->up = (ifi->ifi_flags & IFF_UP) != 0;
+	li->mtu = la.mtu;
+	/* The master's index for now (its name once every link is read). */
+	snprintf(li->master, sizeof(li->master), "%d", la.master);
+	return 0;
 }
 
-static void add_addr(struct nl_object *o, void *arg)
+static void show_restart(void *arg)
 {
 	struct show_ctx *c = arg;
-	struct rtnl_addr *a = (struct rtnl_addr *)o;
-	struct netd_link_info *li = find(c, rtnl_addr_get_ifindex(a));
-	char buf[CTNET_ADDR_STRLEN];
-
-	if (!li || li->naddrs >= NETD_SHOW_MAX_ADDRS || rtnl_addr_get_scope(a) != RT_SCOPE_UNIVERSE)
-		return;
-	nl_addr2str(rtnl_addr_get_local(a), buf, sizeof(buf));
-	snprintf(li->addrs[li->naddrs++], CTNET_ADDR_STRLEN, "%s", buf);
+	c->n = 0;
 }
 
-static void add_route(struct nl_object *o, void *arg)
+static void addrs_restart(void *arg)
 {
 	struct show_ctx *c = arg;
-	struct rtnl_route *rt = (struct rtnl_route *)o;
-	struct rtnl_nexthop *nh;
-	struct netd_link_info *li;
-	char dst[CTNET_ADDR_STRLEN], gw[CTNET_ADDR_STRLEN];
+	for (size_t i = 0; i < c->n; i++)
+		c->v[i].naddrs = 0;
+}
 
-	if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(rt) != 1 ||
-	    rtnl_route_get_type(rt) != RTN_UNICAST || rtnl_route_get_protocol(rt) == RTPROT_KERNEL)
-		return; /* the kernel's own prefix routes are not ctnet's */
-	nh = rtnl_route_nexthop_n(rt, 0);
-	li = find(c, rtnl_route_nh_get_ifindex(nh));
-	if (!li || li->nroutes >= NETD_SHOW_MAX_ROUTES)
-		return;
-	nl_addr2str(rtnl_route_get_dst(rt), dst, sizeof(dst));
-	if (rtnl_route_nh_get_gateway(nh))
-		snprintf(li->routes[li->nroutes++], sizeof(li->routes[0]), "%s via %s", dst,
-			 nl_addr2str(rtnl_route_nh_get_gateway(nh), gw, sizeof(gw)));
+static void routes_restart(void *arg)
+{
+	struct show_ctx *c = arg;
+	for (size_t i = 0; i < c->n; i++)
+		c->v[i].nroutes = 0;
+}
+
+/* "addr" or "addr/plen" when plen is not the full length (as ip(8) prints it). */
+static void addr_str(int family, const void *a, unsigned plen, char *out, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+	unsigned full = family == AF_INET6 ? 128 : 32;
+	inet_ntop(family, a, buf, sizeof(buf));
+	if (plen == full)
+		snprintf(out, len, "%s", buf);
 	else
-		snprintf(li->routes[li->nroutes++], sizeof(li->routes[0]), "%s", dst);
+		snprintf(out, len, "%s/%u", buf, plen);
 }
 
-int netd_show(const char *name, struct netd_link_info **out, size_t *n, struct ctnet_err *err)
+static int add_addr(const struct nlmsghdr *nlh, void *arg)
+{
+	struct show_ctx *c = arg;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *address = NULL;
+	struct netd_link_info *li;
+	size_t alen = ifa->ifa_family == AF_INET6 ? 16 : 4;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
+	    ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+		return 0;
+	li = find(c, (int)ifa->ifa_index);
+	if (!li || li->naddrs >= NETD_SHOW_MAX_ADDRS)
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL)
+			local = a;
+		else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+			address = a;
+	}
+	a = local ? local : address;
+	if (!a || mnl_attr_get_payload_len(a) < alen)
+		return 0;
+	addr_str(ifa->ifa_family, mnl_attr_get_payload(a), ifa->ifa_prefixlen, li->addrs[li->naddrs++],
+		 CTNET_ADDR_STRLEN);
+	return 0;
+}
+
+static int add_route(const struct nlmsghdr *nlh, void *arg)
+{
+	struct show_ctx *c = arg;
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *dst = NULL, *gw = NULL;
+	struct netd_link_info *li;
+	uint32_t table = 0;
+	int oif = 0;
+	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;
+	char d[CTNET_ADDR_STRLEN], g[CTNET_ADDR_STRLEN];
+	static const uint8_t zero[16];
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+		return 0;
+	table = rt->rtm_table;
+	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
+		switch (mnl_attr_get_type(a)) {
+		case RTA_DST: dst = a; break;
+		case RTA_GATEWAY: gw = a; break;
+		case RTA_OIF: oif = (int)mnl_attr_get_u32(a); break;
+		case RTA_TABLE: table = mnl_attr_get_u32(a); break;
+		}
+	}
+	/* One next hop (no RTA_MULTIPATH: then no RTA_OIF); the kernel's own prefix routes
+	 * are not ctnet's. */
+	if (table != RT_TABLE_MAIN || !oif || rt->rtm_type != RTN_UNICAST || rt->rtm_protocol == RTPROT_KERNEL)
+		return 0;
+	li = find(c, oif);
+	if (!li || li->nroutes >= NETD_SHOW_MAX_ROUTES)
+		return 0;
+	if (dst && mnl_attr_get_payload_len(dst) >= alen)
+		addr_str(rt->rtm_family, mnl_attr_get_payload(dst), rt->rtm_dst_len, d, sizeof(d));
+	else if (rt->rtm_dst_len == 0)
+		snprintf(d, sizeof(d), "default");
+	else
+		addr_str(rt->rtm_family, zero, rt->rtm_dst_len, d, sizeof(d));
+	if (gw && mnl_attr_get_payload_len(gw) >= alen) {
+		addr_str(rt->rtm_family, mnl_attr_get_payload(gw), (unsigned)alen * 8, g, sizeof(g));
+		snprintf(li->routes[li->nroutes++], sizeof(li->routes[0]), "%s via %s", d, g);
+	} else {
+		snprintf(li->routes[li->nroutes++], sizeof(li->routes[0]), "%s", d);
+	}
+	return 0;
+}
+
+static int dump(struct ctnet_nl *nl, int type, ctnet_nl_cb cb, void (*restart)(void *), struct show_ctx *c,
+		struct ctnet_err *err)
+{
+	union {
+		struct nlmsghdr h;
+		unsigned char b[NLMSG_SPACE(sizeof(struct ifinfomsg))];
+	} req = { .h.nlmsg_type = (uint16_t)type };
+	/* Each header starts with its family byte (AF_UNSPEC: all). */
+	req.h.nlmsg_len = NLMSG_LENGTH(type == RTM_GETLINK ? sizeof(struct ifinfomsg)
+				       : type == RTM_GETADDR ? sizeof(struct ifaddrmsg) : sizeof(struct rtmsg));
+	return ctnet_nl_dump(nl, &req.h, cb, restart, c, err, "read %s",
+			     type == RTM_GETLINK ? "links" : type == RTM_GETADDR ? "addresses" : "routes");
+}
+
+int netd_show(struct ctnet_kern *kern, const char *name, struct netd_link_info **out, size_t *n,
+	      struct ctnet_err *err)
 {
 	struct show_ctx c = { .name = name };
-	struct nl_cache *addrs = NULL, *routes = NULL;
-	struct nl_sock *sk;
+	struct ctnet_nl *nl;
 	int r;
 
 	*out = NULL;
 	*n = 0;
 	if (name && (r = ctnet_name_check(name, err)) < 0)
 		return r;
-	if (!(sk = nl_socket_alloc()))
-		return ctnet_errf(err, ENOMEM, "out of memory");
-	if ((r = nl_connect(sk, NETLINK_ROUTE)) < 0 ||
-	    (r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &c.links)) < 0 ||
-	    (r = rtnl_addr_alloc_cache(sk, &addrs)) < 0 ||
-	    (r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &routes)) < 0) {
-		r = ctnet_errf(err, EIO, "read links, addresses and routes: %s", nl_geterror(r));
-		goto out;
-	}
-	nl_cache_foreach(c.links, add_link, &c);
-	nl_cache_foreach(addrs, add_addr, &c);
-	nl_cache_foreach(routes, add_route, &c);
-	if (c.r < 0) {
-		r = ctnet_errf(err, -c.r, "out of memory");
+	if ((r = ctnet_kern_rt(kern, &nl, err)) < 0 || (r = dump(nl, RTM_GETLINK, add_link, show_restart, &c, err)) < 0 ||
+	    (r = dump(nl, RTM_GETADDR, add_addr, addrs_restart, &c, err)) < 0 ||
+	    (r = dump(nl, RTM_GETROUTE, add_route, routes_restart, &c, err)) < 0) {
 		free(c.v);
-		goto out;
+		return r;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		int master = atoi(c.v[i].master);
+		c.v[i].master[0] = '\0';
+		if (master > 0 && !if_indextoname((unsigned)master, c.v[i].master))
+			c.v[i].master[0] = '\0';
 	}
 	*out = c.v;
 	*n = c.n;
-	r = 0;
-out:
-	if (routes)
-		nl_cache_free(routes);
-	if (addrs)
-		nl_cache_free(addrs);
-	if (c.links)
-		nl_cache_free(c.links);
-	nl_socket_free(sk);
-	return r;
+	return 0;
 }

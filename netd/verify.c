@@ -47,19 +47,20 @@ static int rt_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static void fib_reply(const struct nlmsghdr *nlh, void *arg)
+static int fib_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	struct fib_hit *h = arg;
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
-		return;
+		return 0;
 	mnl_attr_parse(nlh, sizeof(*rtm), rt_attr, tb);
 	h->found = true;
 	h->type = rtm->rtm_type;
 	h->dst_len = rtm->rtm_dst_len;
 	h->oif = tb[RTA_OIF] ? (int)mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	return 0;
 }
 
 static int q_fib(struct nd_batch *b, const struct ctnet_addr *a, struct fib_hit *h,
@@ -121,7 +122,7 @@ static void bytes_to(struct ctnet_addr *out, int family, const struct nlattr *a)
 	memcpy(out->bytes, mnl_attr_get_payload(a), alen);
 }
 
-static void ns_addr_reply(const struct nlmsghdr *nlh, void *arg)
+static int ns_addr_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	struct ns_view *v = arg;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
@@ -129,15 +130,16 @@ static void ns_addr_reply(const struct nlmsghdr *nlh, void *arg)
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || v->na == NS_MAX ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
-		return;
+		return 0;
 	mnl_attr_parse(nlh, sizeof(*ifa), ifa_attr, tb);
 	bytes_to(&v->addr[v->na].a, ifa->ifa_family, tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
 	v->addr[v->na].ifindex = (int)ifa->ifa_index;
 	if (v->addr[v->na].a.family)
 		v->na++;
+	return 0;
 }
 
-static void ns_route_reply(const struct nlmsghdr *nlh, void *arg)
+static int ns_route_reply(const struct nlmsghdr *nlh, void *arg)
 {
 	struct ns_view *v = arg;
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -146,13 +148,14 @@ static void ns_route_reply(const struct nlmsghdr *nlh, void *arg)
 	if (nlh->nlmsg_type != RTM_NEWROUTE || v->nr == NS_MAX ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_table != RT_TABLE_MAIN ||
 	    rtm->rtm_type != RTN_UNICAST)
-		return;
+		return 0;
 	mnl_attr_parse(nlh, sizeof(*rtm), rt_attr, tb);
 	v->route[v->nr].oif = tb[RTA_OIF] ? (int)mnl_attr_get_u32(tb[RTA_OIF]) : 0;
 	v->route[v->nr].dst_len = rtm->rtm_dst_len;
 	bytes_to(&v->route[v->nr].dst, rtm->rtm_family, tb[RTA_DST]);
 	bytes_to(&v->route[v->nr].gw, rtm->rtm_family, tb[RTA_GATEWAY]);
 	v->nr++;
+	return 0;
 }
 
 static int q_dump(struct nd_batch *b, int type, int family, nd_reply_fn fn, void *arg,
@@ -254,7 +257,7 @@ static void host_from_view(const struct netd_host_view *view, const struct netd_
 	}
 }
 
-int netd_verify(const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
+int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
 		bool inside, struct netd_faults *f, struct ctnet_err *err)
 {
 	const char *cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
@@ -262,7 +265,7 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, const str
 	struct nd_link hl = { 0 }, bl = { 0 }, cl = { 0 }, lo = { 0 };
 	struct fib_hit hits[4] = { 0 };
 	struct fib_hit *f_addr = &hits[0], *f_route = &hits[1], *f_addr6 = &hits[2], *f_route6 = &hits[3];
-	struct nd_sock *hs, in = { .fd = -1 };
+	struct ctnet_nl *hs, in = { .fd = -1 };
 	struct nd_batch *b = malloc(sizeof(*b));
 	struct ns_view *v = calloc(1, sizeof(*v));
 	bool p2p = !spec->bridge;
@@ -274,7 +277,7 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, const str
 		goto out;
 	}
 	netd_alias(spec->name, alias);
-	if ((r = nd_host_sock(&hs, err)) < 0)
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0)
 		goto out;
 
 	/* Host side: the link, and the FIB entries for its address and the container's. */
@@ -367,25 +370,25 @@ int netd_verify(const struct netd_spec *spec, const char *host_ifname, const str
 	}
 	r = 0;
 out:
-	nd_sock_close(&in);
+	ctnet_nl_close(&in);
 	free(b);
 	free(v);
 	return r;
 }
 
-int netd_neigh_forget(const char *host_ifname, const struct ctnet_addr *a, const struct ctnet_addr *a6,
+int netd_neigh_forget(struct ctnet_kern *kern, const char *host_ifname, const struct ctnet_addr *a, const struct ctnet_addr *a6,
 		      struct ctnet_err *err)
 {
 	const struct ctnet_addr *v[2] = { a, a6 };
 	struct nd_batch *b = malloc(sizeof(*b));
-	struct nd_sock *hs;
+	struct ctnet_nl *hs;
 	struct nd_link l = { 0 };
 	int r;
 
 	if (!b)
 		return ctnet_errf(err, ENOMEM, "out of memory");
 	nd_batch_init(b);
-	if ((r = nd_host_sock(&hs, err)) < 0 || (r = nd_batch_get_link(b, host_ifname, &l, err)) < 0 ||
+	if ((r = ctnet_kern_rt(kern, &hs, err)) < 0 || (r = nd_batch_get_link(b, host_ifname, &l, err)) < 0 ||
 	    (r = nd_batch_run(hs, b, err)) < 0 || !l.found)
 		goto out;
 	nd_batch_init(b);

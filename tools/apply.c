@@ -125,7 +125,7 @@ static void usage(void)
 	       "  --json      the plan and the results as JSON\n");
 }
 
-int cmd_apply(int argc, char **argv)
+int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -179,7 +179,7 @@ int cmd_apply(int argc, char **argv)
 				print_plan_item(&plan.v[i]);
 		}
 	} else {
-		failed = ct_apply_run(&plan, done_one, &o);
+		failed = ct_apply_run(kern, &plan, done_one, &o);
 		if (failed < 0) {
 			ctnet_errf(&err, -failed, "apply: out of memory");
 			return ctnet_cli_fail(&err);

@@ -8,11 +8,11 @@
 #include "cli.h"
 #include "ctnet.h"
 
-int cmd_exec(int argc, char **argv); /* exec.c */
+int cmd_exec(struct ctnet_kern *kern, int argc, char **argv); /* exec.c */
 
 static const struct {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(struct ctnet_kern *kern, int argc, char **argv);
 	unsigned caps; /* kept after start-up; `run` keeps everything for CMD */
 	unsigned need; /* required up front, named in the error when missing */
 	const char *help;
@@ -68,8 +68,11 @@ int main(int argc, char **argv)
 		if (!help && commands[i].need &&
 		    ctnet_caps_require(commands[i].need, commands[i].name, &err) < 0)
 			return ctnet_cli_fail(&err);
-		int rc = commands[i].fn(argc - 1, argv + 1);
-		nat_release(true);
+		/* The command's kernel connection: every call below talks to the kernel through it. */
+		struct ctnet_kern kern;
+		ctnet_kern_init(&kern);
+		int rc = commands[i].fn(&kern, argc - 1, argv + 1);
+		nat_release(&kern, true);
 		return rc;
 	}
 	return ctnet_cli_usage("unknown command \"%.40s\"", argv[1]);

@@ -34,14 +34,14 @@ extern const struct option up_long_opts[];
 /* The record, with what an up repaired or changed (stderr, one line each; in --json). */
 void print_record(const struct ct_record *rec, const struct ct_report *rep, bool json);
 
-int cmd_up(int argc, char **argv);
-int cmd_down(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_apply(int argc, char **argv);
-int cmd_gc(int argc, char **argv);
-int cmd_oci_hook(int argc, char **argv);
-int cmd_watch(int argc, char **argv);
+int cmd_up(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_down(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_run(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_status(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_apply(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
 /* Whether a `ctnet watch` holds its pid file in $CTNET_RUN_DIR (1, *pid set), not (0), or -errno. */
 int watch_running(pid_t *pid);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
@@ -51,13 +51,13 @@ int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec 
 /* doctor.c */
 struct ctnet_findings;
 /* Every module's checks over the recorded containers (or name's); findings into out. */
-int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
+int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
 	       struct ctnet_err *err);
 /* The cheap subset (ip_forward, foreign drop-policy forward chains): for up and status. */
-int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err);
+int doctor_quick(struct ctnet_kern *kern, const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err);
 /* One warning line on stderr when doctor_quick finds a blocker. */
-void doctor_warn(const char *host_ifname);
-int cmd_doctor(int argc, char **argv);
-int cmd_trace(int argc, char **argv);
+void doctor_warn(struct ctnet_kern *kern, const char *host_ifname);
+int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_trace(struct ctnet_kern *kern, int argc, char **argv);
 
 #endif

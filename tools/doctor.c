@@ -225,14 +225,18 @@ struct host_read {
 static void *host_read_run(void *arg)
 {
 	struct host_read *h = arg;
+	struct ctnet_kern kern; /* this thread's own */
+
+	ctnet_kern_init(&kern);
 	/* IPv6 only when a record asks for it (then read again): IPv4-only hosts are the rule. */
-	h->hr = netd_host_view_open(&h->hv, false, &h->he);
-	h->nr = nat_doctor_read(&h->nv, &h->ne);
+	h->hr = netd_host_view_open(&kern, &h->hv, false, &h->he);
+	h->nr = nat_doctor_read(&kern, &h->nv, &h->ne);
+	ctnet_kern_close(&kern);
 	records_help(h->w);
 	return NULL;
 }
 
-int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
+int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
 	       struct ctnet_err *err)
 {
 	struct records w = { .dfd = -1 };
@@ -287,7 +291,7 @@ int doctor_run(const char *name, bool inside, struct ctnet_findings *out, size_t
 	if (h.hr >= 0 && v6) {
 		netd_host_view_close(h.hv);
 		h.hv = NULL;
-		h.hr = netd_host_view_open(&h.hv, true, &h.he);
+		h.hr = netd_host_view_open(kern, &h.hv, true, &h.he);
 	}
 	if (h.hr < 0) {
 		*err = h.he;
@@ -314,19 +318,19 @@ out:
 	return r;
 }
 
-int doctor_quick(const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err)
+int doctor_quick(struct ctnet_kern *kern, const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err)
 {
-	return nat_doctor_quick(host_ifname, out, err);
+	return nat_doctor_quick(kern, host_ifname, out, err);
 }
 
-void doctor_warn(const char *host_ifname)
+void doctor_warn(struct ctnet_kern *kern, const char *host_ifname)
 {
 	struct ctnet_findings f = { 0 };
 	struct ctnet_err e;
 	const char *off = getenv("CTNET_NO_WARN");
 	if (off && *off && strcmp(off, "0"))
 		return; /* asked for quiet (and how bench/doctor.sh measures what the check costs) */
-	if (doctor_quick(host_ifname, &f, &e) == 0) {
+	if (doctor_quick(kern, host_ifname, &f, &e) == 0) {
 		for (size_t i = 0; i < f.n; i++)
 			if (f.v[i].sev == CTNET_SEV_BLOCKS) {
 				fprintf(stderr, "ctnet: warning: %s; run `ctnet doctor` for the fix\n",
@@ -385,7 +389,7 @@ static void print_findings(const struct ctnet_findings *f, size_t n_checked, boo
 	       count[CTNET_SEV_NOTE], count[CTNET_SEV_NOTE] == 1 ? "" : "s");
 }
 
-int cmd_doctor(int argc, char **argv)
+int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -423,7 +427,7 @@ int cmd_doctor(int argc, char **argv)
 	const char *name = optind < argc ? argv[optind] : NULL;
 	if (name && ctnet_name_check(name, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (doctor_run(name, inside || name, &f, &n, &err) < 0) {
+	if (doctor_run(kern, name, inside || name, &f, &n, &err) < 0) {
 		ctnet_findings_free(&f);
 		return ctnet_cli_fail(&err);
 	}

@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "ctnet.h"
 
-int cmd_exec(int argc, char **argv);
+int cmd_exec(struct ctnet_kern *kern, int argc, char **argv);
 
 static void exec_usage(void)
 {
@@ -63,7 +63,7 @@ static int open_container_ns(const struct ct_record *rec, struct ctnet_err *err)
 	return fd;
 }
 
-int cmd_exec(int argc, char **argv)
+int cmd_exec(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	struct ct_record *rec;
@@ -119,7 +119,7 @@ int cmd_exec(int argc, char **argv)
 	 * alone passes for a namespace made again at the same path. The pair lives only as
 	 * long as the namespace up plumbed: its host side must still be there. */
 	if (fd >= 0 && rec->host_ifname[0]) {
-		r = netd_exists(name, rec->host_ifname, &err);
+		r = netd_exists(kern, name, rec->host_ifname, &err);
 		if (r == 0)
 			ctnet_errf(&err, ESTALE,
 				   "exec: container \"%s\": its link %s is gone: not the namespace up plumbed (see ctnet gc)",

@@ -113,7 +113,7 @@ int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec 
 	return rc;
 }
 
-int cmd_oci_hook(int argc, char **argv)
+int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static char buf[OCI_STATE_MAX + 1];
 	static struct ct_spec spec;
@@ -146,7 +146,7 @@ int cmd_oci_hook(int argc, char **argv)
 	}
 	if (oci_parse_state(buf, len, up, &spec, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if ((up ? ct_up(&spec, &rec, NULL, &err) : ct_down(spec.name, false, NULL, &err)) < 0)
+	if ((up ? ct_up(kern, &spec, &rec, NULL, &err) : ct_down(kern, spec.name, false, NULL, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }

@@ -48,7 +48,7 @@ static void run_usage(void)
 	       "Exits with CMD's status. NAME defaults to run-PID. See ctnet up --help.\n");
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static struct up_cli o;
 	static struct ct_record rec;
@@ -107,7 +107,7 @@ int cmd_run(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	}
 	o.spec.owner_pid = pid;
-	rc = ct_up(&o.spec, &rec, NULL, &err);
+	rc = ct_up(kern, &o.spec, &rec, NULL, &err);
 	close(o.spec.netns_fd);
 	if (rc < 0) {
 		close(go[1]); /* child exits without running CMD */
@@ -132,7 +132,7 @@ int cmd_run(int argc, char **argv)
 		if (w < 0 && errno != EINTR)
 			break;
 	}
-	if (ct_down(o.spec.name, false, NULL, &err) < 0)
+	if (ct_down(kern, o.spec.name, false, NULL, &err) < 0)
 		ctnet_cli_fail(&err);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

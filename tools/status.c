@@ -17,9 +17,9 @@
 #include "state.h"
 
 /* Alive, and for private containers also the host link present (ct_state). */
-static const char *container_state(const struct ct_record *r, const char **why)
+static const char *container_state(struct ctnet_kern *kern, const struct ct_record *r, const char **why)
 {
-	return ct_state(r, why) ? "up" : "stale";
+	return ct_state(kern, r, why) ? "up" : "stale";
 }
 
 /* What the NAT check needs of a record, kept when the kernel's table is not read yet. */
@@ -146,7 +146,7 @@ static void entry_state(union entry e, bool json, const char *state, const char 
  * record is up so far and has NAT entries; the caller runs that check. Returns -errno on
  * error (err filled).
  */
-static int status_one(int dfd, const char *name, size_t idx, bool json, union entry *out,
+static int status_one(struct ctnet_kern *kern, int dfd, const char *name, size_t idx, bool json, union entry *out,
 		      struct nat_query **q, bool *stale, struct ctnet_err *err)
 {
 	struct ct_record r;
@@ -156,7 +156,7 @@ static int status_one(int dfd, const char *name, size_t idx, bool json, union en
 	*q = NULL;
 	if ((rc = dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0)
 		return rc;
-	state = container_state(&r, &why);
+	state = container_state(kern, &r, &why);
 	if (r.pending && record_busy(name)) {
 		state = "busy";
 		why = "up in progress";
@@ -204,18 +204,21 @@ struct worker {
 	struct ctnet_err err;
 };
 
+/* A worker thread, with a kernel connection of its own. */
 static void *status_worker(void *arg)
 {
+	struct ctnet_kern kernel, *kern = &kernel;
 	struct worker *w = arg;
 	struct status_ctx *s = w->s;
 	struct nat_query **later = NULL;
 	size_t n_later = 0, cap_later = 0;
 	bool have_cn = false;
 
+	ctnet_kern_init(kern);
 	if (w->read_kernel) {
 		struct nat_counters *cn = NULL;
 		struct ctnet_err ignored;
-		if (nat_counters_read(&cn, &ignored) < 0)
+		if (nat_counters_read(kern, &cn, &ignored) < 0)
 			cn = NULL; /* no nft access: report what the records say */
 		pthread_mutex_lock(&s->lock);
 		s->cn = cn;
@@ -237,7 +240,7 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(s->dfd, s->names[i], i, s->json, &s->ents[i], &q, &stale, &w->err) < 0) {
+		if (status_one(kern, s->dfd, s->names[i], i, s->json, &s->ents[i], &q, &stale, &w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
@@ -281,6 +284,7 @@ static void *status_worker(void *arg)
 		}
 	}
 	free(later);
+	ctnet_kern_close(kern);
 	return NULL;
 }
 
@@ -334,7 +338,7 @@ static int name_cmp(const void *a, const void *b)
  * the other lists, reads and checks records; then both take records from a shared index.
  * NAT checks of records read before the table was in are done once it is.
  */
-static int status_all(struct status_ctx *s)
+static int status_all(struct ctnet_kern *kern, struct status_ctx *s)
 {
 	struct names l = { 0 };
 	struct worker kw = { .s = s, .read_kernel = true }, me = { .s = s };
@@ -342,14 +346,13 @@ static int status_all(struct status_ctx *s)
 	bool threaded;
 	int rc;
 
-	/* Made before two threads want them: the ioctl socket, jansson's hash seed. */
-	ct_link_present("lo");
+	/* Made before two threads want it: jansson's hash seed. */
 	json_decref(json_object());
 	threaded = pthread_create(&t, NULL, status_worker, &kw) == 0;
 	if (!threaded) {
 		/* Kernel first, then every record here. */
 		struct ctnet_err ignored;
-		if (nat_counters_read(&s->cn, &ignored) < 0)
+		if (nat_counters_read(kern, &s->cn, &ignored) < 0)
 			s->cn = NULL;
 		s->cn_ready = true;
 	}
@@ -379,7 +382,7 @@ static int status_all(struct status_ctx *s)
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -415,10 +418,10 @@ int cmd_status(int argc, char **argv)
 		bool stale = false;
 
 		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
-		    status_one(-1, argv[optind], 0, s.json, &one, &q, &stale, &s.err) < 0)
+		    status_one(kern, -1, argv[optind], 0, s.json, &one, &q, &stale, &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		if (q) {
-			if (nat_counters_read(&s.cn, &e2) < 0)
+			if (nat_counters_read(kern, &s.cn, &e2) < 0)
 				s.cn = NULL; /* no nft access: report what the records say */
 			if (nat_missing(s.cn, q)) {
 				entry_state(one, s.json, "stale", NAT_MISSING);
@@ -432,7 +435,7 @@ int cmd_status(int argc, char **argv)
 		s.n = 1;
 	} else {
 		s.dfd = record_dir(false, &s.err);
-		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s);
+		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(kern, &s);
 		if (s.dfd >= 0)
 			close(s.dfd);
 		nat_counters_free(s.cn);
@@ -458,7 +461,7 @@ int cmd_status(int argc, char **argv)
 			printf("watcher: running (pid %ld)\n", (long)wpid);
 	}
 	if (s.n)
-		doctor_warn(NULL);
+		doctor_warn(kern, NULL);
 	if (s.failed)
 		return ctnet_cli_fail(&s.err);
 	return s.stale ? 1 : 0;
@@ -466,6 +469,7 @@ int cmd_status(int argc, char **argv)
 
 /* gc: containers that are gone, then leases and NAT entries without a record. */
 struct gc_ctx {
+	struct ctnet_kern *kern;
 	char (*names)[CTNET_NAME_MAX + 1]; /* owners seen in leases and NAT state */
 	size_t n, cap;
 	bool leases;     /* --leases: also release leases of containers not running */
@@ -478,6 +482,7 @@ struct gc_ctx {
 static int gc_record(const char *name, void *data)
 {
 	struct gc_ctx *g = data;
+	struct ctnet_kern *kern = g->kern;
 	struct ct_record r;
 	const char *why = NULL;
 	struct ctnet_err err, e2;
@@ -500,7 +505,7 @@ static int gc_record(const char *name, void *data)
 		snprintf(msg, sizeof(msg), "%s", err.msg);
 		why = msg;
 		record_remove(name, &e2);
-	} else if (!strcmp(container_state(&r, &why), "up")) {
+	} else if (!strcmp(container_state(kern, &r, &why), "up")) {
 		return 0;
 	}
 	/* A container that died (or ran in an earlier boot) keeps its addresses for when it
@@ -508,7 +513,7 @@ static int gc_record(const char *name, void *data)
 	keep_lease = rc == 0 && !r.pending && r.stopping != CT_STOP_RELEASE && r.lease && !g->leases &&
 		     /* `ctnet run` and CNI attachments never come back under the same name */
 		     r.spec.netns_kind != CT_NETNS_FD && strncmp(r.spec.origin, "cni:", 4);
-	if (ct_down_locked(name, keep_lease, NULL, &err) < 0) {
+	if (ct_down_locked(kern, name, keep_lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
@@ -519,7 +524,7 @@ static int gc_record(const char *name, void *data)
 	return 0;
 }
 
-static int gc_orphan(const char *name, const char *what, struct gc_ctx *g)
+static int gc_orphan(struct ctnet_kern *kern, const char *name, const char *what, struct gc_ctx *g)
 {
 	struct ct_record r;
 	struct ctnet_err err;
@@ -535,7 +540,7 @@ static int gc_orphan(const char *name, const char *what, struct gc_ctx *g)
 		g->kept_leases++;
 		return 0;
 	}
-	if (ct_down_locked(name, !lease, NULL, &err) < 0) {
+	if (ct_down_locked(kern, name, !lease, NULL, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return 0;
@@ -595,13 +600,13 @@ static void gc_sweep(struct gc_ctx *g)
 }
 
 /* nft flushed or elements deleted behind our back: rebuild from the desired state. */
-static void gc_nat(struct gc_ctx *g)
+static void gc_nat(struct ctnet_kern *kern, struct gc_ctx *g)
 {
 	struct ctnet_err err;
-	int n = nat_check(NULL, NULL, &err);
+	int n = nat_check(kern, NULL, NULL, &err);
 	if (n <= 0)
 		return;
-	if (nat_restore(&err) < 0) {
+	if (nat_restore(kern, &err) < 0) {
 		fprintf(stderr, "%s: gc: %s\n", ctnet_prog, err.msg);
 		g->failed = 1;
 		return;
@@ -633,7 +638,7 @@ static int gc_links(struct gc_ctx *g)
 {
 	struct netd_link_info *links = NULL;
 	size_t n = 0;
-	int r = netd_show(NULL, &links, &n, &g->err);
+	int r = netd_show(g->kern, NULL, &links, &n, &g->err);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		if (links[i].container[0] && ctnet_name_check(links[i].container, NULL) == 0)
 			r = gc_collect(links[i].container, g);
@@ -641,9 +646,9 @@ static int gc_links(struct gc_ctx *g)
 	return r;
 }
 
-int cmd_gc(int argc, char **argv)
+int cmd_gc(struct ctnet_kern *kern, int argc, char **argv)
 {
-	struct gc_ctx g = { 0 };
+	struct gc_ctx g = { .kern = kern };
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("Usage: ctnet gc [--leases]\n"
@@ -675,15 +680,15 @@ int cmd_gc(int argc, char **argv)
 		return ctnet_cli_fail(&g.err);
 	}
 	for (size_t i = 0; i < g.n; i++)
-		gc_orphan(g.names[i], i < n_leases ? "lease" : i < n_nat ? "NAT entries" : "link", &g);
+		gc_orphan(kern, g.names[i], i < n_leases ? "lease" : i < n_nat ? "NAT entries" : "link", &g);
 	free(g.names);
-	gc_nat(&g);
+	gc_nat(kern, &g);
 	gc_files(&g);
 	if (g.kept_leases)
 		printf("kept %d lease%s of containers not running (ctnet gc --leases or ctnet-ipam release NAME frees them)\n",
 		       g.kept_leases, g.kept_leases == 1 ? "" : "s");
 	unsigned swept = 0; /* chains of a `ctnet trace` that was killed */
-	if (nat_trace_sweep(&swept, &g.err) == 0 && swept)
+	if (nat_trace_sweep(kern, &swept, &g.err) == 0 && swept)
 		printf("removed %u trace chain%s of a killed ctnet trace\n", swept, swept == 1 ? "" : "s");
 	g.removed += (int)swept;
 	printf("gc: removed %d\n", g.removed);

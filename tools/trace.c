@@ -316,7 +316,7 @@ static int probe(const struct ct_record *r, uint16_t port)
 	return fd; /* closed at exit: the handshake runs while we listen */
 }
 
-int cmd_trace(int argc, char **argv)
+int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
@@ -389,7 +389,7 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (nat_trace_start(&m, &t, &err) < 0)
+	if (nat_trace_start(kern, &m, &t, &err) < 0)
 		return ctnet_cli_fail(&err);
 	if (!c.json)
 		fprintf(stderr, "ctnet: tracing %s's packets for %lus (at most %lu); Ctrl-C stops\n", name,
@@ -419,7 +419,7 @@ int cmd_trace(int argc, char **argv)
 	if (probe_fd >= 0)
 		close(probe_fd);
 	struct ctnet_err e2;
-	if (nat_trace_stop(t, &e2) < 0 && e2.code != ENOENT) {
+	if (nat_trace_stop(kern, t, &e2) < 0 && e2.code != ENOENT) {
 		fprintf(stderr, "ctnet: remove the trace chains: %s (ctnet gc removes them)\n", e2.msg);
 		rc = 1;
 	}

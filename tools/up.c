@@ -263,7 +263,7 @@ int up_parse_args(int argc, char **argv, struct up_cli *o, void (*usage)(void))
 	return 0;
 }
 
-int cmd_up(int argc, char **argv)
+int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct up_cli *o = malloc(sizeof(*o));
 	struct ct_record *rec = malloc(sizeof(*rec));
@@ -287,13 +287,13 @@ int cmd_up(int argc, char **argv)
 		rc = ctnet_cli_usage("up: expected one container NAME");
 		goto out;
 	}
-	if (up_finish(o, o->spec.name, &err) < 0 || ct_up(&o->spec, rec, rep, &err) < 0) {
+	if (up_finish(o, o->spec.name, &err) < 0 || ct_up(kern, &o->spec, rec, rep, &err) < 0) {
 		rc = ctnet_cli_fail(&err);
 		goto out;
 	}
 	print_record(rec, rep, o->json);
 	if (!rec->spec.shared && !rec->spec.no_nat)
-		doctor_warn(rec->spec.bridge[0] ? rec->spec.bridge : rec->host_ifname);
+		doctor_warn(kern, rec->spec.bridge[0] ? rec->spec.bridge : rec->host_ifname);
 	rc = 0;
 out:
 	free(o);
@@ -302,7 +302,7 @@ out:
 	return rc;
 }
 
-int cmd_down(int argc, char **argv)
+int cmd_down(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "keep-lease", no_argument, NULL, 'k' },
@@ -328,7 +328,7 @@ int cmd_down(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return ctnet_cli_usage("down: expected one container NAME");
-	if (ct_down(argv[optind], keep, &was_up, &err) < 0)
+	if (ct_down(kern, argv[optind], keep, &was_up, &err) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;
 }

@@ -334,7 +334,7 @@ static void mon_open(struct wcont *c)
 
 /* The link's index and the descriptor of its device's route_localnet, from record r: after
  * a rescan and after each repair (a link made again has a new index, a new sysctl file). */
-static void link_refresh(struct wcont *c, const struct ct_record *r)
+static void link_refresh(struct ctnet_kern *kern, struct wcont *c, const struct ct_record *r)
 {
 	struct nat_container *nc;
 	struct ctnet_err e = { 0 };
@@ -349,15 +349,22 @@ static void link_refresh(struct wcont *c, const struct ct_record *r)
 	nc->iface = r->host_ifname;
 	nc->n_forwards = r->spec.n_forwards;
 	memcpy(nc->forwards, r->spec.forwards, sizeof(nc->forwards[0]) * r->spec.n_forwards);
-	c->wants_localnet = nat_localnet_path(nc, path, sizeof(path), &e) == 1;
+	c->wants_localnet = nat_localnet_path(kern, nc, path, sizeof(path), &e) == 1;
 	if (c->wants_localnet)
 		c->localnet = fd_high(open(path, O_RDONLY | O_CLOEXEC));
 	free(nc);
 }
 
+struct rescan_arg {
+	struct ctnet_kern *kern;
+	struct ct_record *r;
+};
+
 static int rescan_one(int dfd, const char *name, void *data)
 {
-	struct ct_record *r = data;
+	struct rescan_arg *ra = data;
+	struct ctnet_kern *kern = ra->kern;
+	struct ct_record *r = ra->r;
 	struct ctnet_err e = { 0 };
 	const char *why;
 	struct wcont *c;
@@ -387,7 +394,7 @@ static int rescan_one(int dfd, const char *name, void *data)
 	if (!watch || !same_ns)
 		cont_free(c);
 	if (watch)
-		link_refresh(c, r);
+		link_refresh(kern, c, r);
 	else
 		c->ifindex = 0, c->wants_localnet = false;
 	c->pid = r->pid;
@@ -407,9 +414,10 @@ static int rescan_one(int dfd, const char *name, void *data)
 	return 0;
 }
 
-static void rescan(void)
+static void rescan(struct ctnet_kern *kern)
 {
 	struct ct_record *r = malloc(sizeof(*r));
+	struct rescan_arg ra = { kern, r };
 	struct ctnet_err e = { 0 };
 	size_t j = 0;
 
@@ -420,7 +428,7 @@ static void rescan(void)
 		W.c[i].seen = false;
 	int dfd = record_dir(true, &e);
 	if (dfd >= 0) {
-		if (ctnet_dir_foreach(dfd, "records", rescan_one, r, &e) < 0)
+		if (ctnet_dir_foreach(dfd, "records", rescan_one, &ra, &e) < 0)
 			logf_("error", NULL, "read records: %s", e.msg);
 		close(dfd);
 	}
@@ -471,14 +479,14 @@ struct nat_result {
 };
 
 /* In the child: check, and restore when something is missing. */
-static void nat_repair_child(struct nat_result *res)
+static void nat_repair_child(struct ctnet_kern *kern, struct nat_result *res)
 {
-	if (nat_check(check_line, &res->k, &res->e) < 0)
+	if (nat_check(kern, check_line, &res->k, &res->e) < 0)
 		res->stage = 1;
 	else if (!res->k.missing)
 		res->stage = 0;
 	else
-		res->stage = nat_restore_table(&res->e) < 0 ? 2 : 3;
+		res->stage = nat_restore_table(kern, &res->e) < 0 ? 2 : 3;
 }
 
 /* Waits for the child without paying for its exit (closing the nftables socket of a process
@@ -489,7 +497,7 @@ static void reap(void)
 		W.reap = 0;
 }
 
-static void repair_nat(void)
+static void repair_nat(struct ctnet_kern *kern)
 {
 	struct nat_result res = { 0 };
 	int pfd[2];
@@ -515,11 +523,11 @@ static void repair_nat(void)
 	if (pid == 0) {
 		/* Only the pipe, on fd 3: libnftables waits for the kernel with select(), which
 		 * aborts on a descriptor above 1023 (the watcher holds two per container). */
-		nat_release(false); /* the parent's nftables context (if any) is not the child's */
+		ctnet_kern_forked(kern); /* the parent's handles are not the child's: it opens its own */
 		if (pfd[1] != 3 && dup2(pfd[1], 3) < 0)
 			_exit(2);
 		close_range(4, ~0U, 0);
-		nat_repair_child(&res);
+		nat_repair_child(kern, &res);
 		_exit(write(3, &res, sizeof(res)) == (ssize_t)sizeof(res) ? 0 : 1);
 	}
 	close(pfd[1]);
@@ -557,7 +565,7 @@ static void repair_nat(void)
 	fight_hit(&W.nat_f, "nft table inet ctnet");
 }
 
-static void converge_one(struct wcont *c, const struct ct_view *view)
+static void converge_one(struct ctnet_kern *kern, struct wcont *c, const struct ct_view *view)
 {
 	struct ct_record *have = malloc(sizeof(*have)), *out = malloc(sizeof(*out));
 	struct ct_report *rep = calloc(1, sizeof(*rep));
@@ -581,10 +589,10 @@ static void converge_one(struct wcont *c, const struct ct_view *view)
 	if (record_read(c->name, have, &e) < 0 || have->pending || have->stopping != CT_STOP_NONE ||
 	    have->spec.shared || !record_alive(have, &why))
 		goto out;
-	rc = ct_converge(&have->spec, have, view, out, rep, &e);
+	rc = ct_converge(kern, &have->spec, have, view, out, rep, &e);
 	close(lock);
 	lock = -1;
-	link_refresh(c, rc < 0 ? have : out);
+	link_refresh(kern, c, rc < 0 ? have : out);
 	if (rc < 0) {
 		logf_("error", obj, "converge: %s", e.msg);
 		fight_hit(&c->f, obj);
@@ -624,7 +632,7 @@ static bool sysctl_on(int *fd, const char *path)
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
 #define IP6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
 
-static void repair_sysctls(void)
+static void repair_sysctls(struct ctnet_kern *kern)
 {
 	struct ctnet_err e = { 0 };
 	char changed[200];
@@ -641,7 +649,7 @@ static void repair_sysctls(void)
 	/* The common case, all on: one pread each, nothing else. */
 	if (sysctl_on(&W.fwd4, IP_FORWARD) && (!v6 || sysctl_on(&W.fwd6, IP6_FORWARD)))
 		return;
-	if ((n = nat_sysctls_repair(v6, NULL, changed, sizeof(changed), &e)) < 0) {
+	if ((n = nat_sysctls_repair(kern, v6, NULL, changed, sizeof(changed), &e)) < 0) {
 		logf_("error", "sysctl", "%s", e.msg);
 		return;
 	}
@@ -674,7 +682,7 @@ static bool check_localnets(void)
 }
 
 /* The debounced pass: everything marked since the last one. */
-static void run_pass(void)
+static void run_pass(struct ctnet_kern *kern)
 {
 	int64_t now = now_ms();
 	struct ct_view view = { 0 };
@@ -683,11 +691,11 @@ static void run_pass(void)
 
 	W.due_ms = 0;
 	if (W.rescan)
-		rescan();
+		rescan(kern);
 	if (W.nat_dirty && !fight_waiting(&W.nat_f, now))
-		repair_nat();
+		repair_nat(kern);
 	if (W.sysctl_dirty && !fight_waiting(&W.sysctl_f, now))
-		repair_sysctls();
+		repair_sysctls(kern);
 	W.sysctl_dirty = false;
 	for (size_t i = 0; i < W.n; i++) {
 		struct wcont *c = &W.c[i];
@@ -699,18 +707,18 @@ static void run_pass(void)
 	/* Each converge compares its container's NAT elements with a read of the whole table:
 	 * more than one in this pass share one read (taken after the restore above, so it sees
 	 * the table as rebuilt); a single one reads it itself. */
-	if (due > 1 && nat_counters_read(&view.nat, &e) < 0)
+	if (due > 1 && nat_counters_read(kern, &view.nat, &e) < 0)
 		view.nat = NULL; /* each converge reads it then */
 	for (size_t i = 0; i < W.n && !W.stop; i++) {
 		struct wcont *c = &W.c[i];
 		if (c->dirty && !fight_waiting(&c->f, now))
-			converge_one(c, &view);
+			converge_one(kern, c, &view);
 	}
 	nat_counters_free(view.nat);
 	/* A converge that found the table gone rebuilt it here (libnftables): free its context
 	 * and sockets rather than keep them for the watcher's life. */
 	if (due)
-		nat_release(false);
+		nat_release(kern, false);
 	W.last_pass_ms = now_ms();
 }
 
@@ -837,14 +845,14 @@ static void check_everything(void)
 	schedule();
 }
 
-static void on_signal(void)
+static void on_signal(struct ctnet_kern *kern)
 {
 	struct signalfd_siginfo si;
 	while (read(W.sig, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			notify("RELOADING=1");
 			logf_("reload", NULL, "re-reading records, checking everything");
-			rescan();
+			rescan(kern);
 			check_everything();
 			notify("READY=1");
 		} else {
@@ -934,7 +942,7 @@ static int setup(struct ctnet_err *err)
 	return 0;
 }
 
-int cmd_watch(int argc, char **argv)
+int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -959,7 +967,7 @@ int cmd_watch(int argc, char **argv)
 	/* Subscribed: from here on nothing is missed. Ready, then heal what broke while no
 	 * watcher ran (the first pass checks everything: with many containers that takes a
 	 * while, and events that arrive meanwhile are served after it). */
-	rescan();
+	rescan(kern);
 	W.next_sysctl_ms = now_ms();
 	W.next_sweep_ms = now_ms() + SWEEP_PERIOD_MS;
 	logf_("ready", NULL, "watching %zu container%s", W.n, W.n == 1 ? "" : "s");
@@ -976,7 +984,7 @@ int cmd_watch(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == W.sig)
-				on_signal();
+				on_signal(kern);
 			else if (fd == W.ino)
 				on_inotify();
 			else if (fd == W.host)
@@ -995,14 +1003,14 @@ int cmd_watch(int argc, char **argv)
 		int64_t now = now_ms();
 		if (W.due_ms) {
 			if (now >= W.due_ms)
-				run_pass();
+				run_pass(kern);
 		} else if (backoff_due(now)) {
-			run_pass(); /* damage held back by a back-off, now due */
+			run_pass(kern); /* damage held back by a back-off, now due */
 		}
 		if (now >= W.next_sysctl_ms) {
 			W.next_sysctl_ms = now + SYSCTL_PERIOD_MS;
 			if (!fight_waiting(&W.sysctl_f, now))
-				repair_sysctls();
+				repair_sysctls(kern);
 			if (check_localnets())
 				schedule(); /* converged in a pass of its own */
 			fight_settle(&W.nat_f, "nft table inet ctnet", now);
