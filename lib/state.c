@@ -296,21 +296,28 @@ static pid_t tmp_writer(const char *name)
 	return (pid_t)pid;
 }
 
-int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err)
+/* A listing of dfd on a description of its own: a dup would share dfd's offset with every
+ * other listing of it (an earlier one leaves it at the end; threads race on it). */
+static DIR *dir_listing(int dfd)
 {
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3), removed = 0;
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return ctnet_err_sys(err, errno, "sweep temp files");
-	d = fdopendir(fd);
-	if (!d) {
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0) {
 		int e = errno;
 		close(fd);
-		return ctnet_err_sys(err, e, "sweep temp files");
+		errno = e;
 	}
-	rewinddir(d);
+	return d;
+}
+
+int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err)
+{
+	DIR *d = dir_listing(dirfd);
+	struct dirent *de;
+	int removed = 0;
+
+	if (!d)
+		return ctnet_err_sys(err, errno, "sweep temp files");
 	while ((de = readdir(d))) {
 		pid_t pid = tmp_writer(de->d_name);
 		if (pid <= 0 || pid == getpid() || !(kill(pid, 0) < 0 && errno == ESRCH))
@@ -355,16 +362,12 @@ int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 
 int ctnet_lock_sweep(int dfd, struct ctnet_err *err)
 {
-	DIR *d;
+	DIR *d = dir_listing(dfd);
 	struct dirent *e;
-	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3), n = 0;
+	int n = 0;
 
-	if (dup < 0 || !(d = fdopendir(dup))) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return ctnet_err_sys(err, errno, "read directory");
-	}
-	rewinddir(d); /* the dup shares dfd's offset, which an earlier listing left at the end */
 	while ((e = readdir(d))) {
 		char entry[CTNET_NAME_MAX + 1];
 		size_t len = strlen(e->d_name);
@@ -427,16 +430,12 @@ void ctnet_unlock(int fd)
 static int dir_walk(int dfd, const char *what, bool files, int (*cb)(int dfd, const char *name, void *data),
 		    void *data, struct ctnet_err *err)
 {
-	int fd = dup(dfd), rc = 0;
+	DIR *d = dir_listing(dfd);
 	struct dirent *de;
-	DIR *d;
+	int rc = 0;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return ctnet_err_sys(err, errno, "read %s", what);
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct stat st;
 		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
