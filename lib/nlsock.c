@@ -263,8 +263,8 @@ static int wait_answer(struct talk *t)
 	if ((size_t)n > CTNET_NL_RBUF)
 		return ctnet_errf(t->err, EMSGSIZE, "%s: the kernel's answer (%zd bytes) was truncated", what, n);
 	int left = (int)n;
-	for (const struct nlmsghdr *nlh = (const void *)h->rbuf; NLMSG_OK(nlh, left) && t->pending;
-	     nlh = NLMSG_NEXT(nlh, left))
+	for (const struct nlmsghdr *nlh = (const void *)h->rbuf; mnl_nlmsg_ok(nlh, left) && t->pending;
+	     nlh = mnl_nlmsg_next(nlh, &left))
 		answer(t, nlh);
 	return 0;
 }
