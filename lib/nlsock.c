@@ -318,10 +318,14 @@ int ctnet_nl_talk(struct ctnet_nl *h, void *buf, size_t len, struct ctnet_nl_req
 	return t.failed ? -t.failed->error : 0;
 }
 
-static void req_what(struct ctnet_nl_req *q, const char *fmt, va_list ap)
+/* A single request: its name, its answers' callback, its "already done" errno. */
+static void req_init(struct ctnet_nl_req *q, ctnet_nl_cb cb, void *arg, int ok_errno, const char *fmt, va_list ap)
 {
 	memset(q, 0, sizeof(*q));
 	vsnprintf(q->what, sizeof(q->what), fmt, ap);
+	q->reply = cb;
+	q->arg = arg;
+	q->ok_errno = ok_errno;
 }
 
 int ctnet_nl_request(struct ctnet_nl *h, struct nlmsghdr *nlh, ctnet_nl_cb cb, void *arg, int ok_errno,
@@ -331,11 +335,8 @@ int ctnet_nl_request(struct ctnet_nl *h, struct nlmsghdr *nlh, ctnet_nl_cb cb, v
 	va_list ap;
 
 	va_start(ap, fmt);
-	req_what(&q, fmt, ap);
+	req_init(&q, cb, arg, ok_errno, fmt, ap);
 	va_end(ap);
-	q.reply = cb;
-	q.arg = arg;
-	q.ok_errno = ok_errno;
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	return ctnet_nl_talk(h, nlh, nlh->nlmsg_len, &q, 1, err);
 }
@@ -347,10 +348,8 @@ int ctnet_nl_dump(struct ctnet_nl *h, struct nlmsghdr *nlh, ctnet_nl_cb cb, void
 	va_list ap;
 
 	va_start(ap, fmt);
-	req_what(&q, fmt, ap);
+	req_init(&q, cb, arg, 0, fmt, ap);
 	va_end(ap);
-	q.reply = cb;
-	q.arg = arg;
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
 	for (int i = 0; i < CTNET_NL_DUMP_TRIES; i++) {
 		int r = ctnet_nl_talk(h, nlh, nlh->nlmsg_len, &q, 1, err);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nl.h"
 #include "nlsock.h"
 
 struct show_ctx {
@@ -30,80 +31,35 @@ static struct netd_link_info *find(struct show_ctx *c, int ifindex)
 	return NULL;
 }
 
-struct link_attrs {
-	const char *name, *alias, *kind;
-	unsigned mtu;
-	int master;
-};
-
-static int linkinfo_attr(const struct nlattr *a, void *data)
-{
-	struct link_attrs *la = data;
-	if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		la->kind = mnl_attr_get_str(a);
-	return MNL_CB_OK;
-}
-
-static int link_attr(const struct nlattr *a, void *data)
-{
-	struct link_attrs *la = data;
-	switch (mnl_attr_get_type(a)) {
-	case IFLA_IFNAME:
-		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			la->name = mnl_attr_get_str(a);
-		break;
-	case IFLA_IFALIAS:
-		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			la->alias = mnl_attr_get_str(a);
-		break;
-	case IFLA_MTU:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			la->mtu = mnl_attr_get_u32(a);
-		break;
-	case IFLA_MASTER:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			la->master = (int)mnl_attr_get_u32(a);
-		break;
-	case IFLA_LINKINFO:
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			mnl_attr_parse_nested(a, linkinfo_attr, la);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
 static int add_link(const struct nlmsghdr *nlh, void *arg)
 {
 	struct show_ctx *c = arg;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	struct link_attrs la = { 0 };
+	struct nd_link l;
 	size_t plen = strlen(NETD_ALIAS_PREFIX);
 	struct netd_link_info *li;
 	bool bridge;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+	nd_link_reply(nlh, &l);
+	if (!l.found || !l.alias[0] || !l.ifname[0])
 		return 0;
-	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, &la);
-	if (!la.alias || !la.name)
+	bridge = !strcmp(l.alias, NETD_BRIDGE_ALIAS);
+	if (!bridge && strncmp(l.alias, NETD_ALIAS_PREFIX, plen))
 		return 0;
-	bridge = !strcmp(la.alias, NETD_BRIDGE_ALIAS);
-	if (!bridge && strncmp(la.alias, NETD_ALIAS_PREFIX, plen))
-		return 0;
-	if (c->name && (bridge || strcmp(la.alias + plen, c->name)))
+	if (c->name && (bridge || strcmp(l.alias + plen, c->name)))
 		return 0;
 	if (CTNET_GROW(c->v, c->n, c->cap, 16) < 0)
 		return -ENOMEM;
 	li = &c->v[c->n++];
 	memset(li, 0, sizeof(*li));
-	snprintf(li->ifname, sizeof(li->ifname), "%s", la.name);
-	li->ifindex = ifi->ifi_index;
+	snprintf(li->ifname, sizeof(li->ifname), "%s", l.ifname);
+	li->ifindex = l.ifindex;
 	if (!bridge)
-		snprintf(li->container, sizeof(li->container), "%s", la.alias + plen);
-	snprintf(li->kind, sizeof(li->kind), "%s", la.kind ? la.kind : "");
-	li->up = (ifi->ifi_flags & IFF_UP) != 0;
-	li->mtu = la.mtu;
+		snprintf(li->container, sizeof(li->container), "%.*s", (int)sizeof(li->container) - 1, l.alias + plen);
+	snprintf(li->kind, sizeof(li->kind), "%s", l.kind);
+	li->up = (l.flags & IFF_UP) != 0;
+	li->mtu = l.mtu;
 	/* The master's index for now (its name once every link is read). */
-	snprintf(li->master, sizeof(li->master), "%d", la.master);
+	snprintf(li->master, sizeof(li->master), "%d", l.master);
 	return 0;
 }
 
