@@ -120,8 +120,5 @@ int cni_status(struct ctnet_kern *kern, const struct cni_conf *conf, struct cni_
 /* netns.c: look at links inside a namespace (enters it and comes back). */
 /* MAC "aa:bb:cc:dd:ee:ff" of ifname; nsfd -1 = the current namespace. */
 int cni_link_mac(int nsfd, const char *ifname, char mac[18], struct ctnet_err *err);
-/* 1 when ifname in nsfd carries addr (any prefix), 0 when not, -errno (-ENODEV: no link). */
-int cni_link_has_addr(int nsfd, const char *ifname, const struct ctnet_addr *addr,
-		      struct ctnet_err *err);
 
 #endif

@@ -67,39 +67,3 @@ int cni_link_mac(int nsfd, const char *ifname, char mac[18], struct ctnet_err *e
 	return in_netns(nsfd, mac_fn, &q, err);
 }
 
-struct addr_req {
-	const char *ifname;
-	const struct ctnet_addr *addr;
-};
-
-static int addr_fn(void *data, struct ctnet_err *err)
-{
-	struct addr_req *q = data;
-	struct ifaddrs *list, *i;
-	int found = 0;
-
-	if (!if_nametoindex(q->ifname))
-		return ctnet_errf(err, ENODEV, "interface \"%s\": not in the container", q->ifname);
-	if (getifaddrs(&list) < 0)
-		return ctnet_err_sys(err, errno, "list addresses");
-	for (i = list; i && !found; i = i->ifa_next) {
-		if (!i->ifa_addr || strcmp(i->ifa_name, q->ifname) ||
-		    i->ifa_addr->sa_family != q->addr->family)
-			continue;
-		if (q->addr->family == AF_INET)
-			found = !memcmp(&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
-					&q->addr->v4, 4);
-		else
-			found = !memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
-					&q->addr->v6, 16);
-	}
-	freeifaddrs(list);
-	return found;
-}
-
-int cni_link_has_addr(int nsfd, const char *ifname, const struct ctnet_addr *addr,
-		      struct ctnet_err *err)
-{
-	struct addr_req q = { ifname, addr };
-	return in_netns(nsfd, addr_fn, &q, err);
-}

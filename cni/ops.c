@@ -268,55 +268,22 @@ int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct c
 	if (rec.ns_ino && (dev != rec.ns_dev || ino != rec.ns_ino))
 		return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": CNI_NETNS is not the namespace ADD used",
 				name);
-	rc = netd_exists(kern, name, rec.host_ifname, &ce->e);
-	if (rc < 0)
+	/* The one judge status, up and doctor use: links, addresses and routes on both sides
+	 * (inside CNI_NETNS), sysctls, NAT elements. The first fault is the drift. */
+	struct ct_health *h = malloc(sizeof(*h));
+	if (!h)
+		return cni_errf(ce, CNI_ERR_INTERNAL, "CHECK: out of memory");
+	if ((rc = ct_judge(kern, &rec, NULL, true, h, &ce->e)) < 0) {
+		free(h);
 		return fail_code(ce, rc);
-	if (rc == 0)
-		return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": host interface \"%s\" is missing", name,
-				rec.host_ifname);
-	for (int fam = 0; fam < 2; fam++) {
-		const struct ctnet_addr *want = fam ? &rec.local6 : &rec.local;
-		char s[CTNET_ADDR_STRLEN];
-		if (!want->family)
-			continue;
-		rc = cni_link_has_addr(nsfd, env->ifname, want, &ce->e);
-		if (rc == -ENODEV)
-			return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": interface \"%s\" is missing in the container",
-					name, env->ifname);
-		if (rc < 0)
-			return fail_code(ce, rc);
-		if (rc == 0)
-			return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": \"%s\" lost address %s", name,
-					env->ifname, ctnet_addr_str(want, s));
 	}
-	if (conf->ip_masq) {
-		/* This container's elements (and the table's chains) looked up in one read of
-		 * the kernel's table, by value: no matching of addresses in text. */
-		struct nat_container *c = malloc(sizeof(*c));
-		struct nat_counters *cn = NULL;
-		int missing;
-		if (!c)
-			return cni_errf(ce, CNI_ERR_INTERNAL, "CHECK: out of memory");
-		memset(c, 0, sizeof(*c));
-		c->name = name;
-		c->addr = rec.local;
-		c->addr.prefix = -1;
-		c->has_addr6 = rec.has_v6;
-		c->addr6 = rec.local6;
-		c->addr6.prefix = -1;
-		c->iface = rec.host_ifname;
-		c->n_forwards = rec.spec.n_forwards;
-		memcpy(c->forwards, rec.spec.forwards, sizeof(c->forwards[0]) * c->n_forwards);
-		rc = nat_counters_read(kern, &cn, &ce->e);
-		missing = rc < 0 ? 0 : nat_counters_missing(cn, c);
-		nat_counters_free(cn);
-		free(c);
-		if (rc < 0)
-			return fail_code(ce, rc);
-		if (missing)
-			return cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": NAT drift: %d of its nft elements or chains missing",
-					name, missing);
+	if (h->n) {
+		rc = cni_errf(ce, CNI_ERR_DRIFT, "CHECK \"%s\": %s%s", name, h->v[0].text,
+			      h->n > 1 ? " (and more: ctnet status NAME lists them)" : "");
+		free(h);
+		return rc;
 	}
+	free(h);
 	if (conf->prev_result)
 		return check_prev(env, conf, &rec, ce);
 	return 0;

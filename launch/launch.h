@@ -244,6 +244,45 @@ int ct_converge(struct ctnet_kern *kern, const struct ct_spec *spec, const struc
  */
 int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		  struct ctnet_err *err);
+
+/*
+ * What is wrong with a container, as the kernel shows it now: the one judge behind up's
+ * converge decision, apply's check, status, CNI CHECK and watch. A fault is typed (kind,
+ * and for links netd's kind), names its object and has a line for people.
+ */
+enum ct_fault_kind {
+	CT_FAULT_STALE,       /* gone (namespace or process, an earlier boot, interrupted): first and only */
+	CT_FAULT_LINK,        /* a link, address or route on either side (.link: enum netd_fault_kind) */
+	CT_FAULT_EXTRA_VETH,  /* an extra veth missing */
+	CT_FAULT_FORWARDING,  /* net.ipv4.ip_forward or IPv6 forwarding off (the host's) */
+	CT_FAULT_LOCALNET,    /* route_localnet of its device off (its 127.0.0.1 forwards) */
+	CT_FAULT_NAT_TABLE,   /* ctnet's nft table or a chain missing (the host's) */
+	CT_FAULT_NAT,         /* some of its NAT elements missing */
+};
+#define CT_FAULTS_MAX 20
+struct ct_fault {
+	enum ct_fault_kind kind;
+	int link;             /* CT_FAULT_LINK: enum netd_fault_kind */
+	char object[64];
+	char text[160];
+};
+struct ct_health {
+	size_t n;
+	bool truncated;
+	struct ct_fault v[CT_FAULTS_MAX];
+};
+/*
+ * Judges the container r against the kernel: its liveness, then (private ones) its links,
+ * addresses and routes on both sides (inside: entering its namespace; otherwise a
+ * point-to-point container's inside is judged by the host link's carrier), extra veths, the
+ * sysctls NAT needs and its NAT elements. view (may be NULL: everything is asked) supplies
+ * the host's addresses and routes, the NAT table and whether the forwarding sysctls were on.
+ * 0 with h filled (h->n == 0: whole), or -errno when the kernel could not be asked.
+ */
+int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct_view *view, bool inside,
+	     struct ct_health *h, struct ctnet_err *err);
+/* "up" (no fault), "stale" (gone) or "degraded" (there, something missing: up repairs it). */
+const char *ct_health_state(const struct ct_health *h);
 /* The NAT elements a running container holds (what ct_check_view looks up). */
 void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct nat_container *c);
 int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,

@@ -413,47 +413,126 @@ static void forwards_changes(const struct ct_spec *want, const struct ct_spec *h
  * something, 0 when the kernel holds everything (read-only, no lock needed), or -errno.
  * What apply runs for each unchanged file before it takes a lock.
  */
-int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
-		  struct ctnet_err *err)
+static void health_add(struct ct_health *h, enum ct_fault_kind kind, int link, const char *object, const char *fmt,
+		       ...) CTNET_PRINTF(5, 6);
+static void health_add(struct ct_health *h, enum ct_fault_kind kind, int link, const char *object, const char *fmt,
+		       ...)
+{
+	struct ct_fault *f;
+	va_list ap;
+	if (h->n == CT_FAULTS_MAX) {
+		h->truncated = true;
+		return;
+	}
+	f = &h->v[h->n++];
+	f->kind = kind;
+	f->link = link;
+	snprintf(f->object, sizeof(f->object), "%s", object);
+	va_start(ap, fmt);
+	vsnprintf(f->text, sizeof(f->text), fmt, ap);
+	va_end(ap);
+}
+
+const char *ct_health_state(const struct ct_health *h)
+{
+	return !h->n ? "up" : h->v[0].kind == CT_FAULT_STALE ? "stale" : "degraded";
+}
+
+/* The sysctls NAT needs for c that are off, each a fault. */
+static void judge_sysctls(struct ctnet_kern *kern, const struct ct_record *r, const struct nat_container *c,
+			  const struct ct_view *view, struct ct_health *h)
+{
+	char names[256], *save = NULL;
+	/* The host-wide ones from the view when it read them; c's route_localnet always. */
+	bool globals = !view || !view->sysctls_read || (r->has_v6 && !view->sysctls6_read);
+	const char *dev = r->spec.bridge[0] ? r->spec.bridge : r->host_ifname;
+
+	if (nat_sysctls_which(kern, r->has_v6, c, dev, globals, names, sizeof(names)) <= 0)
+		return;
+	for (char *n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save))
+		health_add(h, strstr(n, "route_localnet") ? CT_FAULT_LOCALNET : CT_FAULT_FORWARDING, 0, n,
+			   "sysctl %s off", n);
+}
+
+int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct_view *view, bool inside,
+	     struct ct_health *h, struct ctnet_err *err)
 {
 	struct netd_faults *faults = NULL;
 	struct nat_container *c = NULL;
+	struct nat_counters *own = NULL;
 	_cleanup_close_ int nsfd = -1;
-	int rc = 1;
+	const char *why;
+	int rc = 0;
 
-	if (ct_spec_diff(want, &have->spec) || !view || (!view->nat && !view->nat_later) || !view->host)
-		return 1;
-	if (want->shared)
+	memset(h, 0, sizeof(*h));
+	if (!ct_state_record(r, &why)) {
+		health_add(h, CT_FAULT_STALE, 0, r->spec.name, "%s", why);
+		return 0;
+	}
+	if (r->spec.shared)
 		return 0;
 	if (!(faults = malloc(sizeof(*faults))) || !(c = malloc(sizeof(*c)))) {
 		rc = ctnet_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* Inside the namespace only when asked (or when the view cannot judge a bridge port). */
-	bool inside = view->deep || want->bridge[0];
-	if (inside && (nsfd = open_record_netns(have, err)) < 0) {
-		rc = nsfd;
+	/* Inside the namespace when asked, or when the view cannot judge (a bridge port). */
+	inside = inside || r->spec.bridge[0] || !view || !view->host;
+	if (inside && (nsfd = open_record_netns(r, err)) < 0) {
+		health_add(h, CT_FAULT_STALE, 0, r->spec.name, "namespace unreadable");
+		rc = 0;
 		goto out;
 	}
-	struct netd_spec ls = link_spec(want, have, nsfd);
-	if ((rc = netd_verify(kern, &ls, have->host_ifname, view->host, inside, faults, err)) < 0)
+	struct netd_spec ls = link_spec(&r->spec, r, nsfd);
+	if ((rc = netd_verify(kern, &ls, r->host_ifname, view ? view->host : NULL, inside, faults, err)) < 0)
 		goto out;
-	rc = 1;
-	if (faults->n || netd_impair_active(&want->impair))
+	for (size_t i = 0; i < faults->n; i++)
+		health_add(h, CT_FAULT_LINK, (int)faults->v[i].kind, faults->v[i].object, "%s", faults->v[i].text);
+	for (size_t i = 0; i < r->spec.n_extra_veths; i++)
+		if (!ct_link_present(kern, r->spec.extra_veths[i].ifname))
+			health_add(h, CT_FAULT_EXTRA_VETH, 0, r->spec.extra_veths[i].ifname, "extra veth %s missing",
+				   r->spec.extra_veths[i].ifname);
+	if (r->spec.no_nat)
 		goto out;
-	for (size_t i = 0; i < want->n_extra_veths; i++)
-		if (!ct_link_present(kern, want->extra_veths[i].ifname))
-			goto out;
-	if (!want->no_nat) {
-		ct_nat_of(want, have, c);
-		if (nat_sysctls_off(kern, have->has_v6, c, want->bridge[0] ? want->bridge : have->host_ifname, false) != 0 ||
-		    (view->nat && view->nat_whole && nat_counters_missing(view->nat, c) != 0))
-			goto out;
-	}
-	rc = 0;
+	ct_nat_of(&r->spec, r, c);
+	judge_sysctls(kern, r, c, view, h);
+	if (view && view->nat_later && !view->nat)
+		goto out; /* the caller looks the elements up once the table is read */
+	const struct nat_counters *cn = view ? view->nat : NULL;
+	if (!cn && nat_counters_read(kern, &own, err) == 0)
+		cn = own;
+	if (!cn || !nat_counters_whole(cn))
+		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
+			   cn ? "nft table inet ctnet or one of its chains missing" : "nft table inet ctnet unreadable");
+	else if (nat_counters_missing(cn, c) > 0)
+		health_add(h, CT_FAULT_NAT, 0, r->spec.name, "%d of its NAT elements missing",
+			   nat_counters_missing(cn, c));
 out:
+	nat_counters_free(own);
 	free(c);
 	free(faults);
+	return rc;
+}
+
+int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
+		  struct ctnet_err *err)
+{
+	struct ct_health *h;
+	int rc;
+
+	if (ct_spec_diff(want, &have->spec) || !view || (!view->nat && !view->nat_later) || !view->host)
+		return 1;
+	if (want->shared)
+		return 0;
+	if (netd_impair_active(&want->impair))
+		return 1;
+	if (!(h = malloc(sizeof(*h))))
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	rc = ct_judge(kern, have, view, view->deep, h, err);
+	for (size_t i = 0; rc == 0 && i < h->n; i++)
+		/* The host-wide ones are the caller's to check (and repair) once. */
+		if (h->v[i].kind != CT_FAULT_FORWARDING && h->v[i].kind != CT_FAULT_NAT_TABLE)
+			rc = 1;
+	free(h);
 	return rc;
 }
 
@@ -501,10 +580,13 @@ static int converge(struct ctnet_kern *kern, const struct ct_spec *want, const s
 	if (diff & CT_F_MAC)
 		ct_report_add(rep, false, "mac %s -> %s", have->spec.mac[0] ? have->spec.mac : "random",
 			      want->mac[0] ? want->mac : "random");
-	for (size_t i = 0; i < faults->n; i++)
-		if (!((diff & CT_F_MTU) && strstr(faults->v[i], " mtu ")) &&
-		    !((diff & CT_F_MAC) && strstr(faults->v[i], " mac ")))
-			ct_report_add(rep, true, "%s", faults->v[i]);
+	for (size_t i = 0; i < faults->n; i++) {
+		enum netd_fault_kind k = faults->v[i].kind;
+		/* An MTU or MAC that differs because the spec changes it is a change, not a repair. */
+		if (!((diff & CT_F_MTU) && (k == NETD_F_HOST_LINK_MTU || k == NETD_F_LINK_MTU)) &&
+		    !((diff & CT_F_MAC) && k == NETD_F_LINK_MAC))
+			ct_report_add(rep, true, "%s", faults->v[i].text);
+	}
 	if (faults->n || (diff & (CT_F_MTU | CT_F_MAC))) {
 		struct netd_result res;
 		ls.host_ifname = have->host_ifname;
@@ -663,10 +745,12 @@ int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const str
 	rc = record_read(spec->name, old, err);
 	if (rc == 0) {
 		const char *why = NULL;
-		/* Alive means a finished up whose link is still there: an up or down killed
-		 * half-way (pending record, or link already deleted) is cleaned and redone, and
-		 * so is a container whose namespace is gone or from an earlier boot. */
-		if (ct_state(kern, old, &why)) {
+		/* Alive means a finished up whose namespace (or process) is still there: the
+		 * container's, whatever of its network is missing (another tool deleted its host
+		 * link: its processes are still in that namespace), so it is repaired in place.
+		 * An up or down killed half-way (pending or stopping record) is cleaned and redone,
+		 * and so is a container whose namespace is gone or from an earlier boot. */
+		if (ct_state_record(old, &why)) {
 			rc = converge(kern, spec, old, view, out, rep, err);
 			goto out;
 		}

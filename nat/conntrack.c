@@ -353,7 +353,7 @@ static void ct_restart(void *data)
 static int delete_victims(struct ctnet_nl *nl, const struct nat_ct_match *m, const struct dump *d,
 			  unsigned *deleted, struct ctnet_err *err)
 {
-	char buf[CT_DEL_BATCH * 512] __attribute__((aligned(4)));
+	char buf[CT_DEL_BATCH * 512] __attribute__((aligned(4))) = { 0 }; /* padding is sent too */
 	struct ctnet_nl_req req[CT_DEL_BATCH];
 	char a[CTNET_ADDR_STRLEN];
 
@@ -384,7 +384,7 @@ static int delete_victims(struct ctnet_nl *nl, const struct nat_ct_match *m, con
 int nat_conntrack_delete(struct ctnet_kern *kern, const struct nat_ct_match *m, unsigned *deleted,
 			 struct ctnet_err *err)
 {
-	char buf[512] __attribute__((aligned(4)));
+	char buf[512] __attribute__((aligned(4))) = { 0 };
 	struct dump d = { .m = m };
 	struct ctnet_nl *nl;
 	char a[CTNET_ADDR_STRLEN];

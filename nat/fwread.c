@@ -262,7 +262,7 @@ static void rd_restart(void *data)
 static int dump(struct ctnet_nl *nl, int type, const char *table, int family, ctnet_nl_cb cb, struct rd *d,
 		struct ctnet_err *err)
 {
-	char buf[512] __attribute__((aligned(4)));
+	char buf[512] __attribute__((aligned(4))) = { 0 }; /* attribute padding is sent too */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 

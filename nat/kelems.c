@@ -350,7 +350,7 @@ const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct
 static int nft_request(struct ctnet_nl *nl, int family, int type, bool get, int a1, const char *v1, int a2,
 		       const char *v2, ctnet_nl_cb cb, void (*restart)(void *), void *data, struct ctnet_err *err)
 {
-	char buf[1024] __attribute__((aligned(4)));
+	char buf[1024] __attribute__((aligned(4))) = { 0 }; /* attribute padding is sent too */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 
@@ -632,7 +632,7 @@ int nat_kernel_write(struct ctnet_kern *kern, const struct nat_elems *del, const
 		     struct ctnet_err *err)
 {
 	/* The batch is at most 64 KiB; one request per set and direction. */
-	char *buf = malloc(65536 + 4096);
+	char *buf = calloc(1, 65536 + 4096); /* attribute padding is sent too */
 	struct ctnet_nl_req req[2 * NAT_S_COUNT];
 	struct mnl_nlmsg_batch *batch = buf ? mnl_nlmsg_batch_start(buf, 65536) : NULL;
 	struct ctnet_nl *nl;

@@ -107,6 +107,9 @@ int nat_sysctls_repair(struct ctnet_kern *kern, bool ipv6, const struct nat_cont
  * too, not only c's route_localnet), or -errno. l3dev: c's device when the caller knows it
  * (its host link, or the bridge of a bridge port); NULL: looked up. */
 int nat_sysctls_off(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals);
+/* nat_sysctls_off with the names of those that are off in names (", "-separated). */
+int nat_sysctls_which(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals,
+		      char *names, size_t len);
 
 /* The route_localnet sysctl (a /proc/sys path) that nat_sysctls_repair keeps at 1 for c: 1
  * with path filled, 0 when c needs none (no forward reachable at 127.0.0.1, or its device is

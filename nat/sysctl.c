@@ -166,6 +166,13 @@ int nat_sysctls_off(struct ctnet_kern *kern, bool ipv6, const struct nat_contain
 	return sysctls_walk(kern, ipv6, c, l3dev, globals, false, NULL, 0, &e);
 }
 
+int nat_sysctls_which(struct ctnet_kern *kern, bool ipv6, const struct nat_container *c, const char *l3dev, bool globals,
+		      char *names, size_t len)
+{
+	struct ctnet_err e;
+	return sysctls_walk(kern, ipv6, c, l3dev, globals, false, names, len, &e);
+}
+
 int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, char *path, size_t len, struct ctnet_err *err)
 {
 	char dev[16];

@@ -95,7 +95,7 @@ static void check_routes(const struct netd_host_view *v, const struct netd_docto
 {
 	char as[CTNET_ADDR_STRLEN], rs[200], obj[240], fix[1024];
 	size_t alen = a->family == AF_INET6 ? 16 : 4;
-	bool have = false;
+	bool have = false, linkdown = false;
 
 	if (!a->family)
 		return;
@@ -117,6 +117,7 @@ static void check_routes(const struct netd_host_view *v, const struct netd_docto
 		if (ours && h->type == RTN_UNICAST) {
 			if (h->plen == alen * 8 || !p2p)
 				have = h->table == RT_TABLE_MAIN || have;
+			linkdown |= p2p && h->plen == alen * 8 && (h->flags & RTNH_F_LINKDOWN);
 			continue;
 		}
 		route_str(h, rs, sizeof(rs));
@@ -140,6 +141,15 @@ static void check_routes(const struct netd_host_view *v, const struct netd_docto
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "host-route-missing", c->name, obj, fix,
 				  "the host has no route to %s (container %s) via %s: nothing reaches the "
 				  "container", as, c->name, c->host_ifname);
+	}
+	/* Judged from the host as netd_verify does: no carrier on the host side means the
+	 * container's end is down (inside, check_inside says it precisely). */
+	if (have && linkdown && !c->inside && a->family == AF_INET) {
+		const char *cif = c->ifname && *c->ifname ? c->ifname : NETD_DEFAULT_IFNAME;
+		snprintf(obj, sizeof(obj), "%s (no carrier on %s)", cif, c->host_ifname);
+		snprintf(fix, sizeof(fix), "ip -n NS link set %s up (or ctnet up %s)", cif, c->name);
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "container-link-down", c->name, obj, fix,
+				  "%s inside the container is down: %s has no carrier", cif, c->host_ifname);
 	}
 }
 

@@ -84,15 +84,39 @@ int netd_exists(struct ctnet_kern *kern, const char *name, const char *host_ifna
  * What differs between the kernel and what netd_up(spec) leaves (read-only): the host link
  * host_ifname (up, MTU, bridge port), its address and route to the container (per-address
  * FIB lookups, so the cost does not grow with the host's containers), and in the container
- * its link (up, MTU, MAC), loopback, addresses and default route. One line per fault;
- * n == 0 means in place. netd_up(spec) repairs every one of them.
+ * its link (up, MTU, MAC), loopback, addresses and default route. A typed fault each, with
+ * the object it is about and a line for people; n == 0 means in place. netd_up(spec)
+ * repairs every one of them.
  */
+enum netd_fault_kind {
+	NETD_F_HOST_LINK_MISSING,
+	NETD_F_HOST_LINK_DOWN,
+	NETD_F_HOST_LINK_MTU,
+	NETD_F_BRIDGE_PORT,          /* the host side is not a port of its bridge */
+	NETD_F_HOST_ADDR_MISSING,
+	NETD_F_HOST_ROUTE_MISSING,
+	NETD_F_NO_CARRIER,           /* seen from the host: the container's end is down */
+	NETD_F_LINK_MISSING,         /* the container's end */
+	NETD_F_LINK_DOWN,
+	NETD_F_LO_DOWN,
+	NETD_F_LINK_MTU,
+	NETD_F_LINK_MAC,
+	NETD_F_ADDR_MISSING,         /* the container's address */
+	NETD_F_DEFAULT_ROUTE_MISSING,
+};
 #define NETD_FAULTS_MAX 16
+struct netd_fault {
+	enum netd_fault_kind kind;
+	char object[64];             /* the link or address: "ve-web", "10.233.1.2" */
+	char text[128];              /* "host route 10.233.1.2 dev ve-web missing" */
+};
 struct netd_faults {
 	size_t n;
 	bool truncated;
-	char v[NETD_FAULTS_MAX][128];
+	struct netd_fault v[NETD_FAULTS_MAX];
 };
+/* Whether a fault is about the container's own end (netd_verify with inside). */
+bool netd_fault_inside(enum netd_fault_kind kind);
 struct netd_host_view;
 int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
 		bool inside, struct netd_faults *f, struct ctnet_err *err);

@@ -18,17 +18,27 @@
 #include "netd.h"
 #include "nl.h"
 
-static void fault(struct netd_faults *f, const char *fmt, ...) CTNET_PRINTF(2, 3);
-static void fault(struct netd_faults *f, const char *fmt, ...)
+static void fault(struct netd_faults *f, enum netd_fault_kind kind, const char *object, const char *fmt, ...)
+	CTNET_PRINTF(4, 5);
+static void fault(struct netd_faults *f, enum netd_fault_kind kind, const char *object, const char *fmt, ...)
 {
+	struct netd_fault *x;
 	va_list ap;
 	if (f->n == NETD_FAULTS_MAX) {
 		f->truncated = true;
 		return;
 	}
+	x = &f->v[f->n++];
+	x->kind = kind;
+	snprintf(x->object, sizeof(x->object), "%s", object);
 	va_start(ap, fmt);
-	vsnprintf(f->v[f->n++], sizeof(f->v[0]), fmt, ap);
+	vsnprintf(x->text, sizeof(x->text), fmt, ap);
 	va_end(ap);
+}
+
+bool netd_fault_inside(enum netd_fault_kind kind)
+{
+	return kind >= NETD_F_LINK_MISSING;
 }
 
 /* The route the kernel's FIB holds for one address (RTM_F_FIB_MATCH). */
@@ -293,37 +303,37 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 	    (r = nd_batch_run(hs, b, err)) < 0)
 		goto out;
 	if (!hl.found || (!(view && p2p) && strcmp(hl.alias, alias))) {
-		fault(f, "host link %s missing", host_ifname);
+		fault(f, NETD_F_HOST_LINK_MISSING, host_ifname, "host link %s missing", host_ifname);
 		r = 0;
 		goto out; /* the rest hangs on it */
 	}
 	if (!(hl.flags & IFF_UP))
-		fault(f, "host link %s down", host_ifname);
+		fault(f, NETD_F_HOST_LINK_DOWN, host_ifname, "host link %s down", host_ifname);
 	if (spec->mtu && hl.mtu != spec->mtu)
-		fault(f, "host link %s mtu %u, not %u", host_ifname, hl.mtu, spec->mtu);
+		fault(f, NETD_F_HOST_LINK_MTU, host_ifname, "host link %s mtu %u, not %u", host_ifname, hl.mtu, spec->mtu);
 	if (spec->bridge && (!bl.found || hl.master != bl.ifindex))
-		fault(f, "host link %s not a port of bridge %s", host_ifname, spec->bridge);
+		fault(f, NETD_F_BRIDGE_PORT, host_ifname, "host link %s not a port of bridge %s", host_ifname, spec->bridge);
 	if (p2p) {
 		if (!f_addr->found || f_addr->type != RTN_LOCAL || f_addr->oif != hl.ifindex)
-			fault(f, "host address %s missing on %s", ctnet_addr_str(&spec->host, s), host_ifname);
+			fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host, s), "host address %s missing on %s", s, host_ifname);
 		if (!f_route->found || f_route->type != RTN_UNICAST || f_route->oif != hl.ifindex ||
 		    f_route->dst_len != 32)
-			fault(f, "host route %s dev %s missing", ctnet_addr_str(&spec->local, s), host_ifname);
+			fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local, s), "host route %s dev %s missing", s, host_ifname);
 		if (spec->has_v6) {
 			if (!f_addr6->found || f_addr6->type != RTN_LOCAL || f_addr6->oif != hl.ifindex)
-				fault(f, "host address %s missing on %s", ctnet_addr_str(&spec->host6, s),
-				      host_ifname);
+				fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host6, s),
+				      "host address %s missing on %s", s, host_ifname);
 			if (!f_route6->found || f_route6->type != RTN_UNICAST ||
 			    f_route6->oif != hl.ifindex || f_route6->dst_len != 128)
-				fault(f, "host route %s dev %s missing", ctnet_addr_str(&spec->local6, s),
-				      host_ifname);
+				fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local6, s),
+				      "host route %s dev %s missing", s, host_ifname);
 		}
 	}
 
 	/* Container side: from the host, the veth has carrier when its peer is up. */
 	if (view && p2p && !inside) {
 		if ((hl.flags & IFF_UP) && !(hl.flags & IFF_RUNNING))
-			fault(f, "container link %s down (no carrier on %s)", cif, host_ifname);
+			fault(f, NETD_F_NO_CARRIER, cif, "container link %s down (no carrier on %s)", cif, host_ifname);
 		r = 0;
 		goto out;
 	}
@@ -342,30 +352,30 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 	    (r = nd_batch_run(&in, b, err)) < 0)
 		goto out;
 	if (!cl.found || (hl.iflink >= 0 ? cl.ifindex != hl.iflink : cl.iflink != hl.ifindex)) {
-		fault(f, "container link %s missing", cif);
+		fault(f, NETD_F_LINK_MISSING, cif, "container link %s missing", cif);
 		r = 0;
 		goto out;
 	}
 	if (!(cl.flags & IFF_UP))
-		fault(f, "container link %s down", cif);
+		fault(f, NETD_F_LINK_DOWN, cif, "container link %s down", cif);
 	if (lo.found && !(lo.flags & IFF_UP))
-		fault(f, "container loopback down");
+		fault(f, NETD_F_LO_DOWN, "lo", "container loopback down");
 	if (spec->mtu && cl.mtu != spec->mtu)
-		fault(f, "container link %s mtu %u, not %u", cif, cl.mtu, spec->mtu);
+		fault(f, NETD_F_LINK_MTU, cif, "container link %s mtu %u, not %u", cif, cl.mtu, spec->mtu);
 	if (spec->mac) {
 		char want[18];
 		mac_str(spec->mac, want);
 		if (strcasecmp(cl.mac, want))
-			fault(f, "container link %s mac %s, not %s", cif, cl.mac, want);
+			fault(f, NETD_F_LINK_MAC, cif, "container link %s mac %s, not %s", cif, cl.mac, want);
 	}
 	for (int fam = 0; fam < 1 + spec->has_v6; fam++) {
 		const struct ctnet_addr *local = fam ? &spec->local6 : &spec->local;
 		const struct ctnet_addr *gw = fam ? &spec->host6 : &spec->host;
 		if (!ns_has_addr(v, cl.ifindex, local))
-			fault(f, "container address %s missing on %s", ctnet_addr_str(local, s), cif);
+			fault(f, NETD_F_ADDR_MISSING, ctnet_addr_str(local, s), "container address %s missing on %s", s, cif);
 		/* The bridge's gateway is learnt at up; the default route must exist at least. */
 		if (!ns_has_route(v, cl.ifindex, NULL, gw->family ? gw : NULL))
-			fault(f, "container default route%s%s missing", gw->family ? " via " : "",
+			fault(f, NETD_F_DEFAULT_ROUTE_MISSING, cif, "container default route%s%s missing", gw->family ? " via " : "",
 			      gw->family ? ctnet_addr_str(gw, s) : "");
 	}
 	r = 0;

@@ -25,7 +25,7 @@ static const struct {
 	  "run a command in a fresh namespace with the network up" },
 	{ "apply", cmd_apply, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "make the containers those of a directory of .conf files" },
-	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_PTRACE, 0, "show containers" },
+	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE, 0, "show containers" },
 	{ "gc", cmd_gc, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN, "remove what belongs to containers that are gone" },
 	{ "doctor", cmd_doctor, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,

@@ -217,6 +217,7 @@ static void records_free(struct records *w)
 struct host_read {
 	struct netd_host_view *hv;
 	struct nat_doctor_view *nv;
+	struct nat_counters *cn; /* ctnet's own table, to look each container's elements up */
 	int hr, nr;
 	struct ctnet_err he, ne;
 	struct records *w; /* helped with once the reads are done */
@@ -231,6 +232,8 @@ static void *host_read_run(void *arg)
 	/* IPv6 only when a record asks for it (then read again): IPv4-only hosts are the rule. */
 	h->hr = netd_host_view_open(&kern, &h->hv, false, &h->he);
 	h->nr = nat_doctor_read(&kern, &h->nv, &h->ne);
+	if (nat_counters_read(&kern, &h->cn, &h->ne) < 0)
+		h->cn = NULL;
 	ctnet_kern_close(&kern);
 	records_help(h->w);
 	return NULL;
@@ -308,8 +311,19 @@ int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ct
 	if ((r = netd_doctor_view(h.hv, nd, w.n_items, &up, out, err)) < 0)
 		goto out;
 	r = nat_doctor_check(h.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
+	/* Its elements in ctnet's table, judged as status and up judge them (a missing table
+	 * or chain is nat_doctor_check's finding). */
+	for (size_t i = 0; r >= 0 && h.cn && nat_counters_whole(h.cn) && i < n_nat; i++) {
+		int missing = nat_counters_missing(h.cn, nt[i].c);
+		if (missing > 0)
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "nat-elements-missing", nt[i].c->name, "inet ctnet",
+					  "ctnet up NAME (with its settings), or ctnet-nat restore",
+					  "%d of its elements (masquerade, anti-spoofing, forwards) are missing from "
+					  "ctnet's table: its outbound traffic or forwards fail", missing);
+	}
 	*n_checked = w.n_items;
 out:
+	nat_counters_free(h.cn);
 	nat_doctor_view_free(h.nv); /* waits for the route_localnet reads */
 	netd_host_view_close(h.hv);
 	free(nd);
@@ -394,23 +408,25 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "inside", no_argument, NULL, 'i' },
+		{ "host-only", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctnet_findings f = { 0 };
 	struct ctnet_err err;
-	bool json = false, inside = false;
+	bool json = false, inside = true;
 	size_t n = 0;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
-			printf("Usage: ctnet doctor [NAME] [--json] [--inside]\n"
+			printf("Usage: ctnet doctor [NAME] [--json] [--host-only]\n"
 			       "Check the host path of every container (or NAME): other tables' drop\n"
 			       "policies and rules, foreign DNAT of forwarded ports, sysctls, host links,\n"
 			       "addresses and routes, clashing addresses and routes, external interfaces,\n"
-			       "MTU, conntrack fill, host processes on forwarded ports; with NAME (or\n"
-			       "--inside) also the container's own address and routes. Each finding has\n"
+			       "MTU, conntrack fill, host processes on forwarded ports, ctnet's NAT elements,\n"
+			       "and inside each container its link, address and routes (--host-only: the\n"
+			       "inside judged by the host link's carrier, without entering). Each finding has\n"
 			       "a severity (blocks, degrades, note), the object, the evidence and the fix.\n"
 			       "Exit 0 when nothing blocks, 1 when something does (or on error).\n");
 			return 0;
@@ -418,7 +434,9 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 		if (opt == 'j')
 			json = true;
 		else if (opt == 'i')
-			inside = true;
+			inside = true; /* the default; kept for scripts */
+		else if (opt == 'H')
+			inside = false;
 		else
 			return ctnet_cli_usage("doctor: bad option");
 	}

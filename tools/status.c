@@ -16,70 +16,11 @@
 #include "json.h"
 #include "state.h"
 
-/* Alive, and for private containers also the host link present (ct_state). */
-static const char *container_state(struct ctnet_kern *kern, const struct ct_record *r, const char **why)
-{
-	return ct_state(kern, r, why) ? "up" : "stale";
-}
-
-/* What the NAT check needs of a record, kept when the kernel's table is not read yet. */
-struct nat_query {
-	size_t idx;
-	const char *name;
-	struct ctnet_addr addr, addr6;
-	bool has_addr6;
-	char iface[IFNAMSIZ];
-	size_t n_forwards;
-	struct nat_forward forwards[];
-};
-
-static bool nat_wanted(const struct ct_record *r)
-{
-	return !r->spec.shared && !r->spec.no_nat && !r->pending && r->local.family;
-}
-
-static struct nat_query *nat_query_new(const struct ct_record *r, size_t idx, const char *name)
-{
-	struct nat_query *q = malloc(sizeof(*q) + r->spec.n_forwards * sizeof(q->forwards[0]));
-	if (!q)
-		return NULL;
-	q->idx = idx;
-	q->name = name;
-	q->addr = r->local;
-	q->addr.prefix = -1;
-	q->has_addr6 = r->has_v6 && r->local6.family;
-	q->addr6 = r->local6;
-	q->addr6.prefix = -1;
-	snprintf(q->iface, sizeof(q->iface), "%s", r->host_ifname);
-	q->n_forwards = r->spec.n_forwards;
-	memcpy(q->forwards, r->spec.forwards, r->spec.n_forwards * sizeof(q->forwards[0]));
-	return q;
-}
-
-/* NAT drift (nft flushed, elements deleted behind our back): the container's elements
- * checked against one read of the kernel's table. */
-static bool nat_missing(const struct nat_counters *cn, const struct nat_query *q)
-{
-	struct nat_container c;
-
-	if (!cn)
-		return false;
-	c.name = q->name;
-	c.addr = q->addr;
-	c.has_addr6 = q->has_addr6;
-	c.addr6 = q->addr6;
-	c.iface = q->iface;
-	c.n_forwards = q->n_forwards;
-	memcpy(c.forwards, q->forwards, q->n_forwards * sizeof(c.forwards[0]));
-	return nat_counters_missing(cn, &c) > 0;
-}
-
-#define NAT_MISSING "NAT rules missing in nft (ctnet gc or ctnet-nat restore repairs)"
-
 /* One container's line of the table: what print_table() shows, kept instead of a JSON
  * object when the output is text (thousands of those cost more than the records' reading). */
 struct row {
-	const char *state, *why; /* static strings */
+	const char *state;       /* a static string */
+	char why[160];           /* the first fault, or "" */
 	bool shared;
 	char name[CTNET_NAME_MAX + 1], host_ifname[IFNAMSIZ];
 	char host[CTNET_ADDR_STRLEN], local[CTNET_ADDR_STRLEN];
@@ -133,7 +74,7 @@ static void entry_state(union entry e, bool json, const char *state, const char 
 {
 	if (!json) {
 		e.row->state = state;
-		e.row->why = why;
+		snprintf(e.row->why, sizeof(e.row->why), "%s", why ? why : "");
 		return;
 	}
 	ctnet_json_set_str(e.o, "state", state);
@@ -141,43 +82,66 @@ static void entry_state(union entry e, bool json, const char *state, const char 
 		ctnet_json_set_str(e.o, "reason", why);
 }
 
+/* The container's faults in its JSON object: [{"kind", "object", "text"}]. */
+static void faults_json(json_t *o, const struct ct_health *h)
+{
+	static const char *const kinds[] = {
+		[CT_FAULT_STALE] = "stale",           [CT_FAULT_LINK] = "link",
+		[CT_FAULT_EXTRA_VETH] = "extra-veth", [CT_FAULT_FORWARDING] = "forwarding",
+		[CT_FAULT_LOCALNET] = "route-localnet", [CT_FAULT_NAT_TABLE] = "nat-table",
+		[CT_FAULT_NAT] = "nat",
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < h->n; i++) {
+		json_t *f = json_object();
+		if (!f)
+			break;
+		ctnet_json_set_str(f, "kind", kinds[h->v[i].kind]);
+		ctnet_json_set_str(f, "object", h->v[i].object);
+		ctnet_json_set_str(f, "text", h->v[i].text);
+		json_array_append_new(a, f);
+	}
+	if (a)
+		json_object_set_new(o, "faults", a);
+}
+
 /*
- * One container's entry. *q (when q is not NULL) gets what the NAT check needs if the
- * record is up so far and has NAT entries; the caller runs that check. Returns -errno on
- * error (err filled).
+ * One container's entry, judged by ct_judge against view (NULL: asked of the kernel) and,
+ * with inside, inside its namespace. *bad is set when it is not up. -errno on error.
  */
-static int status_one(struct ctnet_kern *kern, int dfd, const char *name, size_t idx, bool json, union entry *out,
-		      struct nat_query **q, bool *stale, struct ctnet_err *err)
+static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const struct ct_view *view, bool inside,
+		      bool json, union entry *out, bool *bad, struct ctnet_err *err)
 {
 	struct ct_record r;
-	const char *why = NULL, *state;
+	struct ct_health *h = malloc(sizeof(*h));
+	const char *state;
 	int rc;
 
-	*q = NULL;
-	if ((rc = dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0)
+	*bad = false;
+	if (!h)
+		return ctnet_errf(err, ENOMEM, "status: out of memory");
+	if ((rc = dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0 ||
+	    (rc = ct_judge(kern, &r, view, inside, h, err)) < 0) {
+		free(h);
 		return rc;
-	state = container_state(kern, &r, &why);
-	if (r.pending && record_busy(name)) {
-		state = "busy";
-		why = "up in progress";
 	}
-	*stale = why != NULL;
+	state = ct_health_state(h);
+	if (r.pending && record_busy(name))
+		state = "busy";
+	*bad = h->n > 0;
 	if (json) {
 		out->o = record_json(&r);
 	} else if ((out->row = malloc(sizeof(*out->row)))) {
 		row_fill(out->row, &r);
 	}
-	if (json ? !out->o : !out->row)
-		return ctnet_errf(err, ENOMEM, "status: out of memory");
-	entry_state(*out, json, state, why);
-	if (!why && nat_wanted(&r) && !(*q = nat_query_new(&r, idx, name))) {
-		if (json)
-			json_decref(out->o);
-		else
-			free(out->row);
-		*out = (union entry){ 0 };
+	if (json ? !out->o : !out->row) {
+		free(h);
 		return ctnet_errf(err, ENOMEM, "status: out of memory");
 	}
+	entry_state(*out, json, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL);
+	if (json)
+		faults_json(out->o, h);
+	free(h);
 	return 0;
 }
 
@@ -185,21 +149,18 @@ struct status_ctx {
 	int stale;
 	int failed;
 	struct ctnet_err err;
-	int dfd; /* record_dir(), open once */
-	/* status of all: filled by two workers */
+	int dfd;          /* record_dir(), open once */
+	bool json, host_only;
+	struct ct_view view; /* the host as read once for every container */
+	/* status of all: records taken by two workers from a shared index */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool names_ready, cn_ready;
-	struct nat_counters *cn; /* NULL when the kernel could not be read */
 	char (*names)[CTNET_NAME_MAX + 1];
 	size_t n, next;
-	bool json;
 	union entry *ents;
 };
 
 struct worker {
 	struct status_ctx *s;
-	bool read_kernel;
 	int stale, failed;
 	struct ctnet_err err;
 };
@@ -210,97 +171,61 @@ static void *status_worker(void *arg)
 	struct ctnet_kern kernel, *kern = &kernel;
 	struct worker *w = arg;
 	struct status_ctx *s = w->s;
-	struct nat_query **later = NULL;
-	size_t n_later = 0, cap_later = 0;
-	bool have_cn = false;
 
 	ctnet_kern_init(kern);
-	if (w->read_kernel) {
-		struct nat_counters *cn = NULL;
-		struct ctnet_err ignored;
-		if (nat_counters_read(kern, &cn, &ignored) < 0)
-			cn = NULL; /* no nft access: report what the records say */
-		pthread_mutex_lock(&s->lock);
-		s->cn = cn;
-		s->cn_ready = true;
-		pthread_cond_broadcast(&s->cond);
-		while (!s->names_ready)
-			pthread_cond_wait(&s->cond, &s->lock);
-		pthread_mutex_unlock(&s->lock);
-		have_cn = true;
-	}
 	for (;;) {
-		struct nat_query *q;
-		bool stale = false;
+		bool bad = false;
 		size_t i;
 
 		pthread_mutex_lock(&s->lock);
 		i = s->next < s->n ? s->next++ : s->n;
-		have_cn = have_cn || s->cn_ready;
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(kern, s->dfd, s->names[i], i, s->json, &s->ents[i], &q, &stale, &w->err) < 0) {
+		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->json, &s->ents[i], &bad, &w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
-		w->stale += stale;
-		if (!q)
-			continue;
-		if (have_cn) {
-			if (nat_missing(s->cn, q)) {
-				entry_state(s->ents[i], s->json, "stale", NAT_MISSING);
-				w->stale++;
-			}
-			free(q);
-		} else {
-			/* The kernel's table is still being read: check this one afterwards. */
-			if (n_later == cap_later) {
-				size_t cap = cap_later ? cap_later * 2 : 256;
-				void *p = realloc(later, cap * sizeof(*later));
-				if (!p) {
-					free(q);
-					w->failed = 1;
-					ctnet_errf(&w->err, ENOMEM, "status: out of memory");
-					continue;
-				}
-				later = p;
-				cap_later = cap;
-			}
-			later[n_later++] = q;
-		}
+		w->stale += bad;
 	}
-	if (n_later) {
-		pthread_mutex_lock(&s->lock);
-		while (!s->cn_ready)
-			pthread_cond_wait(&s->cond, &s->lock);
-		pthread_mutex_unlock(&s->lock);
-		for (size_t j = 0; j < n_later; j++) {
-			if (nat_missing(s->cn, later[j])) {
-				entry_state(s->ents[later[j]->idx], s->json, "stale", NAT_MISSING);
-				w->stale++;
-			}
-			free(later[j]);
-		}
-	}
-	free(later);
 	ctnet_kern_close(kern);
+	return NULL;
+}
+
+/* The host as status judges every container against it: ctnet's NAT table, the host's
+ * addresses and routes, the forwarding sysctls (read in a thread while the records are
+ * listed). */
+static void *view_read(void *arg)
+{
+	struct ct_view *v = arg;
+	struct ctnet_kern kern;
+	struct ctnet_err e;
+
+	ctnet_kern_init(&kern);
+	if (nat_counters_read(&kern, &v->nat, &e) < 0)
+		v->nat = NULL;
+	v->nat_whole = nat_counters_whole(v->nat);
+	if (netd_host_view_open(&kern, &v->host, true, &e) < 0)
+		v->host = NULL;
+	v->sysctls_read = nat_sysctls_off(&kern, false, NULL, NULL, true) == 0;
+	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(&kern, true, NULL, NULL, true) == 0;
+	ctnet_kern_close(&kern);
 	return NULL;
 }
 
 /* The human table: the same fields --json prints under these names. */
 static void print_table(const union entry *ents, size_t n)
 {
-	printf("%-20s %-8s %-6s %-15s %-18s %-18s %-12s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
+	printf("%-20s %-8s %-8s %-15s %-18s %-18s %-12s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
 	       "HOST_ADDRESS", "LOCAL_ADDRESS", "RUNTIME", "FORWARDS");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *w = ents[i].row;
 		if (!w)
 			continue;
-		printf("%-20s %-8s %-6s %-15s %-18s %-18s %-12s %s", w->name,
+		printf("%-20s %-8s %-8s %-15s %-18s %-18s %-12s %s", w->name,
 		       w->shared ? "shared" : "private", w->state, w->host_ifname, w->host, w->local,
 		       w->runtime, w->fw);
-		if (w->why)
+		if (w->why[0])
 			printf(" (%s)", w->why);
 		putchar('\n');
 	}
@@ -333,41 +258,32 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /*
- * Every record, in name order, into s->ents. Two workers: one reads the kernel's NAT table (a
- * netlink dump of every element: the largest single cost, ~20 ms at 5,000 containers) while
- * the other lists, reads and checks records; then both take records from a shared index.
- * NAT checks of records read before the table was in are done once it is.
+ * Every record, in name order, into s->ents: the host is read (view_read) while the records
+ * are listed, then two workers judge the records against it.
  */
-static int status_all(struct ctnet_kern *kern, struct status_ctx *s)
+static int status_all(struct status_ctx *s)
 {
 	struct names l = { 0 };
-	struct worker kw = { .s = s, .read_kernel = true }, me = { .s = s };
+	struct worker kw = { .s = s }, me = { .s = s };
 	pthread_t t;
 	bool threaded;
 	int rc;
 
 	/* Made before two threads want it: jansson's hash seed. */
 	json_decref(json_object());
-	threaded = pthread_create(&t, NULL, status_worker, &kw) == 0;
-	if (!threaded) {
-		/* Kernel first, then every record here. */
-		struct ctnet_err ignored;
-		if (nat_counters_read(kern, &s->cn, &ignored) < 0)
-			s->cn = NULL;
-		s->cn_ready = true;
-	}
-
+	threaded = pthread_create(&t, NULL, view_read, &s->view) == 0;
+	if (!threaded)
+		view_read(&s->view);
 	rc = ctnet_dir_foreach(s->dfd, "records", collect_name, &l, &s->err);
 	if (rc == 0 && l.n)
 		qsort(l.v, l.n, sizeof(*l.v), name_cmp);
 	if (rc == 0 && !(s->ents = calloc(l.n ? l.n : 1, sizeof(*s->ents))))
 		rc = ctnet_errf(&s->err, ENOMEM, "status: out of memory");
-	pthread_mutex_lock(&s->lock);
+	if (threaded)
+		pthread_join(t, NULL);
 	s->names = l.v;
 	s->n = rc == 0 ? l.n : 0;
-	s->names_ready = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	threaded = s->n > 1 && pthread_create(&t, NULL, status_worker, &kw) == 0;
 	status_worker(&me);
 	if (threaded)
 		pthread_join(t, NULL);
@@ -386,59 +302,56 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "host-only", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Not freed on the way out: with thousands of entries that is milliseconds of work
 	 * the exit does anyway. Static, so leak checkers see it reachable. */
-	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
-				       .cond = PTHREAD_COND_INITIALIZER };
+	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 	static union entry one;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
-			printf("Usage: ctnet status [NAME] [--json]\n"
+			printf("Usage: ctnet status [NAME] [--json] [--host-only]\n"
 			       "Containers ctnet brought up: mode, addresses, interfaces, forwards, and\n"
-			       "whether each is up or stale (namespace or process gone, link deleted);\n"
-			       "without NAME and --json, a last line when a `ctnet watch` is running.\n"
-			       "Exit 1 when NAME (or, without NAME, any container) is not up or is stale.\n");
+			       "whether each is up, degraded (there, but a link, address, route, sysctl or\n"
+			       "NAT element of its is missing: `ctnet up` repairs it in place; the first\n"
+			       "fault is shown) or stale (namespace or process gone, an earlier boot, an\n"
+			       "interrupted up or down: `ctnet gc` removes it). Each is checked from the host\n"
+			       "and inside its namespace; --host-only judges a container's inside by its\n"
+			       "link's carrier, without entering it (faster with thousands).\n"
+			       "Without NAME and --json, a last line when a `ctnet watch` runs.\n"
+			       "Exit 1 when NAME (or, without NAME, any container) is not up.\n");
 			return 0;
 		}
 		if (opt == 'j')
 			s.json = true;
+		else if (opt == 'H')
+			s.host_only = true;
 		else
 			return ctnet_cli_usage("status: bad option");
 	}
 	if (argc - optind > 1)
 		return ctnet_cli_usage("status: at most one NAME");
 	if (optind < argc) {
-		struct nat_query *q = NULL;
-		struct ctnet_err e2;
-		bool stale = false;
+		bool bad = false;
 
+		/* One container: everything asked of the kernel, inside its namespace too. */
 		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
-		    status_one(kern, -1, argv[optind], 0, s.json, &one, &q, &stale, &s.err) < 0)
+		    status_one(kern, -1, argv[optind], NULL, true, s.json, &one, &bad, &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
-		if (q) {
-			if (nat_counters_read(kern, &s.cn, &e2) < 0)
-				s.cn = NULL; /* no nft access: report what the records say */
-			if (nat_missing(s.cn, q)) {
-				entry_state(one, s.json, "stale", NAT_MISSING);
-				stale = true;
-			}
-			free(q);
-			nat_counters_free(s.cn);
-		}
-		s.stale = stale;
+		s.stale = bad;
 		s.ents = &one;
 		s.n = 1;
 	} else {
 		s.dfd = record_dir(false, &s.err);
-		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(kern, &s);
+		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s);
 		if (s.dfd >= 0)
 			close(s.dfd);
-		nat_counters_free(s.cn);
+		nat_counters_free(s.view.nat);
+		netd_host_view_close(s.view.host);
 		if (rc < 0)
 			return ctnet_cli_fail(&s.err);
 	}
@@ -505,7 +418,8 @@ static int gc_record(const char *name, void *data)
 		snprintf(msg, sizeof(msg), "%s", err.msg);
 		why = msg;
 		record_remove(name, &e2);
-	} else if (!strcmp(container_state(kern, &r, &why), "up")) {
+	} else if (ct_state_record(&r, &why)) {
+		/* Alive: whatever of its network is missing, `ctnet up` repairs in place. */
 		return 0;
 	}
 	/* A container that died (or ran in an earlier boot) keeps its addresses for when it

@@ -119,7 +119,7 @@ check_eq "CHECK with prevResult exits 0" "$?" "0"
 ip -n c1 addr del "$ADDR1/32" dev eth0
 cni CHECK "$ID1" eth0 /run/netns/c1 "$CONF_PREV"
 check_eq "CHECK fails when the container lost its address" "$?" "1"
-check_match "CHECK failure is an error object naming the address" "$(jget "$T_TMP/out" 'r["code"], r["msg"]')" "lost address $ADDR1"
+check_match "CHECK failure is an error object naming the address" "$(jget "$T_TMP/out" 'r["code"], r["msg"]')" "container address $ADDR1 missing"
 ip -n c1 addr add "$ADDR1/32" dev eth0
 ip -n c1 route add default via "$GW1" dev eth0 onlink 2>/dev/null
 
