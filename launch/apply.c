@@ -933,6 +933,7 @@ static void run_phase(struct ctnet_kern *kern, struct ct_apply_plan *p, const st
 			/* A kernel connection of its own: the parent's handles are the parent's. */
 			struct ctnet_kern own;
 			ctnet_kern_init(&own);
+			own.bulk = true;
 			work(&own, p, td, phase, view, res, k, workers, out, rep);
 			nat_release(&own, true);
 			_exit(0);
@@ -970,6 +971,7 @@ int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 	size_t size = 0;
 	int failed = 0;
 
+	kern->bulk = true; /* hundreds of downs in a row: no fork per link deletion */
 	for (size_t i = 0; td.v && i < p->n; i++)
 		if (in_phase(&p->v[i], 0) || in_phase(&p->v[i], 1))
 			td.v[td.n++] = i;

@@ -24,7 +24,9 @@ void ctnet_kern_close(struct ctnet_kern *k)
 		close(k->ioctl_fd);
 	if (k->nft && k->nft_free)
 		k->nft_free(k->nft);
+	bool bulk = k->bulk; /* a setting of the connection, not a handle */
 	ctnet_kern_init(k);
+	k->bulk = bulk;
 }
 
 void ctnet_kern_forked(struct ctnet_kern *k)

@@ -27,6 +27,8 @@ struct ctnet_kern {
 	void *nft;             /* nat/'s libnftables context */
 	void (*nft_free)(void *nft);
 	bool nf_deleted;       /* a transaction deleted something (see nat/release.c) */
+	bool bulk;             /* many operations in a row (apply's workers): link deletions
+	                        * finish in threads of this process, not forked ones */
 };
 
 void ctnet_kern_init(struct ctnet_kern *k);

@@ -8,6 +8,12 @@
  * RTM_DELLINK announced to RTNLGRP_LINK listeners. So a detached grandchild sends the
  * request and pays the tail; we listen for the announcement and return when every link is
  * gone — or with the grandchild's error if the kernel refused.
+ *
+ * A bulk caller (apply's workers: kern->bulk) removes hundreds in a row, and a fork of a
+ * large process per container costs more than the tail (the page tables copied, then a
+ * copy-on-write fault and a TLB shootdown for every page the parent writes next): there a
+ * detached thread of the same process sends the request and pays the tail instead; the
+ * process's exit waits only for the last ones.
  */
 #include "netd.h"
 
@@ -16,6 +22,8 @@
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +74,71 @@ static void deleter(struct nd_batch *b, int wfd)
 	_exit(0);
 }
 
+struct del_job {
+	struct nd_batch b;
+	int wfd;
+};
+
+static void *deleter_thread(void *arg)
+{
+	struct del_job *j = arg;
+	struct ctnet_err e = { 0 };
+	struct ctnet_nl s;
+	sigset_t pipe_sig;
+
+	/* The caller stops reading once the links are announced gone: a verdict written after
+	 * that must not kill the process (SIGPIPE goes to the writing thread; blocked, it is
+	 * dropped with the thread). */
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	if (ctnet_nl_open(&s, NETLINK_ROUTE, &e) == 0) {
+		nd_batch_run(&s, &j->b, &e);
+		ctnet_nl_close(&s);
+	}
+	if (write(j->wfd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+		e.code = 0; /* the caller sees the pipe close: "the deleting process died" */
+	close(j->wfd);
+	free(j);
+	return NULL;
+}
+
+/* Starts the deleter for b writing its verdict to wfd (closed here on failure): 0 or -errno. */
+static int deleter_start(struct ctnet_kern *kern, struct nd_batch *b, int wfd)
+{
+	if (kern->bulk) {
+		struct del_job *j = malloc(sizeof(*j));
+		pthread_attr_t attr;
+		pthread_t t;
+		int r = j ? pthread_attr_init(&attr) : ENOMEM;
+		if (r == 0) {
+			j->b = *b;
+			j->wfd = wfd;
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			r = pthread_create(&t, &attr, deleter_thread, j);
+			pthread_attr_destroy(&attr);
+		}
+		if (r == 0)
+			return 0;
+		free(j);
+		close(wfd);
+		return -r;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Double fork: the grandchild outlives us without becoming our zombie. */
+		if (fork() == 0)
+			deleter(b, wfd);
+		_exit(0);
+	}
+	close(wfd);
+	if (pid < 0)
+		return -errno;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 /* Marks announced deletions; false when the monitor lost messages (ENOBUFS). */
 static bool read_announcements(int mon, const int *ifindex, bool *gone, size_t n)
 {
@@ -91,7 +164,6 @@ int nd_batch_run_detached(struct ctnet_kern *kern, struct nd_batch *b, const int
 	bool gone[ND_BATCH_MAX] = { false }, watching = true;
 	struct pollfd pfd[2];
 	int p[2], mon, r = 0;
-	pid_t pid;
 
 	if (n == 0)
 		return 0;
@@ -106,21 +178,11 @@ int nd_batch_run_detached(struct ctnet_kern *kern, struct nd_batch *b, const int
 		close(mon);
 		return ctnet_err_sys(err, errno, "%s: pipe", b->req[0].what);
 	}
-	pid = fork();
-	if (pid == 0) {
-		/* Double fork: the grandchild outlives us without becoming our zombie. */
-		if (fork() == 0)
-			deleter(b, p[1]);
-		_exit(0);
-	}
-	close(p[1]);
-	if (pid < 0) {
+	if ((r = deleter_start(kern, b, p[1])) < 0) {
 		close(p[0]);
 		close(mon);
-		return ctnet_err_sys(err, errno, "%s: fork", b->req[0].what);
+		return ctnet_err_sys(err, -r, "%s: start the deleter", b->req[0].what);
 	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
 	pfd[0] = (struct pollfd){ .fd = mon, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = p[0], .events = POLLIN };
 	for (;;) {
