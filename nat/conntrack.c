@@ -149,17 +149,10 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 		       : -ENOMEM;
 }
 
-static struct nlmsghdr *ct_msg(char *buf, int type, int flags, int family, uint32_t seq)
+static struct nlmsghdr *ct_msg(char *buf, int type, int flags, int family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	struct nlmsghdr *nlh = nat_nfmsg(buf, NFNL_SUBSYS_CTNETLINK, type, family);
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = (uint8_t)family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	return nlh;
 }
 
@@ -361,7 +354,7 @@ static int delete_victims(struct ctnet_nl *nl, const struct nat_ct_match *m, con
 	for (size_t i = 0; i < d->n;) {
 		size_t len = 0, n = 0;
 		for (; i < d->n && n < CT_DEL_BATCH; i++, n++) {
-			struct nlmsghdr *nlh = ct_msg(buf + len, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, m->addr.family, 0);
+			struct nlmsghdr *nlh = ct_msg(buf + len, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, m->addr.family);
 			memcpy(mnl_nlmsg_get_payload_tail(nlh), d->v[i].attr, d->v[i].len);
 			nlh->nlmsg_len += MNL_ALIGN(d->v[i].len);
 			if (d->v[i].has_zone)
@@ -410,7 +403,7 @@ int nat_conntrack_delete(struct ctnet_kern *kern, const struct nat_ct_match *m, 
 	if ((r = ctnet_kern_ct(kern, &nl, err)) < 0)
 		goto out;
 	if (!listed &&
-	    (r = ctnet_nl_dump(nl, ct_msg(buf, IPCTNL_MSG_CT_GET, 0, m->addr.family, 0), dump_cb, ct_restart, &d,
+	    (r = ctnet_nl_dump(nl, ct_msg(buf, IPCTNL_MSG_CT_GET, 0, m->addr.family), dump_cb, ct_restart, &d,
 			       err, "conntrack: dump entries of %s", ctnet_addr_str(&m->addr, a))) < 0)
 		goto out;
 	r = delete_victims(nl, m, &d, deleted, err);

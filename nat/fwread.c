@@ -7,6 +7,7 @@
  * an xt match it does not know) makes a rule "maybe", so findings say "may" and not "does".
  */
 #include "fw.h"
+#include "nat_int.h"
 #include "nlsock.h"
 
 #include <arpa/inet.h>
@@ -263,14 +264,8 @@ static int dump(struct ctnet_nl *nl, int type, const char *table, int family, ct
 		struct ctnet_err *err)
 {
 	char buf[512] __attribute__((aligned(4))) = { 0 }; /* attribute padding is sent too */
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nat_nfmsg(buf, NFNL_SUBSYS_NFTABLES, type, family);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = (uint8_t)family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	if (table)
 		mnl_attr_put_strz(nlh, type == NFT_MSG_GETRULE ? NFTA_RULE_TABLE : NFTA_CHAIN_TABLE, table);
 	d->chains = type == NFT_MSG_GETCHAIN;

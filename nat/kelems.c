@@ -344,6 +344,19 @@ const struct nat_kelem *nat_kernel_find(const struct nat_kernel *k, const struct
 	return bsearch(&key, k->elems[el->set], k->n[el->set], sizeof(key), kelem_cmp);
 }
 
+struct nlmsghdr *nat_nfmsg(char *buf, int subsys, int type, int family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (uint16_t)((subsys << 8) | type);
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
+
 /* One nf_tables request (a dump unless get) with a string attribute or two, its
  * answers to cb (restart: forget them, the dump is read again). -ENOENT when the kernel
  * says the object is not there. */
@@ -351,14 +364,8 @@ static int nft_request(struct ctnet_nl *nl, int family, int type, bool get, int 
 		       const char *v2, ctnet_nl_cb cb, void (*restart)(void *), void *data, struct ctnet_err *err)
 {
 	char buf[1024] __attribute__((aligned(4))) = { 0 }; /* attribute padding is sent too */
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nat_nfmsg(buf, NFNL_SUBSYS_NFTABLES, type, family);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = (uint8_t)family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	mnl_attr_put_strz(nlh, (uint16_t)a1, v1);
 	if (v2)
 		mnl_attr_put_strz(nlh, (uint16_t)a2, v2);

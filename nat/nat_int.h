@@ -140,6 +140,10 @@ struct nat_kernel {
 	struct nat_kelem *elems[NAT_S_COUNT]; /* sorted (kelem_cmp) */
 };
 /* The kernel's view of ctnet's table, through netlink dumps (kelems.c). */
+/* An nfnetlink message of subsystem subsys in buf (zeroed by the caller): the header and its
+ * nfgenmsg for family; attributes follow (libmnl). */
+struct nlmsghdr;
+struct nlmsghdr *nat_nfmsg(char *buf, int subsys, int type, int family);
 int nat_kernel_read(struct ctnet_kern *kern, struct nat_kernel *k, struct ctnet_err *err);
 /* Deletes del's and adds add's elements in one nf_tables transaction (kelems.c). -ENOENT
  * when the table, a set or a deleted element is missing; -E2BIG when it does not fit one
