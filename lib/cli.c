@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -27,4 +30,15 @@ int ctnet_cli_version(void)
 {
 	printf("%s %s\n", ctnet_prog, CTNET_VERSION);
 	return CTNET_EXIT_OK;
+}
+
+int ctnet_cli_flush(int rc)
+{
+	/* Output that did not reach its reader (a full disk, a closed pipe) is a failure. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int e = errno ? errno : EIO;
+		fprintf(stderr, "%s: write the output: %s\n", ctnet_prog, strerror(e));
+		return rc == CTNET_EXIT_USAGE ? rc : CTNET_EXIT_FAIL;
+	}
+	return rc;
 }

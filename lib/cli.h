@@ -20,5 +20,7 @@ int ctnet_cli_fail(const struct ctnet_err *err);
 int ctnet_cli_usage(const char *fmt, ...) CTNET_PRINTF(1, 2);
 /* "PROG VERSION" on stdout; returns 0. */
 int ctnet_cli_version(void);
+/* rc, or CTNET_EXIT_FAIL (said on stderr) when stdout could not be written. */
+int ctnet_cli_flush(int rc);
 
 #endif

@@ -482,6 +482,6 @@ int main(int argc, char **argv)
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);
 	if (rc >= 0)
-		return rc;
+		return ctnet_cli_flush(rc);
 	return ctnet_cli_usage("unknown command \"%s\"", cmd);
 }

@@ -641,7 +641,7 @@ int main(int argc, char **argv)
 			ctnet_kern_init(&kern);
 			int rc = cmds[i].fn(&kern, argc - 1, argv + 1);
 			ctnet_kern_close(&kern);
-			return rc;
+			return ctnet_cli_flush(rc);
 		}
 	return ctnet_cli_usage("unknown command '%s'", argv[1]);
 }

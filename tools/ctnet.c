@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(stderr), CTNET_EXIT_USAGE;
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
-		return usage(stdout), 0;
+		return usage(stdout), ctnet_cli_flush(0);
 	if (!strcmp(argv[1], "--version"))
 		return ctnet_cli_version();
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		ctnet_kern_init(&kern);
 		int rc = commands[i].fn(&kern, argc - 1, argv + 1);
 		nat_release(&kern, true);
-		return rc;
+		return ctnet_cli_flush(rc);
 	}
 	return ctnet_cli_usage("unknown command \"%.40s\"", argv[1]);
 }
