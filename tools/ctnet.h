@@ -42,8 +42,6 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
-/* Whether a `ctnet watch` holds its pid file in $CTNET_RUN_DIR (1, *pid set), not (0), or -errno. */
-int watch_running(pid_t *pid);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);

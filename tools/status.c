@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../launch/watch.h"
 #include "../netd/netd.h"
 #include "cli.h"
 #include "ctnet.h"
@@ -370,7 +371,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		/* Whether someone puts back what others remove (ctnet watch); said only when one
 		 * runs, so the listing of a host without one is the table alone. */
 		pid_t wpid;
-		if (optind == argc && watch_running(&wpid) == 1)
+		if (optind == argc && ct_watch_running(&wpid) == 1)
 			printf("watcher: running (pid %ld)\n", (long)wpid);
 	}
 	if (s.n)
