@@ -152,10 +152,16 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix)
 		}
 	}
 	close(fd);
-	if (!ix->map)
-		return;
+	if (ix->map && !ct_index_parse(dir, ix))
+		ct_index_free(ix);
+}
+
+bool ct_index_parse(const char *dir, struct ct_apply_index *ix)
+{
 	const char *p = ix->map, *end = ix->map + ix->len, *nl = memchr(p, '\n', ix->len);
 	size_t ml = strlen(INDEX_MAGIC), dl = strlen(dir);
+	ix->line = NULL;
+	ix->n = ix->cap = 0;
 	if (!nl || (size_t)(nl - p) != ml + dl || memcmp(p, INDEX_MAGIC, ml) || memcmp(p + ml, dir, dl))
 		goto bad;
 	/* Each entry's line and, past its text (the length ends the line), the next. */
@@ -180,9 +186,12 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix)
 		ix->line[ix->n++] = p;
 		p = eol + 1 + len + 1;
 	}
-	return;
+	return true;
 bad:
-	ct_index_free(ix);
+	free(ix->line);
+	ix->line = NULL;
+	ix->n = ix->cap = 0;
+	return false;
 }
 
 /* Whether t (s, ns) is less than RACY_SECONDS before started. */
