@@ -430,9 +430,13 @@ static int reg_off(uint32_t reg, uint32_t len)
 
 static void reg_set(struct regs *rg, uint32_t reg, const void *p, uint32_t len)
 {
-	int off = reg_off(reg, len);
+	int off = reg_off(reg, p ? len : 0);
 	if (off < 0)
 		return;
+	/* An unknown value of a size not known here (16) in one of the last 32-bit registers:
+	 * what fits is unknown (skipping it would leave an earlier value there, known). */
+	if (!p && off + (int)len > REG_BYTES)
+		len = (uint32_t)(REG_BYTES - off);
 	for (uint32_t i = 0; i < len; i++) {
 		rg->known[off + (int)i] = p != NULL;
 		rg->v[off + (int)i] = p ? ((const uint8_t *)p)[i] : 0;

@@ -610,6 +610,42 @@ static void test_dnat(void)
 	fw_free(&rs);
 }
 
+/*
+ * A value the evaluator does not know, loaded into one of the last 32-bit registers, must
+ * make that register unknown: `ct state` then `ct mark` into reg 15 (4 bytes each, as the
+ * kernel allows), `ct mark 2 drop`. The mark is not modelled, so the rule is a maybe; it
+ * must not be decided by the state left in the register.
+ */
+static void test_unknown_clears_register(void)
+{
+	struct fw_ruleset rs = { 0 };
+	struct fw_packet reply = pkt_reply();
+	struct fw_result res;
+	struct rb b;
+
+	size_t fwd = add_chain(&rs, NFPROTO_INET, "filter", "forward", NF_INET_FORWARD, NF_ACCEPT);
+	rb_begin(&b);
+	x_ct(&b, NFT_CT_STATE, NFT_REG32_15);
+	x_cmp_u32(&b, NFT_CMP_EQ, NFT_REG32_15, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
+	x_ct(&b, NFT_CT_MARK, NFT_REG32_15);
+	x_cmp_u32(&b, NFT_CMP_EQ, NFT_REG32_15, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
+	x_verdict(&b, NF_DROP, NULL);
+	add_rule(&rs, fwd, 81, &b);
+	rb_begin(&b); /* the same with meta mark into reg 14 after meta l4proto */
+	x_meta(&b, NFT_META_L4PROTO, NFT_REG32_14);
+	x_meta(&b, NFT_META_MARK, NFT_REG32_14);
+	x_cmp_u32(&b, NFT_CMP_EQ, NFT_REG32_14, IPPROTO_TCP);
+	x_verdict(&b, NF_DROP, NULL);
+	add_rule(&rs, fwd, 82, &b);
+	finish(&rs);
+	res = eval(&rs, fwd, &reply);
+	if (res.v != FW_V_ACCEPT)
+		printf("# saw %s by rule %llu\n", vname(res.v), (unsigned long long)res.who.handle);
+	T_OK("ct mark into reg 15 is unknown, not the ct state left there: accepted, may be dropped",
+	     res.v == FW_V_ACCEPT && res.who.policy && res.maybe_drop && res.maybe_who.handle == 81);
+	fw_free(&rs);
+}
+
 int main(void)
 {
 	test_decode();
@@ -619,5 +655,6 @@ int main(void)
 	test_jump();
 	test_maybe();
 	test_dnat();
+	test_unknown_clears_register();
 	return t_done();
 }
