@@ -445,9 +445,14 @@ static void test_index_garbage(void)
 		{ "a length past the end", "web 1 2 99\nab\n" },
 		{ "a text not followed by a newline", "web 1 2 2\nabc\n" },
 		{ "a negative length", "web 1 2 -1\nab\n" },
+		{ "a negative length on the last line", "web 1 2 -1\n" },
+		{ "a length of 2^64 on the last line", "web 1 2 18446744073709551616\n" },
+		{ "a length with a sign", "web 1 2 +2\nab\n" },
 		{ "a length of 2^64-1", "web 1 2 18446744073709551615\nab\n" },
 		{ "a length of 2^64", "web 1 2 18446744073709551616\nab\n" },
 		{ "a line without a newline", "web 1 2 3" },
+		{ "a line ending in a space", "web 1 2 \n" },
+		{ "a line ending in spaces and newlines", "web 1 2 \n\n \n" },
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		char what[160];
