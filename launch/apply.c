@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "apply_int.h"
 #include "launch.h"
 #include "state.h"
 
@@ -443,14 +444,6 @@ static int read_files(struct ct_apply_plan *p, struct view_reads *vr, struct ctn
 	return 0;
 }
 
-/* One address or host-port range claimed by an item (or by a running container). */
-struct claim {
-	const struct ctnet_addr *a; /* addresses: the address; forwards: host_ip or NULL */
-	const struct nat_forward *f;
-	size_t item;
-	bool host, p2p;
-};
-
 static int addr_key_cmp(const struct ctnet_addr *a, const struct ctnet_addr *b)
 {
 	if (a->family != b->family)
@@ -497,13 +490,7 @@ static void what_of(const struct ct_apply_plan *p, size_t item, char *buf, size_
 	snprintf(buf, len, "\"%s.conf\"", p->v[item].name);
 }
 
-struct claims {
-	struct claim *addr, *fwd;
-	size_t n_addr, n_fwd;
-	uint16_t *fwd_max; /* the largest host_hi so far within each group (sorted fwd) */
-};
-
-static void claims_free(struct claims *c)
+void apply_claims_free(struct claims *c)
 {
 	free(c->addr);
 	free(c->fwd);
@@ -511,7 +498,7 @@ static void claims_free(struct claims *c)
 }
 
 /* Between files: one address and one host port each (sorted, so n log n for 5,000). */
-static int claims_build(const struct ct_apply_plan *p, struct claims *c, struct ctnet_err *err)
+int apply_claims_build(const struct ct_apply_plan *p, struct claims *c, struct ctnet_err *err)
 {
 	size_t na = 0, nf = 0;
 	char a[CTNET_NAME_MAX + 16], b[CTNET_NAME_MAX + 16], s[CTNET_ADDR_STRLEN], fw[64];
@@ -569,8 +556,8 @@ static int claims_build(const struct ct_apply_plan *p, struct claims *c, struct 
 }
 
 /* A running container apply does not own against the files' claims (bsearches). */
-static int claims_check(const struct ct_apply_plan *p, const struct claims *c, const struct ct_record *r,
-			struct ctnet_err *err)
+int apply_claims_check(const struct ct_apply_plan *p, const struct claims *c, const struct ct_record *r,
+		       struct ctnet_err *err)
 {
 	char what[CTNET_NAME_MAX + 64], fwhat[CTNET_NAME_MAX + 16], s[CTNET_ADDR_STRLEN], fw[64];
 	const struct ctnet_addr *mine[2] = { &r->local, &r->host };
@@ -647,7 +634,7 @@ static int scan_record(int dfd, const char *name, void *data)
 		return 0;
 	}
 	/* Someone else's container: the files must not claim what it holds. */
-	return claims_check(p, sc->claims, sc->r, sc->err);
+	return apply_claims_check(p, sc->claims, sc->r, sc->err);
 }
 
 /* The kernel, read once for every unchanged container's check (see ct_check_view): the
@@ -811,7 +798,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 		goto out;
 	if ((rc = read_files(p, &vr, err)) < 0)
 		goto out;
-	if ((rc = claims_build(p, &claims, err)) < 0)
+	if ((rc = apply_claims_build(p, &claims, err)) < 0)
 		goto out;
 	view_end(p, &vr);
 	host_check(p);
@@ -840,7 +827,7 @@ out:
 	free(vr.others);
 	if (dfd >= 0)
 		close(dfd);
-	claims_free(&claims);
+	apply_claims_free(&claims);
 	return rc;
 }
 

@@ -152,20 +152,45 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix)
 		}
 	}
 	close(fd);
-	if (!ix->map)
-		return;
+	if (ix->map && !ct_index_parse(dir, ix))
+		ct_index_free(ix);
+}
+
+/* An entry's length, the last field of its line: digits only, as written, and below the
+ * record limit ct_index_entry holds it to. Read up to eol and no further (strtoull skips
+ * leading white space, newlines too, past the line and the mapping's end, and takes a sign:
+ * "-1" wrapped the entry's end to before its start). */
+static bool entry_len(const char *s, const char *eol, size_t *len)
+{
+	size_t v = 0;
+	if (s == eol)
+		return false;
+	for (; s < eol; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (size_t)(*s - '0');
+		if (v >= CT_RECORD_MAX)
+			return false;
+	}
+	*len = v;
+	return v > 0;
+}
+
+bool ct_index_parse(const char *dir, struct ct_apply_index *ix)
+{
 	const char *p = ix->map, *end = ix->map + ix->len, *nl = memchr(p, '\n', ix->len);
 	size_t ml = strlen(INDEX_MAGIC), dl = strlen(dir);
+	ix->line = NULL;
+	ix->n = ix->cap = 0;
 	if (!nl || (size_t)(nl - p) != ml + dl || memcmp(p, INDEX_MAGIC, ml) || memcmp(p + ml, dir, dl))
 		goto bad;
 	/* Each entry's line and, past its text (the length ends the line), the next. */
 	for (p = nl + 1; p < end;) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p)), *sp;
-		char *num_end;
+		size_t len;
 		if (!eol || !(sp = memrchr(p, ' ', (size_t)(eol - p))))
 			goto bad;
-		unsigned long long len = strtoull(sp + 1, &num_end, 10);
-		if (num_end != eol || !len || len + 1 >= (unsigned long long)(end - eol) || eol[1 + len] != '\n')
+		if (!entry_len(sp + 1, eol, &len) || len + 1 >= (size_t)(end - eol) || eol[1 + len] != '\n')
 			goto bad;
 		if (CTNET_GROW(ix->line, ix->n, ix->cap, 256) < 0)
 			goto bad;
@@ -180,9 +205,12 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix)
 		ix->line[ix->n++] = p;
 		p = eol + 1 + len + 1;
 	}
-	return;
+	return true;
 bad:
-	ct_index_free(ix);
+	free(ix->line);
+	ix->line = NULL;
+	ix->n = ix->cap = 0;
+	return false;
 }
 
 /* Whether t (s, ns) is less than RACY_SECONDS before started. */

@@ -352,6 +352,9 @@ bool ct_conf_id_eq(const struct ct_conf_id *a, const struct ct_conf_id *b);
 /* Changed too recently to be trusted by identity (coarse timestamps). */
 bool ct_index_racy(const struct ct_conf_id *id, const struct timespec *started);
 void ct_index_load(const char *dir, struct ct_apply_index *ix);
+/* The entries' lines of ix->map (ix->len bytes, dir's index): false, with no lines, when
+ * it is not an index this version wrote for dir (the map stays the caller's). */
+bool ct_index_parse(const char *dir, struct ct_apply_index *ix);
 /* name's entry (its line), or NULL. */
 const char *ct_index_find(const struct ct_apply_index *ix, const char *name);
 /* An entry's line parsed; false when malformed. */

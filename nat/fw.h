@@ -53,6 +53,11 @@ int fw_read(struct ctnet_kern *kern, struct fw_ruleset *rs, bool chains_only, st
  * socket, one chain dump, one rule dump per such table (cheap enough for every `up`). */
 int fw_read_rules_of(struct ctnet_kern *kern, struct fw_ruleset *rs, bool (*want)(const struct fw_chain *c), struct ctnet_err *err);
 void fw_free(struct fw_ruleset *rs);
+/* What fw_read does with each rule and then the whole set, for a ruleset built as data (the
+ * unit tests): r->exprs (a copy of NFTA_RULE_EXPRESSIONS) taken apart into r->ex (0 or
+ * -ENOMEM); rs->order and each chain's rules indexed (rs->order NULL: out of memory). */
+int fw_rule_decode(struct fw_rule *r);
+void fw_index_rules(struct fw_ruleset *rs);
 int fw_chain_find(const struct fw_ruleset *rs, int family, const char *table, const char *name);
 const char *fw_family_name(int family);
 const char *fw_hook_name(int hook);

@@ -175,7 +175,7 @@ static int expr_kind(const char *name)
 }
 
 /* r->exprs taken apart into r->ex (pointers into r->exprs). */
-static int rule_decode(struct fw_rule *r)
+int fw_rule_decode(struct fw_rule *r)
 {
 	const struct nlattr *el, *exprs = r->exprs;
 	size_t n = 0;
@@ -233,7 +233,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 			return -ENOMEM;
 		}
 		memcpy(r->exprs, tb[NFTA_RULE_EXPRESSIONS], len);
-		if (rule_decode(r) < 0) {
+		if (fw_rule_decode(r) < 0) {
 			free(r->exprs);
 			d->oom = true;
 			return -ENOMEM;
@@ -275,7 +275,7 @@ static int dump(struct ctnet_nl *nl, int type, const char *table, int family, ct
 			     table ? table : "");
 }
 
-static void index_rules(struct fw_ruleset *rs)
+void fw_index_rules(struct fw_ruleset *rs)
 {
 	/* Rules arrive chain by chain, in order; a stable bucket sort keeps that order. */
 	for (size_t i = 0; i < rs->n_chains; i++)
@@ -305,7 +305,7 @@ static int read_rules(struct ctnet_nl *nl, struct fw_ruleset *rs, int family, co
 	if (r < 0)
 		return r;
 	free(rs->order);
-	index_rules(rs);
+	fw_index_rules(rs);
 	if (!rs->order)
 		return ctnet_errf(err, ENOMEM, "nftables: read rules: out of memory");
 	return 0;
@@ -335,7 +335,7 @@ int fw_read(struct ctnet_kern *kern, struct fw_ruleset *rs, bool chains_only, st
 	if ((r = chains_read(kern, &nl, rs, err)) < 0)
 		goto out;
 	if (chains_only) {
-		index_rules(rs);
+		fw_index_rules(rs);
 		r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
 	} else {
 		r = read_rules(nl, rs, NFPROTO_UNSPEC, NULL, err);
@@ -354,7 +354,7 @@ int fw_read_rules_of(struct ctnet_kern *kern, struct fw_ruleset *rs, bool (*want
 
 	if ((r = chains_read(kern, &nl, rs, err)) < 0)
 		goto out;
-	index_rules(rs);
+	fw_index_rules(rs);
 	r = rs->order ? 0 : ctnet_errf(err, ENOMEM, "nftables: out of memory");
 	/* Sorted by family and table: a table's chains are neighbours. */
 	for (size_t i = 0; i < rs->n_chains && r == 0; i++) {
@@ -430,9 +430,13 @@ static int reg_off(uint32_t reg, uint32_t len)
 
 static void reg_set(struct regs *rg, uint32_t reg, const void *p, uint32_t len)
 {
-	int off = reg_off(reg, len);
+	int off = reg_off(reg, p ? len : 0);
 	if (off < 0)
 		return;
+	/* An unknown value of a size not known here (16) in one of the last 32-bit registers:
+	 * what fits is unknown (skipping it would leave an earlier value there, known). */
+	if (!p && off + (int)len > REG_BYTES)
+		len = (uint32_t)(REG_BYTES - off);
 	for (uint32_t i = 0; i < len; i++) {
 		rg->known[off + (int)i] = p != NULL;
 		rg->v[off + (int)i] = p ? ((const uint8_t *)p)[i] : 0;
