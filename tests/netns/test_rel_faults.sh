@@ -65,8 +65,8 @@ $CTNET up ctf1 --create-netns --forward tcp:8081:80 >/dev/null || fail "up ctf1"
 $CTNET up ctf2 --create-netns >/dev/null || fail "up ctf2"
 elems=$(n_elems)
 nft flush ruleset
-check_eq "after nft flush: status says ctf1 stale" "$($CTNET status ctf1 --json | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]; print(c["state"])')" "stale"
-check_match "after nft flush: status names the reason" "$($CTNET status)" "ctf1 .*stale.*\(.*(NAT|nft).*\)"
+check_eq "after nft flush: status says ctf1 degraded" "$($CTNET status ctf1 --json | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]; print(c["state"])')" "degraded"
+check_match "after nft flush: status names the reason" "$($CTNET status)" "ctf1 .*degraded.*\(.*(NAT|nft).*\)"
 check_exit "after nft flush: status ctf1 exits 1" 1 $CTNET status ctf1
 check "after nft flush: gc repairs" $CTNET gc
 check_eq "after gc: nft elements back" "$(n_elems)" "$elems"
@@ -78,13 +78,19 @@ check "after restore: ctnet-nat check clean" $NAT check
 printf 'ctf1\nctf2\n' >"$T_TMP/expect"
 consistent "after flush + repair: consistent" --expect "$T_TMP/expect"
 
+# A deleted host link is a fault of a live container (its namespace is there): gc keeps it,
+# and it is gone only with its namespace.
+ctf2_state() { $CTNET status --json | python3 -c 'import json,sys; print([(c["state"],c.get("reason")) for c in json.load(sys.stdin) if c["name"]=="ctf2"])'; }
 ip link del ve-ctf2
-check_eq "link deleted: status says ctf2 stale" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["state"],c.get("reason")) for c in json.load(sys.stdin) if c["name"]=="ctf2"])')" "[('stale', 'host link missing')]"
-check_match "link deleted: gc removes ctf2, keeping its lease" "$($CTNET gc)" "removed container ctf2 \(host link missing\), lease kept"
-check_match "link deleted: the lease is still ctf2's" "$($IPAM list --json)" '"ctf2"'
-check "link deleted: gc --leases" $CTNET gc --leases
+check_eq "link deleted: status says ctf2 degraded" "$(ctf2_state)" "[('degraded', 'host link ve-ctf2 missing')]"
+check_match "link deleted: gc keeps ctf2" "$($CTNET gc)" "^gc: removed 0$"
+check_eq "link deleted: ctf2 still degraded after gc" "$(ctf2_state)" "[('degraded', 'host link ve-ctf2 missing')]"
+ip netns del ctf2
+check_match "namespace deleted: gc removes ctf2, keeping its lease" "$($CTNET gc)" "removed container ctf2 \(namespace gone\), lease kept"
+check_match "namespace deleted: the lease is still ctf2's" "$($IPAM list --json)" '"ctf2"'
+check "namespace deleted: gc --leases" $CTNET gc --leases
 echo ctf1 >"$T_TMP/expect"
-consistent "link deleted: gc --leases removed ctf2's lease, NAT entries and netns" --expect "$T_TMP/expect"
+consistent "namespace deleted: gc --leases removed ctf2's lease, NAT entries and netns" --expect "$T_TMP/expect"
 ip netns del ctf1
 check "netns deleted: gc --leases" $CTNET gc --leases
 residue "netns deleted: gc --leases leaves zero residue"
