@@ -168,6 +168,9 @@ int record_parse(const char *text, size_t len, const char *name, struct ct_recor
 int record_format(const struct ct_record *rec, char *buf, size_t len, struct ctnet_err *err);
 int record_remove(const char *name, struct ctnet_err *err);
 int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
+/* Sweeps the records' directory: temp files of killed writers, lock files of gone names
+ * (gc, after it removed the records of gone containers). 0 or -errno. */
+int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */
@@ -352,6 +355,8 @@ bool ct_conf_id_eq(const struct ct_conf_id *a, const struct ct_conf_id *b);
 /* Changed too recently to be trusted by identity (coarse timestamps). */
 bool ct_index_racy(const struct ct_conf_id *id, const struct timespec *started);
 void ct_index_load(const char *dir, struct ct_apply_index *ix);
+/* Sweeps the index's directory of the temp files of killed writers. 0 or -errno. */
+int ct_index_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 /* name's entry (its line), or NULL. */
 const char *ct_index_find(const struct ct_apply_index *ix, const char *name);
 /* An entry's line parsed; false when malformed. */
@@ -440,8 +445,9 @@ int cni_attachment_remove(const char *name, struct ctnet_err *err);
 int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
 			   struct ctnet_err *err);
 
-/* Removes attachment files (and their locks) whose container has no record and that no
- * command holds; returns how many or -errno. */
-int cni_attachment_sweep(struct ctnet_err *err);
+/* Sweeps the attachments' directory: temp files of killed writers, then attachment files
+ * (and their locks) whose container has no record and that no command holds, each removal
+ * reported to cb. 0 or -errno. */
+int cni_attachment_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 
 #endif
