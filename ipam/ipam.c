@@ -1005,6 +1005,14 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int ipam_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
+{
+	/* Written atomically: ula6 in ipam/, leases and pool hints; claims are symlinkat()s,
+	 * swept all the same in case a writer ever writes one through a temp file. */
+	static const char *const dirs[] = { "ipam", "ipam/addr", "ipam/lease", "ipam/pool" };
+	return ctnet_tmp_sweep_dirs(ctnet_state_dir(), dirs, ARRAY_SIZE(dirs), cb, data, err);
+}
+
 int ipam_list(int (*cb)(const struct ipam_lease *lease, void *data), void *data,
 	      struct ctnet_err *err)
 {

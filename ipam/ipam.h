@@ -51,6 +51,7 @@
 #include "err.h"
 #include "kern.h"
 #include "name.h"
+#include "state.h"
 
 #define IPAM_DEFAULT_POOL "10.233.0.0/16"
 
@@ -93,6 +94,10 @@ int ipam_show(const char *name, struct ipam_lease *out, struct ctnet_err *err);
 /* Calls cb for each lease, in name order; a non-zero return from cb stops and is returned. */
 int ipam_list(int (*cb)(const struct ipam_lease *lease, void *data), void *data,
 	      struct ctnet_err *err);
+
+/* Sweeps ipam's own directories (ipam/, addr/, lease/, pool/) of the temp files of killed
+ * writers, each removal reported to cb (ctnet gc). 0 or the first -errno. */
+int ipam_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 
 /* --- The slot <-> address mapping (pure functions; see ORDER above). --- */
 

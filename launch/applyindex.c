@@ -126,6 +126,12 @@ bool ct_index_entry(const struct ct_apply_index *ix, const char *line, struct ct
 	return true;
 }
 
+int ct_index_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
+{
+	static const char *const dirs[] = { INDEX_DIR };
+	return ctnet_tmp_sweep_dirs(ctnet_run_dir(), dirs, ARRAY_SIZE(dirs), cb, data, err);
+}
+
 /* The index of dir; empty when there is none or it is not one this version wrote (the
  * index only saves reads: anything odd and every file is read). Mapped, not read: its
  * pages are the page cache's, and a line is parsed only when its file is looked at. */

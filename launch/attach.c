@@ -191,7 +191,7 @@ static int sweep_one(int dfd, const char *name, void *data)
 	return 0;
 }
 
-int cni_attachment_sweep(struct ctnet_err *err)
+int cni_attachment_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = attach_dir(false, err);
 	struct sweep_ctx sw = { .dfd = dfd };
@@ -201,8 +201,13 @@ int cni_attachment_sweep(struct ctnet_err *err)
 		return 0;
 	if (dfd < 0)
 		return dfd;
+	if ((rc = ctnet_tmp_sweep(dfd, err)) < 0)
+		return ctnet_err_sys(err, -rc, "sweep temp files in \"%s/cni\"", ctnet_run_dir());
+	ctnet_swept_report(cb, data, CTNET_DEBRIS_TEMP, "cni", rc);
 	if ((rc = ctnet_dir_foreach(dfd, "attachments", sweep_one, &sw, err)) < 0)
 		return rc;
-	rc = ctnet_lock_sweep(dfd, err);
-	return rc < 0 ? rc : sw.n + rc;
+	if ((rc = ctnet_lock_sweep(dfd, err)) < 0)
+		return ctnet_err_sys(err, -rc, "sweep lock files in \"%s/cni\"", ctnet_run_dir());
+	ctnet_swept_report(cb, data, CTNET_DEBRIS_ATTACHMENT, "cni", sw.n + rc);
+	return 0;
 }

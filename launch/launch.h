@@ -168,6 +168,9 @@ int record_parse(const char *text, size_t len, const char *name, struct ct_recor
 int record_format(const struct ct_record *rec, char *buf, size_t len, struct ctnet_err *err);
 int record_remove(const char *name, struct ctnet_err *err);
 int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
+/* Sweeps the records' directory: temp files of killed writers, lock files of gone names
+ * (gc, after it removed the records of gone containers). 0 or -errno. */
+int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */
@@ -355,6 +358,8 @@ void ct_index_load(const char *dir, struct ct_apply_index *ix);
 /* The entries' lines of ix->map (ix->len bytes, dir's index): false, with no lines, when
  * it is not an index this version wrote for dir (the map stays the caller's). */
 bool ct_index_parse(const char *dir, struct ct_apply_index *ix);
+/* Sweeps the index's directory of the temp files of killed writers. 0 or -errno. */
+int ct_index_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 /* name's entry (its line), or NULL. */
 const char *ct_index_find(const struct ct_apply_index *ix, const char *name);
 /* An entry's line parsed; false when malformed. */
@@ -443,8 +448,9 @@ int cni_attachment_remove(const char *name, struct ctnet_err *err);
 int cni_attachment_foreach(int (*cb)(const struct cni_attachment *a, void *data), void *data,
 			   struct ctnet_err *err);
 
-/* Removes attachment files (and their locks) whose container has no record and that no
- * command holds; returns how many or -errno. */
-int cni_attachment_sweep(struct ctnet_err *err);
+/* Sweeps the attachments' directory: temp files of killed writers, then attachment files
+ * (and their locks) whose container has no record and that no command holds, each removal
+ * reported to cb. 0 or -errno. */
+int cni_attachment_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 
 #endif

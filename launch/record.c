@@ -23,6 +23,24 @@ int record_dir(bool create, struct ctnet_err *err)
 	return ctnet_dir_open(ctnet_run_dir(), "containers", create, err);
 }
 
+int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = record_dir(false, err);
+	int n;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	if ((n = ctnet_tmp_sweep(dfd, err)) < 0)
+		return ctnet_err_sys(err, -n, "sweep temp files in \"%s/containers\"", ctnet_run_dir());
+	ctnet_swept_report(cb, data, CTNET_DEBRIS_TEMP, "containers", n);
+	if ((n = ctnet_lock_sweep(dfd, err)) < 0)
+		return ctnet_err_sys(err, -n, "sweep lock files in \"%s/containers\"", ctnet_run_dir());
+	ctnet_swept_report(cb, data, CTNET_DEBRIS_LOCK, "containers", n);
+	return 0;
+}
+
 int record_lock(const char *name, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = record_dir(true, err);

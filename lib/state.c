@@ -329,6 +329,39 @@ int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err)
 	return removed;
 }
 
+void ctnet_swept_report(ctnet_swept_fn *cb, void *data, enum ctnet_debris kind, const char *dir, int n)
+{
+	struct ctnet_swept s = { .kind = kind, .dir = dir, .n = n };
+	if (cb && n > 0)
+		cb(&s, data);
+}
+
+int ctnet_tmp_sweep_dirs(const char *base, const char *const *dirs, size_t n, ctnet_swept_fn *cb, void *data,
+			 struct ctnet_err *err)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ctnet_err e;
+		int fd = ctnet_dir_open(base, dirs[i], false, &e), r = fd;
+		if (fd == -ENOENT)
+			continue;
+		if (fd >= 0) {
+			r = ctnet_tmp_sweep(fd, &e);
+			close(fd);
+			if (r < 0)
+				ctnet_err_sys(&e, -r, "sweep temp files in \"%s/%s\"", base, dirs[i]);
+		}
+		if (r < 0 && !first) {
+			first = r;
+			if (err)
+				*err = e;
+		}
+		ctnet_swept_report(cb, data, CTNET_DEBRIS_TEMP, dirs[i], r);
+	}
+	return first;
+}
+
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
 {
 	char shown[CTNET_SHOW_MAX];

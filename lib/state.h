@@ -52,6 +52,30 @@ ssize_t ctnet_read_listed(int dirfd, const char *name, char *buf, size_t max, st
  * the number removed or -errno.
  */
 int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err);
+/*
+ * What a module's sweep removed from one of its directories: data, for ctnet gc to show.
+ * Each module sweeps the directories it owns (ipam_sweep, nat_sweep, launch's ct_sweep).
+ */
+enum ctnet_debris {
+	CTNET_DEBRIS_TEMP,       /* ".NAME.PID.tmp" of killed writers (ctnet_tmp_sweep) */
+	CTNET_DEBRIS_LOCK,       /* ".NAME.lock" of gone entries (ctnet_lock_sweep) */
+	CTNET_DEBRIS_ATTACHMENT, /* CNI attachment files of gone containers, with their locks */
+};
+struct ctnet_swept {
+	enum ctnet_debris kind;
+	const char *dir; /* below $CTNET_STATE_DIR or $CTNET_RUN_DIR: "ipam/lease", "cni" */
+	int n;           /* how many, > 0 */
+};
+typedef void ctnet_swept_fn(const struct ctnet_swept *s, void *data);
+/* Calls cb (when not NULL) with what was removed, when n > 0. */
+void ctnet_swept_report(ctnet_swept_fn *cb, void *data, enum ctnet_debris kind, const char *dir, int n);
+/*
+ * ctnet_tmp_sweep of each of the n directories dirs[] below base, each removal reported to
+ * cb; an absent directory has nothing to sweep. 0, or the first -errno (with err set) after
+ * sweeping the others.
+ */
+int ctnet_tmp_sweep_dirs(const char *base, const char *const *dirs, size_t n, ctnet_swept_fn *cb, void *data,
+			 struct ctnet_err *err);
 /* unlinkat that treats ENOENT as success. */
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err);
 

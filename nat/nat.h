@@ -10,6 +10,7 @@
 #include "err.h"
 #include "kern.h"
 #include "name.h"
+#include "state.h"
 
 enum nat_proto { NAT_TCP = 6, NAT_UDP = 17 };
 
@@ -139,6 +140,9 @@ void nat_counters_forward(const struct nat_counters *cn, const struct nat_contai
 /* Calls cb for each recorded container (desired state), in name order. */
 int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), void *data,
 			struct ctnet_err *err);
+/* Sweeps nat's own directories (nat/, containers/, ports/) of the temp files of killed
+ * writers, each removal reported to cb (ctnet gc). 0 or the first -errno. */
+int nat_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 
 /*
  * Closes every handle of kern (ctnet_kern_close). With async, when kern

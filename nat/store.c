@@ -47,6 +47,14 @@ fail:
 	return r;
 }
 
+int nat_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
+{
+	/* config and route_localnet (the bridges switched on) in nat/ and containers/NAME are
+	 * written atomically; port claims are symlinks, swept all the same. */
+	static const char *const dirs[] = { "nat", "nat/containers", "nat/ports" };
+	return ctnet_tmp_sweep_dirs(ctnet_state_dir(), dirs, ARRAY_SIZE(dirs), cb, data, err);
+}
+
 void nat_store_close(struct nat_store *s)
 {
 	if (s->lock >= 0)

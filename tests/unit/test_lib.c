@@ -1,8 +1,10 @@
 /* Unit tests of lib/: names, addresses, ports, the error struct, state files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -165,6 +167,54 @@ static void test_state(void)
 	T_OK("cleanup", system(cmd) == 0);
 }
 
+struct swept_log {
+	char text[256];
+};
+
+static void swept_one(const struct ctnet_swept *s, void *data)
+{
+	struct swept_log *l = data;
+	size_t len = strlen(l->text);
+	snprintf(l->text + len, sizeof(l->text) - len, "%d:%s:%d,", (int)s->kind, s->dir, s->n);
+}
+
+static bool exists_at(const char *dir, const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* A module's sweep of its directories: temp files of dead writers go (reported per
+ * directory), a live writer's and other files stay, an absent directory is nothing. */
+static void test_tmp_sweep_dirs(void)
+{
+	static const char *const dirs[] = { "a", "b/absent", "c" };
+	char tmpl[] = "/tmp/ctnet-unit.XXXXXX", a[64], c[64], dead_tmp[32], live_tmp[32], cmd[512];
+	struct swept_log log = { "" };
+	struct ctnet_err err;
+	pid_t dead = fork();
+
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	T_OK("mkdtemp", mkdtemp(tmpl) != NULL);
+	snprintf(a, sizeof(a), "%s/a", tmpl);
+	snprintf(c, sizeof(c), "%s/c", tmpl);
+	snprintf(dead_tmp, sizeof(dead_tmp), ".x.%ld.tmp", (long)dead);
+	snprintf(live_tmp, sizeof(live_tmp), ".y.%ld.tmp", (long)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -m 0755 %s %s && cd %s && touch %s %s f && touch %s/%s", a, c, a,
+		 dead_tmp, live_tmp, c, dead_tmp);
+	T_OK("sweep: files planted", system(cmd) == 0);
+	T_OK("sweep: 0 with an absent directory",
+	     ctnet_tmp_sweep_dirs(tmpl, dirs, ARRAY_SIZE(dirs), swept_one, &log, &err) == 0);
+	T_STREQ("sweep: one temp file reported in a and in c", log.text, "0:a:1,0:c:1,");
+	T_OK("sweep: the dead writer's temp files are gone", !exists_at(a, dead_tmp) && !exists_at(c, dead_tmp));
+	T_OK("sweep: a live writer's temp file and a record stay", exists_at(a, live_tmp) && exists_at(a, "f"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	T_OK("sweep: cleanup", system(cmd) == 0);
+}
+
 int main(void)
 {
 	test_names();
@@ -172,5 +222,6 @@ int main(void)
 	test_addrs();
 	test_ports();
 	test_state();
+	test_tmp_sweep_dirs();
 	return t_done();
 }
