@@ -478,12 +478,22 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 	/* Inside the namespace when asked, or when the view cannot judge (a bridge port). */
 	inside = inside || r->spec.bridge[0] || !view || !view->host;
 	if (inside && (nsfd = open_record_netns(r, err)) < 0) {
-		health_add(h, CT_FAULT_STALE, 0, r->spec.name, "namespace unreadable");
-		rc = 0;
-		goto out;
+		if (nsfd != -EPERM && nsfd != -EACCES) {
+			health_add(h, CT_FAULT_STALE, 0, r->spec.name, "namespace unreadable");
+			rc = 0;
+			goto out;
+		}
+		inside = false; /* not ours to open (an unprivileged reader): judged from the host */
 	}
 	struct netd_spec ls = link_spec(&r->spec, r, nsfd);
-	if ((rc = netd_verify(kern, &ls, r->host_ifname, view ? view->host : NULL, inside, faults, err)) < 0)
+	rc = netd_verify(kern, &ls, r->host_ifname, view ? view->host : NULL, inside, faults, err);
+	if (rc == -EPERM) {
+		/* A reader without CAP_SYS_ADMIN cannot enter (a bridge port is judged inside): the
+		 * links go unjudged rather than the whole judgement failing. */
+		faults->n = 0;
+		rc = 0;
+	}
+	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < faults->n; i++)
 		health_add(h, CT_FAULT_LINK, (int)faults->v[i].kind, faults->v[i].object, "%s", faults->v[i].text);

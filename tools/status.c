@@ -13,6 +13,7 @@
 #include "../launch/watch.h"
 #include "../netd/netd.h"
 #include "cli.h"
+#include "caps.h"
 #include "ctnet.h"
 #include "json.h"
 #include "state.h"
@@ -336,12 +337,21 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return ctnet_cli_usage("status: at most one NAME");
+	/* Entering a namespace needs CAP_SYS_ADMIN: without it (an admin's unprivileged status)
+	 * the inside is judged from the host. */
+	struct ctnet_err no_admin;
+	if (ctnet_caps_require(CTNET_CAP_SYS_ADMIN, "status", &no_admin) < 0)
+		s.host_only = true;
 	if (optind < argc) {
 		bool bad = false;
 
-		/* One container: everything asked of the kernel, inside its namespace too. */
-		if (ctnet_name_check(argv[optind], &s.err) < 0 ||
-		    status_one(kern, -1, argv[optind], NULL, true, s.json, &one, &bad, &s.err) < 0)
+		if (ctnet_name_check(argv[optind], &s.err) < 0)
+			return ctnet_cli_fail(&s.err);
+		view_read(&s.view);
+		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.json, &one, &bad, &s.err);
+		nat_counters_free(s.view.nat);
+		netd_host_view_close(s.view.host);
+		if (rc < 0)
 			return ctnet_cli_fail(&s.err);
 		s.stale = bad;
 		s.ents = &one;
