@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +38,25 @@ int record_busy(const char *name)
 	return dfd < 0 ? 0 : ctnet_entry_busy(dfd, name);
 }
 
+static char boot_id[40];
+static pthread_once_t boot_id_once = PTHREAD_ONCE_INIT;
+
+static void boot_id_read(void)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, boot_id, sizeof(boot_id) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	boot_id[n > 0 ? n : 0] = '\0';
+	boot_id[strcspn(boot_id, "\n")] = '\0';
+}
+
+/* Filled once per process, also when reader threads (apply, status, doctor) ask first at
+ * the same time: a half-filled id would read as "host rebooted". */
 const char *ct_boot_id(void)
 {
-	static char id[40];
-	static bool done;
-	if (!done) {
-		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, id, sizeof(id) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		id[n > 0 ? n : 0] = '\0';
-		id[strcspn(id, "\n")] = '\0';
-		done = true;
-	}
-	return id;
+	pthread_once(&boot_id_once, boot_id_read);
+	return boot_id;
 }
 
 static const char *const netns_kinds[] = { "none", "path", "pid", "create", "fd" };

@@ -2,8 +2,10 @@
  * fields that differ, and the record codec round-trips (no privileges, no kernel). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cni/cni.h"
@@ -156,6 +158,51 @@ static void test_record_codec(void)
 		     !strncmp(err.msg, "record \"web\" line 2: ", 21) && !strstr(err.msg, "nixos"));
 }
 
+/* ct_boot_id's first use, by several threads at once (apply's and status' readers): each
+ * must see the whole id, never a half-filled cache (a false "host rebooted"). */
+#define BOOT_THREADS 4
+static char boot_want[40];
+static pthread_barrier_t boot_start;
+
+static void *boot_reader(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&boot_start);
+	return (void *)(strcmp(ct_boot_id(), boot_want) != 0 ? (void *)1 : NULL);
+}
+
+static void test_boot_id_threads(void)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, boot_want, sizeof(boot_want) - 1) : -1;
+	int bad = 0, rounds = 0;
+
+	if (fd >= 0)
+		close(fd);
+	boot_want[n > 0 ? n : 0] = '\0';
+	boot_want[strcspn(boot_want, "\n")] = '\0';
+	/* Each round a fresh process (the cache is filled once per process). */
+	for (; rounds < 1000 && !bad; rounds++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pthread_t t[BOOT_THREADS];
+			void *r;
+			int wrong = 0;
+			pthread_barrier_init(&boot_start, NULL, BOOT_THREADS);
+			for (int i = 0; i < BOOT_THREADS; i++)
+				pthread_create(&t[i], NULL, boot_reader, NULL);
+			for (int i = 0; i < BOOT_THREADS; i++)
+				if (pthread_join(t[i], &r) == 0 && r)
+					wrong++;
+			_exit(wrong ? 1 : 0);
+		}
+		int st = 0;
+		bad = pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st);
+	}
+	printf("# boot id: %d rounds of %d threads\n", rounds, BOOT_THREADS);
+	T_OK("boot id: threads filling the cache at once all see the whole id", n > 0 && !bad);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -164,6 +211,7 @@ int main(void)
 	test_front_ends(dir);
 	test_diff();
 	test_record_codec();
+	test_boot_id_threads();
 	char path[600];
 	snprintf(path, sizeof(path), "%s/web.conf", dir);
 	unlink(path);
