@@ -132,6 +132,8 @@ struct ct_record {
 	unsigned version;
 	char netns[CT_PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
 	pid_t pid;            /* 0 unless given by --pid (or the child of `run`) */
+	unsigned long long pid_start; /* shared mode: pid's start time when recorded (0: not
+				       * recorded, an older record: liveness is kill(pid, 0)) */
 	unsigned long long ns_dev, ns_ino; /* identity of the namespace, for liveness */
 	bool created_netns;   /* ctnet made /run/netns/NAME and removes it on down */
 	char host_ifname[IFNAMSIZ]; /* the host side's name in use */
@@ -175,6 +177,9 @@ int record_busy(const char *name);
 json_t *record_json(const struct ct_record *rec);
 /* nixos-container style KEY=VALUE lines (shell-sourceable). */
 void record_print_env(FILE *f, const struct ct_record *rec);
+/* A process's start time (/proc/PID/stat field 22, clock ticks after boot): tells a PID
+ * reused by another process from the one recorded. 0 or -errno (-ENOENT: no such process). */
+int ct_pid_start(pid_t pid, unsigned long long *start);
 /* 1 alive, 0 stale (namespace or pid gone, host rebooted); sets *why for stale ones. */
 int record_alive(const struct ct_record *rec, const char **why);
 /* This boot's id (/proc/sys/kernel/random/boot_id), "" when unreadable. */

@@ -143,6 +143,8 @@ int record_format(const struct ct_record *r, char *buf, size_t len, struct ctnet
 		ctnet_kv_put(&o, "NETNS", r->netns);
 	if (r->pid)
 		ctnet_kv_putf(&o, "PID", "%ld", (long)r->pid);
+	if (r->pid && r->pid_start)
+		ctnet_kv_putf(&o, "PID_START", "%llu", r->pid_start);
 	if (r->ns_ino)
 		ctnet_kv_putf(&o, "NETNS_ID", "%llu:%llu", r->ns_dev, r->ns_ino);
 	if (r->created_netns)
@@ -274,6 +276,12 @@ static int parse_cb(const char *key, const char *val, void *data, struct ctnet_e
 	} else if (!strcmp(key, "PID")) {
 		rc = ctnet_uint_parse(val, 1, INT_MAX, "PID", &v, err);
 		r->pid = (pid_t)v;
+	} else if (!strcmp(key, "PID_START")) {
+		char *end;
+		errno = 0;
+		r->pid_start = strtoull(val, &end, 10);
+		if (errno || end == val || *end || val[0] < '0' || val[0] > '9')
+			return ctnet_errf(err, EINVAL, "bad PID_START");
 	} else if (!strcmp(key, "NETNS_ID")) {
 		if (sscanf(val, "%llu:%llu", &r->ns_dev, &r->ns_ino) != 2)
 			return ctnet_errf(err, EINVAL, "bad NETNS_ID");
@@ -548,6 +556,35 @@ void record_print_env(FILE *f, const struct ct_record *r)
 	}
 }
 
+int ct_pid_start(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT; /* ESRCH: it exited meanwhile */
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses; the fields after the
+	 * last ')' are 3 and on, so starttime (22) is the 20th of them. */
+	if (!(p = strrchr(buf, ')')))
+		return -EINVAL;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	if (sscanf(p + 1, "%llu", start) != 1)
+		return -EINVAL;
+	return 0;
+}
+
 int record_alive(const struct ct_record *r, const char **why)
 {
 	struct stat st;
@@ -558,11 +595,26 @@ int record_alive(const struct ct_record *r, const char **why)
 		return 0;
 	}
 	if (r->spec.shared) {
-		if (r->pid && kill(r->pid, 0) < 0 && errno == ESRCH) {
+		unsigned long long start;
+		if (!r->pid)
+			return 1;
+		if (!r->pid_start) { /* an older record: the PID alone */
+			if (kill(r->pid, 0) < 0 && errno == ESRCH) {
+				*why = "process gone";
+				return 0;
+			}
+			return 1;
+		}
+		int rc = ct_pid_start(r->pid, &start);
+		if (rc == -ENOENT || rc == -ESRCH) {
 			*why = "process gone";
 			return 0;
 		}
-		return 1;
+		if (rc == 0 && start != r->pid_start) {
+			*why = "process gone (its PID is another process's now)";
+			return 0;
+		}
+		return 1; /* unreadable otherwise: not judged gone */
 	}
 	if (r->pid) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)r->pid);

@@ -257,6 +257,9 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 	snprintf(r->boot_id, sizeof(r->boot_id), "%s", ct_boot_id());
 	if (spec->shared) {
 		r->pid = spec->pid;
+		/* With its start time: a PID reused later is not this process (record_alive). */
+		if (r->pid && ct_pid_start(r->pid, &r->pid_start) < 0)
+			r->pid_start = 0;
 		rc = record_write(r, err);
 		if (rc == 0)
 			*out = *r;

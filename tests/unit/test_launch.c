@@ -203,6 +203,73 @@ static void test_boot_id_threads(void)
 	T_OK("boot id: threads filling the cache at once all see the whole id", n > 0 && !bad);
 }
 
+/* /proc/PID/stat's field 22, parsed here on its own. */
+static unsigned long long start_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long v = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'), *tok, *save = NULL;
+	int field = 2;
+	for (tok = p ? strtok_r(p + 1, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+		if (++field == 22) {
+			v = strtoull(tok, NULL, 10);
+			break;
+		}
+	return v;
+}
+
+/* A shared container's process: its PID and its start time, so that a PID reused by
+ * another process is not taken for it. */
+static void test_shared_pid_reuse(const char *dir)
+{
+	static struct ct_record r;
+	static struct ct_spec s;
+	struct ctnet_kern kern;
+	struct ctnet_err err;
+	const char *why = NULL;
+	unsigned long long start = start_of(getpid()), got = 0;
+	char text[256], run[600];
+	int n;
+
+	T_OK("ct_pid_start reads /proc/PID/stat field 22",
+	     start && ct_pid_start(getpid(), &got) == 0 && got == start);
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\nPID_START=%llu\n",
+		     (long)getpid(), start + 1);
+	T_OK("a record with PID_START parses", record_parse(text, (size_t)n, "sh", &r, &err) == 0);
+	T_OK("shared: the PID now another process's (other start time) is stale",
+	     record_alive(&r, &why) == 0 && why && strstr(why, "process gone"));
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\nPID_START=%llu\n",
+		     (long)getpid(), start);
+	T_OK("shared: the same process (same start time) is alive",
+	     record_parse(text, (size_t)n, "sh", &r, &err) == 0 && record_alive(&r, &why) == 1);
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\n", (long)getpid());
+	T_OK("shared: an older record without PID_START is judged by the PID alone",
+	     record_parse(text, (size_t)n, "sh", &r, &err) == 0 && record_alive(&r, &why) == 1);
+
+	/* ct_up of a shared container (a record, nothing in the kernel) records the start. */
+	snprintf(run, sizeof(run), "%s/run", dir);
+	setenv("CTNET_RUN_DIR", run, 1);
+	ctnet_kern_init(&kern);
+	ct_spec_init(&s, "sh");
+	s.shared = true;
+	s.pid = getpid();
+	T_OK("up of a shared container with a process", ct_up(&kern, &s, &r, NULL, &err) == 0);
+	T_OK("its record holds the process's start time",
+	     record_read("sh", &r, &err) == 0 && r.pid == getpid() && r.pid_start == start);
+	ctnet_kern_close(&kern);
+	snprintf(run, sizeof(run), "rm -rf %s/run", dir);
+	T_OK("cleanup", system(run) == 0);
+	unsetenv("CTNET_RUN_DIR");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -212,6 +279,7 @@ int main(void)
 	test_diff();
 	test_record_codec();
 	test_boot_id_threads();
+	test_shared_pid_reuse(dir);
 	char path[600];
 	snprintf(path, sizeof(path), "%s/web.conf", dir);
 	unlink(path);
