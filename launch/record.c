@@ -513,7 +513,8 @@ json_t *record_json(const struct ct_record *r)
 	return o;
 }
 
-/* nixos-container's space-separated lists. */
+/* nixos-container's space-separated lists (of checked interface names: A-Z a-z 0-9 _ . -,
+ * nothing a shell reads differently inside "..."). */
 static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size_t n)
 {
 	if (!n)
@@ -524,18 +525,41 @@ static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size
 	fputs("\"\n", f);
 }
 
+/* KEY=VALUE as a shell reads it back: ctnet_kv_put's quoting (bare, or in '...'), and for a
+ * value it refuses to store (a ' among other specials, control bytes: a path may hold them)
+ * the shell's own '...'\'' escaping, so that nothing is printed a shell would misread. */
+static void print_env_value(FILE *f, const char *key, const char *value)
+{
+	char line[NIXOSCONF_VALUE_MAX + 64];
+	struct ctnet_err ignored;
+	struct ctnet_kv_out o = { .p = line, .cap = sizeof(line), .what = key, .err = &ignored };
+
+	if (ctnet_kv_put(&o, key, value) == 0) {
+		fputs(line, f);
+		return;
+	}
+	fprintf(f, "%s='", key);
+	for (const char *p = value; *p; p++)
+		if (*p == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*p, f);
+	fputs("'\n", f);
+}
+
 void record_print_env(FILE *f, const struct ct_record *r)
 {
 	char buf[CTNET_ADDR_STRLEN];
-	fprintf(f, "NAME=%s\nMODE=%s\n", r->spec.name, r->spec.shared ? "shared" : "private");
+	print_env_value(f, "NAME", r->spec.name);
+	print_env_value(f, "MODE", r->spec.shared ? "shared" : "private");
 	if (r->netns[0])
-		fprintf(f, "NETNS=%s\n", r->netns);
+		print_env_value(f, "NETNS", r->netns);
 	if (r->host_ifname[0])
-		fprintf(f, "HOST_IFNAME=%s\n", r->host_ifname);
+		print_env_value(f, "HOST_IFNAME", r->host_ifname);
 	if (r->ifname[0])
-		fprintf(f, "IFNAME=%s\n", r->ifname);
+		print_env_value(f, "IFNAME", r->ifname);
 	if (r->spec.bridge[0])
-		fprintf(f, "HOST_BRIDGE=%s\n", r->spec.bridge);
+		print_env_value(f, "HOST_BRIDGE", r->spec.bridge);
 	if (r->host.family)
 		fprintf(f, "HOST_ADDRESS=%s\n", ctnet_addr_cidr_str(&r->host, buf));
 	if (r->local.family)

@@ -145,6 +145,19 @@ static void test_record_codec(void)
 	snprintf(r.spec.runtime_id, sizeof(r.spec.runtime_id), "a b'c");
 	n = record_format(&r, buf, sizeof(buf), &err);
 	T_OK("a value no quoting makes safe is refused, not dropped", n == -EINVAL && strstr(err.msg, "RUNTIME_ID"));
+	/* up's output, for a shell to source: quoted as the record is, and a value the record
+	 * could not hold (a ' among other specials) in the shell's own '...'\'' form. */
+	char *env = NULL;
+	size_t env_len = 0;
+	FILE *f = open_memstream(&env, &env_len);
+	record_print_env(f, &r);
+	snprintf(r.netns, sizeof(r.netns), "/run/netns/it's $x");
+	record_print_env(f, &r);
+	fclose(f);
+	T_OK("up's output quotes a value with a space", env && strstr(env, "NETNS='/run/netns/my web'\n"));
+	T_OK("up's output escapes a ' among specials as a shell reads it",
+	     env && strstr(env, "NETNS='/run/netns/it'\\''s $x'\n"));
+	free(env);
 	const char *v1 = "NAME=web\nMODE=private\nNETNS=/proc/12/ns/net\nPID=12\nHOST_IFNAME=ve-web\n"
 			 "HOST_ADDRESS=10.233.1.1\nLOCAL_ADDRESS=10.233.1.2\nFORWARD=tcp:8080:80\n";
 	T_OK("a version 1 record reads", record_parse(v1, strlen(v1), "web", &back, &err) == 0);
