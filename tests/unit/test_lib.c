@@ -132,6 +132,7 @@ static void test_state(void)
 	snprintf(base, sizeof(base), "%s/state", tmpl);
 	int fd = ctnet_dir_open(base, "ipam", 1, &err);
 	T_OK("dir_open creates", fd >= 0);
+	T_OK("write_atomic durable", ctnet_write_atomic_flags(fd, "f", "hello\n", 6, CTNET_WRITE_DURABLE, &err) == 0);
 	T_OK("write_atomic", ctnet_write_atomic(fd, "f", "hello\n", 6, &err) == 0);
 	T_OK("read back", ctnet_read_file(fd, "f", buf, sizeof(buf), &err) == 6 && !strcmp(buf, "hello\n"));
 	T_OK("too large", ctnet_read_file(fd, "f", buf, 4, &err) == -EFBIG);
