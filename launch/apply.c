@@ -849,6 +849,7 @@ out:
 struct result {
 	bool ran;
 	int rc;
+	bool left;       /* no longer apply's when its turn came: left alone (error says why) */
 	char error[256];
 	size_t n;
 	bool truncated;
@@ -858,12 +859,13 @@ struct result {
 	} v[RESULT_LINES];
 };
 
-static void keep_result(struct result *res, int rc, const struct ctnet_err *e,
+static void keep_result(struct result *res, int rc, bool left, const struct ctnet_err *e,
 			const struct ct_report *rep)
 {
 	res->ran = true;
 	res->rc = rc < 0 ? -1 : 0;
-	if (rc < 0) {
+	res->left = left;
+	if (rc < 0 || left) {
 		size_t n = strnlen(e->msg, sizeof(res->error) - 1);
 		memcpy(res->error, e->msg, n);
 		res->error[n] = '\0';
@@ -901,16 +903,20 @@ static void work(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct 
 	struct ctnet_err e;
 	for (size_t t = k; t < td->n; t += workers) {
 		struct ct_apply_item *it = &p->v[td->v[t]];
+		bool left = false;
 		int rc;
-		if (!in_phase(it, phase) || res[t].rc < 0)
+		if (!in_phase(it, phase) || res[t].rc < 0 || res[t].left)
 			continue;
 		memset(rep, 0, sizeof(*rep));
-		if (phase == 0) /* recreated with the same lease when its addresses are allocated */
-			rc = ct_down(kern, it->name, it->op == CT_APPLY_RECREATE && !it->spec->local.family,
-				     NULL, &e);
+		/* The plan looked without the lock: under it, a container re-made meanwhile by
+		 * hand (or by anyone else) is no longer apply's to take down. Recreated with the
+		 * same lease when its addresses are allocated. */
+		if (phase == 0)
+			rc = ct_down_owned(kern, it->name, p->origin,
+					   it->op == CT_APPLY_RECREATE && !it->spec->local.family, &left, &e);
 		else
 			rc = ct_up_view(kern, it->spec, view, out, rep, &e);
-		keep_result(&res[t], rc, &e, phase ? rep : NULL);
+		keep_result(&res[t], rc, left, &e, phase ? rep : NULL);
 	}
 }
 
@@ -1004,15 +1010,16 @@ int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 	/* Removals first: they free the addresses and ports the others may take. */
 	run_phase(kern, p, &td, 0, NULL, res, workers, out, rep);
 	for (size_t t = 0; t < td.n; t++)
-		if (res[t].ran)
-			res[t].ran = res[t].rc < 0; /* phase 1 runs what phase 0 did not fail */
+		if (res[t].ran) /* phase 1 runs what phase 0 did not fail or leave alone */
+			res[t].ran = res[t].rc < 0 || res[t].left;
 	/* The plan's read of the kernel's NAT table serves every converge's check. */
 	run_phase(kern, p, &td, 1, &p->view, res, workers, out, rep);
 	for (size_t i = 0, t = 0; i < p->n; i++) {
 		struct ct_apply_item *it = &p->v[i];
 		const struct result *r = t < td.n && td.v[t] == i ? &res[t++] : NULL;
 		it->rc = r ? r->rc : 0;
-		if (it->rc < 0 && !it->error)
+		it->left_alone = r && r->left;
+		if ((it->rc < 0 || it->left_alone) && !it->error)
 			it->error = strdup(r->error);
 		failed += it->rc < 0;
 		if (!done)

@@ -254,6 +254,11 @@ void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct 
 int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* ct_down of a container managed by origin (apply's "apply:DIR"): under the lock, a
+ * record whose origin is no longer origin (re-made by hand, or by someone else, since the
+ * caller looked) is left as it is: 0 with *left set and err saying whose it is now. */
+int ct_down_owned(struct ctnet_kern *kern, const char *name, const char *origin, bool keep_lease, bool *left,
+		  struct ctnet_err *err);
 /* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
 int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* Whether interface ifname exists in this namespace (SIOCGIFINDEX: no netlink GETLINK,
@@ -336,7 +341,9 @@ struct ct_apply_item {
 	unsigned diff;        /* CT_F_* between the file and the record */
 	char *what;           /* the difference, for the plan (NULL: none) */
 	int rc;               /* after run: 0, or -1 with error */
-	char *error;          /* NULL, or why it failed */
+	bool left_alone;      /* after run: no longer apply's when its turn came (error says
+			       * whose): not touched, not failed */
+	char *error;          /* NULL, or why it failed (or was left alone) */
 	/* What the clash checks compare, kept when spec is dropped. */
 	struct ctnet_addr host, local;
 	bool p2p, nat, v6;            /* NAT'd (private, not no_nat); has or asks for IPv6 */

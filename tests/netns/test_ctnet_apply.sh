@@ -246,4 +246,31 @@ check_eq "only the hand-made container is left" "$($CTNET status --json | python
 check_eq "hand's forward still answers setup" "$(ip -j link show ve-hand | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifname"])')" "ve-hand"
 check_eq "leases: only hand's" "$($IPAM list --json | python3 -c 'import json,sys; print([l["name"] for l in json.load(sys.stdin)])')" "['hand']"
 check_eq "no /run/netns of apply's left" "$(ls /run/netns | grep -vc -e upstream -e hand)" "0"
+
+# --- a container re-made by hand between the plan and the run is not apply's to remove ---
+# The plan reads records without a lock; the run takes the lock. While apply waits for it,
+# the lock file is removed (as gc's sweep does, under the lock) and the container is taken
+# down and brought up by hand on a new one; then apply gets the old one and goes on.
+R=$T_SANDBOX/race
+mkdir -p "$R"
+printf 'PRIVATE_NETWORK=0\n' >"$R/rh.conf"
+check_exit "race: apply brings rh up" 0 $CTNET apply "$R"
+rm "$R/rh.conf"
+exec 8<>"$CTNET_RUN_DIR/containers/.rh.lock"
+flock 8
+$CTNET apply "$R" >"$T_TMP/race.out" 2>"$T_TMP/race.err" 8<&- &
+APID=$!
+for _ in $(seq 100); do grep -q -- "-> FLOCK.* $APID " /proc/locks && break; sleep 0.05; done
+check_match "race: apply planned the removal and waits for rh's lock" "$(grep -- "-> FLOCK" /proc/locks)" " $APID "
+rm "$CTNET_RUN_DIR/containers/.rh.lock"
+$CTNET down rh >/dev/null 8<&- && $CTNET up rh --shared >/dev/null 8<&- || fail "race: rh re-made by hand"
+exec 8<&-
+wait $APID
+check_eq "race: apply exits 0" "$?" "0"
+check_eq "race: the hand-made rh is still there, made by hand" \
+	"$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"], c["state"], c.get("origin", "")) for c in json.load(sys.stdin) if c["name"]=="rh"])')" \
+	"[('rh', 'up', '')]"
+check_match "race: apply says it left rh alone and why" "$(cat "$T_TMP/race.out")" "rh \(left alone: container \"rh\" is now one made by hand, no longer \"apply:$R\"'s\)"
+check_match "race: not counted as removed" "$(cat "$T_TMP/race.out")" "0 removed, 0 unchanged, 0 failed"
+check "race: down rh" $CTNET down rh
 finish
