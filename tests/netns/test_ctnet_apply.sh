@@ -273,4 +273,25 @@ check_eq "race: the hand-made rh is still there, made by hand" \
 check_match "race: apply says it left rh alone and why" "$(cat "$T_TMP/race.out")" "rh \(left alone: container \"rh\" is now one made by hand, no longer \"apply:$R\"'s\)"
 check_match "race: not counted as removed" "$(cat "$T_TMP/race.out")" "0 removed, 0 unchanged, 0 failed"
 check "race: down rh" $CTNET down rh
+
+# --- every line of a container's report is kept (a converge reports up to 48) ---
+# Nine containers: apply's run forks workers, which hand their reports back.
+M=$T_SANDBOX/many
+mkdir -p "$M"
+for i in $(seq 9); do printf 'PRIVATE_NETWORK=1\n' >"$M/mf$i.conf"; done
+check_exit "report: apply brings mf1..mf9 up" 0 $CTNET apply "$M"
+printf 'PRIVATE_NETWORK=1\nHOST_PORT="%s"\n' "$(seq -s, -f 'tcp:%g:80' 7001 7010)" >"$M/mf1.conf"
+for i in $(seq 2 9); do printf 'PRIVATE_NETWORK=1\nHOST_PORT="tcp:71%d1:80,tcp:71%d2:80"\n' $i $i >"$M/mf$i.conf"; done
+check_exit "report: forwards added to all nine" 0 $CTNET apply "$M" --json
+check_eq "report: mf1's ten changes all in --json" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c["what"] for i in d["plan"] if i["name"]=="mf1" for c in i["changes"] if c["kind"]=="changed"])' "$T_TMP/out")" \
+	"$(python3 -c 'print(["forward +tcp:%d:80" % p for p in range(7001, 7011)])')"
+check_eq "report: the others' two each, from every worker" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sorted(c["what"] for i in d["plan"] if i["name"]!="mf1" for c in i["changes"] if c["kind"]=="changed"))' "$T_TMP/out")" \
+	"$(python3 -c 'print(sorted("forward +tcp:71%d%d:80" % (i, j) for i in range(2, 10) for j in (1, 2)))')"
+printf 'PRIVATE_NETWORK=1\n' >"$M/mf1.conf"
+check_exit "report: mf1's ten forwards removed" 0 $CTNET apply "$M"
+check_eq "report: all ten printed" "$(grep -c "ctnet: mf1: changed forward -tcp:70" "$T_TMP/err")" "10"
+rm "$M"/mf*.conf
+check_exit "report: mf1..mf9 removed" 0 $CTNET apply "$M"
 finish
