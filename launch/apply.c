@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -783,6 +784,24 @@ static void host_check(struct ct_apply_plan *p)
 #undef ADD
 }
 
+void ct_apply_origin(const char *dir, char out[CT_ORIGIN_MAX])
+{
+	static const char tag[] = "apply:";
+	size_t len = strlen(dir);
+	/* "apply:" + the path's first bytes + "//" + 16 hex digits */
+	const int keep = (int)(CT_ORIGIN_MAX - 1 - (sizeof(tag) - 1) - 2 - 16);
+
+	if (len <= CT_ORIGIN_MAX - 1 - (sizeof(tag) - 1)) {
+		snprintf(out, CT_ORIGIN_MAX, "%s%s", tag, dir);
+		return;
+	}
+	/* Too long to keep whole. Merely cut, two long paths sharing their first bytes would be
+	 * one origin (each apply would remove the other's containers): a hash of the whole path
+	 * tells them apart, and "//", which no real path has, keeps it from equalling a short
+	 * origin. */
+	snprintf(out, CT_ORIGIN_MAX, "%s%.*s//%016" PRIx64, tag, keep, dir, ctnet_hash64(dir, len));
+}
+
 int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	char real[PATH_MAX];
@@ -795,7 +814,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	if (!realpath(dir, real))
 		return ctnet_err_sys(err, errno, "apply: directory \"%s\"", dir);
 	snprintf(p->dir, sizeof(p->dir), "%s", real);
-	snprintf(p->origin, sizeof(p->origin), "apply:%.*s", (int)(sizeof(p->origin) - 7), real);
+	ct_apply_origin(real, p->origin);
 	clock_gettime(CLOCK_REALTIME, &p->started);
 	p->view.deep = deep;
 	/* The records directory, once: the files' records, then the others. */

@@ -373,6 +373,9 @@ struct ct_apply_plan {
 	int host_rc;                /* after run: 0, or -1 with host_error */
 	char host_error[512];
 };
+/* The origin apply gives the containers of dir (a real path): "apply:DIR", or for a path
+ * longer than that holds, "apply:" + its first bytes + "//" + a hash of all of it. */
+void ct_apply_origin(const char *dir, char out[CT_ORIGIN_MAX]);
 /* deep: check unchanged containers inside their namespaces too (addresses, routes). */
 int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *plan, struct ctnet_err *err);
 /* Carries the plan out; per-container failures are undone by ct_up and recorded in the item;

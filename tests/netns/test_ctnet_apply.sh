@@ -294,4 +294,16 @@ check_exit "report: mf1's ten forwards removed" 0 $CTNET apply "$M"
 check_eq "report: all ten printed" "$(grep -c "ctnet: mf1: changed forward -tcp:70" "$T_TMP/err")" "10"
 rm "$M"/mf*.conf
 check_exit "report: mf1..mf9 removed" 0 $CTNET apply "$M"
+
+# --- two long directories alike in their first 249 bytes are two owners ---
+L=$T_SANDBOX/$(printf 'l%.0s' $(seq 200))/$(printf 'm%.0s' $(seq 60))
+mkdir -p "$L/one" "$L/two"
+printf 'PRIVATE_NETWORK=0\n' >"$L/one/lo.conf"
+check_exit "long dirs: apply of one brings lo up" 0 $CTNET apply "$L/one"
+check_exit "long dirs: apply of the other (empty) directory" 0 $CTNET apply "$L/two"
+check_match "long dirs: it removes nothing" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed"
+check_eq "long dirs: lo is still up" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"], c["state"]) for c in json.load(sys.stdin) if c["name"]=="lo"])')" "[('lo', 'up')]"
+rm "$L/one/lo.conf"
+check_exit "long dirs: apply of one removes lo" 0 $CTNET apply "$L/one"
+check_match "long dirs: ... 1 removed" "$(cat "$T_TMP/out")" "0 up, 0 updated, 1 removed"
 finish

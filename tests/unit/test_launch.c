@@ -283,6 +283,38 @@ static void test_shared_pid_reuse(const char *dir)
 	unsetenv("CTNET_RUN_DIR");
 }
 
+/* apply's origin: short directories as they always were (upgrades keep ownership), long
+ * ones unambiguous. */
+static void test_apply_origin(void)
+{
+	char a[400], b[400], oa[CT_ORIGIN_MAX], ob[CT_ORIGIN_MAX], want[300];
+
+	ct_apply_origin("/etc/nixos-containers", oa);
+	T_STREQ("apply origin of a short directory", oa, "apply:/etc/nixos-containers");
+	memset(a, 'x', 249);
+	a[0] = '/';
+	a[249] = '\0';
+	ct_apply_origin(a, oa);
+	snprintf(want, sizeof(want), "apply:%s", a);
+	T_STREQ("apply origin of a 249-byte directory: the path, as before", oa, want);
+	memset(a, 'x', 300);
+	a[0] = '/';
+	a[150] = '/';
+	a[300] = '\0';
+	memcpy(b, a, sizeof(a));
+	a[299] = 'a';
+	b[299] = 'b';
+	ct_apply_origin(a, oa);
+	ct_apply_origin(b, ob);
+	T_OK("apply origins of two long directories alike but at the end differ", strcmp(oa, ob) != 0);
+	T_OK("a long directory's origin: apply:, its first bytes, //, 16 hex digits, 255 bytes",
+	     strlen(oa) == CT_ORIGIN_MAX - 1 && !strncmp(oa, "apply:", 6) && !strncmp(oa + 6, a, 231) &&
+		     !strncmp(oa + 237, "//", 2) && strspn(oa + 239, "0123456789abcdef") == 16);
+	a[250] = '\0';
+	ct_apply_origin(a, oa);
+	T_OK("a 250-byte directory's origin is not its cut path", strlen(oa) == CT_ORIGIN_MAX - 1 && strstr(oa, "//"));
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -293,6 +325,7 @@ int main(void)
 	test_record_codec();
 	test_boot_id_threads();
 	test_shared_pid_reuse(dir);
+	test_apply_origin();
 	char path[600];
 	snprintf(path, sizeof(path), "%s/web.conf", dir);
 	unlink(path);
