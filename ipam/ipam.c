@@ -158,11 +158,23 @@ static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *
 	return 0;
 }
 
+/*
+ * The commit point of an allocation, after its claims (addr/): a lease survives a power
+ * loss whole or not at all. The claims are synced first, so that a lease on disk never
+ * names addresses another allocation would find unclaimed; then the file before its rename
+ * and the directory after (ctnet_write_atomic_flags).
+ */
 static int lease_write(const struct ctx *c, const struct ipam_lease *l, struct ctnet_err *err)
 {
 	char buf[LEASE_FILE_MAX];
-	int n = lease_format(l, buf, sizeof(buf), err);
-	return n < 0 ? n : ctnet_write_atomic(c->lease, l->name, buf, (size_t)n, err);
+	char shown[4200];
+	int n = lease_format(l, buf, sizeof(buf), err), r;
+	if (n < 0)
+		return n;
+	snprintf(shown, sizeof(shown), "%s/addr", c->shown);
+	if ((r = ctnet_dir_sync(c->addr, shown, err)) < 0)
+		return r;
+	return ctnet_write_atomic_flags(c->lease, l->name, buf, (size_t)n, CTNET_WRITE_DURABLE, err);
 }
 
 static bool lease_has(const struct ipam_lease *l, const struct ctnet_addr *a)
@@ -513,7 +525,8 @@ static int ula_get(const struct ctx *c, struct ctnet_addr *out, struct ctnet_err
 		char s[CTNET_ADDR_STRLEN + 2];
 		ctnet_addr_cidr_str(out, s);
 		strcat(s, "\n");
-		return ctnet_write_atomic(c->ipam, "ula6", s, strlen(s), err);
+		/* Once per host, and every IPv6 lease is made from it: durable too. */
+		return ctnet_write_atomic_flags(c->ipam, "ula6", s, strlen(s), CTNET_WRITE_DURABLE, err);
 	}
 	if (n < 0)
 		return ctnet_errf(err, (int)-n, "ULA prefix \"%s\": %s", shown, sub.msg);

@@ -9,9 +9,11 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -769,6 +771,24 @@ static void host_check(struct ct_apply_plan *p)
 #undef ADD
 }
 
+void ct_apply_origin(const char *dir, char out[CT_ORIGIN_MAX])
+{
+	static const char tag[] = "apply:";
+	size_t len = strlen(dir);
+	/* "apply:" + the path's first bytes + "//" + 16 hex digits */
+	const int keep = (int)(CT_ORIGIN_MAX - 1 - (sizeof(tag) - 1) - 2 - 16);
+
+	if (len <= CT_ORIGIN_MAX - 1 - (sizeof(tag) - 1)) {
+		snprintf(out, CT_ORIGIN_MAX, "%s%s", tag, dir);
+		return;
+	}
+	/* Too long to keep whole. Merely cut, two long paths sharing their first bytes would be
+	 * one origin (each apply would remove the other's containers): a hash of the whole path
+	 * tells them apart, and "//", which no real path has, keeps it from equalling a short
+	 * origin. */
+	snprintf(out, CT_ORIGIN_MAX, "%s%.*s//%016" PRIx64, tag, keep, dir, ctnet_hash64(dir, len));
+}
+
 int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ctnet_err *err)
 {
 	char real[PATH_MAX];
@@ -781,7 +801,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	if (!realpath(dir, real))
 		return ctnet_err_sys(err, errno, "apply: directory \"%s\"", dir);
 	snprintf(p->dir, sizeof(p->dir), "%s", real);
-	snprintf(p->origin, sizeof(p->origin), "apply:%.*s", (int)(sizeof(p->origin) - 7), real);
+	ct_apply_origin(real, p->origin);
 	clock_gettime(CLOCK_REALTIME, &p->started);
 	p->view.deep = deep;
 	/* The records directory, once: the files' records, then the others. */
@@ -831,40 +851,144 @@ out:
 	return rc;
 }
 
-/* One item's outcome, in memory shared with the worker processes. */
-#define RESULT_LINES 6
+/* The items a run touches (the others are done: checked, skipped), res[] by their slot. */
+struct todo {
+	size_t *v, n;
+};
+
+/*
+ * One item's outcome, in memory shared with the worker processes. Its report (all of it:
+ * up to CT_REPORT_MAX lines) is not kept here, where each item would carry room for the
+ * longest: the worker appends it to the run's reports file (a memfd every worker shares,
+ * O_APPEND, one write per item) and the run reads it back once, after both phases.
+ */
 struct result {
 	bool ran;
 	int rc;
+	bool left;       /* no longer apply's when its turn came: left alone (error says why) */
+	bool reported;   /* its report was written to the reports file */
+	bool lost;       /* its report could not be kept (no reports file, a failed write) */
 	char error[256];
-	size_t n;
-	bool truncated;
-	struct {
-		bool repair;
-		char what[200];
-	} v[RESULT_LINES];
 };
 
-static void keep_result(struct result *res, int rc, const struct ctnet_err *e,
-			const struct ct_report *rep)
+/* A report in the reports file: the header, then per line repair, length, text (no NUL). */
+#define REPORT_MAGIC 0x63747270u
+struct report_head {
+	uint32_t magic;
+	uint32_t t;      /* the item's slot in the run (res[t]) */
+	uint32_t len;    /* the whole report's bytes, header included */
+	uint16_t n;
+	uint8_t truncated;
+	uint8_t pad;
+};
+
+/* What every phase's workers share. */
+struct run {
+	struct ct_apply_plan *p;
+	const struct todo *td;
+	struct result *res; /* by slot, MAP_SHARED */
+	int reports;        /* the reports file, or -1 */
+	unsigned workers;
+	struct ct_record *out;
+	struct ct_report *rep;
+};
+
+static void keep_report(const struct run *run, size_t t, const struct ct_report *rep)
+{
+	char buf[sizeof(struct report_head) + CT_REPORT_MAX * (2 + sizeof(rep->v[0].what))];
+	struct report_head h = { .magic = REPORT_MAGIC, .t = (uint32_t)t, .n = (uint16_t)rep->n,
+				 .truncated = rep->truncated };
+	size_t o = sizeof(h);
+
+	if (!rep->n && !rep->truncated)
+		return;
+	for (size_t i = 0; i < rep->n; i++) {
+		size_t len = strnlen(rep->v[i].what, sizeof(rep->v[i].what) - 1);
+		buf[o++] = (char)rep->v[i].repair;
+		buf[o++] = (char)(unsigned char)len;
+		memcpy(buf + o, rep->v[i].what, len);
+		o += len;
+	}
+	h.len = (uint32_t)o;
+	memcpy(buf, &h, sizeof(h));
+	if (run->reports >= 0 && write(run->reports, buf, o) == (ssize_t)o)
+		run->res[t].reported = true;
+	else
+		run->res[t].lost = true;
+}
+
+/* The reports file read back: each slot's report (its offset in *text, or SIZE_MAX). The
+ * walk stops at the first report that is not whole (a worker killed mid-write, a short
+ * write): those after it count as lost (report_of). */
+static size_t *reports_load(const struct run *run, char **text, size_t *len)
+{
+	size_t *at = malloc((run->td->n ? run->td->n : 1) * sizeof(*at));
+	struct stat st;
+	size_t o = 0;
+
+	*text = NULL;
+	*len = 0;
+	if (!at)
+		return NULL;
+	for (size_t t = 0; t < run->td->n; t++)
+		at[t] = SIZE_MAX;
+	if (run->reports < 0 || fstat(run->reports, &st) < 0 || st.st_size <= 0 ||
+	    !(*text = malloc((size_t)st.st_size)) ||
+	    pread(run->reports, *text, (size_t)st.st_size, 0) != st.st_size)
+		return at;
+	*len = (size_t)st.st_size;
+	while (o + sizeof(struct report_head) <= *len) {
+		struct report_head h;
+		size_t start = o, end;
+		unsigned i = 0;
+		memcpy(&h, *text + o, sizeof(h));
+		if (h.magic != REPORT_MAGIC || h.len < sizeof(h) || h.len > *len - o || h.t >= run->td->n ||
+		    h.n > CT_REPORT_MAX)
+			break;
+		end = o + h.len;
+		for (o += sizeof(h); i < h.n && o + 2 <= end; i++)
+			o += 2 + (unsigned char)(*text)[o + 1];
+		if (i < h.n || o != end)
+			break;
+		at[h.t] = start;
+	}
+	return at;
+}
+
+/* Slot t's report into rep (as the worker's converge made it). */
+static void report_of(const struct run *run, const char *text, const size_t *at, size_t t,
+		      struct ct_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	/* lost, or not read back (no memory, an earlier report not whole) */
+	rep->truncated = run->res[t].lost || (run->res[t].reported && (!at || at[t] == SIZE_MAX));
+	if (!at || at[t] == SIZE_MAX)
+		return;
+	struct report_head h;
+	size_t o = at[t] + sizeof(h);
+	memcpy(&h, text + at[t], sizeof(h));
+	for (unsigned i = 0; i < h.n; i++) {
+		char what[sizeof(rep->v[0].what)];
+		size_t len = (unsigned char)text[o + 1];
+		size_t kept = len < sizeof(what) ? len : sizeof(what) - 1;
+		memcpy(what, text + o + 2, kept);
+		what[kept] = '\0';
+		ct_report_add(rep, text[o] != 0, "%s", what);
+		o += 2 + len;
+	}
+	rep->truncated |= h.truncated;
+}
+
+static void keep_result(struct result *res, int rc, bool left, const struct ctnet_err *e)
 {
 	res->ran = true;
 	res->rc = rc < 0 ? -1 : 0;
-	if (rc < 0) {
+	res->left = left;
+	if (rc < 0 || left) {
 		size_t n = strnlen(e->msg, sizeof(res->error) - 1);
 		memcpy(res->error, e->msg, n);
 		res->error[n] = '\0';
 	}
-	for (size_t i = 0; rep && i < rep->n; i++) {
-		if (res->n == RESULT_LINES) {
-			res->truncated = true;
-			break;
-		}
-		res->v[res->n].repair = rep->v[i].repair;
-		snprintf(res->v[res->n].what, sizeof(res->v[0].what), "%s", rep->v[i].what);
-		res->n++;
-	}
-	res->truncated |= rep && rep->truncated;
 }
 
 /* Phase 0 takes down what goes (removals, and recreations' first half); phase 1 brings up,
@@ -876,28 +1000,31 @@ static bool in_phase(const struct ct_apply_item *it, int phase)
 	return it->op != CT_APPLY_REMOVE && it->op != CT_APPLY_SKIP && !it->checked;
 }
 
-/* The items a run touches (the others are done: checked, skipped), res[] by their slot. */
-struct todo {
-	size_t *v, n;
-};
-
-static void work(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
-		 struct result *res, unsigned k, unsigned workers, struct ct_record *out,
-		 struct ct_report *rep)
+static void work(struct ctnet_kern *kern, const struct run *run, int phase, const struct ct_view *view,
+		 unsigned k)
 {
+	struct ct_apply_plan *p = run->p;
+	struct result *res = run->res;
+	struct ct_report *rep = run->rep;
 	struct ctnet_err e;
-	for (size_t t = k; t < td->n; t += workers) {
-		struct ct_apply_item *it = &p->v[td->v[t]];
+	for (size_t t = k; t < run->td->n; t += run->workers) {
+		struct ct_apply_item *it = &p->v[run->td->v[t]];
+		bool left = false;
 		int rc;
-		if (!in_phase(it, phase) || res[t].rc < 0)
+		if (!in_phase(it, phase) || res[t].rc < 0 || res[t].left)
 			continue;
 		memset(rep, 0, sizeof(*rep));
-		if (phase == 0) /* recreated with the same lease when its addresses are allocated */
-			rc = ct_down(kern, it->name, it->op == CT_APPLY_RECREATE && !it->spec->local.family,
-				     NULL, &e);
+		/* The plan looked without the lock: under it, a container re-made meanwhile by
+		 * hand (or by anyone else) is no longer apply's to take down. Recreated with the
+		 * same lease when its addresses are allocated. */
+		if (phase == 0)
+			rc = ct_down_owned(kern, it->name, p->origin,
+					   it->op == CT_APPLY_RECREATE && !it->spec->local.family, &left, &e);
 		else
-			rc = ct_up_view(kern, it->spec, view, out, rep, &e);
-		keep_result(&res[t], rc, &e, phase ? rep : NULL);
+			rc = ct_up_view(kern, it->spec, view, run->out, rep, &e);
+		keep_result(&res[t], rc, left, &e);
+		if (phase)
+			keep_report(run, t, rep);
 	}
 }
 
@@ -907,38 +1034,37 @@ static void work(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct 
  * commit) overlaps with the other's. Each item is still one ct_up / ct_down under that
  * container's lock, as if several `ctnet up` ran at once.
  */
-static void run_phase(struct ctnet_kern *kern, struct ct_apply_plan *p, const struct todo *td, int phase, const struct ct_view *view,
-		      struct result *res, unsigned workers, struct ct_record *out,
-		      struct ct_report *rep)
+static void run_phase(struct ctnet_kern *kern, const struct run *run, int phase, const struct ct_view *view)
 {
+	struct result *res = run->res;
 	pid_t pids[8];
 	unsigned forked = 0;
 
-	for (unsigned k = 1; k < workers; k++) {
+	for (unsigned k = 1; k < run->workers; k++) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			/* A kernel connection of its own: the parent's handles are the parent's. */
 			struct ctnet_kern own;
 			ctnet_kern_init(&own);
 			own.bulk = true;
-			work(&own, p, td, phase, view, res, k, workers, out, rep);
+			work(&own, run, phase, view, k);
 			nat_release(&own, true);
 			_exit(0);
 		}
 		if (pid < 0) { /* do the rest here */
-			for (unsigned j = k; j < workers; j++)
-				work(kern, p, td, phase, view, res, j, workers, out, rep);
+			for (unsigned j = k; j < run->workers; j++)
+				work(kern, run, phase, view, j);
 			break;
 		}
 		pids[forked++] = pid;
 	}
-	work(kern, p, td, phase, view, res, 0, workers, out, rep);
+	work(kern, run, phase, view, 0);
 	for (unsigned i = 0; i < forked; i++)
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
 	/* A worker that died left its items without a result. */
-	for (size_t t = 0; t < td->n; t++)
-		if (in_phase(&p->v[td->v[t]], phase) && !res[t].ran && res[t].rc == 0) {
+	for (size_t t = 0; t < run->td->n; t++)
+		if (in_phase(&run->p->v[run->td->v[t]], phase) && !res[t].ran && res[t].rc == 0) {
 			res[t].ran = true;
 			res[t].rc = -1;
 			snprintf(res[t].error, sizeof(res[t].error), "apply: its worker process died");
@@ -955,7 +1081,8 @@ int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 	struct result *res = MAP_FAILED;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned workers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
-	size_t size = 0;
+	size_t size = 0, text_len, *at;
+	char *text = NULL;
 	int failed = 0;
 
 	kern->bulk = true; /* hundreds of downs in a row: no fork per link deletion */
@@ -972,6 +1099,13 @@ int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 		free(rep);
 		free(td.v);
 		return -ENOMEM;
+	}
+	struct run run = { .p = p, .td = &td, .res = res, .workers = workers, .out = out, .rep = rep,
+			   .reports = td.n ? memfd_create("ctnet-apply-reports", MFD_CLOEXEC) : -1 };
+	/* Every worker's write lands at the end, whole (without it: reports marked lost). */
+	if (run.reports >= 0 && fcntl(run.reports, F_SETFL, O_APPEND) < 0) {
+		close(run.reports);
+		run.reports = -1;
 	}
 	/* The host first: ctnet's table rebuilt from the desired state (and the forwarding
 	 * sysctls with it) once, not by each container's converge. */
@@ -991,27 +1125,33 @@ int ct_apply_run(struct ctnet_kern *kern, struct ct_apply_plan *p,
 			done(NULL, rep, data);
 	}
 	/* Removals first: they free the addresses and ports the others may take. */
-	run_phase(kern, p, &td, 0, NULL, res, workers, out, rep);
+	run_phase(kern, &run, 0, NULL);
 	for (size_t t = 0; t < td.n; t++)
-		if (res[t].ran)
-			res[t].ran = res[t].rc < 0; /* phase 1 runs what phase 0 did not fail */
+		if (res[t].ran) /* phase 1 runs what phase 0 did not fail or leave alone */
+			res[t].ran = res[t].rc < 0 || res[t].left;
 	/* The plan's read of the kernel's NAT table serves every converge's check. */
-	run_phase(kern, p, &td, 1, &p->view, res, workers, out, rep);
+	run_phase(kern, &run, 1, &p->view);
+	at = done ? reports_load(&run, &text, &text_len) : NULL;
 	for (size_t i = 0, t = 0; i < p->n; i++) {
 		struct ct_apply_item *it = &p->v[i];
 		const struct result *r = t < td.n && td.v[t] == i ? &res[t++] : NULL;
 		it->rc = r ? r->rc : 0;
-		if (it->rc < 0 && !it->error)
+		it->left_alone = r && r->left;
+		if ((it->rc < 0 || it->left_alone) && !it->error)
 			it->error = strdup(r->error);
 		failed += it->rc < 0;
 		if (!done)
 			continue;
-		memset(rep, 0, sizeof(*rep));
-		for (size_t j = 0; r && j < r->n; j++)
-			ct_report_add(rep, r->v[j].repair, "%s", r->v[j].what);
-		rep->truncated = r && r->truncated;
+		if (r)
+			report_of(&run, text, at, t - 1, rep);
+		else
+			memset(rep, 0, sizeof(*rep));
 		done(it, rep, data);
 	}
+	free(text);
+	free(at);
+	if (run.reports >= 0)
+		close(run.reports);
 	munmap(res, size);
 	free(td.v);
 	free(out);

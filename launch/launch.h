@@ -132,6 +132,8 @@ struct ct_record {
 	unsigned version;
 	char netns[CT_PATH_MAX]; /* the namespace path used (/run/netns/X, /proc/PID/ns/net) */
 	pid_t pid;            /* 0 unless given by --pid (or the child of `run`) */
+	unsigned long long pid_start; /* shared mode: pid's start time when recorded (0: not
+				       * recorded, an older record: liveness is kill(pid, 0)) */
 	unsigned long long ns_dev, ns_ino; /* identity of the namespace, for liveness */
 	bool created_netns;   /* ctnet made /run/netns/NAME and removes it on down */
 	char host_ifname[IFNAMSIZ]; /* the host side's name in use */
@@ -178,6 +180,9 @@ int record_busy(const char *name);
 json_t *record_json(const struct ct_record *rec);
 /* nixos-container style KEY=VALUE lines (shell-sourceable). */
 void record_print_env(FILE *f, const struct ct_record *rec);
+/* A process's start time (/proc/PID/stat field 22, clock ticks after boot): tells a PID
+ * reused by another process from the one recorded. 0 or -errno (-ENOENT: no such process). */
+int ct_pid_start(pid_t pid, unsigned long long *start);
 /* 1 alive, 0 stale (namespace or pid gone, host rebooted); sets *why for stale ones. */
 int record_alive(const struct ct_record *rec, const char **why);
 /* This boot's id (/proc/sys/kernel/random/boot_id), "" when unreadable. */
@@ -291,6 +296,11 @@ void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct 
 int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,
 	       struct ct_report *rep, struct ctnet_err *err);
 int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
+/* ct_down of a container managed by origin (apply's "apply:DIR"): under the lock, a
+ * record whose origin is no longer origin (re-made by hand, or by someone else, since the
+ * caller looked) is left as it is: 0 with *left set and err saying whose it is now. */
+int ct_down_owned(struct ctnet_kern *kern, const char *name, const char *origin, bool keep_lease, bool *left,
+		  struct ctnet_err *err);
 /* ct_down for a caller that holds record_lock(name) (gc decides under the lock). */
 int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *was_up, struct ctnet_err *err);
 /* Whether interface ifname exists in this namespace (SIOCGIFINDEX: no netlink GETLINK,
@@ -378,7 +388,9 @@ struct ct_apply_item {
 	unsigned diff;        /* CT_F_* between the file and the record */
 	char *what;           /* the difference, for the plan (NULL: none) */
 	int rc;               /* after run: 0, or -1 with error */
-	char *error;          /* NULL, or why it failed */
+	bool left_alone;      /* after run: no longer apply's when its turn came (error says
+			       * whose): not touched, not failed */
+	char *error;          /* NULL, or why it failed (or was left alone) */
 	/* What the clash checks compare, kept when spec is dropped. */
 	struct ctnet_addr host, local;
 	bool p2p, nat, v6;            /* NAT'd (private, not no_nat); has or asks for IPv6 */
@@ -408,6 +420,9 @@ struct ct_apply_plan {
 	int host_rc;                /* after run: 0, or -1 with host_error */
 	char host_error[512];
 };
+/* The origin apply gives the containers of dir (a real path): "apply:DIR", or for a path
+ * longer than that holds, "apply:" + its first bytes + "//" + a hash of all of it. */
+void ct_apply_origin(const char *dir, char out[CT_ORIGIN_MAX]);
 /* deep: check unchanged containers inside their namespaces too (addresses, routes). */
 int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *plan, struct ctnet_err *err);
 /* Carries the plan out; per-container failures are undone by ct_up and recorded in the item;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,20 +56,25 @@ int record_busy(const char *name)
 	return dfd < 0 ? 0 : ctnet_entry_busy(dfd, name);
 }
 
+static char boot_id[40];
+static pthread_once_t boot_id_once = PTHREAD_ONCE_INIT;
+
+static void boot_id_read(void)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, boot_id, sizeof(boot_id) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	boot_id[n > 0 ? n : 0] = '\0';
+	boot_id[strcspn(boot_id, "\n")] = '\0';
+}
+
+/* Filled once per process, also when reader threads (apply, status, doctor) ask first at
+ * the same time: a half-filled id would read as "host rebooted". */
 const char *ct_boot_id(void)
 {
-	static char id[40];
-	static bool done;
-	if (!done) {
-		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, id, sizeof(id) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		id[n > 0 ? n : 0] = '\0';
-		id[strcspn(id, "\n")] = '\0';
-		done = true;
-	}
-	return id;
+	pthread_once(&boot_id_once, boot_id_read);
+	return boot_id;
 }
 
 static const char *const netns_kinds[] = { "none", "path", "pid", "create", "fd" };
@@ -155,6 +161,8 @@ int record_format(const struct ct_record *r, char *buf, size_t len, struct ctnet
 		ctnet_kv_put(&o, "NETNS", r->netns);
 	if (r->pid)
 		ctnet_kv_putf(&o, "PID", "%ld", (long)r->pid);
+	if (r->pid && r->pid_start)
+		ctnet_kv_putf(&o, "PID_START", "%llu", r->pid_start);
 	if (r->ns_ino)
 		ctnet_kv_putf(&o, "NETNS_ID", "%llu:%llu", r->ns_dev, r->ns_ino);
 	if (r->created_netns)
@@ -286,6 +294,12 @@ static int parse_cb(const char *key, const char *val, void *data, struct ctnet_e
 	} else if (!strcmp(key, "PID")) {
 		rc = ctnet_uint_parse(val, 1, INT_MAX, "PID", &v, err);
 		r->pid = (pid_t)v;
+	} else if (!strcmp(key, "PID_START")) {
+		char *end;
+		errno = 0;
+		r->pid_start = strtoull(val, &end, 10);
+		if (errno || end == val || *end || val[0] < '0' || val[0] > '9')
+			return ctnet_errf(err, EINVAL, "bad PID_START");
 	} else if (!strcmp(key, "NETNS_ID")) {
 		if (sscanf(val, "%llu:%llu", &r->ns_dev, &r->ns_ino) != 2)
 			return ctnet_errf(err, EINVAL, "bad NETNS_ID");
@@ -517,7 +531,8 @@ json_t *record_json(const struct ct_record *r)
 	return o;
 }
 
-/* nixos-container's space-separated lists. */
+/* nixos-container's space-separated lists (of checked interface names: A-Z a-z 0-9 _ . -,
+ * nothing a shell reads differently inside "..."). */
 static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size_t n)
 {
 	if (!n)
@@ -528,18 +543,41 @@ static void print_list(FILE *f, const char *key, const char (*v)[IFNAMSIZ], size
 	fputs("\"\n", f);
 }
 
+/* KEY=VALUE as a shell reads it back: ctnet_kv_put's quoting (bare, or in '...'), and for a
+ * value it refuses to store (a ' among other specials, control bytes: a path may hold them)
+ * the shell's own '...'\'' escaping, so that nothing is printed a shell would misread. */
+static void print_env_value(FILE *f, const char *key, const char *value)
+{
+	char line[NIXOSCONF_VALUE_MAX + 64];
+	struct ctnet_err ignored;
+	struct ctnet_kv_out o = { .p = line, .cap = sizeof(line), .what = key, .err = &ignored };
+
+	if (ctnet_kv_put(&o, key, value) == 0) {
+		fputs(line, f);
+		return;
+	}
+	fprintf(f, "%s='", key);
+	for (const char *p = value; *p; p++)
+		if (*p == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*p, f);
+	fputs("'\n", f);
+}
+
 void record_print_env(FILE *f, const struct ct_record *r)
 {
 	char buf[CTNET_ADDR_STRLEN];
-	fprintf(f, "NAME=%s\nMODE=%s\n", r->spec.name, r->spec.shared ? "shared" : "private");
+	print_env_value(f, "NAME", r->spec.name);
+	print_env_value(f, "MODE", r->spec.shared ? "shared" : "private");
 	if (r->netns[0])
-		fprintf(f, "NETNS=%s\n", r->netns);
+		print_env_value(f, "NETNS", r->netns);
 	if (r->host_ifname[0])
-		fprintf(f, "HOST_IFNAME=%s\n", r->host_ifname);
+		print_env_value(f, "HOST_IFNAME", r->host_ifname);
 	if (r->ifname[0])
-		fprintf(f, "IFNAME=%s\n", r->ifname);
+		print_env_value(f, "IFNAME", r->ifname);
 	if (r->spec.bridge[0])
-		fprintf(f, "HOST_BRIDGE=%s\n", r->spec.bridge);
+		print_env_value(f, "HOST_BRIDGE", r->spec.bridge);
 	if (r->host.family)
 		fprintf(f, "HOST_ADDRESS=%s\n", ctnet_addr_cidr_str(&r->host, buf));
 	if (r->local.family)
@@ -560,6 +598,35 @@ void record_print_env(FILE *f, const struct ct_record *r)
 	}
 }
 
+int ct_pid_start(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT; /* ESRCH: it exited meanwhile */
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses; the fields after the
+	 * last ')' are 3 and on, so starttime (22) is the 20th of them. */
+	if (!(p = strrchr(buf, ')')))
+		return -EINVAL;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	if (sscanf(p + 1, "%llu", start) != 1)
+		return -EINVAL;
+	return 0;
+}
+
 int record_alive(const struct ct_record *r, const char **why)
 {
 	struct stat st;
@@ -570,11 +637,26 @@ int record_alive(const struct ct_record *r, const char **why)
 		return 0;
 	}
 	if (r->spec.shared) {
-		if (r->pid && kill(r->pid, 0) < 0 && errno == ESRCH) {
+		unsigned long long start;
+		if (!r->pid)
+			return 1;
+		if (!r->pid_start) { /* an older record: the PID alone */
+			if (kill(r->pid, 0) < 0 && errno == ESRCH) {
+				*why = "process gone";
+				return 0;
+			}
+			return 1;
+		}
+		int rc = ct_pid_start(r->pid, &start);
+		if (rc == -ENOENT || rc == -ESRCH) {
 			*why = "process gone";
 			return 0;
 		}
-		return 1;
+		if (rc == 0 && start != r->pid_start) {
+			*why = "process gone (its PID is another process's now)";
+			return 0;
+		}
+		return 1; /* unreadable otherwise: not judged gone */
 	}
 	if (r->pid) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)r->pid);

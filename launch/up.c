@@ -257,6 +257,9 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 	snprintf(r->boot_id, sizeof(r->boot_id), "%s", ct_boot_id());
 	if (spec->shared) {
 		r->pid = spec->pid;
+		/* With its start time: a PID reused later is not this process (record_alive). */
+		if (r->pid && ct_pid_start(r->pid, &r->pid_start) < 0)
+			r->pid_start = 0;
 		rc = record_write(r, err);
 		if (rc == 0)
 			*out = *r;
@@ -830,6 +833,40 @@ int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, b
 	if (rc == 0)
 		rc = record_remove(name, err);
 out:
+	free(r);
+	return rc;
+}
+
+int ct_down_owned(struct ctnet_kern *kern, const char *name, const char *origin, bool keep_lease, bool *left,
+		  struct ctnet_err *err)
+{
+	_cleanup_close_ int lock = -1;
+	struct ct_record *r = NULL;
+	char shown[CTNET_SHOW_MAX];
+	int rc;
+
+	*left = false;
+	if ((rc = ctnet_name_check(name, err)) < 0)
+		return rc;
+	if ((lock = record_lock(name, err)) < 0)
+		return lock;
+	if (!(r = malloc(sizeof(*r))))
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	/* The caller's plan read the record without the lock: this is the one that counts. */
+	rc = record_read(name, r, err);
+	if (rc == 0 && strcmp(r->spec.origin, origin)) {
+		char mine[CTNET_SHOW_MAX];
+		*left = true;
+		if (r->spec.origin[0])
+			ctnet_errf(err, EEXIST, "container \"%s\" is now \"%s\"'s, no longer \"%s\"'s", name,
+				   ctnet_show(r->spec.origin, shown), ctnet_show(origin, mine));
+		else
+			ctnet_errf(err, EEXIST, "container \"%s\" is now one made by hand, no longer \"%s\"'s",
+				   name, ctnet_show(origin, mine));
+		rc = 0;
+	} else if (rc == 0 || rc == -ENOENT) {
+		rc = ct_down_locked(kern, name, keep_lease, NULL, err);
+	}
 	free(r);
 	return rc;
 }

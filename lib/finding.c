@@ -43,6 +43,45 @@ int ctnet_findings_append(struct ctnet_findings *to, const struct ctnet_findings
 	return 0;
 }
 
+struct sort_key {
+	enum ctnet_severity sev;
+	size_t i; /* where it was added: the tie-break */
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct sort_key *x = a, *y = b;
+	if (x->sev != y->sev)
+		return x->sev > y->sev ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int ctnet_findings_sort(struct ctnet_findings *f)
+{
+	struct sort_key *k;
+	struct ctnet_finding *v;
+
+	if (f->n < 2)
+		return 0;
+	k = malloc(f->n * sizeof(*k));
+	v = malloc(f->n * sizeof(*v));
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		k[i] = (struct sort_key){ f->v[i].sev, i };
+	qsort(k, f->n, sizeof(*k), key_cmp);
+	for (size_t i = 0; i < f->n; i++)
+		v[i] = f->v[k[i].i];
+	free(k);
+	free(f->v);
+	f->v = v;
+	f->cap = f->n;
+	return 0;
+}
+
 size_t ctnet_findings_blocking(const struct ctnet_findings *f)
 {
 	size_t n = 0;

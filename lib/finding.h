@@ -39,6 +39,10 @@ int ctnet_finding_add(struct ctnet_findings *f, enum ctnet_severity sev, const c
 		      const char *evidence_fmt, ...) CTNET_PRINTF(7, 8);
 /* Appends a copy of every finding of from (to->oom on failure). Returns 0 or -ENOMEM. */
 int ctnet_findings_append(struct ctnet_findings *to, const struct ctnet_findings *from);
+/* Most severe first; findings of one severity keep the order they were added in (the
+ * order doctor documents; qsort alone promises no stability). 0, or -ENOMEM with the
+ * order unchanged. */
+int ctnet_findings_sort(struct ctnet_findings *f);
 /* How many findings block. */
 size_t ctnet_findings_blocking(const struct ctnet_findings *f);
 const char *ctnet_severity_name(enum ctnet_severity s);

@@ -154,8 +154,21 @@ int ctnet_dir_open(const char *base, const char *sub, int create, struct ctnet_e
 	return fd;
 }
 
+int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err)
+{
+	if (fsync(dirfd) < 0)
+		return ctnet_err_sys(err, errno, "sync directory \"%s\"", shown);
+	return 0;
+}
+
 int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		       struct ctnet_err *err)
+{
+	return ctnet_write_atomic_flags(dirfd, name, data, len, 0, err);
+}
+
+int ctnet_write_atomic_flags(int dirfd, const char *name, const void *data, size_t len,
+			     unsigned flags, struct ctnet_err *err)
 {
 	char tmp[256];
 	const char *p = data;
@@ -178,6 +191,11 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
 		p += w;
 		len -= (size_t)w;
 	}
+	/* The data before the name: renamed first, a crash could leave the name empty. */
+	if ((flags & CTNET_WRITE_DURABLE) && fsync(fd) < 0) {
+		r = ctnet_err_sys(err, errno, "sync \"%s\"", name);
+		goto fail;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		r = ctnet_err_sys(err, errno, "write \"%s\"", name);
@@ -188,6 +206,9 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
 		r = ctnet_err_sys(err, errno, "rename \"%s\"", name);
 		goto fail;
 	}
+	/* The rename itself: without it the old file (or none) may come back. */
+	if ((flags & CTNET_WRITE_DURABLE) && fsync(dirfd) < 0)
+		return ctnet_err_sys(err, errno, "sync the directory of \"%s\"", name);
 	return 0;
 fail:
 	if (fd >= 0)

@@ -33,6 +33,14 @@ int ctnet_subdir_open(int dirfd, const char *name, int create, const char *shown
  */
 int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		       struct ctnet_err *err);
+/* The same with flags. CTNET_WRITE_DURABLE: the file is fsync'ed before the rename and the
+ * directory after it, so that a power loss leaves the old content or the new, never an
+ * empty file or a lost name (leases; records and caches need not pay for it). */
+#define CTNET_WRITE_DURABLE 1u
+int ctnet_write_atomic_flags(int dirfd, const char *name, const void *data, size_t len,
+			     unsigned flags, struct ctnet_err *err);
+/* fsync of a directory (shown in errors): the names made or removed in it reach the disk. */
+int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err);
 /*
  * Reads a regular file (O_NOFOLLOW) of at most max-1 bytes into buf, NUL-terminated.
  * Returns the length or -errno (-ENOENT when absent, -EFBIG when too large).

@@ -28,8 +28,8 @@ static json_t *item_json(const struct ct_apply_item *it, const struct ct_report 
 	if (it->what)
 		ctnet_json_set_str(o, "what", it->what);
 	if (done) {
-		ctnet_json_set_str(o, "result", it->rc < 0 ? "failed" : "ok");
-		if (it->rc < 0)
+		ctnet_json_set_str(o, "result", it->rc < 0 ? "failed" : it->left_alone ? "left alone" : "ok");
+		if (it->rc < 0 || it->left_alone)
 			ctnet_json_set_str(o, "error", it->error ? it->error : "");
 		json_t *a = json_array();
 		for (size_t i = 0; rep && i < rep->n; i++) {
@@ -47,6 +47,8 @@ static void count(struct apply_out *o, const struct ct_apply_item *it)
 {
 	if (it->rc < 0)
 		o->failed++;
+	else if (it->left_alone)
+		o->skipped++;
 	else if (it->op == CT_APPLY_ADD)
 		o->up++;
 	else if (it->op == CT_APPLY_UPDATE || it->op == CT_APPLY_RECREATE)
@@ -61,9 +63,11 @@ static void count(struct apply_out *o, const struct ct_apply_item *it)
 
 static void print_plan_item(const struct ct_apply_item *it)
 {
-	if (it->op == CT_APPLY_VERIFY && !it->what)
+	if (it->left_alone)
+		printf("  %s (left alone: %s)\n", it->name, it->error ? it->error : "no longer apply's");
+	else if (it->op == CT_APPLY_VERIFY && !it->what)
 		return; /* counted in the "=" line */
-	if (it->op == CT_APPLY_SKIP)
+	else if (it->op == CT_APPLY_SKIP)
 		printf("  %s (AUTO_START=0: not started)\n", it->name);
 	else if (it->what)
 		printf("%s %s: %s\n", op_sign[it->op], it->name, it->what);

@@ -355,12 +355,6 @@ void doctor_warn(struct ctnet_kern *kern, const char *host_ifname)
 	ctnet_findings_free(&f);
 }
 
-static int sev_cmp(const void *a, const void *b)
-{
-	const struct ctnet_finding *x = a, *y = b;
-	return (int)y->sev - (int)x->sev;
-}
-
 /* The one printer of findings. */
 static void print_findings(const struct ctnet_findings *f, size_t n_checked, bool json)
 {
@@ -449,8 +443,11 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 		ctnet_findings_free(&f);
 		return ctnet_cli_fail(&err);
 	}
-	if (f.n)
-		qsort(f.v, f.n, sizeof(*f.v), sev_cmp);
+	if (ctnet_findings_sort(&f) < 0) {
+		ctnet_findings_free(&f);
+		ctnet_errf(&err, ENOMEM, "doctor: out of memory");
+		return ctnet_cli_fail(&err);
+	}
 	print_findings(&f, n, json);
 	int rc = ctnet_findings_blocking(&f) ? CTNET_EXIT_FAIL : CTNET_EXIT_OK;
 	ctnet_findings_free(&f);

@@ -20,6 +20,28 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+static void reap(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* A signal during set-up: CMD never starts (closing go makes the child exit), what was set
+ * up is undone, and the exit status says which signal it was. */
+static int interrupted(struct ctnet_kern *kern, const char *name, bool up, int go_w, pid_t pid)
+{
+	struct ctnet_err err;
+	int sig = got_signal, status;
+
+	close(go_w);
+	reap(pid, &status);
+	if (up && ct_down(kern, name, false, NULL, &err) < 0)
+		ctnet_cli_fail(&err);
+	fprintf(stderr, "%s: run: set-up interrupted (%s): the command was not started%s\n", ctnet_prog,
+		strsignal(sig), up ? ", its network was taken down" : "");
+	return 128 + sig;
+}
+
 /* The child: enter the namespace, say so, wait for the network, exec CMD. */
 static void child(int nsfd, int ready_w, int go_r, char **cmd)
 {
@@ -78,7 +100,8 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 		ctnet_err_sys(&err, errno, "run: pipe");
 		return ctnet_cli_fail(&err);
 	}
-	/* Signals during set-up are remembered and acted on once CMD runs. */
+	/* A signal during set-up aborts it (interrupted()); once CMD runs, it is CMD's. No
+	 * SA_RESTART: the waits below return on it. */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -100,18 +123,29 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	close(ready[1]);
 	close(go[0]);
+	/* A child killed by the same Ctrl-C closes go's other end: an error, not our death. */
+	signal(SIGPIPE, SIG_IGN);
 	char c;
-	if (read(ready[0], &c, 1) != 1) {
-		waitpid(pid, &status, 0);
+	ssize_t n;
+	while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR && !got_signal)
+		;
+	close(ready[0]);
+	if (got_signal)
+		return interrupted(kern, o.spec.name, false, go[1], pid);
+	if (n != 1) {
+		close(go[1]); /* the child waits for it: it exits once go is closed */
+		reap(pid, &status);
 		ctnet_errf(&err, ECHILD, "run: child failed to enter the namespace");
 		return ctnet_cli_fail(&err);
 	}
 	o.spec.owner_pid = pid;
 	rc = ct_up(kern, &o.spec, &rec, NULL, &err);
 	close(o.spec.netns_fd);
+	if (got_signal)
+		return interrupted(kern, o.spec.name, rc == 0, go[1], pid);
 	if (rc < 0) {
 		close(go[1]); /* child exits without running CMD */
-		waitpid(pid, &status, 0);
+		reap(pid, &status);
 		return ctnet_cli_fail(&err);
 	}
 	if (write(go[1], "g", 1) != 1) {

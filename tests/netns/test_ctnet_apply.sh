@@ -246,4 +246,64 @@ check_eq "only the hand-made container is left" "$($CTNET status --json | python
 check_eq "hand's forward still answers setup" "$(ip -j link show ve-hand | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifname"])')" "ve-hand"
 check_eq "leases: only hand's" "$($IPAM list --json | python3 -c 'import json,sys; print([l["name"] for l in json.load(sys.stdin)])')" "['hand']"
 check_eq "no /run/netns of apply's left" "$(ls /run/netns | grep -vc -e upstream -e hand)" "0"
+
+# --- a container re-made by hand between the plan and the run is not apply's to remove ---
+# The plan reads records without a lock; the run takes the lock. While apply waits for it,
+# the lock file is removed (as gc's sweep does, under the lock) and the container is taken
+# down and brought up by hand on a new one; then apply gets the old one and goes on.
+R=$T_SANDBOX/race
+mkdir -p "$R"
+printf 'PRIVATE_NETWORK=0\n' >"$R/rh.conf"
+check_exit "race: apply brings rh up" 0 $CTNET apply "$R"
+rm "$R/rh.conf"
+exec 8<>"$CTNET_RUN_DIR/containers/.rh.lock"
+flock 8
+$CTNET apply "$R" >"$T_TMP/race.out" 2>"$T_TMP/race.err" 8<&- &
+APID=$!
+for _ in $(seq 100); do grep -q -- "-> FLOCK.* $APID " /proc/locks && break; sleep 0.05; done
+check_match "race: apply planned the removal and waits for rh's lock" "$(grep -- "-> FLOCK" /proc/locks)" " $APID "
+rm "$CTNET_RUN_DIR/containers/.rh.lock"
+$CTNET down rh >/dev/null 8<&- && $CTNET up rh --shared >/dev/null 8<&- || fail "race: rh re-made by hand"
+exec 8<&-
+wait $APID
+check_eq "race: apply exits 0" "$?" "0"
+check_eq "race: the hand-made rh is still there, made by hand" \
+	"$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"], c["state"], c.get("origin", "")) for c in json.load(sys.stdin) if c["name"]=="rh"])')" \
+	"[('rh', 'up', '')]"
+check_match "race: apply says it left rh alone and why" "$(cat "$T_TMP/race.out")" "rh \(left alone: container \"rh\" is now one made by hand, no longer \"apply:$R\"'s\)"
+check_match "race: not counted as removed" "$(cat "$T_TMP/race.out")" "0 removed, 0 unchanged, 0 failed"
+check "race: down rh" $CTNET down rh
+
+# --- every line of a container's report is kept (a converge reports up to 48) ---
+# Nine containers: apply's run forks workers, which hand their reports back.
+M=$T_SANDBOX/many
+mkdir -p "$M"
+for i in $(seq 9); do printf 'PRIVATE_NETWORK=1\n' >"$M/mf$i.conf"; done
+check_exit "report: apply brings mf1..mf9 up" 0 $CTNET apply "$M"
+printf 'PRIVATE_NETWORK=1\nHOST_PORT="%s"\n' "$(seq -s, -f 'tcp:%g:80' 7001 7010)" >"$M/mf1.conf"
+for i in $(seq 2 9); do printf 'PRIVATE_NETWORK=1\nHOST_PORT="tcp:71%d1:80,tcp:71%d2:80"\n' $i $i >"$M/mf$i.conf"; done
+check_exit "report: forwards added to all nine" 0 $CTNET apply "$M" --json
+check_eq "report: mf1's ten changes all in --json" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c["what"] for i in d["plan"] if i["name"]=="mf1" for c in i["changes"] if c["kind"]=="changed"])' "$T_TMP/out")" \
+	"$(python3 -c 'print(["forward +tcp:%d:80" % p for p in range(7001, 7011)])')"
+check_eq "report: the others' two each, from every worker" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sorted(c["what"] for i in d["plan"] if i["name"]!="mf1" for c in i["changes"] if c["kind"]=="changed"))' "$T_TMP/out")" \
+	"$(python3 -c 'print(sorted("forward +tcp:71%d%d:80" % (i, j) for i in range(2, 10) for j in (1, 2)))')"
+printf 'PRIVATE_NETWORK=1\n' >"$M/mf1.conf"
+check_exit "report: mf1's ten forwards removed" 0 $CTNET apply "$M"
+check_eq "report: all ten printed" "$(grep -c "ctnet: mf1: changed forward -tcp:70" "$T_TMP/err")" "10"
+rm "$M"/mf*.conf
+check_exit "report: mf1..mf9 removed" 0 $CTNET apply "$M"
+
+# --- two long directories alike in their first 249 bytes are two owners ---
+L=$T_SANDBOX/$(printf 'l%.0s' $(seq 200))/$(printf 'm%.0s' $(seq 60))
+mkdir -p "$L/one" "$L/two"
+printf 'PRIVATE_NETWORK=0\n' >"$L/one/lo.conf"
+check_exit "long dirs: apply of one brings lo up" 0 $CTNET apply "$L/one"
+check_exit "long dirs: apply of the other (empty) directory" 0 $CTNET apply "$L/two"
+check_match "long dirs: it removes nothing" "$(cat "$T_TMP/out")" "0 up, 0 updated, 0 removed"
+check_eq "long dirs: lo is still up" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"], c["state"]) for c in json.load(sys.stdin) if c["name"]=="lo"])')" "[('lo', 'up')]"
+rm "$L/one/lo.conf"
+check_exit "long dirs: apply of one removes lo" 0 $CTNET apply "$L/one"
+check_match "long dirs: ... 1 removed" "$(cat "$T_TMP/out")" "0 up, 0 updated, 1 removed"
 finish

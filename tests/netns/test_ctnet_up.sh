@@ -105,6 +105,22 @@ check "ping c2 (via --pid)" ping -c1 -W2 "$($CTNET status c2 --json | python3 -c
 check "down c2" $CTNET down c2
 kill $SLEEPER $SLEEPER2 2>/dev/null
 
+# --- up's output is for a shell to source: values it would read differently are quoted ---
+mkns q1
+qpath="$T_TMP/ns dir/q#1 \$(touch sourced-ran)"
+mkdir -p "$T_TMP/ns dir" && touch "$qpath" && mount --bind /run/netns/q1 "$qpath"
+out=$($CTNET up q1 --netns "$qpath")
+printf '%s\n' "$out" >"$T_TMP/q1.env"
+check_eq "up output sourced by sh: NETNS is the path with its space, # and \$(...)" \
+	"$(cd "$T_TMP" && sh -c '. ./q1.env; printf %s "$NETNS"' 2>/dev/null)" "$qpath"
+check_eq "up output sourced by sh: runs nothing" "$(ls "$T_TMP/sourced-ran" 2>/dev/null)" ""
+check_eq "up output sourced by sh: every key read back" \
+	"$(cd "$T_TMP" && sh -c '. ./q1.env; printf "%s|%s|%s" "$NAME" "$HOST_IFNAME" "$LOCAL_ADDRESS"' 2>/dev/null)" \
+	"q1|ve-q1|$($CTNET status q1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')"
+check "down q1" $CTNET down q1
+umount "$qpath"
+ip netns del q1
+
 # --- down after the namespace vanished ---
 ip netns del c1
 check_eq "status reports c1 stale" "$($CTNET status --json | python3 -c 'import json,sys; print([c["state"] for c in json.load(sys.stdin) if c["name"]=="c1"])')" "['stale']"

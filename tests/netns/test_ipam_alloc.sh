@@ -145,4 +145,40 @@ check_eq "and keeps its v4 pair" "$(addr_of c2 HOST_ADDRESS)" "10.233.2.1"
 "$IPAM" release v1
 check_eq "release drops the v6 claims" "$(ls "$S/addr" | grep -c ':' )" "4"
 
+# A lease survives a power loss whole: its claims' directory is synced, then the lease file
+# before its rename and the lease directory after it (the calls in the order made).
+durable_calls() { # strace -y output -> the calls that make lease $2 durable, one word each
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+name = sys.argv[2]
+words = []
+for line in open(sys.argv[1]):
+    m = re.match(r'(?:\d+ +)?(\w+)\((.*)\) += 0', line)
+    if not m:
+        continue
+    call, args = m.groups()
+    if call == "symlinkat" and args.startswith('"%s"' % name):
+        words.append("claim")
+    elif call in ("fsync", "fdatasync"):
+        path = re.match(r'\d+<(.*)>', args).group(1)
+        if path.endswith("/ipam/addr"):
+            words.append("sync-claims")
+        elif re.search(r'/lease/\.%s\.\d+\.tmp$' % re.escape(name), path):
+            words.append("sync-file")
+        elif path.endswith("/ipam/lease"):
+            words.append("sync-dir")
+    elif call.startswith("rename") and args.endswith('"%s"' % name):
+        words.append("rename")
+print(" ".join(words))
+PY
+}
+strace -f -y -e trace=symlinkat,fsync,fdatasync,rename,renameat,renameat2 -o "$T_TMP/strace.alloc" \
+	"$IPAM" alloc durable1 >/dev/null
+check_eq "alloc: claims synced, lease synced before its rename, its directory after" \
+	"$(durable_calls "$T_TMP/strace.alloc" durable1)" "claim claim sync-claims sync-file rename sync-dir"
+strace -f -y -e trace=symlinkat,fsync,fdatasync,rename,renameat,renameat2 -o "$T_TMP/strace.reserve" \
+	"$IPAM" reserve durable2 --host-address 10.233.250.1 --local-address 10.233.250.2 >/dev/null
+check_eq "reserve: the same" \
+	"$(durable_calls "$T_TMP/strace.reserve" durable2)" "claim claim sync-claims sync-file rename sync-dir"
+
 finish

@@ -2,8 +2,10 @@
  * fields that differ, and the record codec round-trips (no privileges, no kernel). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cni/cni.h"
@@ -143,6 +145,19 @@ static void test_record_codec(void)
 	snprintf(r.spec.runtime_id, sizeof(r.spec.runtime_id), "a b'c");
 	n = record_format(&r, buf, sizeof(buf), &err);
 	T_OK("a value no quoting makes safe is refused, not dropped", n == -EINVAL && strstr(err.msg, "RUNTIME_ID"));
+	/* up's output, for a shell to source: quoted as the record is, and a value the record
+	 * could not hold (a ' among other specials) in the shell's own '...'\'' form. */
+	char *env = NULL;
+	size_t env_len = 0;
+	FILE *f = open_memstream(&env, &env_len);
+	record_print_env(f, &r);
+	snprintf(r.netns, sizeof(r.netns), "/run/netns/it's $x");
+	record_print_env(f, &r);
+	fclose(f);
+	T_OK("up's output quotes a value with a space", env && strstr(env, "NETNS='/run/netns/my web'\n"));
+	T_OK("up's output escapes a ' among specials as a shell reads it",
+	     env && strstr(env, "NETNS='/run/netns/it'\\''s $x'\n"));
+	free(env);
 	const char *v1 = "NAME=web\nMODE=private\nNETNS=/proc/12/ns/net\nPID=12\nHOST_IFNAME=ve-web\n"
 			 "HOST_ADDRESS=10.233.1.1\nLOCAL_ADDRESS=10.233.1.2\nFORWARD=tcp:8080:80\n";
 	T_OK("a version 1 record reads", record_parse(v1, strlen(v1), "web", &back, &err) == 0);
@@ -156,6 +171,150 @@ static void test_record_codec(void)
 		     !strncmp(err.msg, "record \"web\" line 2: ", 21) && !strstr(err.msg, "nixos"));
 }
 
+/* ct_boot_id's first use, by several threads at once (apply's and status' readers): each
+ * must see the whole id, never a half-filled cache (a false "host rebooted"). */
+#define BOOT_THREADS 4
+static char boot_want[40];
+static pthread_barrier_t boot_start;
+
+static void *boot_reader(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&boot_start);
+	return (void *)(strcmp(ct_boot_id(), boot_want) != 0 ? (void *)1 : NULL);
+}
+
+static void test_boot_id_threads(void)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, boot_want, sizeof(boot_want) - 1) : -1;
+	int bad = 0, rounds = 0;
+
+	if (fd >= 0)
+		close(fd);
+	boot_want[n > 0 ? n : 0] = '\0';
+	boot_want[strcspn(boot_want, "\n")] = '\0';
+	/* Each round a fresh process (the cache is filled once per process). */
+	for (; rounds < 1000 && !bad; rounds++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pthread_t t[BOOT_THREADS];
+			void *r;
+			int wrong = 0;
+			pthread_barrier_init(&boot_start, NULL, BOOT_THREADS);
+			for (int i = 0; i < BOOT_THREADS; i++)
+				pthread_create(&t[i], NULL, boot_reader, NULL);
+			for (int i = 0; i < BOOT_THREADS; i++)
+				if (pthread_join(t[i], &r) == 0 && r)
+					wrong++;
+			_exit(wrong ? 1 : 0);
+		}
+		int st = 0;
+		bad = pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st);
+	}
+	printf("# boot id: %d rounds of %d threads\n", rounds, BOOT_THREADS);
+	T_OK("boot id: threads filling the cache at once all see the whole id", n > 0 && !bad);
+}
+
+/* /proc/PID/stat's field 22, parsed here on its own. */
+static unsigned long long start_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long v = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'), *tok, *save = NULL;
+	int field = 2;
+	for (tok = p ? strtok_r(p + 1, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+		if (++field == 22) {
+			v = strtoull(tok, NULL, 10);
+			break;
+		}
+	return v;
+}
+
+/* A shared container's process: its PID and its start time, so that a PID reused by
+ * another process is not taken for it. */
+static void test_shared_pid_reuse(const char *dir)
+{
+	static struct ct_record r;
+	static struct ct_spec s;
+	struct ctnet_kern kern;
+	struct ctnet_err err;
+	const char *why = NULL;
+	unsigned long long start = start_of(getpid()), got = 0;
+	char text[256], run[600];
+	int n;
+
+	T_OK("ct_pid_start reads /proc/PID/stat field 22",
+	     start && ct_pid_start(getpid(), &got) == 0 && got == start);
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\nPID_START=%llu\n",
+		     (long)getpid(), start + 1);
+	T_OK("a record with PID_START parses", record_parse(text, (size_t)n, "sh", &r, &err) == 0);
+	T_OK("shared: the PID now another process's (other start time) is stale",
+	     record_alive(&r, &why) == 0 && why && strstr(why, "process gone"));
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\nPID_START=%llu\n",
+		     (long)getpid(), start);
+	T_OK("shared: the same process (same start time) is alive",
+	     record_parse(text, (size_t)n, "sh", &r, &err) == 0 && record_alive(&r, &why) == 1);
+	n = snprintf(text, sizeof(text), "VERSION=2\nNAME=sh\nMODE=shared\nPID=%ld\n", (long)getpid());
+	T_OK("shared: an older record without PID_START is judged by the PID alone",
+	     record_parse(text, (size_t)n, "sh", &r, &err) == 0 && record_alive(&r, &why) == 1);
+
+	/* ct_up of a shared container (a record, nothing in the kernel) records the start. */
+	snprintf(run, sizeof(run), "%s/run", dir);
+	setenv("CTNET_RUN_DIR", run, 1);
+	ctnet_kern_init(&kern);
+	ct_spec_init(&s, "sh");
+	s.shared = true;
+	s.pid = getpid();
+	T_OK("up of a shared container with a process", ct_up(&kern, &s, &r, NULL, &err) == 0);
+	T_OK("its record holds the process's start time",
+	     record_read("sh", &r, &err) == 0 && r.pid == getpid() && r.pid_start == start);
+	ctnet_kern_close(&kern);
+	snprintf(run, sizeof(run), "rm -rf %s/run", dir);
+	T_OK("cleanup", system(run) == 0);
+	unsetenv("CTNET_RUN_DIR");
+}
+
+/* apply's origin: short directories as they always were (upgrades keep ownership), long
+ * ones unambiguous. */
+static void test_apply_origin(void)
+{
+	char a[400], b[400], oa[CT_ORIGIN_MAX], ob[CT_ORIGIN_MAX], want[300];
+
+	ct_apply_origin("/etc/nixos-containers", oa);
+	T_STREQ("apply origin of a short directory", oa, "apply:/etc/nixos-containers");
+	memset(a, 'x', 249);
+	a[0] = '/';
+	a[249] = '\0';
+	ct_apply_origin(a, oa);
+	snprintf(want, sizeof(want), "apply:%s", a);
+	T_STREQ("apply origin of a 249-byte directory: the path, as before", oa, want);
+	memset(a, 'x', 300);
+	a[0] = '/';
+	a[150] = '/';
+	a[300] = '\0';
+	memcpy(b, a, sizeof(a));
+	a[299] = 'a';
+	b[299] = 'b';
+	ct_apply_origin(a, oa);
+	ct_apply_origin(b, ob);
+	T_OK("apply origins of two long directories alike but at the end differ", strcmp(oa, ob) != 0);
+	T_OK("a long directory's origin: apply:, its first bytes, //, 16 hex digits, 255 bytes",
+	     strlen(oa) == CT_ORIGIN_MAX - 1 && !strncmp(oa, "apply:", 6) && !strncmp(oa + 6, a, 231) &&
+		     !strncmp(oa + 237, "//", 2) && strspn(oa + 239, "0123456789abcdef") == 16);
+	a[250] = '\0';
+	ct_apply_origin(a, oa);
+	T_OK("a 250-byte directory's origin is not its cut path", strlen(oa) == CT_ORIGIN_MAX - 1 && strstr(oa, "//"));
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -164,6 +323,9 @@ int main(void)
 	test_front_ends(dir);
 	test_diff();
 	test_record_codec();
+	test_boot_id_threads();
+	test_shared_pid_reuse(dir);
+	test_apply_origin();
 	char path[600];
 	snprintf(path, sizeof(path), "%s/web.conf", dir);
 	unlink(path);

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "finding.h"
 #include "name.h"
 #include "state.h"
 #include "t.h"
@@ -133,6 +134,7 @@ static void test_state(void)
 	snprintf(base, sizeof(base), "%s/state", tmpl);
 	int fd = ctnet_dir_open(base, "ipam", 1, &err);
 	T_OK("dir_open creates", fd >= 0);
+	T_OK("write_atomic durable", ctnet_write_atomic_flags(fd, "f", "hello\n", 6, CTNET_WRITE_DURABLE, &err) == 0);
 	T_OK("write_atomic", ctnet_write_atomic(fd, "f", "hello\n", 6, &err) == 0);
 	T_OK("read back", ctnet_read_file(fd, "f", buf, sizeof(buf), &err) == 6 && !strcmp(buf, "hello\n"));
 	T_OK("too large", ctnet_read_file(fd, "f", buf, 4, &err) == -EFBIG);
@@ -215,6 +217,32 @@ static void test_tmp_sweep_dirs(void)
 	T_OK("sweep: cleanup", system(cmd) == 0);
 }
 
+/* doctor's order: most severe first, and within a severity the order findings were added
+ * in (qsort is not stable: glibc's sorts in place, unstably, when it cannot allocate). */
+static void test_findings_order(void)
+{
+	struct ctnet_findings f = { 0 };
+	char want[4096] = "", got[4096] = "";
+	size_t o = 0;
+	/* Many of each severity, interleaved: what an unstable sort would shuffle. */
+	for (int i = 0; i < 300; i++) {
+		enum ctnet_severity sev = (enum ctnet_severity)((i * 7) % 3);
+		char code[16];
+		snprintf(code, sizeof(code), "c%d", i);
+		ctnet_finding_add(&f, sev, code, NULL, NULL, NULL, "%d", i);
+	}
+	for (int sev = CTNET_SEV_BLOCKS; sev >= CTNET_SEV_NOTE; sev--)
+		for (int i = 0; i < 300; i++)
+			if ((i * 7) % 3 == sev && o < sizeof(want) - 8)
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "%d,", i);
+	T_OK("findings sort", ctnet_findings_sort(&f) == 0 && f.n == 300);
+	o = 0;
+	for (size_t i = 0; i < f.n && o < sizeof(got) - 8; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s,", f.v[i].evidence);
+	T_STREQ("findings: most severe first, each severity in the order found", got, want);
+	ctnet_findings_free(&f);
+}
+
 int main(void)
 {
 	test_names();
@@ -223,5 +251,6 @@ int main(void)
 	test_ports();
 	test_state();
 	test_tmp_sweep_dirs();
+	test_findings_order();
 	return t_done();
 }
