@@ -115,7 +115,7 @@ int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec 
 
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv)
 {
-	static char buf[OCI_STATE_MAX + 1];
+	_cleanup_free_ char *buf = NULL; /* the state as read from stdin: the hook's, no static */
 	static struct ct_spec spec;
 	static struct ct_record rec;
 	struct ctnet_err err;
@@ -134,6 +134,10 @@ int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv)
 	if (argc != 2 || (strcmp(argv[1], "up") && strcmp(argv[1], "down")))
 		return ctnet_cli_usage("oci-hook: expected up or down");
 	up = !strcmp(argv[1], "up");
+	if (!(buf = malloc(OCI_STATE_MAX + 1))) {
+		ctnet_errf(&err, ENOMEM, "OCI state: out of memory");
+		return ctnet_cli_fail(&err);
+	}
 	while (len < OCI_STATE_MAX) {
 		size_t n = fread(buf + len, 1, OCI_STATE_MAX - len, stdin);
 		if (n == 0)
