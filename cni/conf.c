@@ -338,12 +338,11 @@ static int conf_dir(json_t *root, const char *key, const char *var, struct cni_e
 	return 0;
 }
 
-static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *c,
-		       struct cni_err *ce)
+/* The network's name and type, ctnet's directories; no delegated IPAM. */
+static int conf_identity(json_t *root, struct cni_conf *c, struct cni_err *ce)
 {
 	char shown[CTNET_SHOW_MAX];
 	const char *s;
-	json_t *v;
 	int rc;
 
 	s = conf_str(root, "name", true, ce, &rc);
@@ -363,6 +362,15 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 	if (json_object_get(root, "ipam"))
 		return cni_errf(ce, CNI_ERR_FIELD,
 				"network config: \"ipam\" is not supported (ctnet-cni allocates from \"subnet\")");
+	return 0;
+}
+
+/* The subnet (ipam's default pool when none) and the bridge. */
+static int conf_subnet(json_t *root, struct cni_conf *c, struct cni_err *ce)
+{
+	const char *s;
+	json_t *v;
+	int rc;
 
 	s = conf_str(root, "subnet", false, ce, &rc);
 	if (rc < 0)
@@ -381,7 +389,37 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 		return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
 	c->subnet = pool.net;
 	ctnet_addr_cidr_str(&c->subnet, c->subnet_str);
+	return 0;
+}
 
+/* GC: the attachments still valid ("cni.dev/valid-attachments"). */
+static int conf_valid_attachments(json_t *root, struct cni_conf *c, struct cni_err *ce)
+{
+	size_t i;
+	json_t *a, *v;
+
+	v = json_object_get(root, "cni.dev/valid-attachments");
+	if (!json_is_array(v))
+		return cni_errf(ce, CNI_ERR_CONFIG,
+				"network config: GC needs \"cni.dev/valid-attachments\" (an array)");
+	json_array_foreach(v, i, a) {
+		if (!json_is_string(json_object_get(a, "containerID")) ||
+		    !json_is_string(json_object_get(a, "ifname")))
+			return cni_errf(ce, CNI_ERR_CONFIG,
+					"cni.dev/valid-attachments[%zu]: needs \"containerID\" and \"ifname\" strings", i);
+	}
+	c->valid = v;
+	return 0;
+}
+
+static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *c,
+		       struct cni_err *ce)
+{
+	json_t *v;
+	int rc;
+
+	if ((rc = conf_identity(root, c, ce)) < 0 || (rc = conf_subnet(root, c, ce)) < 0)
+		return rc;
 	if ((rc = conf_bool(root, "ipMasq", true, &c->ip_masq, ce)) < 0 ||
 	    (rc = conf_bool(root, "ipv6", false, &c->ipv6, ce)) < 0)
 		return rc;
@@ -412,21 +450,8 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 	if (c->n_ports && !c->ip_masq)
 		return cni_errf(ce, CNI_ERR_CONFIG,
 				"network config: portMappings need \"ipMasq\": true (ctnet NATs both ways)");
-	if (command == CNI_GC) {
-		size_t i;
-		json_t *a;
-		v = json_object_get(root, "cni.dev/valid-attachments");
-		if (!json_is_array(v))
-			return cni_errf(ce, CNI_ERR_CONFIG,
-					"network config: GC needs \"cni.dev/valid-attachments\" (an array)");
-		json_array_foreach(v, i, a) {
-			if (!json_is_string(json_object_get(a, "containerID")) ||
-			    !json_is_string(json_object_get(a, "ifname")))
-				return cni_errf(ce, CNI_ERR_CONFIG,
-						"cni.dev/valid-attachments[%zu]: needs \"containerID\" and \"ifname\" strings", i);
-		}
-		c->valid = v;
-	}
+	if (command == CNI_GC)
+		return conf_valid_attachments(root, c, ce);
 	return 0;
 }
 

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals of apply.c, not part of the contract: the clash check between the files of a
- * plan and with running containers apply does not own (exposed for the unit tests). */
+/* Internals of apply (apply.c, applyread.c, applyrun.c), not part of the contract: the
+ * plan's reads of the kernel, its reading of the files, and the clash check between the
+ * files of a plan and with running containers apply does not own (exposed for the unit
+ * tests). */
 #ifndef CTNET_LAUNCH_APPLY_INT_H
 #define CTNET_LAUNCH_APPLY_INT_H
+
+#include <pthread.h>
 
 #include "launch.h"
 
@@ -28,5 +32,29 @@ int apply_claims_build(const struct ct_apply_plan *p, struct claims *c, struct c
 int apply_claims_check(const struct ct_apply_plan *p, const struct claims *c, const struct ct_record *r,
 		       struct ctnet_err *err);
 void apply_claims_free(struct claims *c);
+
+/* The plan's view is read in two threads while the directory and the files are: the host
+ * (addresses, routes, sysctls) before any file is checked, the NAT table (the longest
+ * read) for the checks that look up elements, which wait for it only when it is late. */
+struct view_reads {
+	pthread_t nat_tid, host_tid;
+	bool nat_threaded, host_threaded;
+	bool nat_ready; /* atomic: view.nat and nat_whole are set */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* The NAT thread then lists the records without a file (apply's to remove, or someone
+	 * else's to check for clashes) once the files' names are known (dir_done). */
+	bool dir_done, dir_ok;
+	int records;    /* record_dir(), or -1 */
+	char **others;  /* records without a file */
+	size_t n_others, cap_others;
+	int list_rc;
+	struct ctnet_err list_err;
+	struct ct_apply_plan *p;
+};
+
+/* Every file of the plan (p->v[0..n_files)) read and checked (applyread.c): the first
+ * failing file in name order is the error. */
+int apply_read_files(struct ct_apply_plan *p, struct view_reads *vr, struct ctnet_err *err);
 
 #endif

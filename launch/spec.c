@@ -107,38 +107,32 @@ static bool addr_set(const struct ctnet_addr *a)
 	return a->family != 0;
 }
 
-int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err)
+/* A shared-namespace container: nothing to plumb, so no option that plumbs. */
+static int check_shared(const struct ct_spec *s, struct ctnet_err *err)
+{
+	const char *n = s->name;
+
+	if (s->n_forwards)
+		return ctnet_errf(err, EINVAL,
+				  "container \"%s\": port forwards need a private network "
+				  "(a shared-namespace container has nothing to forward to)",
+				  n);
+	if (s->netns_kind != CT_NETNS_NONE || addr_set(&s->host) || addr_set(&s->local) ||
+	    s->bridge[0] || s->ipv6 || addr_set(&s->host6) || addr_set(&s->local6) ||
+	    s->n_interfaces || s->n_macvlans || s->has_pool || s->n_extra_veths ||
+	    netd_impair_active(&s->impair))
+		return ctnet_errf(err, EINVAL,
+				  "container \"%s\": --shared takes no namespace, address, bridge or interface options",
+				  n);
+	return 0;
+}
+
+/* The addresses given (both ends or neither, the family, distinct) and a bridge's needs. */
+static int check_addresses(const struct ct_spec *s, struct ctnet_err *err)
 {
 	const char *n = s->name;
 	int rc;
 
-	if ((rc = ctnet_name_check(n, err)) < 0)
-		return rc;
-	if (s->no_nat && s->n_forwards)
-		return ctnet_errf(err, EINVAL, "container \"%s\": port forwards need NAT", n);
-	if (s->shared) {
-		if (s->n_forwards)
-			return ctnet_errf(err, EINVAL,
-					  "container \"%s\": port forwards need a private network "
-					  "(a shared-namespace container has nothing to forward to)",
-					  n);
-		if (s->netns_kind != CT_NETNS_NONE || addr_set(&s->host) || addr_set(&s->local) ||
-		    s->bridge[0] || s->ipv6 || addr_set(&s->host6) || addr_set(&s->local6) ||
-		    s->n_interfaces || s->n_macvlans || s->has_pool || s->n_extra_veths ||
-		    netd_impair_active(&s->impair))
-			return ctnet_errf(err, EINVAL,
-					  "container \"%s\": --shared takes no namespace, address, bridge or interface options",
-					  n);
-		return 0;
-	}
-	if (s->netns_kind == CT_NETNS_NONE)
-		return ctnet_errf(err, EINVAL,
-				  "container \"%s\": needs exactly one of --netns PATH, --pid PID, --create-netns",
-				  n);
-	if (s->netns_kind == CT_NETNS_PATH && s->netns_path[0] != '/')
-		return ctnet_errf(err, EINVAL, "container \"%s\": netns path must be absolute", n);
-	if (s->netns_kind == CT_NETNS_FD && s->netns_fd < 0)
-		return ctnet_errf(err, EINVAL, "container \"%s\": no namespace fd", n);
 	if (addr_set(&s->host) != addr_set(&s->local) && !s->bridge[0])
 		return ctnet_errf(err, EINVAL,
 				  "container \"%s\": give both --host-address and --local-address, or neither",
@@ -176,6 +170,30 @@ int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err)
 					  "local address \"%s\": bridge mode needs a prefix (e.g. %s/24)",
 					  ctnet_addr_str(&s->local, a), a);
 	}
+	return 0;
+}
+
+int ct_spec_check(const struct ct_spec *s, struct ctnet_err *err)
+{
+	const char *n = s->name;
+	int rc;
+
+	if ((rc = ctnet_name_check(n, err)) < 0)
+		return rc;
+	if (s->no_nat && s->n_forwards)
+		return ctnet_errf(err, EINVAL, "container \"%s\": port forwards need NAT", n);
+	if (s->shared)
+		return check_shared(s, err);
+	if (s->netns_kind == CT_NETNS_NONE)
+		return ctnet_errf(err, EINVAL,
+				  "container \"%s\": needs exactly one of --netns PATH, --pid PID, --create-netns",
+				  n);
+	if (s->netns_kind == CT_NETNS_PATH && s->netns_path[0] != '/')
+		return ctnet_errf(err, EINVAL, "container \"%s\": netns path must be absolute", n);
+	if (s->netns_kind == CT_NETNS_FD && s->netns_fd < 0)
+		return ctnet_errf(err, EINVAL, "container \"%s\": no namespace fd", n);
+	if ((rc = check_addresses(s, err)) < 0)
+		return rc;
 	if (s->ifname[0] && (rc = ctnet_ifname_check(s->ifname, err)) < 0)
 		return rc;
 	if (s->host_ifname[0] && (rc = ctnet_ifname_check(s->host_ifname, err)) < 0)
@@ -217,19 +235,17 @@ int ct_spec_from_conf(struct ct_spec *s, const char *path, bool *auto_start, str
 	return ct_spec_from_conf_stat(s, path, auto_start, NULL, err);
 }
 
-int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start, struct stat *st_out,
-			   struct ctnet_err *err)
+/* The file read and parsed into c: root-owned and not writable by others, as for
+ * everything ctnet trusts (the file as opened: read as data, used only after these
+ * checks). *st_out (may be NULL): its stat. */
+static int conf_read(const char *path, const char *shown, struct stat *st_out, struct nixosconf *c,
+		     struct ctnet_err *err)
 {
-	char shown[CTNET_SHOW_MAX];
-	struct nixosconf c;
+	_cleanup_free_ char *text = NULL;
 	struct stat st;
+	size_t len;
 	int rc;
 
-	ctnet_show(path, shown);
-	/* Root-owned and not writable by others, as for everything ctnet trusts (the file as
-	 * opened: read as data, used only after these checks). */
-	_cleanup_free_ char *text = NULL;
-	size_t len;
 	if ((rc = nixosconf_slurp_stat(AT_FDCWD, path, &text, &len, &st, err)) < 0)
 		return rc;
 	if (st.st_uid != 0 && st.st_uid != geteuid())
@@ -239,7 +255,55 @@ int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start
 		return ctnet_errf(err, EPERM, "config \"%s\": writable by group or others", shown);
 	if (st_out)
 		*st_out = st;
-	if ((rc = nixosconf_parse(text, len, shown, &c, err)) < 0)
+	return nixosconf_parse(text, len, shown, c, err);
+}
+
+/* The file's lists (interfaces, macvlans, extra veths, forwards) and impairment, where s
+ * has none yet. */
+static int conf_lists(struct ct_spec *s, const struct nixosconf *c, const char *shown, struct ctnet_err *err)
+{
+	int rc;
+
+	if (!s->n_interfaces && (rc = conf_list(s, false, c->interfaces, err)) < 0)
+		return rc;
+	if (!s->n_macvlans && (rc = conf_list(s, true, c->macvlans, err)) < 0)
+		return rc;
+	static const char *const impair_keys[4] = { "delay", "jitter", "loss", "rate" };
+	const char *impair_vals[4] = { c->impair_delay, c->impair_jitter, c->impair_loss, c->impair_rate };
+	if (!s->impair.set)
+		for (int i = 0; i < 4; i++)
+			if (impair_vals[i][0] && (rc = ct_spec_set_impair(s, impair_keys[i], impair_vals[i], err)) < 0)
+				return rc;
+	if (!s->n_extra_veths && c->extra_veths[0]) {
+		char buf[NIXOSCONF_VALUE_MAX + 1];
+		snprintf(buf, sizeof(buf), "%s", c->extra_veths);
+		for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
+			if ((rc = ct_spec_add_extra_veth(s, p, err)) < 0)
+				return rc;
+	}
+	if (!s->n_forwards && c->host_port[0]) {
+		char buf[NIXOSCONF_VALUE_MAX + 1];
+		snprintf(buf, sizeof(buf), "%s", c->host_port);
+		for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+			if ((rc = ct_spec_add_forward(s, p, err)) < 0) {
+				size_t l = strlen(err->msg);
+				snprintf(err->msg + l, sizeof(err->msg) - l, " (HOST_PORT of %s)", shown);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start, struct stat *st_out,
+			   struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	struct nixosconf c;
+	int rc;
+
+	ctnet_show(path, shown);
+	if ((rc = conf_read(path, shown, st_out, &c, err)) < 0)
 		return rc;
 	if (auto_start) /* nixos-container's default: start it */
 		*auto_start = !c.has_auto_start || c.auto_start;
@@ -272,35 +336,7 @@ int ct_spec_from_conf_stat(struct ct_spec *s, const char *path, bool *auto_start
 			return ctnet_errf(err, EINVAL, "invalid MAC address \"%.32s\"", c.local_mac_address);
 		memcpy(s->mac, c.local_mac_address, strlen(c.local_mac_address) + 1);
 	}
-	if (!s->n_interfaces && (rc = conf_list(s, false, c.interfaces, err)) < 0)
-		return rc;
-	if (!s->n_macvlans && (rc = conf_list(s, true, c.macvlans, err)) < 0)
-		return rc;
-	static const char *const impair_keys[4] = { "delay", "jitter", "loss", "rate" };
-	const char *impair_vals[4] = { c.impair_delay, c.impair_jitter, c.impair_loss, c.impair_rate };
-	if (!s->impair.set)
-		for (int i = 0; i < 4; i++)
-			if (impair_vals[i][0] && (rc = ct_spec_set_impair(s, impair_keys[i], impair_vals[i], err)) < 0)
-				return rc;
-	if (!s->n_extra_veths && c.extra_veths[0]) {
-		char buf[NIXOSCONF_VALUE_MAX + 1];
-		snprintf(buf, sizeof(buf), "%s", c.extra_veths);
-		for (char *save = NULL, *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
-			if ((rc = ct_spec_add_extra_veth(s, p, err)) < 0)
-				return rc;
-	}
-	if (!s->n_forwards && c.host_port[0]) {
-		char buf[NIXOSCONF_VALUE_MAX + 1];
-		snprintf(buf, sizeof(buf), "%s", c.host_port);
-		for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-			if ((rc = ct_spec_add_forward(s, p, err)) < 0) {
-				size_t l = strlen(err->msg);
-				snprintf(err->msg + l, sizeof(err->msg) - l, " (HOST_PORT of %s)", shown);
-				return rc;
-			}
-		}
-	}
-	return 0;
+	return conf_lists(s, &c, shown, err);
 }
 
 /* --- the diff --- */

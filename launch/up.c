@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* up / converge / down: allocate, plumb, NAT, record — repair, change in place — reverse. */
+/* up and down: allocate, plumb, NAT, record; and the reverse (converge.c: a running one). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include "../netd/netd.h"
 #include "launch.h"
 #include "state.h"
+#include "up_int.h"
 
 void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...)
 {
@@ -73,8 +74,7 @@ static int open_netns(const struct ct_spec *s, struct ct_record *r, struct ctnet
 	return fd;
 }
 
-/* The namespace a record names, to look at or change the running container. */
-static int open_record_netns(const struct ct_record *r, struct ctnet_err *err)
+int open_record_netns(const struct ct_record *r, struct ctnet_err *err)
 {
 	return netd_netns_open(r->pid ? NULL : r->netns, r->pid, err);
 }
@@ -162,8 +162,7 @@ static void undo(struct ctnet_kern *kern, const struct ct_record *r, int nsfd, u
 		record_remove(r->spec.name, &ignored);
 }
 
-/* netd's view of a recorded container (spec fields from want, allocation from r). */
-static struct netd_spec link_spec(const struct ct_spec *want, const struct ct_record *r, int nsfd)
+struct netd_spec link_spec(const struct ct_spec *want, const struct ct_record *r, int nsfd)
 {
 	return (struct netd_spec){
 		.name = want->name,
@@ -199,7 +198,7 @@ void ct_nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat
  * A host port held by another container: say who that is as the user knows it (the
  * runtime's id, its origin) and, when it is not running, how to free the port.
  */
-static void explain_port_clash(struct ctnet_kern *kern, const struct ct_spec *spec, struct ctnet_err *err)
+void explain_port_clash(struct ctnet_kern *kern, const struct ct_spec *spec, struct ctnet_err *err)
 {
 	char owner[CTNET_NAME_MAX + 2], fw[64], who[CT_ORIGIN_MAX + CT_RUNTIME_ID_MAX + 16] = "";
 	struct ct_record *o = malloc(sizeof(*o));
@@ -241,11 +240,107 @@ static int addr_clash(struct ctnet_kern *kern, const struct ct_record *r, struct
 	return rc < 0 ? rc : 0;
 }
 
+/* A private container's record before its first change: the given addresses and names. */
+static void fresh_record(const struct ct_spec *spec, struct ct_record *r)
+{
+	r->host = spec->host;
+	r->local = spec->local;
+	r->host6 = spec->host6;
+	r->local6 = spec->local6;
+	r->has_v6 = spec->host6.family != 0;
+	snprintf(r->ifname, sizeof(r->ifname), "%s", spec->ifname[0] ? spec->ifname : NETD_DEFAULT_IFNAME);
+	if (spec->host_ifname[0])
+		snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", spec->host_ifname);
+	else
+		netd_host_ifname(spec->name, spec->bridge[0] != 0, r->host_ifname);
+}
+
+/* The addresses the spec leaves to allocate, leased from ipam. */
+static int fresh_lease(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *r, unsigned *done,
+		       struct ctnet_err *err)
+{
+	char pool[CTNET_ADDR_STRLEN];
+	struct ipam_opts io = { .pool = spec->has_pool ? ctnet_addr_cidr_str(&spec->pool, pool) : NULL,
+				.single = spec->bridge[0] != 0,
+				.ipv6 = spec->ipv6 };
+	struct ipam_lease lease;
+	int rc = ipam_alloc(kern, spec->name, &io, &lease, err);
+	if (rc < 0)
+		return rc;
+	*done |= DONE_LEASE;
+	if (!r->local.family) {
+		lease_to_record(&lease, r);
+	} else if (lease.has_v6) {
+		r->has_v6 = true;
+		r->host6 = lease.host6;
+		r->local6 = lease.local6;
+		r->lease = true;
+	}
+	return rc;
+}
+
+/* The links: the pair (or bridge port), moved interfaces and macvlans, the impairment and
+ * the extra veths; *done says which were made. */
+static int fresh_links(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *r, int nsfd,
+		       unsigned *done, struct ctnet_err *err)
+{
+	struct netd_spec ls = link_spec(spec, r, nsfd);
+	struct netd_result res;
+	int rc;
+
+	ls.host_ifname = r->host_ifname;
+	if (!ls.mtu) { /* a smaller uplink (VPN, PPPoE): the container's link too */
+		unsigned up = netd_uplink_mtu(kern);
+		ls.mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;
+	}
+	rc = netd_up(kern, &ls, &res, err);
+	if (rc < 0)
+		return rc;
+	*done |= DONE_LINK;
+	snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
+
+	if (spec->n_interfaces || spec->n_macvlans) {
+		rc = add_extra(kern, spec, nsfd, err);
+		if (rc < 0)
+			return rc;
+		*done |= DONE_EXTRA;
+	}
+	/* An impairment goes with the link (deleting the link takes it along). */
+	if (netd_impair_active(&spec->impair) &&
+	    (rc = netd_impair_apply(kern, r->host_ifname, nsfd, r->ifname, &spec->impair, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < spec->n_extra_veths; i++) {
+		*done |= DONE_VETHS; /* del_all removes those made, absent ones are fine */
+		if ((rc = netd_extra_veth_add(kern, spec->name, nsfd, &spec->extra_veths[i], err)) < 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* Its NAT elements (masquerade, forwards, anti-spoofing). */
+static int fresh_nat(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_record *r, unsigned *done,
+		     struct ctnet_err *err)
+{
+	struct nat_container *c = malloc(sizeof(*c));
+	int rc;
+
+	if (!c)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	ct_nat_of(spec, r, c);
+	rc = nat_add(kern, c, err);
+	if (rc == -EADDRINUSE)
+		explain_port_clash(kern, spec, err);
+	free(c);
+	if (rc < 0)
+		return rc;
+	*done |= DONE_NAT;
+	return rc;
+}
+
 /* The first up of a container (or after a stale one was cleaned). */
 static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ctnet_err *err)
 {
 	struct ct_record *r = calloc(1, sizeof(*r));
-	struct nat_container *c = NULL;
 	unsigned done = 0;
 	_cleanup_close_ int nsfd = -1;
 	int rc;
@@ -266,16 +361,7 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 		free(r);
 		return rc;
 	}
-	r->host = spec->host;
-	r->local = spec->local;
-	r->host6 = spec->host6;
-	r->local6 = spec->local6;
-	r->has_v6 = spec->host6.family != 0;
-	snprintf(r->ifname, sizeof(r->ifname), "%s", spec->ifname[0] ? spec->ifname : NETD_DEFAULT_IFNAME);
-	if (spec->host_ifname[0])
-		snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", spec->host_ifname);
-	else
-		netd_host_ifname(spec->name, spec->bridge[0] != 0, r->host_ifname);
+	fresh_record(spec, r);
 
 	/* Write-ahead: a record naming what this up may create, so that a kill at any later
 	 * instant leaves something gc can find (a netns or a link has no other trace). */
@@ -299,71 +385,15 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 		goto fail;
 	}
 
-	if (!r->local.family || (spec->ipv6 && !r->has_v6)) {
-		char pool[CTNET_ADDR_STRLEN];
-		struct ipam_opts io = { .pool = spec->has_pool ? ctnet_addr_cidr_str(&spec->pool, pool) : NULL,
-					.single = spec->bridge[0] != 0,
-					.ipv6 = spec->ipv6 };
-		struct ipam_lease lease;
-		rc = ipam_alloc(kern, spec->name, &io, &lease, err);
-		if (rc < 0)
-			goto fail;
-		done |= DONE_LEASE;
-		if (!r->local.family) {
-			lease_to_record(&lease, r);
-		} else if (lease.has_v6) {
-			r->has_v6 = true;
-			r->host6 = lease.host6;
-			r->local6 = lease.local6;
-			r->lease = true;
-		}
-	}
-
+	if ((!r->local.family || (spec->ipv6 && !r->has_v6)) && (rc = fresh_lease(kern, spec, r, &done, err)) < 0)
+		goto fail;
 	/* Given addresses (flags, --config) already in use on the host: an error naming where. */
 	if (!(done & DONE_LEASE) && (rc = addr_clash(kern, r, err)) < 0)
 		goto fail;
-	struct netd_spec ls = link_spec(spec, r, nsfd);
-	struct netd_result res;
-	ls.host_ifname = r->host_ifname;
-	if (!ls.mtu) { /* a smaller uplink (VPN, PPPoE): the container's link too */
-		unsigned up = netd_uplink_mtu(kern);
-		ls.mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;
-	}
-	rc = netd_up(kern, &ls, &res, err);
-	if (rc < 0)
+	if ((rc = fresh_links(kern, spec, r, nsfd, &done, err)) < 0)
 		goto fail;
-	done |= DONE_LINK;
-	snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
-
-	if (spec->n_interfaces || spec->n_macvlans) {
-		rc = add_extra(kern, spec, nsfd, err);
-		if (rc < 0)
-			goto fail;
-		done |= DONE_EXTRA;
-	}
-	/* An impairment goes with the link (deleting the link takes it along). */
-	if (netd_impair_active(&spec->impair) &&
-	    (rc = netd_impair_apply(kern, r->host_ifname, nsfd, r->ifname, &spec->impair, err)) < 0)
+	if (!spec->no_nat && (rc = fresh_nat(kern, spec, r, &done, err)) < 0)
 		goto fail;
-	for (size_t i = 0; i < spec->n_extra_veths; i++) {
-		done |= DONE_VETHS; /* del_all removes those made, absent ones are fine */
-		if ((rc = netd_extra_veth_add(kern, spec->name, nsfd, &spec->extra_veths[i], err)) < 0)
-			goto fail;
-	}
-
-	if (!spec->no_nat) {
-		if (!(c = malloc(sizeof(*c)))) {
-			rc = ctnet_errf(err, ENOMEM, "out of memory");
-			goto fail;
-		}
-		ct_nat_of(spec, r, c);
-		rc = nat_add(kern, c, err);
-		if (rc == -EADDRINUSE)
-			explain_port_clash(kern, spec, err);
-		if (rc < 0)
-			goto fail;
-		done |= DONE_NAT;
-	}
 
 	r->pending = false;
 	rc = record_write(r, err); /* the commit point */
@@ -374,359 +404,8 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 fail:
 	undo(kern, r, nsfd, done);
 out:
-	free(c);
 	free(r);
 	return rc;
-}
-
-/* Fields by name, for messages: "mtu, forwards". */
-static void field_names(unsigned bits, char *buf, size_t len)
-{
-	size_t o = 0;
-	buf[0] = '\0';
-	for (unsigned i = 0; i < CT_F_COUNT; i++) {
-		if (!(bits & (1u << i)))
-			continue;
-		int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", ct_field_name(1u << i));
-		if (n < 0 || (size_t)n >= len - o)
-			return;
-		o += (size_t)n;
-	}
-}
-
-static void forwards_changes(const struct ct_spec *want, const struct ct_spec *have,
-			     struct ct_report *rep)
-{
-	char fw[64];
-	for (int pass = 0; pass < 2; pass++) {
-		const struct ct_spec *a = pass ? have : want, *b = pass ? want : have;
-		for (size_t i = 0; i < a->n_forwards; i++) {
-			bool found = false;
-			for (size_t j = 0; j < b->n_forwards && !found; j++)
-				found = !memcmp(&a->forwards[i], &b->forwards[j], sizeof(a->forwards[i]));
-			if (!found)
-				ct_report_add(rep, false, "forward %s%s", pass ? "-" : "+",
-					      nat_forward_str(&a->forwards[i], fw, sizeof(fw)));
-		}
-	}
-}
-
-/*
- * A running container's check without a change: 1 when converge would repair or change
- * something, 0 when the kernel holds everything (read-only, no lock needed), or -errno.
- * What apply runs for each unchanged file before it takes a lock.
- */
-static void health_add(struct ct_health *h, enum ct_fault_kind kind, int link, const char *object, const char *fmt,
-		       ...) CTNET_PRINTF(5, 6);
-static void health_add(struct ct_health *h, enum ct_fault_kind kind, int link, const char *object, const char *fmt,
-		       ...)
-{
-	struct ct_fault *f;
-	va_list ap;
-	if (h->n == CT_FAULTS_MAX) {
-		h->truncated = true;
-		return;
-	}
-	f = &h->v[h->n++];
-	f->kind = kind;
-	f->link = link;
-	snprintf(f->object, sizeof(f->object), "%s", object);
-	va_start(ap, fmt);
-	vsnprintf(f->text, sizeof(f->text), fmt, ap);
-	va_end(ap);
-}
-
-const char *ct_health_state(const struct ct_health *h)
-{
-	return !h->n ? "up" : h->v[0].kind == CT_FAULT_STALE ? "stale" : "degraded";
-}
-
-/* The sysctls NAT needs for c that are off, each a fault. */
-static void judge_sysctls(struct ctnet_kern *kern, const struct ct_record *r, const struct nat_container *c,
-			  const struct ct_view *view, struct ct_health *h)
-{
-	char names[256], *save = NULL;
-	/* The host-wide ones from the view when it read them; c's route_localnet always. */
-	bool globals = !view || !view->sysctls_read || (r->has_v6 && !view->sysctls6_read);
-	const char *dev = r->spec.bridge[0] ? r->spec.bridge : r->host_ifname;
-
-	if (nat_sysctls_which(kern, r->has_v6, c, dev, globals, names, sizeof(names)) <= 0)
-		return;
-	for (char *n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save))
-		health_add(h, strstr(n, "route_localnet") ? CT_FAULT_LOCALNET : CT_FAULT_FORWARDING, 0, n,
-			   "sysctl %s off", n);
-}
-
-int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct_view *view, bool inside,
-	     struct ct_health *h, struct ctnet_err *err)
-{
-	struct netd_faults *faults = NULL;
-	struct nat_container *c = NULL;
-	struct nat_counters *own = NULL;
-	_cleanup_close_ int nsfd = -1;
-	const char *why;
-	int rc = 0;
-
-	memset(h, 0, sizeof(*h));
-	if (!ct_state_record(r, &why)) {
-		health_add(h, CT_FAULT_STALE, 0, r->spec.name, "%s", why);
-		return 0;
-	}
-	if (r->spec.shared)
-		return 0;
-	if (!(faults = malloc(sizeof(*faults))) || !(c = malloc(sizeof(*c)))) {
-		rc = ctnet_errf(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	/* Inside the namespace when asked, or when the view cannot judge (a bridge port). */
-	inside = inside || r->spec.bridge[0] || !view || !view->host;
-	if (inside && (nsfd = open_record_netns(r, err)) < 0) {
-		if (nsfd != -EPERM && nsfd != -EACCES) {
-			health_add(h, CT_FAULT_STALE, 0, r->spec.name, "namespace unreadable");
-			rc = 0;
-			goto out;
-		}
-		inside = false; /* not ours to open (an unprivileged reader): judged from the host */
-	}
-	struct netd_spec ls = link_spec(&r->spec, r, nsfd);
-	rc = netd_verify(kern, &ls, r->host_ifname, view ? view->host : NULL, inside, faults, err);
-	if (rc == -EPERM) {
-		/* A reader without CAP_SYS_ADMIN cannot enter (a bridge port is judged inside): the
-		 * links go unjudged rather than the whole judgement failing. */
-		faults->n = 0;
-		rc = 0;
-	}
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < faults->n; i++)
-		health_add(h, CT_FAULT_LINK, (int)faults->v[i].kind, faults->v[i].object, "%s", faults->v[i].text);
-	for (size_t i = 0; i < r->spec.n_extra_veths; i++)
-		if (!ct_link_present(kern, r->spec.extra_veths[i].ifname))
-			health_add(h, CT_FAULT_EXTRA_VETH, 0, r->spec.extra_veths[i].ifname, "extra veth %s missing",
-				   r->spec.extra_veths[i].ifname);
-	if (r->spec.no_nat)
-		goto out;
-	ct_nat_of(&r->spec, r, c);
-	judge_sysctls(kern, r, c, view, h);
-	if (view && view->nat_later && !view->nat)
-		goto out; /* the caller looks the elements up once the table is read */
-	const struct nat_counters *cn = view ? view->nat : NULL;
-	if (!cn && nat_counters_read(kern, &own, err) == 0)
-		cn = own;
-	if (!cn || !nat_counters_whole(cn))
-		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
-			   cn ? "nft table inet ctnet or one of its chains missing" : "nft table inet ctnet unreadable");
-	else if (nat_counters_missing(cn, c) > 0)
-		health_add(h, CT_FAULT_NAT, 0, r->spec.name, "%d of its NAT elements missing",
-			   nat_counters_missing(cn, c));
-out:
-	nat_counters_free(own);
-	free(c);
-	free(faults);
-	return rc;
-}
-
-int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
-		  struct ctnet_err *err)
-{
-	struct ct_health *h;
-	int rc;
-
-	if (ct_spec_diff(want, &have->spec) || !view || (!view->nat && !view->nat_later) || !view->host)
-		return 1;
-	if (want->shared)
-		return 0;
-	if (netd_impair_active(&want->impair))
-		return 1;
-	if (!(h = malloc(sizeof(*h))))
-		return ctnet_errf(err, ENOMEM, "out of memory");
-	rc = ct_judge(kern, have, view, view->deep, h, err);
-	for (size_t i = 0; rc == 0 && i < h->n; i++)
-		/* The host-wide ones are the caller's to check (and repair) once. */
-		if (h->v[i].kind != CT_FAULT_FORWARDING && h->v[i].kind != CT_FAULT_NAT_TABLE)
-			rc = 1;
-	free(h);
-	return rc;
-}
-
-static int converge(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have,
-		    const struct ct_view *view, struct ct_record *out, struct ct_report *rep,
-		    struct ctnet_err *err)
-{
-	unsigned diff = ct_spec_diff(want, &have->spec), fixed = diff & ~CT_F_IN_PLACE;
-	struct ct_record *r = NULL;
-	struct nat_container *c = NULL;
-	struct nat_counters *cn = NULL;
-	struct netd_faults *faults = NULL;
-	char names[256];
-	_cleanup_close_ int nsfd = -1;
-	int rc = 0;
-
-	if (fixed) {
-		field_names(fixed, names, sizeof(names));
-		return ctnet_errf(err, EEXIST,
-				  "container \"%s\": already up; %s cannot change on a running container "
-				  "(ctnet down %s first)",
-				  want->name, names, want->name);
-	}
-	if (!(r = malloc(sizeof(*r))) || !(c = malloc(sizeof(*c))) ||
-	    !(faults = malloc(sizeof(*faults)))) {
-		rc = ctnet_errf(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	*r = *have;
-	r->spec = *want;
-	r->spec.netns_fd = -1;
-	if (want->shared)
-		goto commit;
-
-	if ((nsfd = open_record_netns(have, err)) < 0) {
-		rc = nsfd;
-		goto out;
-	}
-	/* Links, addresses and routes: netd_up re-applies them all (and MTU and MAC). */
-	struct netd_spec ls = link_spec(want, have, nsfd);
-	if ((rc = netd_verify(kern, &ls, have->host_ifname, NULL, true, faults, err)) < 0)
-		goto out;
-	if (diff & CT_F_MTU)
-		ct_report_add(rep, false, "mtu %u -> %u", have->spec.mtu, want->mtu);
-	if (diff & CT_F_MAC)
-		ct_report_add(rep, false, "mac %s -> %s", have->spec.mac[0] ? have->spec.mac : "random",
-			      want->mac[0] ? want->mac : "random");
-	for (size_t i = 0; i < faults->n; i++) {
-		enum netd_fault_kind k = faults->v[i].kind;
-		/* An MTU or MAC that differs because the spec changes it is a change, not a repair. */
-		if (!((diff & CT_F_MTU) && (k == NETD_F_HOST_LINK_MTU || k == NETD_F_LINK_MTU)) &&
-		    !((diff & CT_F_MAC) && k == NETD_F_LINK_MAC))
-			ct_report_add(rep, true, "%s", faults->v[i].text);
-	}
-	if (faults->n || (diff & (CT_F_MTU | CT_F_MAC))) {
-		struct netd_result res;
-		ls.host_ifname = have->host_ifname;
-		if ((rc = netd_up(kern, &ls, &res, err)) < 0)
-			goto out;
-		if (strcmp(res.host_ifname, have->host_ifname))
-			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
-		if ((diff & CT_F_MAC) &&
-		    (rc = netd_neigh_forget(kern, r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
-			goto out;
-	}
-
-	/* Impairment: changed in place, or put back when someone changed the qdiscs. */
-	if ((diff & CT_F_IMPAIR) || netd_impair_active(&want->impair)) {
-		struct netd_impair now = { 0 };
-		struct ctnet_err e2;
-		bool foreign = false;
-		bool drift = !(diff & CT_F_IMPAIR) &&
-			     (netd_impair_read(kern, -1, r->host_ifname, &now, &foreign, &e2) < 0 || foreign ||
-			      !netd_impair_equal(&now, &want->impair));
-		if (diff & CT_F_IMPAIR)
-			ct_report_add(rep, false, "impairment %s", netd_impair_active(&want->impair) ? "set" : "removed");
-		else if (drift)
-			ct_report_add(rep, true, "impairment of %s differed", r->host_ifname);
-		if (((diff & CT_F_IMPAIR) || drift) &&
-		    (rc = netd_impair_apply(kern, r->host_ifname, nsfd, r->ifname, &want->impair, err)) < 0)
-			goto out;
-	}
-	/* Extra veths: re-applied when one is missing (netd_extra_veth_add is idempotent). */
-	for (size_t i = 0; i < want->n_extra_veths; i++) {
-		if (ct_link_present(kern, want->extra_veths[i].ifname))
-			continue;
-		ct_report_add(rep, true, "extra veth %s missing", want->extra_veths[i].ifname);
-		if ((rc = netd_extra_veth_add(kern, want->name, nsfd, &want->extra_veths[i], err)) < 0)
-			goto out;
-	}
-
-	if (!want->no_nat) {
-		struct ctnet_err e2;
-		char changed[160] = "";
-		int n;
-		/* Sysctls first: nat_add would set them silently. */
-		ct_nat_of(want, r, c);
-		if ((n = nat_sysctls_repair(kern, r->has_v6, c, changed, sizeof(changed), err)) < 0) {
-			rc = n;
-			goto out;
-		}
-		if (n > 0)
-			ct_report_add(rep, true, "sysctl %s was off", changed);
-		ct_nat_of(&have->spec, have, c);
-		if (view && view->nat)
-			n = nat_counters_missing(view->nat, c);
-		else
-			n = nat_counters_read(kern, &cn, &e2) == 0 ? nat_counters_missing(cn, c) : -1;
-		if (n > 0)
-			ct_report_add(rep, true, "%d NAT element%s missing in nft", n, n == 1 ? "" : "s");
-		if (diff & CT_F_FORWARDS)
-			forwards_changes(want, &have->spec, rep);
-		/* Idempotent: re-adds every element (repairs), applies a forwards change. Skipped
-		 * only when the kernel was read and holds every element already. */
-		if (n != 0 || (diff & CT_F_FORWARDS) || strcmp(r->host_ifname, have->host_ifname)) {
-			ct_nat_of(want, r, c);
-			if ((rc = nat_add(kern, c, err)) == -EADDRINUSE)
-				explain_port_clash(kern, want, err);
-			if (rc < 0)
-				goto out;
-		}
-	}
-commit:
-	/* An unchanged request leaves the record as it is (no write per verified container). */
-	if ((diff || strcmp(r->host_ifname, have->host_ifname)) && (rc = record_write(r, err)) < 0)
-		goto out;
-	*out = *r;
-out:
-	nat_counters_free(cn);
-	free(faults);
-	free(c);
-	free(r);
-	return rc;
-}
-
-int ct_converge(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
-		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err)
-{
-	return converge(kern, want, have, view, out, rep, err);
-}
-
-bool ct_link_present(struct ctnet_kern *kern, const char *ifname)
-{
-	int sock = ctnet_kern_ioctl_fd(kern);
-	struct ifreq ifr;
-
-	if (sock < 0)
-		return if_nametoindex(ifname) != 0;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	return ioctl(sock, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
-}
-
-int ct_state(struct ctnet_kern *kern, const struct ct_record *r, const char **why)
-{
-	if (!ct_state_record(r, why))
-		return 0;
-	/* By name in this namespace (SIOCGIFINDEX): a netlink GETLINK of a veth makes the
-	 * kernel look up its peer's namespace id, a scan of all ids, so thousands of those
-	 * grew quadratically. */
-	if (!r->spec.shared && r->host_ifname[0] && !ct_link_present(kern, r->host_ifname)) {
-		*why = "host link missing";
-		return 0;
-	}
-	return 1;
-}
-
-int ct_state_record(const struct ct_record *r, const char **why)
-{
-	if (r->pending) {
-		*why = "up interrupted (gc removes it)";
-		return 0;
-	}
-	if (r->stopping) {
-		*why = "down interrupted (gc finishes it)";
-		return 0;
-	}
-	if (!record_alive(r, why))
-		return 0;
-	*why = NULL;
-	return 1;
 }
 
 int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
@@ -764,7 +443,7 @@ int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const str
 		 * An up or down killed half-way (pending or stopping record) is cleaned and redone,
 		 * and so is a container whose namespace is gone or from an earlier boot. */
 		if (ct_state_record(old, &why)) {
-			rc = converge(kern, spec, old, view, out, rep, err);
+			rc = ct_converge(kern, spec, old, view, out, rep, err);
 			goto out;
 		}
 		/* The addresses stay when this up allocates again (ipam returns the same pair):

@@ -58,10 +58,78 @@ static bool known_key(const char *key)
 	return false;
 }
 
+#define KV_KEY_MAX 64
+
+/* The KEY at *sp (of a line ending at eol) into key; *sp then after its '='. */
+static int kv_key(const char **sp, const char *eol, const char *file, unsigned line, char *key,
+		  struct ctnet_err *err)
+{
+	const char *s = *sp, *k = s;
+
+	if (!key_start(*s))
+		return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", s,
+				(size_t)(eol - s));
+	while (s < eol && key_char(*s))
+		s++;
+	if (s == eol || *s != '=')
+		return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", k,
+				(size_t)(eol - k));
+	if ((size_t)(s - k) >= KV_KEY_MAX)
+		return line_err(err, file, line, EINVAL, "key too long", k, (size_t)(s - k));
+	memcpy(key, k, (size_t)(s - k));
+	key[s - k] = '\0';
+	s++; /* '=' */
+	*sp = s;
+	return 0;
+}
+
+/* The value at *sp, quoted or bare: [*vp, *vendp), *expands when a shell would expand it
+ * (inside "..."); nothing may follow but a comment. k: the line's key, for messages. */
+static int kv_value(const char **sp, const char *eol, const char *file, unsigned line, const char *k,
+		    const char **vp, const char **vendp, bool *expands, struct ctnet_err *err)
+{
+	const char *s = *sp, *v = s, *vend;
+
+	/* s may be at the end of the text, which is not NUL-terminated. */
+	if (s < eol && (*s == '"' || *s == '\'')) {
+		char q = *s++;
+		v = s;
+		while (s < eol && *s != q) {
+			/* Inside "...", a shell expands these; we will not. */
+			if (q == '"' && (*s == '$' || *s == '`' || *s == '\\'))
+				*expands = true;
+			s++;
+		}
+		if (s == eol)
+			return line_err(err, file, line, EINVAL, "unterminated quote in",
+					v - 1, (size_t)(eol - v + 1));
+		vend = s++;
+	} else {
+		while (s < eol && !is_space(*s)) {
+			if (bare_special(*s))
+				return line_err(err, file, line, EINVAL,
+						"shell syntax in unquoted value", v,
+						(size_t)(eol - v));
+			s++;
+		}
+		vend = s;
+	}
+	while (s < eol && is_space(*s))
+		s++;
+	/* A bare word after the value would be a command to a shell. */
+	if (s < eol && !(*s == '#' && s > vend))
+		return line_err(err, file, line, EINVAL, "unexpected text after value of",
+				k, (size_t)(eol - k));
+	*sp = s;
+	*vp = v;
+	*vendp = vend;
+	return 0;
+}
+
 int nixosconf_parse_kv(const char *text, size_t len, const char *file, nixosconf_kv_cb cb,
 		       void *data, struct ctnet_err *err)
 {
-	char key[64], value[NIXOSCONF_VALUE_MAX + 1];
+	char key[KV_KEY_MAX], value[NIXOSCONF_VALUE_MAX + 1];
 	const char *p = text, *end = text + len;
 	unsigned line = 0;
 
@@ -88,53 +156,12 @@ int nixosconf_parse_kv(const char *text, size_t len, const char *file, nixosconf
 				return line_err(err, file, line, EINVAL,
 						"control or non-ASCII byte in line", lstart,
 						(size_t)(eol - lstart));
-		const char *k = s;
-		if (!key_start(*s))
-			return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", s,
-					(size_t)(eol - s));
-		while (s < eol && key_char(*s))
-			s++;
-		if (s == eol || *s != '=')
-			return line_err(err, file, line, EINVAL, "expected KEY=VALUE, saw", k,
-					(size_t)(eol - k));
-		if ((size_t)(s - k) >= sizeof(key))
-			return line_err(err, file, line, EINVAL, "key too long", k, (size_t)(s - k));
-		memcpy(key, k, (size_t)(s - k));
-		key[s - k] = '\0';
-		s++; /* '=' */
-
-		const char *v = s, *vend;
+		const char *k = s, *v = NULL, *vend = NULL;
 		bool expands = false;
-		/* s may be at the end of the text, which is not NUL-terminated. */
-		if (s < eol && (*s == '"' || *s == '\'')) {
-			char q = *s++;
-			v = s;
-			while (s < eol && *s != q) {
-				/* Inside "...", a shell expands these; we will not. */
-				if (q == '"' && (*s == '$' || *s == '`' || *s == '\\'))
-					expands = true;
-				s++;
-			}
-			if (s == eol)
-				return line_err(err, file, line, EINVAL, "unterminated quote in",
-						v - 1, (size_t)(eol - v + 1));
-			vend = s++;
-		} else {
-			while (s < eol && !is_space(*s)) {
-				if (bare_special(*s))
-					return line_err(err, file, line, EINVAL,
-							"shell syntax in unquoted value", v,
-							(size_t)(eol - v));
-				s++;
-			}
-			vend = s;
-		}
-		while (s < eol && is_space(*s))
-			s++;
-		/* A bare word after the value would be a command to a shell. */
-		if (s < eol && !(*s == '#' && s > vend))
-			return line_err(err, file, line, EINVAL, "unexpected text after value of",
-					k, (size_t)(eol - k));
+		int rc;
+		if ((rc = kv_key(&s, eol, file, line, key, err)) < 0 ||
+		    (rc = kv_value(&s, eol, file, line, k, &v, &vend, &expands, err)) < 0)
+			return rc;
 		if ((size_t)(vend - v) > NIXOSCONF_VALUE_MAX)
 			return line_err(err, file, line, E2BIG, "value too long for", key,
 					strlen(key));

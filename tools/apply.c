@@ -129,6 +129,52 @@ static void usage(void)
 	       "  --json      the plan and the results as JSON\n");
 }
 
+/* A dry run: the plan, item by item (the host's repair first). */
+static void print_plan(struct apply_out *o)
+{
+	const struct ct_apply_plan *plan = o->plan;
+
+	if (plan->host_what[0] && !o->json)
+		printf("~ host: %s (apply restores ctnet's table)\n", plan->host_what);
+	if (plan->host_what[0] && o->json) {
+		json_t *h = json_object();
+		ctnet_json_set_str(h, "what", plan->host_what);
+		json_object_set_new(o->host, "repair", h);
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		count(o, &plan->v[i]);
+		if (o->json)
+			json_array_append_new(o->list, item_json(&plan->v[i], NULL, false));
+		else
+			print_plan_item(&plan->v[i]);
+	}
+}
+
+/* The counts (and, as JSON, the whole report). */
+static void print_summary(const struct apply_out *o)
+{
+	if (o->json) {
+		json_t *root = json_object(), *sum = json_object();
+		ctnet_json_set_str(root, "dir", o->plan->dir);
+		ctnet_json_set_str(root, "mode", o->dry ? "dry-run" : "applied");
+		json_object_set_new(root, "plan", o->list);
+		json_object_set_new(root, "host", o->host);
+		ctnet_json_set_int(sum, "up", o->up);
+		ctnet_json_set_int(sum, "updated", o->updated);
+		ctnet_json_set_int(sum, "removed", o->removed);
+		ctnet_json_set_int(sum, "unchanged", o->unchanged);
+		ctnet_json_set_int(sum, "skipped", o->skipped);
+		ctnet_json_set_int(sum, "failed", o->failed);
+		json_object_set_new(root, "summary", sum);
+		ctnet_json_print(stdout, root);
+	} else {
+		if (o->unchanged)
+			printf("= %u unchanged\n", o->unchanged);
+		printf("%u up, %u updated, %u removed, %u unchanged, %u failed%s\n", o->up, o->updated,
+		       o->removed, o->unchanged, o->failed, o->dry ? " (dry run: nothing changed)" : "");
+	}
+}
+
 int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -168,20 +214,7 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 		o.host = json_object();
 	}
 	if (o.dry) {
-		if (plan.host_what[0] && !o.json)
-			printf("~ host: %s (apply restores ctnet's table)\n", plan.host_what);
-		if (plan.host_what[0] && o.json) {
-			json_t *h = json_object();
-			ctnet_json_set_str(h, "what", plan.host_what);
-			json_object_set_new(o.host, "repair", h);
-		}
-		for (size_t i = 0; i < plan.n; i++) {
-			count(&o, &plan.v[i]);
-			if (o.json)
-				json_array_append_new(o.list, item_json(&plan.v[i], NULL, false));
-			else
-				print_plan_item(&plan.v[i]);
-		}
+		print_plan(&o);
 	} else {
 		failed = ct_apply_run(kern, &plan, done_one, &o);
 		if (failed < 0) {
@@ -192,26 +225,7 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 		if (ct_apply_index_save(&plan, &err) < 0)
 			fprintf(stderr, "ctnet: warning: %s\n", err.msg);
 	}
-	if (o.json) {
-		json_t *root = json_object(), *sum = json_object();
-		ctnet_json_set_str(root, "dir", plan.dir);
-		ctnet_json_set_str(root, "mode", o.dry ? "dry-run" : "applied");
-		json_object_set_new(root, "plan", o.list);
-		json_object_set_new(root, "host", o.host);
-		ctnet_json_set_int(sum, "up", o.up);
-		ctnet_json_set_int(sum, "updated", o.updated);
-		ctnet_json_set_int(sum, "removed", o.removed);
-		ctnet_json_set_int(sum, "unchanged", o.unchanged);
-		ctnet_json_set_int(sum, "skipped", o.skipped);
-		ctnet_json_set_int(sum, "failed", o.failed);
-		json_object_set_new(root, "summary", sum);
-		ctnet_json_print(stdout, root);
-	} else {
-		if (o.unchanged)
-			printf("= %u unchanged\n", o.unchanged);
-		printf("%u up, %u updated, %u removed, %u unchanged, %u failed%s\n", o.up, o.updated,
-		       o.removed, o.unchanged, o.failed, o.dry ? " (dry run: nothing changed)" : "");
-	}
+	print_summary(&o);
 	ct_apply_free(&plan);
 	return failed ? 1 : 0;
 }

@@ -239,6 +239,45 @@ static void *host_read_run(void *arg)
 	return NULL;
 }
 
+/* The containers as netd's and nat's doctors take them (nt: the NAT'd ones, *n_nat of
+ * them); whether any has IPv6. */
+static bool doctor_items(const struct records *w, bool inside, struct netd_doctor_ct *nd, struct nat_doctor_ct *nt,
+			 size_t *n_nat)
+{
+	bool v6 = false;
+
+	for (size_t i = 0; i < w->n_items; i++) {
+		struct item *it = w->v[i];
+		nd[i] = (struct netd_doctor_ct){
+			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
+			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
+			.host6 = it->host6, .local6 = it->local6, .inside = inside,
+			/* ctnet's table clamps TCP MSS for its interfaces (forward chain) */
+			.mss_clamped = !it->no_nat,
+			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
+		};
+		v6 |= it->has_v6;
+		if (!it->no_nat)
+			nt[(*n_nat)++] = (struct nat_doctor_ct){ .c = &it->nc,
+								 .l3iface = it->bridge[0] ? it->bridge : it->host_ifname };
+	}
+	return v6;
+}
+
+/* Each container's elements in ctnet's (whole) table, judged as status and up judge them. */
+static void elements_missing(const struct nat_counters *cn, const struct nat_doctor_ct *nt, size_t n_nat,
+			     struct ctnet_findings *out)
+{
+	for (size_t i = 0; i < n_nat; i++) {
+		int missing = nat_counters_missing(cn, nt[i].c);
+		if (missing > 0)
+			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "nat-elements-missing", nt[i].c->name, "inet ctnet",
+					  "ctnet up NAME (with its settings), or ctnet-nat restore",
+					  "%d of its elements (masquerade, anti-spoofing, forwards) are missing from "
+					  "ctnet's table: its outbound traffic or forwards fail", missing);
+	}
+}
+
 int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
 	       struct ctnet_err *err)
 {
@@ -276,21 +315,7 @@ int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ct
 		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < w.n_items; i++) {
-		struct item *it = w.v[i];
-		nd[i] = (struct netd_doctor_ct){
-			.name = it->name, .host_ifname = it->host_ifname, .bridge = it->bridge, .mtu = it->mtu,
-			.host = it->host, .local = it->local, .has_v6 = it->has_v6,
-			.host6 = it->host6, .local6 = it->local6, .inside = inside,
-			/* ctnet's table clamps TCP MSS for its interfaces (forward chain) */
-			.mss_clamped = !it->no_nat,
-			.netns = it->netns, .ifname = it->ifname, .pid = it->pid,
-		};
-		v6 |= it->has_v6;
-		if (!it->no_nat)
-			nt[n_nat++] = (struct nat_doctor_ct){ .c = &it->nc,
-							      .l3iface = it->bridge[0] ? it->bridge : it->host_ifname };
-	}
+	v6 = doctor_items(&w, inside, nd, nt, &n_nat);
 	if (h.hr >= 0 && v6) {
 		netd_host_view_close(h.hv);
 		h.hv = NULL;
@@ -313,14 +338,8 @@ int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ct
 	r = nat_doctor_check(h.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
 	/* Its elements in ctnet's table, judged as status and up judge them (a missing table
 	 * or chain is nat_doctor_check's finding). */
-	for (size_t i = 0; r >= 0 && h.cn && nat_counters_whole(h.cn) && i < n_nat; i++) {
-		int missing = nat_counters_missing(h.cn, nt[i].c);
-		if (missing > 0)
-			ctnet_finding_add(out, CTNET_SEV_BLOCKS, "nat-elements-missing", nt[i].c->name, "inet ctnet",
-					  "ctnet up NAME (with its settings), or ctnet-nat restore",
-					  "%d of its elements (masquerade, anti-spoofing, forwards) are missing from "
-					  "ctnet's table: its outbound traffic or forwards fail", missing);
-	}
+	if (r >= 0 && h.cn && nat_counters_whole(h.cn))
+		elements_missing(h.cn, nt, n_nat, out);
 	*n_checked = w.n_items;
 out:
 	nat_counters_free(h.cn);

@@ -70,6 +70,71 @@ static void run_usage(void)
 	       "Exits with CMD's status. NAME defaults to run-PID. See ctnet up --help.\n");
 }
 
+/* The spec from the flags (a namespace of its own, made here): -1 to go on, else the exit
+ * code. */
+static int run_prepare(int argc, char **argv, struct up_cli *o)
+{
+	struct ctnet_err err;
+	int rc;
+
+	ct_spec_init(&o->spec, NULL);
+	rc = up_parse_args(argc, argv, o, run_usage);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (optind >= argc || strcmp(argv[optind - 1], "--"))
+		return ctnet_cli_usage("run: expected [NAME] [options] -- CMD");
+	if (o->spec.netns_kind != CT_NETNS_NONE || o->spec.shared)
+		return ctnet_cli_usage("run: makes its own namespace (no --netns, --pid, --create-netns, --shared)");
+	if (!o->spec.name[0])
+		snprintf(o->spec.name, sizeof(o->spec.name), "run-%ld", (long)getpid());
+	if (up_finish(o, o->spec.name, &err) < 0)
+		return ctnet_cli_fail(&err);
+	if (o->spec.shared || o->spec.netns_kind != CT_NETNS_NONE)
+		return ctnet_cli_usage("run: makes its own namespace (a --config without PRIVATE_NETWORK=1 or with NETWORK_NAMESPACE_PATH cannot be run)");
+	o->spec.netns_kind = CT_NETNS_FD;
+	o->spec.netns_fd = netns_new_anon(&err);
+	if (o->spec.netns_fd < 0)
+		return ctnet_cli_fail(&err);
+	return -1;
+}
+
+/* The child that enters the namespace and, once told, runs cmd; its pid, or -1. */
+static pid_t spawn(int nsfd, const int ready[2], const int go[2], char **cmd, struct ctnet_err *err)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		ctnet_err_sys(err, errno, "run: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		close(ready[0]);
+		close(go[1]);
+		child(nsfd, ready[1], go[0], cmd);
+	}
+	return pid;
+}
+
+/* Waits for CMD, passing on the signals we get (Ctrl-C is CMD's once it runs). */
+static void wait_forwarding(pid_t pid, int *status)
+{
+	int forwarded = 0;
+	for (;;) {
+		if (got_signal && got_signal != forwarded) {
+			kill(pid, got_signal);
+			forwarded = got_signal;
+		}
+		pid_t w = waitpid(pid, status, 0);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			break;
+	}
+}
+
 int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 {
 	static struct up_cli o;
@@ -78,24 +143,8 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 	int rc, ready[2], go[2], status = 0;
 	pid_t pid;
 
-	ct_spec_init(&o.spec, NULL);
-	rc = up_parse_args(argc, argv, &o, run_usage);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (optind >= argc || strcmp(argv[optind - 1], "--"))
-		return ctnet_cli_usage("run: expected [NAME] [options] -- CMD");
-	if (o.spec.netns_kind != CT_NETNS_NONE || o.spec.shared)
-		return ctnet_cli_usage("run: makes its own namespace (no --netns, --pid, --create-netns, --shared)");
-	if (!o.spec.name[0])
-		snprintf(o.spec.name, sizeof(o.spec.name), "run-%ld", (long)getpid());
-	if (up_finish(&o, o.spec.name, &err) < 0)
-		return ctnet_cli_fail(&err);
-	if (o.spec.shared || o.spec.netns_kind != CT_NETNS_NONE)
-		return ctnet_cli_usage("run: makes its own namespace (a --config without PRIVATE_NETWORK=1 or with NETWORK_NAMESPACE_PATH cannot be run)");
-	o.spec.netns_kind = CT_NETNS_FD;
-	o.spec.netns_fd = netns_new_anon(&err);
-	if (o.spec.netns_fd < 0)
-		return ctnet_cli_fail(&err);
+	if ((rc = run_prepare(argc, argv, &o)) >= 0)
+		return rc;
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		ctnet_err_sys(&err, errno, "run: pipe");
 		return ctnet_cli_fail(&err);
@@ -108,19 +157,8 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	pid = fork();
-	if (pid < 0) {
-		ctnet_err_sys(&err, errno, "run: fork");
+	if ((pid = spawn(o.spec.netns_fd, ready, go, argv + optind, &err)) < 0)
 		return ctnet_cli_fail(&err);
-	}
-	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		close(ready[0]);
-		close(go[1]);
-		child(o.spec.netns_fd, ready[1], go[0], argv + optind);
-	}
 	close(ready[1]);
 	close(go[0]);
 	/* A child killed by the same Ctrl-C closes go's other end: an error, not our death. */
@@ -154,18 +192,7 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	close(go[1]);
 
-	int forwarded = 0;
-	for (;;) {
-		if (got_signal && got_signal != forwarded) {
-			kill(pid, got_signal);
-			forwarded = got_signal;
-		}
-		pid_t w = waitpid(pid, &status, 0);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			break;
-	}
+	wait_forwarding(pid, &status);
 	if (ct_down(kern, o.spec.name, false, NULL, &err) < 0)
 		ctnet_cli_fail(&err);
 	if (WIFEXITED(status))

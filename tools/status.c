@@ -300,7 +300,8 @@ static int status_all(struct status_ctx *s)
 	return 0;
 }
 
-int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
+/* The flags into s: -1 to go on, else the exit code (0 after --help). */
+static int status_opts(int argc, char **argv, struct status_ctx *s)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -308,11 +309,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* Not freed on the way out: with thousands of entries that is milliseconds of work
-	 * the exit does anyway. Static, so leak checkers see it reachable. */
-	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
-	static union entry one;
-	int opt, rc;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
@@ -329,14 +326,52 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 			return 0;
 		}
 		if (opt == 'j')
-			s.json = true;
+			s->json = true;
 		else if (opt == 'H')
-			s.host_only = true;
+			s->host_only = true;
 		else
 			return ctnet_cli_usage("status: bad option");
 	}
 	if (argc - optind > 1)
 		return ctnet_cli_usage("status: at most one NAME");
+	return -1;
+}
+
+/* The entries as a table (with the watcher's line when all) or JSON: -1, or the exit code
+ * of a failure. */
+static int status_print(struct status_ctx *s, bool all)
+{
+	if (s->json) {
+		json_t *list = json_array();
+		if (!list) {
+			ctnet_errf(&s->err, ENOMEM, "status: out of memory");
+			return ctnet_cli_fail(&s->err);
+		}
+		for (size_t i = 0; i < s->n; i++)
+			if (s->ents[i].o)
+				json_array_append_new(list, s->ents[i].o);
+		ctnet_json_print(stdout, list);
+	} else {
+		print_table(s->ents, s->n);
+		/* Whether someone puts back what others remove (ctnet watch); said only when one
+		 * runs, so the listing of a host without one is the table alone. */
+		pid_t wpid;
+		if (all && ct_watch_running(&wpid) == 1)
+			printf("watcher: running (pid %ld)\n", (long)wpid);
+	}
+	return -1;
+}
+
+int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
+{
+	/* Not freed on the way out: with thousands of entries that is milliseconds of work
+	 * the exit does anyway. Static, so leak checkers see it reachable. */
+	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+	static union entry one;
+	int rc;
+
+	if ((rc = status_opts(argc, argv, &s)) >= 0)
+		return rc;
 	/* Entering a namespace needs CAP_SYS_ADMIN: without it (an admin's unprivileged status)
 	 * the inside is judged from the host. */
 	struct ctnet_err no_admin;
@@ -366,24 +401,8 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		if (rc < 0)
 			return ctnet_cli_fail(&s.err);
 	}
-	if (s.json) {
-		json_t *list = json_array();
-		if (!list) {
-			ctnet_errf(&s.err, ENOMEM, "status: out of memory");
-			return ctnet_cli_fail(&s.err);
-		}
-		for (size_t i = 0; i < s.n; i++)
-			if (s.ents[i].o)
-				json_array_append_new(list, s.ents[i].o);
-		ctnet_json_print(stdout, list);
-	} else {
-		print_table(s.ents, s.n);
-		/* Whether someone puts back what others remove (ctnet watch); said only when one
-		 * runs, so the listing of a host without one is the table alone. */
-		pid_t wpid;
-		if (optind == argc && ct_watch_running(&wpid) == 1)
-			printf("watcher: running (pid %ld)\n", (long)wpid);
-	}
+	if ((rc = status_print(&s, optind == argc)) >= 0)
+		return rc;
 	if (s.n)
 		doctor_warn(kern, NULL);
 	if (s.failed)

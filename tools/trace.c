@@ -316,7 +316,15 @@ static int probe(const struct ct_record *r, uint16_t port)
 	return fd; /* closed at exit: the handshake runs while we listen */
 }
 
-int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
+/* ctnet trace's flags. */
+struct trace_cli {
+	unsigned long count, timeout;
+	uint16_t port;
+	bool json, probe;
+};
+
+/* The flags into o: -1 to go on, else the exit code (0 after --help). */
+static int trace_opts(int argc, char **argv, struct trace_cli *o)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
@@ -327,14 +335,8 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct trace_ctx c = { .max = 10 };
 	struct ctnet_err err;
-	struct ct_record rec;
-	struct nat_trace *t = NULL;
-	unsigned long count = 10, timeout = 10;
-	uint16_t port = 0;
-	bool do_probe = false;
-	int opt, probe_fd = -1, rc = 0;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -350,27 +352,74 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 			       "Exit 0 when a packet was traced, 1 when none matched.\n");
 			return 0;
 		case 'p':
-			if (ctnet_port_parse(optarg, &port, &err) < 0)
+			if (ctnet_port_parse(optarg, &o->port, &err) < 0)
 				return ctnet_cli_usage("trace: --port: %s", err.msg);
 			break;
 		case 'c':
-			if (ctnet_uint_parse(optarg, 1, 10000, "--count", &count, &err) < 0)
+			if (ctnet_uint_parse(optarg, 1, 10000, "--count", &o->count, &err) < 0)
 				return ctnet_cli_usage("trace: %s", err.msg);
 			break;
 		case 't':
-			if (ctnet_uint_parse(optarg, 1, 86400, "--timeout", &timeout, &err) < 0)
+			if (ctnet_uint_parse(optarg, 1, 86400, "--timeout", &o->timeout, &err) < 0)
 				return ctnet_cli_usage("trace: %s", err.msg);
 			break;
 		case 'j':
-			c.json = true;
+			o->json = true;
 			break;
 		case 'P':
-			do_probe = true;
+			o->probe = true;
 			break;
 		default:
 			return ctnet_cli_usage("trace: bad option");
 		}
 	}
+	return -1;
+}
+
+/* The trace's events, printed as they come, until count packets, the timeout or a signal:
+ * 0, or 1 after a read failed (said). */
+static int trace_wait(struct nat_trace *t, struct trace_ctx *c, const struct timespec *start,
+		      unsigned long timeout)
+{
+	struct ctnet_err e;
+	int rc = 0;
+
+	struct pollfd pfd = { .fd = nat_trace_fd(t), .events = POLLIN };
+	while (!stop_signal && since(start) < (double)timeout) {
+		/* Once N packets are in, a short wait for the rest of their path. */
+		if (c->n >= c->max && since(&c->last_new) > 0.3)
+			break;
+		if (poll(&pfd, 1, 100) > 0) {
+			int r;
+			while ((r = nat_trace_read(t, on_event, c, &e)) > 0)
+				;
+			if (r < 0) {
+				fprintf(stderr, "ctnet: %s\n", e.msg);
+				rc = 1;
+				break;
+			}
+		}
+	}
+	return rc;
+}
+
+int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
+{
+	struct trace_cli o = { .count = 10, .timeout = 10 };
+	struct trace_ctx c = { .max = 10 };
+	struct ctnet_err err;
+	struct ct_record rec;
+	struct nat_trace *t = NULL;
+	unsigned long count, timeout;
+	uint16_t port;
+	int probe_fd = -1, rc;
+
+	if ((rc = trace_opts(argc, argv, &o)) >= 0)
+		return rc;
+	c.json = o.json;
+	count = o.count;
+	timeout = o.timeout;
+	port = o.port;
 	if (optind + 1 != argc)
 		return ctnet_cli_usage("trace: expected one container NAME");
 	const char *name = argv[optind];
@@ -394,28 +443,13 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 	if (!c.json)
 		fprintf(stderr, "ctnet: tracing %s's packets for %lus (at most %lu); Ctrl-C stops\n", name,
 			timeout, count);
-	if (do_probe) {
+	if (o.probe) {
 		uint16_t pp = port ? port : rec.spec.n_forwards ? rec.spec.forwards[0].container_lo : 80;
 		probe_fd = probe(&rec, pp);
 	}
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	struct pollfd pfd = { .fd = nat_trace_fd(t), .events = POLLIN };
-	while (!stop_signal && since(&start) < (double)timeout) {
-		/* Once N packets are in, a short wait for the rest of their path. */
-		if (c.n >= c.max && since(&c.last_new) > 0.3)
-			break;
-		if (poll(&pfd, 1, 100) > 0) {
-			int r;
-			while ((r = nat_trace_read(t, on_event, &c, &err)) > 0)
-				;
-			if (r < 0) {
-				fprintf(stderr, "ctnet: %s\n", err.msg);
-				rc = 1;
-				break;
-			}
-		}
-	}
+	rc = trace_wait(t, &c, &start, timeout);
 	if (probe_fd >= 0)
 		close(probe_fd);
 	struct ctnet_err e2;

@@ -70,30 +70,16 @@ static int set_ifname(char *dst, const char *arg)
 	return 0;
 }
 
-int up_parse_opt(int opt, const char *arg, struct up_cli *o)
+/* What up_parse_opt does not know (up_parse_opt's own codes are 0 or positive). */
+#define OPT_NOT_MINE (-1)
+
+/* The link's options: addresses, pool, names, MAC, MTU. */
+static int opt_link(int opt, const char *arg, struct ct_spec *s)
 {
-	struct ct_spec *s = &o->spec;
 	struct ctnet_err err;
 	unsigned long v;
-	int rc = 0;
 
 	switch (opt) {
-	case OPT_NETNS:
-		if ((rc = set_netns(s, CT_NETNS_PATH)))
-			return rc;
-		if (strlen(arg) >= sizeof(s->netns_path))
-			return ctnet_cli_usage("--netns: path too long");
-		snprintf(s->netns_path, sizeof(s->netns_path), "%s", arg);
-		break;
-	case OPT_PID:
-		if ((rc = set_netns(s, CT_NETNS_PID)))
-			return rc;
-		if (ctnet_uint_parse(arg, 1, 4194304, "pid", &v, &err) < 0)
-			return ctnet_cli_usage("%s", err.msg);
-		s->pid = (pid_t)v;
-		break;
-	case OPT_CREATE_NETNS: return set_netns(s, CT_NETNS_CREATE);
-	case OPT_SHARED: s->shared = true; break;
 	case OPT_HOST_ADDRESS:
 	case OPT_LOCAL_ADDRESS:
 	case OPT_HOST_ADDRESS6:
@@ -129,6 +115,17 @@ int up_parse_opt(int opt, const char *arg, struct up_cli *o)
 			return ctnet_cli_usage("%s", err.msg);
 		s->mtu = (unsigned)v;
 		break;
+	default: return OPT_NOT_MINE;
+	}
+	return 0;
+}
+
+/* Forwards, moved interfaces, macvlans, impairment and extra veths. */
+static int opt_extra(int opt, const char *arg, struct ct_spec *s)
+{
+	struct ctnet_err err;
+
+	switch (opt) {
 	case OPT_FORWARD:
 		if (s->n_forwards >= NAT_MAX_FORWARDS)
 			return ctnet_cli_usage("at most %d --forward options", NAT_MAX_FORWARDS);
@@ -153,9 +150,41 @@ int up_parse_opt(int opt, const char *arg, struct up_cli *o)
 		if (ct_spec_add_extra_veth(s, arg, &err) < 0)
 			return ctnet_cli_fail(&err);
 		break;
+	default: return OPT_NOT_MINE;
+	}
+	return 0;
+}
+
+int up_parse_opt(int opt, const char *arg, struct up_cli *o)
+{
+	struct ct_spec *s = &o->spec;
+	struct ctnet_err err;
+	unsigned long v;
+	int rc = 0;
+
+	switch (opt) {
+	case OPT_NETNS:
+		if ((rc = set_netns(s, CT_NETNS_PATH)))
+			return rc;
+		if (strlen(arg) >= sizeof(s->netns_path))
+			return ctnet_cli_usage("--netns: path too long");
+		snprintf(s->netns_path, sizeof(s->netns_path), "%s", arg);
+		break;
+	case OPT_PID:
+		if ((rc = set_netns(s, CT_NETNS_PID)))
+			return rc;
+		if (ctnet_uint_parse(arg, 1, 4194304, "pid", &v, &err) < 0)
+			return ctnet_cli_usage("%s", err.msg);
+		s->pid = (pid_t)v;
+		break;
+	case OPT_CREATE_NETNS: return set_netns(s, CT_NETNS_CREATE);
+	case OPT_SHARED: s->shared = true; break;
 	case OPT_CONFIG: o->config = arg; break;
 	case OPT_JSON: o->json = true; break;
-	default: return ctnet_cli_usage("unknown option");
+	default:
+		if ((rc = opt_link(opt, arg, s)) != OPT_NOT_MINE || (rc = opt_extra(opt, arg, s)) != OPT_NOT_MINE)
+			return rc;
+		return ctnet_cli_usage("unknown option");
 	}
 	return 0;
 }
