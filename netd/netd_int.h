@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Internals of netd/: the request builders and checks that netd.c (up/down) and extra.c
- * (extra veths) share. Not part of the contract. */
+ * (extra veths) share, and ctnet-netd show's printers. Not part of the contract. */
 #ifndef CTNET_NETD_INT_H
 #define CTNET_NETD_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "netd.h"
 #include "nl.h"
@@ -33,5 +35,13 @@ void ipv6_off(const char *ifname);
 int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master,
 	   unsigned mtu, const unsigned char *mac, struct nd_link *out, struct ctnet_err *err);
 int q_addr_dump(struct nd_batch *b, struct gw_find *g, const char *br, struct ctnet_err *err);
+
+/* show_out.c: ctnet-netd show's output */
+json_t *netd_impair_json(const struct netd_impair *im, bool foreign);
+void netd_impair_text(const struct netd_impair *im, bool foreign);
+int netd_show_json(struct ctnet_kern *kern, struct netd_link_info *v, size_t n,
+		   struct ctnet_err *err);
+int netd_show_text(struct ctnet_kern *kern, struct netd_link_info *v, size_t n,
+		   struct ctnet_err *err);
 
 #endif
