@@ -231,4 +231,18 @@ const char *attr_str(const struct nlattr *a);
 uint32_t attr_be32(const struct nlattr *a);
 void nest_attrs(const struct nlattr *nest, const struct nlattr **tb, int max);
 
+/* --- set elements (kelems.c reads, kwrite.c writes) --- */
+enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT };
+/* Key and data layouts of each set, as declared in ruleset.c. */
+extern const enum field nat_set_layout[NAT_S_COUNT][2][4];
+
+/* --- the desired state's elements (nat.c, for check.c too) --- */
+/* What collect_one gathers: every recorded container's elements, but skip1 and skip2. */
+struct collect {
+	struct nat_elems *e;
+	const char *skip1, *skip2;
+	struct ctnet_err *err;
+};
+int collect_one(struct nat_entry *en, void *data);
+
 #endif
