@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Leases on disk: claims, lease files, pool hints (see STATE in ipam.h). */
+/* Leases: alloc, reserve, release, show, list over the state in store.c and taken.c (see
+ * STATE in ipam.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The host's whole nf_tables ruleset as data, for doctor and trace: one dump of every chain
- * and one of every rule, all families (iptables-nft's tables are nf_tables tables too), and a
- * small evaluator that runs a described packet (hook, interfaces, addresses, port, conntrack
- * state) through the base chains of a hook. What the evaluator cannot decide (a set lookup,
- * an xt match it does not know) makes a rule "maybe", so findings say "may" and not "does".
+ * and one of every rule, all families (iptables-nft's tables are nf_tables tables too).
+ * fweval.c runs a described packet through the chains read here.
  */
 #include "fw.h"
 #include "nat_int.h"
