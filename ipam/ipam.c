@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Leases on disk: claims, lease files, pool hints (see STATE in ipam.h). */
+/* Leases: alloc, reserve, release, show, list over the state in store.c and taken.c (see
+ * STATE in ipam.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,532 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ipam.h"
+#include "ipam_int.h"
 #include "nixosconf.h"
 #include "state.h"
-
-#define LEASE_FILE_MAX 2048
-
-/* The open state: every fd below is an O_DIRECTORY fd checked by ctnet_*dir_open. */
-struct ctx {
-	int ipam, addr, lease, pool, lock;
-	char shown[4096]; /* $STATE/ipam, for messages */
-};
-
-static void ctx_close(struct ctx *c)
-{
-	ctnet_unlock(c->lock);
-	int fds[] = { c->addr, c->lease, c->pool, c->ipam };
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
-static int sub_open(struct ctx *c, const char *name, bool create, struct ctnet_err *err)
-{
-	char shown[4200];
-	snprintf(shown, sizeof(shown), "%s/%s", c->shown, name);
-	return ctnet_subdir_open(c->ipam, name, create, shown, err);
-}
-
-/* Opens $STATE/ipam and its folders; with `lock`, takes the lock. -ENOENT when absent. */
-static int ctx_open(struct ctx *c, bool create, bool lock, struct ctnet_err *err)
-{
-	const char *base = ctnet_state_dir();
-	int state, r;
-
-	memset(c, 0, sizeof(*c));
-	c->ipam = c->addr = c->lease = c->pool = c->lock = -1;
-	state = ctnet_dir_open(base, NULL, create, err);
-	if (state < 0)
-		return state;
-	snprintf(c->shown, sizeof(c->shown), "%s/ipam", base);
-	c->ipam = ctnet_subdir_open(state, "ipam", create, c->shown, err);
-	close(state);
-	if (c->ipam < 0)
-		return c->ipam;
-	if ((c->addr = sub_open(c, "addr", create, err)) < 0 ||
-	    (c->lease = sub_open(c, "lease", create, err)) < 0 ||
-	    (c->pool = sub_open(c, "pool", create, err)) < 0) {
-		r = c->addr < 0 ? c->addr : c->lease < 0 ? c->lease : c->pool;
-		ctx_close(c);
-		return r;
-	}
-	if (lock) {
-		c->lock = ctnet_lock(c->ipam, "lock", err);
-		if (c->lock < 0) {
-			r = c->lock;
-			ctx_close(c);
-			return r;
-		}
-	}
-	return 0;
-}
-
-/* --- lease files --- */
-
-static void put_addr(struct ctnet_kv_out *o, const char *key, const struct ctnet_addr *a)
-{
-	char s[CTNET_ADDR_STRLEN];
-	if (a->family)
-		ctnet_kv_put(o, key, ctnet_addr_cidr_str(a, s));
-}
-
-/* The lease file's text: lib's KEY=VALUE writer (what lease_cb reads back). */
-static int lease_format(const struct ipam_lease *l, char *buf, size_t size, struct ctnet_err *err)
-{
-	char what[CTNET_NAME_MAX + 16];
-	struct ctnet_kv_out o = { .p = buf, .cap = size, .what = what, .err = err };
-
-	snprintf(what, sizeof(what), "lease \"%s\"", l->name);
-	ctnet_kv_put(&o, "NAME", l->name);
-	ctnet_kv_put(&o, "POOL", l->pool);
-	ctnet_kv_put(&o, "SINGLE", l->single ? "1" : "0");
-	ctnet_kv_put(&o, "STATIC", l->is_static ? "1" : "0");
-	put_addr(&o, "HOST_ADDRESS", &l->host);
-	put_addr(&o, "LOCAL_ADDRESS", &l->local);
-	put_addr(&o, "HOST_ADDRESS6", &l->host6);
-	put_addr(&o, "LOCAL_ADDRESS6", &l->local6);
-	return o.error ? o.error : (int)o.len;
-}
-
-static int lease_cb(const char *key, const char *value, void *data, struct ctnet_err *err)
-{
-	struct ipam_lease *l = data;
-	char show[CTNET_SHOW_MAX];
-
-	if (!strcmp(key, "NAME")) {
-		if (ctnet_name_check(value, err) < 0)
-			return -EINVAL;
-		snprintf(l->name, sizeof(l->name), "%s", value);
-	} else if (!strcmp(key, "POOL")) {
-		struct ctnet_addr net;
-		if (ctnet_cidr_parse(value, "POOL", &net, err) < 0)
-			return -EINVAL;
-		ctnet_addr_cidr_str(&net, l->pool);
-	} else if (!strcmp(key, "SINGLE") || !strcmp(key, "STATIC")) {
-		if (strcmp(value, "0") && strcmp(value, "1"))
-			return ctnet_errf(err, EINVAL, "%s \"%s\": expected 0 or 1", key,
-					  ctnet_show(value, show));
-		*(key[1] == 'I' ? &l->single : &l->is_static) = value[0] == '1';
-	} else if (!strcmp(key, "HOST_ADDRESS")) {
-		return ctnet_addr_parse(value, AF_INET, CTNET_ADDR_PREFIX_OK, key, &l->host, err);
-	} else if (!strcmp(key, "LOCAL_ADDRESS")) {
-		return ctnet_addr_parse(value, AF_INET, CTNET_ADDR_PREFIX_OK, key, &l->local, err);
-	} else if (!strcmp(key, "HOST_ADDRESS6")) {
-		return ctnet_addr_parse(value, AF_INET6, CTNET_ADDR_NOPREFIX, key, &l->host6, err);
-	} else if (!strcmp(key, "LOCAL_ADDRESS6")) {
-		return ctnet_addr_parse(value, AF_INET6, CTNET_ADDR_NOPREFIX, key, &l->local6, err);
-	}
-	return 0;
-}
-
-/* Reads lease/<name>. -ENOENT when there is none; a damaged file is an error naming it. */
-static int lease_read(const struct ctx *c, const char *name, struct ipam_lease *out,
-		      struct ctnet_err *err)
-{
-	char buf[LEASE_FILE_MAX], shown[4300];
-	struct ctnet_err sub;
-	ssize_t n;
-
-	memset(out, 0, sizeof(*out));
-	n = ctnet_read_file(c->lease, name, buf, sizeof(buf), &sub);
-	if (n == -ENOENT)
-		return -ENOENT;
-	snprintf(shown, sizeof(shown), "lease \"%s/lease/%s\"", c->shown, name);
-	if (n < 0)
-		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
-	int r = nixosconf_parse_kv(buf, (size_t)n, shown, lease_cb, out, err);
-	if (r < 0)
-		return r;
-	bool pair_ok = out->host.family && !out->host6.family == !out->local6.family;
-	bool single_ok = !out->host.family && !out->host6.family;
-	if (strcmp(out->name, name) || !out->pool[0] || !out->local.family ||
-	    !(out->single ? single_ok : pair_ok))
-		return ctnet_errf(err, EINVAL, "%s: incomplete or inconsistent", shown);
-	out->has_v6 = out->local6.family != 0;
-	return 0;
-}
-
-/*
- * The commit point of an allocation, after its claims (addr/): a lease survives a power
- * loss whole or not at all. The claims are synced first, so that a lease on disk never
- * names addresses another allocation would find unclaimed; then the file before its rename
- * and the directory after (ctnet_write_atomic_flags).
- */
-static int lease_write(const struct ctx *c, const struct ipam_lease *l, struct ctnet_err *err)
-{
-	char buf[LEASE_FILE_MAX];
-	char shown[4200];
-	int n = lease_format(l, buf, sizeof(buf), err), r;
-	if (n < 0)
-		return n;
-	snprintf(shown, sizeof(shown), "%s/addr", c->shown);
-	if ((r = ctnet_dir_sync(c->addr, shown, err)) < 0)
-		return r;
-	return ctnet_write_atomic_flags(c->lease, l->name, buf, (size_t)n, CTNET_WRITE_DURABLE, err);
-}
-
-static bool lease_has(const struct ipam_lease *l, const struct ctnet_addr *a)
-{
-	const struct ctnet_addr *mine[] = { &l->host, &l->local, &l->host6, &l->local6 };
-	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
-		if (mine[i]->family && ctnet_addr_equal(mine[i], a))
-			return true;
-	return false;
-}
-
-/* --- claims: addr/<ip> -> owner --- */
-
-enum claim { CLAIM_FREE, CLAIM_ORPHAN, CLAIM_TAKEN };
-
-/* Who holds a; an owner without a lease naming a (a crash's leftover) is an orphan. */
-static int claim_status(const struct ctx *c, const struct ctnet_addr *a, char *owner,
-			struct ctnet_err *err)
-{
-	char ip[CTNET_ADDR_STRLEN];
-	struct ipam_lease l;
-	struct ctnet_err sub;
-
-	ctnet_addr_str(a, ip);
-	ssize_t n = readlinkat(c->addr, ip, owner, CTNET_NAME_MAX + 1);
-	if (n < 0) {
-		if (errno == ENOENT)
-			return CLAIM_FREE;
-		return ctnet_err_sys(err, errno, "read claim \"%s/addr/%s\"", c->shown, ip);
-	}
-	if (n > CTNET_NAME_MAX)
-		n = CTNET_NAME_MAX; /* junk; fails the name check below */
-	owner[n] = '\0';
-	if (ctnet_name_check(owner, &sub) < 0)
-		return CLAIM_ORPHAN;
-	int r = lease_read(c, owner, &l, err);
-	if (r == -ENOENT)
-		return CLAIM_ORPHAN;
-	if (r < 0)
-		return r;
-	return lease_has(&l, a) ? CLAIM_TAKEN : CLAIM_ORPHAN;
-}
-
-static int claim(const struct ctx *c, const struct ctnet_addr *a, const char *name,
-		 struct ctnet_err *err)
-{
-	char ip[CTNET_ADDR_STRLEN];
-	ctnet_addr_str(a, ip);
-	/* Callers hold the lock and checked the claim is free or an orphan. */
-	if (unlinkat(c->addr, ip, 0) < 0 && errno != ENOENT)
-		return ctnet_err_sys(err, errno, "remove stale claim \"%s/addr/%s\"", c->shown, ip);
-	if (symlinkat(name, c->addr, ip) < 0)
-		return ctnet_err_sys(err, errno, "claim \"%s/addr/%s\"", c->shown, ip);
-	return 0;
-}
-
-static void unclaim(const struct ctx *c, const struct ctnet_addr *a, const char *name)
-{
-	char ip[CTNET_ADDR_STRLEN], owner[CTNET_NAME_MAX + 2];
-	if (!a->family)
-		return;
-	ctnet_addr_str(a, ip);
-	ssize_t n = readlinkat(c->addr, ip, owner, sizeof(owner) - 1);
-	if (n < 0)
-		return;
-	owner[n] = '\0';
-	if (!strcmp(owner, name))
-		unlinkat(c->addr, ip, 0);
-}
-
-/* --- addresses named by nixos-container configs --- */
-
-struct conf_addr {
-	struct ctnet_addr addr;
-	char file[NAME_MAX + 1];
-};
-
-/* What makes an address unavailable besides claims: configs, and other pools' bridges. */
-struct conf_taken {
-	struct conf_addr *v;
-	size_t n, cap;
-	struct ctnet_addr bridges[64]; /* single (bridge) pools other than the one in use */
-	size_t nbridges;
-};
-
-static int taken_add(struct conf_taken *t, const struct ctnet_addr *a, const char *file)
-{
-	if (!a->family)
-		return 0;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct conf_addr *v = realloc(t->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
-	t->v[t->n].addr = *a;
-	snprintf(t->v[t->n].file, sizeof(t->v[t->n].file), "%s", file);
-	t->n++;
-	return 0;
-}
-
-static const char *taken_by(const struct conf_taken *t, const struct ctnet_addr *a)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (ctnet_addr_equal(&t->v[i].addr, a))
-			return t->v[i].file;
-	return NULL;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n > m && !strcmp(s + n - m, suffix);
-}
-
-/* Every address in dir/ *.conf except self's own NAME.conf. A missing dir is empty. */
-static int conf_load(const char *dir, const char *self, struct conf_taken *t,
-		     struct ctnet_err *err)
-{
-	char show[CTNET_SHOW_MAX], own[CTNET_NAME_MAX + 8];
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return ctnet_err_sys(err, errno, "nixos conf dir \"%s\"", ctnet_show(dir, show));
-	}
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return ctnet_err_sys(err, e, "nixos conf dir \"%s\"", ctnet_show(dir, show));
-	}
-	snprintf(own, sizeof(own), "%s.conf", self);
-	int r = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		if (e->d_name[0] == '.' || !ends_with(e->d_name, ".conf") || !strcmp(e->d_name, own))
-			continue;
-		char path[4096];
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-		struct nixosconf conf;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		r = nixosconf_slurp(dirfd(d), e->d_name, &buf, &len, err);
-		if (r < 0)
-			break;
-		r = nixosconf_parse(buf, len, ctnet_show(path, show), &conf, err);
-		if (r < 0)
-			break;
-		if (taken_add(t, &conf.host_address, path) < 0 ||
-		    taken_add(t, &conf.local_address, path) < 0 ||
-		    taken_add(t, &conf.host_address6, path) < 0 ||
-		    taken_add(t, &conf.local_address6, path) < 0) {
-			r = ctnet_errf(err, ENOMEM, "nixos conf dir: out of memory");
-			break;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
-/* --- pool files: pool/<cidr> with SINGLE and HINT --- */
-
-struct pool_state {
-	char file[CTNET_ADDR_STRLEN];
-	bool exists, single;
-	unsigned long hint;
-};
-
-static int pool_cb(const char *key, const char *value, void *data, struct ctnet_err *err)
-{
-	struct pool_state *p = data;
-	unsigned long v;
-	if (!strcmp(key, "SINGLE")) {
-		if (ctnet_uint_parse(value, 0, 1, key, &v, err) < 0)
-			return -EINVAL;
-		p->single = v;
-	} else if (!strcmp(key, "HINT")) {
-		if (ctnet_uint_parse(value, 0, UINT32_MAX, key, &p->hint, err) < 0)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static int pool_read(const struct ctx *c, const struct ctnet_addr *net, struct pool_state *p,
-		     struct ctnet_err *err)
-{
-	char buf[256], shown[4300];
-	struct ctnet_err sub;
-
-	memset(p, 0, sizeof(*p));
-	ctnet_addr_cidr_str(net, p->file);
-	*strchr(p->file, '/') = '_';
-	ssize_t n = ctnet_read_file(c->pool, p->file, buf, sizeof(buf), &sub);
-	if (n == -ENOENT)
-		return 0;
-	snprintf(shown, sizeof(shown), "pool file \"%s/pool/%s\"", c->shown, p->file);
-	if (n < 0)
-		return ctnet_errf(err, (int)-n, "%s: %s", shown, sub.msg);
-	p->exists = true;
-	return nixosconf_parse_kv(buf, (size_t)n, shown, pool_cb, p, err);
-}
-
-static int pool_write(const struct ctx *c, const struct pool_state *p, struct ctnet_err *err)
-{
-	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "SINGLE=%d\nHINT=%lu\n", p->single, p->hint);
-	return ctnet_write_atomic(c->pool, p->file, buf, (size_t)n, err);
-}
-
-/* Reads the pool file, creating it for a new pool; refuses a pool used in the other mode. */
-static int pool_open(const struct ctx *c, const struct ipam_pool *pool, struct pool_state *p,
-		     struct ctnet_err *err)
-{
-	char cidr[CTNET_ADDR_STRLEN];
-	int r = pool_read(c, &pool->net, p, err);
-	if (r < 0)
-		return r;
-	ctnet_addr_cidr_str(&pool->net, cidr);
-	if (!p->exists) {
-		if (pool->single) { /* its .1 is the bridge's: no container may hold it */
-			struct ctnet_addr br;
-			char owner[CTNET_NAME_MAX + 1], ip[CTNET_ADDR_STRLEN];
-			ctnet_addr_set_v4(&br, ctnet_addr_v4_u32(&pool->net) + 1, -1);
-			r = claim_status(c, &br, owner, err);
-			if (r < 0)
-				return r;
-			if (r == CLAIM_TAKEN)
-				return ctnet_errf(err, EADDRINUSE,
-						  "bridge pool %s: its bridge address %s is taken by \"%s\"",
-						  cidr, ctnet_addr_str(&br, ip), owner);
-		}
-		p->single = pool->single;
-		p->hint = 0;
-		return pool_write(c, p, err);
-	}
-	if (p->single != pool->single)
-		return ctnet_errf(err, EINVAL, "pool %s is a %s pool; %s", cidr,
-				  p->single ? "single-address (bridge)" : "pair",
-				  p->single ? "add --single" : "drop --single");
-	return 0;
-}
-
-/*
- * pool/<cidr>.map: one bit per slot, set = taken. Only a cache that lets alloc skip runs of
- * taken slots without probing them: a clear bit is always checked against the claims, and
- * a missing or stale map is repaired as alloc goes (delete it and nothing is lost). Words
- * are updated in place with one 8-byte pwrite, which a kill cannot tear.
- */
-static int map_open(const struct ctx *c, const struct pool_state *p, struct ctnet_err *err)
-{
-	char name[CTNET_ADDR_STRLEN + 8];
-	snprintf(name, sizeof(name), "%s.map", p->file);
-	int fd = openat(c->pool, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return ctnet_err_sys(err, errno, "open \"%s/pool/%s\"", c->shown, name);
-	return fd;
-}
-
-static uint64_t map_word(int fd, uint32_t w)
-{
-	uint64_t v = 0;
-	/* Past the end of the file (or on a short read) the slots count as maybe free. */
-	if (pread(fd, &v, sizeof(v), (off_t)w * 8) != (ssize_t)sizeof(v))
-		v = 0;
-	return v;
-}
-
-/* Reads the map a 4 KiB block at a time while alloc walks it (one pread per 32768 slots). */
-struct map_cache {
-	uint64_t w[512];
-	int64_t first; /* word index of w[0]; -1 = empty */
-};
-
-static uint64_t map_word_cached(int fd, struct map_cache *m, uint32_t w)
-{
-	if (m->first < 0 || w < m->first || w >= m->first + (int64_t)ARRAY_SIZE(m->w)) {
-		m->first = w;
-		ssize_t n = pread(fd, m->w, sizeof(m->w), (off_t)w * 8);
-		size_t got = n > 0 ? (size_t)n / 8 : 0;
-		memset(m->w + got, 0, sizeof(m->w) - got * 8); /* past the end: maybe free */
-	}
-	return m->w[w - m->first];
-}
-
-static int map_set(int fd, uint32_t slot, bool taken, const char *shown, struct ctnet_err *err)
-{
-	uint64_t v = map_word(fd, slot / 64), bit = 1ULL << (slot % 64);
-	uint64_t nv = taken ? v | bit : v & ~bit;
-	if (nv != v && pwrite(fd, &nv, sizeof(nv), (off_t)(slot / 64) * 8) != (ssize_t)sizeof(nv))
-		return ctnet_err_sys(err, errno, "update slot map of pool %s", shown);
-	return 0;
-}
-
-/* The other single-address pools: their subnets belong to their bridges. */
-static int bridges_load(const struct ctx *c, const struct ipam_pool *self, struct conf_taken *t,
-			struct ctnet_err *err)
-{
-	int fd = dup(c->pool);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return ctnet_err_sys(err, errno, "list \"%s/pool\"", c->shown);
-	}
-	int r = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		char cidr[CTNET_ADDR_STRLEN];
-		struct ctnet_addr net;
-		struct pool_state ps;
-		struct ctnet_err sub;
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(cidr) ||
-		    !strchr(e->d_name, '_'))
-			continue;
-		snprintf(cidr, sizeof(cidr), "%s", e->d_name);
-		*strchr(cidr, '_') = '/';
-		if (ctnet_cidr_parse(cidr, "pool", &net, &sub) < 0 || net.family != AF_INET ||
-		    (ctnet_addr_equal(&net, &self->net) && net.prefix == self->net.prefix))
-			continue;
-		if ((r = pool_read(c, &net, &ps, err)) < 0)
-			break;
-		if (ps.single && t->nbridges < ARRAY_SIZE(t->bridges))
-			t->bridges[t->nbridges++] = net;
-	}
-	closedir(d);
-	return r;
-}
-
-/* --- the ULA /48 --- */
-
-static int ula_get(const struct ctx *c, struct ctnet_addr *out, struct ctnet_err *err)
-{
-	char buf[128], shown[4300];
-	struct ctnet_err sub;
-	ssize_t n = ctnet_read_file(c->ipam, "ula6", buf, sizeof(buf), &sub);
-
-	snprintf(shown, sizeof(shown), "%s/ula6", c->shown);
-	if (n == -ENOENT) {
-		uint8_t rnd[5];
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return ctnet_err_sys(err, errno, "getrandom for the ULA prefix");
-		memset(out, 0, sizeof(*out));
-		out->family = AF_INET6;
-		out->prefix = 48;
-		out->bytes[0] = 0xfd;
-		memcpy(out->bytes + 1, rnd, sizeof(rnd));
-		char s[CTNET_ADDR_STRLEN + 2];
-		ctnet_addr_cidr_str(out, s);
-		strcat(s, "\n");
-		/* Once per host, and every IPv6 lease is made from it: durable too. */
-		return ctnet_write_atomic_flags(c->ipam, "ula6", s, strlen(s), CTNET_WRITE_DURABLE, err);
-	}
-	if (n < 0)
-		return ctnet_errf(err, (int)-n, "ULA prefix \"%s\": %s", shown, sub.msg);
-	buf[strcspn(buf, "\n")] = '\0';
-	if (ctnet_cidr_parse(buf, "ULA prefix", out, &sub) < 0 || out->family != AF_INET6 ||
-	    out->prefix != 48 || out->bytes[0] != 0xfd)
-		return ctnet_errf(err, EINVAL, "ULA prefix \"%s\": expected fdxx:xxxx:xxxx::/48",
-				  shown);
-	return 0;
-}
 
 static void lease_add_v6(struct ipam_lease *l, const struct ctnet_addr *ula)
 {
@@ -855,6 +333,40 @@ static bool same_addrs(const struct ipam_lease *a, const struct ipam_lease *b)
 		(!a->host.family || ctnet_addr_equal(&a->host, &b->host)));
 }
 
+/* The lease that reserve asks for, checked against the pool (no state read yet). */
+static int reserve_want(const char *name, const struct ctnet_addr *host,
+			const struct ctnet_addr *local, const struct ipam_pool *pool,
+			const char *cidr, struct ipam_lease *want, struct ctnet_err *err)
+{
+	int r;
+
+	if (!local)
+		return ctnet_errf(err, EINVAL, "reserve \"%s\": a local address is required", name);
+	if (pool->single && host)
+		return ctnet_errf(err, EINVAL,
+				  "reserve \"%s\": a single-address pool takes no host address", name);
+	if (!pool->single && !host)
+		return ctnet_errf(err, EINVAL, "reserve \"%s\": a host address is required", name);
+	if ((r = check_in_pool(pool, local, "local address", cidr, err)) < 0 ||
+	    (host && (r = check_in_pool(pool, host, "host address", cidr, err)) < 0))
+		return r;
+	if (host && ctnet_addr_equal(host, local))
+		return ctnet_errf(err, EINVAL, "reserve \"%s\": host and local address are the same",
+				  name);
+	memset(want, 0, sizeof(*want));
+	snprintf(want->name, sizeof(want->name), "%s", name);
+	snprintf(want->pool, sizeof(want->pool), "%s", cidr);
+	want->single = pool->single;
+	want->is_static = true;
+	want->local = *local;
+	want->local.prefix = pool->single ? pool->net.prefix : -1;
+	if (host) {
+		want->host = *host;
+		want->host.prefix = -1;
+	}
+	return 0;
+}
+
 int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_addr *host, const struct ctnet_addr *local,
 		 const struct ipam_opts *opts, struct ipam_lease *out, struct ctnet_err *err)
 {
@@ -866,33 +378,9 @@ int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_a
 	char cidr[CTNET_ADDR_STRLEN], why[256];
 	int r;
 
-	if ((r = ctnet_name_check(name, err)) < 0 || (r = opts_pool(opts, &pool, cidr, err)) < 0)
+	if ((r = ctnet_name_check(name, err)) < 0 || (r = opts_pool(opts, &pool, cidr, err)) < 0 ||
+	    (r = reserve_want(name, host, local, &pool, cidr, &want, err)) < 0)
 		return r;
-	if (!local)
-		return ctnet_errf(err, EINVAL, "reserve \"%s\": a local address is required", name);
-	if (pool.single && host)
-		return ctnet_errf(err, EINVAL,
-				  "reserve \"%s\": a single-address pool takes no host address", name);
-	if (!pool.single && !host)
-		return ctnet_errf(err, EINVAL, "reserve \"%s\": a host address is required", name);
-	if ((r = check_in_pool(&pool, local, "local address", cidr, err)) < 0 ||
-	    (host && (r = check_in_pool(&pool, host, "host address", cidr, err)) < 0))
-		return r;
-	if (host && ctnet_addr_equal(host, local))
-		return ctnet_errf(err, EINVAL, "reserve \"%s\": host and local address are the same",
-				  name);
-	memset(&want, 0, sizeof(want));
-	snprintf(want.name, sizeof(want.name), "%s", name);
-	snprintf(want.pool, sizeof(want.pool), "%s", cidr);
-	want.single = pool.single;
-	want.is_static = true;
-	want.local = *local;
-	want.local.prefix = pool.single ? pool.net.prefix : -1;
-	if (host) {
-		want.host = *host;
-		want.host.prefix = -1;
-	}
-
 	if ((r = open_locked(name, opts, &taken, &c, err)) < 0)
 		goto out_taken;
 	r = lease_read(&c, name, &cur, err);

@@ -144,6 +144,73 @@ static int cmd_list(bool json)
 	return r < 0 ? ctnet_cli_fail(&err) : CTNET_EXIT_OK;
 }
 
+/* The command named by argv[1] in *cmd and -1, or an exit code: help, version, or a
+ * usage error. */
+static int command_of(int argc, char **argv, const struct command **cmd)
+{
+	struct ctnet_err err = { 0 };
+	char show[CTNET_SHOW_MAX];
+
+	if (argc < 2)
+		return ctnet_cli_usage("missing command");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
+		return CTNET_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
+		return ctnet_cli_version();
+	/* Leases are files in a root-owned dir: no capability needed, so none kept. */
+	if (ctnet_caps_limit(0, &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			*cmd = &commands[i];
+	if (!*cmd)
+		return ctnet_cli_usage("unknown command \"%s\"", ctnet_show(argv[1], show));
+	return -1;
+}
+
+/* Runs a parsed command line; the exit code. */
+static int run(const struct command *cmd, const char *name, const struct ipam_opts *opts,
+	       const char *host_s, const char *local_s, bool json)
+{
+	struct ctnet_err err = { 0 };
+	struct ipam_lease lease;
+	int r;
+
+	if (!strcmp(cmd->name, "alloc")) {
+		struct ctnet_kern kern;
+		ctnet_kern_init(&kern);
+		r = ipam_alloc(&kern, name, opts, &lease, &err);
+		ctnet_kern_close(&kern);
+	} else if (!strcmp(cmd->name, "reserve")) {
+		struct ctnet_addr host, local;
+		if (!local_s)
+			return ctnet_cli_usage("reserve: --local-address is required");
+		if (!host_s && !opts->single)
+			return ctnet_cli_usage("reserve: --host-address is required (or --single)");
+		if (ctnet_addr_parse(local_s, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &local,
+				     &err) < 0 ||
+		    (host_s && ctnet_addr_parse(host_s, AF_INET, CTNET_ADDR_PREFIX_OK, "host address",
+						&host, &err) < 0))
+			return ctnet_cli_fail(&err);
+		struct ctnet_kern kern;
+		ctnet_kern_init(&kern);
+		r = ipam_reserve(&kern, name, host_s ? &host : NULL, &local, opts, &lease, &err);
+		ctnet_kern_close(&kern);
+	} else if (!strcmp(cmd->name, "release")) {
+		r = ipam_release(name, &err);
+		return r < 0 ? ctnet_cli_fail(&err) : CTNET_EXIT_OK;
+	} else if (!strcmp(cmd->name, "show")) {
+		r = ipam_show(name, &lease, &err);
+	} else {
+		return cmd_list(json);
+	}
+	if (r < 0)
+		return ctnet_cli_fail(&err);
+	return output(&lease, json);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -162,28 +229,12 @@ int main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	const char *host_s = NULL, *local_s = NULL;
 	bool json = false;
-	struct ctnet_err err = { 0 };
-	struct ipam_lease lease;
 	char show[CTNET_SHOW_MAX];
 	int c, r;
 
 	ctnet_prog = "ctnet-ipam";
-	if (argc < 2)
-		return ctnet_cli_usage("missing command");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(usage, stdout);
-		return CTNET_EXIT_OK;
-	}
-	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
-		return ctnet_cli_version();
-	/* Leases are files in a root-owned dir: no capability needed, so none kept. */
-	if (ctnet_caps_limit(0, &err) < 0)
-		return ctnet_cli_fail(&err);
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			cmd = &commands[i];
-	if (!cmd)
-		return ctnet_cli_usage("unknown command \"%s\"", ctnet_show(argv[1], show));
+	if ((r = command_of(argc, argv, &cmd)) >= 0)
+		return r;
 
 	opterr = 0;
 	argc--;
@@ -221,35 +272,5 @@ int main(int argc, char **argv)
 		return ctnet_cli_usage("%s: unexpected argument \"%s\"", cmd->name,
 				       ctnet_show(argv[optind], show));
 
-	if (!strcmp(cmd->name, "alloc")) {
-		struct ctnet_kern kern;
-		ctnet_kern_init(&kern);
-		r = ipam_alloc(&kern, name, &opts, &lease, &err);
-		ctnet_kern_close(&kern);
-	} else if (!strcmp(cmd->name, "reserve")) {
-		struct ctnet_addr host, local;
-		if (!local_s)
-			return ctnet_cli_usage("reserve: --local-address is required");
-		if (!host_s && !opts.single)
-			return ctnet_cli_usage("reserve: --host-address is required (or --single)");
-		if (ctnet_addr_parse(local_s, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &local,
-				     &err) < 0 ||
-		    (host_s && ctnet_addr_parse(host_s, AF_INET, CTNET_ADDR_PREFIX_OK, "host address",
-						&host, &err) < 0))
-			return ctnet_cli_fail(&err);
-		struct ctnet_kern kern;
-		ctnet_kern_init(&kern);
-		r = ipam_reserve(&kern, name, host_s ? &host : NULL, &local, &opts, &lease, &err);
-		ctnet_kern_close(&kern);
-	} else if (!strcmp(cmd->name, "release")) {
-		r = ipam_release(name, &err);
-		return r < 0 ? ctnet_cli_fail(&err) : CTNET_EXIT_OK;
-	} else if (!strcmp(cmd->name, "show")) {
-		r = ipam_show(name, &lease, &err);
-	} else {
-		return cmd_list(json);
-	}
-	if (r < 0)
-		return ctnet_cli_fail(&err);
-	return output(&lease, json);
+	return run(cmd, name, &opts, host_s, local_s, json);
 }

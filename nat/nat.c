@@ -81,17 +81,8 @@ int nat_container_check(const struct nat_container *c, struct ctnet_err *err)
 	return 0;
 }
 
-/*
- * The whole table from the desired state, in one transaction. `change` replaces the
- * recorded container of that name (or adds it); `drop` leaves one out.
- */
-struct collect {
-	struct nat_elems *e;
-	const char *skip1, *skip2;
-	struct ctnet_err *err;
-};
-
-static int collect_one(struct nat_entry *en, void *data)
+/* Every recorded container's elements into c->e but the one or two skipped. */
+int collect_one(struct nat_entry *en, void *data)
 {
 	struct collect *c = data;
 	if ((c->skip1 && !strcmp(en->name, c->skip1)) || (c->skip2 && !strcmp(en->name, c->skip2)))
@@ -99,6 +90,10 @@ static int collect_one(struct nat_entry *en, void *data)
 	return nat_elems_container(c->e, &en->c, c->err);
 }
 
+/*
+ * The whole table from the desired state, in one transaction. `change` replaces the
+ * recorded container of that name (or adds it); `drop` leaves one out.
+ */
 static int rebuild(struct ctnet_kern *kern, struct nat_store *s, const struct nat_config *cfg_override,
 		   const struct nat_container *change, const char *drop, struct ctnet_err *err)
 {
@@ -594,209 +589,4 @@ int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 	nat_localnet_reset(kern, &s);
 	nat_store_close(&s);
 	return 0;
-}
-
-static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,
-		 const char *fmt, ...) CTNET_PRINTF(4, 5);
-static void diff(void (*cb)(const char *line, void *data), void *data, unsigned *count,
-		 const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	(*count)++;
-	if (cb)
-		cb(line, data);
-}
-
-static void diff_elem(void (*cb)(const char *line, void *data), void *data, unsigned *count,
-		      const char *what, const struct nat_elem *el)
-{
-	struct nat_buf b = { 0 };
-	nat_buf_elem(&b, el, false);
-	diff(cb, data, count, "%s element %s", what, b.oom ? "?" : b.p);
-	nat_buf_free(&b);
-}
-
-int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err)
-{
-	struct nat_config cfg = { 0 };
-	struct nat_elems e = { 0 };
-	struct nat_kernel k = { 0 };
-	struct nat_store s;
-	unsigned count = 0;
-	bool desired = true;
-	char want[512];
-	int r;
-
-	r = nat_store_open(&s, false, false, err);
-	if (r == -ENOENT) {
-		desired = false; /* never initialised: no table wanted */
-		r = 0;
-	} else if (r >= 0) {
-		struct collect c = { .e = &e, .err = err };
-		if ((r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
-		    (r = nat_elems_config(&e, &cfg, err)) >= 0)
-			r = nat_store_foreach(&s, collect_one, &c, err);
-		nat_store_close(&s);
-	}
-	if (r < 0 || (r = nat_kernel_read(kern, &k, err)) < 0)
-		goto out;
-	if (!desired) {
-		for (int t = 0; t < NAT_TABLES; t++)
-			if (k.tables[t])
-				diff(cb, data, &count, "extra table %s (nothing recorded)",
-				     nat_table_names[t]);
-		goto out;
-	}
-	if (!k.table) {
-		for (int t = 0; t < NAT_TABLES; t++)
-			if (!k.tables[t])
-				diff(cb, data, &count, "missing table %s", nat_table_names[t]);
-		goto out;
-	}
-	for (int c = 0; c < NAT_CHAINS; c++) {
-		nat_chain_comments(c, &cfg, want, sizeof(want));
-		if (!k.chain[c])
-			diff(cb, data, &count, "missing chain %s", nat_chain_names[c]);
-		else if (strcmp(k.comments[c], want))
-			diff(cb, data, &count, "chain %s: rules [%s], want [%s]", nat_chain_names[c],
-			     k.comments[c], want);
-	}
-	for (int st = 0; st < NAT_S_COUNT; st++)
-		if (!k.set[st])
-			diff(cb, data, &count, "missing set %s", nat_set_names[st]);
-	/* Elements: desired minus kernel is missing, kernel minus desired is extra. */
-	nat_elems_sort(&e);
-	for (size_t i = 0; i < e.n; i++) {
-		const struct nat_kelem *ke;
-		if (!k.set[e.v[i].set] || (i && !nat_elem_cmp(&e.v[i], &e.v[i - 1])))
-			continue;
-		ke = nat_kernel_find(&k, &e.v[i]);
-		if (ke)
-			((struct nat_kelem *)ke)->seen = true;
-		else
-			diff_elem(cb, data, &count, "missing", &e.v[i]);
-	}
-	for (int st = 0; st < NAT_S_COUNT; st++)
-		for (size_t i = 0; i < k.n[st]; i++)
-			if (!k.elems[st][i].seen)
-				diff_elem(cb, data, &count, "extra", &k.elems[st][i].el);
-out:
-	nat_kernel_free(&k);
-	nat_elems_free(&e);
-	return r < 0 ? r : (int)count;
-}
-
-struct nat_counters {
-	struct nat_kernel k;
-};
-
-int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
-{
-	struct nat_counters *c = calloc(1, sizeof(*c));
-	int r;
-	if (!c)
-		return ctnet_err_sys(err, ENOMEM, "read counters");
-	if ((r = nat_kernel_read(kern, &c->k, err)) < 0) {
-		free(c);
-		return r;
-	}
-	*out = c;
-	return 0;
-}
-
-void nat_counters_free(struct nat_counters *c)
-{
-	if (!c)
-		return;
-	nat_kernel_free(&c->k);
-	free(c);
-}
-
-/* Sums the counters of the elements of `c` in the sets selected by `mask`. */
-static void sum(const struct nat_counters *cn, const struct nat_container *c, unsigned mask,
-		struct nat_stat *out)
-{
-	struct nat_elems e = { 0 };
-	struct ctnet_err err = { 0 };
-
-	*out = (struct nat_stat){ 0 };
-	if (nat_elems_container(&e, c, &err) < 0)
-		goto out;
-	for (size_t i = 0; i < e.n; i++) {
-		if (!(mask & (1u << e.v[i].set)))
-			continue;
-		const struct nat_kelem *ke = nat_kernel_find(&cn->k, &e.v[i]);
-		if (!ke)
-			continue;
-		out->present = true;
-		out->packets += ke->packets;
-		out->bytes += ke->bytes;
-	}
-out:
-	nat_elems_free(&e);
-}
-
-void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
-			    struct nat_stat *out)
-{
-	struct nat_container *tmp = malloc(sizeof(*tmp));
-	*out = (struct nat_stat){ 0 };
-	if (!tmp)
-		return;
-	*tmp = *c;
-	tmp->n_forwards = 0;
-	/* A veth's packets count in the inet sets, a bridge port's in the bridge ones. */
-	sum(cn, tmp, 1u << NAT_S_SPOOF4 | 1u << NAT_S_SPOOF6 | 1u << NAT_S_PSPOOF4 | 1u << NAT_S_PSPOOF6,
-	    out);
-	free(tmp);
-}
-
-bool nat_counters_whole(const struct nat_counters *cn)
-{
-	if (!cn || !cn->k.table)
-		return false;
-	for (int ch = 0; ch < NAT_CHAINS; ch++)
-		if (!cn->k.chain[ch])
-			return false;
-	return true;
-}
-
-int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c)
-{
-	struct nat_elems e = { 0 };
-	struct ctnet_err err = { 0 };
-	int missing = 0;
-
-	if (!cn->k.table)
-		return 1;
-	for (int ch = 0; ch < NAT_CHAINS; ch++)
-		missing += !cn->k.chain[ch];
-	if (missing || nat_elems_container(&e, c, &err) < 0) {
-		nat_elems_free(&e);
-		return missing ? missing : 1;
-	}
-	for (size_t i = 0; i < e.n; i++) {
-		missing += !cn->k.set[e.v[i].set] || !nat_kernel_find(&cn->k, &e.v[i]);
-	}
-	nat_elems_free(&e);
-	return missing;
-}
-
-void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
-			  const struct nat_forward *f, struct nat_stat *out)
-{
-	struct nat_container *tmp = malloc(sizeof(*tmp));
-	*out = (struct nat_stat){ 0 };
-	if (!tmp)
-		return;
-	*tmp = *c;
-	tmp->n_forwards = 1;
-	tmp->forwards[0] = *f;
-	sum(cn, tmp, 1u << NAT_S_FWD4 | 1u << NAT_S_FWD4IP | 1u << NAT_S_FWD6 | 1u << NAT_S_FWD6IP,
-	    out);
-	free(tmp);
 }

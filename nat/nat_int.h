@@ -216,4 +216,33 @@ int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ct
  * *bridge), else iface itself. -ENODEV when there is no such link. */
 int nat_link_l3dev(struct ctnet_kern *kern, const char *iface, char out[16], bool *bridge, struct ctnet_err *err);
 
+/* --- the ruleset reader (fwread.c) and its evaluator (fweval.c) --- */
+/* What an expression of a struct fw_rule is (its ex[].kind), by the evaluator's needs. */
+enum {
+	FW_EX_OTHER, /* counter, log, notrack, dynset, objref, queue...: no effect on the match */
+	FW_EX_META, FW_EX_PAYLOAD, FW_EX_CT, FW_EX_FIB, FW_EX_BITWISE, FW_EX_CMP, FW_EX_IMMEDIATE,
+	FW_EX_REJECT, FW_EX_NAT, FW_EX_MASQ, FW_EX_REDIR, FW_EX_MATCH, FW_EX_TARGET,
+	FW_EX_LOOKUP, FW_EX_LAST,
+	FW_EX_STATE, /* the result depends on state doctor does not model */
+};
+
+/* Attribute helpers of fwread.c, for fweval.c's expressions. */
+const char *attr_str(const struct nlattr *a);
+uint32_t attr_be32(const struct nlattr *a);
+void nest_attrs(const struct nlattr *nest, const struct nlattr **tb, int max);
+
+/* --- set elements (kelems.c reads, kwrite.c writes) --- */
+enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT };
+/* Key and data layouts of each set, as declared in ruleset.c. */
+extern const enum field nat_set_layout[NAT_S_COUNT][2][4];
+
+/* --- the desired state's elements (nat.c, for check.c too) --- */
+/* What collect_one gathers: every recorded container's elements, but skip1 and skip2. */
+struct collect {
+	struct nat_elems *e;
+	const char *skip1, *skip2;
+	struct ctnet_err *err;
+};
+int collect_one(struct nat_entry *en, void *data);
+
 #endif

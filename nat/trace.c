@@ -195,6 +195,68 @@ struct read_ctx {
 	void *data;
 };
 
+/* One attribute of a trace message into *ev; the packet's headers are kept for later. */
+static void event_attr(const struct nlattr *a, struct nat_trace_event *ev, const struct nlattr **nh,
+		       const struct nlattr **th)
+{
+	switch (mnl_attr_get_type(a)) {
+	case NFTA_TRACE_TABLE:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(ev->table, sizeof(ev->table), "%s", mnl_attr_get_str(a));
+		break;
+	case NFTA_TRACE_CHAIN:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(ev->chain, sizeof(ev->chain), "%s", mnl_attr_get_str(a));
+		break;
+	case NFTA_TRACE_RULE_HANDLE:
+		if (mnl_attr_get_payload_len(a) == 8)
+			ev->handle = be64toh(mnl_attr_get_u64(a));
+		break;
+	case NFTA_TRACE_TYPE:
+		ev->type = (int)ntohl(mnl_attr_get_u32(a));
+		break;
+	case NFTA_TRACE_VERDICT:
+		verdict_of(a, ev);
+		break;
+	case NFTA_TRACE_POLICY:
+		ev->verdict = (int)ntohl(mnl_attr_get_u32(a));
+		break;
+	case NFTA_TRACE_ID:
+		ev->id = ntohl(mnl_attr_get_u32(a));
+		break;
+	case NFTA_TRACE_NETWORK_HEADER:
+		*nh = a;
+		break;
+	case NFTA_TRACE_TRANSPORT_HEADER:
+		*th = a;
+		break;
+	case NFTA_TRACE_IIF:
+		if_indextoname(ntohl(mnl_attr_get_u32(a)), ev->iif);
+		break;
+	case NFTA_TRACE_OIF:
+		if_indextoname(ntohl(mnl_attr_get_u32(a)), ev->oif);
+		break;
+	}
+}
+
+/* The event's chain in the ruleset read at start: its hook, priority, the rule's comment. */
+static void event_chain(const struct fw_ruleset *rs, struct nat_trace_event *ev)
+{
+	int ci = fw_chain_find(rs, ev->family, ev->table, ev->chain);
+	if (ci >= 0) {
+		const struct fw_chain *ch = &rs->chains[ci];
+		ev->hook = ch->base ? ch->hook : -1;
+		ev->prio = ch->prio;
+		for (size_t k = 0; ev->handle && k < ch->n_rules; k++) {
+			const struct fw_rule *r = &rs->rules[rs->order[ch->first_rule + k]];
+			if (r->handle == ev->handle) {
+				snprintf(ev->comment, sizeof(ev->comment), "%s", r->comment);
+				break;
+			}
+		}
+	}
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct read_ctx *c = data;
@@ -208,46 +270,8 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	ev.family = nfg->nfgen_family;
 	ev.verdict = NFT_CONTINUE;
 	ev.hook = -1;
-	mnl_attr_for_each(a, nlh, sizeof(*nfg)) {
-		switch (mnl_attr_get_type(a)) {
-		case NFTA_TRACE_TABLE:
-			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(ev.table, sizeof(ev.table), "%s", mnl_attr_get_str(a));
-			break;
-		case NFTA_TRACE_CHAIN:
-			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(ev.chain, sizeof(ev.chain), "%s", mnl_attr_get_str(a));
-			break;
-		case NFTA_TRACE_RULE_HANDLE:
-			if (mnl_attr_get_payload_len(a) == 8)
-				ev.handle = be64toh(mnl_attr_get_u64(a));
-			break;
-		case NFTA_TRACE_TYPE:
-			ev.type = (int)ntohl(mnl_attr_get_u32(a));
-			break;
-		case NFTA_TRACE_VERDICT:
-			verdict_of(a, &ev);
-			break;
-		case NFTA_TRACE_POLICY:
-			ev.verdict = (int)ntohl(mnl_attr_get_u32(a));
-			break;
-		case NFTA_TRACE_ID:
-			ev.id = ntohl(mnl_attr_get_u32(a));
-			break;
-		case NFTA_TRACE_NETWORK_HEADER:
-			nh = a;
-			break;
-		case NFTA_TRACE_TRANSPORT_HEADER:
-			th = a;
-			break;
-		case NFTA_TRACE_IIF:
-			if_indextoname(ntohl(mnl_attr_get_u32(a)), ev.iif);
-			break;
-		case NFTA_TRACE_OIF:
-			if_indextoname(ntohl(mnl_attr_get_u32(a)), ev.oif);
-			break;
-		}
-	}
+	mnl_attr_for_each(a, nlh, sizeof(*nfg))
+		event_attr(a, &ev, &nh, &th);
 	if (nh)
 		packet_of(mnl_attr_get_payload(nh), mnl_attr_get_payload_len(nh),
 			  th ? mnl_attr_get_payload(th) : NULL, th ? mnl_attr_get_payload_len(th) : 0, &ev);
@@ -258,21 +282,8 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	 * dumps the packet's headers with the first event of each hook: often this one). */
 	ev.header_only |= ev.family == NFPROTO_INET && !strcmp(ev.table, "ctnet") &&
 			  !strncmp(ev.chain, TRACE_PREFIX, 6);
-	if (c->t->have_rs) {
-		int ci = fw_chain_find(&c->t->rs, ev.family, ev.table, ev.chain);
-		if (ci >= 0) {
-			const struct fw_chain *ch = &c->t->rs.chains[ci];
-			ev.hook = ch->base ? ch->hook : -1;
-			ev.prio = ch->prio;
-			for (size_t k = 0; ev.handle && k < ch->n_rules; k++) {
-				const struct fw_rule *r = &c->t->rs.rules[c->t->rs.order[ch->first_rule + k]];
-				if (r->handle == ev.handle) {
-					snprintf(ev.comment, sizeof(ev.comment), "%s", r->comment);
-					break;
-				}
-			}
-		}
-	}
+	if (c->t->have_rs)
+		event_chain(&c->t->rs, &ev);
 	c->cb(&ev, c->data);
 	return MNL_CB_OK;
 }

@@ -10,6 +10,59 @@ enum { K_BRIDGE, K_HOST, K_LOCAL, K_HOST6, K_LOCAL6, K_N };
 static const char *const keys[K_N] = { "host-bridge", "host-address", "local-address",
 				       "host-address6", "local-address6" };
 
+/* One KEY=VALUE into *v. */
+static int key_set(struct netd_extra_veth *v, int k, const char *val, struct ctnet_err *err)
+{
+	int r;
+
+	switch (k) {
+	case K_BRIDGE:
+		r = ctnet_ifname_check(val, err);
+		if (r == 0)
+			memcpy(v->host_bridge, val, strlen(val) + 1);
+		break;
+	case K_HOST:
+		r = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "extra veth host address",
+				     &v->host_addr, err);
+		v->has_host_addr = true;
+		break;
+	case K_LOCAL:
+		r = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "extra veth local address",
+				     &v->local_addr, err);
+		v->has_local_addr = true;
+		break;
+	case K_HOST6:
+		r = ctnet_addr_parse(val, AF_INET6, CTNET_ADDR_PREFIX_OK,
+				     "extra veth host IPv6 address", &v->host_addr6, err);
+		v->has_host_addr6 = true;
+		break;
+	default:
+		r = ctnet_addr_parse(val, AF_INET6, CTNET_ADDR_PREFIX_OK,
+				     "extra veth local IPv6 address", &v->local_addr6, err);
+		v->has_local_addr6 = true;
+		break;
+	}
+	return r;
+}
+
+/* What only the whole spec shows: the same address twice, a /0. */
+static int check_whole(const char *spec, const struct netd_extra_veth *v, struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+
+	if ((v->has_host_addr && v->has_local_addr && ctnet_addr_equal(&v->host_addr, &v->local_addr)) ||
+	    (v->has_host_addr6 && v->has_local_addr6 && ctnet_addr_equal(&v->host_addr6, &v->local_addr6)))
+		return ctnet_errf(err, EINVAL,
+				  "invalid extra veth \"%s\": host and local address are the same",
+				  ctnet_show(spec, shown));
+	if ((v->has_host_addr && v->host_addr.prefix == 0) || (v->has_local_addr && v->local_addr.prefix == 0) ||
+	    (v->has_host_addr6 && v->host_addr6.prefix == 0) ||
+	    (v->has_local_addr6 && v->local_addr6.prefix == 0))
+		return ctnet_errf(err, EINVAL, "invalid extra veth \"%s\": prefix length 0",
+				  ctnet_show(spec, shown));
+	return 0;
+}
+
 int netd_extra_veth_parse(const char *spec, struct netd_extra_veth *out, struct ctnet_err *err)
 {
 	char shown[CTNET_SHOW_MAX], shown2[CTNET_SHOW_MAX], buf[512], *save = NULL, *tok;
@@ -60,46 +113,12 @@ int netd_extra_veth_parse(const char *spec, struct netd_extra_veth *out, struct 
 					  ctnet_show(spec, shown), keys[k]);
 		seen |= 1u << k;
 		const char *val = eq + 1;
-		switch (k) {
-		case K_BRIDGE:
-			r = ctnet_ifname_check(val, err);
-			if (r == 0)
-				memcpy(v.host_bridge, val, strlen(val) + 1);
-			break;
-		case K_HOST:
-			r = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "extra veth host address",
-					     &v.host_addr, err);
-			v.has_host_addr = true;
-			break;
-		case K_LOCAL:
-			r = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, "extra veth local address",
-					     &v.local_addr, err);
-			v.has_local_addr = true;
-			break;
-		case K_HOST6:
-			r = ctnet_addr_parse(val, AF_INET6, CTNET_ADDR_PREFIX_OK,
-					     "extra veth host IPv6 address", &v.host_addr6, err);
-			v.has_host_addr6 = true;
-			break;
-		default:
-			r = ctnet_addr_parse(val, AF_INET6, CTNET_ADDR_PREFIX_OK,
-					     "extra veth local IPv6 address", &v.local_addr6, err);
-			v.has_local_addr6 = true;
-			break;
-		}
+		r = key_set(&v, k, val, err);
 		if (r < 0)
 			return r;
 	}
-	if ((v.has_host_addr && v.has_local_addr && ctnet_addr_equal(&v.host_addr, &v.local_addr)) ||
-	    (v.has_host_addr6 && v.has_local_addr6 && ctnet_addr_equal(&v.host_addr6, &v.local_addr6)))
-		return ctnet_errf(err, EINVAL,
-				  "invalid extra veth \"%s\": host and local address are the same",
-				  ctnet_show(spec, shown));
-	if ((v.has_host_addr && v.host_addr.prefix == 0) || (v.has_local_addr && v.local_addr.prefix == 0) ||
-	    (v.has_host_addr6 && v.host_addr6.prefix == 0) ||
-	    (v.has_local_addr6 && v.local_addr6.prefix == 0))
-		return ctnet_errf(err, EINVAL, "invalid extra veth \"%s\": prefix length 0",
-				  ctnet_show(spec, shown));
+	if ((r = check_whole(spec, &v, err)) < 0)
+		return r;
 	*out = v;
 	return 0;
 }

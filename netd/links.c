@@ -54,15 +54,82 @@ static int get_one(struct ctnet_nl *s, const char *ifname, struct nd_link *l, st
 	return r < 0 ? r : 0;
 }
 
+/* Creates bridge br, up, and reads it back into *l. */
+static int bridge_create(struct ctnet_nl *hs, struct nd_batch *b, const char *br, struct nd_link *l,
+			 struct ctnet_err *err)
+{
+	struct rtnl_link *nl = rtnl_link_alloc();
+	char what[ND_WHAT_MAX];
+	int r;
+
+	if (!nl)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	rtnl_link_set_type(nl, "bridge");
+	rtnl_link_set_name(nl, br);
+	rtnl_link_set_flags(nl, IFF_UP);
+	snprintf(what, sizeof(what), "create bridge \"%s\"", br);
+	if ((r = q_link(b, nl, NLM_F_CREATE | NLM_F_EXCL, 0, what, err)) < 0 ||
+	    (r = nd_batch_get_link(b, br, l, err)) < 0 || (r = nd_batch_run(hs, b, err)) < 0)
+		return r;
+	if (!l->found)
+		return ctnet_errf(err, ENODEV, "create bridge \"%s\": gone right after creation", br);
+	return 0;
+}
+
+/* Queues addr (replacing) on the bridge br at ifindex. */
+static int q_bridge_addr(struct nd_batch *b, int ifindex, const char *br,
+			 const struct ctnet_addr *addr, struct ctnet_err *err)
+{
+	struct nl_msg *msg = NULL;
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *na = nl_addr_build(addr->family, addr->bytes, addr->family == AF_INET ? 4 : 16);
+	char buf[CTNET_ADDR_STRLEN];
+	int r;
+
+	if (!ra || !na) {
+		r = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	nl_addr_set_prefixlen(na, addr->prefix);
+	rtnl_addr_set_ifindex(ra, ifindex);
+	rtnl_addr_set_local(ra, na);
+	rtnl_addr_set_prefixlen(ra, addr->prefix);
+	if (addr->family == AF_INET6)
+		rtnl_addr_set_flags(ra, IFA_F_NODAD);
+	if (rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_REPLACE, &msg) < 0) {
+		r = ctnet_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "add address %s to \"%s\"",
+			 ctnet_addr_cidr_str(addr, buf), br);
+out:
+	if (na)
+		nl_addr_put(na);
+	if (ra)
+		rtnl_addr_put(ra);
+	return r;
+}
+
+/* Queues "set bridge up"; only a bridge we made gets our alias (the kernel ignores it on
+ * creation). */
+static int q_bridge_up(struct nd_batch *b, int ifindex, bool created, struct ctnet_err *err)
+{
+	struct rtnl_link *up = rtnl_link_alloc();
+
+	if (!up)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	rtnl_link_set_ifindex(up, ifindex);
+	rtnl_link_set_flags(up, IFF_UP);
+	if (created)
+		rtnl_link_set_ifalias(up, NETD_BRIDGE_ALIAS);
+	return q_link(b, up, 0, 0, "set bridge up", err);
+}
+
 int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_addr *addr, struct ctnet_err *err)
 {
 	struct ctnet_nl *hs;
 	struct nd_batch *b = NULL;
 	struct nd_link l;
-	struct nl_msg *msg = NULL;
-	struct rtnl_addr *ra = NULL;
-	struct nl_addr *na = NULL;
-	char buf[CTNET_ADDR_STRLEN];
 	bool created = false;
 	int r;
 
@@ -77,65 +144,16 @@ int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_
 	if (!(b = batch_new(err)))
 		return -ENOMEM;
 	if (!l.found) {
-		struct rtnl_link *nl = rtnl_link_alloc();
 		created = true;
-		if (!nl) {
-			r = ctnet_errf(err, ENOMEM, "out of memory");
+		if ((r = bridge_create(hs, b, br, &l, err)) < 0)
 			goto out;
-		}
-		rtnl_link_set_type(nl, "bridge");
-		rtnl_link_set_name(nl, br);
-		rtnl_link_set_flags(nl, IFF_UP);
-		char what[ND_WHAT_MAX];
-		snprintf(what, sizeof(what), "create bridge \"%s\"", br);
-		if ((r = q_link(b, nl, NLM_F_CREATE | NLM_F_EXCL, 0, what, err)) < 0 ||
-		    (r = nd_batch_get_link(b, br, &l, err)) < 0 || (r = nd_batch_run(hs, b, err)) < 0)
-			goto out;
-		if (!l.found) {
-			r = ctnet_errf(err, ENODEV, "create bridge \"%s\": gone right after creation", br);
-			goto out;
-		}
 	}
 	nd_batch_init(b);
-	ra = rtnl_addr_alloc();
-	na = nl_addr_build(addr->family, addr->bytes, addr->family == AF_INET ? 4 : 16);
-	if (!ra || !na) {
-		r = ctnet_errf(err, ENOMEM, "out of memory");
+	if ((r = q_bridge_addr(b, l.ifindex, br, addr, err)) < 0 ||
+	    (r = q_bridge_up(b, l.ifindex, created, err)) < 0)
 		goto out;
-	}
-	nl_addr_set_prefixlen(na, addr->prefix);
-	rtnl_addr_set_ifindex(ra, l.ifindex);
-	rtnl_addr_set_local(ra, na);
-	rtnl_addr_set_prefixlen(ra, addr->prefix);
-	if (addr->family == AF_INET6)
-		rtnl_addr_set_flags(ra, IFA_F_NODAD);
-	if (rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_REPLACE, &msg) < 0) {
-		r = ctnet_errf(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = nd_batch_add(b, msg, NULL, NULL, 0, err, "add address %s to \"%s\"",
-			      ctnet_addr_cidr_str(addr, buf), br)) < 0)
-		goto out;
-	{
-		struct rtnl_link *up = rtnl_link_alloc();
-		if (!up) {
-			r = ctnet_errf(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		rtnl_link_set_ifindex(up, l.ifindex);
-		rtnl_link_set_flags(up, IFF_UP);
-		/* Only a bridge we made gets our alias (the kernel ignores it on creation). */
-		if (created)
-			rtnl_link_set_ifalias(up, NETD_BRIDGE_ALIAS);
-		if ((r = q_link(b, up, 0, 0, "set bridge up", err)) < 0)
-			goto out;
-	}
 	r = nd_batch_run(hs, b, err);
 out:
-	if (na)
-		nl_addr_put(na);
-	if (ra)
-		rtnl_addr_put(ra);
 	free(b);
 	return r < 0 ? r : 0;
 }

@@ -10,7 +10,7 @@
 #include "caps.h"
 #include "cli.h"
 #include "json.h"
-#include "netd.h"
+#include "netd_int.h"
 
 static const char usage_text[] =
 	"Usage: ctnet-netd COMMAND [OPTIONS]\n"
@@ -205,61 +205,74 @@ static int parse_impair(const struct opts *o, struct netd_impair *im, struct ctn
 	return netd_impair_check(im, err);
 }
 
-static json_t *impair_json(const struct netd_impair *im, bool foreign)
-{
-	char buf[NETD_IMPAIR_STRLEN];
-	json_t *j;
-
-	if (foreign) {
-		j = json_object();
-		json_object_set_new(j, "foreign", json_true());
-		return j;
-	}
-	if (!netd_impair_active(im))
-		return json_null();
-	j = json_object();
-	ctnet_json_set_int(j, "delay_us", im->delay_us);
-	ctnet_json_set_int(j, "jitter_us", im->jitter_us);
-	ctnet_json_set_int(j, "loss_ppm", im->loss_ppm);
-	json_object_set_new(j, "rate_bps", json_integer((json_int_t)im->rate_bps));
-	ctnet_json_set_str(j, "delay", netd_impair_format_time(im->delay_us, buf));
-	ctnet_json_set_str(j, "jitter", netd_impair_format_time(im->jitter_us, buf));
-	ctnet_json_set_str(j, "loss", netd_impair_format_loss(im->loss_ppm, buf));
-	if (im->rate_bps)
-		ctnet_json_set_str(j, "rate", netd_impair_format_rate(im->rate_bps, buf));
-	else
-		json_object_set_new(j, "rate", json_null());
-	return j;
-}
-
-static void impair_text(const struct netd_impair *im, bool foreign)
-{
-	char a[NETD_IMPAIR_STRLEN];
-
-	if (foreign) {
-		printf("    impairment: a root qdisc that is not ctnet's\n");
-		return;
-	}
-	if (!netd_impair_active(im))
-		return;
-	printf("    impairment");
-	if (im->delay_us)
-		printf(" delay %s", netd_impair_format_time(im->delay_us, a));
-	if (im->jitter_us)
-		printf(" jitter %s", netd_impair_format_time(im->jitter_us, a));
-	if (im->loss_ppm)
-		printf(" loss %s", netd_impair_format_loss(im->loss_ppm, a));
-	if (im->rate_bps)
-		printf(" rate %s", netd_impair_format_rate(im->rate_bps, a));
-	printf("\n");
-}
-
 static int parse_addr(const char *s, int family, int mode, const char *what,
 		      struct ctnet_addr *a, struct ctnet_err *err)
 {
 	if (!s)
 		return 0;
 	return ctnet_addr_parse(s, family, mode, what, a, err);
+}
+
+/* up's options into *spec, *im and extra[] (o->nextra of them), all checked before the
+ * first kernel call (spec->netns_fd comes later); 0 or the exit code. */
+static int up_spec(const struct opts *o, struct netd_spec *spec, struct netd_impair *im,
+		   struct netd_extra_veth *extra)
+{
+	struct ctnet_err err = { 0 };
+	unsigned long mtu = 0;
+
+	if (!o->local)
+		return ctnet_cli_usage("up: --local-address is required");
+	if (!o->host && !o->bridge)
+		return ctnet_cli_usage("up: --host-address is required (unless --bridge)");
+	if (o->host6 && !o->local6)
+		return ctnet_cli_usage("up: --host-address6 needs --local-address6");
+	if (o->local6 && !o->host6 && !o->bridge)
+		return ctnet_cli_usage("up: --local-address6 needs --host-address6 (unless --bridge)");
+	if (!!o->netns == !!o->pid)
+		return ctnet_cli_usage("up: give exactly one of --netns PATH and --pid PID");
+
+	/* Everything is checked before the first kernel call. */
+	spec->name = o->pos[0];
+	spec->ifname = o->ifname;
+	spec->host_ifname = o->host_ifname;
+	spec->bridge = o->bridge;
+	spec->mac = o->mac;
+	spec->has_v6 = o->local6 != NULL;
+	spec->netns_fd = 0; /* checked for real below */
+	if (parse_addr(o->host, AF_INET, CTNET_ADDR_PREFIX_OK, "host address", &spec->host, &err) < 0 ||
+	    parse_addr(o->local, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &spec->local, &err) < 0 ||
+	    parse_addr(o->host6, AF_INET6, CTNET_ADDR_PREFIX_OK, "host IPv6 address", &spec->host6, &err) < 0 ||
+	    parse_addr(o->local6, AF_INET6, CTNET_ADDR_PREFIX_OK, "local IPv6 address", &spec->local6, &err) < 0 ||
+	    (o->mtu && ctnet_uint_parse(o->mtu, NETD_MTU_MIN, NETD_MTU_MAX, "MTU", &mtu, &err) < 0))
+		return ctnet_cli_fail(&err);
+	spec->mtu = (unsigned)mtu;
+	if (netd_spec_check(spec, &err) < 0 || parse_impair(o, im, &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (int i = 0; i < o->nextra; i++) {
+		if (netd_extra_veth_parse(o->extra[i], &extra[i], &err) < 0)
+			return ctnet_cli_fail(&err);
+		for (int k = 0; k < i; k++)
+			if (!strcmp(extra[k].ifname, extra[i].ifname))
+				return ctnet_cli_usage("up: --extra-veth %s given twice", extra[i].ifname);
+	}
+	return 0;
+}
+
+static int up_print(const struct netd_spec *spec, const struct netd_result *res, bool json)
+{
+	if (json) {
+		json_t *j = json_object();
+		ctnet_json_set_str(j, "name", spec->name);
+		ctnet_json_set_str(j, "host_ifname", res->host_ifname);
+		ctnet_json_set_int(j, "host_ifindex", res->host_ifindex);
+		ctnet_json_set_str(j, "ifname", res->ifname);
+		if (ctnet_json_print(stdout, j) < 0)
+			return CTNET_EXIT_FAIL;
+	} else {
+		printf("%s: %s <-> %s\n", spec->name, res->host_ifname, res->ifname);
+	}
+	return 0;
 }
 
 static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
@@ -269,7 +282,6 @@ static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 	struct netd_result res;
 	struct netd_impair im;
 	struct netd_extra_veth extra[NETD_EXTRA_VETH_MAX];
-	unsigned long mtu = 0;
 	struct opts o;
 	int rc = 0, fd;
 
@@ -279,41 +291,8 @@ static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 				BIT(O_MTU) | BIT(O_BRIDGE) | BIT(O_JSON) | IMPAIR_BITS | BIT(O_EXTRA),
 			1, 1, &o)))
 		return rc;
-	if (!o.local)
-		return ctnet_cli_usage("up: --local-address is required");
-	if (!o.host && !o.bridge)
-		return ctnet_cli_usage("up: --host-address is required (unless --bridge)");
-	if (o.host6 && !o.local6)
-		return ctnet_cli_usage("up: --host-address6 needs --local-address6");
-	if (o.local6 && !o.host6 && !o.bridge)
-		return ctnet_cli_usage("up: --local-address6 needs --host-address6 (unless --bridge)");
-	if (!!o.netns == !!o.pid)
-		return ctnet_cli_usage("up: give exactly one of --netns PATH and --pid PID");
-
-	/* Everything is checked before the first kernel call. */
-	spec.name = o.pos[0];
-	spec.ifname = o.ifname;
-	spec.host_ifname = o.host_ifname;
-	spec.bridge = o.bridge;
-	spec.mac = o.mac;
-	spec.has_v6 = o.local6 != NULL;
-	spec.netns_fd = 0; /* checked for real below */
-	if (parse_addr(o.host, AF_INET, CTNET_ADDR_PREFIX_OK, "host address", &spec.host, &err) < 0 ||
-	    parse_addr(o.local, AF_INET, CTNET_ADDR_PREFIX_OK, "local address", &spec.local, &err) < 0 ||
-	    parse_addr(o.host6, AF_INET6, CTNET_ADDR_PREFIX_OK, "host IPv6 address", &spec.host6, &err) < 0 ||
-	    parse_addr(o.local6, AF_INET6, CTNET_ADDR_PREFIX_OK, "local IPv6 address", &spec.local6, &err) < 0 ||
-	    (o.mtu && ctnet_uint_parse(o.mtu, NETD_MTU_MIN, NETD_MTU_MAX, "MTU", &mtu, &err) < 0))
-		return ctnet_cli_fail(&err);
-	spec.mtu = (unsigned)mtu;
-	if (netd_spec_check(&spec, &err) < 0 || parse_impair(&o, &im, &err) < 0)
-		return ctnet_cli_fail(&err);
-	for (int i = 0; i < o.nextra; i++) {
-		if (netd_extra_veth_parse(o.extra[i], &extra[i], &err) < 0)
-			return ctnet_cli_fail(&err);
-		for (int k = 0; k < i; k++)
-			if (!strcmp(extra[k].ifname, extra[i].ifname))
-				return ctnet_cli_usage("up: --extra-veth %s given twice", extra[i].ifname);
-	}
+	if ((rc = up_spec(&o, &spec, &im, extra)))
+		return rc;
 	if ((rc = need_caps(CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN)))
 		return rc;
 	if ((fd = open_ns(&o, "up", &rc)) < 0)
@@ -332,18 +311,7 @@ static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 		}
 	}
 	close(fd);
-	if (o.json) {
-		json_t *j = json_object();
-		ctnet_json_set_str(j, "name", spec.name);
-		ctnet_json_set_str(j, "host_ifname", res.host_ifname);
-		ctnet_json_set_int(j, "host_ifindex", res.host_ifindex);
-		ctnet_json_set_str(j, "ifname", res.ifname);
-		if (ctnet_json_print(stdout, j) < 0)
-			return CTNET_EXIT_FAIL;
-	} else {
-		printf("%s: %s <-> %s\n", spec.name, res.host_ifname, res.ifname);
-	}
-	return 0;
+	return up_print(&spec, &res, o.json);
 }
 
 static int cmd_down(struct ctnet_kern *kern, int argc, char **argv)
@@ -385,58 +353,7 @@ static int cmd_show(struct ctnet_kern *kern, int argc, char **argv)
 		return rc;
 	if (netd_show(kern, o.npos ? o.pos[0] : NULL, &v, &n, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (o.json) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_t *j = json_object(), *a = json_array(), *r = json_array();
-			ctnet_json_set_str(j, "ifname", v[i].ifname);
-			ctnet_json_set_int(j, "ifindex", v[i].ifindex);
-			ctnet_json_set_str(j, "container", v[i].container);
-			ctnet_json_set_str(j, "kind", v[i].kind);
-			ctnet_json_set_str(j, "master", v[i].master);
-			json_object_set_new(j, "up", json_boolean(v[i].up));
-			ctnet_json_set_int(j, "mtu", v[i].mtu);
-			for (size_t k = 0; k < v[i].naddrs; k++)
-				json_array_append_new(a, json_string(v[i].addrs[k]));
-			for (size_t k = 0; k < v[i].nroutes; k++)
-				json_array_append_new(r, json_string(v[i].routes[k]));
-			json_object_set_new(j, "addresses", a);
-			json_object_set_new(j, "routes", r);
-			if (!strcmp(v[i].kind, "veth")) {
-				struct netd_impair im;
-				bool foreign = false;
-				if (netd_impair_read(kern, -1, v[i].ifname, &im, &foreign, &err) < 0) {
-					json_decref(j);
-					json_decref(arr);
-					free(v);
-					return ctnet_cli_fail(&err);
-				}
-				json_object_set_new(j, "impairment", impair_json(&im, foreign));
-			}
-			json_array_append_new(arr, j);
-		}
-		rc = ctnet_json_print(stdout, arr) < 0 ? CTNET_EXIT_FAIL : 0;
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			printf("%-15s %-12s %-7s %-4s mtu %u%s%s\n", v[i].ifname,
-			       v[i].container[0] ? v[i].container : "-", v[i].kind,
-			       v[i].up ? "up" : "down", v[i].mtu, v[i].master[0] ? " master " : "",
-			       v[i].master);
-			for (size_t k = 0; k < v[i].naddrs; k++)
-				printf("    address %s\n", v[i].addrs[k]);
-			for (size_t k = 0; k < v[i].nroutes; k++)
-				printf("    route %s\n", v[i].routes[k]);
-			if (!strcmp(v[i].kind, "veth")) {
-				struct netd_impair im;
-				bool foreign = false;
-				if (netd_impair_read(kern, -1, v[i].ifname, &im, &foreign, &err) < 0) {
-					free(v);
-					return ctnet_cli_fail(&err);
-				}
-				impair_text(&im, foreign);
-			}
-		}
-	}
+	rc = o.json ? netd_show_json(kern, v, n, &err) : netd_show_text(kern, v, n, &err);
 	free(v);
 	return rc;
 }

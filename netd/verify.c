@@ -267,14 +267,97 @@ static void host_from_view(const struct netd_host_view *view, const struct netd_
 	}
 }
 
+/* The host side's faults, from its link, its bridge's and the FIB answers (p2p). */
+static void judge_host(const struct netd_spec *spec, const char *host_ifname,
+		       const struct nd_link *hl, const struct nd_link *bl,
+		       const struct fib_hit hits[4], struct netd_faults *f)
+{
+	const struct fib_hit *f_addr = &hits[0], *f_route = &hits[1], *f_addr6 = &hits[2], *f_route6 = &hits[3];
+	bool p2p = !spec->bridge;
+	char s[CTNET_ADDR_STRLEN];
+
+	if (!(hl->flags & IFF_UP))
+		fault(f, NETD_F_HOST_LINK_DOWN, host_ifname, "host link %s down", host_ifname);
+	if (spec->mtu && hl->mtu != spec->mtu)
+		fault(f, NETD_F_HOST_LINK_MTU, host_ifname, "host link %s mtu %u, not %u", host_ifname, hl->mtu, spec->mtu);
+	if (spec->bridge && (!bl->found || hl->master != bl->ifindex))
+		fault(f, NETD_F_BRIDGE_PORT, host_ifname, "host link %s not a port of bridge %s", host_ifname, spec->bridge);
+	if (p2p) {
+		if (!f_addr->found || f_addr->type != RTN_LOCAL || f_addr->oif != hl->ifindex)
+			fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host, s), "host address %s missing on %s", s, host_ifname);
+		if (!f_route->found || f_route->type != RTN_UNICAST || f_route->oif != hl->ifindex ||
+		    f_route->dst_len != 32)
+			fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local, s), "host route %s dev %s missing", s, host_ifname);
+		if (spec->has_v6) {
+			if (!f_addr6->found || f_addr6->type != RTN_LOCAL || f_addr6->oif != hl->ifindex)
+				fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host6, s),
+				      "host address %s missing on %s", s, host_ifname);
+			if (!f_route6->found || f_route6->type != RTN_UNICAST ||
+			    f_route6->oif != hl->ifindex || f_route6->dst_len != 128)
+				fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local6, s),
+				      "host route %s dev %s missing", s, host_ifname);
+		}
+	}
+}
+
+/* The container's link and lo, then (one dump at a time) its addresses and routes. */
+static int read_inside(struct ctnet_nl *in, const char *cif, struct nd_batch *b,
+		       struct nd_link *cl, struct nd_link *lo, struct ns_view *v,
+		       struct ctnet_err *err)
+{
+	int r;
+
+	nd_batch_init(b);
+	if ((r = nd_batch_get_link(b, cif, cl, err)) < 0 ||
+	    (r = nd_batch_get_link(b, "lo", lo, err)) < 0 ||
+	    (r = q_dump(b, RTM_GETADDR, AF_UNSPEC, ns_addr_reply, v, err)) < 0 ||
+	    (r = nd_batch_run(in, b, err)) < 0)
+		return r;
+	/* One dump at a time per socket (a second one in the same send gets EBUSY). */
+	nd_batch_init(b);
+	if ((r = q_dump(b, RTM_GETROUTE, AF_UNSPEC, ns_route_reply, v, err)) < 0 ||
+	    (r = nd_batch_run(in, b, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* The container side's faults, its link found (the pair's peer). */
+static void judge_inside(const struct netd_spec *spec, const char *cif, const struct nd_link *cl,
+			 const struct nd_link *lo, const struct ns_view *v, struct netd_faults *f)
+{
+	char s[CTNET_ADDR_STRLEN];
+
+	if (!(cl->flags & IFF_UP))
+		fault(f, NETD_F_LINK_DOWN, cif, "container link %s down", cif);
+	if (lo->found && !(lo->flags & IFF_UP))
+		fault(f, NETD_F_LO_DOWN, "lo", "container loopback down");
+	if (spec->mtu && cl->mtu != spec->mtu)
+		fault(f, NETD_F_LINK_MTU, cif, "container link %s mtu %u, not %u", cif, cl->mtu, spec->mtu);
+	if (spec->mac) {
+		char want[18];
+		mac_str(spec->mac, want);
+		if (strcasecmp(cl->mac, want))
+			fault(f, NETD_F_LINK_MAC, cif, "container link %s mac %s, not %s", cif, cl->mac, want);
+	}
+	for (int fam = 0; fam < 1 + spec->has_v6; fam++) {
+		const struct ctnet_addr *local = fam ? &spec->local6 : &spec->local;
+		const struct ctnet_addr *gw = fam ? &spec->host6 : &spec->host;
+		if (!ns_has_addr(v, cl->ifindex, local))
+			fault(f, NETD_F_ADDR_MISSING, ctnet_addr_str(local, s), "container address %s missing on %s", s, cif);
+		/* The bridge's gateway is learnt at up; the default route must exist at least. */
+		if (!ns_has_route(v, cl->ifindex, NULL, gw->family ? gw : NULL))
+			fault(f, NETD_F_DEFAULT_ROUTE_MISSING, cif, "container default route%s%s missing", gw->family ? " via " : "",
+			      gw->family ? ctnet_addr_str(gw, s) : "");
+	}
+}
+
 int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const char *host_ifname, const struct netd_host_view *view,
 		bool inside, struct netd_faults *f, struct ctnet_err *err)
 {
 	const char *cif = spec->ifname ? spec->ifname : NETD_DEFAULT_IFNAME;
-	char alias[NETD_ALIAS_MAX], s[CTNET_ADDR_STRLEN];
+	char alias[NETD_ALIAS_MAX];
 	struct nd_link hl = { 0 }, bl = { 0 }, cl = { 0 }, lo = { 0 };
 	struct fib_hit hits[4] = { 0 };
-	struct fib_hit *f_addr = &hits[0], *f_route = &hits[1], *f_addr6 = &hits[2], *f_route6 = &hits[3];
 	struct ctnet_nl *hs, in = { .fd = -1 };
 	struct nd_batch *b = malloc(sizeof(*b));
 	struct ns_view *v = calloc(1, sizeof(*v));
@@ -296,10 +379,10 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 		host_from_view(view, spec, host_ifname, &hl, hits);
 	else if ((r = nd_batch_get_link(b, host_ifname, &hl, err)) < 0 ||
 	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &bl, err)) < 0) ||
-	    (p2p && ((r = q_fib(b, &spec->host, f_addr, err)) < 0 ||
-		     (r = q_fib(b, &spec->local, f_route, err)) < 0)) ||
-	    (p2p && spec->has_v6 && ((r = q_fib(b, &spec->host6, f_addr6, err)) < 0 ||
-				     (r = q_fib(b, &spec->local6, f_route6, err)) < 0)) ||
+	    (p2p && ((r = q_fib(b, &spec->host, &hits[0], err)) < 0 ||
+		     (r = q_fib(b, &spec->local, &hits[1], err)) < 0)) ||
+	    (p2p && spec->has_v6 && ((r = q_fib(b, &spec->host6, &hits[2], err)) < 0 ||
+				     (r = q_fib(b, &spec->local6, &hits[3], err)) < 0)) ||
 	    (r = nd_batch_run(hs, b, err)) < 0)
 		goto out;
 	if (!hl.found || (!(view && p2p) && strcmp(hl.alias, alias))) {
@@ -307,28 +390,7 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 		r = 0;
 		goto out; /* the rest hangs on it */
 	}
-	if (!(hl.flags & IFF_UP))
-		fault(f, NETD_F_HOST_LINK_DOWN, host_ifname, "host link %s down", host_ifname);
-	if (spec->mtu && hl.mtu != spec->mtu)
-		fault(f, NETD_F_HOST_LINK_MTU, host_ifname, "host link %s mtu %u, not %u", host_ifname, hl.mtu, spec->mtu);
-	if (spec->bridge && (!bl.found || hl.master != bl.ifindex))
-		fault(f, NETD_F_BRIDGE_PORT, host_ifname, "host link %s not a port of bridge %s", host_ifname, spec->bridge);
-	if (p2p) {
-		if (!f_addr->found || f_addr->type != RTN_LOCAL || f_addr->oif != hl.ifindex)
-			fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host, s), "host address %s missing on %s", s, host_ifname);
-		if (!f_route->found || f_route->type != RTN_UNICAST || f_route->oif != hl.ifindex ||
-		    f_route->dst_len != 32)
-			fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local, s), "host route %s dev %s missing", s, host_ifname);
-		if (spec->has_v6) {
-			if (!f_addr6->found || f_addr6->type != RTN_LOCAL || f_addr6->oif != hl.ifindex)
-				fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host6, s),
-				      "host address %s missing on %s", s, host_ifname);
-			if (!f_route6->found || f_route6->type != RTN_UNICAST ||
-			    f_route6->oif != hl.ifindex || f_route6->dst_len != 128)
-				fault(f, NETD_F_HOST_ROUTE_MISSING, ctnet_addr_str(&spec->local6, s),
-				      "host route %s dev %s missing", s, host_ifname);
-		}
-	}
+	judge_host(spec, host_ifname, &hl, &bl, hits, f);
 
 	/* Container side: from the host, the veth has carrier when its peer is up. */
 	if (view && p2p && !inside) {
@@ -340,44 +402,14 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 	/* Container side. */
 	if ((r = nd_sock_open_in(spec->netns_fd, &in, err)) < 0)
 		goto out;
-	nd_batch_init(b);
-	if ((r = nd_batch_get_link(b, cif, &cl, err)) < 0 ||
-	    (r = nd_batch_get_link(b, "lo", &lo, err)) < 0 ||
-	    (r = q_dump(b, RTM_GETADDR, AF_UNSPEC, ns_addr_reply, v, err)) < 0 ||
-	    (r = nd_batch_run(&in, b, err)) < 0)
-		goto out;
-	/* One dump at a time per socket (a second one in the same send gets EBUSY). */
-	nd_batch_init(b);
-	if ((r = q_dump(b, RTM_GETROUTE, AF_UNSPEC, ns_route_reply, v, err)) < 0 ||
-	    (r = nd_batch_run(&in, b, err)) < 0)
+	if ((r = read_inside(&in, cif, b, &cl, &lo, v, err)) < 0)
 		goto out;
 	if (!cl.found || (hl.iflink >= 0 ? cl.ifindex != hl.iflink : cl.iflink != hl.ifindex)) {
 		fault(f, NETD_F_LINK_MISSING, cif, "container link %s missing", cif);
 		r = 0;
 		goto out;
 	}
-	if (!(cl.flags & IFF_UP))
-		fault(f, NETD_F_LINK_DOWN, cif, "container link %s down", cif);
-	if (lo.found && !(lo.flags & IFF_UP))
-		fault(f, NETD_F_LO_DOWN, "lo", "container loopback down");
-	if (spec->mtu && cl.mtu != spec->mtu)
-		fault(f, NETD_F_LINK_MTU, cif, "container link %s mtu %u, not %u", cif, cl.mtu, spec->mtu);
-	if (spec->mac) {
-		char want[18];
-		mac_str(spec->mac, want);
-		if (strcasecmp(cl.mac, want))
-			fault(f, NETD_F_LINK_MAC, cif, "container link %s mac %s, not %s", cif, cl.mac, want);
-	}
-	for (int fam = 0; fam < 1 + spec->has_v6; fam++) {
-		const struct ctnet_addr *local = fam ? &spec->local6 : &spec->local;
-		const struct ctnet_addr *gw = fam ? &spec->host6 : &spec->host;
-		if (!ns_has_addr(v, cl.ifindex, local))
-			fault(f, NETD_F_ADDR_MISSING, ctnet_addr_str(local, s), "container address %s missing on %s", s, cif);
-		/* The bridge's gateway is learnt at up; the default route must exist at least. */
-		if (!ns_has_route(v, cl.ifindex, NULL, gw->family ? gw : NULL))
-			fault(f, NETD_F_DEFAULT_ROUTE_MISSING, cif, "container default route%s%s missing", gw->family ? " via " : "",
-			      gw->family ? ctnet_addr_str(gw, s) : "");
-	}
+	judge_inside(spec, cif, &cl, &lo, v, f);
 	r = 0;
 out:
 	ctnet_nl_close(&in);

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-container and per-forward counters, read once from the sets' elements. */
+#include "nat_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+
+struct nat_counters {
+	struct nat_kernel k;
+};
+
+int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
+{
+	struct nat_counters *c = calloc(1, sizeof(*c));
+	int r;
+	if (!c)
+		return ctnet_err_sys(err, ENOMEM, "read counters");
+	if ((r = nat_kernel_read(kern, &c->k, err)) < 0) {
+		free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void nat_counters_free(struct nat_counters *c)
+{
+	if (!c)
+		return;
+	nat_kernel_free(&c->k);
+	free(c);
+}
+
+/* Sums the counters of the elements of `c` in the sets selected by `mask`. */
+static void sum(const struct nat_counters *cn, const struct nat_container *c, unsigned mask,
+		struct nat_stat *out)
+{
+	struct nat_elems e = { 0 };
+	struct ctnet_err err = { 0 };
+
+	*out = (struct nat_stat){ 0 };
+	if (nat_elems_container(&e, c, &err) < 0)
+		goto out;
+	for (size_t i = 0; i < e.n; i++) {
+		if (!(mask & (1u << e.v[i].set)))
+			continue;
+		const struct nat_kelem *ke = nat_kernel_find(&cn->k, &e.v[i]);
+		if (!ke)
+			continue;
+		out->present = true;
+		out->packets += ke->packets;
+		out->bytes += ke->bytes;
+	}
+out:
+	nat_elems_free(&e);
+}
+
+void nat_counters_container(const struct nat_counters *cn, const struct nat_container *c,
+			    struct nat_stat *out)
+{
+	struct nat_container *tmp = malloc(sizeof(*tmp));
+	*out = (struct nat_stat){ 0 };
+	if (!tmp)
+		return;
+	*tmp = *c;
+	tmp->n_forwards = 0;
+	/* A veth's packets count in the inet sets, a bridge port's in the bridge ones. */
+	sum(cn, tmp, 1u << NAT_S_SPOOF4 | 1u << NAT_S_SPOOF6 | 1u << NAT_S_PSPOOF4 | 1u << NAT_S_PSPOOF6,
+	    out);
+	free(tmp);
+}
+
+bool nat_counters_whole(const struct nat_counters *cn)
+{
+	if (!cn || !cn->k.table)
+		return false;
+	for (int ch = 0; ch < NAT_CHAINS; ch++)
+		if (!cn->k.chain[ch])
+			return false;
+	return true;
+}
+
+int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c)
+{
+	struct nat_elems e = { 0 };
+	struct ctnet_err err = { 0 };
+	int missing = 0;
+
+	if (!cn->k.table)
+		return 1;
+	for (int ch = 0; ch < NAT_CHAINS; ch++)
+		missing += !cn->k.chain[ch];
+	if (missing || nat_elems_container(&e, c, &err) < 0) {
+		nat_elems_free(&e);
+		return missing ? missing : 1;
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		missing += !cn->k.set[e.v[i].set] || !nat_kernel_find(&cn->k, &e.v[i]);
+	}
+	nat_elems_free(&e);
+	return missing;
+}
+
+void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
+			  const struct nat_forward *f, struct nat_stat *out)
+{
+	struct nat_container *tmp = malloc(sizeof(*tmp));
+	*out = (struct nat_stat){ 0 };
+	if (!tmp)
+		return;
+	*tmp = *c;
+	tmp->n_forwards = 1;
+	tmp->forwards[0] = *f;
+	sum(cn, tmp, 1u << NAT_S_FWD4 | 1u << NAT_S_FWD4IP | 1u << NAT_S_FWD6 | 1u << NAT_S_FWD6IP,
+	    out);
+	free(tmp);
+}
