@@ -53,7 +53,9 @@ LDLIBS += $(PKG_LIBS)
 # files. tools/ holds the launcher, which links every module library.
 MODULES := $(sort $(patsubst %/main.c,%,$(wildcard ipam/main.c netd/main.c nat/main.c)))
 LIB_SRCS := $(wildcard lib/*.c)
-lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+# main.c and main_*.c are the program (what it prints); the other .c files its library.
+lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c $(1)/main_%.c,$(wildcard $(1)/*.c)))
+prog_objs = $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/main.c $(1)/main_*.c))
 MOD_LIBS := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 PROGS := $(foreach m,$(MODULES),$(B)/ctnet-$(m))
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -87,7 +89,7 @@ define module_rules
 $(B)/lib$(1).a: $(call lib_objs,$(1))
 	@rm -f $$@
 	$$(AR) rcs $$@ $$^
-$(B)/ctnet-$(1): $(B)/$(1)/main.o $(B)/lib$(1).a $(B)/libctnet.a
+$(B)/ctnet-$(1): $(call prog_objs,$(1)) $(B)/lib$(1).a $(B)/libctnet.a
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
@@ -181,7 +183,7 @@ FUZZ_CHECK_SECONDS ?= 4
 FUZZ_B := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Ilib -I. -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c nat/main.c tools/ctnet.c,\
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c netd/main_%.c nat/main.c tools/ctnet.c,\
 	$(wildcard ipam/*.c netd/*.c nat/*.c launch/*.c tools/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
 

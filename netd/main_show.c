@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ctnet-netd show's output: the same links (and their impairment) for people and as JSON. */
+/* ctnet-netd show's output (part of the program, not the library: see the Makefile): the same
+ * links (and their impairment) for people and as JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
