@@ -47,12 +47,23 @@ fail:
 	return r;
 }
 
+static int claims_sweep(struct nat_store *s);
+
 int nat_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 {
 	/* config and route_localnet (the bridges switched on) in nat/ and containers/NAME are
 	 * written atomically; port claims are symlinks, swept all the same. */
 	static const char *const dirs[] = { "nat", "nat/containers", "nat/ports" };
-	return ctnet_tmp_sweep_dirs(ctnet_state_dir(), dirs, ARRAY_SIZE(dirs), cb, data, err);
+	struct nat_store st;
+	int r = ctnet_tmp_sweep_dirs(ctnet_state_dir(), dirs, ARRAY_SIZE(dirs), cb, data, err);
+
+	/* Claims of ports their owner no longer forwards: a forward change killed between the
+	 * new entry and the release of the old claims (down frees only the ports listed). */
+	if (r == 0 && nat_store_open(&st, false, true, err) == 0) {
+		ctnet_swept_report(cb, data, CTNET_DEBRIS_CLAIM, "nat/ports", claims_sweep(&st));
+		nat_store_close(&st);
+	}
+	return r;
 }
 
 void nat_store_close(struct nat_store *s)
@@ -397,6 +408,60 @@ void nat_store_ports_release(struct nat_store *s, const struct nat_container *ol
 					unlinkat(s->ports, key, 0);
 			}
 	}
+}
+
+/* Whether claim `key` is one of c's forwarded host ports. */
+static bool claims_key(const struct nat_container *c, const char *key)
+{
+	char k[96];
+	for (size_t i = 0; i < c->n_forwards; i++)
+		for (unsigned p = c->forwards[i].host_lo; p <= c->forwards[i].host_hi; p++) {
+			port_key(&c->forwards[i], p, k, sizeof(k));
+			if (!strcmp(k, key))
+				return true;
+		}
+	return false;
+}
+
+/* Under the store's lock: removes the claims whose owner is recorded and does not forward
+ * that port (an unrecorded owner's claim is free already, see port_owner). How many. */
+static int claims_sweep(struct nat_store *s)
+{
+	int fd = openat(s->ports, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	struct nat_entry *e = malloc(sizeof(*e));
+	char last[CTNET_NAME_MAX + 2] = "";
+	bool have = false;
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d || !e) {
+		if (!d && fd >= 0)
+			close(fd);
+		if (d)
+			closedir(d);
+		free(e);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		char owner[CTNET_NAME_MAX + 2];
+		struct ctnet_err ignored;
+		ssize_t len;
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(s->ports, de->d_name, owner, sizeof(owner) - 1);
+		if (len <= 0)
+			continue;
+		owner[len] = '\0';
+		if (strcmp(owner, last)) {
+			snprintf(last, sizeof(last), "%s", owner);
+			have = nat_store_read(s, owner, e, &ignored) == 0;
+		}
+		if (have && !claims_key(&e->c, de->d_name) && unlinkat(s->ports, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	free(e);
+	return n;
 }
 
 void nat_store_ports_release_owner(struct nat_store *s, const char *name)

@@ -24,6 +24,9 @@ static void print_swept(const struct ctnet_swept *s)
 	case CTNET_DEBRIS_ATTACHMENT:
 		printf("removed %d CNI attachment file%s of gone containers\n", s->n, plural(s->n));
 		break;
+	case CTNET_DEBRIS_CLAIM:
+		printf("removed %d host-port claim%s of interrupted forward changes\n", s->n, plural(s->n));
+		break;
 	}
 }
 

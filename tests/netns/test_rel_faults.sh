@@ -73,6 +73,15 @@ done
 check "temp files: down cttmp" $CTNET down cttmp
 residue "temp files: zero residue"
 
+# --- a forward change killed after the new entry, before the old claims went: the claim of
+# a port its owner no longer forwards (down frees only the ports listed) is gc's to remove ---
+$CTNET up ctport --create-netns --forward tcp:9101:80 >/dev/null || fail "up ctport"
+ln -s ctport "$CTNET_STATE_DIR/nat/ports/tcp-9102"
+check_match "stray claim: gc removes it" "$($CTNET gc)" "removed 1 host-port claim of interrupted forward changes"
+check_eq "stray claim: gone, the forwarded port's claim kept" "$(ls "$CTNET_STATE_DIR/nat/ports")" "tcp-9101"
+check "stray claim: down ctport" $CTNET down ctport
+residue "stray claim: zero residue"
+
 # --- nft flushed and links deleted behind ctnet's back ---
 $CTNET up ctf1 --create-netns --forward tcp:8081:80 >/dev/null || fail "up ctf1"
 $CTNET up ctf2 --create-netns >/dev/null || fail "up ctf2"
