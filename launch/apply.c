@@ -311,13 +311,10 @@ static void *nat_read(void *arg)
 	struct ct_apply_plan *p = arg;
 	struct view_reads *vr = p->reads;
 	struct ctnet_kern kern;
-	struct ctnet_err e;
 
 	ctnet_kern_init(&kern);
-	if (nat_counters_read(&kern, &p->view.nat, &e) < 0)
-		p->view.nat = NULL;
+	ct_view_read_nat(&kern, &p->view);
 	ctnet_kern_close(&kern);
-	p->view.nat_whole = nat_counters_whole(p->view.nat);
 	pthread_mutex_lock(&vr->lock);
 	__atomic_store_n(&vr->nat_ready, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vr->cond);
@@ -341,15 +338,10 @@ static void view_dir_done(struct view_reads *vr, bool ok)
 
 static void *host_read(void *arg)
 {
-	struct ct_view *v = arg;
 	struct ctnet_kern kern;
-	struct ctnet_err e;
 
 	ctnet_kern_init(&kern);
-	if (netd_host_view_open(&kern, &v->host, true, &e) < 0)
-		v->host = NULL;
-	v->sysctls_read = nat_sysctls_off(&kern, false, NULL, NULL, true) == 0;
-	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(&kern, true, NULL, NULL, true) == 0;
+	ct_view_read_host(&kern, arg);
 	ctnet_kern_close(&kern);
 	return NULL;
 }

@@ -33,6 +33,23 @@ static void health_add(struct ct_health *h, enum ct_fault_kind kind, int link, c
 	va_end(ap);
 }
 
+void ct_view_read_nat(struct ctnet_kern *kern, struct ct_view *v)
+{
+	struct ctnet_err e;
+	if (nat_counters_read(kern, &v->nat, &e) < 0)
+		v->nat = NULL;
+	v->nat_whole = nat_counters_whole(v->nat);
+}
+
+void ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v)
+{
+	struct ctnet_err e;
+	if (netd_host_view_open(kern, &v->host, true, &e) < 0)
+		v->host = NULL;
+	v->sysctls_read = nat_sysctls_off(kern, false, NULL, NULL, true) == 0;
+	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(kern, true, NULL, NULL, true) == 0;
+}
+
 const char *ct_health_state(const struct ct_health *h)
 {
 	return !h->n ? "up" : h->v[0].kind == CT_FAULT_STALE ? "stale" : "degraded";

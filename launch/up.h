@@ -107,6 +107,12 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 	     struct ct_health *h, struct ctnet_err *err);
 /* "up" (no fault), "stale" (gone) or "degraded" (there, something missing: up repairs it). */
 const char *ct_health_state(const struct ct_health *h);
+/* The parts of a view for many judgements, each read once on kern (a thread's own): ctnet's
+ * NAT table (v->nat, NULL when unreadable; v->nat_whole), and the host's addresses and
+ * routes (v->host, NULL when unreadable) with the forwarding sysctls (v->sysctls_read,
+ * v->sysctls6_read). */
+void ct_view_read_nat(struct ctnet_kern *kern, struct ct_view *v);
+void ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v);
 /* The NAT elements a running container holds (what ct_check_view looks up). */
 void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct nat_container *c);
 int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,

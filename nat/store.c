@@ -423,69 +423,79 @@ static bool claims_key(const struct nat_container *c, const char *key)
 	return false;
 }
 
-/* Under the store's lock: removes the claims whose owner is recorded and does not forward
- * that port (an unrecorded owner's claim is free already, see port_owner). How many. */
-static int claims_sweep(struct nat_store *s)
+/* Calls cb(s, key, owner, data) for every port claim (key: its name, owner: the container it
+ * names), on a listing of its own (a dup of s->ports would share its offset). */
+static void ports_foreach(struct nat_store *s, void (*cb)(struct nat_store *s, const char *key, const char *owner,
+							  void *data),
+			  void *data)
 {
-	int fd = openat(s->ports, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
-	struct nat_entry *e = malloc(sizeof(*e));
-	char last[CTNET_NAME_MAX + 2] = "";
-	bool have = false;
-	struct dirent *de;
+	int fd = openat(s->ports, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-	if (!d || !e) {
-		if (!d && fd >= 0)
-			close(fd);
-		if (d)
-			closedir(d);
-		free(e);
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		char owner[CTNET_NAME_MAX + 2];
-		struct ctnet_err ignored;
-		ssize_t len;
-		if (de->d_name[0] == '.')
-			continue;
-		len = readlinkat(s->ports, de->d_name, owner, sizeof(owner) - 1);
-		if (len <= 0)
-			continue;
-		owner[len] = '\0';
-		if (strcmp(owner, last)) {
-			snprintf(last, sizeof(last), "%s", owner);
-			have = nat_store_read(s, owner, e, &ignored) == 0;
-		}
-		if (have && !claims_key(&e->c, de->d_name) && unlinkat(s->ports, de->d_name, 0) == 0)
-			n++;
-	}
-	closedir(d);
-	free(e);
-	return n;
-}
-
-void nat_store_ports_release_owner(struct nat_store *s, const char *name)
-{
-	int fd = dup(s->ports);
 	struct dirent *de;
-	DIR *d;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
+	if (!d) {
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		char owner[CTNET_NAME_MAX + 2];
 		ssize_t n;
 		if (de->d_name[0] == '.')
 			continue;
 		n = readlinkat(s->ports, de->d_name, owner, sizeof(owner) - 1);
-		if (n > 0 && (owner[n] = '\0', !strcmp(owner, name)))
-			unlinkat(s->ports, de->d_name, 0);
+		if (n <= 0)
+			continue;
+		owner[n] = '\0';
+		cb(s, de->d_name, owner, data);
 	}
 	closedir(d);
+}
+
+struct stray {
+	struct nat_entry e;
+	char last[CTNET_NAME_MAX + 2]; /* the owner e was read for */
+	bool have;
+	int n;
+};
+
+static void stray_one(struct nat_store *s, const char *key, const char *owner, void *data)
+{
+	struct stray *st = data;
+	struct ctnet_err ignored;
+
+	if (strcmp(owner, st->last)) {
+		snprintf(st->last, sizeof(st->last), "%s", owner);
+		st->have = nat_store_read(s, owner, &st->e, &ignored) == 0;
+	}
+	if (st->have && !claims_key(&st->e.c, key) && unlinkat(s->ports, key, 0) == 0)
+		st->n++;
+}
+
+/* Under the store's lock: removes the claims whose owner is recorded and does not forward
+ * that port (an unrecorded owner's claim is free already, see port_owner). How many. */
+static int claims_sweep(struct nat_store *s)
+{
+	struct stray *st = calloc(1, sizeof(*st));
+	int n;
+
+	if (!st)
+		return 0;
+	ports_foreach(s, stray_one, st);
+	n = st->n;
+	free(st);
+	return n;
+}
+
+static void owned_one(struct nat_store *s, const char *key, const char *owner, void *name)
+{
+	if (!strcmp(owner, name))
+		unlinkat(s->ports, key, 0);
+}
+
+void nat_store_ports_release_owner(struct nat_store *s, const char *name)
+{
+	ports_foreach(s, owned_one, (void *)name);
 }
 
 int nat_port_owner(const struct nat_forward *f, char *owner, size_t len)

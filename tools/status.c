@@ -199,18 +199,11 @@ static void *status_worker(void *arg)
  * listed). */
 static void *view_read(void *arg)
 {
-	struct ct_view *v = arg;
 	struct ctnet_kern kern;
-	struct ctnet_err e;
 
 	ctnet_kern_init(&kern);
-	if (nat_counters_read(&kern, &v->nat, &e) < 0)
-		v->nat = NULL;
-	v->nat_whole = nat_counters_whole(v->nat);
-	if (netd_host_view_open(&kern, &v->host, true, &e) < 0)
-		v->host = NULL;
-	v->sysctls_read = nat_sysctls_off(&kern, false, NULL, NULL, true) == 0;
-	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(&kern, true, NULL, NULL, true) == 0;
+	ct_view_read_nat(&kern, arg);
+	ct_view_read_host(&kern, arg);
 	ctnet_kern_close(&kern);
 	return NULL;
 }
