@@ -124,15 +124,16 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 	judge_sysctls(kern, r, c, view, h);
 	if (view && view->nat_later && !view->nat)
 		goto out; /* the caller looks the elements up once the table is read */
+	/* A view's table is read once for every container: not again when it was unreadable. */
 	const struct nat_counters *cn = view ? view->nat : NULL;
-	if (!cn && nat_counters_read(kern, &own, err) == 0)
+	if (!view && nat_counters_read(kern, &own, err) == 0)
 		cn = own;
+	int missing = cn && nat_counters_whole(cn) ? nat_counters_missing(cn, c) : 0;
 	if (!cn || !nat_counters_whole(cn))
 		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
 			   cn ? "nft table inet ctnet or one of its chains missing" : "nft table inet ctnet unreadable");
-	else if (nat_counters_missing(cn, c) > 0)
-		health_add(h, CT_FAULT_NAT, 0, r->spec.name, "%d of its NAT elements missing",
-			   nat_counters_missing(cn, c));
+	else if (missing > 0)
+		health_add(h, CT_FAULT_NAT, 0, r->spec.name, "%d of its NAT elements missing", missing);
 out:
 	nat_counters_free(own);
 	free(c);
