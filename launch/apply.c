@@ -341,7 +341,8 @@ static void *host_read(void *arg)
 	struct ctnet_kern kern;
 
 	ctnet_kern_init(&kern);
-	ct_view_read_host(&kern, arg);
+	struct ctnet_err e; /* an unreadable host: each container is asked instead */
+	ct_view_read_host(&kern, arg, &e);
 	ctnet_kern_close(&kern);
 	return NULL;
 }

@@ -198,3 +198,34 @@ int ct_converge(struct ctnet_kern *kern, const struct ct_spec *want, const struc
 {
 	return converge(kern, want, have, view, out, rep, err);
 }
+
+int ct_repair(struct ctnet_kern *kern, const char *name, struct ct_record *out, struct ct_report *rep,
+	      struct ctnet_err *err)
+{
+	struct ct_record *have = malloc(sizeof(*have));
+	_cleanup_close_ int lock = -1;
+	const char *why = NULL;
+	int rc;
+
+	if (!have)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	if ((lock = record_lock(name, err)) < 0) {
+		rc = lock;
+		goto out;
+	}
+	if ((rc = record_read(name, have, err)) < 0)
+		goto out;
+	if (have->pending || have->stopping != CT_STOP_NONE)
+		rc = ctnet_errf(err, EBUSY, "%s: an up or down of it was interrupted: ctnet gc cleans it, or ctnet up %s "
+			       "brings it up again", name, name);
+	else if (have->spec.shared)
+		rc = ctnet_errf(err, EINVAL, "%s shares the host's network: nothing of its own to repair", name);
+	else if (!ct_state_record(have, &why))
+		rc = ctnet_errf(err, ESRCH, "%s is gone (%s): ctnet gc forgets it, ctnet up %s brings it up again",
+				name, why, name);
+	else
+		rc = ct_converge(kern, &have->spec, have, NULL, out, rep, err);
+out:
+	free(have);
+	return rc;
+}

@@ -41,13 +41,14 @@ void ct_view_read_nat(struct ctnet_kern *kern, struct ct_view *v)
 	v->nat_whole = nat_counters_whole(v->nat);
 }
 
-void ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v)
+int ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v, struct ctnet_err *err)
 {
-	struct ctnet_err e;
-	if (netd_host_view_open(kern, &v->host, true, &e) < 0)
+	int r = netd_host_view_open(kern, &v->host, true, err);
+	if (r < 0)
 		v->host = NULL;
 	v->sysctls_read = nat_sysctls_off(kern, false, NULL, NULL, true) == 0;
 	v->sysctls6_read = v->sysctls_read && nat_sysctls_off(kern, true, NULL, NULL, true) == 0;
+	return r;
 }
 
 const char *ct_health_state(const struct ct_health *h)

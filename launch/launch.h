@@ -28,6 +28,7 @@
 
 #include "apply.h"
 #include "attach.h"
+#include "doctor.h"
 #include "netns.h"
 #include "record.h"
 #include "spec.h"

@@ -54,6 +54,11 @@ struct ct_view {
  * view may be NULL. */
 int ct_converge(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_record *have, const struct ct_view *view,
 		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err);
+/* Converges the running container name to its own record, as an identical `ctnet up`
+ * would (what doctor's fixes say): -ENOENT without a record, -ESRCH when it is gone (gc's),
+ * -EBUSY when an up or down of it was interrupted, -EINVAL for a shared one. */
+int ct_repair(struct ctnet_kern *kern, const char *name, struct ct_record *out, struct ct_report *rep,
+	      struct ctnet_err *err);
 /*
  * Read-only, without the lock: 0 when the running container `have` matches spec and the
  * kernel holds all of it (links, addresses and routes on both sides, its route_localnet,
@@ -109,10 +114,10 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 const char *ct_health_state(const struct ct_health *h);
 /* The parts of a view for many judgements, each read once on kern (a thread's own): ctnet's
  * NAT table (v->nat, NULL when unreadable; v->nat_whole), and the host's addresses and
- * routes (v->host, NULL when unreadable) with the forwarding sysctls (v->sysctls_read,
- * v->sysctls6_read). */
+ * routes (v->host, NULL when unreadable: its -errno returned, err filled) with the forwarding
+ * sysctls (v->sysctls_read, v->sysctls6_read). */
 void ct_view_read_nat(struct ctnet_kern *kern, struct ct_view *v);
-void ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v);
+int ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v, struct ctnet_err *err);
 /* The NAT elements a running container holds (what ct_check_view looks up). */
 void ct_nat_of(const struct ct_spec *want, const struct ct_record *have, struct nat_container *c);
 int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec, const struct ct_view *view, struct ct_record *out,

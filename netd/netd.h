@@ -277,7 +277,7 @@ int netd_extra_veth_del_all(struct ctnet_kern *kern, const char *name, const str
 			    struct ctnet_err *err);
 /* --- doctor (doctor.c) --- */
 struct ctnet_findings;
-/* One container as doctor checks its links, from its record. */
+/* One live container as doctor checks the host's conflicts with it, from its record. */
 struct netd_doctor_ct {
 	const char *name, *host_ifname, *bridge;
 	unsigned mtu; /* recorded (0: the kernel's default) */
@@ -285,9 +285,6 @@ struct netd_doctor_ct {
 	bool has_v6;
 	struct ctnet_addr host6, local6;
 	bool mss_clamped; /* ctnet's table clamps TCP MSS (an MTU above the uplink's only a note) */
-	bool inside;      /* also look inside: netns/pid, ifname */
-	const char *netns, *ifname;
-	pid_t pid;
 };
 /* The interface of the host's default route and its path MTU (route MTU or link MTU). */
 struct netd_uplink {
@@ -297,15 +294,11 @@ struct netd_uplink {
 	unsigned mtu;
 };
 /*
- * Findings appended to out for each container: host link missing or down, host address or
- * route missing, its addresses also on other interfaces, routes overlapping its addresses
- * via other interfaces, MTU above the uplink's; inside (when asked): its link, address and
- * default route. One address dump and one route dump (per family) for all.
+ * Findings appended to out for each container: its addresses also on other interfaces,
+ * routes overlapping its addresses via other interfaces, its MTU above the uplink's (whether
+ * its own links, addresses and routes are whole is ct_judge's, through netd_verify). Against
+ * a view the caller read (netd_host_view_open, with v6 when any container has IPv6).
  */
-int netd_doctor(struct ctnet_kern *kern, const struct netd_doctor_ct *cts, size_t n, struct netd_uplink *uplink,
-		struct ctnet_findings *out, struct ctnet_err *err);
-/* The same checks against a view the caller read (netd_host_view_open, with v6 when any
- * container has IPv6), e.g. in a thread while it read the records. */
 int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
 		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err);
 /* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is

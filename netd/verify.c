@@ -227,11 +227,11 @@ static void mac_str(const char *in, char *out)
  * The host side from a view, without a request per container: the link is the one named
  * host_ifname holding the host address (IPv4 labels name their interface), the route to
  * the container must be there through it, and without carrier the kernel marks that route
- * linkdown. A link that is missing or down takes its address's routes with it, so a
- * missing route is what both look like here (the converge after a fault looks again,
- * precisely). The MTU, when the spec sets one, by ioctl.
+ * linkdown. The MTU, when the spec sets one, by ioctl. false when the view cannot vouch for
+ * all of it (a link missing or down takes its address's routes with it, so a missing route
+ * is what both look like here): the caller asks precisely.
  */
-static void host_from_view(const struct netd_host_view *view, const struct netd_spec *spec,
+static bool host_from_view(const struct netd_host_view *view, const struct netd_spec *spec,
 			   const char *host_ifname, struct nd_link *hl, struct fib_hit *hits)
 {
 	const struct ctnet_addr *want[4] = { &spec->host, &spec->local, &spec->host6, &spec->local6 };
@@ -239,7 +239,7 @@ static void host_from_view(const struct netd_host_view *view, const struct netd_
 	const struct hroute *rt;
 
 	if (!ifindex)
-		return;
+		return false;
 	hl->found = true;
 	hl->ifindex = ifindex;
 	hl->iflink = -1; /* unknown: the container side's link names it instead */
@@ -247,24 +247,26 @@ static void host_from_view(const struct netd_host_view *view, const struct netd_
 	if (spec->mtu) {
 		struct linkinfo li;
 		if (!hv_link_get(view->sock, host_ifname, &li, true))
-			hl->found = false;
+			return false;
 		hl->mtu = li.mtu;
 	}
 	for (int i = 0; i < (spec->has_v6 ? 4 : 2); i++) {
 		struct fib_hit *h = &hits[i];
 		memset(h, 0, sizeof(*h));
 		if (!(i % 2)) { /* the host's own address */
-			if (hv_addr_on(view, want[i], ifindex))
-				*h = (struct fib_hit){ true, RTN_LOCAL, 0, ifindex };
+			if (!hv_addr_on(view, want[i], ifindex))
+				return false;
+			*h = (struct fib_hit){ true, RTN_LOCAL, 0, ifindex };
 			continue;
 		}
-		if ((rt = hv_host_route_via(view, want[i], ifindex))) {
-			*h = (struct fib_hit){ true, RTN_UNICAST, (unsigned char)(want[i]->family == AF_INET6 ? 128 : 32),
-					       ifindex };
-			if (rt->flags & RTNH_F_LINKDOWN)
-				hl->flags &= ~(unsigned)IFF_RUNNING;
-		}
+		if (!(rt = hv_host_route_via(view, want[i], ifindex)))
+			return false;
+		*h = (struct fib_hit){ true, RTN_UNICAST, (unsigned char)(want[i]->family == AF_INET6 ? 128 : 32),
+				       ifindex };
+		if (rt->flags & RTNH_F_LINKDOWN)
+			hl->flags &= ~(unsigned)IFF_RUNNING;
 	}
+	return true;
 }
 
 /* The host side's faults, from its link, its bridge's and the FIB answers (p2p). */
@@ -375,17 +377,22 @@ int netd_verify(struct ctnet_kern *kern, const struct netd_spec *spec, const cha
 
 	/* Host side: the link, and the FIB entries for its address and the container's. */
 	nd_batch_init(b);
-	if (view && p2p)
-		host_from_view(view, spec, host_ifname, &hl, hits);
-	else if ((r = nd_batch_get_link(b, host_ifname, &hl, err)) < 0 ||
+	/* The view vouches for a whole point-to-point host side; anything it lacks is asked
+	 * precisely (a missing address, route or link, a link down: each its own fault). */
+	bool from_view = view && p2p && host_from_view(view, spec, host_ifname, &hl, hits);
+	if (!from_view) {
+		memset(&hl, 0, sizeof(hl));
+		memset(hits, 0, sizeof(hits));
+	}
+	if (!from_view && ((r = nd_batch_get_link(b, host_ifname, &hl, err)) < 0 ||
 	    (spec->bridge && (r = nd_batch_get_link(b, spec->bridge, &bl, err)) < 0) ||
 	    (p2p && ((r = q_fib(b, &spec->host, &hits[0], err)) < 0 ||
 		     (r = q_fib(b, &spec->local, &hits[1], err)) < 0)) ||
 	    (p2p && spec->has_v6 && ((r = q_fib(b, &spec->host6, &hits[2], err)) < 0 ||
 				     (r = q_fib(b, &spec->local6, &hits[3], err)) < 0)) ||
-	    (r = nd_batch_run(hs, b, err)) < 0)
+	    (r = nd_batch_run(hs, b, err)) < 0))
 		goto out;
-	if (!hl.found || (!(view && p2p) && strcmp(hl.alias, alias))) {
+	if (!hl.found || (!from_view && strcmp(hl.alias, alias))) {
 		fault(f, NETD_F_HOST_LINK_MISSING, host_ifname, "host link %s missing", host_ifname);
 		r = 0;
 		goto out; /* the rest hangs on it */

@@ -21,6 +21,8 @@ static const struct {
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "bring a container's network up" },
 	{ "down", cmd_down, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, CTNET_CAP_NET_ADMIN,
 	  "take it down again" },
+	{ "repair", cmd_repair, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what drifted in running containers" },
 	{ "run", cmd_run, 0, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "run a command in a fresh namespace with the network up" },
 	{ "apply", cmd_apply, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,

@@ -36,6 +36,7 @@ void print_record(const struct ct_record *rec, const struct ct_report *rep, bool
 
 int cmd_up(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_down(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_repair(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_run(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_status(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_apply(struct ctnet_kern *kern, int argc, char **argv);
@@ -48,9 +49,6 @@ int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec 
 
 /* doctor.c */
 struct ctnet_findings;
-/* Every module's checks over the recorded containers (or name's); findings into out. */
-int doctor_run(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
-	       struct ctnet_err *err);
 /* The cheap subset (ip_forward, foreign drop-policy forward chains): for up and status. */
 int doctor_quick(struct ctnet_kern *kern, const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err);
 /* One warning line on stderr when doctor_quick finds a blocker. */

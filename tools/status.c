@@ -203,7 +203,8 @@ static void *view_read(void *arg)
 
 	ctnet_kern_init(&kern);
 	ct_view_read_nat(&kern, arg);
-	ct_view_read_host(&kern, arg);
+	struct ctnet_err e; /* an unreadable host: each container is asked instead */
+	ct_view_read_host(&kern, arg, &e);
 	ctnet_kern_close(&kern);
 	return NULL;
 }

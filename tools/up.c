@@ -361,3 +361,45 @@ int cmd_down(struct ctnet_kern *kern, int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	return 0;
 }
+
+int cmd_repair(struct ctnet_kern *kern, int argc, char **argv)
+{
+	struct ct_record *rec = malloc(sizeof(*rec));
+	struct ct_report *rep = malloc(sizeof(*rep));
+	struct ctnet_err err;
+	int rc = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("Usage: ctnet repair NAME...\n"
+		       "Converge each running container to its own record, as an identical `ctnet up`\n"
+		       "would: what drifted (links, addresses and routes on both sides, NAT elements,\n"
+		       "sysctls) is put back in place, in the namespace its processes hold. One line per\n"
+		       "repair, or NAME: nothing to repair. Exit 1 when a container could not be\n"
+		       "repaired (gone: ctnet gc forgets it).\n");
+		goto out;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		rc = ctnet_cli_usage("repair: expected container NAMEs");
+		goto out;
+	}
+	if (!rec || !rep) {
+		ctnet_errf(&err, ENOMEM, "out of memory");
+		rc = ctnet_cli_fail(&err);
+		goto out;
+	}
+	for (int i = 1; i < argc; i++) {
+		memset(rep, 0, sizeof(*rep));
+		if (ctnet_name_check(argv[i], &err) < 0 || ct_repair(kern, argv[i], rec, rep, &err) < 0) {
+			rc = ctnet_cli_fail(&err);
+			continue;
+		}
+		for (size_t j = 0; j < rep->n; j++)
+			printf("%s: %s %s\n", argv[i], rep->v[j].repair ? "repaired" : "changed", rep->v[j].what);
+		if (!rep->n)
+			printf("%s: nothing to repair\n", argv[i]);
+	}
+out:
+	free(rec);
+	free(rep);
+	return rc;
+}

@@ -53,6 +53,38 @@ judge "container default route deleted" "ip -n web route del default"
 judge "forward element removed" "nft delete element inet ctnet fwd4 '{ tcp . 8080 }'"
 judge "host link down" "ip link set ve-web down"
 
+# The same breaks again, repaired by the fix doctor prints for its first blocking finding,
+# whose code names the break (doctor maps ct_judge's faults; `ctnet repair` converges).
+first() { # FIELD of doctor's first blocking finding
+	$CTNET doctor --json | python3 -c "import json,sys; f=[x for x in json.load(sys.stdin)['findings'] if x['severity']=='blocks']; print(f[0].get('$1','') if f else '')"
+}
+doctor_fixes() {
+	local what=$1 code=$3 fix
+	eval "$2"
+	check_eq "$what: doctor's first blocking finding" "$(first code)" "$code"
+	fix=$(first fix)
+	fix=${fix/#ctnet /$CTNET }
+	check "$what: doctor's fix runs ($fix)" sh -c "$fix"
+	check_eq "$what: forward answers after doctor's fix" "$(fwd)" "web80"
+	check_exit "$what: doctor exits 0 after its fix" 0 $CTNET doctor
+	check_exit "$what: status exits 0 after doctor's fix" 0 $CTNET status
+}
+doctor_fixes "host route deleted" "ip route del ${local_ip%/*} dev ve-web" host-route-missing
+doctor_fixes "host address removed" "ip addr del ${host_ip%/*}/32 dev ve-web" host-address-missing
+doctor_fixes "ip_forward=0" "sysctl -qw net.ipv4.ip_forward=0" ip-forward-off
+doctor_fixes "route_localnet off" "sysctl -qw net.ipv4.conf.ve-web.route_localnet=0" route-localnet-off
+doctor_fixes "container link down" "ip -n web link set eth0 down" container-link-down
+doctor_fixes "container address removed" "ip -n web addr flush dev eth0" container-address-missing
+doctor_fixes "container default route deleted" "ip -n web route del default" container-default-route-missing
+doctor_fixes "forward element removed" "nft delete element inet ctnet fwd4 '{ tcp . 8080 }'" nat-elements-missing
+doctor_fixes "host link down" "ip link set ve-web down" link-down
+ip -n web addr flush dev eth0
+check_exit "repair: exits 0" 0 $CTNET repair web
+check_match "repair: names what it put back" "$($CTNET status web >/dev/null; echo ok)" "ok"
+check_eq "repair: forward answers" "$(fwd)" "web80"
+check_eq "repair: nothing left to repair" "$($CTNET repair web)" "web: nothing to repair"
+check_exit "repair of an unknown container fails" 1 $CTNET repair nosuch
+
 # --- the host veth deleted by another tool while a process holds the namespace ---
 ns_of() { stat -L -c %i "$1" 2>/dev/null; }
 ino0=$(ns_of /proc/$WEB_PID/ns/net)
