@@ -116,6 +116,8 @@ int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_s
 	o->mtu = conf->mtu;
 	o->no_nat = !conf->ip_masq;
 	snprintf(o->bridge, sizeof(o->bridge), "%s", conf->bridge);
+	if (conf->bridge[0])
+		bridge_gateway(conf, &o->bridge_gw); /* ct_up makes the bridge */
 	snprintf(o->origin, sizeof(o->origin), "cni:%s", conf->name);
 	snprintf(o->runtime_id, sizeof(o->runtime_id), "%s", env->container_id);
 	if (env->pod_name[0] && env->pod_namespace[0])
@@ -163,13 +165,6 @@ int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni
 		return cni_errf(ce, CNI_ERR_INTERNAL,
 				"attachment \"%s\": name already used by container \"%s\" ifname \"%s\"",
 				a.name, old.container_id, old.ifname);
-	if (o.bridge[0]) {
-		struct ctnet_addr gw;
-		bridge_gateway(conf, &gw);
-		/* Shared by every attachment of the network: made once, never removed by DEL. */
-		if ((rc = netd_bridge_add(kern, o.bridge, &gw, &ce->e)) < 0)
-			return fail_code(ce, rc);
-	}
 	/* Written first so DEL and GC find a half-made attachment after a crash. */
 	if ((rc = cni_attachment_write(&a, &ce->e)) < 0)
 		return fail_code(ce, rc);

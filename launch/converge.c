@@ -66,7 +66,7 @@ static int converge_links(struct ctnet_kern *kern, const struct ct_spec *want, c
 	if (faults->n || (diff & (CT_F_MTU | CT_F_MAC))) {
 		struct netd_result res;
 		ls.host_ifname = have->host_ifname;
-		if ((rc = netd_up(kern, &ls, &res, err)) < 0)
+		if ((rc = ct_bridge_ensure(kern, want, err)) < 0 || (rc = netd_up(kern, &ls, &res, err)) < 0)
 			return rc;
 		if (strcmp(res.host_ifname, have->host_ifname))
 			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);

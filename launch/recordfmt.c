@@ -40,6 +40,7 @@ static void format_request(struct ctnet_kv_out *o, const struct ct_spec *s)
 		ctnet_kv_put(o, "REQ_HOST_IFNAME", s->host_ifname);
 	if (s->bridge[0])
 		ctnet_kv_put(o, "BRIDGE", s->bridge);
+	put_addr(o, "BRIDGE_GATEWAY", &s->bridge_gw);
 	if (s->mac[0])
 		ctnet_kv_put(o, "MAC", s->mac);
 	if (s->mtu)
@@ -207,6 +208,8 @@ static bool parse_spec_key(struct parse_ctx *px, const char *key, const char *va
 		rc = set_ifname(s->host_ifname, val, err);
 	} else if (!strcmp(key, "BRIDGE")) {
 		rc = set_ifname(s->bridge, val, err);
+	} else if (!strcmp(key, "BRIDGE_GATEWAY")) {
+		rc = ctnet_addr_parse(val, AF_INET, CTNET_ADDR_PREFIX_OK, key, &s->bridge_gw, err);
 	} else if (!strcmp(key, "MAC")) {
 		rc = set_text(s->mac, sizeof(s->mac), key, val, err);
 	} else if (!strcmp(key, "MTU")) {

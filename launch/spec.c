@@ -170,6 +170,9 @@ static int check_addresses(const struct ct_spec *s, struct ctnet_err *err)
 					  "local address \"%s\": bridge mode needs a prefix (e.g. %s/24)",
 					  ctnet_addr_str(&s->local, a), a);
 	}
+	if (s->bridge_gw.family && (!s->bridge[0] || s->bridge_gw.family != AF_INET || s->bridge_gw.prefix <= 0))
+		return ctnet_errf(err, EINVAL, "container \"%s\": a bridge gateway needs a bridge and an IPv4 "
+				  "address with a prefix", n);
 	return 0;
 }
 
@@ -402,7 +405,9 @@ unsigned ct_spec_diff(const struct ct_spec *a, const struct ct_spec *b)
 		d |= CT_F_ADDRESS6;
 	if (a->has_pool != b->has_pool || (a->has_pool && !addr_same(&a->pool, &b->pool)))
 		d |= CT_F_POOL;
-	if (strcmp(a->bridge, b->bridge))
+	/* A record from before bridge gateways were recorded has none: not a change. */
+	if (strcmp(a->bridge, b->bridge) ||
+	    (a->bridge_gw.family && b->bridge_gw.family && !addr_same(&a->bridge_gw, &b->bridge_gw)))
 		d |= CT_F_BRIDGE;
 	if (strcmp(ifname_or(a->ifname, NETD_DEFAULT_IFNAME), ifname_or(b->ifname, NETD_DEFAULT_IFNAME)))
 		d |= CT_F_IFNAME;

@@ -49,6 +49,8 @@ struct ct_spec {
 	bool has_pool;
 	struct ctnet_addr pool;    /* allocate from this CIDR */
 	char bridge[IFNAMSIZ];     /* "" = point-to-point */
+	struct ctnet_addr bridge_gw; /* with bridge: ctnet makes the bridge (if absent) with this
+				      * address/prefix and keeps it (CNI); family 0: the host's */
 	char ifname[IFNAMSIZ];     /* container side; "" = eth0 */
 	char host_ifname[IFNAMSIZ]; /* host side; "" = derived (ve-NAME / vb-NAME / hashed) */
 	char mac[18];              /* container side; "" = random */

@@ -279,6 +279,12 @@ static int fresh_lease(struct ctnet_kern *kern, const struct ct_spec *spec, stru
 	return rc;
 }
 
+int ct_bridge_ensure(struct ctnet_kern *kern, const struct ct_spec *spec, struct ctnet_err *err)
+{
+	/* Shared by every container on it: made once, never removed by a down. */
+	return spec->bridge[0] && spec->bridge_gw.family ? netd_bridge_add(kern, spec->bridge, &spec->bridge_gw, err) : 0;
+}
+
 /* The links: the pair (or bridge port), moved interfaces and macvlans, the impairment and
  * the extra veths; *done says which were made. */
 static int fresh_links(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *r, int nsfd,
@@ -289,6 +295,8 @@ static int fresh_links(struct ctnet_kern *kern, const struct ct_spec *spec, stru
 	int rc;
 
 	ls.host_ifname = r->host_ifname;
+	if ((rc = ct_bridge_ensure(kern, spec, err)) < 0)
+		return rc;
 	if (!ls.mtu) { /* a smaller uplink (VPN, PPPoE): the container's link too */
 		unsigned up = netd_uplink_mtu(kern);
 		ls.mtu = up >= NETD_MTU_MIN && up < 1500 ? up : 0;

@@ -216,6 +216,14 @@ check_eq "bridge: address with the subnet's prefix, bridge as gateway" \
 check_eq "bridge: host side enslaved to cni-br0" \
 	"$(ip -j link show master cni-br0 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "1"
 check "ping the bridged container" ping -c1 -W2 10.99.0.2
+# The bridge deleted by another tool: the record names its gateway, so a repair makes it
+# again (the plugin made it through ct_up, not on its own).
+ip link del cni-br0
+check_exit "bridge deleted: ctnet status says so" 1 $CTNET status
+check_exit "bridge deleted: ctnet repair" 0 $CTNET repair "$($CTNET status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')"
+check_eq "bridge deleted: made again with its gateway" \
+	"$(ip -j addr show cni-br0 | python3 -c 'import json,sys; print([a["local"]+"/"+str(a["prefixlen"]) for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"])')" "['10.99.0.1/24']"
+check "bridge deleted: ping the bridged container again" ping -c1 -W2 10.99.0.2
 cni DEL brbox eth0 /run/netns/c2 "$BRCONF"
 check_eq "bridge DEL exits 0, bridge has no ports left" \
 	"$? $(ip -j link show master cni-br0 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "0 0"
