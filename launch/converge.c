@@ -110,8 +110,11 @@ static int converge_nat(struct ctnet_kern *kern, const struct ct_spec *want, con
 	ct_nat_of(want, r, c);
 	if ((n = nat_sysctls_repair(kern, r->has_v6, c, changed, sizeof(changed), err)) < 0)
 		return n;
+	/* route_localnet switched on for a container's first forward is a change, not damage. */
+	bool first_fw = (diff & CT_F_FORWARDS) && !have->spec.n_forwards && want->n_forwards &&
+			strstr(changed, "route_localnet") && !strchr(changed, ',');
 	if (n > 0)
-		ct_report_add(rep, true, "sysctl %s was off", changed);
+		ct_report_add(rep, !first_fw, "sysctl %s %s", changed, first_fw ? "on for its first forward" : "was off");
 	ct_nat_of(&have->spec, have, c);
 	if (view && view->nat)
 		n = nat_counters_missing(view->nat, c);

@@ -86,6 +86,13 @@ check_eq "refusals changed no nft" "$(snapshot_nft)" "$nft0"
 check_eq "refusals changed no record" "$(cat "$CTNET_RUN_DIR/containers/web")" "$rec0"
 check_eq "forward still answers after refusals" "$(fwd 8080)" "web80"
 
+# --- a container's first forward: route_localnet on its device is a change, not a repair ---
+$CTNET up plain --create-netns >/dev/null
+check_exit "first forward added in place" 0 $CTNET up plain --create-netns --forward tcp:8095:80
+check_match "its route_localnet is named as a change" "$T_STDERR" "changed sysctl net.ipv4.conf.ve-plain.route_localnet on for its first forward"
+check_eq "and not as a repair" "$(echo "$T_STDERR" | grep -c 'repaired')" "0"
+$CTNET down plain
+
 # --- status exit code ---
 check_exit "status exits 0 when all are up" 0 $CTNET status
 $CTNET up gone --create-netns >/dev/null
