@@ -435,10 +435,20 @@ void out_row_close(struct out *o)
 
 /* --- captures, the end --- */
 
+/* What is still open is dropped, not printed: a description cut short by a failure. */
+static void drop_open(struct out *o)
+{
+	for (; o->depth; o->depth--)
+		if (o->depth <= OUT_DEPTH) {
+			json_decref(o->stack[o->depth - 1]);
+			o->stack[o->depth - 1] = NULL;
+		}
+	o->in_row = false;
+}
+
 int out_capture_end(struct out *o, struct out_piece *p)
 {
-	while (o->depth)
-		close_any(o);
+	drop_open(o);
 	p->text = o->buf;
 	p->json = o->root;
 	o->buf = NULL;
@@ -468,8 +478,7 @@ void out_piece_free(struct out_piece *p)
 
 int out_end(struct out *o)
 {
-	while (o->depth)
-		close_any(o);
+	drop_open(o);
 	json_decref(o->slot);
 	json_decref(o->root);
 	free(o->buf);

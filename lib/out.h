@@ -78,8 +78,8 @@ struct out_piece {
 };
 
 void out_init(struct out *o, FILE *f, enum out_mode mode);
-/* Closes what is still open; 0, or the first failure (-ENOMEM...). Write errors of text
- * are left to ctnet_cli_flush(). */
+/* The end: 0, or the first failure (-ENOMEM...). JSON still open (a description cut short
+ * by a failure) is dropped, not printed. Write errors of text are left to ctnet_cli_flush(). */
 int out_end(struct out *o);
 bool out_is_json(const struct out *o);
 
@@ -125,7 +125,8 @@ void out_row_close(struct out *o);
 
 /* A capture: an output of this mode into a piece, not a file. */
 void out_capture(struct out *o, enum out_mode mode);
-/* The capture's text or JSON into *p (the capture is done); 0 or -ENOMEM. */
+/* The capture's text or JSON into *p (the capture is done; what is still open is dropped);
+ * 0 or -ENOMEM. */
 int out_capture_end(struct out *o, struct out_piece *p);
 /* Puts p where the output is (JSON: into the array open) and frees it. */
 void out_put(struct out *o, struct out_piece *p);

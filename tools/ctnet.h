@@ -35,7 +35,8 @@ struct out;
 /* The record, with what an up repaired or changed (stderr, one line each; in --json); the
  * exit code. */
 int print_record(const struct ct_record *rec, const struct ct_report *rep, bool json);
-/* What an up repaired or changed, as the JSON array "changes" (the text says it on stderr). */
+/* What an up repaired or changed (rep NULL: nothing), as the JSON array "changes" (the
+ * text says it on stderr). */
 void report_out(struct out *o, const struct ct_report *rep);
 
 int cmd_up(struct ctnet_kern *kern, int argc, char **argv);

@@ -204,7 +204,7 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err)
 void report_out(struct out *o, const struct ct_report *rep)
 {
 	out_open_array(o, "changes");
-	for (size_t i = 0; i < rep->n; i++) {
+	for (size_t i = 0; rep && i < rep->n; i++) {
 		out_open_object(o, NULL);
 		out_str(o, PRINT_JSON, "kind", NULL, rep->v[i].repair ? "repaired" : "changed");
 		out_str(o, PRINT_JSON, "what", NULL, rep->v[i].what);
