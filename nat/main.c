@@ -449,7 +449,7 @@ static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_
 	return CTNET_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int nat_main(int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	const char *cmd;
@@ -489,6 +489,12 @@ int main(int argc, char **argv)
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);
 	if (rc >= 0)
-		return ctnet_cli_flush(rc);
+		return rc;
 	return ctnet_cli_usage("unknown command \"%s\"", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	/* Output that did not reach its reader is a failure, whichever command wrote it. */
+	return ctnet_cli_flush(nat_main(argc, argv));
 }

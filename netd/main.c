@@ -524,7 +524,7 @@ static int cmd_extra_veth(struct ctnet_kern *kern, int argc, char **argv)
 	return ctnet_cli_usage("extra-veth: unknown command '%s' (add, del)", argv[1]);
 }
 
-int main(int argc, char **argv)
+static int netd_main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -556,7 +556,13 @@ int main(int argc, char **argv)
 			ctnet_kern_init(&kern);
 			int rc = cmds[i].fn(&kern, argc - 1, argv + 1);
 			ctnet_kern_close(&kern);
-			return ctnet_cli_flush(rc);
+			return rc;
 		}
 	return ctnet_cli_usage("unknown command '%s'", argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	/* Output that did not reach its reader is a failure, whichever command wrote it. */
+	return ctnet_cli_flush(netd_main(argc, argv));
 }
