@@ -191,6 +191,10 @@ int ct_gc(struct ctnet_kern *kern, const struct ct_gc_opts *opts,
 	int rc;
 
 	*res = (struct ct_gc_result){ 0 };
+	/* On a read-only or full state dir gc would finish nothing and could leave more half
+	 * done: it changes nothing and says so (once space is back, it finishes everything). */
+	if ((rc = ct_state_writable(err)) < 0)
+		return rc;
 	if ((rc = record_foreach(gc_record, &g, err)) < 0 || (rc = ipam_list(gc_lease, &g, err)) < 0)
 		goto out;
 	n_leases = g.n;

@@ -40,6 +40,16 @@ int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 	return 0;
 }
 
+int ct_state_writable(struct ctnet_err *err)
+{
+	int r = ctnet_state_probe(ctnet_run_dir(), "containers", err);
+	if (r == 0)
+		r = ipam_writable(err);
+	if (r == 0)
+		r = nat_writable(err);
+	return r;
+}
+
 int record_lock(const char *name, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = record_dir(true, err);

@@ -63,6 +63,14 @@ int record_foreach(int (*cb)(const char *name, void *data), void *data, struct c
 /* Sweeps the records' directory: temp files of killed writers, lock files of gone names
  * (gc, after it removed the records of gone containers). 0 or -errno. */
 int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
+/*
+ * Whether every state dir a change of a container writes can be written: the records'
+ * ($CTNET_RUN_DIR/containers), ipam's and nat's ($CTNET_STATE_DIR/ipam, /nat), each by a
+ * probe file (ctnet_dir_probe). Asked under the container's lock before the first kernel
+ * change (ct_up, ct_down, ct_converge, gc, apply, CNI ADD): a read-only or full state dir
+ * changes nothing and says which path and why. 0 or -errno.
+ */
+int ct_state_writable(struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "name.h"
@@ -159,6 +160,58 @@ int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err)
 	if (fsync(dirfd) < 0)
 		return ctnet_err_sys(err, errno, "sync directory \"%s\"", shown);
 	return 0;
+}
+
+/* Real blocks for the probe: reserved (fallocate), or written and synced where the file
+ * system cannot reserve (a write alone may only find out at writeback). 0 or errno. */
+static int probe_space(int fd)
+{
+	static const char zeros[4096];
+
+	if (fallocate(fd, 0, 0, CTNET_PROBE_BYTES) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return errno;
+	for (size_t off = 0; off < CTNET_PROBE_BYTES;) {
+		ssize_t w = write(fd, zeros, sizeof(zeros));
+		if (w < 0 && errno != EINTR)
+			return errno;
+		if (w == 0)
+			return EIO;
+		off += w > 0 ? (size_t)w : 0;
+	}
+	return fsync(fd) < 0 ? errno : 0;
+}
+
+int ctnet_dir_probe(int dfd, const char *shown, struct ctnet_err *err)
+{
+	char name[64];
+	int fd, e;
+
+	/* The thread's id: two threads of one process never share a probe. */
+	snprintf(name, sizeof(name), ".probe.%ld.tmp", (long)syscall(SYS_gettid));
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "cannot write in state dir \"%s\"", shown);
+	e = probe_space(fd);
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (unlinkat(dfd, name, 0) < 0 && !e)
+		e = errno;
+	return e ? ctnet_err_sys(err, e, "cannot write in state dir \"%s\"", shown) : 0;
+}
+
+int ctnet_state_probe(const char *base, const char *sub, struct ctnet_err *err)
+{
+	char shown[4096];
+	int fd = ctnet_dir_open(base, sub, true, err), r;
+
+	if (fd < 0)
+		return fd;
+	snprintf(shown, sizeof(shown), "%s%s%s", base, sub && *sub ? "/" : "", sub ? sub : "");
+	r = ctnet_dir_probe(fd, shown, err);
+	close(fd);
+	return r;
 }
 
 int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
@@ -391,19 +444,37 @@ int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
 	return 0;
 }
 
+/* dirfd/name as a path for messages: a read-only or full state dir must be named. */
+static const char *path_at(int dirfd, const char *name, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0 || (size_t)n >= len - 2) /* unknown: the name alone */
+		n = 0;
+	snprintf(buf + n, len - (size_t)n, "%s%s", n ? "/" : "", name);
+	return buf;
+}
+
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 {
+	char path[4096];
+
 	for (;;) {
 		struct stat a, b;
 		int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return ctnet_err_sys(err, errno, "open lock \"%s\"", name);
+		if (fd < 0) {
+			int e = errno;
+			return ctnet_err_sys(err, e, "open lock \"%s\"", path_at(dirfd, name, path, sizeof(path)));
+		}
 		while (flock(fd, LOCK_EX) < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
 			close(fd);
-			return ctnet_err_sys(err, e, "lock \"%s\"", name);
+			return ctnet_err_sys(err, e, "lock \"%s\"", path_at(dirfd, name, path, sizeof(path)));
 		}
 		/* gc removes lock files of gone entries (holding the lock): the file we locked
 		 * must still be the one under this name, or we lock again. */

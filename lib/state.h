@@ -39,6 +39,18 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
 #define CTNET_WRITE_DURABLE 1u
 int ctnet_write_atomic_flags(int dirfd, const char *name, const void *data, size_t len,
 			     unsigned flags, struct ctnet_err *err);
+/*
+ * Proves that a file can be written in the directory dfd (shown in errors) before a caller
+ * changes anything: ".probe.TID.tmp" is created, given CTNET_PROBE_BYTES of real space
+ * (fallocate; where that is not supported, written and synced) and removed. A read-only
+ * or full file system, or a quota reached, fails here with -errno and err saying
+ * `cannot write in state dir "PATH": why`, instead of at a write after the kernel changed.
+ * A probe left by a killed process is a temp file for ctnet_tmp_sweep.
+ */
+#define CTNET_PROBE_BYTES 16384 /* the largest file ctnet writes at once (a record) */
+int ctnet_dir_probe(int dfd, const char *shown, struct ctnet_err *err);
+/* ctnet_dir_open(base, sub, create) and ctnet_dir_probe of it. */
+int ctnet_state_probe(const char *base, const char *sub, struct ctnet_err *err);
 /* fsync of a directory (shown in errors): the names made or removed in it reach the disk. */
 int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err);
 /*

@@ -33,7 +33,9 @@ int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err
 	r = s->dir = ctnet_dir_open(ctnet_state_dir(), "nat", create, err);
 	if (r < 0)
 		goto fail;
-	if (lock && (r = s->lock = ctnet_lock(s->dir, "lock", err)) < 0)
+	/* A writer: the lock, then proof that what it writes can be written. */
+	snprintf(shown, sizeof(shown), "%s/nat", ctnet_state_dir());
+	if (lock && ((r = s->lock = ctnet_lock(s->dir, "lock", err)) < 0 || (r = ctnet_dir_probe(s->dir, shown, err)) < 0))
 		goto fail;
 	snprintf(shown, sizeof(shown), "%s/nat/containers", ctnet_state_dir());
 	if ((r = s->containers = ctnet_subdir_open(s->dir, "containers", true, shown, err)) < 0)
@@ -45,6 +47,11 @@ int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err
 fail:
 	nat_store_close(s);
 	return r;
+}
+
+int nat_writable(struct ctnet_err *err)
+{
+	return ctnet_state_probe(ctnet_state_dir(), "nat", err);
 }
 
 static int claims_sweep(struct nat_store *s);
