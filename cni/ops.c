@@ -157,7 +157,7 @@ int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni
 
 	if ((lock = open_lock(a.name, ce)) < 0)
 		return lock;
-	/* The bridge below is the first change: a state dir that cannot be written, none. */
+	/* Before the attachment file and ct_up: a state dir that cannot be written, nothing. */
 	if ((rc = ct_state_writable(&ce->e)) < 0)
 		return fail_code(ce, rc);
 	rc = cni_attachment_read(a.name, &old, &ce->e);
