@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A state dir that cannot be written: read-only (a read-only bind mount, the run dir still
 # writable) or full (a tiny tmpfs filled with a file). Every command that changes things
-# (ctnet up/down/apply/run/gc, ctnet-ipam, ctnet-nat, ctnet-cni) must find that out before
+# (ctnet up/repair/down/apply/run/gc, ctnet-ipam, ctnet-nat, ctnet-cni) must find that out before
 # its first kernel change: it fails, says which path and why, and the kernel (ip -j link,
 # addresses, routes, nft -j list ruleset), /run/netns and the state and run dirs are as they
 # were. Once the state dir is writable again, gc finishes what an interrupted run left and
@@ -61,6 +61,7 @@ every_command() {
 	local when=$1 re=$2
 	refused "$when" "up of a new container" "$re" $CTNET up c3 --create-netns --forward tcp:8083:80
 	refused "$when" "up changing a forward in place" "$re" $CTNET up c1 --create-netns --forward tcp:8081:80
+	refused "$when" "repair" "$re" $CTNET repair c1
 	refused "$when" "down" "$re" $CTNET down c1
 	refused "$when" "down --keep-lease" "$re" $CTNET down --keep-lease c2
 	refused "$when" "apply (remove, add, change)" "$re" $CTNET apply "$apply_dir"
