@@ -44,8 +44,8 @@ int ctnet_write_atomic_flags(int dirfd, const char *name, const void *data, size
 			     unsigned flags, struct ctnet_err *err);
 /*
  * Proves that a file can be written in the directory dfd (shown in errors) before a caller
- * changes anything: ".probe.TID.tmp" is created, given CTNET_PROBE_BYTES of real space
- * (fallocate; where that is not supported, written and synced) and removed. A read-only
+ * changes anything: ".probe.TID.tmp" is created, CTNET_PROBE_BYTES are written to it (the
+ * file system reserves the space then, or fails) and it is closed and removed. A read-only
  * or full file system, or a quota reached, fails here with -errno and err saying
  * `cannot write in state dir "PATH": why`, instead of at a write after the kernel changed.
  * A probe left by a killed process is a temp file for ctnet_tmp_sweep.
