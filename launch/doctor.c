@@ -107,9 +107,9 @@ static int item_make(struct arena *a, const struct ct_record *r, struct item **o
 }
 
 /*
- * The records and the host as read once: the names from one listing (ct_records_load), the host (its
- * addresses and routes, ctnet's table, what nat's doctor reads) in a thread of its own
- * meanwhile; then each record is read and judged against that view by whoever takes it
+ * The records and the host as read once: the names from one listing (ct_records_load), the
+ * host (its addresses and routes, ctnet's table, what nat's doctor reads) in a thread of its
+ * own meanwhile; then each record is read and judged against that view by whoever takes it
  * next (this thread, and the host reader once its reads are done), into its slot, so the
  * containers keep the listing's (name) order whoever judged them.
  */

@@ -16,9 +16,33 @@ export CTNET_STATE_DIR=$small/state
 ST=$CTNET_STATE_DIR
 
 mk_upstream
-snapshot_run() { (cd "$CTNET_RUN_DIR" && find . -type f ! -name '.*.lock' | sort | while read -r f; do echo "$f $(md5sum <"$f")"; done); }
-snapshot_all() { echo "links $(snapshot_links)"; echo "addrs $(snapshot_addrs)"; echo "routes $(snapshot_routes)"
-	echo "nft $(snapshot_nft)"; echo "netns $(ls /run/netns | sort | tr '\n' ' ')"; echo "state"; snapshot_state; echo "run"; snapshot_run; }
+# Everything a refused command must leave as it was, in one python3 (one start per snapshot:
+# the lib.sh helpers each start their own): links (with aliases), addresses and routes (the
+# kernel's own fe80:: ones left out), the whole nft ruleset, /run/netns, and every file of
+# the state and run dirs (content, or a link's target; lock files are the lock's business).
+cat >"$T_TMP/snap.py" <<'PY'
+import hashlib, json, os, subprocess, sys
+def j(*cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    return [x for line in out.splitlines() if line.strip() for x in json.loads(line)]
+print("links", sorted((l["ifname"], l.get("ifalias", "")) for l in j("ip", "-j", "link", "show")))
+print("addrs", sorted((l["ifname"], a["local"], a["prefixlen"]) for l in j("ip", "-j", "addr", "show")
+                      for a in l.get("addr_info", []) if not a["local"].startswith("fe80:")))
+print("routes", sorted(json.dumps(r, sort_keys=True) for r in j("ip", "-4", "-j", "route", "show", "table", "all")
+                       + j("ip", "-6", "-j", "route", "show", "table", "all") if not r.get("dst", "").startswith("fe80:")))
+nft = json.loads(subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, text=True).stdout or '{"nftables":[]}')
+print("nft", json.dumps([x for x in nft["nftables"] if "metainfo" not in x], sort_keys=True))
+print("netns", sorted(os.listdir("/run/netns")))
+for base in sys.argv[1:]:
+    for root, dirs, files in sorted(os.walk(base)):
+        for f in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
+            p = os.path.join(root, f)
+            if f.endswith(".lock") or f == "lock":
+                continue
+            what = os.readlink(p) if os.path.islink(p) else hashlib.md5(open(p, "rb").read()).hexdigest()
+            print(os.path.relpath(p, base), what)
+PY
+snapshot_all() { python3 "$T_TMP/snap.py" "$CTNET_STATE_DIR" "$CTNET_RUN_DIR"; }
 
 # A world with something to lose: two containers by hand (one forwarding), two by apply.
 apply_dir=$T_TMP/apply
@@ -74,6 +98,10 @@ every_command() {
 	refused "$when" "ctnet-nat forward add" "$re" $NAT forward add c1 tcp:8089:89
 	refused "$when" "ctnet-cni ADD" "$re" cni ADD roc1 cnins2
 	refused "$when" "ctnet-cni DEL" "$re" cni DEL cnikeep cnins
+	# What only reads still works.
+	check "$when: status still answers (all up)" $CTNET status
+	check "$when: ctnet-ipam list still answers" $IPAM list
+	check "$when: ctnet-nat check finds no drift" $NAT check
 }
 
 check "setup: ctnet-cni ADD of an attachment" cni ADD cnikeep cnins
