@@ -573,8 +573,8 @@ int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 {
 	struct nat_store s;
 	unsigned n;
-	int r = nat_docker_remove(kern, &n, err); /* init --accept-in-docker-user's rules */
-	if (r < 0)
+	int r = nat_writable(err); /* flush keeps the state: it must be writable all the same */
+	if (r < 0 || (r = nat_docker_remove(kern, &n, err)) < 0) /* init --accept-in-docker-user's rules */
 		return r;
 	r = nat_nft_run(kern, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
 			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);

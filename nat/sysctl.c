@@ -311,17 +311,12 @@ void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s)
 
 static bool any_container(struct nat_store *s)
 {
-	int fd = dup(s->containers);
+	DIR *d = ctnet_dir_opendir(s->containers); /* its own offset, not a dup's shared one */
 	struct dirent *de;
 	bool any = false;
-	DIR *d;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return false;
-	}
-	rewinddir(d);
 	while (!any && (de = readdir(d)))
 		any = de->d_name[0] != '.';
 	closedir(d);

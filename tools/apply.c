@@ -185,6 +185,11 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 	dir = optind < argc ? argv[optind] : ctnet_nixos_conf_dir();
 	if (ct_apply_plan(dir, deep, &plan, &err) < 0)
 		return ctnet_cli_fail(&err);
+	/* Before the first change: a state dir that cannot be written changes nothing (once). */
+	if (!o.dry && ct_state_writable(&err) < 0) {
+		ct_apply_free(&plan);
+		return ctnet_cli_fail(&err);
+	}
 	o.plan = &plan;
 	out_init(&o.o, stdout, json ? OUT_JSON : OUT_TEXT);
 	out_open_object(&o.o, NULL);
