@@ -40,7 +40,7 @@ static void item_out(struct out *o, const struct ct_apply_item *it, const struct
 		out_str(o, PRINT_JSON, "result", NULL, it->rc < 0 ? "failed" : it->left_alone ? "left alone" : "ok");
 		if (it->rc < 0 || it->left_alone)
 			out_str(o, PRINT_JSON, "error", NULL, it->error ? it->error : "");
-		report_out(o, rep);
+		report_out(o, NULL, rep);
 	}
 	if (it->left_alone)
 		out_text(o, " (left alone: %s)", it->error ? it->error : "no longer apply's");
