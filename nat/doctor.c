@@ -354,6 +354,7 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 	localnet_wait(nv);
 	check_sysctls(nv, vs, n, out);
 	ctnet_findings_append(out, &nv->ra);
+	nat_doctor_ra_uplink(nv->forwarding6, uplink, &nv->ra, out);
 	check_table(rs, n, out);
 	ctnet_findings_append(out, &nv->ext);
 	groups_emit(rs, &g, out);

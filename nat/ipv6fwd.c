@@ -339,3 +339,31 @@ void nat_doctor_ra(struct ctnet_kern *kern, int forwarding6, struct ctnet_findin
 				  "took them when it switches forwarding on)", names[i]);
 	}
 }
+
+void nat_doctor_ra_uplink(int forwarding6, const char *uplink, const struct ctnet_findings *named,
+			  struct ctnet_findings *out)
+{
+	char obj[64], fix[160];
+	int dfd;
+	bool ignores;
+
+	if (forwarding6 != 1 || !uplink || !*uplink || strchr(uplink, '/') || ctnets(uplink))
+		return;
+	snprintf(obj, sizeof(obj), "net.ipv6.conf.%s.accept_ra", uplink);
+	for (size_t i = 0; i < named->n; i++)
+		if (!strcmp(named->v[i].object, obj))
+			return; /* said already, with its addresses as evidence */
+	if ((dfd = open(CONF6, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	ignores = knob(dfd, uplink, "accept_ra") == '1' && knob(dfd, uplink, "forwarding") == '1' &&
+		  knob(dfd, uplink, "disable_ipv6") == '0';
+	close(dfd);
+	if (!ignores)
+		return;
+	snprintf(fix, sizeof(fix), "sysctl -w net.ipv6.conf.%s.accept_ra=2 (if a router gives the host its IPv6)",
+		 uplink);
+	ctnet_finding_add(out, CTNET_SEV_NOTE, "uplink-ignores-ra", NULL, obj, fix,
+			  "IPv6 forwarding is on and the uplink %s has accept_ra=1: it takes no router "
+			  "advertisements while forwarding; a host that gets its IPv6 from its router "
+			  "keeps it only with accept_ra=2", uplink);
+}

@@ -215,6 +215,10 @@ void nat_ipv6_forwarding_release(struct nat_store *s);
  * though it has addresses with lifetimes (it lives on them). forwarding6: all.forwarding. */
 struct ctnet_findings;
 void nat_doctor_ra(struct ctnet_kern *kern, int forwarding6, struct ctnet_findings *out);
+/* The same as a note for the uplink (the IPv4 default route's link) without such addresses,
+ * unless named already says it. */
+void nat_doctor_ra_uplink(int forwarding6, const char *uplink, const struct ctnet_findings *named,
+			  struct ctnet_findings *out);
 
 /* route_localnet where the host's 127.0.0.1 forwards to `new` need it, off where only
  * `old` (either may be NULL) needed it (sysctl.c explains which device). */

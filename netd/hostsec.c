@@ -182,7 +182,7 @@ void netd_doctor_learned(const struct netd_host_view *v, const struct netd_docto
 			snprintf(rs, sizeof(rs), "%s/%u%s%s dev %s%s", d, h->plen, *g ? " via " : "", g, ifn, tbl);
 		else
 			snprintf(rs, sizeof(rs), "default%s%s dev %s%s", *g ? " via " : "", g, ifn, tbl);
-		snprintf(fix, sizeof(fix), "ip -%s route del %s; ctnet up %s (puts back accept_ra=0, "
+		snprintf(fix, sizeof(fix), "ip -%s route del %s; ctnet repair %s (puts back accept_ra=0, "
 			 "accept_redirects=0 and the other sysctls ctnet keeps on %s)",
 			 *six ? "6" : "4", rs, c->name, ifn);
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-from-container", c->name, rs, fix,

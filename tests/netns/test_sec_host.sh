@@ -7,7 +7,8 @@
 #    ve-*, vb-*, extra veths and ctnet's bridges carry accept_ra=0 and the other per-link
 #    sysctls whatever `default` says; an up of a running container puts a changed one back;
 #  - doctor reports a route learned from a container's link (injected by hand) as blocking,
-#    with a fix that works, and explains an uplink that ignores router advertisements;
+#    with a fix that works, and explains an uplink that ignores router advertisements (with
+#    addresses from them: degrades; the IPv4 default route's link without: a note);
 #  - the uplink (accept_ra=1) keeps the default route its upstream's RA gave through `up
 #    --ipv6` (which switches IPv6 forwarding on) and takes the next RA; a later switch back
 #    on keeps that; `down` of the last IPv6 container leaves forwarding and accept_ra as found;
@@ -97,7 +98,7 @@ ip -6 route add default via fe80::1 dev ve-evil proto ra metric 1
 check_exit "doctor exits 1 with a route learned from ve-evil (injected)" 1 $CTNET doctor
 check_eq "doctor: route-from-container blocks, names evil" "$(finding route-from-container container blocks)" "evil"
 fix=$(finding route-from-container fix)
-check_match "doctor: its fix deletes that route" "$fix" "^ip -6 route del default via fe80::1 dev ve-evil"
+check_match "doctor: its fix deletes that route, then repairs evil" "$fix" "^ip -6 route del default via fe80::1 dev ve-evil; ctnet repair evil"
 check "doctor's fix works" bash -c "${fix%%;*}"
 check_eq "doctor: the route is gone from its findings" "$(finding route-from-container code)" ""
 
@@ -105,6 +106,9 @@ check_eq "doctor: the route is gone from its findings" "$(finding route-from-con
 echo 2 >/proc/sys/net/ipv6/conf/ve-evil/accept_ra
 check "up evil again" $CTNET up evil --create-netns --ipv6
 check_eq "up put net.ipv6.conf.ve-evil.accept_ra back to 0" "$(c6 ve-evil/accept_ra)" "0"
+echo 1 >/proc/sys/net/ipv4/conf/ve-evil/accept_redirects
+check_match "ctnet repair evil names the changed sysctl" "$($CTNET repair evil 2>&1)" "net.ipv4.conf.ve-evil.accept_redirects is 1"
+check_eq "repair put net.ipv4.conf.ve-evil.accept_redirects back to 0" "$(cat /proc/sys/net/ipv4/conf/ve-evil/accept_redirects)" "0"
 
 # --- doctor explains an uplink that ignores router advertisements ---
 sysctl -qw net.ipv6.conf.up0.accept_ra=1
@@ -142,5 +146,14 @@ check "up xv with an extra veth" $CTNET up xv --create-netns \
 check_eq "xv1 (extra veth, host end): accept_ra=0" "$(c6 xv1/accept_ra)" "0"
 for c in v4 bx xv; do check "down $c" $CTNET down $c; done
 check_eq "IPv4-only containers never switched IPv6 forwarding on" "$(c6 all/forwarding)" "0"
+
+# --- doctor's note on an uplink without addresses from router advertisements ---
+ip route add default via 192.0.2.2 # the uplink: the IPv4 default route's link
+check "up n6 --ipv6" $CTNET up n6 --create-netns --ipv6
+sysctl -qw net.ipv6.conf.up0.accept_ra=1
+ip -6 addr flush dev up0 dynamic
+check_eq "doctor: a note for the uplink that ignores RAs while forwarding" \
+	"$(finding uplink-ignores-ra object note)" "net.ipv6.conf.up0.accept_ra"
+check "down n6" $CTNET down n6
 
 finish
