@@ -9,33 +9,15 @@ MIB=${1:-4}
 . "$(dirname "$0")/../tests/netns/lib.sh"
 mkns c1
 UP=("$NETD" up web --netns /run/netns/c1 --host-address 10.233.1.1 --local-address 10.233.1.2)
-cat >"$T_TMP/xfer.py" <<'PY'
-import socket, sys, time
-mode, addr, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if mode == "server":
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, 5001)); s.listen(1); open(sys.argv[4], "w").close()
-    c, _ = s.accept(); got = 0
-    while True:
-        b = c.recv(65536)
-        if not b: break
-        got += len(b)
-    c.sendall(str(got).encode()); c.close()
-else:
-    c = socket.create_connection((addr, 5001)); t = time.monotonic(); chunk = b"x" * 65536; sent = 0
-    while sent < n:
-        k = min(len(chunk), n - sent); c.sendall(chunk[:k]); sent += k
-    c.shutdown(socket.SHUT_WR); got = int(c.recv(64).decode())
-    print("%.4f %d" % (time.monotonic() - t, got))
-PY
+XFER=$(dirname "$0")/../tests/netns/xfer.py
 xfer() { # FROM TO ADDR: "seconds bytes"
 	local from=() to=()
 	[ "$1" != host ] && from=(ip netns exec "$1")
 	[ "$2" != host ] && to=(ip netns exec "$2")
 	rm -f "$T_TMP/listening"
-	"${to[@]}" python3 "$T_TMP/xfer.py" server "$3" 0 "$T_TMP/listening" &
+	"${to[@]}" python3 "$XFER" server "$3" 0 "$T_TMP/listening" &
 	wait_for test -e "$T_TMP/listening"
-	"${from[@]}" python3 "$T_TMP/xfer.py" client "$3" $((MIB << 20))
+	"${from[@]}" python3 "$XFER" client "$3" $((MIB << 20))
 	wait
 }
 echo "# ctnet-netd impairment: achieved / configured ($MIB MiB per transfer)"

@@ -22,43 +22,19 @@ tbf_bytes() { tc -s -j qdisc show dev ve-web | python3 -c 'import json,sys; prin
 ifindex() { ip -j link show dev ve-web | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
 impair_json() { "$NETD" show web --json | python3 -c 'import json,sys; d=json.load(sys.stdin); i=d[0]["impairment"]; print(None if i is None else (i.get("rate_bps"), i.get("rate"), i.get("delay_us"), i.get("loss_ppm")))'; }
 
-# A TCP transfer of BYTES through the pair: a server in SERVER_NS (host: here) on ADDR:5001
-# reads to EOF and answers; the client times connect..answer. Prints "seconds bytes_received".
-cat >"$T_TMP/xfer.py" <<'PY'
-import socket, sys, time, os
-mode, addr, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if mode == "server":
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, 5001)); s.listen(1)
-    open(sys.argv[4], "w").close()
-    c, _ = s.accept(); got = 0
-    while True:
-        b = c.recv(65536)
-        if not b: break
-        got += len(b)
-    c.sendall(str(got).encode()); c.close()
-else:
-    pause = float(sys.argv[4]) if len(sys.argv) > 4 else 0
-    c = socket.create_connection((addr, 5001), timeout=30)
-    t = time.monotonic(); chunk = b"x" * 65536; sent = 0
-    while sent < n:
-        k = min(len(chunk), n - sent); c.sendall(chunk[:k]); sent += k
-        if pause and sent >= n // 4 and not os.path.exists(sys.argv[5]):
-            open(sys.argv[5], "w").close(); time.sleep(pause)
-    c.shutdown(socket.SHUT_WR)
-    got = c.recv(64).decode()
-    print("%.2f %s" % (time.monotonic() - t, got))
-PY
+# A TCP transfer of BYTES through the pair (tests/netns/xfer.py): a server in SERVER_NS (host:
+# here) on ADDR:5001 reads to EOF and answers; the client times connect..answer.
+XFER=$(dirname "$0")/xfer.py
 # xfer FROM_NS TO_NS ADDR BYTES [PAUSE MARK]
 xfer() {
 	local from=() to=()
 	[ "$1" != host ] && from=(ip netns exec "$1")
 	[ "$2" != host ] && to=(ip netns exec "$2")
 	rm -f "$T_TMP/listening"
-	"${to[@]}" "$PY" "$T_TMP/xfer.py" server "$3" 0 "$T_TMP/listening" &
+	"${to[@]}" "$PY" "$XFER" server "$3" 0 "$T_TMP/listening" &
 	local srv=$!
 	wait_for test -e "$T_TMP/listening"
-	"${from[@]}" "$PY" "$T_TMP/xfer.py" client "$3" "$4" "${@:5}"
+	"${from[@]}" "$PY" "$XFER" client "$3" "$4" "${@:5}"
 	wait "$srv"
 }
 tbf_burst() { # DEV [NS]: the tbf's bucket in bytes
