@@ -88,10 +88,13 @@ check_exit() {
 # Waiting is not timing: what a test waits for must happen, however busy the machine (CI is
 # 2 CPUs shared with others, make check-vm an emulated CPU); how fast it happens is measured by
 # make bench, never asserted here. T_WAIT (CTNET_TEST_WAIT, default 60 s) only keeps a broken
-# program from hanging the run. A one-shot client is `timeout 5 socat -T3 -t3 - ADDR </dev/null`:
-# -t3 because socat gives the answer only 0.5 s after its stdin's EOF by default, less than a
-# server forking a shell takes on an emulated CPU.
+# program from hanging the run. One exchange (connect, ask, answer) is guarded by T_CONN
+# (CTNET_TEST_CONN, default 5 s; make check-vm's emulated CPU uses 20): a one-shot client is
+# `timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - ADDR </dev/null`, -t because socat otherwise gives
+# the answer only 0.5 s after its stdin's EOF, less than a server forking a shell may take.
 T_WAIT=${CTNET_TEST_WAIT:-60}
+T_CONN=${CTNET_TEST_CONN:-5}
+T_IDLE=$((T_CONN > 3 ? T_CONN - 2 : 1))
 t_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # until_true SECONDS CMD...: until CMD succeeds; prints the milliseconds it took, or "timeout"
 # (and fails) after SECONDS.

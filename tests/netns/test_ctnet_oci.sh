@@ -66,7 +66,7 @@ wait_for grep -q '^GOT' "$T_TMP/runc.out"
 sleep 0.5
 check_eq "runc container: upstream sees the host's address" "$(grep '^GOT' "$T_TMP/runc.out")" "GOT 192.0.2.1"
 check_match "runc container has eth0 from ctnet" "$(cat "$T_TMP/runc.out")" "inet 10\.233\.[0-9]+\.2/32"
-check_eq "forward reaches the runc container" "$(ip netns exec upstream timeout 5 socat -T3 -t3 - TCP:192.0.2.1:8082 </dev/null)" "from-runc"
+check_eq "forward reaches the runc container" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8082 </dev/null)" "from-runc"
 wait $RUNC
 check_eq "runc exited 0" "$?" "0"
 runc --root "$T_TMP/runc" delete -f ctr1 2>/dev/null

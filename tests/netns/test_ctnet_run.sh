@@ -15,7 +15,7 @@ check_eq "run returns CMD's exit status" "$rc" "7"
 check_match "CMD sees eth0 with the container address" "$out" "eth0(@if[0-9]+)? +UP +10\.233\.1\.2/32"
 check_match "CMD sees the default route" "$out" "default via 10\.233\.1\.1 dev eth0"
 check_eq "run: upstream reached with the host's address" \
-	"$($CTNET run r2 -- timeout 5 socat -T3 -t3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+	"$($CTNET run r2 -- timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 check_eq "run: torn down after CMD exits" "$(snapshot_links)" "$links0"
 check_eq "run: no record left" "$($CTNET status --json)" "[]"
 check_eq "run: no lease left" "$($IPAM list --json)" "[]"
@@ -25,7 +25,7 @@ $CTNET run web --forward tcp:8080:80 -- socat TCP-LISTEN:80,reuseaddr SYSTEM:'ec
 RUN_PID=$!
 wait_for sh -c '"$1" status web --json 2>/dev/null | grep -q "\"up\""' - "$CTNET"
 wait_port web 80
-check_eq "run: forward reaches CMD" "$(ip netns exec upstream timeout 5 socat -T3 -t3 - TCP:192.0.2.1:8080 </dev/null)" "served"
+check_eq "run: forward reaches CMD" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "served"
 wait $RUN_PID
 check_eq "run: CMD exit 0 after serving one client" "$?" "0"
 check_eq "run with forward: nothing left" "$(snapshot_links)" "$links0"

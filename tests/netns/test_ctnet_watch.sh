@@ -17,7 +17,7 @@ $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || { fail "first u
 ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
-fwd() { ip netns exec upstream timeout 2 socat -T1 -t1 - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
+fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
 # recover SECONDS: until the forward answers; prints the milliseconds it took (or "timeout").
 fwd_ok() { [ "$(fwd)" = web80 ]; }
 recover() { until_true "$1" fwd_ok; }
@@ -117,7 +117,7 @@ check "the sysctl repair is logged" until_true "$T_WAIT" grep -q "repaired sysct
 check_eq "and the forward answers" "$(fwd)" "web80"
 
 # --- route_localnet of the container's device (its forward is reachable at 127.0.0.1) ---
-lo_fwd() { timeout 2 socat -T1 -t1 - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
+lo_fwd() { timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
 check_eq "a 127.0.0.1 forward works" "$(lo_fwd)" "web80"
 kill -STOP $WPID # held, so that the damage can be seen before it is repaired
 sysctl -qw net.ipv4.conf.ve-web.route_localnet=0

@@ -30,8 +30,8 @@ mkct() { # NAME N: veth ve-NAME, host 10.233.N.1 / fd42::N:1, container .2
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 # in NS: run a command there ("host" = here)
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-tcp() { in_ns "$1" timeout 5 socat -T3 -t3 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
-udp() { echo ping | in_ns "$1" timeout 5 socat -T2 -t2 - "UDP:$2" 2>/dev/null; }
+tcp() { in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
+udp() { echo ping | in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "UDP:$2" 2>/dev/null; }
 
 mk_upstream
 ip addr add 192.0.2.3/24 dev up0 # a second host address, for --host-ip

@@ -17,7 +17,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-tcp() { in_ns "$1" timeout 4 socat -T2 -t2 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
+tcp() { in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
 sc() { cat "/proc/sys/net/ipv4/conf/$1/route_localnet"; }                 # route_localnet of DEV
 
 # An attacker's own namespace: loopback never up (so 127.0.0.0/8 is not local there), a route

@@ -32,7 +32,7 @@ seq "$PAR" | sed 's/^/ct/' >"$T_TMP/expect"
 consistent "$PAR parallel up: state and kernel agree" --expect "$T_TMP/expect"
 reached=0
 for i in $(seq "$PAR"); do
-	[ "$(ip netns exec "ct$i" timeout 5 socat -T3 -t3 - TCP:192.0.2.2:80 </dev/null 2>/dev/null)" = hello ] && reached=$((reached + 1))
+	[ "$(ip netns exec "ct$i" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null 2>/dev/null)" = hello ] && reached=$((reached + 1))
 done
 check_eq "$PAR parallel up: every container reaches upstream" "$reached" "$PAR"
 

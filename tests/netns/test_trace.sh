@@ -19,7 +19,7 @@ print(sum(1 for o in json.load(sys.stdin)["nftables"] if "chain" in o and o["cha
 trace_has() { [ "$(trace_chains)" -ge "$1" ]; } # N: at least N trace chains
 # until the tracer's chains exist (it listens before it adds them)
 wait_trace() { wait_for trace_has 1; }
-connect() { ip netns exec upstream timeout 4 socat -T2 -t2 - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
+connect() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
 # py EXPR over the trace JSON in $T_TMP/trace.json (d: the document)
 tj() { python3 -c "import json,sys; d=json.load(open('$T_TMP/trace.json')); print($1)"; }
 
