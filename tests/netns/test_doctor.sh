@@ -207,7 +207,7 @@ for f in json.load(sys.stdin)["findings"]:
 listener6)
 	# An IPv6 socket on the port of a forward to a container without IPv6: IPv6 connections
 	# reach the host process, not the container. Blocking.
-	host6_ok() { [ "$(timeout 4 socat -T2 - TCP6:[::1]:8080 </dev/null 2>/dev/null)" = web ]; }
+	host6_ok() { [ "$(timeout 4 socat -T2 -t2 - TCP6:[::1]:8080 </dev/null 2>/dev/null)" = web ]; }
 	bg socat TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr SYSTEM:'echo host'
 	wait_port host 8080 || fail "$S: host listener did not start"
 	lp=${PIDS[-1]}
