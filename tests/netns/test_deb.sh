@@ -69,9 +69,17 @@ dpkg-deb -x "$DEB" "$ROOT"
 check "the packaged examples are the source's, byte for byte (their paths are the package's)" \
 	diff -r "$REPO/examples" "$ROOT/usr/share/doc/ctnet/examples"
 dpkg-deb -e "$DEB" "$T_TMP/control"
-check_eq "postinst enables and starts ctnet-gc.timer, and only enables ctnet-restore.service" \
-	"$(grep -oE "deb-systemd-(helper enable|invoke [\$_a-z]+) '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
-	"deb-systemd-helper enable 'ctnet-gc.timer' deb-systemd-helper enable 'ctnet-restore.service' deb-systemd-invoke \$_dh_action 'ctnet-gc.timer' "
+# debhelper's postinst: units given --no-enable are enabled only when already installed (its
+# "debian-installed" guard); the others are enabled on install; started ones are invoked.
+check_eq "postinst: only ctnet-apply, ctnet-gc.service and ctnet-watch wait for the admin to enable them" \
+	"$(grep -oE "debian-installed '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"debian-installed 'ctnet-apply.service' debian-installed 'ctnet-gc.service' debian-installed 'ctnet-watch.service' "
+check_eq "postinst: ctnet-gc.timer and ctnet-restore.service are enabled on install" \
+	"$(grep -oE "deb-systemd-helper enable '(ctnet-gc.timer|ctnet-restore.service)'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"deb-systemd-helper enable 'ctnet-gc.timer' deb-systemd-helper enable 'ctnet-restore.service' "
+check_eq "postinst: ctnet-gc.timer is the only unit started" \
+	"$(grep -oE "deb-systemd-invoke [^ ]+ '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"deb-systemd-invoke \$_dh_action 'ctnet-gc.timer' "
 check_eq "STATIC_LIBS=0: ctnet links libnl-3, libnl-route-3, libcap, jansson as shared libraries" \
 	"$(readelf -d "$ROOT/usr/sbin/ctnet" | sed -n 's/.*Shared library: \[\(lib\(nl-3\|nl-route-3\|cap\|jansson\)\)\..*/\1/p' | sort | tr '\n' ' ')" \
 	"libcap libjansson libnl-3 libnl-route-3 "
