@@ -7,6 +7,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CNIDIR ?= /usr/lib/cni
 # systemd reads units from /usr/local/lib/systemd/system too; Debian 12's package uses /lib.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# Runtime examples (examples/), installed as they are named in the source.
+EXAMPLESDIR ?= $(PREFIX)/share/doc/ctnet/examples
 # Units shipped by `make install` (and the package).
 UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer \
 	ctnet-apply.service ctnet-watch.service
@@ -167,11 +169,17 @@ install: all
 	for u in $(UNITS); do \
 		sed 's|/usr/sbin/|$(BINDIR)/|g' units/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u; done
+	@# The examples too (the OCI hooks name /usr/sbin/ctnet): copied from there, they are right.
+	cd examples && find . -type f | sort | while read -r f; do \
+		install -d "$(DESTDIR)$(EXAMPLESDIR)/$${f%/*}" && \
+		sed 's|/usr/sbin/|$(BINDIR)/|g' "$$f" > "$(DESTDIR)$(EXAMPLESDIR)/$$f" && \
+		chmod 0644 "$(DESTDIR)$(EXAMPLESDIR)/$$f" || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out ctnet-cni,$(notdir $(PROGS))))
 	rm -f $(DESTDIR)$(CNIDIR)/ctnet-cni $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
+	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 
 clean:
 	rm -rf build

@@ -61,10 +61,12 @@ struct cni_env {
 	const char *container_id; /* ADD, DEL, CHECK */
 	const char *netns;        /* ADD, CHECK; optional for DEL */
 	const char *ifname;       /* ADD, DEL, CHECK */
-	const char *args;         /* optional "K=V;K=V" (only K8S_POD_NAME/NAMESPACE read) */
+	const char *args;         /* optional "K=V;K=V" (K8S_POD_NAME/NAMESPACE, IP, MAC read) */
 	const char *path;         /* optional: ctnet-cni delegates to nothing */
 	char pod_name[CTNET_NAME_MAX + 1];      /* K8S_POD_NAME (podman: the container's name) */
 	char pod_namespace[CTNET_NAME_MAX + 1]; /* K8S_POD_NAMESPACE */
+	char ip[CTNET_ADDR_STRLEN];  /* IP= (podman's --ip, and its reload): as given, "" = none */
+	char mac[CTNET_ADDR_STRLEN]; /* MAC= (podman's --mac-address, and its reload) */
 };
 /* Reads and checks the variables `command` needs (code 4 naming the variable). */
 int cni_env_read(struct cni_env *env, struct cni_err *ce);
@@ -89,6 +91,13 @@ struct cni_conf {
 	unsigned mtu;      /* 0 = kernel default */
 	size_t n_ports;
 	struct cni_port ports[NAT_MAX_FORWARDS];
+	/* The request says which ports it wants (none included): the config declares the
+	 * portMappings capability or carries runtimeConfig.portMappings. Otherwise an ADD for
+	 * an attachment that is up keeps its forwards. */
+	bool ports_stated;
+	bool has_ip;
+	struct ctnet_addr ip;      /* runtimeConfig.ips (the "ips" capability): one address */
+	char mac[CTNET_ADDR_STRLEN]; /* runtimeConfig.mac (the "mac" capability), "" = none */
 	json_t *dns;         /* borrowed from root; NULL when absent */
 	json_t *prev_result; /* borrowed; CHECK compares it */
 	json_t *valid;       /* GC: cni.dev/valid-attachments */
@@ -103,9 +112,20 @@ int cni_version_num(const char *v);
 /* {"cniVersion", "supportedVersions"}. */
 json_t *cni_version_json(const char *requested);
 
-/* The CNI front-end of the launcher: environment and network config, once, into a spec. */
+/* spec.c: the CNI front-end of the launcher: environment and network config, once, into a
+ * spec. A requested address (IP= or runtimeConfig.ips) becomes given addresses to reserve:
+ * the container side of a pool pair (the pair's host side with it) or, with a bridge, an
+ * address of the subnet; anything else is refused (code 4 for CNI_ARGS, 7 for the config). */
 int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_spec *out,
 	     struct cni_err *ce);
+/* With a bridge: the bridge owns the subnet's first address and is the gateway. */
+void cni_bridge_gateway(const struct cni_conf *conf, struct ctnet_addr *gw);
+/* An ADD for an attachment that is up (its record alive): what the request leaves unsaid
+ * stays as recorded (forwards when no ports are stated, the MAC, the address), and a
+ * requested address other than the attachment's is refused. Nothing recorded, or a stale
+ * record: o is left as it is (a fresh up, which keeps the lease). */
+int cni_spec_keep(struct ct_spec *o, const struct cni_conf *conf, const struct cni_env *env,
+		  struct cni_err *ce);
 
 /* The commands. ADD and CHECK may fill *result (printed by main on success). */
 int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, json_t **result,

@@ -81,7 +81,8 @@ const char *cni_command_name(enum cni_command c)
 	return command_names[c];
 }
 
-/* CNI_ARGS: "K=V;K=V" with printable keys and values; the keys are all ignored. */
+/* CNI_ARGS: "K=V;K=V" with printable keys and values; K8S_POD_NAME, K8S_POD_NAMESPACE, IP
+ * and MAC are read, other keys ignored. */
 /* KEY's value in "K=V;K=V" into out ("" when absent; cut at len - 1). */
 static void args_value(const char *args, const char *key, char *out, size_t len)
 {
@@ -155,6 +156,9 @@ int cni_env_read(struct cni_env *env, struct cni_err *ce)
 		/* The names a user knows: podman and kubelet pass the container's (or pod's). */
 		args_value(env->args, "K8S_POD_NAME", env->pod_name, sizeof(env->pod_name));
 		args_value(env->args, "K8S_POD_NAMESPACE", env->pod_namespace, sizeof(env->pod_namespace));
+		/* podman's --ip and --mac-address, and what its network reload asks again */
+		args_value(env->args, "IP", env->ip, sizeof(env->ip));
+		args_value(env->args, "MAC", env->mac, sizeof(env->mac));
 	}
 	if (env->args && (rc = args_check(env->args, ce)) < 0)
 		return rc;
@@ -258,11 +262,13 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 	size_t i;
 	int rc;
 
+	c->ports_stated = json_is_true(json_object_get(json_object_get(root, "capabilities"), "portMappings"));
 	if (!rt)
 		return 0;
 	if (!json_is_object(rt))
 		return cni_errf(ce, CNI_ERR_CONFIG, "network config: \"runtimeConfig\" must be an object");
 	pm = json_object_get(rt, "portMappings");
+	c->ports_stated |= pm != NULL;
 	if (!pm || json_is_null(pm))
 		return 0;
 	if (!json_is_array(pm))
@@ -311,6 +317,43 @@ static int conf_ports(json_t *root, struct cni_conf *c, struct cni_err *ce)
 			dup |= !memcmp(&c->ports[j].fwd, &p.fwd, sizeof(p.fwd));
 		if (!dup)
 			c->ports[c->n_ports++] = p;
+	}
+	return 0;
+}
+
+/* runtimeConfig.ips (one address, a prefix allowed and not used) and runtimeConfig.mac: the
+ * "ips" and "mac" capabilities. Checked against the subnet when the spec is made. */
+static int conf_statics(json_t *root, struct cni_conf *c, struct cni_err *ce)
+{
+	char shown[CTNET_SHOW_MAX];
+	json_t *rt = json_object_get(root, "runtimeConfig"), *ips, *v;
+	size_t i;
+
+	ips = json_object_get(rt, "ips");
+	if (ips && !json_is_null(ips) && !json_is_array(ips))
+		return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.ips must be an array");
+	json_array_foreach(ips, i, v) {
+		struct ctnet_addr a;
+		if (!json_is_string(v))
+			return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.ips[%zu]: not a string", i);
+		if (ctnet_addr_parse(json_string_value(v), 0, CTNET_ADDR_PREFIX_OK, "runtimeConfig.ips", &a,
+				     &ce->e) < 0)
+			return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
+		/* podman's reload repeats an address given with --ip (its own and the current) */
+		if (c->has_ip && ctnet_addr_equal(&a, &c->ip))
+			continue;
+		if (c->has_ip)
+			return cni_errf(ce, CNI_ERR_CONFIG,
+					"runtimeConfig.ips: more than one address (ctnet-cni gives one)");
+		c->ip = a;
+		c->has_ip = true;
+	}
+	v = json_object_get(rt, "mac");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || strlen(json_string_value(v)) >= sizeof(c->mac))
+			return cni_errf(ce, CNI_ERR_CONFIG, "runtimeConfig.mac \"%s\": not a MAC",
+					ctnet_show(json_is_string(v) ? json_string_value(v) : "?", shown));
+		snprintf(c->mac, sizeof(c->mac), "%s", json_string_value(v));
 	}
 	return 0;
 }
@@ -444,7 +487,7 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 		struct cni_err ignored = { 0 };
 		if (conf_ports(root, c, &ignored) < 0)
 			c->n_ports = 0;
-	} else if ((rc = conf_ports(root, c, ce)) < 0) {
+	} else if ((rc = conf_ports(root, c, ce)) < 0 || (rc = conf_statics(root, c, ce)) < 0) {
 		return rc;
 	}
 	if (c->n_ports && !c->ip_masq)

@@ -24,13 +24,6 @@ static int fail_code(struct cni_err *ce, int rc)
 	return cni_code(ce, code, rc);
 }
 
-/* In bridge mode the bridge owns the subnet's first address and is the gateway. */
-static void bridge_gateway(const struct cni_conf *conf, struct ctnet_addr *gw)
-{
-	*gw = conf->subnet;
-	ctnet_addr_set_v4(gw, ctnet_addr_v4_u32(&conf->subnet) + 1, conf->subnet.prefix);
-}
-
 static json_t *iface_json(const char *name, int nsfd, const char *sandbox)
 {
 	char mac[18];
@@ -79,7 +72,7 @@ static json_t *result_json(const struct cni_env *env, const struct cni_conf *con
 	json_array_append_new(ifs, iface_json(env->ifname, nsfd, env->netns));
 	size_t idx = json_array_size(ifs) - 1;
 	if (conf->bridge[0])
-		bridge_gateway(conf, &gw);
+		cni_bridge_gateway(conf, &gw);
 	else
 		gw = rec->host;
 	add_ip(ips, routes, conf, &rec->local, &gw, idx);
@@ -98,47 +91,56 @@ static int open_lock(const char *name, struct cni_err *ce)
 	return lock < 0 ? fail_code(ce, lock) : lock;
 }
 
-int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_spec *o,
-	     struct cni_err *ce)
+/* ADD under the attachment's lock; a = the attachment as this ADD describes it. */
+static int add_locked(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf,
+		      const struct cni_attachment *a, int nsfd, json_t **result, struct cni_err *ce)
 {
-	char name[CTNET_NAME_MAX + 1];
+	static struct ct_spec o;
+	static struct ct_record rec;
+	struct cni_attachment old;
+	struct ctnet_err ignored;
+	bool existed;
+	int rc;
 
-	cni_attachment_name(env->container_id, env->ifname, name);
-	ct_spec_init(o, name);
-	o->netns_kind = CT_NETNS_PATH;
-	if (strlen(env->netns) >= sizeof(o->netns_path))
-		return cni_errf(ce, CNI_ERR_ENV, "CNI_NETNS: path too long");
-	snprintf(o->netns_path, sizeof(o->netns_path), "%s", env->netns);
-	snprintf(o->ifname, sizeof(o->ifname), "%s", env->ifname);
-	o->has_pool = true;
-	o->pool = conf->subnet;
-	o->ipv6 = conf->ipv6;
-	o->mtu = conf->mtu;
-	o->no_nat = !conf->ip_masq;
-	snprintf(o->bridge, sizeof(o->bridge), "%s", conf->bridge);
-	if (conf->bridge[0])
-		bridge_gateway(conf, &o->bridge_gw); /* ct_up makes the bridge */
-	snprintf(o->origin, sizeof(o->origin), "cni:%s", conf->name);
-	snprintf(o->runtime_id, sizeof(o->runtime_id), "%s", env->container_id);
-	if (env->pod_name[0] && env->pod_namespace[0])
-		snprintf(o->runtime_name, sizeof(o->runtime_name), "%.32s/%.31s", env->pod_namespace, env->pod_name);
-	else
-		snprintf(o->runtime_name, sizeof(o->runtime_name), "%s", env->pod_name);
-	for (size_t i = 0; i < conf->n_ports && o->n_forwards < NAT_MAX_FORWARDS; i++)
-		o->forwards[o->n_forwards++] = conf->ports[i].fwd;
+	if ((rc = cni_spec(env, conf, &o, ce)) < 0)
+		return rc;
+	/* Before the attachment file and ct_up: a state dir that cannot be written, nothing. */
+	if ((rc = ct_state_writable(&ce->e)) < 0)
+		return fail_code(ce, rc);
+	rc = cni_attachment_read(a->name, &old, &ce->e);
+	if (rc < 0 && rc != -ENOENT)
+		return fail_code(ce, rc);
+	existed = rc == 0;
+	if (existed && (strcmp(old.container_id, a->container_id) || strcmp(old.ifname, a->ifname)))
+		return cni_errf(ce, CNI_ERR_INTERNAL,
+				"attachment \"%s\": name already used by container \"%s\" ifname \"%s\"",
+				a->name, old.container_id, old.ifname);
+	/* An attachment that is up keeps what this ADD leaves unsaid (see ctnet-cni(8)). */
+	if (existed && (rc = cni_spec_keep(&o, conf, env, ce)) < 0)
+		return rc;
+	/* Written first so DEL and GC find a half-made attachment after a crash. */
+	if ((rc = cni_attachment_write(a, &ce->e)) < 0)
+		return fail_code(ce, rc);
+	if ((rc = ct_up(kern, &o, &rec, NULL, &ce->e)) < 0) {
+		if (!existed)
+			cni_attachment_remove(a->name, &ignored);
+		if (rc == -EADDRINUSE && o.reserve) {
+			char ip[CTNET_ADDR_STRLEN], why[sizeof(ce->e.msg)];
+			snprintf(why, sizeof(why), "%s", ce->e.msg);
+			ctnet_errf(&ce->e, EADDRINUSE, "IP %s: %.400s", ctnet_addr_str(&o.local, ip), why);
+		}
+		return fail_code(ce, rc);
+	}
+	*result = result_json(env, conf, &rec, nsfd);
 	return 0;
 }
 
 int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, json_t **result,
 	    struct cni_err *ce)
 {
-	struct cni_attachment a = { 0 }, old;
-	static struct ct_spec o;
-	static struct ct_record rec;
-	struct ctnet_err ignored;
-	_cleanup_close_ int lock = -1, nsfd = -1;
-	bool existed;
-	int rc;
+	struct cni_attachment a = { 0 };
+	_cleanup_close_ int nsfd = -1;
+	int lock, rc;
 
 	/* Everything is checked before the first change. */
 	nsfd = netd_netns_open(env->netns, 0, &ce->e);
@@ -152,36 +154,15 @@ int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni
 	snprintf(a.pod_name, sizeof(a.pod_name), "%s", env->pod_name);
 	snprintf(a.pod_namespace, sizeof(a.pod_namespace), "%s", env->pod_namespace);
 
-	if ((rc = cni_spec(env, conf, &o, ce)) < 0)
-		return rc;
-
 	if ((lock = open_lock(a.name, ce)) < 0)
 		return lock;
-	/* Before the attachment file and ct_up: a state dir that cannot be written, nothing. */
-	if ((rc = ct_state_writable(&ce->e)) < 0)
-		return fail_code(ce, rc);
-	rc = cni_attachment_read(a.name, &old, &ce->e);
-	if (rc < 0 && rc != -ENOENT)
-		return fail_code(ce, rc);
-	existed = rc == 0;
-	if (existed && (strcmp(old.container_id, a.container_id) || strcmp(old.ifname, a.ifname)))
-		return cni_errf(ce, CNI_ERR_INTERNAL,
-				"attachment \"%s\": name already used by container \"%s\" ifname \"%s\"",
-				a.name, old.container_id, old.ifname);
-	/* Written first so DEL and GC find a half-made attachment after a crash. */
-	if ((rc = cni_attachment_write(&a, &ce->e)) < 0)
-		return fail_code(ce, rc);
-	if ((rc = ct_up(kern, &o, &rec, NULL, &ce->e)) < 0)
-		goto fail_record;
-	*result = result_json(env, conf, &rec, nsfd);
-	return 0;
-fail_record:
-	if (!existed)
-		cni_attachment_remove(a.name, &ignored);
-	return fail_code(ce, rc);
+	rc = add_locked(kern, env, conf, &a, nsfd, result, ce);
+	cni_attachment_unlock(a.name, lock);
+	return rc;
 }
 
-/* Takes the attachment down; absent or with its namespace gone is success. */
+/* Takes the attachment down; absent or with its namespace gone is success. A DEL means the
+ * attachment is gone for good (CNI has no stop apart from removal): the lease goes too. */
 static int del_locked(struct ctnet_kern *kern, const char *name, struct cni_err *ce)
 {
 	int rc = ct_down(kern, name, false, NULL, &ce->e);
@@ -193,13 +174,15 @@ static int del_locked(struct ctnet_kern *kern, const char *name, struct cni_err 
 int cni_del(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
 {
 	char name[CTNET_NAME_MAX + 1];
-	_cleanup_close_ int lock = -1;
+	int lock, rc;
 	(void)conf;
 
 	cni_attachment_name(env->container_id, env->ifname, name);
 	if ((lock = open_lock(name, ce)) < 0)
 		return lock;
-	return del_locked(kern, name, ce);
+	rc = del_locked(kern, name, ce);
+	cni_attachment_unlock(name, lock);
+	return rc;
 }
 
 /* --- CHECK --- */
@@ -232,19 +215,16 @@ static int check_prev(const struct cni_env *env, const struct cni_conf *conf,
 	return 0;
 }
 
-int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
+static int check_locked(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf,
+			const char *name, struct cni_err *ce)
 {
 	struct cni_attachment a;
 	struct ct_record rec;
-	char name[CTNET_NAME_MAX + 1];
 	const char *why = NULL;
-	_cleanup_close_ int lock = -1, nsfd = -1;
+	_cleanup_close_ int nsfd = -1;
 	unsigned long long dev, ino;
 	int rc;
 
-	cni_attachment_name(env->container_id, env->ifname, name);
-	if ((lock = open_lock(name, ce)) < 0)
-		return lock;
 	rc = cni_attachment_read(name, &a, &ce->e);
 	if (rc == 0 && strcmp(a.network, conf->name))
 		rc = ctnet_errf(&ce->e, ENOENT, "attachment \"%s\": belongs to network \"%s\"", name,
@@ -285,6 +265,19 @@ int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct c
 	if (conf->prev_result)
 		return check_prev(env, conf, &rec, ce);
 	return 0;
+}
+
+int cni_check(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf, struct cni_err *ce)
+{
+	char name[CTNET_NAME_MAX + 1];
+	int lock, rc;
+
+	cni_attachment_name(env->container_id, env->ifname, name);
+	if ((lock = open_lock(name, ce)) < 0)
+		return lock;
+	rc = check_locked(kern, env, conf, name, ce);
+	cni_attachment_unlock(name, lock);
+	return rc;
 }
 
 /* --- GC --- */
@@ -346,6 +339,8 @@ int cni_gc(struct ctnet_kern *kern, const struct cni_conf *conf, unsigned *remov
 			continue;
 		if ((rc = del_locked(kern, g.names[i], ce)) == 0)
 			(*removed)++;
+		cni_attachment_unlock(g.names[i], lock);
+		lock = -1;
 	}
 	free(g.names);
 	return rc < 0 ? fail_code(ce, rc) : 0;

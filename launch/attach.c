@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "launch.h"
@@ -29,12 +31,34 @@ static int attach_dir(bool create, struct ctnet_err *err)
 	return ctnet_dir_open(ctnet_run_dir(), "cni", create, err);
 }
 
+bool cni_attachment_is_name(const char *name)
+{
+	return strlen(name) == 20 && !strncmp(name, "cni-", 4) &&
+	       strspn(name + 4, "0123456789abcdef") == 16;
+}
+
+bool cni_attachment_exists(const char *name)
+{
+	_cleanup_close_ int dfd = attach_dir(false, NULL);
+	struct stat st;
+
+	if (dfd == -ENOENT)
+		return false;
+	return dfd < 0 || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
 int cni_attachment_lock(const char *name, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = attach_dir(true, err);
 	if (dfd < 0)
 		return dfd;
 	return ctnet_entry_lock(dfd, name, err);
+}
+
+void cni_attachment_unlock(const char *name, int lock)
+{
+	_cleanup_close_ int dfd = attach_dir(false, NULL);
+	ctnet_entry_unlock(dfd, name, lock);
 }
 
 int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err)

@@ -27,8 +27,14 @@ struct cni_attachment {
 };
 /* "cni-" + 16 hex of ctnet_hash64(id "/" ifname); out >= CTNET_NAME_MAX + 1. */
 void cni_attachment_name(const char *container_id, const char *ifname, char *out);
-/* Per-attachment lock; returns the fd to close or -errno. */
+/* Whether name is an attachment's container name ("cni-" and 16 hex digits). */
+bool cni_attachment_is_name(const char *name);
+/* Whether name's attachment file is there (an unreadable directory counts as there). */
+bool cni_attachment_exists(const char *name);
+/* Per-attachment lock; returns the fd to give to cni_attachment_unlock, or -errno. */
 int cni_attachment_lock(const char *name, struct ctnet_err *err);
+/* Lets go of the lock, removing its file when the attachment is gone (a DEL leaves nothing). */
+void cni_attachment_unlock(const char *name, int lock);
 int cni_attachment_write(const struct cni_attachment *a, struct ctnet_err *err);
 /* -ENOENT when there is none. */
 int cni_attachment_read(const char *name, struct cni_attachment *a, struct ctnet_err *err);

@@ -91,8 +91,10 @@ static void gc_orphan(struct gc_ctx *g, const char *name, enum ct_gc_orphan what
 		return;
 	}
 	/* A lease outlives its container's record: /run is emptied by a reboot, and the
-	 * container must come back with the addresses it had. Only --leases frees it. */
-	if (lease && !g->opts->leases) {
+	 * container must come back with the addresses it had. Only --leases frees it, and
+	 * the end of a CNI attachment, which never comes back under its name (as for a
+	 * stale record above); one whose attachment file is there is still being made. */
+	if (lease && !g->opts->leases && !(cni_attachment_is_name(name) && !cni_attachment_exists(name))) {
 		g->res->kept_leases++;
 		return;
 	}

@@ -157,6 +157,8 @@ static int check_addresses(const struct ct_spec *s, struct ctnet_err *err)
 			return ctnet_errf(err, EINVAL, "host address6 and local address6 are both %s",
 					  ctnet_addr_str(&s->host6, a));
 	}
+	if (s->reserve && !addr_set(&s->local))
+		return ctnet_errf(err, EINVAL, "container \"%s\": an address to reserve is needed", n);
 	if (s->bridge[0]) {
 		char a[CTNET_ADDR_STRLEN];
 		if ((rc = ctnet_ifname_check(s->bridge, err)) < 0)

@@ -45,6 +45,9 @@ struct ct_spec {
 	pid_t owner_pid;           /* CT_NETNS_FD: the process inside (recorded for liveness) */
 	struct ctnet_addr host, local;   /* requested IPv4 pair; local may carry a prefix */
 	struct ctnet_addr host6, local6; /* requested IPv6 pair */
+	bool reserve;              /* host/local given are leased (ipam_reserve), not just used:
+	                            * a runtime's static IP (CNI IP=); released by the down.
+	                            * Not stored: the record's LEASE says it */
 	bool ipv6;                 /* allocate an IPv6 pair when none is given */
 	bool has_pool;
 	struct ctnet_addr pool;    /* allocate from this CIDR */

@@ -264,7 +264,11 @@ static int fresh_lease(struct ctnet_kern *kern, const struct ct_spec *spec, stru
 				.single = spec->bridge[0] != 0,
 				.ipv6 = spec->ipv6 };
 	struct ipam_lease lease;
-	int rc = ipam_alloc(kern, spec->name, &io, &lease, err);
+	/* Given addresses to reserve (a runtime's static IP) are claimed as the lease, so ipam
+	 * hands them to no one else and the down releases them. */
+	int rc = spec->reserve ? ipam_reserve(kern, spec->name, spec->bridge[0] ? NULL : &spec->host,
+					      &spec->local, &io, &lease, err)
+			       : ipam_alloc(kern, spec->name, &io, &lease, err);
 	if (rc < 0)
 		return rc;
 	*done |= DONE_LEASE;
@@ -378,7 +382,7 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 	 * instant leaves something gc can find (a netns or a link has no other trace). */
 	r->pending = true;
 	r->created_netns = spec->netns_kind == CT_NETNS_CREATE;
-	r->lease = !r->local.family || (spec->ipv6 && !r->has_v6);
+	r->lease = !r->local.family || spec->reserve || (spec->ipv6 && !r->has_v6);
 	rc = record_write(r, err);
 	if (rc < 0)
 		goto out;
@@ -396,7 +400,7 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 		goto fail;
 	}
 
-	if ((!r->local.family || (spec->ipv6 && !r->has_v6)) && (rc = fresh_lease(kern, spec, r, &done, err)) < 0)
+	if (r->lease && (rc = fresh_lease(kern, spec, r, &done, err)) < 0)
 		goto fail;
 	/* Given addresses (flags, --config) already in use on the host: an error naming where. */
 	if (!(done & DONE_LEASE) && (rc = addr_clash(kern, r, err)) < 0)
@@ -417,6 +421,13 @@ fail:
 out:
 	free(r);
 	return rc;
+}
+
+/* Lets go of a container's lock, removing its file when the up or down left no record. */
+static void unlock_record(const char *name, int lock)
+{
+	_cleanup_close_ int dfd = record_dir(false, NULL);
+	ctnet_entry_unlock(dfd, name, lock);
 }
 
 int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
@@ -459,13 +470,16 @@ int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const str
 		}
 		/* The addresses stay when this up allocates again (ipam returns the same pair):
 		 * a container coming back, after a reboot too, keeps the addresses it had. */
-		if ((rc = ct_down_locked(kern, spec->name, !spec->local.family, NULL, err)) < 0)
+		if ((rc = ct_down_locked(kern, spec->name, !spec->local.family || spec->reserve, NULL, err)) < 0)
 			goto out;
 	} else if (rc != -ENOENT) {
 		goto out;
 	}
 	rc = fresh_up(kern, spec, out, err);
 out:
+	if (lock >= 0)
+		unlock_record(spec->name, lock);
+	lock = -1;
 	free(spec);
 	free(old);
 	return rc;
@@ -574,5 +588,8 @@ int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *wa
 	lock = record_lock(name, err);
 	if (lock < 0)
 		return lock;
-	return ct_down_locked(kern, name, keep_lease, was_up, err);
+	rc = ct_down_locked(kern, name, keep_lease, was_up, err);
+	unlock_record(name, lock);
+	lock = -1;
+	return rc;
 }

@@ -460,3 +460,18 @@ void ctnet_unlock(int fd)
 		close(fd);
 }
 
+void ctnet_entry_unlock(int dfd, const char *name, int fd)
+{
+	char lk[CTNET_NAME_MAX + 8];
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	/* Only a holder may unlink (ctnet_lock_sweep takes the lock first), so the file under
+	 * the name is still the one fd locked. */
+	entry_lock_name(name, lk);
+	if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		unlinkat(dfd, lk, 0);
+	close(fd);
+}
+

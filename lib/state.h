@@ -142,5 +142,9 @@ int ctnet_entry_lock(int dfd, const char *name, struct ctnet_err *err);
 int ctnet_lock_sweep(int dfd, struct ctnet_err *err);
 /* Whether someone holds name's entry lock right now (1) or not (0); never blocks. */
 int ctnet_entry_busy(int dfd, const char *name);
+/* Lets go of name's entry lock fd (from ctnet_entry_lock on dfd), removing its file first
+ * when NAME is gone: an entry's last command leaves nothing. A waiter that opened the old
+ * file re-checks after locking and takes a new one (ctnet_lock). fd -1 is a no-op. */
+void ctnet_entry_unlock(int dfd, const char *name, int fd);
 
 #endif

@@ -359,7 +359,10 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 	ctnet_findings_append(out, &nv->ext);
 	groups_emit(rs, &g, out);
 	if (any_fwd)
-		check_listeners(&nv->listeners, vs, n, out);
+		check_listeners(&nv->listeners, vs, n,
+				fw_chain_find(rs, NFPROTO_INET, "ctnet", "prerouting") >= 0 &&
+					fw_chain_find(rs, NFPROTO_INET, "ctnet", "output") >= 0,
+				out);
 	ctnet_findings_append(out, &nv->conntrack);
 	ctnet_findings_append(out, &nv->legacy);
 	free(g.v);

@@ -68,7 +68,9 @@ void check_container(const struct fw_ruleset *rs, const size_t *bases, size_t n_
 		     const struct ct_view *v, struct groups *g);
 /* doctor_listen.c */
 void listeners_read(struct listeners *l, const char *path, uint8_t proto, bool v6);
-void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t n,
+/* A host socket on a forwarded port: a note when ctnet's DNAT takes its connections first
+ * (dnat: ctnet's prerouting and output chains are there), blocking when it gets some. */
+void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t n, bool dnat,
 		     struct ctnet_findings *out);
 
 #endif

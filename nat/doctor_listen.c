@@ -67,14 +67,16 @@ void listeners_read(struct listeners *l, const char *path, uint8_t proto, bool v
 	fclose(f);
 }
 
-/* The process owning socket inode: "PID (COMM)" into buf, or "an unknown process". */
-static void socket_owner(unsigned long inode, char *buf, size_t len)
+/* The process owning socket inode: "pid PID (COMM)" into buf, or "an unknown process", and
+ * COMM alone into comm ("" when unknown). */
+static void socket_owner(unsigned long inode, char *buf, size_t len, char comm[64])
 {
 	char want[48];
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 
 	snprintf(buf, len, "an unknown process");
+	comm[0] = '\0';
 	snprintf(want, sizeof(want), "socket:[%lu]", inode);
 	if (!d)
 		return;
@@ -99,11 +101,11 @@ static void socket_owner(unsigned long inode, char *buf, size_t len)
 		}
 		closedir(fd);
 		if (found) {
-			char comm[64] = "?";
+			snprintf(comm, 64, "?");
 			snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
 			FILE *f = fopen(path, "re");
 			if (f) {
-				if (fgets(comm, sizeof(comm), f))
+				if (fgets(comm, 64, f))
 					comm[strcspn(comm, "\n")] = '\0';
 				fclose(f);
 			}
@@ -114,7 +116,61 @@ static void socket_owner(unsigned long inode, char *buf, size_t len)
 	closedir(d);
 }
 
-void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t n,
+/* The forward f of c claims what listener x listens on (protocol, port, address). */
+static bool claims(const struct listener *x, const struct nat_forward *f)
+{
+	static const uint8_t zero[16];
+	size_t al = x->v6 ? 16 : 4;
+
+	if ((f->proto == NAT_UDP ? 17 : 6) != x->proto || x->port < f->host_lo || x->port > f->host_hi)
+		return false;
+	return !f->has_host_ip || ((f->host_ip.family == AF_INET6) == x->v6 &&
+				   (!memcmp(x->addr, zero, al) || !memcmp(x->addr, f->host_ip.bytes, al)));
+}
+
+/* Whether ctnet's DNAT takes every connection x could get before x sees it: the chains
+ * that DNAT are there and the forward has an address of x's family to go to (a socket
+ * on [::] or an IPv6 address gets the IPv6 ones, which a forward to a container without
+ * IPv6 leaves alone). */
+static bool shadowed(const struct listener *x, const struct nat_container *c, bool dnat)
+{
+	return dnat && (x->v6 ? c->has_addr6 : c->addr.family == AF_INET);
+}
+
+static void listener_finding(const struct listener *x, const struct nat_container *c, const struct nat_forward *f,
+			     bool dnat, struct ctnet_findings *out)
+{
+	char owner[128], comm[64], spec[64], addr[INET6_ADDRSTRLEN], obj[160];
+	bool conmon;
+
+	socket_owner(x->inode, owner, sizeof(owner), comm);
+	conmon = !strcmp(comm, "conmon");
+	inet_ntop(x->v6 ? AF_INET6 : AF_INET, x->addr, addr, sizeof(addr));
+	snprintf(obj, sizeof(obj), "%s port %u", x->proto == 6 ? "tcp" : "udp", x->port);
+	nat_forward_str(f, spec, sizeof(spec));
+	if (shadowed(x, c, dnat)) {
+		ctnet_finding_add(out, CTNET_SEV_NOTE, "port-listener-shadowed", c->name, obj,
+				  conmon ? "" : "none for the forward; for that process to serve the port, "
+						"remove the forward or forward another host port",
+				  "%s listens on %s%s%s:%u, a host port ctnet forwards to %s (%s): ctnet's "
+				  "DNAT takes the connections first, the process never sees them%s",
+				  owner, x->v6 ? "[" : "", addr, x->v6 ? "]" : "", x->port, c->name, spec,
+				  conmon ? " (podman's conmon holds published ports as a reservation)" : "");
+		return;
+	}
+	ctnet_finding_add(out, CTNET_SEV_BLOCKS, "port-listener", c->name, obj,
+			  !dnat ? "ctnet-nat restore"
+				: "stop that process or bind it to IPv4 only or to another port, or give "
+				  "the container an IPv6 address (--ipv6)",
+			  "%s listens on %s%s%s:%u, a host port ctnet forwards to %s (%s), and gets the "
+			  "connections: %s",
+			  owner, x->v6 ? "[" : "", addr, x->v6 ? "]" : "", x->port, c->name, spec,
+			  !dnat ? "ctnet's DNAT chains are gone"
+				: "the container has no IPv6 address, so IPv6 ones (localhost can be ::1) "
+				  "reach that process instead of the container");
+}
+
+void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t n, bool dnat,
 		     struct ctnet_findings *out)
 {
 	for (size_t k = 0; k < l->n; k++) {
@@ -122,30 +178,9 @@ void check_listeners(const struct listeners *l, const struct ct_view *vs, size_t
 		for (size_t i = 0; i < n; i++) {
 			const struct nat_container *c = vs[i].c;
 			for (size_t j = 0; j < c->n_forwards; j++) {
-				const struct nat_forward *f = &c->forwards[j];
-				if ((f->proto == NAT_UDP ? 17 : 6) != x->proto || x->port < f->host_lo ||
-				    x->port > f->host_hi)
+				if (!claims(x, &c->forwards[j]))
 					continue;
-				if (f->has_host_ip) {
-					static const uint8_t zero[16];
-					bool f6 = f->host_ip.family == AF_INET6;
-					size_t al = x->v6 ? 16 : 4;
-					if (f6 != x->v6 || (memcmp(x->addr, zero, al) &&
-							    memcmp(x->addr, f->host_ip.bytes, al)))
-						continue;
-				}
-				char owner[128], spec[64], addr[INET6_ADDRSTRLEN], obj[160];
-				socket_owner(x->inode, owner, sizeof(owner));
-				inet_ntop(x->v6 ? AF_INET6 : AF_INET, x->addr, addr, sizeof(addr));
-				snprintf(obj, sizeof(obj), "%s port %u", x->proto == 6 ? "tcp" : "udp", x->port);
-				ctnet_finding_add(out, CTNET_SEV_BLOCKS, "port-listener", c->name, obj,
-						  "stop that process or move it to another port, or forward "
-						  "another host port to the container",
-						  "%s listens on %s%s%s:%u, a host port ctnet forwards to %s (%s): "
-						  "connections to the host's addresses go to the container, the "
-						  "host process never sees them",
-						  owner, x->v6 ? "[" : "", addr, x->v6 ? "]" : "", x->port, c->name,
-						  nat_forward_str(f, spec, sizeof(spec)));
+				listener_finding(x, c, &c->forwards[j], dnat, out);
 				goto next;
 			}
 		}

@@ -103,10 +103,12 @@ int cmd_gc(struct ctnet_kern *kern, int argc, char **argv)
 		       "earlier boot, interrupted up or down): links, NAT entries, records, CNI\n"
 		       "attachments, lock files and temp files of killed writers, saying what was\n"
 		       "removed. A container whose namespace or process is alive is kept, whatever of\n"
-		       "its network is missing (`ctnet up` repairs it). Leases are kept, so a container\n"
-		       "that comes back (after a reboot too) gets the addresses it had; --leases also\n"
-		       "releases the leases of containers that are not running. --json: the events\n"
-		       "(what was removed, and why) and the count as JSON.\n");
+		       "its network is missing (`ctnet up` repairs it). Leases of containers that can\n"
+		       "come back under their name are kept, so they get the addresses they had (after\n"
+		       "a reboot too); those of CNI attachments and `ctnet run` are released (their\n"
+		       "names never return). --leases also releases the leases of containers that are\n"
+		       "not running. --json: the events (what was removed, and why) and the count as\n"
+		       "JSON.\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {

@@ -348,7 +348,8 @@ int cmd_down(struct ctnet_kern *kern, int argc, char **argv)
 	struct ctnet_err err;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	/* Options before or after NAME (the usage line puts it after, ctnet@.service before). */
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			printf("Usage: ctnet down NAME [--keep-lease]\n"
 			       "Remove container NAME's network: NAT entries, links, its netns if ctnet made\n"

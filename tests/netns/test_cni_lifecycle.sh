@@ -8,9 +8,10 @@ CNI=$CTNET_BIN/ctnet-cni
 CONF='{"cniVersion":"1.1.0","name":"ctnet","type":"ctnet-cni"}'
 
 # cni CMD ID IFNAME NETNS CONFIG: stdout in $T_TMP/out; returns the exit status.
+# CNI_ARGS from $ARGS (unset: none).
 cni() {
 	printf '%s' "$5" | env CNI_COMMAND="$1" CNI_CONTAINERID="$2" CNI_IFNAME="$3" CNI_NETNS="$4" \
-		CNI_PATH=/usr/lib/cni "$CNI" >"$T_TMP/out" 2>"$T_TMP/err"
+		${ARGS+CNI_ARGS="$ARGS"} CNI_PATH=/usr/lib/cni "$CNI" >"$T_TMP/out" 2>"$T_TMP/err"
 }
 # The spec's error object: prints its code, or why it is not one.
 cat >"$T_TMP/errshape.py" <<'PY'
@@ -30,7 +31,7 @@ names() { $CTNET status --json | python3 -c 'import json,sys; print(sorted(c["na
 # Everything a failed call must leave alone: state and run dirs, nft, links.
 snap() {
 	snapshot_state
-	(cd "$CTNET_RUN_DIR" 2>/dev/null && find . -type f ! -name '.*.lock' | sort | xargs -r md5sum)
+	(cd "$CTNET_RUN_DIR" 2>/dev/null && find . -type f | sort | xargs -r md5sum)
 	snapshot_nft
 	snapshot_links
 }
@@ -45,6 +46,8 @@ check_eq "DEL again succeeds" "$(cni DEL d1 eth0 /run/netns/d1 "$CONF"; echo $?)
 check_eq "DEL of an attachment never added succeeds" "$(cni DEL never eth0 /run/netns/d1 "$CONF"; echo $?)" "0"
 check_eq "DEL without CNI_NETNS succeeds" "$(cni DEL never eth0 "" "$CONF"; echo $?)" "0"
 check_eq "after DELs: nothing left" "$(snapshot_links) $(names)" "$links0 []"
+check_eq "after DELs: no file in the run dir, lock files included" \
+	"$(cd "$CTNET_RUN_DIR" && find . -type f | sort | tr '\n' ' ')" ""
 
 # --- DEL after the namespace was deleted ---
 mkns d2
@@ -102,6 +105,72 @@ check_eq "ADD with a host port already mapped fails with an error object" "$? $(
 check_match "  naming the port and its owner (with the runtime's id)" "$(cat "$T_TMP/err")" 'forward tcp:8080:80: host port taken by container "cni-[0-9a-f]+" \(cni:ctnet id owner\)'
 check_eq "  and leaves nothing behind" "$(snap)" "$before"
 cni DEL owner eth0 /run/netns/p1 "$PM"
+
+# --- a requested address (IP= in CNI_ARGS, runtimeConfig.ips) and MAC (MAC=) ---
+PMC='{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","capabilities":{"portMappings":true,"ips":true},"runtimeConfig":{"portMappings":[{"hostPort":8082,"containerPort":80}]}}'
+IPS='{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","capabilities":{"ips":true}}'
+ip_of() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["ips"][0]["address"], r["ips"][0]["gateway"])' "$T_TMP/out" 2>&1; }
+fwds() { $CTNET status --json | python3 -c 'import json,sys; print([f["spec"] for c in json.load(sys.stdin) for f in c["forwards"]])'; }
+mkns s1; mkns s2
+ARGS="IgnoreUnknown=1;K8S_POD_NAME=s1;IP=10.233.5.2;MAC=02:11:22:33:44:55" cni ADD s1 eth0 /run/netns/s1 "$PMC"
+check_eq "IP=10.233.5.2: the result gives it, with its pair's host side as gateway" "$(ip_of)" "10.233.5.2/32 10.233.5.1"
+check_eq "  a static lease of the pair" \
+	"$($IPAM list --json | python3 -c 'import json,sys; print([(l["host_address"], l["local_address"], l["static"]) for l in json.load(sys.stdin)])')" \
+	"[('10.233.5.1', '10.233.5.2', True)]"
+check_eq "MAC=02:11:22:33:44:55: the container side has it" \
+	"$(ip -n s1 -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')" "02:11:22:33:44:55"
+before=$(snap)
+ARGS="IP=10.233.5.1" cni ADD s2 eth0 /run/netns/s2 "$IPS"
+check_eq "IP= of a pair's host side: exit 1, code 4" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 4"
+check_match "  naming the address to ask for" "$(cat "$T_TMP/err")" 'IP 10\.233\.5\.1: the host side of pair 10\.233\.5\.1/10\.233\.5\.2; ask for 10\.233\.5\.2'
+ARGS="IP=10.99.0.2" cni ADD s2 eth0 /run/netns/s2 "$IPS"
+check_eq "IP= outside the subnet: exit 1, code 4" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 4"
+ARGS="IP=fd00::2" cni ADD s2 eth0 /run/netns/s2 "$IPS"
+check_eq "IP= of IPv6: exit 1, code 4" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 4"
+ARGS="IP=10.233.5.2" cni ADD s2 eth0 /run/netns/s2 "$IPS"
+check_eq "IP= taken by another attachment: exit 1" "$?" "1"
+check_match "  naming the holder" "$(cat "$T_TMP/err")" 'IP 10\.233\.5\.2: .*taken by "cni-[0-9a-f]{16}"'
+unset ARGS
+cni ADD s2 eth0 /run/netns/s2 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","runtimeConfig":{"ips":["10.233.5.2/16","10.233.6.2"]}}'
+check_eq "runtimeConfig.ips with two addresses: exit 1, code 7" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 7"
+check_eq "refused requests changed nothing (state, run dir with lock files, nft, links)" "$(snap)" "$before"
+cni ADD s2 eth0 /run/netns/s2 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","runtimeConfig":{"ips":["10.233.9.2/16","10.233.9.2"]}}'
+check_eq "runtimeConfig.ips (the address repeated, a prefix): it is given" "$(ip_of)" "10.233.9.2/32 10.233.9.1"
+cni DEL s2 eth0 /run/netns/s2 "$IPS"
+
+# --- an ADD for an attachment that is up ---
+ARGS="IgnoreUnknown=1;IP=10.233.5.2;MAC=02:11:22:33:44:55" cni ADD s1 eth0 /run/netns/s1 "$IPS"
+check_eq "ADD again stating no ports (capabilities {\"ips\":true}, as podman rewrites them): exit 0" "$?" "0"
+check_eq "  the forward is kept" "$(fwds)" "['tcp:8082:80']"
+check_eq "  the address and MAC too" "$(ip_of) $(ip -n s1 -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')" \
+	"10.233.5.2/32 10.233.5.1 02:11:22:33:44:55"
+before=$(snap)
+ARGS="IP=10.233.6.2" cni ADD s1 eth0 /run/netns/s1 "$IPS"
+check_eq "ADD again asking for another address: exit 1, code 4" "$? $(python3 "$T_TMP/errshape.py" "$T_TMP/out")" "1 4"
+check_match "  saying why" "$(cat "$T_TMP/err")" 'which is up with 10\.233\.5\.2: IP 10\.233\.6\.2 cannot be given to it in place'
+check_eq "  and changed nothing" "$(snap)" "$before"
+cni ADD s1 eth0 /run/netns/s1 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","capabilities":{"portMappings":true}}'
+check_eq "ADD again with the portMappings capability and no mappings: the forward goes" "$? $(fwds)" "0 []"
+check_eq "  the address stays (without IP=)" "$(ip_of)" "10.233.5.2/32 10.233.5.1"
+cni ADD s1 eth0 /run/netns/s1 "$PMC"
+check_eq "ADD again with a mapping: the forward is back" "$? $(fwds)" "0 ['tcp:8082:80']"
+cni DEL s1 eth0 /run/netns/s1 "$PMC"
+check_eq "DEL: the static lease is released, nothing left" "$($IPAM list --json) $(names) $(snapshot_links)" "[] [] $links0"
+check_eq "  no file in the run dir, lock files included" "$(cd "$CTNET_RUN_DIR" && find . -type f | sort | tr '\n' ' ')" ""
+
+# --- gc after a reboot: an attachment's lease goes, a container's by hand stays ---
+# A reboot empties /run (records, attachment files) and the kernel; the leases stay.
+mkns r1
+cni ADD r1 eth0 /run/netns/r1 "$CONF"
+$IPAM alloc byhand >/dev/null
+ip netns del r1
+rm -rf "${CTNET_RUN_DIR:?}"/*
+check_eq "reboot: two leases without a record" "$($IPAM list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "2"
+gc_out=$($CTNET gc 2>&1)
+check_match "gc releases the lease of the CNI attachment (no DEL comes for it after a reboot)" "$gc_out" 'removed lease of cni-[0-9a-f]{16} \(no container record\)'
+check_eq "  and keeps the one of a container that can come back under its name" \
+	"$($IPAM list --json | python3 -c 'import json,sys; print([l["name"] for l in json.load(sys.stdin)])')" "['byhand']"
+$IPAM release byhand
 
 # --- STATUS: unusable state dir -> 50 ---
 mkdir -m 0777 "$T_TMP/badstate"

@@ -44,13 +44,21 @@ want="/lib/systemd/system/ctnet-apply.service
 /usr/share/bash-completion/completions/ctnet-netd
 /usr/share/doc/ctnet/changelog.gz
 /usr/share/doc/ctnet/copyright
+/usr/share/doc/ctnet/examples/cni/10-ctnet.conflist
+/usr/share/doc/ctnet/examples/cni/README
+/usr/share/doc/ctnet/examples/containerd/config.toml
+/usr/share/doc/ctnet/examples/nspawn/systemd-nspawn@web.service.d/ctnet.conf
+/usr/share/doc/ctnet/examples/nspawn/web.conf
+/usr/share/doc/ctnet/examples/podman/containers.conf
+/usr/share/doc/ctnet/examples/podman/hooks.d/ctnet-down.json
+/usr/share/doc/ctnet/examples/podman/hooks.d/ctnet.json
 /usr/share/lintian/overrides/ctnet
 /usr/share/man/man8/ctnet-cni.8.gz
 /usr/share/man/man8/ctnet-ipam.8.gz
 /usr/share/man/man8/ctnet-nat.8.gz
 /usr/share/man/man8/ctnet-netd.8.gz
 /usr/share/man/man8/ctnet.8.gz"
-check_eq "dpkg -c: programs, ctnet-cni in /usr/lib/cni, man pages, completion, units" "$(cat "$T_TMP/files")" "$want"
+check_eq "dpkg -c: programs, ctnet-cni in /usr/lib/cni, man pages, completion, units, examples" "$(cat "$T_TMP/files")" "$want"
 check_eq "dpkg -c: every program is mode 0755 root/root" \
 	"$(dpkg -c "$DEB" | awk '$6 ~ /sbin\/.|cni\/ctnet/ {print $1, $2}' | sort -u)" "-rwxr-xr-x root/root"
 check_match "Depends: the shared libraries and libnftables1 (dlopen)" \
@@ -58,6 +66,20 @@ check_match "Depends: the shared libraries and libnftables1 (dlopen)" \
 
 ROOT=$T_TMP/root
 dpkg-deb -x "$DEB" "$ROOT"
+check "the packaged examples are the source's, byte for byte (their paths are the package's)" \
+	diff -r "$REPO/examples" "$ROOT/usr/share/doc/ctnet/examples"
+dpkg-deb -e "$DEB" "$T_TMP/control"
+# debhelper's postinst: units given --no-enable are enabled only when already installed (its
+# "debian-installed" guard); the others are enabled on install; started ones are invoked.
+check_eq "postinst: only ctnet-apply, ctnet-gc.service and ctnet-watch wait for the admin to enable them" \
+	"$(grep -oE "debian-installed '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"debian-installed 'ctnet-apply.service' debian-installed 'ctnet-gc.service' debian-installed 'ctnet-watch.service' "
+check_eq "postinst: ctnet-gc.timer and ctnet-restore.service are enabled on install" \
+	"$(grep -oE "deb-systemd-helper enable '(ctnet-gc.timer|ctnet-restore.service)'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"deb-systemd-helper enable 'ctnet-gc.timer' deb-systemd-helper enable 'ctnet-restore.service' "
+check_eq "postinst: ctnet-gc.timer is the only unit started" \
+	"$(grep -oE "deb-systemd-invoke [^ ]+ '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
+	"deb-systemd-invoke \$_dh_action 'ctnet-gc.timer' "
 check_eq "STATIC_LIBS=0: ctnet links libnl-3, libnl-route-3, libcap, jansson as shared libraries" \
 	"$(readelf -d "$ROOT/usr/sbin/ctnet" | sed -n 's/.*Shared library: \[\(lib\(nl-3\|nl-route-3\|cap\|jansson\)\)\..*/\1/p' | sort | tr '\n' ' ')" \
 	"libcap libjansson libnl-3 libnl-route-3 "

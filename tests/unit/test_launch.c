@@ -79,6 +79,57 @@ static void test_front_ends(const char *dir)
 	cni_conf_free(&cc);
 }
 
+/* CNI: what a runtime asks of an address, a MAC and the ports, in the spec. */
+static int cni_try(const char *net, const char *ip, const char *mac, struct ct_spec *o, struct cni_err *ce)
+{
+	static struct cni_conf cc;
+	struct cni_env env = { .command = CNI_ADD, .container_id = "abc123", .netns = "/run/netns/web",
+			       .ifname = "eth0" };
+	int rc;
+
+	snprintf(env.ip, sizeof(env.ip), "%s", ip);
+	snprintf(env.mac, sizeof(env.mac), "%s", mac);
+	memset(ce, 0, sizeof(*ce));
+	rc = cni_conf_parse(net, strlen(net), CNI_ADD, &cc, ce);
+	if (rc == 0)
+		rc = cni_spec(&env, &cc, o, ce);
+	if (rc == 0)
+		rc = cc.ports_stated; /* 1: the request states its ports */
+	cni_conf_free(&cc);
+	return rc;
+}
+
+static void test_cni_statics(void)
+{
+	static struct ct_spec o;
+	struct cni_err ce;
+	char h[CTNET_ADDR_STRLEN], l[CTNET_ADDR_STRLEN];
+	const char *ips = "{\"cniVersion\":\"1.0.0\",\"name\":\"ctnet\",\"type\":\"ctnet-cni\","
+			  "\"capabilities\":{\"ips\":true}}";
+	const char *pm = "{\"cniVersion\":\"1.0.0\",\"name\":\"ctnet\",\"type\":\"ctnet-cni\","
+			 "\"capabilities\":{\"portMappings\":true,\"ips\":true}}";
+	const char *br = "{\"cniVersion\":\"1.0.0\",\"name\":\"ctnet\",\"type\":\"ctnet-cni\","
+			 "\"bridge\":\"cni0\",\"subnet\":\"10.99.0.0/24\",\"runtimeConfig\":{\"ips\":[\"10.99.0.7/24\"]}}";
+
+	T_OK("CNI: capabilities {ips} alone state no ports", cni_try(ips, "", "", &o, &ce) == 0);
+	T_OK("CNI: the portMappings capability states them (none is a statement)", cni_try(pm, "", "", &o, &ce) == 1);
+	T_OK("CNI: no IP=, nothing reserved", !o.reserve && !o.local.family);
+	T_OK("CNI: IP=10.233.5.2 is the pair 10.233.5.1/10.233.5.2, reserved",
+	     cni_try(ips, "10.233.5.2", "", &o, &ce) == 0 && o.reserve &&
+		     !strcmp(ctnet_addr_str(&o.host, h), "10.233.5.1") && !strcmp(ctnet_addr_str(&o.local, l), "10.233.5.2"));
+	T_OK("CNI: IP= of a host side is refused (code 4) naming the address to ask for",
+	     cni_try(ips, "10.233.5.1", "", &o, &ce) < 0 && ce.code == CNI_ERR_ENV && strstr(ce.e.msg, "ask for 10.233.5.2"));
+	T_OK("CNI: IP= outside the subnet is refused", cni_try(ips, "10.99.0.2", "", &o, &ce) < 0 && ce.code == CNI_ERR_ENV);
+	T_OK("CNI: IP= not an address is refused", cni_try(ips, "10.233.5", "", &o, &ce) < 0 && ce.code == CNI_ERR_ENV);
+	T_OK("CNI: bridge: runtimeConfig.ips gives an address of the subnet with its prefix",
+	     cni_try(br, "", "", &o, &ce) == 0 && o.reserve && !o.host.family &&
+		     !strcmp(ctnet_addr_cidr_str(&o.local, l), "10.99.0.7/24"));
+	T_OK("CNI: IP= and runtimeConfig.ips disagreeing are refused", cni_try(br, "10.99.0.8", "", &o, &ce) < 0);
+	T_OK("CNI: MAC= sets the container side's MAC", cni_try(ips, "", "02:11:22:33:44:55", &o, &ce) == 0 &&
+						       !strcmp(o.mac, "02:11:22:33:44:55"));
+	T_OK("CNI: a multicast MAC= is refused", cni_try(ips, "", "01:00:00:00:00:01", &o, &ce) < 0);
+}
+
 static void test_diff(void)
 {
 	static struct ct_spec a, b;
@@ -379,6 +430,7 @@ int main(void)
 	if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
 		return 1;
 	test_front_ends(dir);
+	test_cni_statics();
 	test_diff();
 	test_record_codec();
 	test_boot_id_threads();
