@@ -104,9 +104,10 @@ struct ct_apply_item {
 	struct nat_forward *forwards;
 	/* A VERIFY checked while the NAT table was still being read: its elements are looked
 	 * up once it is (the container as ct_nat_of makes it, forwards above). */
-	bool nat_pending, nat_has6;
-	struct ctnet_addr nat_addr, nat_addr6;
-	char nat_iface[IFNAMSIZ];
+	bool nat_pending, nat_has6, nat_has_mac;
+	struct ctnet_addr nat_addr, nat_addr6, nat_host, nat_host6;
+	char nat_iface[IFNAMSIZ], nat_bridge[IFNAMSIZ];
+	uint8_t nat_mac[6];
 	const char *ix;            /* the index's entry (its line) that vouched for file and record */
 	struct ct_index_fresh *fresh; /* or the file read in full, for the next index */
 	bool index_missed;         /* read in full although the index named it */

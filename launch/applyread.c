@@ -166,6 +166,11 @@ static int keep_nat_pending(struct ct_apply_item *it, const struct ct_spec *s, c
 	it->nat_has6 = c->has_addr6;
 	it->nat_addr6 = c->addr6;
 	snprintf(it->nat_iface, sizeof(it->nat_iface), "%s", c->iface);
+	snprintf(it->nat_bridge, sizeof(it->nat_bridge), "%s", c->bridge ? c->bridge : "");
+	it->nat_has_mac = c->has_mac;
+	memcpy(it->nat_mac, c->mac, sizeof(it->nat_mac));
+	it->nat_host = c->host;
+	it->nat_host6 = c->host6;
 	it->nat_pending = true;
 	free(c);
 	return 0;
@@ -310,6 +315,11 @@ static int nat_lookup(struct ctnet_kern *kern, struct reader *rd, struct ct_appl
 	c->has_addr6 = it->nat_has6;
 	c->addr6 = it->nat_addr6;
 	c->iface = it->nat_iface;
+	c->bridge = it->nat_bridge;
+	c->has_mac = it->nat_has_mac;
+	memcpy(c->mac, it->nat_mac, sizeof(c->mac));
+	c->host = it->nat_host;
+	c->host6 = it->nat_host6;
 	c->n_forwards = it->n_forwards;
 	if (it->n_forwards)
 		memcpy(c->forwards, it->forwards, it->n_forwards * sizeof(*it->forwards));

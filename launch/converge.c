@@ -70,6 +70,7 @@ static int converge_links(struct ctnet_kern *kern, const struct ct_spec *want, c
 			return rc;
 		if (strcmp(res.host_ifname, have->host_ifname))
 			snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
+		snprintf(r->mac, sizeof(r->mac), "%s", res.mac);
 		if ((diff & CT_F_MAC) &&
 		    (rc = netd_neigh_forget(kern, r->host_ifname, &r->local, r->has_v6 ? &r->local6 : NULL, err)) < 0)
 			return rc;

@@ -102,6 +102,15 @@ static int item_make(struct arena *a, const struct ct_record *r, struct item **o
 	it->nc.addr6 = r->local6;
 	it->nc.n_forwards = r->spec.n_forwards;
 	memcpy(it->nc.forwards, r->spec.forwards, r->spec.n_forwards * sizeof(r->spec.forwards[0]));
+	{ /* the rest as the judge and up see it (its MAC, its bridge or host-side addresses) */
+		struct nat_container full;
+		ct_nat_of(&r->spec, r, &full);
+		it->nc.has_mac = full.has_mac;
+		memcpy(it->nc.mac, full.mac, sizeof(it->nc.mac));
+		it->nc.bridge = it->bridge[0] ? it->bridge : NULL;
+		it->nc.host = full.host;
+		it->nc.host6 = full.host6;
+	}
 	*out = it;
 	return 0;
 }

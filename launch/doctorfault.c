@@ -95,6 +95,11 @@ void ct_fault_finding(const char *name, const char *host_ifname, const char *net
 				  "%s from ctnet's table (masquerade, anti-spoofing, forwards): its outbound "
 				  "traffic or forwards fail", f->text);
 		break;
+	case CT_FAULT_HOST_IP:
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "host-ip-missing", name, f->object,
+				  "add the address back (ip addr add ...), or forward without --host-ip",
+				  "%s (--host-ip): nothing arrives there", f->text);
+		break;
 	case CT_FAULT_FORWARDING:
 	case CT_FAULT_LOCALNET:
 	case CT_FAULT_NAT_TABLE:

@@ -123,6 +123,10 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 		goto out;
 	ct_nat_of(&r->spec, r, c);
 	judge_sysctls(kern, r, c, view, h);
+	struct ctnet_addr gone;
+	char ip[CTNET_ADDR_STRLEN];
+	if (nat_host_ip_gone(kern, c, &gone) == 1 && ctnet_addr_str(&gone, ip))
+		health_add(h, CT_FAULT_HOST_IP, 0, ip, "a forward is pinned to %s, an address this host does not have", ip);
 	if (view && view->nat_later && !view->nat)
 		goto out; /* the caller looks the elements up once the table is read */
 	/* A view's table is read once for every container: not again when it was unreadable. */
@@ -130,7 +134,10 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 	if (!view && nat_counters_read(kern, &own, err) == 0)
 		cn = own;
 	int missing = cn && nat_counters_whole(cn) ? nat_counters_missing(cn, c) : 0;
-	if (!cn || !nat_counters_whole(cn))
+	char chain[64];
+	if (cn && nat_counters_foreign(cn, chain, sizeof(chain)))
+		health_add(h, CT_FAULT_NAT_TABLE, 0, chain, "a rule that is not ctnet's in its chain %s", chain);
+	else if (!cn || !nat_counters_whole(cn))
 		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
 			   cn ? "nft table inet ctnet or one of its chains missing" : "nft table inet ctnet unreadable");
 	else if (missing > 0)
@@ -164,7 +171,8 @@ int ct_check_view(struct ctnet_kern *kern, const struct ct_spec *want, const str
 	rc = ct_judge(kern, have, view, view->deep, h, err);
 	for (size_t i = 0; rc == 0 && i < h->n; i++)
 		/* The host-wide ones are the caller's to check (and repair) once. */
-		if (h->v[i].kind != CT_FAULT_FORWARDING && h->v[i].kind != CT_FAULT_NAT_TABLE)
+		if (h->v[i].kind != CT_FAULT_FORWARDING && h->v[i].kind != CT_FAULT_NAT_TABLE &&
+		    h->v[i].kind != CT_FAULT_HOST_IP) /* not ctnet's to repair */
 			rc = 1;
 	free(h);
 	return rc;

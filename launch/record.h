@@ -32,6 +32,8 @@ struct ct_record {
 	struct ctnet_addr host, local; /* in use (allocated or given); family 0 when absent */
 	bool has_v6;
 	struct ctnet_addr host6, local6;
+	char mac[18];         /* the container side's MAC in use ("" before ctnet knew it):
+			       * a bridge port sends from it only */
 	bool lease;           /* addresses came from ipam: released on down */
 	bool pending;         /* written by up before its first change and replaced by the
 			       * final record at the end: left behind, it marks an interrupted

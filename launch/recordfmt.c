@@ -110,6 +110,8 @@ static void format_in_use(struct ctnet_kv_out *o, const struct ct_record *r)
 	put_addr(o, "LOCAL_ADDRESS", &r->local);
 	put_addr(o, "HOST_ADDRESS6", &r->host6);
 	put_addr(o, "LOCAL_ADDRESS6", &r->local6);
+	if (r->mac[0])
+		ctnet_kv_put(o, "LOCAL_MAC", r->mac);
 	if (r->lease)
 		ctnet_kv_put(o, "LEASE", "1");
 	if (r->pending)
@@ -279,6 +281,10 @@ static int parse_use_key(struct ct_record *r, const char *key, const char *val, 
 		rc = ctnet_addr_parse(val, six ? AF_INET6 : AF_INET, CTNET_ADDR_PREFIX_OK, key, a, err);
 		if (six)
 			r->has_v6 = true;
+	} else if (!strcmp(key, "LOCAL_MAC")) {
+		unsigned char mac[6];
+		if ((rc = ctnet_mac_parse(val, mac, err)) == 0)
+			snprintf(r->mac, sizeof(r->mac), "%s", val);
 	} else if (!strcmp(key, "LEASE")) {
 		r->lease = !strcmp(val, "1");
 	} else if (!strcmp(key, "PENDING")) {

@@ -175,7 +175,10 @@ struct netd_spec link_spec(const struct ct_spec *want, const struct ct_record *r
 		.host6 = r->host6,
 		.local6 = r->local6,
 		.bridge = want->bridge[0] ? want->bridge : NULL,
-		.mac = want->mac[0] ? want->mac : NULL,
+		/* On a bridge the MAC in use is the only one its port may send from: kept (a pair
+		 * made again gets it back) and judged. A point-to-point link's is no one's business
+		 * (a CNI chain's tuning plugin may change it). */
+		.mac = want->mac[0] ? want->mac : want->bridge[0] && r->mac[0] ? r->mac : NULL,
 		.mtu = want->mtu,
 	};
 }
@@ -190,6 +193,16 @@ void ct_nat_of(const struct ct_spec *want, const struct ct_record *r, struct nat
 	c->addr6 = r->local6;
 	c->addr6.prefix = -1;
 	c->iface = r->host_ifname;
+	/* Its MAC (a bridge port sends from it only), its bridge (nothing masqueraded out of
+	 * it), or a point-to-point link's host-side addresses (--isolate keeps others off). */
+	const char *mac = want->mac[0] ? want->mac : r->mac;
+	c->has_mac = mac[0] && ctnet_mac_parse(mac, c->mac, NULL) == 0;
+	c->bridge = want->bridge[0] ? want->bridge : NULL;
+	if (!c->bridge) {
+		c->host = r->host;
+		if (r->has_v6)
+			c->host6 = r->host6;
+	}
 	c->n_forwards = want->n_forwards;
 	memcpy(c->forwards, want->forwards, sizeof(want->forwards[0]) * want->n_forwards);
 }
@@ -310,6 +323,7 @@ static int fresh_links(struct ctnet_kern *kern, const struct ct_spec *spec, stru
 		return rc;
 	*done |= DONE_LINK;
 	snprintf(r->host_ifname, sizeof(r->host_ifname), "%s", res.host_ifname);
+	snprintf(r->mac, sizeof(r->mac), "%s", res.mac);
 
 	if (spec->n_interfaces || spec->n_macvlans) {
 		rc = add_extra(kern, spec, nsfd, err);

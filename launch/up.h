@@ -87,6 +87,7 @@ enum ct_fault_kind {
 	CT_FAULT_LOCALNET,    /* route_localnet of its device off (its 127.0.0.1 forwards) */
 	CT_FAULT_NAT_TABLE,   /* ctnet's nft table or a chain missing (the host's) */
 	CT_FAULT_NAT,         /* some of its NAT elements missing */
+	CT_FAULT_HOST_IP,     /* a forward pinned (--host-ip) to an address the host does not have */
 };
 #define CT_FAULTS_MAX 20
 struct ct_fault {

@@ -169,3 +169,23 @@ void ctnet_addr_set_v4(struct ctnet_addr *a, uint32_t host_order, int prefix)
 	a->prefix = prefix;
 	a->v4.s_addr = htonl(host_order);
 }
+
+int ctnet_mac_parse(const char *s, unsigned char mac[6], struct ctnet_err *err)
+{
+	char shown[CTNET_SHOW_MAX];
+	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i, *h, *l;
+		if (!p[0] || !p[1] || !(h = strchr(hex, p[0])) || !(l = strchr(hex, p[1])) ||
+		    (i < 5 ? p[2] != ':' : p[2] != '\0'))
+			return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": expected xx:xx:xx:xx:xx:xx",
+					  ctnet_show(s, shown));
+		mac[i] = (unsigned char)((((h - hex) & 15) << 4) | ((l - hex) & 15));
+	}
+	if (mac[0] & 1)
+		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": multicast", ctnet_show(s, shown));
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": all zero", ctnet_show(s, shown));
+	return 0;
+}

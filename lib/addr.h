@@ -54,6 +54,8 @@ uint32_t ctnet_addr_v4_u32(const struct ctnet_addr *a);
 void ctnet_addr_set_v4(struct ctnet_addr *a, uint32_t host_order, int prefix);
 
 /* "1".."65535", decimal digits only. */
+/* "aa:bb:cc:dd:ee:ff" (either case): unicast, not all zero. */
+int ctnet_mac_parse(const char *s, unsigned char mac[6], struct ctnet_err *err);
 int ctnet_port_parse(const char *s, uint16_t *out, struct ctnet_err *err);
 /* Unsigned decimal in [min, max], digits only. */
 int ctnet_uint_parse(const char *s, unsigned long min, unsigned long max, const char *what,

@@ -40,7 +40,7 @@ int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data),
 	struct nat_config cfg = { 0 };
 	struct nat_elems e = { 0 };
 	struct nat_kernel k = { 0 };
-	struct nat_store s;
+	struct nat_store s = { -1, -1, -1, -1 };
 	unsigned count = 0;
 	bool desired = true;
 	char want[512];
@@ -55,7 +55,6 @@ int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data),
 		if ((r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
 		    (r = nat_elems_config(&e, &cfg, err)) >= 0)
 			r = nat_store_foreach(&s, collect_one, &c, err);
-		nat_store_close(&s);
 	}
 	if (r < 0 || (r = nat_kernel_read(kern, &k, err)) < 0)
 		goto out;
@@ -99,7 +98,11 @@ int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data),
 		for (size_t i = 0; i < k.n[st]; i++)
 			if (!k.elems[st][i].seen)
 				diff_elem(cb, data, &count, "extra", &k.elems[st][i].el);
+	/* What ctnet put in Docker's DOCKER-USER on request is desired state too. */
+	if (cfg.docker_user && (r = nat_docker_check(kern, &s, true, cb, data, err)) > 0)
+		count += (unsigned)r;
 out:
+	nat_store_close(&s);
 	nat_kernel_free(&k);
 	nat_elems_free(&e);
 	return r < 0 ? r : (int)count;

@@ -76,6 +76,15 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 	free(tmp);
 }
 
+/* The first of ctnet's chains holding a rule that is not ctnet's, or -1. */
+static int foreign_chain(const struct nat_counters *cn)
+{
+	for (int ch = 0; ch < NAT_CHAINS; ch++)
+		if (cn->k.chain[ch] && !nat_chain_rules_ours(ch, cn->k.comments[ch]))
+			return ch;
+	return -1;
+}
+
 bool nat_counters_whole(const struct nat_counters *cn)
 {
 	if (!cn || !cn->k.table)
@@ -83,7 +92,15 @@ bool nat_counters_whole(const struct nat_counters *cn)
 	for (int ch = 0; ch < NAT_CHAINS; ch++)
 		if (!cn->k.chain[ch])
 			return false;
-	return true;
+	return foreign_chain(cn) < 0;
+}
+
+bool nat_counters_foreign(const struct nat_counters *cn, char *chain, size_t len)
+{
+	int ch = cn ? foreign_chain(cn) : -1;
+	if (ch >= 0)
+		snprintf(chain, len, "%s %s", nat_table_names[nat_chain_table(ch)], nat_chain_names[ch]);
+	return ch >= 0;
 }
 
 int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c)

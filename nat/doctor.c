@@ -84,7 +84,8 @@ struct nat_doctor_view {
 	int ip_forward, forwarding6, localnet_all; /* sysctl_read's 1, 0 or -1 */
 	struct listeners listeners;
 	/* Findings that need no container, made while reading, appended in their place. */
-	struct ctnet_findings ext, conntrack, legacy, ra;
+	struct ctnet_findings ext, conntrack, legacy, ra, docker;
+	bool brnf; /* br_netfilter shows bridged frames to the IP hooks */
 	/* route_localnet of each forwarding container's device */
 	const struct nat_doctor_ct *lcts;
 	size_t ln;
@@ -100,12 +101,12 @@ struct nat_doctor_view {
 static const char *localnet_dev(const struct nat_doctor_ct *cts, size_t i)
 {
 	const char *names[4];
-	if (!cts[i].c->n_forwards || !nat_localnet_ifaces(cts[i].l3iface, names, ARRAY_SIZE(names)) ||
+	if (!nat_wants_localnet(cts[i].c) || !nat_localnet_ifaces(cts[i].l3iface, names, ARRAY_SIZE(names)) ||
 	    names[0][0] == '.' || strchr(names[0], '/'))
 		return NULL; /* not a device name: nothing below net/ipv4/conf to read */
 	for (size_t j = i; j-- > 0;) {
 		const char *prev[4];
-		if (!cts[j].c->n_forwards || !nat_localnet_ifaces(cts[j].l3iface, prev, ARRAY_SIZE(prev)))
+		if (!nat_wants_localnet(cts[j].c) || !nat_localnet_ifaces(cts[j].l3iface, prev, ARRAY_SIZE(prev)))
 			continue;
 		return strcmp(prev[0], names[0]) ? names[0] : NULL;
 	}
@@ -269,6 +270,72 @@ static void check_legacy(struct ctnet_findings *out)
 			  "see what they drop", buf);
 }
 
+/* ctnet's chains hold only ctnet's rules: a drop there breaks containers, an accept skips
+ * ctnet's checks. One finding per chain with another's rule (check and restore agree). */
+static void check_own_chains(const struct fw_ruleset *rs, struct ctnet_findings *out)
+{
+	for (int c = 0; c < NAT_CHAINS; c++) {
+		int ci = fw_chain_find(rs, nat_table_family[nat_chain_table(c)], "ctnet", nat_chain_names[c]);
+		char ours[512] = "", obj[96];
+		const struct fw_rule *first = NULL;
+		size_t foreign = 0;
+		if (ci < 0)
+			continue;
+		const struct fw_chain *ch = &rs->chains[ci];
+		for (size_t k = 0; k < ch->n_rules; k++) {
+			const struct fw_rule *r = &rs->rules[rs->order[ch->first_rule + k]];
+			char with[sizeof(ours)];
+			snprintf(with, sizeof(with), "%s%s%s", ours, ours[0] ? "," : "", r->comment[0] ? r->comment : "?");
+			if (nat_chain_rules_ours(c, with)) {
+				memcpy(ours, with, sizeof(ours));
+			} else if (!foreign++) {
+				first = r;
+			}
+		}
+		if (!foreign)
+			continue;
+		snprintf(obj, sizeof(obj), "%s %s", nat_table_names[nat_chain_table(c)], nat_chain_names[c]);
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ctnet-chain-foreign-rule", NULL, obj, "ctnet-nat restore",
+				  "%zu rule%s in ctnet's own chain %s %s not ctnet's (the first: handle %llu%s%s%s): "
+				  "a drop there blocks containers, an accept skips ctnet's checks",
+				  foreign, foreign == 1 ? "" : "s", obj, foreign == 1 ? "is" : "are",
+				  (unsigned long long)first->handle, first->comment[0] ? ", comment \"" : "",
+				  first->comment, first->comment[0] ? "\"" : "");
+	}
+}
+
+struct docker_lines {
+	unsigned n;
+	char first[160];
+};
+
+static void docker_line(const char *line, void *data)
+{
+	struct docker_lines *d = data;
+	if (!strncmp(line, "missing", 7) && !d->n++)
+		snprintf(d->first, sizeof(d->first), "%s", line);
+}
+
+/* init --accept-in-docker-user's accepts, wanted and not there (Docker flushed them). */
+static void check_docker(struct ctnet_kern *kern, struct ctnet_findings *out)
+{
+	struct nat_config cfg;
+	struct nat_store s;
+	struct docker_lines d = { 0 };
+	struct ctnet_err e;
+
+	if (nat_store_open(&s, false, false, &e) < 0)
+		return;
+	if (nat_store_config_read(&s, &cfg, &e) >= 0 && cfg.docker_user &&
+	    nat_docker_check(kern, &s, true, docker_line, &d, &e) >= 0 && d.n)
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "docker-user-missing", NULL, "DOCKER-USER", "ctnet-nat restore",
+				  "%u of the accepts ctnet keeps in Docker's DOCKER-USER (init "
+				  "--accept-in-docker-user) %s gone (%s): Docker's FORWARD policy drops "
+				  "container traffic (a Docker restart flushes that chain)",
+				  d.n, d.n == 1 ? "is" : "are", d.first);
+	nat_store_close(&s);
+}
+
 static void check_table(const struct fw_ruleset *rs, size_t n, struct ctnet_findings *out)
 {
 	if (!n || fw_chain_find(rs, NFPROTO_INET, "ctnet", "prerouting") >= 0)
@@ -303,6 +370,8 @@ int nat_doctor_read(struct ctnet_kern *kern, struct nat_doctor_view **out, struc
 	nat_doctor_ra(kern, v->forwarding6, &v->ra);
 	check_conntrack(&v->conntrack);
 	check_legacy(&v->legacy);
+	check_docker(kern, &v->docker);
+	v->brnf = sysctl_read("/proc/sys/net/bridge/bridge-nf-call-iptables") == 1;
 	*out = v;
 	return 0;
 }
@@ -319,6 +388,7 @@ void nat_doctor_view_free(struct nat_doctor_view *v)
 	ctnet_findings_free(&v->conntrack);
 	ctnet_findings_free(&v->legacy);
 	ctnet_findings_free(&v->ra);
+	ctnet_findings_free(&v->docker);
 	free(v);
 }
 
@@ -340,7 +410,8 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		vs[i] = (struct ct_view){ .c = cts[i].c, .l3 = cts[i].l3iface, .uplink = uplink };
+		vs[i] = (struct ct_view){ .c = cts[i].c, .l3 = cts[i].l3iface, .uplink = uplink,
+					  .bridged = nv->brnf && cts[i].c->bridge && cts[i].c->bridge[0] };
 		any_fwd |= cts[i].c->n_forwards > 0;
 	}
 	for (size_t i = 0; i < rs->n_chains; i++)
@@ -356,6 +427,8 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 	ctnet_findings_append(out, &nv->ra);
 	nat_doctor_ra_uplink(nv->forwarding6, uplink, &nv->ra, out);
 	check_table(rs, n, out);
+	check_own_chains(rs, out);
+	ctnet_findings_append(out, &nv->docker);
 	ctnet_findings_append(out, &nv->ext);
 	groups_emit(rs, &g, out);
 	if (any_fwd)

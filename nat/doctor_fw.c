@@ -11,6 +11,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 
 static const char *const pclass_what[P_COUNT] = {
 	"outgoing connections", "replies", "port forwards", "connections to the host",
-	"port forwards from the host itself",
+	"port forwards from the host itself", "frames bridged to its neighbours (br_netfilter)",
 };
 
 /* A forwarded port's first packet (P_FWD from outside, P_LOCALFWD from the host itself), as
@@ -92,12 +93,16 @@ bool packet_of(const struct ct_view *v, enum pclass pc, bool v6, int hook, int p
 	p->ct_status_known = true;
 	switch (pc) {
 	case P_OUT:
-		if (hook != NF_INET_FORWARD && hook != NF_INET_PRE_ROUTING && hook != NF_INET_POST_ROUTING)
+	case P_BRIDGED:
+		/* P_BRIDGED: br_netfilter shows a frame to a neighbour on its bridge to the IP hooks,
+		 * with the bridge as input and output device */
+		if ((pc == P_BRIDGED && !v->bridged) ||
+		    (hook != NF_INET_FORWARD && hook != NF_INET_PRE_ROUTING && hook != NF_INET_POST_ROUTING))
 			return false;
 		if (hook != NF_INET_POST_ROUTING)
 			p->iif = v->l3;
 		if (hook != NF_INET_PRE_ROUTING)
-			p->oif = v->uplink;
+			p->oif = pc == P_OUT ? v->uplink : v->l3;
 		p->has_saddr = true;
 		memcpy(p->saddr, a->bytes, alen);
 		p->ct_state = 1u << (IP_CT_NEW + 1);
@@ -178,10 +183,15 @@ void group_add(struct group *x, const struct ct_view *v, enum ctnet_severity sev
 	if (x->count && !strcmp(x->last, v->c->name))
 		return;
 	snprintf(x->last, sizeof(x->last), "%s", v->c->name);
-	if (!x->count++) {
+	if (!x->count++)
 		snprintf(x->first, sizeof(x->first), "%s", v->c->name);
-		snprintf(x->l3, sizeof(x->l3), "%s", v->l3);
-	}
+	/* Every kind of device among them (all veths are one pattern): the first of each */
+	bool veth = !strncmp(v->l3, "ve-", 3);
+	size_t k = 0;
+	while (k < x->n_l3 && (veth ? strncmp(x->l3[k], "ve-", 3) : strcmp(x->l3[k], v->l3)))
+		k++;
+	if (k == x->n_l3 && k < ARRAY_SIZE(x->l3))
+		snprintf(x->l3[x->n_l3++], sizeof(x->l3[0]), "%s", v->l3);
 	size_t len = strlen(x->names);
 	if (x->count <= 4)
 		snprintf(x->names + len, sizeof(x->names) - len, "%s%s", len ? ", " : "", v->c->name);
@@ -207,52 +217,66 @@ static void iface_pattern(const char *l3, bool ipt, char *out, size_t len)
 		snprintf(out, len, "%s", l3);
 }
 
+/* Appends to fix (of size len at *o) one command, " && " between them. */
+static void fix_add(char *fix, size_t len, size_t *o, const char *fmt, ...) CTNET_PRINTF(4, 5);
+static void fix_add(char *fix, size_t len, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	if (*o && *o + 4 < len) {
+		memcpy(fix + *o, " && ", 5);
+		*o += 4;
+	}
+	if (*o >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(fix + *o, len - *o, fmt, ap);
+	va_end(ap);
+	*o = n < 0 ? len : *o + (size_t)n;
+}
+
+/* The accepts for every device among the group's containers (veths as one pattern, each
+ * bridge by name: with br_netfilter its bridged frames pass FORWARD by the bridge too). */
 static void drop_fix(const struct fw_ruleset *rs, const struct group *x, char *fix, size_t len)
 {
 	const struct fw_chain *ch = &rs->chains[x->chain];
-	char pat[IFNAMSIZ + 2];
-	bool ipt = is_iptables_table(ch);
+	bool ipt = is_iptables_table(ch), docker = ipt && !strcmp(ch->table, "filter") &&
+		   fw_chain_find(rs, ch->family, "filter", "DOCKER-USER") >= 0 && ch->hook == NF_INET_FORWARD;
 	const char *ipt_cmd = ch->family == NFPROTO_IPV6 ? "ip6tables" : "iptables";
+	const char *fam = fw_family_name(ch->family);
+	bool fwd = ch->hook == NF_INET_FORWARD;
+	size_t o = 0;
 
-	iface_pattern(x->l3, ipt, pat, sizeof(pat));
 	fix[0] = '\0';
 	if (x->pc == P_LOCALFWD || x->pc == P_HOST)
 		return;
-	if (ipt && !strcmp(ch->table, "filter") &&
-	    fw_chain_find(rs, ch->family, "filter", "DOCKER-USER") >= 0 && ch->hook == NF_INET_FORWARD) {
-		snprintf(fix, len, "%s -I DOCKER-USER -i %s -j ACCEPT && %s -I DOCKER-USER -o %s -j ACCEPT",
-			 ipt_cmd, pat, ipt_cmd, pat);
-		return;
+	for (size_t k = 0; k < x->n_l3; k++) {
+		char pat[IFNAMSIZ + 2];
+		iface_pattern(x->l3[k], ipt, pat, sizeof(pat));
+		if (docker)
+			fix_add(fix, len, &o, "%s -I DOCKER-USER -i %s -j ACCEPT && %s -I DOCKER-USER -o %s -j ACCEPT",
+				ipt_cmd, pat, ipt_cmd, pat);
+		else if (ch->family == NFPROTO_INET && !strcmp(ch->table, "firewalld"))
+			fix_add(fix, len, &o,
+				"firewall-cmd --zone=trusted --add-interface=%s && "
+				"firewall-cmd --permanent --zone=trusted --add-interface=%s", x->l3[k], x->l3[k]);
+		else if (ipt && fwd)
+			fix_add(fix, len, &o, "%s -t %s -I %s -i %s -j ACCEPT && %s -t %s -I %s -o %s -j ACCEPT",
+				ipt_cmd, ch->table, ch->name, pat, ipt_cmd, ch->table, ch->name, pat);
+		else if (ipt)
+			fix_add(fix, len, &o, "%s -t %s -I %s %s %s -j ACCEPT", ipt_cmd, ch->table, ch->name,
+				x->pc == P_OUT || x->pc == P_BRIDGED ? "-i" : "-o", pat);
+		else if (fwd)
+			fix_add(fix, len, &o,
+				"nft 'insert rule %s %s %s iifname \"%s\" accept' && "
+				"nft 'insert rule %s %s %s oifname \"%s\" ct state established,related accept'",
+				fam, ch->table, ch->name, pat, fam, ch->table, ch->name, pat);
+		else if ((x->pc == P_OUT || x->pc == P_BRIDGED) && ch->hook == NF_INET_PRE_ROUTING)
+			fix_add(fix, len, &o, "nft 'insert rule %s %s %s iifname \"%s\" accept'", fam, ch->table,
+				ch->name, pat);
 	}
-	if (ch->family == NFPROTO_INET && !strcmp(ch->table, "firewalld")) {
-		snprintf(fix, len,
-			 "firewall-cmd --zone=trusted --add-interface=%s && "
-			 "firewall-cmd --permanent --zone=trusted --add-interface=%s",
-			 x->l3, x->l3);
-		return;
-	}
-	if (ipt) {
-		snprintf(fix, len, "%s -t %s -I %s %s %s -j ACCEPT", ipt_cmd, ch->table, ch->name,
-			 x->pc == P_OUT ? "-i" : "-o", pat);
-		if (ch->hook == NF_INET_FORWARD)
-			snprintf(fix, len, "%s -t %s -I %s -i %s -j ACCEPT && %s -t %s -I %s -o %s -j ACCEPT",
-				 ipt_cmd, ch->table, ch->name, pat, ipt_cmd, ch->table, ch->name, pat);
-		return;
-	}
-	const char *fam = fw_family_name(ch->family);
-	if (ch->hook == NF_INET_FORWARD)
-		snprintf(fix, len,
-			 "nft 'insert rule %s %s %s iifname \"%s\" accept' && "
-			 "nft 'insert rule %s %s %s oifname \"%s\" ct state established,related accept' && "
-			 "nft 'insert rule %s %s %s ct status dnat accept'",
-			 fam, ch->table, ch->name, pat, fam, ch->table, ch->name, pat, fam, ch->table,
-			 ch->name);
-	else if (x->pc == P_OUT && ch->hook == NF_INET_PRE_ROUTING)
-		snprintf(fix, len, "nft 'insert rule %s %s %s iifname \"%s\" accept'", fam, ch->table,
-			 ch->name, pat);
-	else
-		snprintf(fix, len, "nft 'insert rule %s %s %s ct status dnat accept'", fam, ch->table,
-			 ch->name);
+	if (!ipt && (fwd || !(x->pc == P_OUT || x->pc == P_BRIDGED) || ch->hook != NF_INET_PRE_ROUTING))
+		fix_add(fix, len, &o, "nft 'insert rule %s %s %s ct status dnat accept'", fam, ch->table, ch->name);
 }
 
 static void where_str(const struct fw_ruleset *rs, const struct group *x, char *buf, size_t len)

@@ -13,13 +13,14 @@
 #include "nat_int.h"
 
 /* The packets doctor judges for each container. */
-enum pclass { P_OUT, P_REPLY, P_FWD, P_HOST, P_LOCALFWD, P_COUNT };
+enum pclass { P_OUT, P_REPLY, P_FWD, P_HOST, P_LOCALFWD, P_BRIDGED, P_COUNT };
 
 /* One container as doctor sees it. */
 struct ct_view {
 	const struct nat_container *c;
 	const char *l3; /* the interface its routed traffic uses */
 	const char *uplink;
+	bool bridged;   /* a bridge port with br_netfilter on: its bridged frames pass FORWARD */
 };
 
 /* A listening socket, from /proc/net/{tcp,udp}{,6}. */
@@ -47,7 +48,11 @@ struct group {
 	enum pclass pc;     /* the first class seen */
 	unsigned classes;   /* 1 << pclass */
 	size_t count;
-	char first[CTNET_NAME_MAX + 1], last[CTNET_NAME_MAX + 1], l3[IFNAMSIZ];
+	char first[CTNET_NAME_MAX + 1], last[CTNET_NAME_MAX + 1];
+	/* The containers' devices the fix must cover: the first veth (for all of them: ve-*),
+	 * each bridge (or other device). */
+	char l3[4][IFNAMSIZ];
+	size_t n_l3;
 	char names[160];
 };
 

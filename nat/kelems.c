@@ -36,9 +36,16 @@ const enum field nat_set_layout[NAT_S_COUNT][2][4] = {
 	[NAT_S_FWD4IP] = { { F_V4, F_PROTO, F_PORT }, { F_V4, F_PORT } },
 	[NAT_S_FWD6] = { { F_PROTO, F_PORT }, { F_V6, F_PORT } },
 	[NAT_S_FWD6IP] = { { F_V6, F_PROTO, F_PORT }, { F_V6, F_PORT } },
+	[NAT_S_BRIDGES] = { { F_IFNAME } },
+	[NAT_S_OWNHOST4] = { { F_IFNAME, F_V4 } },
+	[NAT_S_OWNHOST6] = { { F_IFNAME, F_V6 } },
+	[NAT_S_HOST4] = { { F_V4 } },
+	[NAT_S_HOST6] = { { F_V6 } },
 	[NAT_S_PORTS] = { { F_IFNAME } },
 	[NAT_S_PSPOOF4] = { { F_IFNAME, F_V4 } },
 	[NAT_S_PSPOOF6] = { { F_IFNAME, F_V6 } },
+	[NAT_S_MACPORTS] = { { F_IFNAME } },
+	[NAT_S_PMAC] = { { F_IFNAME, F_MAC } },
 };
 
 static size_t field_len(enum field f)
@@ -49,6 +56,7 @@ static size_t field_len(enum field f)
 	case F_V6: return 16;
 	case F_PROTO: return 1;
 	case F_PORT: return 2;
+	case F_MAC: return 6;
 	default: return 0;
 	}
 }
@@ -96,6 +104,10 @@ static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, si
 		case F_PORT:
 			nat_buf_printf(b, "%u", (unsigned)((p[off] << 8) | p[off + 1]));
 			break;
+		case F_MAC:
+			nat_buf_printf(b, "%02x:%02x:%02x:%02x:%02x:%02x", p[off], p[off + 1], p[off + 2],
+				       p[off + 3], p[off + 4], p[off + 5]);
+			break;
 		default:
 			return false;
 		}
@@ -139,6 +151,9 @@ static bool encode(const enum field *fl, va_list *ap, uint8_t *out, size_t cap, 
 			v = va_arg(*ap, unsigned);
 			out[off] = (uint8_t)(v >> 8);
 			out[off + 1] = (uint8_t)v;
+			break;
+		case F_MAC:
+			memcpy(out + off, va_arg(*ap, const uint8_t *), fl_len);
 			break;
 		default:
 			return false;

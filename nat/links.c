@@ -76,3 +76,51 @@ int nat_link_l3dev(struct ctnet_kern *kern, const char *iface, char out[16], boo
 		memcpy(out, iface, strlen(iface) + 1);
 	return 0;
 }
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWROUTE)
+		*(int *)data = ((const struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_type == RTN_LOCAL;
+	return MNL_CB_OK;
+}
+
+/* Whether the host has address a (its route is local): 1, 0, or -errno. One RTM_GETROUTE. */
+static int addr_local(struct ctnet_kern *kern, const struct ctnet_addr *a, struct ctnet_err *err)
+{
+	char buf[256] __attribute__((aligned(4))) = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	struct ctnet_nl *nl;
+	char shown[CTNET_ADDR_STRLEN];
+	int local = 0, r;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)a->family;
+	rtm->rtm_dst_len = a->family == AF_INET ? 32 : 128;
+	mnl_attr_put(nlh, RTA_DST, a->family == AF_INET ? 4 : 16, a->bytes);
+	if ((r = ctnet_kern_rt(kern, &nl, err)) < 0)
+		return r;
+	r = ctnet_nl_request(nl, nlh, route_cb, &local, 0, err, "rtnetlink: route to %s", ctnet_addr_str(a, shown));
+	if (r == -ENETUNREACH || r == -EHOSTUNREACH)
+		return 0; /* no route at all: not the host's either */
+	return r < 0 ? r : local;
+}
+
+int nat_host_ip_gone(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_addr *gone)
+{
+	struct ctnet_err e;
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		const struct nat_forward *f = &c->forwards[i];
+		int r;
+		if (!f->has_host_ip || (f->host_ip.family != AF_INET && f->host_ip.family != AF_INET6))
+			continue;
+		if ((r = addr_local(kern, &f->host_ip, &e)) < 0)
+			return r;
+		if (!r) {
+			*gone = f->host_ip;
+			return 1;
+		}
+	}
+	return 0;
+}

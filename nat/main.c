@@ -17,17 +17,24 @@ static const char usage_text[] =
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
 	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]... [--isolate | --no-isolate] [--accept-in-docker-user]\n"
+	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
+	"       [--accept-in-docker-user | --no-accept-in-docker-user]\n"
 	"                                       create the tables (idempotent); with external\n"
 	"                                       interfaces, masquerade only out of those;\n"
 	"                                       --isolate: containers reach each other only\n"
 	"                                       through forwards (default: open; neither\n"
 	"                                       option keeps the recorded setting);\n"
-	"                                       --accept-in-docker-user: also accept ve-* in\n"
-	"                                       Docker's DOCKER-USER chain (opt-in: the only\n"
-	"                                       other table ctnet touches; flush removes it)\n"
-	"  add NAME --address A [--address6 A6] --iface IF [--forward SPEC]...\n"
-	"                                       NAT a container (idempotent; replaces)\n"
+	"                                       --accept-in-docker-user: also accept ve-* and\n"
+	"                                       the containers' bridges in Docker's DOCKER-USER\n"
+	"                                       chain (opt-in: the only other table ctnet\n"
+	"                                       touches; kept like the tables, recorded)\n"
+	"  add NAME --address A [--address6 A6] --iface IF [--mac MAC] [--bridge BR]\n"
+	"      [--host-address H] [--host-address6 H6] [--forward SPEC]...\n"
+	"                                       NAT a container (idempotent; replaces); MAC:\n"
+	"                                       the only source a bridge port may send from;\n"
+	"                                       BR: the bridge IF is a port of; H, H6: the\n"
+	"                                       host side's addresses on IF (--isolate keeps\n"
+	"                                       other containers from them)\n"
 	"  del NAME                             remove a container, its forwards and flows\n"
 	"  forward add NAME SPEC [--host-ip IP] forward a host port (only to IP with --host-ip)\n"
 	"  forward del NAME SPEC [--host-ip IP] remove it and its conntrack entries\n"
@@ -73,12 +80,15 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 	const char *ext[16] = { NULL };
 	size_t n = 0;
 	int isolate = -1;
-	bool docker = false;
+	int docker = -1;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
-		if (!strcmp(argv[i], "--accept-in-docker-user")) {
-			docker = true;
+		if (!strcmp(argv[i], "--accept-in-docker-user") || !strcmp(argv[i], "--no-accept-in-docker-user")) {
+			int want = argv[i][2] == 'a';
+			if (docker >= 0 && docker != want)
+				return ctnet_cli_usage("init: --accept-in-docker-user and --no-accept-in-docker-user together");
+			docker = want;
 			continue;
 		}
 		if (!strcmp(argv[i], "--isolate") || !strcmp(argv[i], "--no-isolate")) {
@@ -99,11 +109,12 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	if (nat_init_isolate(kern, ext, n, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
-	unsigned added = 0;
-	if (docker && nat_docker_accept(kern, &added, &err) < 0)
+	unsigned changed = 0;
+	if (docker >= 0 && (docker ? nat_docker_accept(kern, &changed, &err) : nat_docker_remove(kern, &changed, &err)) < 0)
 		return ctnet_cli_fail(&err);
-	if (docker && added)
-		printf("added %u accept rules for ve-* to DOCKER-USER (ctnet-nat flush removes them)\n", added);
+	if (changed)
+		printf("%s accept rules for ctnet's containers in DOCKER-USER (%u rules written)\n",
+		       docker ? "put" : "removed", changed);
 	return CTNET_EXIT_OK;
 }
 
@@ -131,6 +142,20 @@ static int cmd_add(struct ctnet_kern *kern, int argc, char **argv)
 			if (ctnet_ifname_check(v, &err) < 0)
 				goto fail;
 			c->iface = v;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--bridge", &bad))) {
+			if (ctnet_ifname_check(v, &err) < 0)
+				goto fail;
+			c->bridge = v;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--mac", &bad))) {
+			c->has_mac = true;
+			if (ctnet_mac_parse(v, c->mac, &err) < 0)
+				goto fail;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--host-address", &bad))) {
+			if (ctnet_addr_parse(v, AF_INET, CTNET_ADDR_NOPREFIX, "--host-address", &c->host, &err) < 0)
+				goto fail;
+		} else if (!bad && (v = opt_value(argc, argv, &i, "--host-address6", &bad))) {
+			if (ctnet_addr_parse(v, AF_INET6, CTNET_ADDR_NOPREFIX, "--host-address6", &c->host6, &err) < 0)
+				goto fail;
 		} else if (!bad && (v = opt_value(argc, argv, &i, "--forward", &bad))) {
 			if (c->n_forwards == NAT_MAX_FORWARDS) {
 				ctnet_errf(&err, EINVAL, "more than %d forwards", NAT_MAX_FORWARDS);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * nftables events for `ctnet watch`: a socket in the NFNLGRP_NFTABLES group, and a reader
- * that counts what removed or emptied part of ctnet's table (table, chain, rule, set or
- * element deletions of `inet ctnet`). Additions are ignored: only damage needs a repair,
- * and the watcher's own repairs must not wake it again and again.
+ * that counts what removed or emptied part of ctnet's tables (table, chain, rule, set or
+ * element deletions of `inet ctnet` and `bridge ctnet`), what put a rule into one of their
+ * chains, and what emptied Docker's DOCKER-USER. Other additions are ignored: only damage
+ * needs a repair, and the watcher's own repairs must not wake it again and again.
  */
 #include "nat_int.h"
 
@@ -57,32 +58,54 @@ void nat_monitor_close(struct nat_monitor *m)
 	free(m);
 }
 
-/* Whether one message deleted something of table inet ctnet. */
-static bool ours_deleted(const struct nlmsghdr *nlh)
+/* The string attribute of type `type` of an nf_tables message, or NULL. */
+static const char *attr_str_of(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == type)
+			return mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 ? mnl_attr_get_str(a) : NULL;
+	return NULL;
+}
+
+/*
+ * Whether one message is damage: something of ctnet's tables (inet and bridge) deleted, a
+ * rule added to one of ctnet's chains (ctnet adds rules only when it builds a chain: anyone
+ * else's rule there is foreign; ctnet's own rebuilds cost one check that finds nothing), or
+ * Docker's DOCKER-USER emptied or made again (it held ctnet's accepts, when asked for).
+ */
+static bool damage(const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg;
-	const struct nlattr *a;
+	const char *table, *chain;
+	int type = nlh->nlmsg_type & 0xff;
 
 	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*nfg)))
 		return false;
-	switch (nlh->nlmsg_type & 0xff) {
+	nfg = mnl_nlmsg_get_payload(nlh);
+	/* Attribute 1 is the table's name in each of these messages (NFTA_TABLE_NAME,
+	 * NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE); 2 is
+	 * the chain's (NFTA_CHAIN_NAME, NFTA_RULE_CHAIN). */
+	if (!(table = attr_str_of(nlh, 1)))
+		return false;
+	if ((nfg->nfgen_family == NFPROTO_IPV4 || nfg->nfgen_family == NFPROTO_IPV6) &&
+	    !strcmp(table, "filter")) {
+		chain = attr_str_of(nlh, 2);
+		return type == NFT_MSG_DELTABLE ||
+		       ((type == NFT_MSG_DELRULE || type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN) &&
+			chain && !strcmp(chain, "DOCKER-USER"));
+	}
+	if ((nfg->nfgen_family != NFPROTO_INET && nfg->nfgen_family != NFPROTO_BRIDGE) ||
+	    strcmp(table, "ctnet"))
+		return false;
+	switch (type) {
 	case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
-	case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM:
-		break;
+	case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM: case NFT_MSG_NEWRULE:
+		return true;
 	default:
 		return false;
 	}
-	nfg = mnl_nlmsg_get_payload(nlh);
-	if (nfg->nfgen_family != NFPROTO_INET)
-		return false;
-	/* Attribute 1 is the table's name in each of these messages (NFTA_TABLE_NAME,
-	 * NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE). */
-	mnl_attr_for_each(a, nlh, sizeof(*nfg))
-		if (mnl_attr_get_type(a) == 1)
-			return mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 &&
-			       !strcmp(mnl_attr_get_str(a), "ctnet");
-	return false;
 }
 
 int nat_monitor_read(struct nat_monitor *m, struct ctnet_err *err)
@@ -102,6 +125,6 @@ int nat_monitor_read(struct nat_monitor *m, struct ctnet_err *err)
 		int len = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
-			hits += ours_deleted(nlh);
+			hits += damage(nlh);
 	}
 }

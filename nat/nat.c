@@ -23,8 +23,10 @@ void nat_entry_copy(struct nat_entry *dst, const struct nat_container *src)
 	dst->c = *src;
 	snprintf(dst->name, sizeof(dst->name), "%s", src->name);
 	snprintf(dst->iface, sizeof(dst->iface), "%s", src->iface);
+	snprintf(dst->bridge, sizeof(dst->bridge), "%s", src->bridge ? src->bridge : "");
 	dst->c.name = dst->name;
 	dst->c.iface = dst->iface;
+	dst->c.bridge = dst->bridge;
 }
 
 static int forward_check(const struct nat_container *c, const struct nat_forward *f,
@@ -94,8 +96,8 @@ int collect_one(struct nat_entry *en, void *data)
  * The whole table from the desired state, in one transaction. `change` replaces the
  * recorded container of that name (or adds it); `drop` leaves one out.
  */
-static int rebuild(struct ctnet_kern *kern, struct nat_store *s, const struct nat_config *cfg_override,
-		   const struct nat_container *change, const char *drop, struct ctnet_err *err)
+int nat_rebuild(struct ctnet_kern *kern, struct nat_store *s, const struct nat_config *cfg_override,
+		const struct nat_container *change, const char *drop, struct ctnet_err *err)
 {
 	struct nat_config cfg;
 	struct nat_elems e = { 0 };
@@ -148,9 +150,10 @@ static int apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_
 		goto out;
 	}
 	gone.cap = oe.n;
+	/* A shared element another container holds too stays (a bridge, a host address). */
 	for (size_t i = 0; i < oe.n; i++)
 		if ((!gone.n || nat_elem_cmp(&gone.v[gone.n - 1], &oe.v[i])) &&
-		    !nat_elems_has(&ne, &oe.v[i]))
+		    !nat_elems_has(&ne, &oe.v[i]) && !nat_store_shared_others(s, old->name, &oe.v[i]))
 			gone.v[gone.n++] = oe.v[i];
 	r = nat_kernel_write(kern, &gone, &ne, err);
 	if (r == -E2BIG) {
@@ -167,7 +170,7 @@ static int apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_
 		/* The table, a set or an element we expected is gone or differs: the kernel
 		 * drifted from the desired state. Rebuild it with this change, once. */
 		struct ctnet_err e2 = { 0 };
-		if (rebuild(kern, s, NULL, new, old ? old->name : NULL, &e2) >= 0) {
+		if (nat_rebuild(kern, s, NULL, new, old ? old->name : NULL, &e2) >= 0) {
 			ctnet_err_clear(err);
 			r = 0;
 		}
@@ -217,11 +220,48 @@ static bool has_forward(const struct nat_container *c, const struct nat_forward 
 	return false;
 }
 
+/* Claims of c's shared elements (claim), or the release of those of c that keep (may be
+ * NULL) does not hold: how many bridges came or went (nat_store_shared_claim/release). */
+static int shared_update(struct nat_store *s, const struct nat_container *c, const struct nat_container *keep,
+			 bool claim, struct ctnet_err *err)
+{
+	struct nat_elems ce = { 0 }, ke = { 0 }, gone = { 0 };
+	int r = c ? nat_elems_container(&ce, c, err) : 0;
+
+	if (r >= 0 && claim)
+		r = nat_store_shared_claim(s, c->name, &ce, err);
+	else if (r >= 0 && c && (!keep || (r = nat_elems_container(&ke, keep, err)) >= 0)) {
+		nat_elems_sort(&ke);
+		for (size_t i = 0; i < ce.n; i++)
+			if (nat_set_is_shared(ce.v[i].set) && !nat_elems_has(&ke, &ce.v[i]) &&
+			    (r = nat_elems_push(&gone, &ce.v[i], err)) < 0)
+				break;
+		if (r >= 0)
+			r = nat_store_shared_release(s, c->name, &gone);
+	}
+	nat_elems_free(&ce);
+	nat_elems_free(&ke);
+	nat_elems_free(&gone);
+	return r;
+}
+
+/* A bridge came or went: the DOCKER-USER accepts, when wanted, follow (best effort: check
+ * reports what is missing, restore and watch put it back). */
+static void docker_follow(struct ctnet_kern *kern, struct nat_store *s, int bridges)
+{
+	struct nat_config cfg;
+	struct ctnet_err e = { 0 };
+	unsigned n;
+
+	if (bridges > 0 && nat_store_config_read(s, &cfg, &e) >= 0 && cfg.docker_user)
+		nat_docker_fix(kern, s, true, &n, &e);
+}
+
 /* Records `new` in place of `old` (NULL: none) and makes the kernel match. */
 static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		   const struct nat_container *new, struct ctnet_err *err)
 {
-	int r;
+	int r, bridges;
 
 	if ((r = nat_sysctls(s, new->has_addr6, err)) < 0 ||
 	    (r = nat_localnet_migrate(kern, s, err)) < 0 ||
@@ -229,7 +269,9 @@ static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct na
 		return r;
 	if ((r = nat_store_ports_claim(s, new, err)) < 0)
 		return r;
-	if ((r = apply(kern, s, old, new, err)) < 0) {
+	if ((r = bridges = shared_update(s, new, NULL, true, err)) < 0 || (r = apply(kern, s, old, new, err)) < 0) {
+		struct ctnet_err e2 = { 0 };
+		shared_update(s, new, old, false, &e2);
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
@@ -239,9 +281,13 @@ static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct na
 			apply(kern, s, new, old, &e2);
 		else
 			apply(kern, s, new, NULL, &e2);
+		shared_update(s, new, old, false, &e2);
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
+	struct ctnet_err e3 = { 0 };
+	bridges += shared_update(s, old, new, false, &e3); /* best effort: gc sweeps what stays */
+	docker_follow(kern, s, bridges);
 	nat_store_ports_release(s, old, new);
 	if (old) {
 		if (!ctnet_addr_equal(&old->addr, &new->addr) || old->has_addr6 != new->has_addr6 ||
@@ -253,108 +299,6 @@ static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct na
 					flush_forward(kern, old, &old->forwards[i]);
 	}
 	return 0;
-}
-
-/* Whether the kernel's table already has our chains, rules, sets and these ext_ifaces. */
-static bool table_current(struct ctnet_kern *kern, const struct nat_config *cfg)
-{
-	struct nat_kernel k;
-	struct ctnet_err e = { 0 };
-	char want[512];
-	bool ok;
-
-	if (nat_kernel_read(kern, &k, &e) < 0)
-		return false;
-	ok = k.table && k.n[NAT_S_EXT] == cfg->n_ext;
-	for (int c = 0; ok && c < NAT_CHAINS; c++) {
-		nat_chain_comments(c, cfg, want, sizeof(want));
-		ok = k.chain[c] && !strcmp(k.comments[c], want);
-	}
-	for (int st = 0; ok && st < NAT_S_COUNT; st++)
-		ok = k.set[st];
-	for (size_t i = 0; ok && i < cfg->n_ext; i++) {
-		struct nat_elem el;
-		ok = nat_elem_make(&el, NAT_S_EXT, cfg->ext[i]) == 0 && nat_kernel_find(&k, &el);
-	}
-	nat_kernel_free(&k);
-	return ok;
-}
-
-int nat_init(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, struct ctnet_err *err)
-{
-	return nat_init_isolate(kern, external_ifaces, n, -1, err);
-}
-
-int nat_init_isolate(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, int isolate,
-		     struct ctnet_err *err)
-{
-	struct nat_config cfg = { 0 }, old;
-	struct nat_store s;
-	struct nat_elems e = { 0 };
-	struct nat_buf b = { 0 };
-	int r;
-
-	if (n > NAT_MAX_EXT)
-		return ctnet_errf(err, EINVAL, "more than %d external interfaces", NAT_MAX_EXT);
-	for (size_t i = 0; i < n; i++) {
-		if ((r = ctnet_ifname_check(external_ifaces[i], err)) < 0)
-			return r;
-		strcpy(cfg.ext[cfg.n_ext++], external_ifaces[i]);
-	}
-	if ((r = nat_store_open(&s, true, true, err)) < 0)
-		return r;
-	if ((r = nat_sysctls(&s, false, err)) < 0 || (r = nat_localnet_migrate(kern, &s, err)) < 0 ||
-	    (r = nat_store_config_read(&s, &old, err)) < 0)
-		goto out;
-	cfg.isolate = isolate < 0 ? old.isolate : isolate > 0;
-	cfg.localnet_scoped = true;
-	if (table_current(kern, &cfg)) { /* init twice changes nothing, not even rule handles */
-		r = nat_store_config_write(&s, &cfg, err);
-		goto out;
-	}
-	/* In place: keeps the elements (and their counters) of an existing table. */
-	nat_buf_init(&b, &cfg);
-	if ((r = nat_elems_config(&e, &cfg, err)) < 0)
-		goto out;
-	nat_buf_elems(&b, "add", &e);
-	if (b.oom) {
-		r = ctnet_err_sys(err, ENOMEM, "build nftables table");
-		goto out;
-	}
-	r = nat_nft_run(kern, b.p, err);
-	if (r < 0) {
-		/* An old or damaged table (a set of another type, say): start over. */
-		struct ctnet_err e2 = { 0 };
-		if (rebuild(kern, &s, &cfg, NULL, NULL, &e2) >= 0) {
-			ctnet_err_clear(err);
-			r = 0;
-		}
-	}
-	if (r >= 0)
-		r = nat_store_config_write(&s, &cfg, err);
-out:
-	nat_buf_free(&b);
-	nat_elems_free(&e);
-	nat_store_close(&s);
-	return r;
-}
-
-int nat_isolate(struct ctnet_kern *kern, bool on, struct ctnet_err *err)
-{
-	struct nat_config cfg;
-	struct nat_store s;
-	const char *ext[NAT_MAX_EXT];
-	int r;
-
-	if ((r = nat_store_open(&s, true, true, err)) < 0)
-		return r;
-	r = nat_store_config_read(&s, &cfg, err);
-	nat_store_close(&s); /* nat_init_isolate takes the lock again */
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < cfg.n_ext; i++)
-		ext[i] = cfg.ext[i];
-	return nat_init_isolate(kern, ext, cfg.n_ext, on, err);
 }
 
 int nat_add(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_err *err)
@@ -411,6 +355,8 @@ int nat_del(struct ctnet_kern *kern, const char *name, struct ctnet_err *err)
 		goto out;
 	if ((r = nat_store_remove(&s, name, err)) < 0)
 		goto out;
+	struct ctnet_err e2 = { 0 };
+	docker_follow(kern, &s, shared_update(&s, &old->c, NULL, false, &e2));
 	nat_store_ports_release(&s, &old->c, NULL);
 	nat_localnet_apply(kern, &s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */
 	if (old->c.has_addr6)
@@ -466,6 +412,7 @@ static int forward_change(struct ctnet_kern *kern, const char *name, const struc
 	*new = *old;
 	new->c.name = new->name;
 	new->c.iface = new->iface;
+	new->c.bridge = new->bridge;
 	if ((r = edit(&new->c, f, err)) >= 0)
 		r = replace(kern, &s, &old->c, &new->c, err);
 	nat_store_close(&s);
@@ -537,58 +484,4 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
 	r = nat_store_foreach(&s, list_one, &l, err);
 	nat_store_close(&s);
 	return r;
-}
-
-static int has_v6(struct nat_entry *e, void *data)
-{
-	*(bool *)data |= e->c.has_addr6;
-	return 0;
-}
-
-static int restore(struct ctnet_kern *kern, bool localnet, struct ctnet_err *err)
-{
-	struct nat_store s;
-	bool v6 = false;
-	int r = nat_store_open(&s, true, true, err);
-	if (r < 0)
-		return r;
-	/* IPv6 forwarding only when a container has IPv6, as add does. */
-	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
-	    (r = nat_sysctls(&s, v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
-	    (r = rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 && localnet)
-		r = nat_localnet_restore(kern, &s, err);
-	nat_store_close(&s);
-	return r;
-}
-
-int nat_restore(struct ctnet_kern *kern, struct ctnet_err *err)
-{
-	return restore(kern, true, err);
-}
-
-int nat_restore_table(struct ctnet_kern *kern, struct ctnet_err *err)
-{
-	return restore(kern, false, err);
-}
-
-int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
-{
-	struct nat_store s;
-	unsigned n;
-	int r = nat_writable(err); /* flush keeps the state: it must be writable all the same */
-	if (r < 0 || (r = nat_docker_remove(kern, &n, err)) < 0) /* init --accept-in-docker-user's rules */
-		return r;
-	r = nat_nft_run(kern, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
-			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);
-	if (r < 0)
-		return r;
-	/* Without the table's "ctnet:localnet" rule, route_localnet on a container's link
-	 * would let that container reach the host's 127.0.0.1: off until restore. */
-	if (nat_store_open(&s, false, true, err) < 0) {
-		ctnet_err_clear(err);
-		return 0;
-	}
-	nat_localnet_reset(kern, &s);
-	nat_store_close(&s);
-	return 0;
 }

@@ -32,6 +32,16 @@ struct nat_container {
 	bool has_addr6;
 	struct ctnet_addr addr6; /* IPv6 container address */
 	const char *iface;       /* host-side interface (anti-spoofing; "internal" set) */
+	/* The container side's MAC (bridge ports send only from it, ARP included); without
+	 * one the port's frames are checked by address only. */
+	bool has_mac;
+	uint8_t mac[6];
+	/* The bridge iface is a port of (NULL or "": a veth that routes by itself): traffic
+	 * leaving through it is never masqueraded (bridged by br_netfilter, see ruleset.c). */
+	const char *bridge;
+	/* The host side's own addresses on iface (point-to-point links; family 0: none):
+	 * with isolation, other containers reach no host service bound to them. */
+	struct ctnet_addr host, host6;
 	size_t n_forwards;
 	struct nat_forward forwards[NAT_MAX_FORWARDS];
 };
@@ -117,6 +127,11 @@ int nat_sysctls_which(struct ctnet_kern *kern, bool ipv6, const struct nat_conta
  * not there), or -errno. For a watcher that reads it without a netlink lookup each time. */
 int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, char *path, size_t len, struct ctnet_err *err);
 
+/* Whether a forward of c is pinned (--host-ip) to an address the host does not have (its
+ * traffic can never arrive): 1 with the first such address in *gone, 0, or -errno. One
+ * route lookup per pinned forward. */
+int nat_host_ip_gone(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_addr *gone);
+
 /* Kernel counters for `list`. */
 struct nat_counters;
 struct nat_stat {
@@ -131,8 +146,12 @@ void nat_counters_container(const struct nat_counters *cn, const struct nat_cont
 /* How many of c's elements (or of the table's chains) the kernel lacks; 0 when in place.
  * Checks many containers against one read of the kernel, without the desired state. */
 int nat_counters_missing(const struct nat_counters *cn, const struct nat_container *c);
-/* Whether ctnet's tables and every chain of them were there when cn was read. */
+/* Whether ctnet's tables and every chain of them were there when cn was read, holding
+ * no rule of another tool's. */
 bool nat_counters_whole(const struct nat_counters *cn);
+/* Whether one of ctnet's chains holds a rule that is not ctnet's: true with the chain
+ * ("inet ctnet forward") in chain. */
+bool nat_counters_foreign(const struct nat_counters *cn, char *chain, size_t len);
 /* New connections (packets seen by the NAT chains) through one forward. */
 void nat_counters_forward(const struct nat_counters *cn, const struct nat_container *c,
 			  const struct nat_forward *f, struct nat_stat *out);

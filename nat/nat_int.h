@@ -24,6 +24,7 @@ extern const int nat_table_family[NAT_TABLES];        /* NFPROTO_INET, NFPROTO_B
 struct nat_entry {
 	char name[CTNET_NAME_MAX + 1];
 	char iface[CTNET_IFNAME_MAX + 1];
+	char bridge[CTNET_IFNAME_MAX + 1];
 	struct nat_container c;
 };
 
@@ -32,6 +33,7 @@ struct nat_config {
 	char ext[NAT_MAX_EXT][CTNET_IFNAME_MAX + 1];
 	bool isolate;         /* containers reach each other only through forwards */
 	bool localnet_scoped; /* written by a ctnet that sets route_localnet per interface */
+	bool docker_user;     /* init --accept-in-docker-user: accepts in DOCKER-USER wanted */
 	bool exists;          /* read from a file (not defaults) */
 };
 
@@ -61,16 +63,26 @@ enum nat_set {
 	NAT_S_FWD4IP,
 	NAT_S_FWD6,
 	NAT_S_FWD6IP,
+	NAT_S_BRIDGES,  /* bridges with container ports (shared) */
+	NAT_S_OWNHOST4, /* iface . its host-side address */
+	NAT_S_OWNHOST6,
+	NAT_S_HOST4,    /* every container's host-side address (shared) */
+	NAT_S_HOST6,
 	/* table bridge ctnet */
 	NAT_S_PORTS,
 	NAT_S_PSPOOF4,
 	NAT_S_PSPOOF6,
+	NAT_S_MACPORTS, /* ports whose MAC is known */
+	NAT_S_PMAC,     /* port . its container's MAC */
 	NAT_S_COUNT
 };
 extern const char *const nat_set_names[NAT_S_COUNT];
 int nat_set_index(int table, const char *name);
 int nat_set_table(int set);
 bool nat_set_is_map(int set);
+/* Sets whose elements several containers may hold at once (a bridge, a shared host
+ * address): an element goes only with its last holder (store.c's shared claims). */
+bool nat_set_is_shared(int set);
 
 /* An element of one of ctnet's sets: its key bytes, then its data bytes (maps), laid out as
  * nf_tables stores them (kelems.c knows each set's layout). */
@@ -91,6 +103,8 @@ struct nat_elems {
 	size_t n, cap;
 	struct nat_elem *v;
 };
+/* el at the end of e. */
+int nat_elems_push(struct nat_elems *e, const struct nat_elem *el, struct ctnet_err *err);
 int nat_elems_container(struct nat_elems *e, const struct nat_container *c, struct ctnet_err *err);
 int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct ctnet_err *err);
 void nat_elems_free(struct nat_elems *e);
@@ -112,6 +126,7 @@ enum {
 	NAT_C_OUTPUT,
 	NAT_C_POSTROUTING,
 	NAT_C_FORWARD,
+	NAT_C_INPUT,
 	NAT_C_PORT_ANTISPOOF, /* table bridge ctnet */
 	NAT_C_PORT_FORWARD,
 	NAT_CHAINS
@@ -120,6 +135,10 @@ extern const char *const nat_chain_names[NAT_CHAINS];
 int nat_chain_table(int chain);
 /* Expected rule comments of a chain, joined by ','. */
 void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size_t len);
+/* Whether comments (as nat_kernel reads a chain: joined by ',', "?" for a rule without
+ * one) are rules of ctnet's in that chain, each at most once, whatever the configuration:
+ * false when another tool put a rule of its own there. */
+bool nat_chain_rules_ours(int chain, const char *comments);
 
 /* --- libnftables (nft.c) --- */
 /* Runs one buffer as one transaction (creating or rebuilding the table). */
@@ -185,6 +204,26 @@ void nat_store_ports_release(struct nat_store *s, const struct nat_container *ol
 /* Every port link that names `name`: what an add killed between claiming its ports and
  * writing its container file left behind. A scan of the port index: not for hot paths. */
 void nat_store_ports_release_owner(struct nat_store *s, const char *name);
+/* Shared elements (nat_set_is_shared; shared.c): owner holds the shared ones of e (how
+ * many bridges nobody held before, or -errno); whether a recorded container other than
+ * owner holds el; owner leaves those of gone (how many bridges nobody holds now); the
+ * claims nobody recorded holds any more, removed (how many). */
+int nat_store_shared_claim(struct nat_store *s, const char *owner, const struct nat_elems *e,
+			   struct ctnet_err *err);
+bool nat_store_shared_others(struct nat_store *s, const char *owner, const struct nat_elem *el);
+int nat_store_shared_release(struct nat_store *s, const char *owner, const struct nat_elems *gone);
+int nat_store_shared_sweep(struct nat_store *s);
+/* cb for the value of each shared element of set someone holds ("br0" of bridges). */
+void nat_store_shared_list(struct nat_store *s, int set, void (*cb)(const char *value, void *data), void *data);
+
+/* --- DOCKER-USER (docker.c): the accepts of init --accept-in-docker-user, wanted when on --- */
+/* Makes each family's DOCKER-USER hold exactly the rules wanted; *changed: rules written. */
+int nat_docker_fix(struct ctnet_kern *kern, struct nat_store *s, bool on, unsigned *changed, struct ctnet_err *err);
+/* Differences (a line each to cb, may be NULL), their number, or -errno. */
+int nat_docker_check(struct ctnet_kern *kern, struct nat_store *s, bool on,
+		     void (*cb)(const char *line, void *data), void *data, struct ctnet_err *err);
+/* Removes ours whatever the config says (flush; the config keeps them wanted). */
+int nat_docker_clear(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 
 /* --- conntrack (conntrack.c) --- */
 struct nat_ct_match {
@@ -224,6 +263,8 @@ void nat_doctor_ra_uplink(int forwarding6, const char *uplink, const struct ctne
  * `old` (either may be NULL) needed it (sysctl.c explains which device). */
 int nat_localnet_apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		       const struct nat_container *new, struct ctnet_err *err);
+/* Whether the host reaches one of c's forwards at 127.0.0.1 (route_localnet needed). */
+bool nat_wants_localnet(const struct nat_container *c);
 /* For every recorded container (restore). */
 int nat_localnet_restore(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 /* Off on every recorded container's device and on the bridges ctnet switched on (flush). */
@@ -252,7 +293,7 @@ uint32_t attr_be32(const struct nlattr *a);
 void nest_attrs(const struct nlattr *nest, const struct nlattr **tb, int max);
 
 /* --- set elements (kelems.c reads, kwrite.c writes) --- */
-enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT };
+enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT, F_MAC };
 /* Key and data layouts of each set, as declared in ruleset.c. */
 extern const enum field nat_set_layout[NAT_S_COUNT][2][4];
 
@@ -264,5 +305,10 @@ struct collect {
 	struct ctnet_err *err;
 };
 int collect_one(struct nat_entry *en, void *data);
+/* The whole table from the desired state, in one transaction (nat.c). `change` replaces
+ * the recorded container of that name (or adds it); `drop` leaves one out; cfg_override
+ * (may be NULL) instead of the recorded config. */
+int nat_rebuild(struct ctnet_kern *kern, struct nat_store *s, const struct nat_config *cfg_override,
+		const struct nat_container *change, const char *drop, struct ctnet_err *err);
 
 #endif

@@ -17,7 +17,8 @@ const int nat_table_family[NAT_TABLES] = { 1 /* NFPROTO_INET */, 7 /* NFPROTO_BR
 const char *const nat_set_names[NAT_S_COUNT] = {
 	"ifaces", "ext_ifaces", "masq4", "masq6", "spoof4",
 	"spoof6", "fwd4", "fwd4ip", "fwd6", "fwd6ip",
-	"port_ifaces", "port_spoof4", "port_spoof6",
+	"bridges", "own_host4", "own_host6", "host4", "host6",
+	"port_ifaces", "port_spoof4", "port_spoof6", "port_macs", "port_mac",
 };
 
 /* spoof* and fwd* carry per-element counters: packets sent by a container, and new
@@ -34,13 +35,25 @@ static const char *const set_decl[NAT_S_COUNT] = {
 	"type inet_proto . inet_service : ipv6_addr . inet_service; counter;",
 	"type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; counter;",
 	"type ifname;",
+	"type ifname . ipv4_addr;",
+	"type ifname . ipv6_addr;",
+	"type ipv4_addr;",
+	"type ipv6_addr;",
+	"type ifname;",
 	"type ifname . ipv4_addr; counter;",
 	"type ifname . ipv6_addr; counter;",
+	"type ifname;",
+	"type ifname . ether_addr;",
 };
 
 bool nat_set_is_map(int set)
 {
 	return set >= NAT_S_FWD4 && set <= NAT_S_FWD6IP;
+}
+
+bool nat_set_is_shared(int set)
+{
+	return set == NAT_S_BRIDGES || set == NAT_S_HOST4 || set == NAT_S_HOST6;
 }
 
 int nat_set_table(int set)
@@ -54,8 +67,8 @@ static const char *set_kind(int s)
 }
 
 const char *const nat_chain_names[NAT_CHAINS] = { "antispoof", "prerouting", "output",
-						   "postrouting", "forward", "port_antispoof",
-						   "port_forward" };
+						   "postrouting", "forward", "input",
+						   "port_antispoof", "port_forward" };
 static const char *const chain_decl[NAT_CHAINS] = {
 	/* raw: before conntrack, so spoofed packets never create state, and before the
 	 * dstnat chain, which would send a packet to 127.0.0.1:PORT on to a container */
@@ -64,6 +77,7 @@ static const char *const chain_decl[NAT_CHAINS] = {
 	"type nat hook output priority -100; policy accept;",
 	"type nat hook postrouting priority srcnat; policy accept;",
 	"type filter hook forward priority filter; policy accept;",
+	"type filter hook input priority filter; policy accept;",
 	/* bridge family: -300 is its earliest (before the bridge decides where a frame goes) */
 	"type filter hook prerouting priority -300; policy accept;",
 	"type filter hook forward priority filter; policy accept;",
@@ -105,10 +119,15 @@ static const struct {
 	FWD_RULES(NAT_C_OUTPUT),
 	/* 127.0.0.1 cannot leave the host: give DNATed loopback flows a real source. */
 	{ NAT_C_POSTROUTING, ANY, "localhost", "ct status dnat ip saddr 127.0.0.0/8 masquerade" },
-	{ NAT_C_POSTROUTING, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces masquerade" },
-	{ NAT_C_POSTROUTING, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces masquerade" },
-	{ NAT_C_POSTROUTING, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces masquerade" },
-	{ NAT_C_POSTROUTING, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces masquerade" },
+	/* Never out of a bridge with container ports: with br_netfilter (bridge-nf-call-
+	 * iptables=1, loaded by Docker and Kubernetes) a frame bridged between two ports passes
+	 * these hooks with the bridge as input and output device, and would leave with the
+	 * bridge's address. Traffic routed out of such a bridge goes to a container or a
+	 * neighbour on that link: it needs no NAT either. */
+	{ NAT_C_POSTROUTING, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces oifname != @bridges masquerade" },
+	{ NAT_C_POSTROUTING, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces oifname != @bridges masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces oifname != @bridges masquerade" },
 	/* Hairpin: container B -> host:port -> container A must answer through the host. */
 	{ NAT_C_POSTROUTING, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
 	{ NAT_C_POSTROUTING, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
@@ -120,11 +139,21 @@ static const struct {
 	 * flow was DNATed). Sources are trustworthy: anti-spoofing ran first. */
 	{ NAT_C_FORWARD, ISOLATE, "isolate4", "ct status & dnat == 0 ip saddr @masq4 ip daddr @masq4 drop" },
 	{ NAT_C_FORWARD, ISOLATE, "isolate6", "ct status & dnat == 0 ip6 saddr @masq6 ip6 daddr @masq6 drop" },
+	/* ... and to the host only at its own host-side address or the host's others: no host
+	 * service bound to another container's host-side address (a container on a bridge
+	 * arrives by the bridge, which is no container's own). */
+	{ NAT_C_INPUT, ISOLATE, "isolate-host4", "ip saddr @masq4 ip daddr @host4 iifname . ip daddr != @own_host4 drop" },
+	{ NAT_C_INPUT, ISOLATE, "isolate-host6", "ip6 saddr @masq6 ip6 daddr @host6 iifname . ip6 daddr != @own_host6 drop" },
 	/* Bridge ports: the inet chains see the bridge, not the port, so the same checks
 	 * run here per port, ARP included. A port sends nothing else: no VLAN-tagged frames
 	 * (they would carry an unchecked address), no other ethertypes, no router
 	 * advertisements or redirects (a container is no router for its neighbours). */
 	{ NAT_C_PORT_ANTISPOOF, ANY, "outside", "iifname != @port_ifaces accept" },
+	/* A port sends only from its container's MAC, and ARP only with it as the sender's
+	 * hardware address: no taking another's MAC (the bridge would learn it on this port
+	 * and send it the victim's frames). Dropped here, before the bridge learns. */
+	{ NAT_C_PORT_ANTISPOOF, ANY, "mac", "iifname @port_macs iifname . ether saddr != @port_mac drop" },
+	{ NAT_C_PORT_ANTISPOOF, ANY, "arp-mac", "iifname @port_macs iifname . arp saddr ether != @port_mac drop" },
 	{ NAT_C_PORT_ANTISPOOF, ANY, "own4", "iifname . ip saddr @port_spoof4 accept" },
 	{ NAT_C_PORT_ANTISPOOF, ANY, "arp4", "iifname . arp saddr ip @port_spoof4 accept" },
 	{ NAT_C_PORT_ANTISPOOF, ANY, "arp-probe", "arp saddr ip 0.0.0.0 accept" },
@@ -132,7 +161,11 @@ static const struct {
 	{ NAT_C_PORT_ANTISPOOF, ANY, "own6", "iifname . ip6 saddr @port_spoof6 accept" },
 	{ NAT_C_PORT_ANTISPOOF, ANY, "ndp", "ip6 saddr { ::, fe80::/10 } accept" },
 	{ NAT_C_PORT_ANTISPOOF, ANY, "spoofed", "drop" },
-	/* Isolation between two ports of one bridge (frames the host never routes). */
+	/* Isolation between two ports of one bridge (frames the host never routes). Only
+	 * br_netfilter bridges a flow DNATed to a container on the same bridge (a forward
+	 * reached at the bridge's address) from port to port, and the frame keeps the type it
+	 * arrived with, addressed to the bridge itself: nothing else bridged has it. */
+	{ NAT_C_PORT_FORWARD, ISOLATE, "isolate-dnat", "meta pkttype host accept" },
 	{ NAT_C_PORT_FORWARD, ISOLATE, "isolate", "iifname @port_ifaces oifname @port_ifaces drop" },
 };
 
@@ -196,12 +229,8 @@ void nat_buf_free(struct nat_buf *b)
 	*b = (struct nat_buf){ 0 };
 }
 
-/* One element at the end of e; the values as nat_elem_make() takes them. */
-static int elem_add(struct nat_elems *e, struct ctnet_err *err, int set, ...)
+int nat_elems_push(struct nat_elems *e, const struct nat_elem *el, struct ctnet_err *err)
 {
-	va_list ap;
-	int r;
-
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
 		struct nat_elem *v = realloc(e->v, cap * sizeof(*v));
@@ -210,13 +239,23 @@ static int elem_add(struct nat_elems *e, struct ctnet_err *err, int set, ...)
 		e->v = v;
 		e->cap = cap;
 	}
+	e->v[e->n++] = *el;
+	return 0;
+}
+
+/* One element at the end of e; the values as nat_elem_make() takes them. */
+static int elem_add(struct nat_elems *e, struct ctnet_err *err, int set, ...)
+{
+	struct nat_elem el;
+	va_list ap;
+	int r;
+
 	va_start(ap, set);
-	r = nat_elem_vmake(&e->v[e->n], set, ap);
+	r = nat_elem_vmake(&el, set, ap);
 	va_end(ap);
 	if (r < 0)
 		return ctnet_errf(err, EINVAL, "nft element of set %s: bad value", nat_set_names[set]);
-	e->n++;
-	return 0;
+	return nat_elems_push(e, &el, err);
 }
 
 int nat_elems_container(struct nat_elems *e, const struct nat_container *c, struct ctnet_err *err)
@@ -235,6 +274,17 @@ int nat_elems_container(struct nat_elems *e, const struct nat_container *c, stru
 	if (c->has_addr6 && ((r = elem_add(e, err, NAT_S_MASQ6, &c->addr6)) < 0 ||
 			     (r = elem_add(e, err, NAT_S_SPOOF6, c->iface, &c->addr6)) < 0 ||
 			     (r = elem_add(e, err, NAT_S_PSPOOF6, c->iface, &c->addr6)) < 0))
+		return r;
+	if (c->has_mac && ((r = elem_add(e, err, NAT_S_MACPORTS, c->iface)) < 0 ||
+			   (r = elem_add(e, err, NAT_S_PMAC, c->iface, c->mac)) < 0))
+		return r;
+	if (c->bridge && c->bridge[0] && (r = elem_add(e, err, NAT_S_BRIDGES, c->bridge)) < 0)
+		return r;
+	if (c->host.family == AF_INET && ((r = elem_add(e, err, NAT_S_OWNHOST4, c->iface, &c->host)) < 0 ||
+					  (r = elem_add(e, err, NAT_S_HOST4, &c->host)) < 0))
+		return r;
+	if (c->host6.family == AF_INET6 && ((r = elem_add(e, err, NAT_S_OWNHOST6, c->iface, &c->host6)) < 0 ||
+					    (r = elem_add(e, err, NAT_S_HOST6, &c->host6)) < 0))
 		return r;
 	for (size_t i = 0; i < c->n_forwards; i++) {
 		const struct nat_forward *f = &c->forwards[i];
@@ -381,4 +431,26 @@ void nat_chain_comments(int chain, const struct nat_config *cfg, char *buf, size
 			return;
 		o += (size_t)n;
 	}
+}
+
+bool nat_chain_rules_ours(int chain, const char *comments)
+{
+	bool seen[ARRAY_SIZE(rules)] = { false };
+	const char *p = comments;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *c = p;
+		size_t len = end ? (size_t)(end - p) : strlen(p), i;
+		p = end ? end + 1 : NULL;
+		if (len < 6 || strncmp(c, "ctnet:", 6))
+			return false;
+		for (i = 0; i < ARRAY_SIZE(rules); i++)
+			if (rules[i].chain == chain && strlen(rules[i].comment) == len - 6 &&
+			    !strncmp(rules[i].comment, c + 6, len - 6))
+				break;
+		if (i == ARRAY_SIZE(rules) || seen[i])
+			return false;
+		seen[i] = true;
+	}
+	return true;
 }

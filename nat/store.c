@@ -68,6 +68,7 @@ int nat_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 	 * new entry and the release of the old claims (down frees only the ports listed). */
 	if (r == 0 && nat_store_open(&st, false, true, err) == 0) {
 		ctnet_swept_report(cb, data, CTNET_DEBRIS_CLAIM, "nat/ports", claims_sweep(&st));
+		ctnet_swept_report(cb, data, CTNET_DEBRIS_CLAIM, "nat/shared", nat_store_shared_sweep(&st));
 		nat_store_close(&st);
 	}
 	return r;
@@ -110,6 +111,11 @@ static int config_cb(const char *key, const char *value, void *data, struct ctne
 			return ctnet_errf(err, EINVAL, "ISOLATE \"%s\": expected 0 or 1",
 					  ctnet_show(value, show));
 		cfg->isolate = value[0] == '1';
+	} else if (!strcmp(key, "DOCKER_USER")) {
+		if (strcmp(value, "0") && strcmp(value, "1"))
+			return ctnet_errf(err, EINVAL, "DOCKER_USER \"%s\": expected 0 or 1",
+					  ctnet_show(value, show));
+		cfg->docker_user = value[0] == '1';
 	} else if (!strcmp(key, "ROUTE_LOCALNET")) {
 		/* Fail closed on a value of a newer version rather than guess what it means. */
 		if (strcmp(value, "interfaces"))
@@ -158,6 +164,8 @@ int nat_store_config_write(struct nat_store *s, const struct nat_config *cfg,
 		ctnet_kv_put(&o, "EXTERNAL_INTERFACE", cfg->ext[i]);
 	if (cfg->isolate)
 		ctnet_kv_put(&o, "ISOLATE", "1");
+	if (cfg->docker_user)
+		ctnet_kv_put(&o, "DOCKER_USER", "1");
 	/* This version sets route_localnet per interface, never on `all` (nat/sysctl.c). */
 	if (cfg->localnet_scoped)
 		ctnet_kv_put(&o, "ROUTE_LOCALNET", "interfaces");
@@ -178,12 +186,20 @@ static int container_cb(const char *key, const char *value, void *data, struct c
 		return ctnet_addr_parse(value, AF_INET6, CTNET_ADDR_NOPREFIX, "ADDRESS6", &c->addr6,
 					err);
 	}
-	if (!strcmp(key, "IFACE")) {
+	if (!strcmp(key, "IFACE") || !strcmp(key, "BRIDGE")) {
 		if (ctnet_ifname_check(value, err) < 0)
 			return -EINVAL;
-		snprintf(e->iface, sizeof(e->iface), "%s", value);
+		snprintf(key[0] == 'I' ? e->iface : e->bridge, sizeof(e->iface), "%s", value);
 		return 0;
 	}
+	if (!strcmp(key, "MAC")) {
+		c->has_mac = true;
+		return ctnet_mac_parse(value, c->mac, err);
+	}
+	if (!strcmp(key, "HOST_ADDRESS"))
+		return ctnet_addr_parse(value, AF_INET, CTNET_ADDR_NOPREFIX, "HOST_ADDRESS", &c->host, err);
+	if (!strcmp(key, "HOST_ADDRESS6"))
+		return ctnet_addr_parse(value, AF_INET6, CTNET_ADDR_NOPREFIX, "HOST_ADDRESS6", &c->host6, err);
 	if (!strcmp(key, "FORWARD")) {
 		char spec[NIXOSCONF_VALUE_MAX + 1];
 		struct nat_forward f;
@@ -233,6 +249,7 @@ int nat_store_read(struct nat_store *s, const char *name, struct nat_entry *e,
 	strcpy(e->name, name);
 	e->c.name = e->name;
 	e->c.iface = e->iface;
+	e->c.bridge = e->bridge;
 	if ((r = nixosconf_parse_kv(buf, (size_t)n, file, container_cb, e, err)) < 0)
 		return r;
 	if (!e->iface[0] || e->c.addr.family != AF_INET)
@@ -250,6 +267,15 @@ int nat_store_write(struct nat_store *s, const struct nat_container *c, struct c
 	if (c->has_addr6)
 		ctnet_kv_put(&o, "ADDRESS6", ctnet_addr_str(&c->addr6, a));
 	ctnet_kv_put(&o, "IFACE", c->iface);
+	if (c->bridge && c->bridge[0])
+		ctnet_kv_put(&o, "BRIDGE", c->bridge);
+	if (c->has_mac)
+		ctnet_kv_putf(&o, "MAC", "%02x:%02x:%02x:%02x:%02x:%02x", c->mac[0], c->mac[1], c->mac[2],
+			      c->mac[3], c->mac[4], c->mac[5]);
+	if (c->host.family == AF_INET)
+		ctnet_kv_put(&o, "HOST_ADDRESS", ctnet_addr_str(&c->host, a));
+	if (c->host6.family == AF_INET6)
+		ctnet_kv_put(&o, "HOST_ADDRESS6", ctnet_addr_str(&c->host6, a));
 	for (size_t i = 0; i < c->n_forwards; i++) {
 		const struct nat_forward *f = &c->forwards[i];
 		nat_forward_str(f, spec, sizeof(spec));

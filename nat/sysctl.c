@@ -352,3 +352,8 @@ int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ct
 	cfg.localnet_scoped = true;
 	return nat_store_config_write(s, &cfg, err);
 }
+
+bool nat_wants_localnet(const struct nat_container *c)
+{
+	return wants_localnet(c);
+}

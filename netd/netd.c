@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -85,22 +86,7 @@ int netd_netns_open(const char *path, pid_t pid, struct ctnet_err *err)
 
 int netd_mac_parse(const char *s, unsigned char mac[6], struct ctnet_err *err)
 {
-	char shown[CTNET_SHOW_MAX];
-	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
-
-	for (int i = 0; i < 6; i++) {
-		const char *p = s + 3 * i, *h, *l;
-		if (!p[0] || !p[1] || !(h = strchr(hex, p[0])) || !(l = strchr(hex, p[1])) ||
-		    (i < 5 ? p[2] != ':' : p[2] != '\0'))
-			return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": expected xx:xx:xx:xx:xx:xx",
-					  ctnet_show(s, shown));
-		mac[i] = (unsigned char)((((h - hex) & 15) << 4) | ((l - hex) & 15));
-	}
-	if (mac[0] & 1)
-		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": multicast", ctnet_show(s, shown));
-	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return ctnet_errf(err, EINVAL, "invalid MAC address \"%s\": all zero", ctnet_show(s, shown));
-	return 0;
+	return ctnet_mac_parse(s, mac, err);
 }
 
 int check_addr(const struct ctnet_addr *a, int family, bool required, const char *what,
@@ -419,6 +405,16 @@ int netd_up(struct ctnet_kern *kern, const struct netd_spec *spec, struct netd_r
 	if ((r = up_look(&u, err)) < 0 || (r = nd_sock_open_in(spec->netns_fd, &u.in, err)) < 0 ||
 	    (u.hl.found && (r = up_existing(&u, err)) < 0))
 		goto out;
+	if (!u.existing && !u.mac) {
+		/* As the kernel would (random, locally administered, unicast), but known: the
+		 * caller records it (a bridge port may send from it only). */
+		if (getrandom(u.macb, sizeof(u.macb), 0) != (ssize_t)sizeof(u.macb)) {
+			r = ctnet_err_sys(err, errno, "random MAC for \"%s\"", u.cif);
+			goto out;
+		}
+		u.macb[0] = (uint8_t)((u.macb[0] & 0xfe) | 0x02);
+		u.mac = u.macb;
+	}
 	if (!u.existing && (r = up_create(&u, err)) < 0)
 		goto undo;
 	u.host_ix = u.hl.ifindex;
@@ -433,6 +429,11 @@ int netd_up(struct ctnet_kern *kern, const struct netd_spec *spec, struct netd_r
 		snprintf(res->host_ifname, sizeof(res->host_ifname), "%s", u.hif);
 		res->host_ifindex = u.host_ix;
 		snprintf(res->ifname, sizeof(res->ifname), "%s", u.cif);
+		if (u.mac)
+			snprintf(res->mac, sizeof(res->mac), "%02x:%02x:%02x:%02x:%02x:%02x", u.mac[0],
+				 u.mac[1], u.mac[2], u.mac[3], u.mac[4], u.mac[5]);
+		else
+			snprintf(res->mac, sizeof(res->mac), "%s", u.cl.mac);
 	}
 	r = 0;
 	goto out;

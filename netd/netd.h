@@ -42,6 +42,8 @@ struct netd_result {
 	char host_ifname[IFNAMSIZ];
 	int host_ifindex;
 	char ifname[IFNAMSIZ];
+	char mac[18]; /* the container side's MAC ("aa:bb:cc:dd:ee:ff"): spec->mac, the one
+		       * netd chose for a new pair (random, locally administered), or read */
 };
 
 /* Host-side interface name for a container: "ve-NAME" (or "vb-" with bridge) when it fits

@@ -131,7 +131,7 @@ tables=$(nft -j list tables | python3 -c 'import json,sys; print(" ".join(sorted
 check_eq "nft: ctnet's two tables and the admin's, nothing else" "$tables" "bridge ctnet inet admin inet ctnet"
 chains=$(nft -j list ruleset | python3 -c 'import json,sys; print(" ".join(sorted(c["chain"]["family"]+":"+c["chain"]["name"]+":"+c["chain"].get("hook","") for c in json.load(sys.stdin)["nftables"] if "chain" in c and c["chain"]["table"]=="ctnet")))')
 check_eq "nft: the documented chains and hooks" "$chains" \
-	"bridge:port_antispoof:prerouting bridge:port_forward:forward inet:antispoof:prerouting inet:forward:forward inet:output:output inet:postrouting:postrouting inet:prerouting:prerouting"
+	"bridge:port_antispoof:prerouting bridge:port_forward:forward inet:antispoof:prerouting inet:forward:forward inet:input:input inet:output:output inet:postrouting:postrouting inet:prerouting:prerouting"
 
 # --- localhost (CVE-2020-8558) ---
 check_eq "host -> 127.0.0.1:8080 reaches c1 (veth)" "$(tcp host 127.0.0.1:8080)" "c1 10.233.1.1"

@@ -186,13 +186,19 @@ static void test_record_codec(void)
 	snprintf(r.host_ifname, sizeof(r.host_ifname), "ve-web");
 	ctnet_addr_parse("10.233.1.2", AF_INET, CTNET_ADDR_PREFIX_OK, "x", &r.local, &err);
 	r.lease = true;
+	snprintf(r.mac, sizeof(r.mac), "02:aa:bb:cc:dd:ee");
 	n = record_format(&r, buf, sizeof(buf), &err);
 	T_OK("record formats", n > 0);
+	T_OK("the MAC in use is recorded apart from the one asked for",
+	     strstr(buf, "LOCAL_MAC=02:aa:bb:cc:dd:ee\n") && !strstr(buf, "\nMAC="));
 	T_OK("a value with a space is quoted", strstr(buf, "NETNS='/run/netns/my web'\n") != NULL);
 	T_OK("record parses back", n > 0 && record_parse(buf, (size_t)n, "web", &back, &err) == 0);
 	T_OK("round trip keeps the spec", ct_spec_diff(&r.spec, &back.spec) == 0);
 	T_OK("round trip keeps the allocation", back.lease && !strcmp(back.netns, r.netns) &&
-							ctnet_addr_equal(&back.local, &r.local));
+							ctnet_addr_equal(&back.local, &r.local) && !strcmp(back.mac, r.mac));
+	T_OK("a LOCAL_MAC that is no unicast MAC is refused",
+	     record_parse("NAME=web\nLOCAL_MAC=01:00:5e:00:00:01\n", 37, "web", &back, &err) < 0 &&
+		     strstr(err.msg, "multicast"));
 	snprintf(r.spec.runtime_name, sizeof(r.spec.runtime_name), "it's");
 	snprintf(r.spec.runtime_id, sizeof(r.spec.runtime_id), "a b'c");
 	n = record_format(&r, buf, sizeof(buf), &err);

@@ -111,6 +111,35 @@ static void test_elements(void)
 	nat_buf_free(&b);
 	nat_elems_free(&e);
 
+	/* A bridge port with its MAC, and a veth with its host-side address. */
+	struct nat_container *p = mk("db", "vb-db", "10.233.100.5", NULL);
+	p->has_mac = true;
+	memcpy(p->mac, "\x02\x11\x22\x33\x44\x55", 6);
+	p->bridge = "br0";
+	T_OK("bridge port elements built", nat_elems_container(&e, p, &err) == 0);
+	nat_buf_elems(&b, "add", &e);
+	T_OK("its MAC, keyed by its port", b.p && strstr(b.p, "port_mac { \"vb-db\" . 02:11:22:33:44:55 }") &&
+	     strstr(b.p, "port_macs { \"vb-db\" }"));
+	T_OK("its bridge, never masqueraded out of", b.p && strstr(b.p, "add element inet ctnet bridges { \"br0\" }"));
+	T_OK("no host-side address of its own", b.p && !strstr(b.p, "host4"));
+	for (size_t i = 0; i < e.n; i++)
+		if (e.v[i].set == NAT_S_PMAC)
+			T_OK("port_mac key is ifname[16] . ether_addr padded to 8",
+			     e.v[i].klen == 24 && !memcmp(e.v[i].kd + 16, "\x02\x11\x22\x33\x44\x55\0\0", 8));
+	T_OK("bridges and host addresses are shared, MACs are not",
+	     nat_set_is_shared(NAT_S_BRIDGES) && nat_set_is_shared(NAT_S_HOST4) && !nat_set_is_shared(NAT_S_PMAC));
+	nat_buf_free(&b);
+	nat_elems_free(&e);
+	struct nat_container *v = mk("web", "ve-web", "10.233.1.2", NULL);
+	ctnet_addr_parse("10.233.1.1", AF_INET, CTNET_ADDR_NOPREFIX, "h", &v->host, &err);
+	T_OK("veth elements built", nat_elems_container(&e, v, &err) == 0);
+	nat_buf_elems(&b, "add", &e);
+	T_OK("its host-side address, its own and among all",
+	     b.p && strstr(b.p, "own_host4 { \"ve-web\" . 10.233.1.1 }") && strstr(b.p, "host4 { 10.233.1.1 }") &&
+	     !strstr(b.p, "bridges") && !strstr(b.p, "port_mac"));
+	nat_buf_free(&b);
+	nat_elems_free(&e);
+
 	struct nat_elem el;
 	T_OK("an interface name of 16 characters does not make an element",
 	     nat_elem_make(&el, NAT_S_IFACES, "0123456789abcdef") == -EINVAL);
@@ -155,8 +184,29 @@ static void test_elements(void)
 	T_STREQ("isolation rules with isolate", want,
 		"ctnet:mss-in,ctnet:mss-out,ctnet:isolate4,ctnet:isolate6");
 	nat_chain_comments(NAT_C_PORT_FORWARD, &cfg, want, sizeof(want));
-	T_STREQ("isolation between bridge ports with isolate", want, "ctnet:isolate");
+	T_STREQ("isolation between bridge ports with isolate, but for br_netfilter's bridged DNAT", want,
+		"ctnet:isolate-dnat,ctnet:isolate");
+	nat_chain_comments(NAT_C_INPUT, &cfg, want, sizeof(want));
+	T_STREQ("isolation keeps containers off others' host-side addresses", want,
+		"ctnet:isolate-host4,ctnet:isolate-host6");
+	T_OK("a chain's own rules are ctnet's", nat_chain_rules_ours(NAT_C_FORWARD, want) == false &&
+	     nat_chain_rules_ours(NAT_C_INPUT, want) && nat_chain_rules_ours(NAT_C_INPUT, ""));
+	T_OK("a rule without a comment is not ctnet's",
+	     !nat_chain_rules_ours(NAT_C_FORWARD, "?,ctnet:mss-in,ctnet:mss-out"));
+	T_OK("nor one that copies a comment of ctnet's",
+	     !nat_chain_rules_ours(NAT_C_FORWARD, "ctnet:mss-in,ctnet:mss-in,ctnet:mss-out"));
+	T_OK("nor one with the comment of another chain's rule",
+	     !nat_chain_rules_ours(NAT_C_FORWARD, "ctnet:mss-in,ctnet:masq4"));
 	cfg.isolate = false;
+	nat_chain_comments(NAT_C_INPUT, &cfg, want, sizeof(want));
+	T_STREQ("no input rules when open", want, "");
+	nat_chain_comments(NAT_C_PORT_ANTISPOOF, &cfg, want, sizeof(want));
+	T_OK("bridge ports: the MAC checked before the addresses",
+	     !strncmp(want, "ctnet:outside,ctnet:mac,ctnet:arp-mac,ctnet:own4,", 49));
+	nat_buf_table(&b, &cfg);
+	T_OK("nothing is masqueraded out of a bridge with container ports (br_netfilter)",
+	     b.p && strstr(b.p, "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges masquerade"));
+	nat_buf_free(&b);
 	nat_buf_table(&b, &cfg);
 	T_OK("table text replaces the old table", b.p && !strncmp(b.p, "add table inet ctnet\ndelete table inet ctnet\n", 45));
 	T_OK("and the bridge table", b.p && strstr(b.p, "add table bridge ctnet\ndelete table bridge ctnet\n"));
