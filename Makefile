@@ -9,7 +9,7 @@ CNIDIR ?= /usr/lib/cni
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 # Units shipped by `make install` (and the package).
 UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer \
-	ctnet-apply.service ctnet-watch.service
+	ctnet-apply.service ctnet-watch.service ctnet-dns.service
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CC ?= gcc

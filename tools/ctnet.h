@@ -43,6 +43,7 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_dns(struct ctnet_kern *kern, int argc, char **argv);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);

@@ -27,6 +27,9 @@ static void print_swept(const struct ctnet_swept *s)
 	case CTNET_DEBRIS_CLAIM:
 		printf("removed %d host-port claim%s of interrupted forward changes\n", s->n, plural(s->n));
 		break;
+	case CTNET_DEBRIS_DNS:
+		printf("removed %d DNS file%s of gone containers in %s\n", s->n, plural(s->n), s->dir);
+		break;
 	}
 }
 

@@ -112,7 +112,7 @@ static void faults_json(json_t *o, const struct ct_health *h)
  * with inside, inside its namespace. *bad is set when it is not up. -errno on error.
  */
 static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const struct ct_view *view, bool inside,
-		      bool json, union entry *out, bool *bad, struct ctnet_err *err)
+		      bool json, const struct ct_dns_state *dns, union entry *out, bool *bad, struct ctnet_err *err)
 {
 	struct ct_record r;
 	struct ct_health *h = malloc(sizeof(*h));
@@ -141,8 +141,10 @@ static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const 
 		return ctnet_errf(err, ENOMEM, "status: out of memory");
 	}
 	entry_state(*out, json, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL);
-	if (json)
+	if (json) {
 		faults_json(out->o, h);
+		ct_dns_json(out->o, &r, dns);
+	}
 	free(h);
 	return 0;
 }
@@ -154,6 +156,7 @@ struct status_ctx {
 	int dfd;          /* record_dir(), open once */
 	bool json, host_only;
 	struct ct_view view; /* the host as read once for every container */
+	struct ct_dns_state dns; /* what ctnet dns serves (--json: each container's names) */
 	/* status of all: records taken by two workers from a shared index */
 	pthread_mutex_t lock;
 	char (*names)[CTNET_NAME_MAX + 1];
@@ -184,7 +187,8 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->json, &s->ents[i], &bad, &w->err) < 0) {
+		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->json, &s->dns, &s->ents[i], &bad,
+				&w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
@@ -366,6 +370,8 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 
 	if ((rc = status_opts(argc, argv, &s)) >= 0)
 		return rc;
+	if (s.json && ct_dns_state_read(&s.dns) < 0)
+		s.dns.active = false;
 	/* Entering a namespace needs CAP_SYS_ADMIN: without it (an admin's unprivileged status)
 	 * the inside is judged from the host. */
 	struct ctnet_err no_admin;
@@ -377,7 +383,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		if (ctnet_name_check(argv[optind], &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		view_read(&s.view);
-		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.json, &one, &bad, &s.err);
+		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.json, &s.dns, &one, &bad, &s.err);
 		nat_counters_free(s.view.nat);
 		netd_host_view_close(s.view.host);
 		if (rc < 0)
