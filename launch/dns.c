@@ -139,11 +139,17 @@ int ct_dns_domain_check(const char *domain, struct ctnet_err *err)
 	}
 }
 
-/* A container with addresses of its own that up finished and down has not begun. */
+/* A container with addresses of its own that up finished (or, final, is finishing) and down
+ * has not begun. */
+static bool has_addresses_as(const struct ct_record *r, bool final)
+{
+	return !r->spec.shared && (final || !r->pending) && r->stopping == CT_STOP_NONE &&
+	       (r->local.family || (r->has_v6 && r->local6.family));
+}
+
 static bool has_addresses(const struct ct_record *r)
 {
-	return !r->spec.shared && !r->pending && r->stopping == CT_STOP_NONE &&
-	       (r->local.family || (r->has_v6 && r->local6.family));
+	return has_addresses_as(r, false);
 }
 
 size_t ct_dns_names(const struct ct_record *r, const char *domain, char out[2][CTNET_NAME_MAX + CT_DNS_DOMAIN_MAX + 2])
@@ -209,20 +215,21 @@ static void listen_iface(const struct ct_record *r, char out[IFNAMSIZ])
 	snprintf(out, IFNAMSIZ, "%s", !r->spec.bridge[0] && !strncmp(i, "ve-", 3) ? "" : i);
 }
 
-/* r's hosts file into buf (its length; 0 when r has no file: gone, shared, not up). */
-static size_t hosts_text(const struct ct_record *r, char *buf, size_t len, struct ct_dns_sync *out)
+/* r's hosts file into buf (its length; 0 when r has no file: gone, shared, not up). final:
+ * r is the record up is about to commit (pending still). */
+static size_t hosts_text(const struct ct_record *r, bool final, char *buf, size_t len, struct ct_dns_sync *out)
 {
 	char a[CTNET_ADDR_STRLEN];
 	struct ctnet_err e;
 	const char *why;
 	size_t n;
 
-	if (!has_addresses(r) || !record_alive(r, &why))
+	if (!has_addresses_as(r, final) || (!final && !record_alive(r, &why)))
 		return 0;
-	listen_iface(r, out->bridge);
+	listen_iface(r, out->iface);
 	n = (size_t)snprintf(buf, len, "%s container %s\n", CT_DNS_MARKER, r->spec.name);
-	if (out->bridge[0])
-		n += (size_t)snprintf(buf + n, len - n, IFACE_LINE "%s\n", out->bridge);
+	if (out->iface[0])
+		n += (size_t)snprintf(buf + n, len - n, IFACE_LINE "%s\n", out->iface);
 	if (ct_dns_label_check(r->spec.name, &e) < 0) {
 		snprintf(out->note, sizeof(out->note), "%.140s: no DNS name", e.msg);
 		n += (size_t)snprintf(buf + n, len - n, "# %s\n", out->note);
@@ -236,17 +243,26 @@ static size_t hosts_text(const struct ct_record *r, char *buf, size_t len, struc
 	return n;
 }
 
-/* The interface an existing file names (what the container was served on). */
-static void file_iface(const char *text, char out[IFNAMSIZ])
+/* name's hosts file in hostsdfd made to hold text[len] (len 0: removed), written only when it
+ * differs. */
+static int hosts_put(int hostsdfd, const char *name, const char *text, size_t len, struct ct_dns_sync *out,
+		     struct ctnet_err *err)
 {
-	const char *p = strstr(text, "\n" IFACE_LINE);
-	out[0] = '\0';
-	if (p)
-		snprintf(out, IFNAMSIZ, "%.*s", (int)strcspn(p + sizeof(IFACE_LINE), "\n"), p + sizeof(IFACE_LINE));
+	char old[HOSTS_MAX];
+	ssize_t olen = ctnet_read_file(hostsdfd, name, old, sizeof(old), err);
+	int rc = 0;
+
+	if (olen < 0 && olen != -ENOENT)
+		return (int)olen;
+	if (!len && olen >= 0)
+		out->changed = out->removed = (rc = ctnet_unlink(hostsdfd, name, err)) == 0;
+	else if (len && (olen != (ssize_t)len || memcmp(old, text, len)))
+		out->changed = (rc = ctnet_write_atomic(hostsdfd, name, text, len, err)) == 0;
+	return rc;
 }
 
 /* The resolv.conf of r's container as the hosts file: written for a live one, removed when
- * the record is gone (up writes it while the record is pending; down removes it). */
+ * the record is gone. */
 static int sync_resolv(struct ctnet_kern *kern, int rc, const struct ct_record *r, const char *name,
 		       const char *domain, struct ctnet_err *err)
 {
@@ -261,39 +277,69 @@ static int sync_resolv(struct ctnet_kern *kern, int rc, const struct ct_record *
 int ct_dns_sync_name(struct ctnet_kern *kern, int recdfd, int hostsdfd, const char *name, const char *domain,
 		     struct ct_dns_sync *out, struct ctnet_err *err)
 {
-	char old[HOSTS_MAX], text[HOSTS_MAX];
+	char text[HOSTS_MAX];
 	struct ct_record *r = malloc(sizeof(*r));
 	_cleanup_close_ int lock = -1;
-	ssize_t olen;
 	size_t len = 0;
 	int rec, rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!r)
 		return ctnet_errf(err, ENOMEM, "out of memory");
-	/* Under the name's lock: an up or down of it in progress finishes first. */
+	/* Under the name's lock: an up or down of it in progress finishes first (and wrote
+	 * what it serves itself). */
 	if ((lock = ctnet_entry_lock(recdfd, name, err)) < 0) {
 		rc = lock;
 		goto out;
 	}
-	if ((olen = ctnet_read_file(hostsdfd, name, old, sizeof(old), err)) >= 0)
-		file_iface(old, out->bridge_was);
-	else if ((rc = (int)olen) != -ENOENT)
-		goto out;
 	if ((rec = rc = record_read_at(recdfd, name, r, err)) < 0 && rec != -ENOENT)
 		goto out;
 	if (rec == 0)
-		len = hosts_text(r, text, sizeof(text), out);
-	rc = 0;
-	if (!len && olen >= 0)
-		out->changed = out->removed = (rc = ctnet_unlink(hostsdfd, name, err)) == 0;
-	else if (len && (olen != (ssize_t)len || memcmp(old, text, len)))
-		out->changed = (rc = ctnet_write_atomic(hostsdfd, name, text, len, err)) == 0;
+		len = hosts_text(r, false, text, sizeof(text), out);
+	rc = hosts_put(hostsdfd, name, text, len, out, err);
+	out->listed = len > 0;
 	if (rc == 0 && domain)
 		rc = sync_resolv(kern, rec, r, name, domain, err);
 out:
 	free(r);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- up and down ---- */
+
+int ct_dns_up(struct ctnet_kern *kern, const struct ct_record *r, struct ctnet_err *err)
+{
+	char text[HOSTS_MAX];
+	struct ct_dns_state st;
+	struct ct_dns_sync s = { 0 };
+	int rc, wrote = 0;
+
+	if (r->spec.shared)
+		return 0;
+	if ((rc = ct_dns_state_read(&st)) < 0)
+		return ctnet_err_sys(err, -rc, "read the state of ctnet dns");
+	if (!st.active)
+		return 0;
+	if (ct_dns_wants_resolv(r) && (wrote = ct_dns_resolv_write(kern, r, st.domain, err)) < 0)
+		return wrote;
+	_cleanup_close_ int dfd = ct_dns_hosts_open(true, err);
+	if (dfd < 0)
+		return dfd;
+	if ((rc = hosts_put(dfd, r->spec.name, text, hosts_text(r, true, text, sizeof(text), &s), &s, err)) < 0)
+		return rc;
+	/* dnsmasq binds a new host side's address a moment after it appears: the container's
+	 * first query must not meet a closed port. (A bridge's is bound already, or waits for the
+	 * restart ctnet dns makes for a new bridge.) */
+	if (!r->spec.bridge[0] && r->host.family && !strncmp(r->host_ifname, "ve-", 3))
+		ct_dns_wait_serving(&r->host, st.domain, CT_DNS_WAIT_MS);
+	return wrote;
+}
+
+int ct_dns_forget(const char *name, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = ct_dns_hosts_open(false, err);
+	int rc = dfd == -ENOENT ? 0 : dfd < 0 ? dfd : ctnet_unlink(dfd, name, err);
+	return rc < 0 ? rc : ct_dns_resolv_remove(name, err);
 }
 
 struct foreach_ctx {

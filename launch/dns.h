@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -76,8 +77,9 @@ json_t *ct_dns_cni_json(const struct ctnet_addr *gw, const struct ct_record *r);
 int ct_dns_hosts_open(bool create, struct ctnet_err *err);
 /* What one sync of a name did. */
 struct ct_dns_sync {
-	char bridge_was[IFNAMSIZ], bridge[IFNAMSIZ]; /* the bridge it was / is served on ("") */
-	bool served;   /* it has a hosts file with its names now */
+	char iface[IFNAMSIZ]; /* where it asks, beyond ve-*: its bridge (or host side); "" */
+	bool listed;   /* it has a hosts file now (a live container) */
+	bool served;   /* ... with its names in it */
 	bool changed;  /* the file was written or removed */
 	bool removed;  /* ... removed */
 	char note[160]; /* why a live container has no names ("" when it has) */
@@ -95,6 +97,25 @@ int ct_dns_hosts_foreach(int hostsdfd, int (*cb)(const char *name, void *data), 
  * them itself) and resolv.conf files of ctnet's (under the name's lock) whose record is gone. */
 int ct_dns_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 
+/* up's part, under the container's lock, with r as it is committed: when `ctnet dns` runs,
+ * r's hosts file and (when it wants one) resolv.conf, then a wait (CT_DNS_WAIT_MS at most)
+ * until dnsmasq answers on a new host side's address, so the container's first query finds
+ * it. 1 when the resolv.conf was written, 0 when nothing was to do, -errno. */
+#define CT_DNS_WAIT_MS 2000
+int ct_dns_up(struct ctnet_kern *kern, const struct ct_record *r, struct ctnet_err *err);
+/* down's part (and undo's), under the lock: name's hosts file and resolv.conf of ctnet's. */
+int ct_dns_forget(const char *name, struct ctnet_err *err);
+
+/* ---- one query (dnsquery.c) ---- */
+
+/* A query (SOA of qname) to server (numeric, port 53) over a connected UDP socket: the
+ * socket (non-blocking), or -errno. */
+int ct_dns_query_send(const char *server, const char *qname, uint16_t id);
+/* Whether an answer with id arrived: 1, 0 not yet, -errno (-ECONNREFUSED: the port is closed). */
+int ct_dns_query_answered(int fd, uint16_t id);
+/* Until server answers a query for qname (1), or timeout_ms passed (0), or -errno. */
+int ct_dns_wait_serving(const struct ctnet_addr *server, const char *qname, int timeout_ms);
+
 /* ---- resolv.conf for the container (dnsresolv.c) ---- */
 
 /* $CTNET_NETNS_ETC_DIR, or /etc/netns. */
@@ -111,9 +132,6 @@ int ct_dns_server(struct ctnet_kern *kern, const char *bridge, const struct ctne
 int ct_dns_resolv_write(struct ctnet_kern *kern, const struct ct_record *r, const char *domain, struct ctnet_err *err);
 /* Removes ETC/NAME/resolv.conf if ctnet wrote it (and ETC/NAME when that leaves it empty). */
 int ct_dns_resolv_remove(const char *name, struct ctnet_err *err);
-/* up's part, under the container's lock: when `ctnet dns` runs and r wants one, its
- * resolv.conf. 1 written, 0 nothing to do, -errno. */
-int ct_dns_up(struct ctnet_kern *kern, const struct ct_record *r, struct ctnet_err *err);
 /* exec and run, in the process about to become the command (as `ip netns exec`): when
  * ETC/NAME holds files, a private mount namespace with each bound over /etc/FILE.
  * 0 (also when there is nothing to bind), or -errno for the first that failed. */

@@ -88,25 +88,6 @@ static size_t upstream_servers(const char *file, char (*out)[64], size_t max)
 	return n;
 }
 
-/* A query for the root's NS records to server (UDP, connected): the socket, or -1. */
-static int query_send(const char *server, uint16_t id)
-{
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
-	/* id, RD, one question: the root (an empty name), NS, IN */
-	const uint8_t q[] = { (uint8_t)(id >> 8), (uint8_t)id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1 };
-	int fd;
-
-	if (getaddrinfo(server, "53", &hints, &ai) != 0)
-		return -1;
-	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0 && (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 || send(fd, q, sizeof(q), 0) != (ssize_t)sizeof(q))) {
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 /* Which of the n servers answered (any answer with our id) within UPSTREAM_WAIT_MS. */
 static void query_wait(struct pollfd *p, const uint16_t *ids, bool *answered, size_t n)
 {
@@ -118,13 +99,11 @@ static void query_wait(struct pollfd *p, const uint16_t *ids, bool *answered, si
 		if (left <= 0 || poll(p, (nfds_t)n, (int)left) <= 0)
 			return;
 		for (size_t i = 0; i < n; i++) {
-			uint8_t buf[512];
 			if (!(p[i].revents & (POLLIN | POLLERR)))
 				continue;
-			ssize_t r = recv(p[i].fd, buf, sizeof(buf), 0);
-			if (r >= 12 && ((uint16_t)(buf[0] << 8 | buf[1])) == ids[i] && (buf[2] & 0x80))
-				answered[i] = true;
-			if (r >= 0 || errno != EAGAIN)
+			int r = ct_dns_query_answered(p[i].fd, ids[i]);
+			answered[i] |= r > 0;
+			if (r != 0)
 				p[i].fd = -1; /* answered, or refused (ICMP): done with it */
 		}
 	}
@@ -147,7 +126,7 @@ static void check_upstream(const char *file, struct ctnet_findings *out)
 	}
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = (uint16_t)(getpid() * 31 + i * 7919 + (uint16_t)time(NULL));
-		fds[i] = query_send(servers[i], ids[i]);
+		fds[i] = ct_dns_query_send(servers[i], "", ids[i]); /* the root: any server answers it */
 		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	}
 	query_wait(p, ids, answered, n);

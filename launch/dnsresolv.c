@@ -162,18 +162,6 @@ int ct_dns_resolv_remove(const char *name, struct ctnet_err *err)
 	return rc < 0 ? rc : 0;
 }
 
-int ct_dns_up(struct ctnet_kern *kern, const struct ct_record *r, struct ctnet_err *err)
-{
-	struct ct_dns_state st;
-	int rc;
-
-	if (!ct_dns_wants_resolv(r))
-		return 0;
-	if ((rc = ct_dns_state_read(&st)) < 0)
-		return ctnet_err_sys(err, -rc, "read the state of ctnet dns");
-	return st.active ? ct_dns_resolv_write(kern, r, st.domain, err) : 0;
-}
-
 struct resolv_sweep {
 	int etc, n;
 };

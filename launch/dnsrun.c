@@ -19,9 +19,11 @@
  * a change of the interfaces to listen on restarts dnsmasq. Per event the cost is one record
  * read and at most one file written, whatever the number of containers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <search.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +48,14 @@ struct dns_iface {
 	unsigned n; /* containers that ask on it */
 };
 
+/* A container ctnet dns knows (it has a hosts file): what its name's next event must take
+ * back, whatever the file says now (up and down write those themselves). */
+struct name_iface {
+	char name[CTNET_NAME_MAX + 1];
+	char iface[IFNAMSIZ]; /* it asks on its bridge (or host side of another name); "" */
+	bool served, noted;   /* its names are served; why not was said */
+};
+
 struct dns_run {
 	const struct ct_dns_opts *o;
 	ct_dns_report_fn *report;
@@ -55,11 +65,12 @@ struct dns_run {
 	char hostsdir[4096];
 	struct dns_iface *ifs;
 	size_t n_ifs, cap_ifs;
+	void *by_name; /* tsearch tree of struct name_iface: O(log n) per event */
+	size_t known;
 	char (*running)[IFNAMSIZ]; /* the interfaces the running dnsmasq was given */
 	size_t n_running;
 	bool ifs_dirty;
 	pid_t child;
-	size_t served;
 	struct ct_dns_state st; /* what $CTNET_RUN_DIR/dns/state says */
 };
 
@@ -142,6 +153,25 @@ bool ct_dns_is_uplink(const char *ifname, const char *route, const char *route6)
 	return route_file_has(route, ifname, false) || route_file_has(route6, ifname, true);
 }
 
+/* A port of bridge br that is not ctnet's (its ports are vb-*): the first one's name into
+ * out; false for none, or when br is not a bridge this process can see in /sys. */
+static bool foreign_port(const char *br, char out[IFNAMSIZ])
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", br);
+	if (!(d = opendir(path)))
+		return false;
+	out[0] = '\0';
+	while ((de = readdir(d)) && !out[0])
+		if (de->d_name[0] != '.' && strncmp(de->d_name, "vb-", 3))
+			snprintf(out, IFNAMSIZ, "%.15s", de->d_name);
+	closedir(d);
+	return out[0] != '\0';
+}
+
 static struct dns_iface *iface_get(struct dns_run *d, const char *name, bool add)
 {
 	for (size_t i = 0; i < d->n_ifs; i++)
@@ -167,21 +197,71 @@ static void iface_move(struct dns_run *d, const char *was, const char *now)
 		d->ifs_dirty = true;
 }
 
-/* The interfaces dnsmasq must be given now (uplinks left out, and said). */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct name_iface *)a)->name, ((const struct name_iface *)b)->name);
+}
+
+/* What ctnet dns knew of name, or NULL. */
+static struct name_iface *known_get(struct dns_run *d, const char *name)
+{
+	struct name_iface key;
+	void *found;
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	found = tfind(&key, &d->by_name, name_cmp);
+	return found ? *(struct name_iface **)found : NULL;
+}
+
+/* name known as s says now: its interface counted, added or forgotten. */
+static void known_set(struct dns_run *d, const char *name, const struct ct_dns_sync *s)
+{
+	struct name_iface *x = known_get(d, name);
+
+	iface_move(d, x ? x->iface : "", s->listed ? s->iface : "");
+	if (x && !s->listed) {
+		tdelete(x, &d->by_name, name_cmp);
+		free(x);
+		d->known--;
+		return;
+	}
+	if (!x && s->listed) {
+		if (!(x = calloc(1, sizeof(*x))))
+			return;
+		snprintf(x->name, sizeof(x->name), "%s", name);
+		if (!tsearch(x, &d->by_name, name_cmp)) {
+			free(x);
+			return;
+		}
+		d->known++;
+	}
+	if (x) {
+		snprintf(x->iface, sizeof(x->iface), "%s", s->iface);
+		x->served = s->served;
+		x->noted = s->note[0] != '\0';
+	}
+}
+
+/* The interfaces dnsmasq must be given now. Left out, and said: an uplink, and a bridge with
+ * ports that are not ctnet's (a LAN bridge): dnsmasq would answer that network. */
 static size_t iface_wanted(struct dns_run *d, char (*out)[IFNAMSIZ], size_t max)
 {
+	char obj[IFNAMSIZ + 16], port[IFNAMSIZ];
 	size_t n = 0;
+
 	for (size_t i = 0; i < d->n_ifs && n < max; i++) {
+		const char *name = d->ifs[i].name;
 		if (!d->ifs[i].n)
 			continue;
-		if (ct_dns_is_uplink(d->ifs[i].name, "/proc/net/route", "/proc/net/ipv6_route")) {
-			char obj[IFNAMSIZ + 16];
-			snprintf(obj, sizeof(obj), "interface %s", d->ifs[i].name);
+		snprintf(obj, sizeof(obj), "interface %s", name);
+		if (ct_dns_is_uplink(name, "/proc/net/route", "/proc/net/ipv6_route"))
 			emit(d, CT_DNS_NOTE, obj,
 			     "a default route leaves through it (an uplink): not served, its containers get no answers");
-			continue;
-		}
-		snprintf(out[n++], IFNAMSIZ, "%s", d->ifs[i].name);
+		else if (foreign_port(name, port))
+			emit(d, CT_DNS_NOTE, obj,
+			     "a bridge with a port that is not ctnet's (%s): not served (it would answer that network), "
+			     "its containers get no answers", port);
+		else
+			snprintf(out[n++], IFNAMSIZ, "%s", name);
 	}
 	return n;
 }
@@ -316,7 +396,7 @@ static int maybe_restart(struct dns_run *d, struct ctnet_err *err)
 
 /* ---- syncing names ---- */
 
-static void sync_one(struct dns_run *d, const char *name, bool count_was)
+static void sync_one(struct dns_run *d, const char *name)
 {
 	char obj[CTNET_NAME_MAX + 16];
 	struct ct_dns_sync s;
@@ -327,20 +407,22 @@ static void sync_one(struct dns_run *d, const char *name, bool count_was)
 		emit(d, CT_DNS_ERROR, obj, "%s", e.msg);
 		return;
 	}
-	iface_move(d, count_was ? s.bridge_was : "", s.bridge);
-	if (s.changed && s.served)
+	/* Said once per change of what is served (up may have written the file itself). */
+	const struct name_iface *x = known_get(d, name);
+	bool was_served = x && x->served, was_noted = x && x->noted;
+	known_set(d, name, &s);
+	if (s.served && !was_served)
 		emit(d, CT_DNS_SERVED, obj, "%s, %s.%s", name, name, d->o->domain);
-	else if (s.changed && s.note[0])
+	else if (s.note[0] && !was_noted)
 		emit(d, CT_DNS_NOTE, obj, "%s", s.note);
-	else if (s.removed)
+	else if (!s.served && was_served)
 		emit(d, CT_DNS_GONE, obj, "names removed");
-	d->served += s.served;
 }
 
 static int sync_record(int dfd, const char *name, void *data)
 {
 	(void)dfd;
-	sync_one(data, name, false);
+	sync_one(data, name);
 	return 0;
 }
 
@@ -348,7 +430,7 @@ static int sync_orphan(const char *name, void *data)
 {
 	struct dns_run *d = data;
 	if (faccessat(d->recdfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		sync_one(d, name, false); /* its record went while we were not looking */
+		sync_one(d, name); /* its record went while we were not looking */
 	return 0;
 }
 
@@ -356,10 +438,12 @@ static int sync_orphan(const char *name, void *data)
 static int sync_all(struct dns_run *d, struct ctnet_err *err)
 {
 	int r;
+	tdestroy(d->by_name, free);
+	d->by_name = NULL;
+	d->known = 0;
 	for (size_t i = 0; i < d->n_ifs; i++)
 		d->ifs[i].n = 0;
 	d->ifs_dirty = true;
-	d->served = 0;
 	if ((r = ctnet_dir_foreach_file(d->recdfd, "records", sync_record, d, err)) < 0)
 		return r;
 	return ct_dns_hosts_foreach(d->hostsdfd, sync_orphan, d, err);
@@ -438,7 +522,7 @@ static int on_records(struct dns_run *d, struct ctnet_err *err)
 			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF))
 				again = true; /* lost events, or the directory went: everything again */
 			else if (ev->len && ev->name[0] != '.' && ctnet_name_check(ev->name, NULL) == 0)
-				sync_one(d, ev->name, true);
+				sync_one(d, ev->name);
 		}
 	if (n < 0 && errno != EAGAIN)
 		return ctnet_err_sys(err, errno, "read inotify events");
@@ -488,7 +572,7 @@ int ct_dns_run(struct ctnet_kern *kern, const struct ct_dns_opts *o, int sig, ct
 	if ((r = open_all(&d, err)) < 0 || (r = sync_all(&d, err)) < 0 || (r = spawn(&d, err)) < 0)
 		goto out;
 	emit(&d, CT_DNS_READY, NULL, "serving %zu container%s as NAME and NAME.%s through dnsmasq (pid %ld)",
-	     d.served, d.served == 1 ? "" : "s", o->domain, (long)d.child);
+	     d.known, d.known == 1 ? "" : "s", o->domain, (long)d.child);
 	for (r = 1; r > 0;) {
 		struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = d.ino, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
@@ -509,6 +593,7 @@ out:
 		close(d.recdfd);
 	if (d.hostsdfd >= 0)
 		close(d.hostsdfd);
+	tdestroy(d.by_name, free);
 	free(d.ifs);
 	free(d.running);
 	return r < 0 ? r : 0;

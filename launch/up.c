@@ -156,7 +156,7 @@ static void undo(struct ctnet_kern *kern, const struct ct_record *r, int nsfd, u
 		bad |= ipam_release(r->spec.name, &ignored);
 	if (done & DONE_NETNS)
 		bad |= netns_remove_named(r->spec.name, &ignored);
-	ct_dns_resolv_remove(r->spec.name, &ignored); /* only a file of ctnet's */
+	ct_dns_forget(r->spec.name, &ignored); /* only files of ctnet's */
 	/* The pending record goes last, and only when everything it names is gone: otherwise
 	 * it stays for gc (or the next up/down) to finish the job. */
 	if (!bad)
@@ -403,7 +403,7 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 		goto fail;
 	if (!spec->no_nat && (rc = fresh_nat(kern, spec, r, &done, err)) < 0)
 		goto fail;
-	/* Its resolv.conf before the commit point: the container's first process may use it. */
+	/* Its names and resolv.conf before the commit point: its first process may use them. */
 	if ((rc = ct_dns_up(kern, r, err)) < 0)
 		goto fail;
 
@@ -524,7 +524,7 @@ int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, b
 	if (rc == 0 && r->created_netns)
 		rc = netns_remove_named(name, err);
 	if (rc == 0 && !r->spec.shared)
-		rc = ct_dns_resolv_remove(name, err);
+		rc = ct_dns_forget(name, err);
 	if (rc == 0 && r->lease && !keep_lease)
 		rc = ipam_release(name, err);
 	if (rc == 0)

@@ -43,7 +43,6 @@ eventually() {
 
 # start_dns WHAT RESOLV_FILE [WRAPPER...]: ctnet dns in the background (in this shell: its pid
 # is ours to stop), passing once it said it is ready.
-DNS_PID=
 start_dns() {
 	local what=$1 resolv=$2 from=$(($(wc -l <"$T_TMP/dns.log") + 1))
 	shift 2
@@ -64,7 +63,25 @@ stop_dns() {
 }
 : >"$T_TMP/dns.log"
 
+# Whatever happens, no ctnet dns or dnsmasq of this test outlives it (a dnsmasq that changed
+# its user would keep this world's namespace alive).
+STUB_PID= DNS_PID=
+_dns_cleanup() {
+	local left start
+	left=$(sed -n 's/^DNSMASQ_PID=//p' "$CTNET_RUN_DIR/dns/state" 2>/dev/null)
+	start=$(sed -n 's/^DNSMASQ_START=//p' "$CTNET_RUN_DIR/dns/state" 2>/dev/null)
+	for p in $DNS_PID $STUB_PID; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	# The very process ctnet dns started (its start time), never another one by that PID.
+	[ -n "$left" ] && [ "$(sed 's/.*) //' "/proc/$left/stat" 2>/dev/null | cut -d' ' -f20)" = "$start" ] &&
+		kill -TERM "$left" 2>/dev/null
+	_t_cleanup
+}
+trap _dns_cleanup EXIT
 HOST_RESOLV=$(md5sum </etc/resolv.conf)
+# /sys of this namespace (ctnet dns reads bridge ports there), in our private mounts only.
+mount -t sysfs sysfs /sys
+# logged PATTERN: "yes" once ctnet dns's log has a line matching PATTERN.
+logged() { grep -qE "$1" "$T_TMP/dns.log" && echo yes || echo no; }
 # The host's own stub resolver (as systemd-resolved's 127.0.0.53), knowing one outside name.
 "$DNSMASQ" --keep-in-foreground --no-hosts --conf-file=/dev/null --no-resolv --pid-file= \
 	--listen-address=127.0.0.53 --bind-interfaces --log-facility="$T_TMP/stub.log" \
@@ -155,6 +172,27 @@ check_match "... with a fix" "$(cat "$T_TMP/doc.txt")" "fix: nft 'insert rule in
 check_match "... and the drop is real" "$(q web "$WEB_H" db A)" "^TIMEOUT$"
 nft delete table inet fw
 
+# --- bridges that would answer another network are never served ---
+ip link add br-lan type bridge && ip addr add 10.99.6.1/24 dev br-lan && ip link set br-lan up
+ip link add lan0 type veth peer name lan0p && ip link set lan0 master br-lan && ip link set lan0 up
+check "up lanc on a LAN bridge (it has a port that is not ctnet's)" \
+	"$CTNET" up lanc --create-netns --bridge br-lan --local-address 10.99.6.2/24
+ip link add br-wan type bridge && ip addr add 10.99.7.1/24 dev br-wan && ip link set br-wan up
+ip route add default via 10.99.7.254 dev br-wan metric 500
+check "up wanc on a bridge a default route leaves through" \
+	"$CTNET" up wanc --create-netns --bridge br-wan --local-address 10.99.7.2/24
+eventually "ctnet dns says why br-lan is not served" 10 yes logged "note interface br-lan: a bridge with a port that is not ctnet's \(lan0\)"
+eventually "ctnet dns says why br-wan is not served" 10 yes logged "note interface br-wan: a default route leaves through it"
+check_eq "no socket on br-lan's address" "$(ss -Hlntu "src 10.99.6.1" | grep -c ':53 ')" 0
+check_eq "no socket on br-wan's address" "$(ss -Hlntu "src 10.99.7.1" | grep -c ':53 ')" 0
+check_match "a container on br-lan gets no answer" "$(q lanc 10.99.6.1 web A)" "^(TIMEOUT|REFUSED-CONN)$"
+check_eq "br-dns is still served" "$(q bp 10.99.5.1 web.containers A)" "NOERROR $WEB_L"
+"$CTNET" doctor lanc >"$T_TMP/doc.txt" 2>&1
+check_match "doctor: nothing listens where lanc asks" "$(cat "$T_TMP/doc.txt")" "dns-not-listening +port 53 on 10.99.6.1 \(br-lan\)"
+check "down lanc" "$CTNET" down lanc
+check "down wanc" "$CTNET" down wanc
+ip route del default via 10.99.7.254 dev br-wan
+
 # --- removal: the name goes (within a second or so; 5 s is the deadline here) ---
 check "down db" "$CTNET" down db
 eventually "db's name is gone" 5 "NXDOMAIN" q web "$WEB_H" db.containers A
@@ -181,6 +219,8 @@ stop_dns "ctnet dns stops again"
 # --- killed outright (outside systemd): its dnsmasq, which changed its user, outlives it ---
 start_dns "ctnet dns starts (to be killed)" "$T_TMP/resolv"
 OLD_DNSMASQ=$(sed -n 's/^DNSMASQ_PID=//p' "$CTNET_RUN_DIR/dns/state")
+# Once it serves, dnsmasq has changed its user (which clears its parent-death signal).
+eventually "it serves before it is killed" 5 "NOERROR $WEB_L" q api "$API_H" web A
 kill -KILL "$DNS_PID"; wait "$DNS_PID" 2>/dev/null
 check "its dnsmasq is still there" kill -0 "$OLD_DNSMASQ"
 start_dns "ctnet dns starts after a SIGKILL" "$T_TMP/resolv"

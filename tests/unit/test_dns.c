@@ -12,6 +12,7 @@
 
 #include "launch/dnsrun.h"
 #include "launch/launch.h"
+#include "pidfile.h"
 #include "t.h"
 
 static void test_labels(void)
@@ -159,7 +160,7 @@ static void test_files(const char *dir)
 	int recdfd = record_dir(true, &e), hostsdfd = ct_dns_hosts_open(true, &e);
 	T_OK("files: record written", record_write(&r, &e) == 0);
 	T_OK("files: sync of a live container", ct_dns_sync_name(NULL, recdfd, hostsdfd, "web", "lab", &s, &e) == 0);
-	T_OK("files: its names written", s.served && s.changed && !s.bridge[0]);
+	T_OK("files: its names written", s.served && s.changed && !s.iface[0]);
 	snprintf(path, sizeof(path), "%s/dns/hosts/web", run);
 	read_text(path, text, sizeof(text));
 	T_OK("files: the hosts file names its address", strstr(text, "\n10.233.1.2 web\n") != NULL);
@@ -181,6 +182,25 @@ static void test_files(const char *dir)
 	write_file(path, "nameserver 192.0.2.53\n");
 	T_OK("files: another's resolv.conf left alone", ct_dns_resolv_write(NULL, &r, "lab", &e) == 0);
 	T_OK("files: ... and not removed", ct_dns_resolv_remove("web", &e) == 0 && access(path, F_OK) == 0);
+	unlink(path);
+
+	/* up's part: nothing while ctnet dns does not run; its files while it does. */
+	snprintf(r.host_ifname, sizeof(r.host_ifname), "xx-web"); /* not ve-*: no wait for dnsmasq */
+	snprintf(path, sizeof(path), "%s/dns/hosts/web", run);
+	T_OK("up: nothing without ctnet dns", ct_dns_up(NULL, &r, &e) == 0 && access(path, F_OK) < 0);
+	int pidfd = ctnet_pidfile_take(CT_DNS_PIDFILE, "ctnet dns", &e);
+	struct ct_dns_state st = { .domain = "lab" }, got;
+	T_OK("up: the pid file taken, the state written", pidfd >= 0 && ct_dns_state_write(&st, &e) == 0);
+	T_OK("up: ctnet dns reads as active", ct_dns_state_read(&got) == 0 && got.active && !strcmp(got.domain, "lab"));
+	r.pending = true; /* as fresh_up calls it: before the commit point */
+	T_OK("up: resolv.conf written (1)", ct_dns_up(NULL, &r, &e) == 1);
+	T_OK("up: the hosts file written before the commit", access(path, F_OK) == 0);
+	T_OK("up: again, nothing to write (0)", ct_dns_up(NULL, &r, &e) == 0);
+	T_OK("forget: both removed", ct_dns_forget("web", &e) == 0 && access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "%s/web", etc);
+	T_OK("forget: the resolv.conf's directory too", access(path, F_OK) < 0);
+	close(pidfd);
+	T_OK("state: inactive once the pid file is let go", ct_dns_state_read(&got) == 0 && !got.active);
 	close(recdfd);
 	close(hostsdfd);
 }
