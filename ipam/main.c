@@ -8,7 +8,7 @@
 #include "caps.h"
 #include "cli.h"
 #include "ipam.h"
-#include "json.h"
+#include "out.h"
 
 static const char usage[] =
 	"Usage: ctnet-ipam COMMAND [OPTIONS]\n"
@@ -51,97 +51,77 @@ static const struct command {
 	{ "list", false, BIT(O_JSON) },
 };
 
-static json_t *addr_json(const struct ctnet_addr *a)
+/* A lease: KEY=VALUE lines for a shell (every value a parsed address: nothing to quote), a
+ * JSON object, or a row of the list (the addresses without their prefix but the local one). */
+static void lease_out(struct out *o, const struct ipam_lease *l)
 {
-	char buf[CTNET_ADDR_STRLEN];
-	return a->family ? json_string(ctnet_addr_cidr_str(a, buf)) : json_null();
-}
+	char h[CTNET_ADDR_STRLEN], lo[CTNET_ADDR_STRLEN], h6[CTNET_ADDR_STRLEN], l6[CTNET_ADDR_STRLEN];
+	char cidr[CTNET_ADDR_STRLEN];
 
-static json_t *lease_json(const struct ipam_lease *l)
-{
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	ctnet_json_set_str(o, "name", l->name);
-	ctnet_json_set_str(o, "pool", l->pool);
-	json_object_set_new(o, "single", json_boolean(l->single));
-	json_object_set_new(o, "static", json_boolean(l->is_static));
-	json_object_set_new(o, "host_address", addr_json(&l->host));
-	json_object_set_new(o, "local_address", addr_json(&l->local));
-	json_object_set_new(o, "host_address6", addr_json(&l->host6));
-	json_object_set_new(o, "local_address6", addr_json(&l->local6));
-	return o;
-}
-
-/* Shell-sourceable: every value is a parsed address, so nothing needs quoting. */
-static void lease_print(const struct ipam_lease *l)
-{
-	char buf[CTNET_ADDR_STRLEN];
-	if (l->host.family)
-		printf("HOST_ADDRESS=%s\n", ctnet_addr_cidr_str(&l->host, buf));
-	printf("LOCAL_ADDRESS=%s\n", ctnet_addr_cidr_str(&l->local, buf));
-	if (l->host6.family)
-		printf("HOST_ADDRESS6=%s\n", ctnet_addr_cidr_str(&l->host6, buf));
-	if (l->local6.family)
-		printf("LOCAL_ADDRESS6=%s\n", ctnet_addr_cidr_str(&l->local6, buf));
+	out_str(o, PRINT_ANY, "name", NULL, l->name);
+	out_str(o, PRINT_ANY, "pool", NULL, l->pool);
+	out_bool(o, PRINT_JSON, "single", l->single);
+	out_bool(o, PRINT_JSON, "static", l->is_static);
+	out_str(o, PRINT_FP, "kind", NULL, l->is_static ? "static" : "auto");
+	out_str(o, PRINT_ANY, "host_address", "HOST_ADDRESS=%s\n",
+		l->host.family ? ctnet_addr_cidr_str(&l->host, cidr) : NULL);
+	out_str(o, PRINT_FP, "host", NULL, l->host.family ? ctnet_addr_str(&l->host, h) : "");
+	out_str(o, PRINT_ANY, "local_address", "LOCAL_ADDRESS=%s\n",
+		l->local.family ? ctnet_addr_cidr_str(&l->local, lo) : NULL);
+	out_str(o, PRINT_ANY, "host_address6", "HOST_ADDRESS6=%s\n",
+		l->host6.family ? ctnet_addr_cidr_str(&l->host6, cidr) : NULL);
+	out_str(o, PRINT_FP, "host6", NULL, l->host6.family ? ctnet_addr_str(&l->host6, h6) : "");
+	out_str(o, PRINT_ANY, "local_address6", "LOCAL_ADDRESS6=%s\n",
+		l->local6.family ? ctnet_addr_cidr_str(&l->local6, cidr) : NULL);
+	out_str(o, PRINT_FP, "local6", NULL, l->local6.family ? ctnet_addr_str(&l->local6, l6) : "");
 }
 
 static int output(const struct ipam_lease *l, bool json)
 {
-	struct ctnet_err err;
-	if (!json) {
-		lease_print(l);
-		return CTNET_EXIT_OK;
-	}
-	if (ctnet_json_print(stdout, lease_json(l)) < 0) {
-		ctnet_errf(&err, EIO, "print JSON");
-		return ctnet_cli_fail(&err);
-	}
-	return CTNET_EXIT_OK;
+	struct out o;
+
+	out_init(&o, stdout, json ? OUT_JSON : OUT_SHELL);
+	out_open_object(&o, NULL);
+	lease_out(&o, l);
+	out_close_object(&o);
+	return ctnet_cli_out_end(&o, CTNET_EXIT_OK);
 }
 
-static int list_json_cb(const struct ipam_lease *l, void *data)
-{
-	json_t *o = lease_json(l);
-	return o && json_array_append_new(data, o) == 0 ? 0 : -ENOMEM;
-}
+static const struct out_col lease_cols[] = {
+	{ .key = "name", .title = "NAME", .width = -20 },
+	{ .key = "pool", .title = "POOL", .width = -18 },
+	{ .key = "host", .title = "HOST", .width = -15 },
+	{ .key = "local_address", .title = "LOCAL", .width = -18 },
+	{ .key = "kind", .title = "KIND", .width = -6 },
+	{ .key = "host6", .title = "HOST6" },
+	{ .key = "local6", .title = "LOCAL6" },
+};
 
-static int list_table_cb(const struct ipam_lease *l, void *data)
+static int list_one(const struct ipam_lease *l, void *data)
 {
-	char h[CTNET_ADDR_STRLEN], lo[CTNET_ADDR_STRLEN], h6[CTNET_ADDR_STRLEN],
-		l6[CTNET_ADDR_STRLEN];
-	(void)data;
-	printf("%-20s %-18s %-15s %-18s %-6s %s %s\n", l->name, l->pool,
-	       l->host.family ? ctnet_addr_str(&l->host, h) : "-",
-	       ctnet_addr_cidr_str(&l->local, lo), l->is_static ? "static" : "auto",
-	       l->host6.family ? ctnet_addr_str(&l->host6, h6) : "-",
-	       l->local6.family ? ctnet_addr_str(&l->local6, l6) : "-");
+	out_row_open(data);
+	lease_out(data, l);
+	out_row_close(data);
 	return 0;
 }
 
 static int cmd_list(bool json)
 {
 	struct ctnet_err err = { 0 };
+	struct out o;
 	int r;
-	if (json) {
-		json_t *arr = json_array();
-		r = arr ? ipam_list(list_json_cb, arr, &err) : -ENOMEM;
-		if (r < 0) {
-			json_decref(arr);
-			if (!err.msg[0])
-				ctnet_errf(&err, r, "list leases: out of memory");
-			return ctnet_cli_fail(&err);
-		}
-		if (ctnet_json_print(stdout, arr) < 0) {
-			ctnet_errf(&err, EIO, "print JSON");
-			return ctnet_cli_fail(&err);
-		}
-		return CTNET_EXIT_OK;
+
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_table_open(&o, NULL, lease_cols, ARRAY_SIZE(lease_cols), 0);
+	r = ipam_list(list_one, &o, &err);
+	if (r < 0) {
+		out_end(&o);
+		if (!err.msg[0])
+			ctnet_errf(&err, r, "list leases: out of memory");
+		return ctnet_cli_fail(&err);
 	}
-	printf("%-20s %-18s %-15s %-18s %-6s %s %s\n", "NAME", "POOL", "HOST", "LOCAL", "KIND",
-	       "HOST6", "LOCAL6");
-	r = ipam_list(list_table_cb, NULL, &err);
-	return r < 0 ? ctnet_cli_fail(&err) : CTNET_EXIT_OK;
+	out_table_close(&o);
+	return ctnet_cli_out_end(&o, CTNET_EXIT_OK);
 }
 
 /* The command named by argv[1] in *cmd and -1, or an exit code: help, version, or a
@@ -211,7 +191,7 @@ static int run(const struct command *cmd, const char *name, const struct ipam_op
 	return output(&lease, json);
 }
 
-int main(int argc, char **argv)
+static int ipam_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pool", required_argument, NULL, O_POOL },
@@ -273,4 +253,10 @@ int main(int argc, char **argv)
 				       ctnet_show(argv[optind], show));
 
 	return run(cmd, name, &opts, host_s, local_s, json);
+}
+
+int main(int argc, char **argv)
+{
+	/* Output that did not reach its reader is a failure, whichever command wrote it. */
+	return ctnet_cli_flush(ipam_main(argc, argv));
 }

@@ -21,6 +21,7 @@
 
 #include "launch.h"
 #include "nixosconf.h"
+#include "out.h"
 #include "pidfile.h"
 #include "state.h"
 
@@ -164,20 +165,20 @@ size_t ct_dns_names(const struct ct_record *r, const char *domain, char out[2][C
 	return 2;
 }
 
-void ct_dns_json(json_t *o, const struct ct_record *r, const struct ct_dns_state *st)
+void ct_dns_out(struct out *o, const struct ct_record *r, const struct ct_dns_state *st)
 {
 	char names[2][CTNET_NAME_MAX + CT_DNS_DOMAIN_MAX + 2];
 	struct ctnet_err e;
-	json_t *a;
 
-	if (!st->active || !has_addresses(r) || !(a = json_array()))
+	if (!st->active || !has_addresses(r))
 		return;
 	size_t n = ct_dns_names(r, st->domain, names);
+	out_open_array(o, "dns_names");
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(names[i]));
-	json_object_set_new(o, "dns_names", a);
+		out_str(o, PRINT_JSON, NULL, NULL, names[i]);
+	out_close_array(o);
 	if (!n && ct_dns_label_check(r->spec.name, &e) < 0)
-		json_object_set_new(o, "dns_note", json_string(e.msg));
+		out_str(o, PRINT_JSON, "dns_note", NULL, e.msg);
 }
 
 json_t *ct_dns_cni_json(const struct ctnet_addr *gw, const struct ct_record *r)

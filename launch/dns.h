@@ -25,6 +25,7 @@
 
 struct ct_record;
 struct ctnet_findings;
+struct out;
 struct nat_doctor_view;
 
 #define CT_DNS_DOMAIN_DEFAULT "containers" /* NixOS's /etc/hosts names them NAME.containers */
@@ -62,9 +63,9 @@ int ct_dns_domain_check(const char *domain, struct ctnet_err *err);
 /* The names a container answers to (NAME, NAME.DOMAIN) into out; how many (0: none, a
  * shared container, one without addresses or whose name is not a label). */
 size_t ct_dns_names(const struct ct_record *r, const char *domain, char out[2][CTNET_NAME_MAX + CT_DNS_DOMAIN_MAX + 2]);
-/* status --json: "dns_names" (and "dns_note" for a name that is not a label) into o when
- * `ctnet dns` runs (st->active). */
-void ct_dns_json(json_t *o, const struct ct_record *r, const struct ct_dns_state *st);
+/* status --json: "dns_names" (and "dns_note" for a name that is not a label), JSON only,
+ * when `ctnet dns` runs (st->active). */
+void ct_dns_out(struct out *o, const struct ct_record *r, const struct ct_dns_state *st);
 
 /* The CNI result's "dns" for a container whose gateway is gw: {} when `ctnet dns` does not
  * run, else nameservers (gw, and r's IPv6 host address when it has one) and search (the

@@ -67,9 +67,11 @@ int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */
 int record_busy(const char *name);
-json_t *record_json(const struct ct_record *rec);
-/* nixos-container style KEY=VALUE lines (shell-sourceable). */
-void record_print_env(FILE *f, const struct ct_record *rec);
+struct out;
+/* The record's fields into the object open in o (record_out.c): nixos-container style
+ * KEY=VALUE lines for a shell, its JSON, and the cells of status' table (name, mode,
+ * host_ifname, host_address, local_address). */
+void record_out(struct out *o, const struct ct_record *rec);
 /* A process's start time (/proc/PID/stat field 22, clock ticks after boot): tells a PID
  * reused by another process from the one recorded. 0 or -errno (-ENOENT: no such process). */
 int ct_pid_start(pid_t pid, unsigned long long *start);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
+#include "out.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,6 +39,16 @@ int ctnet_cli_flush(int rc)
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		int e = errno ? errno : EIO;
 		fprintf(stderr, "%s: write the output: %s\n", ctnet_prog, strerror(e));
+		return rc == CTNET_EXIT_USAGE ? rc : CTNET_EXIT_FAIL;
+	}
+	return rc;
+}
+
+int ctnet_cli_out_end(struct out *o, int rc)
+{
+	int r = out_end(o);
+	if (r < 0) {
+		fprintf(stderr, "%s: print the output: %s\n", ctnet_prog, strerror(-r));
 		return rc == CTNET_EXIT_USAGE ? rc : CTNET_EXIT_FAIL;
 	}
 	return rc;

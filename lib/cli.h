@@ -20,6 +20,10 @@ int ctnet_cli_fail(const struct ctnet_err *err);
 int ctnet_cli_usage(const char *fmt, ...) CTNET_PRINTF(1, 2);
 /* "PROG VERSION" on stdout; returns 0. */
 int ctnet_cli_version(void);
+struct out;
+/* Ends the command's output o (out_end): rc, or CTNET_EXIT_FAIL (said on stderr) when it
+ * could not be made (no memory for the JSON). Write errors are ctnet_cli_flush's. */
+int ctnet_cli_out_end(struct out *o, int rc);
 /* rc, or CTNET_EXIT_FAIL (said on stderr) when stdout could not be written. */
 int ctnet_cli_flush(int rc);
 

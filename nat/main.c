@@ -9,7 +9,7 @@
 
 #include "caps.h"
 #include "cli.h"
-#include "json.h"
+#include "out.h"
 #include "nat.h"
 
 static const char usage_text[] =
@@ -212,9 +212,8 @@ static int cmd_forward(struct ctnet_kern *kern, int argc, char **argv)
 }
 
 struct list_ctx {
-	bool json;
+	struct out *o;
 	struct nat_counters *cn;
-	json_t *arr;
 	int rows;
 };
 
@@ -232,62 +231,70 @@ static const char *forward_to(const struct nat_container *c, const struct nat_fo
 	return buf;
 }
 
+/* A forward: a line under its container, an object in its "forwards". */
+static void forward_out(struct out *o, const struct nat_container *c, const struct nat_forward *f,
+			const struct nat_stat *st)
+{
+	char spec[64], to[96], hip[CTNET_ADDR_STRLEN];
+
+	out_open_object(o, NULL);
+	out_str(o, PRINT_ANY, "spec", "  forward %-22s", nat_forward_str(f, spec, sizeof(spec)));
+	out_str(o, PRINT_JSON, "proto", NULL, f->proto == NAT_UDP ? "udp" : "tcp");
+	out_uint(o, PRINT_JSON, "host_port", NULL, f->host_lo);
+	out_uint(o, PRINT_JSON, "host_port_last", NULL, f->host_hi);
+	out_uint(o, PRINT_JSON, "container_port", NULL, f->container_lo);
+	out_uint(o, PRINT_JSON, "container_port_last", NULL, f->container_hi);
+	if (f->has_host_ip)
+		out_str(o, PRINT_ANY, "host_ip", " on %-16s", ctnet_addr_str(&f->host_ip, hip));
+	else
+		out_text(o, "%-16s", "");
+	out_text(o, " -> %-28s", forward_to(c, f, to, sizeof(to)));
+	out_bool(o, PRINT_JSON, "in_kernel", st->present);
+	out_uint(o, PRINT_ANY, "connections", " %llu connections", st->packets);
+	out_text(o, "%s\n", st->present ? "" : "  (not in kernel)");
+	out_close_object(o);
+}
+
+/* The table's columns (the header comes with the first container). */
+static const struct out_col list_cols[] = {
+	{ .key = "name", .title = "CONTAINER", .width = -20 },
+	{ .key = "iface", .title = "IFACE", .width = -15 },
+	{ .key = "address", .title = "ADDRESS", .width = -15 },
+	{ .key = "address6", .title = "ADDRESS6", .width = -24 },
+	{ .key = "packets", .title = "SENT-PKTS", .width = 12 },
+	{ .key = "bytes", .title = "SENT-BYTES", .width = 14 },
+	{ .key = "absent" },
+};
+
 static int list_one(const struct nat_container *c, void *data)
 {
 	struct list_ctx *l = data;
-	char a4[CTNET_ADDR_STRLEN], a6[CTNET_ADDR_STRLEN], spec[64], to[96], hip[CTNET_ADDR_STRLEN];
+	struct out *o = l->o;
+	char a4[CTNET_ADDR_STRLEN], a6[CTNET_ADDR_STRLEN];
 	struct nat_stat st;
 
 	nat_counters_container(l->cn, c, &st);
-	ctnet_addr_str(&c->addr, a4);
+	l->rows++;
+	out_row_open(o);
+	out_str(o, PRINT_ANY, "name", NULL, c->name);
+	out_str(o, PRINT_ANY, "iface", NULL, c->iface);
+	out_str(o, PRINT_ANY, "address", NULL, ctnet_addr_str(&c->addr, a4));
 	if (c->has_addr6)
-		ctnet_addr_str(&c->addr6, a6);
-	if (l->json) {
-		json_t *o = json_object(), *fw = json_array(), *cnt = json_object();
-		ctnet_json_set_str(o, "name", c->name);
-		ctnet_json_set_str(o, "iface", c->iface);
-		ctnet_json_set_str(o, "address", a4);
-		if (c->has_addr6)
-			ctnet_json_set_str(o, "address6", a6);
-		json_object_set_new(o, "in_kernel", json_boolean(st.present));
-		ctnet_json_set_int(cnt, "packets", (long long)st.packets);
-		ctnet_json_set_int(cnt, "bytes", (long long)st.bytes);
-		json_object_set_new(o, "sent", cnt);
-		for (size_t i = 0; i < c->n_forwards; i++) {
-			const struct nat_forward *f = &c->forwards[i];
-			json_t *fo = json_object();
-			nat_counters_forward(l->cn, c, f, &st);
-			ctnet_json_set_str(fo, "spec", nat_forward_str(f, spec, sizeof(spec)));
-			ctnet_json_set_str(fo, "proto", f->proto == NAT_UDP ? "udp" : "tcp");
-			ctnet_json_set_int(fo, "host_port", f->host_lo);
-			ctnet_json_set_int(fo, "host_port_last", f->host_hi);
-			ctnet_json_set_int(fo, "container_port", f->container_lo);
-			ctnet_json_set_int(fo, "container_port_last", f->container_hi);
-			if (f->has_host_ip)
-				ctnet_json_set_str(fo, "host_ip", ctnet_addr_str(&f->host_ip, hip));
-			json_object_set_new(fo, "in_kernel", json_boolean(st.present));
-			ctnet_json_set_int(fo, "connections", (long long)st.packets);
-			json_array_append_new(fw, fo);
-		}
-		json_object_set_new(o, "forwards", fw);
-		json_array_append_new(l->arr, o);
-		return 0;
-	}
-	if (!l->rows++)
-		printf("%-20s %-15s %-15s %-24s %12s %14s\n", "CONTAINER", "IFACE", "ADDRESS",
-		       "ADDRESS6", "SENT-PKTS", "SENT-BYTES");
-	printf("%-20s %-15s %-15s %-24s %12llu %14llu%s\n", c->name, c->iface, a4,
-	       c->has_addr6 ? a6 : "-", (unsigned long long)st.packets,
-	       (unsigned long long)st.bytes, st.present ? "" : "  (not in kernel)");
+		out_str(o, PRINT_ANY, "address6", NULL, ctnet_addr_str(&c->addr6, a6));
+	out_bool(o, PRINT_JSON, "in_kernel", st.present);
+	out_str(o, PRINT_FP, "absent", NULL, st.present ? "" : "  (not in kernel)");
+	out_open_object(o, "sent");
+	out_uint(o, PRINT_ANY, "packets", NULL, st.packets);
+	out_uint(o, PRINT_ANY, "bytes", NULL, st.bytes);
+	out_close_object(o);
+	out_row_flush(o);
+	out_open_array(o, "forwards");
 	for (size_t i = 0; i < c->n_forwards; i++) {
-		const struct nat_forward *f = &c->forwards[i];
-		nat_counters_forward(l->cn, c, f, &st);
-		printf("  forward %-22s%s%-16s -> %-28s %llu connections%s\n",
-		       nat_forward_str(f, spec, sizeof(spec)), f->has_host_ip ? " on " : "",
-		       f->has_host_ip ? ctnet_addr_str(&f->host_ip, hip) : "",
-		       forward_to(c, f, to, sizeof(to)), (unsigned long long)st.packets,
-		       st.present ? "" : "  (not in kernel)");
+		nat_counters_forward(l->cn, c, &c->forwards[i], &st);
+		forward_out(o, c, &c->forwards[i], &st);
 	}
+	out_close_array(o);
+	out_row_close(o);
 	return 0;
 }
 
@@ -351,6 +358,8 @@ static int cmd_list(struct ctnet_kern *kern, int argc, char **argv)
 	(void)kern; /* the counters are read by a thread with its own */
 	struct ctnet_err err = { 0 };
 	struct list_ctx l = { 0 };
+	struct out o;
+	bool json = false;
 	struct counters_job job = { 0 };
 	struct listing ls = { 0 };
 	struct nat_container *c = NULL;
@@ -359,7 +368,7 @@ static int cmd_list(struct ctnet_kern *kern, int argc, char **argv)
 	int r;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
-			l.json = true;
+			json = true;
 		else
 			return ctnet_cli_usage("list: unexpected argument \"%s\"", argv[i]);
 	}
@@ -378,7 +387,10 @@ static int cmd_list(struct ctnet_kern *kern, int argc, char **argv)
 	if (r >= 0 && ls.n && !(c = malloc(sizeof(*c))))
 		r = ctnet_errf(&err, ENOMEM, "list: out of memory");
 	l.cn = job.cn;
-	l.arr = json_array();
+	l.o = &o;
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_open_object(&o, NULL);
+	out_table_open(&o, "containers", list_cols, ARRAY_SIZE(list_cols), OUT_HEADER_LATER);
 	for (size_t i = 0; r >= 0 && i < ls.n; i++) {
 		/* A whole struct again: the counters code may look at every field. */
 		memcpy(c, &ls.v[i]->c, offsetof(struct nat_container, forwards) +
@@ -391,19 +403,14 @@ static int cmd_list(struct ctnet_kern *kern, int argc, char **argv)
 	free(c);
 	nat_counters_free(l.cn);
 	if (r < 0) {
-		json_decref(l.arr);
+		out_end(&o);
 		return ctnet_cli_fail(&err);
 	}
-	if (l.json) {
-		json_t *root = json_object();
-		json_object_set_new(root, "containers", l.arr);
-		ctnet_json_print(stdout, root);
-	} else {
-		json_decref(l.arr);
-		if (!l.rows)
-			printf("no containers\n");
-	}
-	return CTNET_EXIT_OK;
+	out_table_close(&o);
+	if (!l.rows)
+		out_text(&o, "no containers\n");
+	out_close_object(&o);
+	return ctnet_cli_out_end(&o, CTNET_EXIT_OK);
 }
 
 static void print_line(const char *line, void *data)
@@ -442,7 +449,7 @@ static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_
 	return CTNET_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int nat_main(int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	const char *cmd;
@@ -482,6 +489,12 @@ int main(int argc, char **argv)
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);
 	if (rc >= 0)
-		return ctnet_cli_flush(rc);
+		return rc;
 	return ctnet_cli_usage("unknown command \"%s\"", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	/* Output that did not reach its reader is a failure, whichever command wrote it. */
+	return ctnet_cli_flush(nat_main(argc, argv));
 }

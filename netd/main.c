@@ -9,7 +9,7 @@
 
 #include "caps.h"
 #include "cli.h"
-#include "json.h"
+#include "out.h"
 #include "netd_int.h"
 
 static const char usage_text[] =
@@ -261,18 +261,16 @@ static int up_spec(const struct opts *o, struct netd_spec *spec, struct netd_imp
 
 static int up_print(const struct netd_spec *spec, const struct netd_result *res, bool json)
 {
-	if (json) {
-		json_t *j = json_object();
-		ctnet_json_set_str(j, "name", spec->name);
-		ctnet_json_set_str(j, "host_ifname", res->host_ifname);
-		ctnet_json_set_int(j, "host_ifindex", res->host_ifindex);
-		ctnet_json_set_str(j, "ifname", res->ifname);
-		if (ctnet_json_print(stdout, j) < 0)
-			return CTNET_EXIT_FAIL;
-	} else {
-		printf("%s: %s <-> %s\n", spec->name, res->host_ifname, res->ifname);
-	}
-	return 0;
+	struct out o;
+
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_open_object(&o, NULL);
+	out_str(&o, PRINT_ANY, "name", "%s: ", spec->name);
+	out_str(&o, PRINT_ANY, "host_ifname", "%s <-> ", res->host_ifname);
+	out_int(&o, PRINT_JSON, "host_ifindex", NULL, res->host_ifindex);
+	out_str(&o, PRINT_ANY, "ifname", "%s\n", res->ifname);
+	out_close_object(&o);
+	return ctnet_cli_out_end(&o, 0);
 }
 
 static int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
@@ -353,7 +351,7 @@ static int cmd_show(struct ctnet_kern *kern, int argc, char **argv)
 		return rc;
 	if (netd_show(kern, o.npos ? o.pos[0] : NULL, &v, &n, &err) < 0)
 		return ctnet_cli_fail(&err);
-	rc = o.json ? netd_show_json(kern, v, n, &err) : netd_show_text(kern, v, n, &err);
+	rc = netd_show_print(kern, o.json, v, n, &err);
 	free(v);
 	return rc;
 }
@@ -526,7 +524,7 @@ static int cmd_extra_veth(struct ctnet_kern *kern, int argc, char **argv)
 	return ctnet_cli_usage("extra-veth: unknown command '%s' (add, del)", argv[1]);
 }
 
-int main(int argc, char **argv)
+static int netd_main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -558,7 +556,13 @@ int main(int argc, char **argv)
 			ctnet_kern_init(&kern);
 			int rc = cmds[i].fn(&kern, argc - 1, argv + 1);
 			ctnet_kern_close(&kern);
-			return ctnet_cli_flush(rc);
+			return rc;
 		}
 	return ctnet_cli_usage("unknown command '%s'", argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	/* Output that did not reach its reader is a failure, whichever command wrote it. */
+	return ctnet_cli_flush(netd_main(argc, argv));
 }

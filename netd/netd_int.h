@@ -36,12 +36,9 @@ int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, i
 	   unsigned mtu, const unsigned char *mac, struct nd_link *out, struct ctnet_err *err);
 int q_addr_dump(struct nd_batch *b, struct gw_find *g, const char *br, struct ctnet_err *err);
 
-/* show_out.c: ctnet-netd show's output */
-json_t *netd_impair_json(const struct netd_impair *im, bool foreign);
-void netd_impair_text(const struct netd_impair *im, bool foreign);
-int netd_show_json(struct ctnet_kern *kern, struct netd_link_info *v, size_t n,
-		   struct ctnet_err *err);
-int netd_show_text(struct ctnet_kern *kern, struct netd_link_info *v, size_t n,
-		   struct ctnet_err *err);
+/* main_show.c: ctnet-netd show's output, the links as a list or JSON; the exit code (a
+ * failure printed). */
+int netd_show_print(struct ctnet_kern *kern, bool json, const struct netd_link_info *v, size_t n,
+		    struct ctnet_err *err);
 
 #endif

@@ -7,40 +7,48 @@
 
 #include "cli.h"
 #include "ctnet.h"
-#include "json.h"
+#include "out.h"
 #include "state.h"
 
 static const char *const op_sign[] = { "+", "~", "~", "-", "=", " " };
 static const char *const op_name[] = { "up", "update", "recreate", "remove", "unchanged", "skip" };
 
 struct apply_out {
-	bool json, dry;
-	json_t *list, *host;
+	struct out o;
+	bool dry;
 	const struct ct_apply_plan *plan;
 	unsigned up, updated, removed, unchanged, skipped, failed;
 };
 
-static json_t *item_json(const struct ct_apply_item *it, const struct ct_report *rep, bool done)
+/* An item of the plan, or its outcome (done): a line for people (none for an unchanged
+ * one: counted in the "=" line), an object in JSON. */
+static void item_out(struct out *o, const struct ct_apply_item *it, const struct ct_report *rep, bool done)
 {
-	json_t *o = json_object();
-	ctnet_json_set_str(o, "name", it->name);
-	ctnet_json_set_str(o, "op", op_name[it->op]);
+	bool quiet = !it->left_alone && it->op == CT_APPLY_VERIFY && !it->what;
+	bool aside = it->left_alone || it->op == CT_APPLY_SKIP; /* "  NAME (why)" */
+
+	out_open_object(o, NULL);
+	if (aside)
+		out_text(o, "  ");
+	else if (!quiet)
+		out_text(o, "%s ", op_sign[it->op]);
+	out_str(o, quiet ? PRINT_JSON : PRINT_ANY, "name", "%s", it->name);
+	out_str(o, PRINT_JSON, "op", NULL, op_name[it->op]);
 	if (it->what)
-		ctnet_json_set_str(o, "what", it->what);
+		out_str(o, quiet || aside ? PRINT_JSON : PRINT_ANY, "what", ": %s", it->what);
 	if (done) {
-		ctnet_json_set_str(o, "result", it->rc < 0 ? "failed" : it->left_alone ? "left alone" : "ok");
+		out_str(o, PRINT_JSON, "result", NULL, it->rc < 0 ? "failed" : it->left_alone ? "left alone" : "ok");
 		if (it->rc < 0 || it->left_alone)
-			ctnet_json_set_str(o, "error", it->error ? it->error : "");
-		json_t *a = json_array();
-		for (size_t i = 0; rep && i < rep->n; i++) {
-			json_t *c = json_object();
-			ctnet_json_set_str(c, "kind", rep->v[i].repair ? "repaired" : "changed");
-			ctnet_json_set_str(c, "what", rep->v[i].what);
-			json_array_append_new(a, c);
-		}
-		json_object_set_new(o, "changes", a);
+			out_str(o, PRINT_JSON, "error", NULL, it->error ? it->error : "");
+		report_out(o, rep);
 	}
-	return o;
+	if (it->left_alone)
+		out_text(o, " (left alone: %s)", it->error ? it->error : "no longer apply's");
+	else if (it->op == CT_APPLY_SKIP)
+		out_text(o, " (AUTO_START=0: not started)");
+	if (!quiet)
+		out_text(o, "\n");
+	out_close_object(o);
 }
 
 static void count(struct apply_out *o, const struct ct_apply_item *it)
@@ -61,42 +69,33 @@ static void count(struct apply_out *o, const struct ct_apply_item *it)
 		o->skipped++;
 }
 
-static void print_plan_item(const struct ct_apply_item *it)
+/* The host's repair: a line of the plan (a run says it on stderr), "host" in the JSON. */
+static void host_out(struct out *o, const struct ct_apply_plan *p, bool dry)
 {
-	if (it->left_alone)
-		printf("  %s (left alone: %s)\n", it->name, it->error ? it->error : "no longer apply's");
-	else if (it->op == CT_APPLY_VERIFY && !it->what)
-		return; /* counted in the "=" line */
-	else if (it->op == CT_APPLY_SKIP)
-		printf("  %s (AUTO_START=0: not started)\n", it->name);
-	else if (it->what)
-		printf("%s %s: %s\n", op_sign[it->op], it->name, it->what);
-	else
-		printf("%s %s\n", op_sign[it->op], it->name);
-}
-
-/* The host's repair (it NULL): one line, and "host" in the JSON. */
-static void done_host(struct apply_out *o, const struct ct_apply_plan *p, const struct ct_report *rep)
-{
-	if (p->host_rc < 0)
-		fprintf(stderr, "%s: apply: host: %s\n", ctnet_prog, p->host_error);
-	for (size_t i = 0; rep && i < rep->n; i++)
-		fprintf(stderr, "%s: host: repaired %s\n", ctnet_prog, rep->v[i].what);
-	if (o->json) {
-		json_t *h = json_object();
-		ctnet_json_set_str(h, "what", p->host_what);
-		ctnet_json_set_str(h, "result", p->host_rc < 0 ? "failed" : "ok");
-		if (p->host_rc < 0)
-			ctnet_json_set_str(h, "error", p->host_error);
-		json_object_set_new(o->host, "repair", h);
+	out_open_object(o, "host");
+	if (p->host_what[0]) {
+		out_open_object(o, "repair");
+		out_str(o, dry ? PRINT_ANY : PRINT_JSON, "what", "~ host: %s (apply restores ctnet's table)\n",
+			p->host_what);
+		if (!dry) {
+			out_str(o, PRINT_JSON, "result", NULL, p->host_rc < 0 ? "failed" : "ok");
+			if (p->host_rc < 0)
+				out_str(o, PRINT_JSON, "error", NULL, p->host_error);
+		}
+		out_close_object(o);
 	}
+	out_close_object(o);
 }
 
 static void done_one(const struct ct_apply_item *it, const struct ct_report *rep, void *data)
 {
 	struct apply_out *o = data;
 	if (!it) {
-		done_host(o, o->plan, rep);
+		/* The host's repair (its JSON is written at the end, from the plan). */
+		if (o->plan->host_rc < 0)
+			fprintf(stderr, "%s: apply: host: %s\n", ctnet_prog, o->plan->host_error);
+		for (size_t i = 0; rep && i < rep->n; i++)
+			fprintf(stderr, "%s: host: repaired %s\n", ctnet_prog, rep->v[i].what);
 		return;
 	}
 	count(o, it);
@@ -105,10 +104,7 @@ static void done_one(const struct ct_apply_item *it, const struct ct_report *rep
 	for (size_t i = 0; rep && i < rep->n; i++)
 		fprintf(stderr, "%s: %s: %s %s\n", ctnet_prog, it->name,
 			rep->v[i].repair ? "repaired" : "changed", rep->v[i].what);
-	if (o->json)
-		json_array_append_new(o->list, item_json(it, rep, true));
-	else
-		print_plan_item(it);
+	item_out(&o->o, it, rep, true);
 }
 
 static void usage(void)
@@ -129,50 +125,31 @@ static void usage(void)
 	       "  --json      the plan and the results as JSON\n");
 }
 
-/* A dry run: the plan, item by item (the host's repair first). */
+/* A dry run: the plan, item by item. */
 static void print_plan(struct apply_out *o)
 {
-	const struct ct_apply_plan *plan = o->plan;
-
-	if (plan->host_what[0] && !o->json)
-		printf("~ host: %s (apply restores ctnet's table)\n", plan->host_what);
-	if (plan->host_what[0] && o->json) {
-		json_t *h = json_object();
-		ctnet_json_set_str(h, "what", plan->host_what);
-		json_object_set_new(o->host, "repair", h);
-	}
-	for (size_t i = 0; i < plan->n; i++) {
-		count(o, &plan->v[i]);
-		if (o->json)
-			json_array_append_new(o->list, item_json(&plan->v[i], NULL, false));
-		else
-			print_plan_item(&plan->v[i]);
+	for (size_t i = 0; i < o->plan->n; i++) {
+		count(o, &o->plan->v[i]);
+		item_out(&o->o, &o->plan->v[i], NULL, false);
 	}
 }
 
-/* The counts (and, as JSON, the whole report). */
-static void print_summary(const struct apply_out *o)
+/* The counts ("=" counts the unchanged containers the plan does not list). */
+static void summary_out(struct apply_out *a)
 {
-	if (o->json) {
-		json_t *root = json_object(), *sum = json_object();
-		ctnet_json_set_str(root, "dir", o->plan->dir);
-		ctnet_json_set_str(root, "mode", o->dry ? "dry-run" : "applied");
-		json_object_set_new(root, "plan", o->list);
-		json_object_set_new(root, "host", o->host);
-		ctnet_json_set_int(sum, "up", o->up);
-		ctnet_json_set_int(sum, "updated", o->updated);
-		ctnet_json_set_int(sum, "removed", o->removed);
-		ctnet_json_set_int(sum, "unchanged", o->unchanged);
-		ctnet_json_set_int(sum, "skipped", o->skipped);
-		ctnet_json_set_int(sum, "failed", o->failed);
-		json_object_set_new(root, "summary", sum);
-		ctnet_json_print(stdout, root);
-	} else {
-		if (o->unchanged)
-			printf("= %u unchanged\n", o->unchanged);
-		printf("%u up, %u updated, %u removed, %u unchanged, %u failed%s\n", o->up, o->updated,
-		       o->removed, o->unchanged, o->failed, o->dry ? " (dry run: nothing changed)" : "");
-	}
+	struct out *o = &a->o;
+
+	out_open_object(o, "summary");
+	if (a->unchanged)
+		out_text(o, "= %u unchanged\n", a->unchanged);
+	out_uint(o, PRINT_ANY, "up", "%llu up, ", a->up);
+	out_uint(o, PRINT_ANY, "updated", "%llu updated, ", a->updated);
+	out_uint(o, PRINT_ANY, "removed", "%llu removed, ", a->removed);
+	out_uint(o, PRINT_ANY, "unchanged", "%llu unchanged, ", a->unchanged);
+	out_uint(o, PRINT_JSON, "skipped", NULL, a->skipped);
+	out_uint(o, PRINT_ANY, "failed", "%llu failed", a->failed);
+	out_text(o, "%s\n", a->dry ? " (dry run: nothing changed)" : "");
+	out_close_object(o);
 }
 
 int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
@@ -189,7 +166,7 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 	struct ctnet_err err;
 	const char *dir;
 	int opt, failed = 0;
-	bool deep = false;
+	bool deep = false, json = false;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
@@ -199,7 +176,7 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 		else if (opt == 'd')
 			deep = true;
 		else if (opt == 'j')
-			o.json = true;
+			json = true;
 		else
 			return ctnet_cli_usage("apply: bad option");
 	}
@@ -209,15 +186,20 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 	if (ct_apply_plan(dir, deep, &plan, &err) < 0)
 		return ctnet_cli_fail(&err);
 	o.plan = &plan;
-	if (o.json) {
-		o.list = json_array();
-		o.host = json_object();
-	}
+	out_init(&o.o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_open_object(&o.o, NULL);
+	out_str(&o.o, PRINT_JSON, "dir", NULL, plan.dir);
+	out_str(&o.o, PRINT_JSON, "mode", NULL, o.dry ? "dry-run" : "applied");
+	out_json_slot(&o.o, "plan");
+	if (o.dry)
+		host_out(&o.o, &plan, true); /* its line first */
+	out_open_array(&o.o, "plan");
 	if (o.dry) {
 		print_plan(&o);
 	} else {
 		failed = ct_apply_run(kern, &plan, done_one, &o);
 		if (failed < 0) {
+			out_end(&o.o);
 			ctnet_errf(&err, -failed, "apply: out of memory");
 			return ctnet_cli_fail(&err);
 		}
@@ -225,7 +207,12 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 		if (ct_apply_index_save(&plan, &err) < 0)
 			fprintf(stderr, "ctnet: warning: %s\n", err.msg);
 	}
-	print_summary(&o);
+	out_close_array(&o.o);
+	if (!o.dry)
+		host_out(&o.o, &plan, false);
+	summary_out(&o);
+	out_close_object(&o.o);
+	int rc = ctnet_cli_out_end(&o.o, failed ? 1 : 0);
 	ct_apply_free(&plan);
-	return failed ? 1 : 0;
+	return rc;
 }

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return usage(stdout), ctnet_cli_flush(0);
 	if (!strcmp(argv[1], "--version"))
-		return ctnet_cli_version();
+		return ctnet_cli_flush(ctnet_cli_version());
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;

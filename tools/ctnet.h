@@ -31,8 +31,13 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err);
 void up_usage(void);
 extern const char up_short_opts[];
 extern const struct option up_long_opts[];
-/* The record, with what an up repaired or changed (stderr, one line each; in --json). */
-void print_record(const struct ct_record *rec, const struct ct_report *rep, bool json);
+struct out;
+/* The record, with what an up repaired or changed (stderr, one line each; in --json); the
+ * exit code. */
+int print_record(const struct ct_record *rec, const struct ct_report *rep, bool json);
+/* What an up repaired or changed (rep NULL: nothing), as the JSON array "changes" (the
+ * text says it on stderr). */
+void report_out(struct out *o, const struct ct_report *rep);
 
 int cmd_up(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_down(struct ctnet_kern *kern, int argc, char **argv);

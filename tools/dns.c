@@ -2,7 +2,7 @@
 /*
  * ctnet dns: the front-end of the DNS engine (launch/dnsrun.c, which says what it serves
  * and where it listens). Here: the flags, the pid file, signals as a descriptor, and the
- * engine's events as log lines on stdout.
+ * engine's events as log lines (or JSON lines) on stdout.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../launch/dnsrun.h"
 #include "cli.h"
 #include "ctnet.h"
+#include "out.h"
 #include "pidfile.h"
 
 static const char *const event_names[] = {
@@ -22,17 +24,31 @@ static const char *const event_names[] = {
 	[CT_DNS_NOTE] = "note",       [CT_DNS_RESTART] = "restart", [CT_DNS_ERROR] = "error",
 };
 
+/* One line per event: "ctnet dns: EVENT OBJECT: MESSAGE", or a JSON object per line; each
+ * written at once (a log is read as it comes). */
+static void log_line(struct out *o, const char *event, const char *object, const char *msg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	out_open_object(o, NULL);
+	out_real(o, PRINT_JSON, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	out_str(o, PRINT_ANY, "event", "ctnet dns: %s", event);
+	if (object)
+		out_str(o, PRINT_ANY, "object", " %s", object);
+	out_str(o, PRINT_ANY, "message", ": %s\n", msg);
+	out_close_object(o);
+	out_flush(o);
+}
+
 static void on_event(const struct ct_dns_event *ev, void *data)
 {
-	(void)data;
-	printf("ctnet dns: %s%s%s: %s\n", event_names[ev->kind], ev->object ? " " : "", ev->object ? ev->object : "",
-	       ev->message);
-	fflush(stdout);
+	log_line(data, event_names[ev->kind], ev->object, ev->message);
 }
 
 static void usage(void)
 {
-	printf("Usage: ctnet dns [--domain D] [--resolv-file F] [--dnsmasq PATH]\n"
+	printf("Usage: ctnet dns [--domain D] [--resolv-file F] [--dnsmasq PATH] [--json]\n"
 	       "Stays in the foreground and answers containers' DNS queries through dnsmasq (its\n"
 	       "child): each container's name and NAME.D (default D: " CT_DNS_DOMAIN_DEFAULT ") resolve to its\n"
 	       "addresses (A and AAAA), other names are forwarded to the servers of F (default\n"
@@ -41,16 +57,17 @@ static void usage(void)
 	       "a default route leaves through. Containers in namespaces ctnet makes get\n"
 	       "$CTNET_NETNS_ETC_DIR/NAME/resolv.conf (/etc/netns/NAME) naming their host address.\n"
 	       "SIGHUP syncs every name again; SIGTERM/SIGINT stop dnsmasq and exit 0; exit 1 when\n"
-	       "dnsmasq exits by itself. --dnsmasq: the binary (default " CT_DNS_DNSMASQ_DEFAULT ").\n");
+	       "dnsmasq exits by itself. --dnsmasq: the binary (default " CT_DNS_DNSMASQ_DEFAULT ").\n"
+	       "One log line per change on stdout (dnsmasq's own on stderr); --json: JSON lines.\n");
 }
 
 /* The flags into o; 0 to go on, -1 after --help, or an exit code. */
-static int parse(int argc, char **argv, struct ct_dns_opts *o)
+static int parse(int argc, char **argv, struct ct_dns_opts *o, bool *json)
 {
 	static const struct option opts[] = {
 		{ "domain", required_argument, NULL, 'd' },  { "resolv-file", required_argument, NULL, 'r' },
-		{ "dnsmasq", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "dnsmasq", required_argument, NULL, 'm' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	struct ctnet_err err;
 	int opt;
@@ -62,6 +79,7 @@ static int parse(int argc, char **argv, struct ct_dns_opts *o)
 		case 'd': o->domain = optarg; break;
 		case 'r': o->resolv_file = optarg; break;
 		case 'm': o->dnsmasq = optarg; break;
+		case 'j': *json = true; break;
 		default: return ctnet_cli_usage("dns: bad option");
 		}
 	}
@@ -83,11 +101,14 @@ int cmd_dns(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ct_dns_opts o;
 	struct ctnet_err err = { 0 };
+	struct out out;
+	bool json = false;
 	sigset_t set;
 	int rc, pidfd, sig;
 
-	if ((rc = parse(argc, argv, &o)))
+	if ((rc = parse(argc, argv, &o, &json)))
 		return rc < 0 ? 0 : rc;
+	out_init(&out, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -102,11 +123,11 @@ int cmd_dns(struct ctnet_kern *kern, int argc, char **argv)
 		close(sig);
 		return ctnet_cli_fail(&err);
 	}
-	rc = ct_dns_run(kern, &o, sig, on_event, NULL, &err);
+	rc = ct_dns_run(kern, &o, sig, on_event, &out, &err);
 	close(sig);
 	close(pidfd);
 	if (rc < 0)
 		return ctnet_cli_fail(&err);
-	printf("ctnet dns: exit: stopped\n");
-	return 0;
+	log_line(&out, "exit", NULL, "stopped");
+	return ctnet_cli_out_end(&out, 0);
 }

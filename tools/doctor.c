@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "ctnet.h"
 #include "finding.h"
-#include "json.h"
+#include "out.h"
 #include "state.h"
 
 int doctor_quick(struct ctnet_kern *kern, const char *host_ifname, struct ctnet_findings *out, struct ctnet_err *err)
@@ -38,46 +38,50 @@ void doctor_warn(struct ctnet_kern *kern, const char *host_ifname)
 	ctnet_findings_free(&f);
 }
 
-/* The one printer of findings. */
-static void print_findings(const struct ctnet_findings *f, size_t n_checked, bool json)
+/* A finding: three lines for people, an object in JSON. */
+static void finding_out(struct out *o, const struct ctnet_finding *x)
+{
+	out_open_object(o, NULL);
+	out_str(o, PRINT_ANY, "severity", "%-8s  ", ctnet_severity_name(x->sev));
+	out_str(o, PRINT_ANY, "code", "%s  ", x->code);
+	out_json_slot(o, "container"); /* JSON: before the object; text: after it */
+	out_str(o, PRINT_ANY, "object", "%s", x->object);
+	if (x->container[0])
+		out_str(o, PRINT_ANY, "container", "  container %s", x->container);
+	out_text(o, "\n");
+	out_str(o, PRINT_ANY, "evidence", "          %s\n", x->evidence);
+	if (x->fix[0])
+		out_str(o, PRINT_ANY, "fix", "          fix: %s\n", x->fix);
+	out_close_object(o);
+}
+
+/* The one printer of findings: each, then the counts (JSON: the counts first). The exit
+ * code of a failure to print, or rc. */
+static int print_findings(const struct ctnet_findings *f, size_t n_checked, bool json, int rc)
 {
 	size_t count[3] = { 0 };
+	struct out o;
+
 	for (size_t i = 0; i < f->n; i++)
 		count[f->v[i].sev]++;
-	if (json) {
-		json_t *o = json_object(), *list = json_array();
-		for (size_t i = 0; i < f->n; i++) {
-			const struct ctnet_finding *x = &f->v[i];
-			json_t *j = json_object();
-			ctnet_json_set_str(j, "severity", ctnet_severity_name(x->sev));
-			ctnet_json_set_str(j, "code", x->code);
-			if (x->container[0])
-				ctnet_json_set_str(j, "container", x->container);
-			ctnet_json_set_str(j, "object", x->object);
-			ctnet_json_set_str(j, "evidence", x->evidence);
-			if (x->fix[0])
-				ctnet_json_set_str(j, "fix", x->fix);
-			json_array_append_new(list, j);
-		}
-		ctnet_json_set_int(o, "containers", (long long)n_checked);
-		ctnet_json_set_int(o, "blocks", (long long)count[CTNET_SEV_BLOCKS]);
-		ctnet_json_set_int(o, "degrades", (long long)count[CTNET_SEV_DEGRADES]);
-		ctnet_json_set_int(o, "notes", (long long)count[CTNET_SEV_NOTE]);
-		json_object_set_new(o, "findings", list);
-		ctnet_json_print(stdout, o);
-		return;
-	}
-	for (size_t i = 0; i < f->n; i++) {
-		const struct ctnet_finding *x = &f->v[i];
-		printf("%-8s  %s  %s%s%s\n", ctnet_severity_name(x->sev), x->code, x->object,
-		       x->container[0] ? "  container " : "", x->container);
-		printf("          %s\n", x->evidence);
-		if (x->fix[0])
-			printf("          fix: %s\n", x->fix);
-	}
-	printf("%zu container%s checked: %zu blocking, %zu degrading, %zu note%s\n", n_checked,
-	       n_checked == 1 ? "" : "s", count[CTNET_SEV_BLOCKS], count[CTNET_SEV_DEGRADES],
-	       count[CTNET_SEV_NOTE], count[CTNET_SEV_NOTE] == 1 ? "" : "s");
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_open_object(&o, NULL);
+	out_json_slot(&o, "containers");
+	out_json_slot(&o, "blocks");
+	out_json_slot(&o, "degrades");
+	out_json_slot(&o, "notes");
+	out_open_array(&o, "findings");
+	for (size_t i = 0; i < f->n; i++)
+		finding_out(&o, &f->v[i]);
+	out_close_array(&o);
+	out_uint(&o, PRINT_ANY, "containers", "%llu container", n_checked);
+	out_text(&o, "%s checked: ", n_checked == 1 ? "" : "s");
+	out_uint(&o, PRINT_ANY, "blocks", "%llu blocking, ", count[CTNET_SEV_BLOCKS]);
+	out_uint(&o, PRINT_ANY, "degrades", "%llu degrading, ", count[CTNET_SEV_DEGRADES]);
+	out_uint(&o, PRINT_ANY, "notes", "%llu note", count[CTNET_SEV_NOTE]);
+	out_text(&o, "%s\n", count[CTNET_SEV_NOTE] == 1 ? "" : "s");
+	out_close_object(&o);
+	return ctnet_cli_out_end(&o, rc);
 }
 
 int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
@@ -131,8 +135,7 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 		ctnet_errf(&err, ENOMEM, "doctor: out of memory");
 		return ctnet_cli_fail(&err);
 	}
-	print_findings(&f, n, json);
-	int rc = ctnet_findings_blocking(&f) ? CTNET_EXIT_FAIL : CTNET_EXIT_OK;
+	int rc = print_findings(&f, n, json, ctnet_findings_blocking(&f) ? CTNET_EXIT_FAIL : CTNET_EXIT_OK);
 	ctnet_findings_free(&f);
 	return rc;
 }

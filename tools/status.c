@@ -15,77 +15,43 @@
 #include "cli.h"
 #include "caps.h"
 #include "ctnet.h"
-#include "json.h"
+#include "out.h"
 #include "state.h"
 
-/* One container's line of the table: what print_table() shows, kept instead of a JSON
- * object when the output is text (thousands of those cost more than the records' reading). */
-struct row {
-	const char *state;       /* a static string */
-	char why[160];           /* the first fault, or "" */
-	bool shared;
-	char name[CTNET_NAME_MAX + 1], host_ifname[IFNAMSIZ];
-	char host[CTNET_ADDR_STRLEN], local[CTNET_ADDR_STRLEN];
-	char runtime[16]; /* the runtime's name or id for it (CNI, OCI), shortened */
-	char fw[256];
+/* The table: what --json prints of each container, shown under these columns. */
+static const struct out_col status_cols[] = {
+	{ .key = "name", .title = "NAME", .width = -20, .shorten = true }, /* OCI ids: 64 hex digits */
+	{ .key = "mode", .title = "MODE", .width = -8 },
+	{ .key = "state", .title = "STATE", .width = -8 },
+	{ .key = "host_ifname", .title = "HOST_IF", .width = -15 },
+	{ .key = "host_address", .title = "HOST_ADDRESS", .width = -18 },
+	{ .key = "local_address", .title = "LOCAL_ADDRESS", .width = -18 },
+	{ .key = "runtime", .title = "RUNTIME", .width = -12 },
+	{ .key = "forwards", .title = "FORWARDS" },
+	{ .key = "reason", .fmt = " (%s)" },
 };
 
-/* An entry of the listing: a JSON object (--json) or a table row. */
-union entry {
-	json_t *o;
-	struct row *row;
-};
-
-static void row_fill(struct row *w, const struct ct_record *r)
+/* The table's FORWARDS: the specs, comma-separated, as many as fit. */
+static const char *forwards_text(const struct ct_record *r, char fw[256])
 {
 	size_t off = 0;
 
-	snprintf(w->name, sizeof(w->name), "%s", r->spec.name);
-	/* Long names (OCI ids are 64 hex digits) are shortened in the table, whole in JSON. */
-	if (strlen(w->name) > 20)
-		strcpy(w->name + 19, "~");
-	if (r->spec.runtime_name[0] || r->spec.runtime_id[0])
-		snprintf(w->runtime, sizeof(w->runtime), "%.12s",
-			 r->spec.runtime_name[0] ? r->spec.runtime_name : r->spec.runtime_id);
-	else
-		strcpy(w->runtime, "-");
-	w->shared = r->spec.shared;
-	snprintf(w->host_ifname, sizeof(w->host_ifname), "%s", r->host_ifname[0] ? r->host_ifname : "-");
-	if (r->host.family)
-		ctnet_addr_cidr_str(&r->host, w->host);
-	else
-		strcpy(w->host, "-");
-	if (r->local.family)
-		ctnet_addr_cidr_str(&r->local, w->local);
-	else
-		strcpy(w->local, "-");
-	snprintf(w->fw, sizeof(w->fw), "-");
+	fw[0] = '\0';
 	for (size_t j = 0; j < r->spec.n_forwards; j++) {
 		char spec[64];
-		int n = snprintf(w->fw + off, sizeof(w->fw) - off, "%s%s", j ? "," : "",
+		int n = snprintf(fw + off, 256 - off, "%s%s", j ? "," : "",
 				 nat_forward_str(&r->spec.forwards[j], spec, sizeof(spec)));
-		if (n < 0 || (size_t)n >= sizeof(w->fw) - off) {
-			w->fw[off] = '\0';
+		if (n < 0 || (size_t)n >= 256 - off) {
+			fw[off] = '\0';
 			break;
 		}
 		off += (size_t)n;
 	}
+	return fw;
 }
 
-static void entry_state(union entry e, bool json, const char *state, const char *why)
-{
-	if (!json) {
-		e.row->state = state;
-		snprintf(e.row->why, sizeof(e.row->why), "%s", why ? why : "");
-		return;
-	}
-	ctnet_json_set_str(e.o, "state", state);
-	if (why)
-		ctnet_json_set_str(e.o, "reason", why);
-}
-
-/* The container's faults in its JSON object: [{"kind", "object", "text"}]. */
-static void faults_json(json_t *o, const struct ct_health *h)
+/* The container's faults: [{"kind", "object", "text"}] (the table shows the first). */
+static void faults_out(struct out *o, const struct ct_health *h)
 {
 	static const char *const kinds[] = {
 		[CT_FAULT_STALE] = "stale",           [CT_FAULT_LINK] = "link",
@@ -93,29 +59,49 @@ static void faults_json(json_t *o, const struct ct_health *h)
 		[CT_FAULT_LOCALNET] = "route-localnet", [CT_FAULT_NAT_TABLE] = "nat-table",
 		[CT_FAULT_NAT] = "nat",
 	};
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < h->n; i++) {
-		json_t *f = json_object();
-		if (!f)
-			break;
-		ctnet_json_set_str(f, "kind", kinds[h->v[i].kind]);
-		ctnet_json_set_str(f, "object", h->v[i].object);
-		ctnet_json_set_str(f, "text", h->v[i].text);
-		json_array_append_new(a, f);
+	out_open_array(o, "faults");
+	for (size_t i = 0; i < h->n; i++) {
+		out_open_object(o, NULL);
+		out_str(o, PRINT_JSON, "kind", NULL, kinds[h->v[i].kind]);
+		out_str(o, PRINT_JSON, "object", NULL, h->v[i].object);
+		out_str(o, PRINT_JSON, "text", NULL, h->v[i].text);
+		out_close_object(o);
 	}
-	if (a)
-		json_object_set_new(o, "faults", a);
+	out_close_array(o);
+}
+
+/* One container: its record, how it was judged (why: the first fault, or NULL). */
+static void status_row(struct out *o, const struct ct_record *r, const char *state, const char *why,
+		       const struct ct_health *h, const struct ct_dns_state *dns)
+{
+	char runtime[16], fw[256];
+
+	/* The runtime's name or id for it (CNI, OCI), shortened. */
+	snprintf(runtime, sizeof(runtime), "%.12s", r->spec.runtime_name[0] ? r->spec.runtime_name : r->spec.runtime_id);
+	out_row_open(o);
+	record_out(o, r);
+	out_str(o, PRINT_FP, "runtime", NULL, runtime);
+	out_str(o, PRINT_FP, "forwards", NULL, forwards_text(r, fw));
+	out_str(o, PRINT_ANY, "state", NULL, state);
+	if (why)
+		out_str(o, PRINT_ANY, "reason", NULL, why);
+	faults_out(o, h);
+	ct_dns_out(o, r, dns); /* JSON: its names while ctnet dns runs */
+	out_row_close(o);
 }
 
 /*
- * One container's entry, judged by ct_judge against view (NULL: asked of the kernel) and,
- * with inside, inside its namespace. *bad is set when it is not up. -errno on error.
+ * One container's row, judged by ct_judge against view (NULL: asked of the kernel) and,
+ * with inside, inside its namespace, made in mode into *out (status' workers make rows in
+ * parallel; they are printed in order). *bad is set when it is not up. -errno on error.
  */
 static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const struct ct_view *view, bool inside,
-		      bool json, const struct ct_dns_state *dns, union entry *out, bool *bad, struct ctnet_err *err)
+		      enum out_mode mode, const struct ct_dns_state *dns, struct out_piece *out, bool *bad,
+		      struct ctnet_err *err)
 {
 	struct ct_record r;
 	struct ct_health *h = malloc(sizeof(*h));
+	struct out o;
 	const char *state;
 	int rc;
 
@@ -131,21 +117,14 @@ static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const 
 	if (r.pending && record_busy(name))
 		state = "busy";
 	*bad = h->n > 0;
-	if (json) {
-		out->o = record_json(&r);
-	} else if ((out->row = malloc(sizeof(*out->row)))) {
-		row_fill(out->row, &r);
-	}
-	if (json ? !out->o : !out->row) {
-		free(h);
+	out_capture(&o, mode);
+	out_table_cols(&o, status_cols, ARRAY_SIZE(status_cols));
+	status_row(&o, &r, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL, h, dns);
+	free(h);
+	if (out_capture_end(&o, out) < 0) {
+		out_piece_free(out);
 		return ctnet_errf(err, ENOMEM, "status: out of memory");
 	}
-	entry_state(*out, json, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL);
-	if (json) {
-		faults_json(out->o, h);
-		ct_dns_json(out->o, &r, dns);
-	}
-	free(h);
 	return 0;
 }
 
@@ -154,14 +133,15 @@ struct status_ctx {
 	int failed;
 	struct ctnet_err err;
 	int dfd;          /* record_dir(), open once */
-	bool json, host_only;
+	enum out_mode mode;
+	bool host_only;
 	struct ct_view view; /* the host as read once for every container */
 	struct ct_dns_state dns; /* what ctnet dns serves (--json: each container's names) */
 	/* status of all: records taken by two workers from a shared index */
 	pthread_mutex_t lock;
 	char (*names)[CTNET_NAME_MAX + 1];
 	size_t n, next;
-	union entry *ents;
+	struct out_piece *ents;
 };
 
 struct worker {
@@ -187,7 +167,7 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->json, &s->dns, &s->ents[i], &bad,
+		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->mode, &s->dns, &s->ents[i], &bad,
 				&w->err) < 0) {
 			w->failed = 1;
 			continue;
@@ -211,24 +191,6 @@ static void *view_read(void *arg)
 	ct_view_read_host(&kern, arg, &e);
 	ctnet_kern_close(&kern);
 	return NULL;
-}
-
-/* The human table: the same fields --json prints under these names. */
-static void print_table(const union entry *ents, size_t n)
-{
-	printf("%-20s %-8s %-8s %-15s %-18s %-18s %-12s %s\n", "NAME", "MODE", "STATE", "HOST_IF",
-	       "HOST_ADDRESS", "LOCAL_ADDRESS", "RUNTIME", "FORWARDS");
-	for (size_t i = 0; i < n; i++) {
-		const struct row *w = ents[i].row;
-		if (!w)
-			continue;
-		printf("%-20s %-8s %-8s %-15s %-18s %-18s %-12s %s", w->name,
-		       w->shared ? "shared" : "private", w->state, w->host_ifname, w->host, w->local,
-		       w->runtime, w->fw);
-		if (w->why[0])
-			printf(" (%s)", w->why);
-		putchar('\n');
-	}
 }
 
 struct names {
@@ -324,7 +286,7 @@ static int status_opts(int argc, char **argv, struct status_ctx *s)
 			return 0;
 		}
 		if (opt == 'j')
-			s->json = true;
+			s->mode = OUT_JSON;
 		else if (opt == 'H')
 			s->host_only = true;
 		else
@@ -335,29 +297,23 @@ static int status_opts(int argc, char **argv, struct status_ctx *s)
 	return -1;
 }
 
-/* The entries as a table (with the watcher's line when all) or JSON: -1, or the exit code
- * of a failure. */
+/* The rows as a table (with the watcher's line when all) or JSON: -1, or the exit code of
+ * a failure. */
 static int status_print(struct status_ctx *s, bool all)
 {
-	if (s->json) {
-		json_t *list = json_array();
-		if (!list) {
-			ctnet_errf(&s->err, ENOMEM, "status: out of memory");
-			return ctnet_cli_fail(&s->err);
-		}
-		for (size_t i = 0; i < s->n; i++)
-			if (s->ents[i].o)
-				json_array_append_new(list, s->ents[i].o);
-		ctnet_json_print(stdout, list);
-	} else {
-		print_table(s->ents, s->n);
-		/* Whether someone puts back what others remove (ctnet watch); said only when one
-		 * runs, so the listing of a host without one is the table alone. */
-		pid_t wpid;
-		if (all && ct_watch_running(&wpid) == 1)
-			printf("watcher: running (pid %ld)\n", (long)wpid);
-	}
-	return -1;
+	struct out o;
+	pid_t wpid;
+
+	out_init(&o, stdout, s->mode);
+	out_table_open(&o, NULL, status_cols, ARRAY_SIZE(status_cols), 0);
+	for (size_t i = 0; i < s->n; i++)
+		out_put(&o, &s->ents[i]);
+	out_table_close(&o);
+	/* Whether someone puts back what others remove (ctnet watch); said only when one runs,
+	 * so the listing of a host without one is the table alone. */
+	if (all && !out_is_json(&o) && ct_watch_running(&wpid) == 1)
+		out_text(&o, "watcher: running (pid %ld)\n", (long)wpid);
+	return ctnet_cli_out_end(&o, -1);
 }
 
 int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
@@ -365,12 +321,12 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 	/* Not freed on the way out: with thousands of entries that is milliseconds of work
 	 * the exit does anyway. Static, so leak checkers see it reachable. */
 	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
-	static union entry one;
+	static struct out_piece one;
 	int rc;
 
 	if ((rc = status_opts(argc, argv, &s)) >= 0)
 		return rc;
-	if (s.json && ct_dns_state_read(&s.dns) < 0)
+	if (s.mode == OUT_JSON && ct_dns_state_read(&s.dns) < 0)
 		s.dns.active = false;
 	/* Entering a namespace needs CAP_SYS_ADMIN: without it (an admin's unprivileged status)
 	 * the inside is judged from the host. */
@@ -383,7 +339,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		if (ctnet_name_check(argv[optind], &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		view_read(&s.view);
-		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.json, &s.dns, &one, &bad, &s.err);
+		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.mode, &s.dns, &one, &bad, &s.err);
 		nat_counters_free(s.view.nat);
 		netd_host_view_close(s.view.host);
 		if (rc < 0)

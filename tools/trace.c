@@ -21,7 +21,7 @@
 
 #include "cli.h"
 #include "ctnet.h"
-#include "json.h"
+#include "out.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -46,7 +46,7 @@ struct trace_ctx {
 	struct packet *p;
 	size_t n, cap;
 	size_t max;
-	bool json;
+	struct out o; /* text: each event as it comes; JSON: the packets at the end */
 	bool full; /* more packets than --count: later ones ignored */
 	struct timespec last_new;
 };
@@ -107,21 +107,49 @@ static void where(char *buf, size_t len, const struct nat_trace_event *e)
 		snprintf(buf, len, "%s %s %s", fam(e->family), e->table, e->chain);
 }
 
-static void print_event(const struct packet *p, const struct nat_trace_event *e, const char *note)
+/* An event of a packet: a line as it comes ("  #ID  WHERE rule N (COMMENT): VERDICT"), an
+ * object of the packet's "events" in JSON; note: what the line adds ("" in JSON). */
+static void event_out(struct out *o, const struct packet *p, const struct nat_trace_event *e, const char *note)
 {
-	char w[256], v[96];
+	bool rule = e->type == NFT_TRACETYPE_RULE, ret = e->type == NFT_TRACETYPE_RETURN;
+	bool jump = e->verdict == NFT_JUMP || e->verdict == NFT_GOTO;
+	char w[256];
+
 	where(w, sizeof(w), e);
-	if (e->verdict == NFT_JUMP || e->verdict == NFT_GOTO)
-		snprintf(v, sizeof(v), "%s %s", verdict_name(e->verdict), e->jump);
-	else
-		snprintf(v, sizeof(v), "%s", verdict_name(e->verdict));
-	if (e->type == NFT_TRACETYPE_POLICY)
-		printf("  #%08x  %-60s policy %s%s\n", p->id, w, v, note);
-	else if (e->type == NFT_TRACETYPE_RETURN)
-		printf("  #%08x  %-60s return (end of chain)%s\n", p->id, w, note);
-	else
-		printf("  #%08x  %-60s rule %llu%s%s%s: %s%s\n", p->id, w, (unsigned long long)e->handle,
-		       e->comment[0] ? " (" : "", e->comment, e->comment[0] ? ")" : "", v, note);
+	out_open_object(o, NULL);
+	out_text(o, "  #%08x  %-60s ", p->id, w);
+	out_str(o, PRINT_JSON, "family", NULL, fam(e->family));
+	out_str(o, PRINT_JSON, "table", NULL, e->table);
+	out_str(o, PRINT_JSON, "chain", NULL, e->chain);
+	if (hook_name(e->hook)) {
+		out_str(o, PRINT_JSON, "hook", NULL, hook_name(e->hook));
+		out_int(o, PRINT_JSON, "priority", NULL, e->prio);
+	}
+	out_str(o, PRINT_ANY, "type", "%s", e->type == NFT_TRACETYPE_POLICY ? "policy" : ret ? "return" : "rule");
+	if (ret)
+		out_text(o, " (end of chain)");
+	if (rule)
+		out_uint(o, PRINT_ANY, "handle", " %llu", e->handle);
+	if (e->comment[0])
+		out_str(o, rule ? PRINT_ANY : PRINT_JSON, "comment", " (%s)", e->comment);
+	out_str(o, ret ? PRINT_JSON : PRINT_ANY, "verdict", rule ? ": %s" : " %s", verdict_name(e->verdict));
+	if (jump && !ret && !e->jump[0])
+		out_text(o, " ");
+	if (e->jump[0])
+		out_str(o, jump && !ret ? PRINT_ANY : PRINT_JSON, "target", " %s", e->jump);
+	if (e->has_packet) {
+		char s[64], d[64];
+		endpoint(s, sizeof(s), e->src, e->sport);
+		endpoint(d, sizeof(d), e->dst, e->dport);
+		out_str(o, PRINT_JSON, "src", NULL, s);
+		out_str(o, PRINT_JSON, "dst", NULL, d);
+	}
+	if (e->iif[0])
+		out_str(o, PRINT_JSON, "iif", NULL, e->iif);
+	if (e->oif[0])
+		out_str(o, PRINT_JSON, "oif", NULL, e->oif);
+	out_text(o, "%s\n", note);
+	out_close_object(o);
 }
 
 static struct packet *packet_get(struct trace_ctx *c, uint32_t id)
@@ -172,16 +200,16 @@ static void on_event(const struct nat_trace_event *e, void *data)
 		p->sport = e->sport;
 		p->dport = e->dport;
 	}
-	if (first && !c->json) {
+	if (first) {
 		char s[64], d[64];
 		endpoint(s, sizeof(s), e->src, e->sport);
 		endpoint(d, sizeof(d), e->dst, e->dport);
-		printf("packet #%08x: %s %s -> %s%s%s%s%s\n", p->id, proto_name(e->proto), s, d,
-		       e->iif[0] ? " iif " : "", e->iif, e->oif[0] ? " oif " : "", e->oif);
+		out_text(&c->o, "packet #%08x: %s %s -> %s%s%s%s%s\n", p->id, proto_name(e->proto), s, d,
+			 e->iif[0] ? " iif " : "", e->iif, e->oif[0] ? " oif " : "", e->oif);
 	}
 	if (e->header_only) {
-		if (note[0] && !c->json)
-			printf("  #%08x  %s\n", p->id, note + 3);
+		if (note[0])
+			out_text(&c->o, "  #%08x  %s\n", p->id, note + 3);
 		return;
 	}
 	if (p->n == p->cap) {
@@ -199,99 +227,71 @@ static void on_event(const struct nat_trace_event *e, void *data)
 		p->dropped = true;
 		p->drop = *e;
 	}
-	if (c->json)
-		return;
-	print_event(p, e, note);
+	if (out_is_json(&c->o))
+		return; /* the packets are described at the end */
+	event_out(&c->o, p, e, note);
 	if (e->verdict == NF_DROP) {
-		char w[256];
-		where(w, sizeof(w), e);
 		if (e->type == NFT_TRACETYPE_POLICY)
-			printf("packet #%08x: dropped by policy of table %s %s chain %s\n", p->id, fam(e->family),
-			       e->table, e->chain);
+			out_text(&c->o, "packet #%08x: dropped by policy of table %s %s chain %s\n", p->id,
+				 fam(e->family), e->table, e->chain);
 		else
-			printf("packet #%08x: dropped by rule %llu%s%s%s of table %s %s chain %s\n", p->id,
-			       (unsigned long long)e->handle, e->comment[0] ? " (" : "", e->comment,
-			       e->comment[0] ? ")" : "", fam(e->family), e->table, e->chain);
+			out_text(&c->o, "packet #%08x: dropped by rule %llu%s%s%s of table %s %s chain %s\n", p->id,
+				 (unsigned long long)e->handle, e->comment[0] ? " (" : "", e->comment,
+				 e->comment[0] ? ")" : "", fam(e->family), e->table, e->chain);
 	}
-	fflush(stdout);
+	out_flush(&c->o);
 }
 
-static json_t *event_json(const struct nat_trace_event *e)
+/* A packet, whole (JSON only: the text said it event by event). */
+static void packet_out(struct out *o, const struct packet *p)
 {
-	json_t *o = json_object();
-	ctnet_json_set_str(o, "family", fam(e->family));
-	ctnet_json_set_str(o, "table", e->table);
-	ctnet_json_set_str(o, "chain", e->chain);
-	if (hook_name(e->hook)) {
-		ctnet_json_set_str(o, "hook", hook_name(e->hook));
-		ctnet_json_set_int(o, "priority", e->prio);
+	char s[64], d[64], id[16];
+
+	snprintf(id, sizeof(id), "%08x", p->id);
+	endpoint(s, sizeof(s), p->src, p->sport);
+	endpoint(d, sizeof(d), p->first_dst, p->first_dport);
+	out_open_object(o, NULL);
+	out_str(o, PRINT_JSON, "id", NULL, id);
+	out_str(o, PRINT_JSON, "proto", NULL, proto_name(p->proto));
+	out_str(o, PRINT_JSON, "src", NULL, s);
+	out_str(o, PRINT_JSON, "dst", NULL, d);
+	out_str(o, PRINT_JSON, "verdict", NULL, p->dropped ? "drop" : "accept");
+	if (p->dropped) {
+		out_open_object(o, "dropped_by");
+		out_str(o, PRINT_JSON, "family", NULL, fam(p->drop.family));
+		out_str(o, PRINT_JSON, "table", NULL, p->drop.table);
+		out_str(o, PRINT_JSON, "chain", NULL, p->drop.chain);
+		out_bool(o, PRINT_JSON, "policy", p->drop.type == NFT_TRACETYPE_POLICY);
+		if (p->drop.type != NFT_TRACETYPE_POLICY)
+			out_uint(o, PRINT_JSON, "handle", NULL, p->drop.handle);
+		out_close_object(o);
 	}
-	ctnet_json_set_str(o, "type", e->type == NFT_TRACETYPE_POLICY ? "policy" :
-				      e->type == NFT_TRACETYPE_RETURN ? "return" : "rule");
-	if (e->type == NFT_TRACETYPE_RULE)
-		ctnet_json_set_int(o, "handle", (long long)e->handle);
-	if (e->comment[0])
-		ctnet_json_set_str(o, "comment", e->comment);
-	ctnet_json_set_str(o, "verdict", verdict_name(e->verdict));
-	if (e->jump[0])
-		ctnet_json_set_str(o, "target", e->jump);
-	if (e->has_packet) {
-		char s[64], d[64];
-		endpoint(s, sizeof(s), e->src, e->sport);
-		endpoint(d, sizeof(d), e->dst, e->dport);
-		ctnet_json_set_str(o, "src", s);
-		ctnet_json_set_str(o, "dst", d);
-	}
-	if (e->iif[0])
-		ctnet_json_set_str(o, "iif", e->iif);
-	if (e->oif[0])
-		ctnet_json_set_str(o, "oif", e->oif);
-	return o;
+	if (p->dnat)
+		out_str(o, PRINT_JSON, "dnat_to", NULL, p->dnat_to);
+	out_open_array(o, "events");
+	for (size_t k = 0; k < p->n; k++)
+		event_out(o, p, &p->ev[k], "");
+	out_close_array(o);
+	out_close_object(o);
 }
 
-static void print_summary(const struct trace_ctx *c, const char *name)
+/* The end: the packets (JSON), or how many were traced and dropped (text). */
+static void print_summary(struct trace_ctx *c, const char *name)
 {
-	if (c->json) {
-		json_t *o = json_object(), *list = json_array();
-		ctnet_json_set_str(o, "container", name);
-		for (size_t i = 0; i < c->n; i++) {
-			const struct packet *p = &c->p[i];
-			json_t *j = json_object(), *ev = json_array();
-			char s[64], d[64], id[16];
-			snprintf(id, sizeof(id), "%08x", p->id);
-			ctnet_json_set_str(j, "id", id);
-			ctnet_json_set_str(j, "proto", proto_name(p->proto));
-			endpoint(s, sizeof(s), p->src, p->sport);
-			endpoint(d, sizeof(d), p->first_dst, p->first_dport);
-			ctnet_json_set_str(j, "src", s);
-			ctnet_json_set_str(j, "dst", d);
-			ctnet_json_set_str(j, "verdict", p->dropped ? "drop" : "accept");
-			if (p->dropped) {
-				json_t *by = json_object();
-				ctnet_json_set_str(by, "family", fam(p->drop.family));
-				ctnet_json_set_str(by, "table", p->drop.table);
-				ctnet_json_set_str(by, "chain", p->drop.chain);
-				json_object_set_new(by, "policy", json_boolean(p->drop.type == NFT_TRACETYPE_POLICY));
-				if (p->drop.type != NFT_TRACETYPE_POLICY)
-					ctnet_json_set_int(by, "handle", (long long)p->drop.handle);
-				json_object_set_new(j, "dropped_by", by);
-			}
-			if (p->dnat)
-				ctnet_json_set_str(j, "dnat_to", p->dnat_to);
-			for (size_t k = 0; k < p->n; k++)
-				json_array_append_new(ev, event_json(&p->ev[k]));
-			json_object_set_new(j, "events", ev);
-			json_array_append_new(list, j);
-		}
-		json_object_set_new(o, "packets", list);
-		ctnet_json_print(stdout, o);
-		return;
-	}
+	struct out *o = &c->o;
 	size_t dropped = 0;
+
+	out_open_object(o, NULL);
+	out_str(o, PRINT_JSON, "container", NULL, name);
+	out_open_array(o, "packets");
+	for (size_t i = 0; out_is_json(o) && i < c->n; i++)
+		packet_out(o, &c->p[i]);
+	out_close_array(o);
+	out_close_object(o);
 	for (size_t i = 0; i < c->n; i++)
 		dropped += c->p[i].dropped;
-	printf("%zu packet%s traced: %zu dropped, %zu passed every chain%s\n", c->n, c->n == 1 ? "" : "s",
-	       dropped, c->n - dropped, c->full ? " (more matched; --count raises the limit)" : "");
+	out_text(o, "%zu packet%s traced: %zu dropped, %zu passed every chain%s\n", c->n, c->n == 1 ? "" : "s",
+		 dropped, c->n - dropped, c->full ? " (more matched; --count raises the limit)" : "");
 }
 
 static double since(const struct timespec *t)
@@ -416,7 +416,7 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 
 	if ((rc = trace_opts(argc, argv, &o)) >= 0)
 		return rc;
-	c.json = o.json;
+	out_init(&c.o, stdout, o.json ? OUT_JSON : OUT_TEXT);
 	count = o.count;
 	timeout = o.timeout;
 	port = o.port;
@@ -440,7 +440,7 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	if (nat_trace_start(kern, &m, &t, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (!c.json)
+	if (!o.json)
 		fprintf(stderr, "ctnet: tracing %s's packets for %lus (at most %lu); Ctrl-C stops\n", name,
 			timeout, count);
 	if (o.probe) {
@@ -465,5 +465,5 @@ int cmd_trace(struct ctnet_kern *kern, int argc, char **argv)
 	for (size_t i = 0; i < c.n; i++)
 		free(c.p[i].ev);
 	free(c.p);
-	return stop_signal && !c.n ? 1 : rc;
+	return ctnet_cli_out_end(&c.o, stop_signal && !c.n ? 1 : rc);
 }

@@ -9,7 +9,7 @@
 #include "../netd/netd.h"
 #include "cli.h"
 #include "ctnet.h"
-#include "json.h"
+#include "out.h"
 
 enum {
 	OPT_NETNS = 1000, OPT_PID, OPT_CREATE_NETNS, OPT_SHARED, OPT_HOST_ADDRESS,
@@ -201,27 +201,32 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err)
 	return 0;
 }
 
-void print_record(const struct ct_record *rec, const struct ct_report *rep, bool json)
+void report_out(struct out *o, const struct ct_report *rep)
 {
+	out_open_array(o, "changes");
+	for (size_t i = 0; rep && i < rep->n; i++) {
+		out_open_object(o, NULL);
+		out_str(o, PRINT_JSON, "kind", NULL, rep->v[i].repair ? "repaired" : "changed");
+		out_str(o, PRINT_JSON, "what", NULL, rep->v[i].what);
+		out_close_object(o);
+	}
+	out_close_array(o);
+}
+
+int print_record(const struct ct_record *rec, const struct ct_report *rep, bool json)
+{
+	struct out o;
+
 	for (size_t i = 0; rep && i < rep->n; i++)
 		fprintf(stderr, "%s: %s: %s %s\n", ctnet_prog, rec->spec.name,
 			rep->v[i].repair ? "repaired" : "changed", rep->v[i].what);
-	if (json) {
-		json_t *o = record_json(rec);
-		if (rep) {
-			json_t *a = json_array();
-			for (size_t i = 0; i < rep->n; i++) {
-				json_t *c = json_object();
-				ctnet_json_set_str(c, "kind", rep->v[i].repair ? "repaired" : "changed");
-				ctnet_json_set_str(c, "what", rep->v[i].what);
-				json_array_append_new(a, c);
-			}
-			json_object_set_new(o, "changes", a);
-		}
-		ctnet_json_print(stdout, o);
-	} else {
-		record_print_env(stdout, rec);
-	}
+	out_init(&o, stdout, json ? OUT_JSON : OUT_SHELL);
+	out_open_object(&o, NULL);
+	record_out(&o, rec);
+	if (rep)
+		report_out(&o, rep);
+	out_close_object(&o);
+	return ctnet_cli_out_end(&o, 0);
 }
 
 void up_usage(void)
@@ -320,10 +325,9 @@ int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 		rc = ctnet_cli_fail(&err);
 		goto out;
 	}
-	print_record(rec, rep, o->json);
+	rc = print_record(rec, rep, o->json);
 	if (!rec->spec.shared && !rec->spec.no_nat)
 		doctor_warn(kern, rec->spec.bridge[0] ? rec->spec.bridge : rec->host_ifname);
-	rc = 0;
 out:
 	free(o);
 	free(rec);

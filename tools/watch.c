@@ -21,28 +21,23 @@
 #include "../launch/watch.h"
 #include "cli.h"
 #include "ctnet.h"
+#include "out.h"
 
-/* One line per event: "ctnet watch: EVENT OBJECT: MESSAGE", or a JSON object per line. */
-static void log_line(bool json, const char *event, const char *object, const char *msg)
+/* One line per event: "ctnet watch: EVENT OBJECT: MESSAGE", or a JSON object per line;
+ * each written at once (a log is read as it comes). */
+static void log_line(struct out *o, const char *event, const char *object, const char *msg)
 {
-	if (json) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		json_t *o = json_object();
-		json_object_set_new(o, "time", json_real((double)ts.tv_sec + ts.tv_nsec / 1e9));
-		json_object_set_new(o, "event", json_string(event));
-		if (object)
-			json_object_set_new(o, "object", json_string(object));
-		json_object_set_new(o, "message", json_string(msg));
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (s)
-			printf("%s\n", s);
-		free(s);
-		json_decref(o);
-	} else {
-		printf("ctnet watch: %s%s%s: %s\n", event, object ? " " : "", object ? object : "", msg);
-	}
-	fflush(stdout);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	out_open_object(o, NULL);
+	out_real(o, PRINT_JSON, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	out_str(o, PRINT_ANY, "event", "ctnet watch: %s", event);
+	if (object)
+		out_str(o, PRINT_ANY, "object", " %s", object);
+	out_str(o, PRINT_ANY, "message", ": %s\n", msg);
+	out_close_object(o);
+	out_flush(o);
 }
 
 /* sd_notify(3)'s datagram protocol, without libsystemd: one message to $NOTIFY_SOCKET. */
@@ -74,15 +69,13 @@ static const char *const event_names[] = {
 /* The engine's events: a line each, and systemd told of readiness and reloads. */
 static void on_event(const struct ct_watch_event *ev, void *data)
 {
-	const bool *json = data;
-
 	if (ev->kind == CT_WATCH_RELOADED) {
 		notify("READY=1"); /* no line: the reload was said */
 		return;
 	}
 	if (ev->kind == CT_WATCH_RELOAD)
 		notify("RELOADING=1");
-	log_line(*json, event_names[ev->kind], ev->object, ev->message);
+	log_line(data, event_names[ev->kind], ev->object, ev->message);
 	if (ev->kind == CT_WATCH_READY)
 		notify("READY=1");
 }
@@ -131,6 +124,7 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	};
 	struct ctnet_err err = { 0 };
 	struct ct_watch w;
+	struct out o;
 	bool json = false;
 	int opt, pidfd, sig, rc;
 
@@ -143,8 +137,9 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	if (optind < argc)
 		return ctnet_cli_usage("watch: unexpected argument \"%.40s\"", argv[optind]);
+	out_init(&o, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
 	if ((pidfd = ct_watch_pidfile_take(&err)) < 0 || (sig = process_setup(&err)) < 0 ||
-	    ct_watch_open(&w, sig, on_event, &json, &err) < 0)
+	    ct_watch_open(&w, sig, on_event, &o, &err) < 0)
 		return ctnet_cli_fail(&err);
 
 	rc = ct_watch_run(kern, &w, &err);
@@ -154,6 +149,6 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	close(pidfd);
 	if (rc < 0)
 		return ctnet_cli_fail(&err);
-	log_line(json, "exit", NULL, "stopped");
-	return 0;
+	log_line(&o, "exit", NULL, "stopped");
+	return ctnet_cli_out_end(&o, 0);
 }

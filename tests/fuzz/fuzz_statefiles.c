@@ -8,6 +8,7 @@
 #include "fuzz.h"
 #include "ipam/ipam.h"
 #include "nat/nat_int.h"
+#include "out.h"
 #include "tools/ctnet.h"
 
 #include <fcntl.h>
@@ -110,7 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put("run/containers", data + 1, size - 1);
 		if (record_read("f", &r, &err) == 0) {
 			FUZZ_ASSERT(!strcmp(r.spec.name, "f") && r.spec.n_forwards <= NAT_MAX_FORWARDS);
-			json_decref(record_json(&r));
+			struct out o;
+			struct out_piece piece;
+			out_capture(&o, OUT_JSON);
+			out_open_object(&o, NULL);
+			record_out(&o, &r);
+			out_close_object(&o);
+			out_capture_end(&o, &piece);
+			out_piece_free(&piece);
 		}
 		break;
 	}

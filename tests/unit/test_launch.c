@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cni/cni.h"
+#include "out.h"
 #include "t.h"
 #include "tools/ctnet.h"
 
@@ -150,9 +151,12 @@ static void test_record_codec(void)
 	char *env = NULL;
 	size_t env_len = 0;
 	FILE *f = open_memstream(&env, &env_len);
-	record_print_env(f, &r);
+	struct out o;
+	out_init(&o, f, OUT_SHELL);
+	record_out(&o, &r);
 	snprintf(r.netns, sizeof(r.netns), "/run/netns/it's $x");
-	record_print_env(f, &r);
+	record_out(&o, &r);
+	out_end(&o);
 	fclose(f);
 	T_OK("up's output quotes a value with a space", env && strstr(env, "NETNS='/run/netns/my web'\n"));
 	T_OK("up's output escapes a ' among specials as a shell reads it",
