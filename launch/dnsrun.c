@@ -16,10 +16,10 @@
  *
  * Then it waits: an inotify event on the records directory syncs the one name it names (a
  * removed container's hosts file goes at once, and dnsmasq's own inotify on DIR forgets it);
- * a change of the interfaces to listen on restarts dnsmasq. Per event the cost is one record
- * read and at most one file written, whatever the number of containers.
+ * a change of the interfaces to listen on restarts dnsmasq (dnsmasq.c). Per event the cost is
+ * one record read, at most one file written and a lookup in the tree of known names,
+ * whatever the number of containers.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,53 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dnsrun.h"
-#include "launch.h"
+#include "dnsrun_int.h"
 #include "state.h"
 
 #define REC_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_ONLYDIR)
-#define ARGV_MAX 64
 
-struct dns_iface {
-	char name[IFNAMSIZ];
-	unsigned n; /* containers that ask on it */
-};
-
-/* A container ctnet dns knows (it has a hosts file): what its name's next event must take
- * back, whatever the file says now (up and down write those themselves). */
-struct name_iface {
-	char name[CTNET_NAME_MAX + 1];
-	char iface[IFNAMSIZ]; /* it asks on its bridge (or host side of another name); "" */
-	bool served, noted;   /* its names are served; why not was said */
-};
-
-struct dns_run {
-	const struct ct_dns_opts *o;
-	ct_dns_report_fn *report;
-	void *data;
-	struct ctnet_kern *kern;
-	int recdfd, hostsdfd, ino, wd, sig;
-	char hostsdir[4096];
-	struct dns_iface *ifs;
-	size_t n_ifs, cap_ifs;
-	void *by_name; /* tsearch tree of struct name_iface: O(log n) per event */
-	size_t known;
-	char (*running)[IFNAMSIZ]; /* the interfaces the running dnsmasq was given */
-	size_t n_running;
-	bool ifs_dirty;
-	pid_t child;
-	struct ct_dns_state st; /* what $CTNET_RUN_DIR/dns/state says */
-};
-
-static void emit(struct dns_run *d, enum ct_dns_kind kind, const char *object, const char *fmt, ...)
-	CTNET_PRINTF(4, 5);
-static void emit(struct dns_run *d, enum ct_dns_kind kind, const char *object, const char *fmt, ...)
+void dns_emit(struct dns_run *d, enum ct_dns_kind kind, const char *object, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -87,90 +51,7 @@ static void emit(struct dns_run *d, enum ct_dns_kind kind, const char *object, c
 	d->report(&(struct ct_dns_event){ .kind = kind, .object = object, .message = msg }, d->data);
 }
 
-/* ---- dnsmasq's command line ---- */
-
-int ct_dns_argv(const struct ct_dns_opts *o, const char *hostsdir, const char (*ifaces)[IFNAMSIZ], size_t n,
-		char **argv, size_t max, char *buf, size_t len)
-{
-	static const char *const fixed[] = {
-		"--keep-in-foreground", "--no-hosts", "--conf-file=/dev/null", "--pid-file=", "--log-facility=-",
-		"--interface=ve-*", "--bind-dynamic", "--except-interface=lo", "--expand-hosts", "--domain-needed",
-	};
-	size_t k = 0, used = 0;
-	int w;
-
-#define ARG(...)                                                                  \
-	do {                                                                      \
-		if (k + 1 >= max || used >= len)                                  \
-			return -ENOSPC;                                           \
-		w = snprintf(buf + used, len - used, __VA_ARGS__);                \
-		if (w < 0 || (size_t)w >= len - used)                             \
-			return -ENOSPC;                                           \
-		argv[k++] = buf + used;                                           \
-		used += (size_t)w + 1;                                            \
-	} while (0)
-	ARG("%s", o->dnsmasq);
-	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
-		ARG("%s", fixed[i]);
-	ARG("--hostsdir=%s", hostsdir);
-	for (size_t i = 0; i < n; i++)
-		ARG("--interface=%s", ifaces[i]);
-	ARG("--resolv-file=%s", o->resolv_file);
-	ARG("--domain=%s", o->domain);
-	ARG("--local=/%s/", o->domain);
-#undef ARG
-	argv[k] = NULL;
-	return (int)k;
-}
-
-/* ---- the interfaces to listen on ---- */
-
-static bool route_file_has(const char *path, const char *ifname, bool v6)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char dev[64], dst[64], mask[64];
-		if (v6) {
-			/* dst plen src slen nexthop metric refcnt use flags dev */
-			if (sscanf(line, "%63s %63s %*s %*s %*s %*s %*s %*s %*s %63s", dst, mask, dev) == 3)
-				found = !strcmp(dev, ifname) && !strcmp(mask, "00") &&
-					strspn(dst, "0") == strlen(dst);
-		} else if (sscanf(line, "%63s %63s %*s %*s %*s %*s %*s %63s", dev, dst, mask) == 3) {
-			found = !strcmp(dev, ifname) && !strcmp(dst, "00000000") && !strcmp(mask, "00000000");
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-bool ct_dns_is_uplink(const char *ifname, const char *route, const char *route6)
-{
-	return route_file_has(route, ifname, false) || route_file_has(route6, ifname, true);
-}
-
-/* A port of bridge br that is not ctnet's (its ports are vb-*): the first one's name into
- * out; false for none, or when br is not a bridge this process can see in /sys. */
-static bool foreign_port(const char *br, char out[IFNAMSIZ])
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", br);
-	if (!(d = opendir(path)))
-		return false;
-	out[0] = '\0';
-	while ((de = readdir(d)) && !out[0])
-		if (de->d_name[0] != '.' && strncmp(de->d_name, "vb-", 3))
-			snprintf(out, IFNAMSIZ, "%.15s", de->d_name);
-	closedir(d);
-	return out[0] != '\0';
-}
+/* ---- what ctnet dns knows of each name ---- */
 
 static struct dns_iface *iface_get(struct dns_run *d, const char *name, bool add)
 {
@@ -241,159 +122,6 @@ static void known_set(struct dns_run *d, const char *name, const struct ct_dns_s
 	}
 }
 
-/* The interfaces dnsmasq must be given now. Left out, and said: an uplink, and a bridge with
- * ports that are not ctnet's (a LAN bridge): dnsmasq would answer that network. */
-static size_t iface_wanted(struct dns_run *d, char (*out)[IFNAMSIZ], size_t max)
-{
-	char obj[IFNAMSIZ + 16], port[IFNAMSIZ];
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n_ifs && n < max; i++) {
-		const char *name = d->ifs[i].name;
-		if (!d->ifs[i].n)
-			continue;
-		snprintf(obj, sizeof(obj), "interface %s", name);
-		if (ct_dns_is_uplink(name, "/proc/net/route", "/proc/net/ipv6_route"))
-			emit(d, CT_DNS_NOTE, obj,
-			     "a default route leaves through it (an uplink): not served, its containers get no answers");
-		else if (foreign_port(name, port))
-			emit(d, CT_DNS_NOTE, obj,
-			     "a bridge with a port that is not ctnet's (%s): not served (it would answer that network), "
-			     "its containers get no answers", port);
-		else
-			snprintf(out[n++], IFNAMSIZ, "%s", name);
-	}
-	return n;
-}
-
-/* ---- dnsmasq, our child ---- */
-
-static int spawn(struct dns_run *d, struct ctnet_err *err)
-{
-	char (*ifs)[IFNAMSIZ] = calloc(d->n_ifs ? d->n_ifs : 1, IFNAMSIZ);
-	char *argv[ARGV_MAX + 8], buf[16384];
-	size_t n;
-	int argc;
-
-	if (!ifs)
-		return ctnet_errf(err, ENOMEM, "out of memory");
-	n = iface_wanted(d, ifs, ARGV_MAX);
-	if ((argc = ct_dns_argv(d->o, d->hostsdir, (const char (*)[IFNAMSIZ])ifs, n, argv, ARRAY_SIZE(argv), buf,
-				sizeof(buf))) < 0) {
-		free(ifs);
-		return ctnet_errf(err, E2BIG, "dnsmasq: command line too long (%zu interfaces)", n);
-	}
-	free(d->running);
-	d->running = ifs;
-	d->n_running = n;
-	d->ifs_dirty = false;
-	pid_t parent = getpid(), pid = fork();
-	if (pid < 0)
-		return ctnet_err_sys(err, errno, "fork for dnsmasq");
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* dnsmasq goes when we go, however we go (systemd restarts us, and it). */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		execv(argv[0], argv);
-		fprintf(stderr, "ctnet dns: execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	d->child = pid;
-	d->st.dnsmasq_pid = pid;
-	if (ct_pid_start(pid, &d->st.dnsmasq_start) < 0)
-		d->st.dnsmasq_start = 0;
-	return ct_dns_state_write(&d->st, err);
-}
-
-/* Stops dnsmasq with sig and waits for it: 0, or -errno when it cannot be signalled (it runs
- * as its own user: without CAP_KILL, root may not signal it). */
-static int child_stop(struct dns_run *d, int sig, struct ctnet_err *err)
-{
-	int st = 0;
-	pid_t pid = d->child;
-
-	if (pid <= 0)
-		return 0;
-	d->child = 0;
-	if (kill(pid, sig) < 0 && errno != ESRCH)
-		return ctnet_err_sys(err, errno, "stop dnsmasq (pid %ld; ctnet dns needs CAP_KILL)", (long)pid);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return 0;
-}
-
-/* /proc/PID/stat: whether pid is a live (not zombie) dnsmasq started at start. */
-static bool dnsmasq_alive(pid_t pid, unsigned long long start)
-{
-	char path[64], buf[512];
-	unsigned long long now;
-	const char *open, *close_;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (ct_pid_start(pid, &now) < 0 || now != start || !(f = fopen(path, "re")))
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	open = strchr(buf, '(');
-	close_ = strrchr(buf, ')');
-	return open && close_ && close_ - open == 8 && !strncmp(open + 1, "dnsmasq", 7) && close_[1] == ' ' &&
-	       close_[2] != 'Z' && close_[2] != 'X';
-}
-
-/* A dnsmasq an earlier ctnet dns left running holds port 53 on our addresses (a SIGKILL of
- * ctnet dns outside systemd: dnsmasq's parent-death signal is gone once it changed its
- * user). Stopped first, when it is that very process still. */
-static void stop_leftover(struct dns_run *d)
-{
-	struct ct_dns_state old = { 0 };
-
-	if (ct_dns_state_read_file(&old) < 0 || old.dnsmasq_pid <= 0 ||
-	    !dnsmasq_alive(old.dnsmasq_pid, old.dnsmasq_start))
-		return;
-	kill(old.dnsmasq_pid, SIGTERM);
-	for (int i = 0; i < 250 && dnsmasq_alive(old.dnsmasq_pid, old.dnsmasq_start); i++)
-		usleep(20000); /* 5 s at most: it exits at once on SIGTERM */
-	emit(d, CT_DNS_NOTE, "dnsmasq", "stopped pid %ld, left running by an earlier ctnet dns", (long)old.dnsmasq_pid);
-}
-
-static bool same_ifaces(const struct dns_run *d, char (*want)[IFNAMSIZ], size_t n)
-{
-	if (n != d->n_running)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(want[i], d->running[i]))
-			return false;
-	return true;
-}
-
-/* After a batch of syncs: dnsmasq restarted when the interfaces to listen on changed. */
-static int maybe_restart(struct dns_run *d, struct ctnet_err *err)
-{
-	char want[ARGV_MAX][IFNAMSIZ], list[ARGV_MAX * (IFNAMSIZ + 1) + 8] = "ve-*";
-	size_t n;
-
-	if (!d->ifs_dirty)
-		return 0;
-	d->ifs_dirty = false;
-	n = iface_wanted(d, want, ARGV_MAX);
-	if (same_ifaces(d, want, n))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), " %s", want[i]);
-	int r = child_stop(d, SIGTERM, err);
-	if (r == 0)
-		r = spawn(d, err);
-	if (r == 0)
-		emit(d, CT_DNS_RESTART, "dnsmasq", "listening on %s now (pid %ld)", list, (long)d->child);
-	return r;
-}
-
 /* ---- syncing names ---- */
 
 static void sync_one(struct dns_run *d, const char *name)
@@ -404,7 +132,7 @@ static void sync_one(struct dns_run *d, const char *name)
 
 	snprintf(obj, sizeof(obj), "container %s", name);
 	if (ct_dns_sync_name(d->kern, d->recdfd, d->hostsdfd, name, d->o->domain, &s, &e) < 0) {
-		emit(d, CT_DNS_ERROR, obj, "%s", e.msg);
+		dns_emit(d, CT_DNS_ERROR, obj, "%s", e.msg);
 		return;
 	}
 	/* Said once per change of what is served (up may have written the file itself). */
@@ -412,11 +140,11 @@ static void sync_one(struct dns_run *d, const char *name)
 	bool was_served = x && x->served, was_noted = x && x->noted;
 	known_set(d, name, &s);
 	if (s.served && !was_served)
-		emit(d, CT_DNS_SERVED, obj, "%s, %s.%s", name, name, d->o->domain);
+		dns_emit(d, CT_DNS_SERVED, obj, "%s, %s.%s", name, name, d->o->domain);
 	else if (s.note[0] && !was_noted)
-		emit(d, CT_DNS_NOTE, obj, "%s", s.note);
+		dns_emit(d, CT_DNS_NOTE, obj, "%s", s.note);
 	else if (!s.served && was_served)
-		emit(d, CT_DNS_GONE, obj, "names removed");
+		dns_emit(d, CT_DNS_GONE, obj, "names removed");
 }
 
 static int sync_record(int dfd, const char *name, void *data)
@@ -497,7 +225,7 @@ static int open_all(struct dns_run *d, struct ctnet_err *err)
 	snprintf(d->hostsdir, sizeof(d->hostsdir), "%s/%s", ctnet_run_dir(), CT_DNS_HOSTS_DIR);
 	snprintf(d->st.domain, sizeof(d->st.domain), "%s", d->o->domain);
 	snprintf(d->st.resolv_file, sizeof(d->st.resolv_file), "%s", d->o->resolv_file);
-	stop_leftover(d);
+	dns_stop_leftover(d);
 	if ((r = ct_dns_state_write(&d->st, err)) < 0 ||
 	    (d->hostsdfd = ct_dns_hosts_open(true, err)) < 0)
 		return r < 0 ? r : d->hostsdfd;
@@ -531,7 +259,7 @@ static int on_records(struct dns_run *d, struct ctnet_err *err)
 		if (r < 0 || (r = sync_all(d, err)) < 0)
 			return r;
 	}
-	return maybe_restart(d, err);
+	return dns_maybe_restart(d, err);
 }
 
 /* 1: go on; 0: stopped by a signal; -errno: dnsmasq died, or a read failed. */
@@ -551,12 +279,12 @@ static int on_signal(struct dns_run *d, struct ctnet_err *err)
 							  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 				}
 		} else if (si.ssi_signo == SIGHUP) {
-			if ((r = sync_all(d, err)) < 0 || (r = maybe_restart(d, err)) < 0)
+			if ((r = sync_all(d, err)) < 0 || (r = dns_maybe_restart(d, err)) < 0)
 				return r;
 			if (d->child > 0)
 				kill(d->child, SIGHUP); /* dnsmasq: reread the resolv file, clear the cache */
 		} else {
-			return child_stop(d, (int)si.ssi_signo, err);
+			return dns_child_stop(d, (int)si.ssi_signo, err);
 		}
 	}
 	return 1;
@@ -569,9 +297,9 @@ int ct_dns_run(struct ctnet_kern *kern, const struct ct_dns_opts *o, int sig, ct
 			     .ino = -1, .sig = sig };
 	int r;
 
-	if ((r = open_all(&d, err)) < 0 || (r = sync_all(&d, err)) < 0 || (r = spawn(&d, err)) < 0)
+	if ((r = open_all(&d, err)) < 0 || (r = sync_all(&d, err)) < 0 || (r = dns_spawn(&d, err)) < 0)
 		goto out;
-	emit(&d, CT_DNS_READY, NULL, "serving %zu container%s as NAME and NAME.%s through dnsmasq (pid %ld)",
+	dns_emit(&d, CT_DNS_READY, NULL, "serving %zu container%s as NAME and NAME.%s through dnsmasq (pid %ld)",
 	     d.known, d.known == 1 ? "" : "s", o->domain, (long)d.child);
 	for (r = 1; r > 0;) {
 		struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = d.ino, .events = POLLIN } };
@@ -586,7 +314,7 @@ int ct_dns_run(struct ctnet_kern *kern, const struct ct_dns_opts *o, int sig, ct
 		r = p[0].revents ? on_signal(&d, err) : 1;
 	}
 out:
-	child_stop(&d, SIGTERM, &(struct ctnet_err){ 0 });
+	dns_child_stop(&d, SIGTERM, &(struct ctnet_err){ 0 });
 	if (d.ino >= 0)
 		close(d.ino);
 	if (d.recdfd >= 0)

@@ -254,6 +254,16 @@ printf '%s' "$CONF" | env CNI_COMMAND=ADD CNI_CONTAINERID=c2 CNI_IFNAME=eth0 CNI
 check_eq "CNI result without ctnet dns: no dns of ctnet's" \
 	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dns"])' "$T_TMP/cni3.json" 2>&1)" "{}"
 
+# --- --json: the same events as JSON lines ---
+"$CTNET" dns --json --resolv-file "$T_TMP/resolv" >"$T_TMP/dns.json" 2>/dev/null &
+DNS_PID=$!
+json_events() {
+	python3 -c 'import json,sys; print(" ".join(sorted({json.loads(l)["event"] for l in open(sys.argv[1]) if l.strip()})))' "$T_TMP/dns.json" 2>&1
+}
+eventually "ctnet dns --json: ready and served events, one JSON object a line" 10 "note ready served" json_events
+kill -TERM "$DNS_PID"; wait "$DNS_PID"
+check_eq "... and exit, status 0" "$?/$(json_events)" "0/exit note ready served"
+
 # --- gc: the files of containers gone while ctnet dns did not run ---
 mkdir -p "$ETC/ghost" && printf '# ctnet dns: resolver of container ghost\nnameserver 10.233.9.1\n' >"$ETC/ghost/resolv.conf"
 mkdir -p "$ETC/theirs" && printf 'nameserver 192.0.2.53\n' >"$ETC/theirs/resolv.conf"
