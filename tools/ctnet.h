@@ -49,6 +49,10 @@ int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_dns(struct ctnet_kern *kern, int argc, char **argv);
+struct out;
+/* A daemon's event (watch.c): "PROG: EVENT OBJECT: MESSAGE", or a JSON object per line
+ * (time, event, object, message); written at once (a log is read as it comes). */
+void daemon_log_line(struct out *o, const char *prog, const char *event, const char *object, const char *msg);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../launch/dnsrun.h"
@@ -24,26 +23,9 @@ static const char *const event_names[] = {
 	[CT_DNS_NOTE] = "note",       [CT_DNS_RESTART] = "restart", [CT_DNS_ERROR] = "error",
 };
 
-/* One line per event: "ctnet dns: EVENT OBJECT: MESSAGE", or a JSON object per line; each
- * written at once (a log is read as it comes). */
-static void log_line(struct out *o, const char *event, const char *object, const char *msg)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	out_open_object(o, NULL);
-	out_real(o, PRINT_JSON, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	out_str(o, PRINT_ANY, "event", "ctnet dns: %s", event);
-	if (object)
-		out_str(o, PRINT_ANY, "object", " %s", object);
-	out_str(o, PRINT_ANY, "message", ": %s\n", msg);
-	out_close_object(o);
-	out_flush(o);
-}
-
 static void on_event(const struct ct_dns_event *ev, void *data)
 {
-	log_line(data, event_names[ev->kind], ev->object, ev->message);
+	daemon_log_line(data, "ctnet dns", event_names[ev->kind], ev->object, ev->message);
 }
 
 static void usage(void)
@@ -128,6 +110,6 @@ int cmd_dns(struct ctnet_kern *kern, int argc, char **argv)
 	close(pidfd);
 	if (rc < 0)
 		return ctnet_cli_fail(&err);
-	log_line(&out, "exit", NULL, "stopped");
+	daemon_log_line(&out, "ctnet dns", "exit", NULL, "stopped");
 	return ctnet_cli_out_end(&out, 0);
 }

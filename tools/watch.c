@@ -23,16 +23,15 @@
 #include "ctnet.h"
 #include "out.h"
 
-/* One line per event: "ctnet watch: EVENT OBJECT: MESSAGE", or a JSON object per line;
- * each written at once (a log is read as it comes). */
-static void log_line(struct out *o, const char *event, const char *object, const char *msg)
+void daemon_log_line(struct out *o, const char *prog, const char *event, const char *object, const char *msg)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	out_open_object(o, NULL);
 	out_real(o, PRINT_JSON, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	out_str(o, PRINT_ANY, "event", "ctnet watch: %s", event);
+	out_text(o, "%s: ", prog);
+	out_str(o, PRINT_ANY, "event", "%s", event);
 	if (object)
 		out_str(o, PRINT_ANY, "object", " %s", object);
 	out_str(o, PRINT_ANY, "message", ": %s\n", msg);
@@ -75,7 +74,7 @@ static void on_event(const struct ct_watch_event *ev, void *data)
 	}
 	if (ev->kind == CT_WATCH_RELOAD)
 		notify("RELOADING=1");
-	log_line(data, event_names[ev->kind], ev->object, ev->message);
+	daemon_log_line(data, "ctnet watch", event_names[ev->kind], ev->object, ev->message);
 	if (ev->kind == CT_WATCH_READY)
 		notify("READY=1");
 }
@@ -149,6 +148,6 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	close(pidfd);
 	if (rc < 0)
 		return ctnet_cli_fail(&err);
-	log_line(&o, "exit", NULL, "stopped");
+	daemon_log_line(&o, "ctnet watch", "exit", NULL, "stopped");
 	return ctnet_cli_out_end(&o, 0);
 }
