@@ -8,14 +8,17 @@
 #   1. --network ctnet -p 8080:80 through ctnet-cni;
 #   2. --network none with the hooks.d OCI hook and the annotation ctnet.forward=tcp:8081:80.
 # Each: outbound masquerade to an upstream namespace, the forward from upstream and 127.0.0.1,
-# nothing left after `podman stop` and `podman rm` (podman's own cleanup runs CNI DEL).
+# nothing left after `podman stop` and `podman rm` (podman's own cleanup runs CNI DEL). With
+# `ctnet dns` running, the CNI result's dns ends up in the container's resolv.conf, and the
+# container resolves names at its gateway.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rt_lib.sh"
 command -v podman >/dev/null || { echo "SKIP: podman not installed"; exit 77; }
 
 rt_private_dirs /etc/containers /etc/cni/net.d /var/lib/containers /run/containers /var/lib/cni \
 	/run/libpod /opt/cni/bin
-trap 'kill $UP_PID 2>/dev/null; podman rm -f -t 0 web hooked >/dev/null 2>&1; rt_cgroup_cleanup; _t_cleanup' EXIT
+DNS_PID=
+trap 'kill $UP_PID $DNS_PID 2>/dev/null; wait $DNS_PID 2>/dev/null; podman rm -f -t 0 web hooked >/dev/null 2>&1; rt_cgroup_cleanup; _t_cleanup' EXIT
 mk_upstream
 ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
@@ -48,6 +51,14 @@ rt_rootfs "$R1"
 rt_rootfs "$R2"
 RUN=(podman run -d --stop-signal SIGKILL --cgroup-parent=/$RT_CG)
 
+# ctnet dns (its dnsmasq, if installed): the CNI result then carries dns.
+if command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ]; then
+	printf 'nameserver 127.0.0.53\n' >"$T_TMP/resolv"
+	"$CTNET" dns --resolv-file "$T_TMP/resolv" >"$T_TMP/dns.log" 2>&1 &
+	DNS_PID=$!
+	for _ in $(seq 100); do grep -q "ready:" "$T_TMP/dns.log" && break; sleep 0.1; done
+fi
+
 # --- 1. through ctnet-cni, -p 8080:80 ---
 check "podman run --network ctnet -p 8080:80" "${RUN[@]}" --name web --network ctnet -p 8080:80 \
 	--rootfs "$R1" /bin/sh -c "$RT_CMD"
@@ -60,6 +71,16 @@ check_eq "CNI: the attachment stores podman's container id" \
 check_eq "CNI: the attachment stores the container's name (K8S_POD_NAME)" \
 	"$(sed -n 's/^POD_NAME=//p' "/run/ctnet/cni/$ATT")" "web"
 check_match "CNI: ctnet status shows the attachment with the forward" "$($CTNET status --json)" '"tcp:8080:80"'
+if [ -n "$DNS_PID" ]; then
+	GW=$($CTNET status "$ATT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["host_address"])')
+	LOCAL=$($CTNET status "$ATT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')
+	check_match "CNI dns: podman put ctnet dns's server (the gateway) and domain into resolv.conf" \
+		"$(podman exec web cat /etc/resolv.conf | tr '\n' '|')" "nameserver $GW\|.*search .*containers|^search .*containers.*nameserver $GW"
+	check_match "CNI dns: the container resolves its name at the gateway" \
+		"$(podman exec web nslookup "$ATT.containers" "$GW" 2>&1 | tr '\n' ' ')" "Address: $LOCAL"
+else
+	echo "# dnsmasq not installed: the CNI dns checks were not run"
+fi
 check "podman stop web" podman stop web
 check "podman rm web" podman rm web
 rt_nothing_left "CNI: after stop and rm"
