@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -91,6 +92,12 @@ int cmd_dns(struct ctnet_kern *kern, int argc, char **argv)
 	if ((rc = parse(argc, argv, &o, &json)))
 		return rc < 0 ? 0 : rc;
 	out_init(&out, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
+	/* dnsmasq (which inherits it) holds two sockets per container address. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -127,6 +127,7 @@ check_eq "an unknown name under the domain is NXDOMAIN" "$(q web "$WEB_H" nope.c
 check_eq "an outside name through the host's stub at 127.0.0.53" "$(q web "$WEB_H" outside.test A)" "NOERROR 192.0.2.77"
 check_eq "an outside name, AAAA" "$(q web "$WEB_H" outside.test AAAA)" "NOERROR 2001:db8::77"
 eventually "the bridge port asks the bridge's address" 10 "NOERROR $WEB_L" q bp 10.99.5.1 web.containers A
+check_eq "the bridge port's own name: its address without the prefix" "$(q web "$WEB_H" bp A)" "NOERROR 10.99.5.2"
 check_match "dnsmasq was restarted for the bridge" "$(cat "$T_TMP/dns.log")" "restart dnsmasq: listening on ve-\* br-dns"
 
 # --- through the resolv.conf, with the C library: ctnet exec and ctnet run ---
