@@ -128,6 +128,12 @@ check: deps
 	$(MAKE) fuzz-check
 	CTNET_BIN=$(CURDIR)/build/san tests/run.sh $(T)
 
+# The netns tests on Debian 12's stock kernel in QEMU under TCG (tests/vm/run.sh): the
+# optimized build, the host's root shared read-only. T=pattern(s) replaces the default list.
+check-vm: deps
+	$(MAKE) all
+	CTNET_BIN=$(CURDIR)/build tests/vm/run.sh $(T)
+
 # Same suite on the optimized build (faster, no sanitizers).
 check-fast: all tests
 	CTNET_BIN=$(CURDIR)/build tests/run.sh $(T)
@@ -170,7 +176,7 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: deps all tests check check-fast demo bench install uninstall clean
+.PHONY: deps all tests check check-vm check-fast demo bench install uninstall clean
 .DELETE_ON_ERROR:
 
 # --- Reliability (issue 7): libFuzzer targets and full-size stress runs. ---

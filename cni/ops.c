@@ -158,6 +158,9 @@ int cni_add(struct ctnet_kern *kern, const struct cni_env *env, const struct cni
 
 	if ((lock = open_lock(a.name, ce)) < 0)
 		return lock;
+	/* Before the attachment file and ct_up: a state dir that cannot be written, nothing. */
+	if ((rc = ct_state_writable(&ce->e)) < 0)
+		return fail_code(ce, rc);
 	rc = cni_attachment_read(a.name, &old, &ce->e);
 	if (rc < 0 && rc != -ENOENT)
 		return fail_code(ce, rc);

@@ -501,11 +501,6 @@ int ipam_show(const char *name, struct ipam_lease *out, struct ctnet_err *err)
 	return r;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int ipam_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 {
 	/* Written atomically: ula6 in ipam/, leases and pool hints; claims are symlinkat()s,
@@ -517,48 +512,22 @@ int ipam_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 int ipam_list(int (*cb)(const struct ipam_lease *lease, void *data), void *data,
 	      struct ctnet_err *err)
 {
-	struct ctnet_err sub;
+	struct ctnet_dir_entry *names = NULL;
 	struct ctx c;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	char what[4200];
+	size_t n = 0;
 	int r = ctx_open(&c, false, false, err);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
-	int fd = dup(c.lease);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		r = ctnet_err_sys(err, errno, "list \"%s/lease\"", c.shown);
-		if (fd >= 0)
-			close(fd);
+	/* Dot files (ctnet_write_atomic's temporaries) are no leases. */
+	snprintf(what, sizeof(what), "\"%s/lease\"", c.shown);
+	if ((r = ctnet_dir_list(c.lease, what, &names, &n, err)) < 0)
 		goto out;
-	}
-	for (struct dirent *e; (e = readdir(d));) {
-		/* Dot files are ctnet_write_atomic's temporaries. */
-		if (e->d_name[0] == '.' || ctnet_name_check(e->d_name, &sub) < 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **v = realloc(names, cap * sizeof(*v));
-			if (!v) {
-				r = ctnet_errf(err, ENOMEM, "list leases: out of memory");
-				break;
-			}
-			names = v;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			r = ctnet_errf(err, ENOMEM, "list leases: out of memory");
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct ipam_lease l;
-		r = lease_read(&c, names[i], &l, err);
+		r = lease_read(&c, names[i].name, &l, err);
 		if (r == -ENOENT) { /* released since readdir */
 			r = 0;
 			continue;
@@ -567,8 +536,6 @@ int ipam_list(int (*cb)(const struct ipam_lease *lease, void *data), void *data,
 			r = cb(&l, data);
 	}
 out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
 	free(names);
 	ctx_close(&c);
 	return r;

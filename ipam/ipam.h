@@ -98,6 +98,10 @@ int ipam_list(int (*cb)(const struct ipam_lease *lease, void *data), void *data,
 /* Sweeps ipam's own directories (ipam/, addr/, lease/, pool/) of the temp files of killed
  * writers, each removal reported to cb (ctnet gc). 0 or the first -errno. */
 int ipam_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
+/* Whether ipam's state dir can be written (ctnet_dir_probe of $CTNET_STATE_DIR/ipam, made
+ * when missing): a caller about to change the kernel for a container asks first. Every
+ * writer of ipam (alloc, reserve, release) proves it under the lock itself. */
+int ipam_writable(struct ctnet_err *err);
 
 /* --- The slot <-> address mapping (pure functions; see ORDER above). --- */
 

@@ -56,14 +56,19 @@ int ctx_open(struct ctx *c, bool create, bool lock, struct ctnet_err *err)
 		return r;
 	}
 	if (lock) {
-		c->lock = ctnet_lock(c->ipam, "lock", err);
-		if (c->lock < 0) {
-			r = c->lock;
+		/* A writer: the lock, then proof that what it writes can be written. */
+		if ((r = c->lock = ctnet_lock(c->ipam, "lock", err)) < 0 ||
+		    (r = ctnet_dir_probe(c->ipam, c->shown, err)) < 0) {
 			ctx_close(c);
 			return r;
 		}
 	}
 	return 0;
+}
+
+int ipam_writable(struct ctnet_err *err)
+{
+	return ctnet_state_probe(ctnet_state_dir(), "ipam", err);
 }
 
 /* --- lease files --- */

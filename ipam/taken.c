@@ -219,13 +219,9 @@ int map_set(int fd, uint32_t slot, bool taken, const char *shown, struct ctnet_e
 int bridges_load(const struct ctx *c, const struct ipam_pool *self, struct conf_taken *t,
 		 struct ctnet_err *err)
 {
-	int fd = dup(c->pool);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = ctnet_dir_opendir(c->pool); /* its own offset, not a dup's shared one */
+	if (!d)
 		return ctnet_err_sys(err, errno, "list \"%s/pool\"", c->shown);
-	}
 	int r = 0;
 	for (struct dirent *e; (e = readdir(d));) {
 		char cidr[CTNET_ADDR_STRLEN];

@@ -268,17 +268,16 @@ struct scan {
 	struct ctnet_err *err;
 };
 
-/* Each running container without a file: ours (to remove) or someone else's (a clash?). */
-static int scan_record(int dfd, const char *name, void *data)
+/* Each running container without a file (record i of l): ours (to remove) or someone
+ * else's (a clash?). */
+static int scan_record(struct scan *sc, const struct ct_records *l, size_t i)
 {
-	struct scan *sc = data;
 	struct ct_apply_plan *p = sc->p;
+	const char *name = l->v[i].name;
 	struct ctnet_err e2;
 	int rc;
 
-	if (find(p, name))
-		return 0; /* read with its file */
-	if (record_read_at(dfd, name, sc->r, &e2) < 0)
+	if (ct_records_read(l, i, sc->r, &e2) < 0)
 		return 0; /* taken down meanwhile, or unreadable: not ours */
 	if (!strcmp(sc->r->spec.origin, p->origin)) { /* its file is gone: remove it */
 		if ((rc = item_add(p, name, sc->err)) < 0)
@@ -290,22 +289,24 @@ static int scan_record(int dfd, const char *name, void *data)
 	return apply_claims_check(p, sc->claims, sc->r, sc->err);
 }
 
-/* The kernel, read once for every unchanged container's check (see ct_check_view): the
- * NAT table in one thread, the host's addresses, routes and sysctls in another, while the
- * plan reads the directory (struct view_reads). */
-static int collect(int dfd, const char *name, void *data)
+/* The records listed, and those without a file (read with their file otherwise) kept. */
+static int list_others(struct view_reads *vr)
 {
-	struct view_reads *vr = data;
-	(void)dfd;
-	if (find(vr->p, name))
-		return 0; /* read with its file */
-	if (CTNET_GROW(vr->others, vr->n_others, vr->cap_others, 16) < 0 ||
-	    !(vr->others[vr->n_others] = strdup(name)))
+	int rc = ct_records_load(vr->records, &vr->recs, &vr->list_err);
+
+	if (rc < 0)
+		return rc;
+	if (vr->recs.n && !(vr->others = malloc(vr->recs.n * sizeof(*vr->others))))
 		return ctnet_errf(&vr->list_err, ENOMEM, "apply: out of memory");
-	vr->n_others++;
+	for (size_t i = 0; i < vr->recs.n; i++)
+		if (!find(vr->p, vr->recs.v[i].name))
+			vr->others[vr->n_others++] = i;
 	return 0;
 }
 
+/* The kernel, read once for every unchanged container's check (see ct_check_view): the
+ * NAT table in one thread, the host's addresses, routes and sysctls in another, while the
+ * plan reads the directory (struct view_reads). */
 static void *nat_read(void *arg)
 {
 	struct ct_apply_plan *p = arg;
@@ -322,7 +323,7 @@ static void *nat_read(void *arg)
 		pthread_cond_wait(&vr->cond, &vr->lock);
 	pthread_mutex_unlock(&vr->lock);
 	if (vr->dir_ok && vr->records >= 0)
-		vr->list_rc = ctnet_dir_foreach(vr->records, "records", collect, vr, &vr->list_err);
+		vr->list_rc = list_others(vr);
 	return NULL;
 }
 
@@ -380,7 +381,7 @@ static void view_end(struct ct_apply_plan *p, struct view_reads *vr)
 	if (vr->nat_threaded)
 		pthread_join(vr->nat_tid, NULL);
 	else if (vr->dir_ok && vr->records >= 0) /* no thread: listed here */
-		vr->list_rc = ctnet_dir_foreach(vr->records, "records", collect, vr, &vr->list_err);
+		vr->list_rc = list_others(vr);
 	vr->nat_threaded = false;
 	pthread_mutex_destroy(&vr->lock);
 	pthread_cond_destroy(&vr->cond);
@@ -476,7 +477,7 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 	}
 	/* Each running container without a file: ours (to remove) or someone else's. */
 	for (size_t i = 0; i < vr.n_others && rc >= 0; i++)
-		rc = scan_record(dfd, vr.others[i], &sc);
+		rc = scan_record(&sc, &vr.recs, vr.others[i]);
 	free(sc.r);
 	if (rc < 0)
 		goto out;
@@ -486,9 +487,8 @@ int ct_apply_plan(const char *dir, bool deep, struct ct_apply_plan *p, struct ct
 out:
 	if (p->reads)
 		view_end(p, &vr);
-	for (size_t i = 0; i < vr.n_others; i++)
-		free(vr.others[i]);
 	free(vr.others);
+	ct_records_free(&vr.recs);
 	if (dfd >= 0)
 		close(dfd);
 	apply_claims_free(&claims);

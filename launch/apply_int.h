@@ -46,8 +46,9 @@ struct view_reads {
 	 * else's to check for clashes) once the files' names are known (dir_done). */
 	bool dir_done, dir_ok;
 	int records;    /* record_dir(), or -1 */
-	char **others;  /* records without a file */
-	size_t n_others, cap_others;
+	struct ct_records recs; /* their listing */
+	size_t *others; /* the records without a file (indices in recs) */
+	size_t n_others;
 	int list_rc;
 	struct ctnet_err list_err;
 	struct ct_apply_plan *p;

@@ -199,7 +199,10 @@ out:
 int ct_converge(struct ctnet_kern *kern, const struct ct_spec *want, const struct ct_record *have, const struct ct_view *view,
 		struct ct_record *out, struct ct_report *rep, struct ctnet_err *err)
 {
-	return converge(kern, want, have, view, out, rep, err);
+	/* A repair or change whose record or NAT state could not be written would leave the
+	 * kernel and the state apart: proven first, nothing changed when it fails. */
+	int rc = ct_state_writable(err);
+	return rc < 0 ? rc : converge(kern, want, have, view, out, rep, err);
 }
 
 int ct_repair(struct ctnet_kern *kern, const char *name, struct ct_record *out, struct ct_report *rep,

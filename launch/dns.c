@@ -275,6 +275,19 @@ static int sync_resolv(struct ctnet_kern *kern, int rc, const struct ct_record *
 	return 0;
 }
 
+/* name's record in the open records directory dfd (-ENOENT: none). */
+static int record_at(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	char *buf = malloc(CT_RECORD_MAX);
+	ssize_t n;
+
+	if (!buf)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	n = record_read_text_at(dfd, name, r, buf, CT_RECORD_MAX, NULL, err);
+	free(buf);
+	return n < 0 ? (int)n : 0;
+}
+
 int ct_dns_sync_name(struct ctnet_kern *kern, int recdfd, int hostsdfd, const char *name, const char *domain,
 		     struct ct_dns_sync *out, struct ctnet_err *err)
 {
@@ -293,7 +306,7 @@ int ct_dns_sync_name(struct ctnet_kern *kern, int recdfd, int hostsdfd, const ch
 		rc = lock;
 		goto out;
 	}
-	if ((rec = rc = record_read_at(recdfd, name, r, err)) < 0 && rec != -ENOENT)
+	if ((rec = rc = record_at(recdfd, name, r, err)) < 0 && rec != -ENOENT)
 		goto out;
 	if (rec == 0)
 		len = hosts_text(r, false, text, sizeof(text), out);

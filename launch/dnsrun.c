@@ -147,13 +147,6 @@ static void sync_one(struct dns_run *d, const char *name)
 		dns_emit(d, CT_DNS_GONE, obj, "names removed");
 }
 
-static int sync_record(int dfd, const char *name, void *data)
-{
-	(void)dfd;
-	sync_one(data, name);
-	return 0;
-}
-
 static int sync_orphan(const char *name, void *data)
 {
 	struct dns_run *d = data;
@@ -172,8 +165,12 @@ static int sync_all(struct dns_run *d, struct ctnet_err *err)
 	for (size_t i = 0; i < d->n_ifs; i++)
 		d->ifs[i].n = 0;
 	d->ifs_dirty = true;
-	if ((r = ctnet_dir_foreach_file(d->recdfd, "records", sync_record, d, err)) < 0)
+	struct ct_records l;
+	if ((r = ct_records_load(d->recdfd, &l, err)) < 0)
 		return r;
+	for (size_t i = 0; i < l.n; i++)
+		sync_one(d, l.v[i].name);
+	ct_records_free(&l);
 	return ct_dns_hosts_foreach(d->hostsdfd, sync_orphan, d, err);
 }
 

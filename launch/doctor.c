@@ -107,18 +107,16 @@ static int item_make(struct arena *a, const struct ct_record *r, struct item **o
 }
 
 /*
- * The records and the host as read once: the names from one listing, the host (its
- * addresses and routes, ctnet's table, what nat's doctor reads) in a thread of its own
- * meanwhile; then each record is read and judged against that view by whoever takes it
+ * The records and the host as read once: the names from one listing (ct_records_load), the
+ * host (its addresses and routes, ctnet's table, what nat's doctor reads) in a thread of its
+ * own meanwhile; then each record is read and judged against that view by whoever takes it
  * next (this thread, and the host reader once its reads are done), into its slot, so the
- * containers keep the listing's order whoever judged them.
+ * containers keep the listing's (name) order whoever judged them.
  */
 struct records {
-	int dfd;
+	struct ct_records l;
 	bool inside;
-	char (*names)[CTNET_NAME_MAX + 1];
 	struct item **slot;
-	size_t n, cap;
 	size_t next;  /* the next name to take (atomic) */
 	bool listed;  /* names and slots are complete (atomic): others may take */
 	bool oom;     /* (atomic) */
@@ -135,22 +133,6 @@ struct records {
 	pthread_cond_t cond;
 	bool ready; /* the host was read (under lock) */
 };
-
-static int list_one(int dfd, const char *name, void *data)
-{
-	struct records *w = data;
-	(void)dfd;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		char(*names)[CTNET_NAME_MAX + 1] = realloc(w->names, cap * sizeof(*names));
-		if (!names)
-			return -ENOMEM;
-		w->names = names;
-		w->cap = cap;
-	}
-	snprintf(w->names[w->n++], sizeof(w->names[0]), "%s", name);
-	return 0;
-}
 
 /* r judged into it (a judgement that could not ask the kernel is one fault saying so). */
 static void item_judge(struct ctnet_kern *kern, const struct records *w, const struct ct_record *r, struct item *it,
@@ -182,9 +164,9 @@ static void records_take(struct records *w, struct arena *a, struct ctnet_kern *
 		free(h);
 		return;
 	}
-	while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->n) {
+	while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->l.n) {
 		struct ctnet_err e;
-		if (record_read_listed(w->dfd, w->names[i], r, &e) < 0)
+		if (ct_records_read(&w->l, i, r, &e) < 0)
 			continue; /* removed meanwhile, or unreadable: status reports those */
 		if (item_make(a, r, &w->slot[i]) < 0)
 			__atomic_store_n(&w->oom, true, __ATOMIC_RELAXED);
@@ -207,18 +189,10 @@ static int records_list(const char *name, struct records *w, struct ctnet_err *e
 		w->n_items = w->v[0] ? 1 : 0;
 		return r;
 	}
-	w->dfd = record_dir(false, err);
-	if (w->dfd == -ENOENT) {
-		ctnet_err_clear(err);
-		return 0;
-	}
-	if (w->dfd < 0)
-		return w->dfd;
-	r = ctnet_dir_foreach_file(w->dfd, "records", list_one, w, err);
-	if (r < 0)
-		return r == -ENOMEM ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : r;
-	if (!(w->slot = calloc(w->n ? w->n : 1, sizeof(*w->slot))) ||
-	    !(w->v = calloc(w->n ? w->n : 1, sizeof(*w->v))))
+	if ((r = ct_records_load(-1, &w->l, err)) < 0)
+		return r;
+	if (!(w->slot = calloc(w->l.n ? w->l.n : 1, sizeof(*w->slot))) ||
+	    !(w->v = calloc(w->l.n ? w->l.n : 1, sizeof(*w->v))))
 		return ctnet_errf(err, ENOMEM, "doctor: out of memory");
 	ctnet_err_clear(err);
 	return 0;
@@ -226,9 +200,7 @@ static int records_list(const char *name, struct records *w, struct ctnet_err *e
 
 static void records_free(struct records *w)
 {
-	if (w->dfd >= 0)
-		close(w->dfd);
-	free(w->names);
+	ct_records_free(&w->l);
 	free(w->slot);
 	free(w->v);
 	free(w->one);
@@ -289,7 +261,7 @@ static int records_read(struct ctnet_kern *kern, const char *name, struct record
 		free(h);
 		w->oom |= !h;
 	}
-	for (size_t i = 0; r >= 0 && !name && i < w->n; i++)
+	for (size_t i = 0; r >= 0 && !name && i < w->l.n; i++)
 		if (w->slot[i])
 			w->v[w->n_items++] = w->slot[i];
 	if (r >= 0 && w->oom)
@@ -331,7 +303,7 @@ static size_t doctor_items(const struct records *w, struct netd_doctor_ct *nd, s
 int ct_doctor(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
 	      struct ctnet_err *err)
 {
-	struct records w = { .dfd = -1, .inside = inside, .hr = -EAGAIN, .nr = -EAGAIN };
+	struct records w = { .l = { .dfd = -1 }, .inside = inside, .hr = -EAGAIN, .nr = -EAGAIN };
 	struct netd_uplink up;
 	struct netd_doctor_ct *nd = NULL;
 	struct nat_doctor_ct *nt = NULL;

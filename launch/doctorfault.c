@@ -22,6 +22,8 @@ static const struct {
 	[NETD_F_HOST_ADDR_MISSING] = { CTNET_SEV_BLOCKS, "host-address-missing",
 				       "the container's default gateway is gone", 'u' },
 	[NETD_F_HOST_ROUTE_MISSING] = { CTNET_SEV_BLOCKS, "host-route-missing", "nothing reaches the container", 'r' },
+	[NETD_F_HOST_SYSCTL] = { CTNET_SEV_DEGRADES, "link-sysctl",
+				 "the host may take routes, redirects or addresses from the container", 'u' },
 	[NETD_F_NO_CARRIER] = { CTNET_SEV_BLOCKS, "container-link-down",
 				"the container's end is down: no carrier on the host side", 'u' },
 	[NETD_F_LINK_MISSING] = { CTNET_SEV_BLOCKS, "container-link-missing", "the container is cut off", 'u' },

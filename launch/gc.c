@@ -37,9 +37,8 @@ static void gc_failed(struct gc_ctx *g, const struct ctnet_err *e)
 	gc_emit(g, &(struct ct_gc_event){ .kind = CT_GC_FAILED, .err = e }, 0);
 }
 
-static int gc_record(const char *name, void *data)
+static void gc_record(struct gc_ctx *g, const char *name)
 {
-	struct gc_ctx *g = data;
 	struct ct_record r;
 	const char *why = NULL;
 	struct ctnet_err err, e2;
@@ -51,11 +50,11 @@ static int gc_record(const char *name, void *data)
 
 	if (lock < 0) {
 		gc_failed(g, &err);
-		return 0;
+		return;
 	}
 	rc = record_read(name, &r, &err);
 	if (rc == -ENOENT)
-		return 0; /* taken down meanwhile */
+		return; /* taken down meanwhile */
 	if (rc < 0) {
 		/* An unreadable record is debris too: what carries the name goes. */
 		snprintf(msg, sizeof(msg), "%s", err.msg);
@@ -63,7 +62,7 @@ static int gc_record(const char *name, void *data)
 		record_remove(name, &e2);
 	} else if (ct_state_record(&r, &why)) {
 		/* Alive: whatever of its network is missing, `ctnet up` repairs in place. */
-		return 0;
+		return;
 	}
 	/* A container that died (or ran in an earlier boot) keeps its addresses for when it
 	 * comes back; an interrupted up or down is finished as it was meant. */
@@ -72,13 +71,12 @@ static int gc_record(const char *name, void *data)
 		     r.spec.netns_kind != CT_NETNS_FD && strncmp(r.spec.origin, "cni:", 4);
 	if (ct_down_locked(g->kern, name, keep_lease, NULL, &err) < 0) {
 		gc_failed(g, &err);
-		return 0;
+		return;
 	}
 	gc_emit(g,
 		&(struct ct_gc_event){ .kind = CT_GC_CONTAINER, .name = name, .why = why ? why : "stale",
 				       .lease_kept = keep_lease },
 		1);
-	return 0;
 }
 
 static void gc_orphan(struct gc_ctx *g, const char *name, enum ct_gc_orphan what)
@@ -187,11 +185,21 @@ int ct_gc(struct ctnet_kern *kern, const struct ct_gc_opts *opts,
 	static const struct ct_gc_opts defaults;
 	struct gc_ctx g = { .kern = kern, .opts = opts ? opts : &defaults, .report = report, .data = data,
 			    .res = res, .err = err };
+	struct ct_records recs;
 	size_t n_leases, n_nat;
 	int rc;
 
 	*res = (struct ct_gc_result){ 0 };
-	if ((rc = record_foreach(gc_record, &g, err)) < 0 || (rc = ipam_list(gc_lease, &g, err)) < 0)
+	/* On a read-only or full state dir gc would finish nothing and could leave more half
+	 * done: it changes nothing and says so (once space is back, it finishes everything). */
+	if ((rc = ct_state_writable(err)) < 0)
+		return rc;
+	if ((rc = ct_records_load(-1, &recs, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < recs.n; i++)
+		gc_record(&g, recs.v[i].name);
+	ct_records_free(&recs);
+	if ((rc = ipam_list(gc_lease, &g, err)) < 0)
 		goto out;
 	n_leases = g.n;
 	if ((rc = nat_list_containers(gc_nat_entry, &g, err)) < 0)

@@ -40,6 +40,16 @@ int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 	return 0;
 }
 
+int ct_state_writable(struct ctnet_err *err)
+{
+	int r = ctnet_state_probe(ctnet_run_dir(), "containers", err);
+	if (r == 0)
+		r = ipam_writable(err);
+	if (r == 0)
+		r = nat_writable(err);
+	return r;
+}
+
 int record_lock(const char *name, struct ctnet_err *err)
 {
 	_cleanup_close_ int dfd = record_dir(true, err);
@@ -88,24 +98,6 @@ int record_write(const struct ct_record *r, struct ctnet_err *err)
 	return ctnet_write_atomic(dfd, r->spec.name, buf, (size_t)n, err);
 }
 
-int record_read(const char *name, struct ct_record *r, struct ctnet_err *err)
-{
-	_cleanup_close_ int dfd = record_dir(false, err);
-
-	if (dfd == -ENOENT)
-		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
-	if (dfd < 0)
-		return dfd;
-	return record_read_at(dfd, name, r, err);
-}
-
-int record_read_at(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
-{
-	char buf[RECORD_MAX];
-	ssize_t n = record_read_text_at(dfd, name, r, buf, sizeof(buf), NULL, err);
-	return n < 0 ? (int)n : 0;
-}
-
 /* The text read into buf (n bytes, or -errno) parsed into r: n, or -errno. */
 static ssize_t parsed(ssize_t n, const char *buf, const char *name, struct ct_record *r,
 		      struct ctnet_err *err)
@@ -118,6 +110,19 @@ static ssize_t parsed(ssize_t n, const char *buf, const char *name, struct ct_re
 	return rc < 0 ? rc : n;
 }
 
+int record_read(const char *name, struct ct_record *r, struct ctnet_err *err)
+{
+	_cleanup_close_ int dfd = record_dir(false, err);
+	char buf[RECORD_MAX];
+
+	if (dfd == -ENOENT)
+		return ctnet_errf(err, ENOENT, "container \"%s\": not up", name);
+	if (dfd < 0)
+		return dfd;
+	ssize_t n = parsed(ctnet_read_file(dfd, name, buf, sizeof(buf), err), buf, name, r, err);
+	return n < 0 ? (int)n : 0;
+}
+
 ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char *buf, size_t max,
 			    struct stat *st, struct ctnet_err *err)
 {
@@ -125,11 +130,44 @@ ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *r, char
 	return parsed(ctnet_read_file_stat(dfd, name, buf, max, st, err), buf, name, r, err);
 }
 
-int record_read_listed(int dfd, const char *name, struct ct_record *r, struct ctnet_err *err)
+int ct_records_load(int dfd, struct ct_records *out, struct ctnet_err *err)
 {
+	int rc;
+
+	*out = (struct ct_records){ .dfd = dfd };
+	if (dfd < 0) {
+		out->dfd = record_dir(false, err);
+		if (out->dfd == -ENOENT) { /* no container was ever up */
+			out->dfd = -1;
+			return 0;
+		}
+		if (out->dfd < 0)
+			return out->dfd;
+		out->own_dfd = true;
+	}
+	if ((rc = ctnet_dir_list(out->dfd, "records", &out->v, &out->n, err)) < 0)
+		ct_records_free(out);
+	return rc;
+}
+
+int ct_records_read(const struct ct_records *l, size_t i, struct ct_record *r, struct ctnet_err *err)
+{
+	const struct ctnet_dir_entry *e = &l->v[i];
 	char buf[RECORD_MAX];
-	ssize_t n = parsed(ctnet_read_listed(dfd, name, buf, sizeof(buf), err), buf, name, r, err);
+	/* A regular file as listed is read without an fstat (thousands); anything else is
+	 * checked, and refused as not a record. */
+	ssize_t n = e->regular ? ctnet_read_listed(l->dfd, e->name, buf, sizeof(buf), err)
+			       : ctnet_read_file(l->dfd, e->name, buf, sizeof(buf), err);
+	n = parsed(n, buf, e->name, r, err);
 	return n < 0 ? (int)n : 0;
+}
+
+void ct_records_free(struct ct_records *l)
+{
+	if (l->own_dfd && l->dfd >= 0)
+		close(l->dfd);
+	free(l->v);
+	*l = (struct ct_records){ .dfd = -1 };
 }
 
 int record_remove(const char *name, struct ctnet_err *err)
@@ -140,30 +178,6 @@ int record_remove(const char *name, struct ctnet_err *err)
 	if (dfd < 0)
 		return dfd;
 	return ctnet_unlink(dfd, name, err);
-}
-
-struct foreach_ctx {
-	int (*cb)(const char *name, void *data);
-	void *data;
-};
-
-static int foreach_one(int dfd, const char *name, void *data)
-{
-	const struct foreach_ctx *f = data;
-	(void)dfd;
-	return f->cb(name, f->data);
-}
-
-int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err)
-{
-	struct foreach_ctx f = { cb, data };
-	_cleanup_close_ int dfd = record_dir(false, err);
-
-	if (dfd == -ENOENT)
-		return 0;
-	if (dfd < 0)
-		return dfd;
-	return ctnet_dir_foreach(dfd, "records", foreach_one, &f, err);
 }
 
 int ct_pid_start(pid_t pid, unsigned long long *start)

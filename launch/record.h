@@ -42,27 +42,49 @@ struct ct_record {
 
 int record_dir(bool create, struct ctnet_err *err);
 int record_write(const struct ct_record *rec, struct ctnet_err *err);
-/* -ENOENT when there is no record. */
+/* name's record; -ENOENT ("container NAME: not up") when there is none. */
 int record_read(const char *name, struct ct_record *rec, struct ctnet_err *err);
-/* The same in an already open record_dir() (listing thousands: one directory walk). */
-int record_read_at(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
-/* The same, keeping the text (in buf, NUL-terminated; its length returned) and the file's
- * stat (st may be NULL). */
+/* The same in an already open record_dir(), keeping the text (in buf, NUL-terminated; its
+ * length returned) and the file's stat (st may be NULL): apply's index. */
 ssize_t record_read_text_at(int dfd, const char *name, struct ct_record *rec, char *buf, size_t max,
 			    struct stat *st, struct ctnet_err *err);
 #define CT_RECORD_MAX 16384
-/* The same for a name ctnet_dir_foreach_file listed (a regular file: no fstat). */
-int record_read_listed(int dfd, const char *name, struct ct_record *rec, struct ctnet_err *err);
+/*
+ * The one loader of the records, for everyone who looks at all of them (status, doctor, gc,
+ * apply, watch): one listing of the records' directory, in name order; each record is read
+ * and parsed (record_parse) when its reader asks, in whichever thread, so thousands are
+ * never all in memory at once.
+ */
+struct ct_records {
+	int dfd;                   /* the records' directory, -1 when there is none yet */
+	bool own_dfd;              /* opened by ct_records_load (closed by ct_records_free) */
+	size_t n;
+	struct ctnet_dir_entry *v; /* the names, sorted */
+};
+/* Lists the records of dfd (a record_dir(); -1: opened here, and no directory is no record).
+ * 0 or -errno ("read records: why"). */
+int ct_records_load(int dfd, struct ct_records *out, struct ctnet_err *err);
+/* Record i of the listing, as record_read reads it (-ENOENT: taken down since the listing).
+ * Safe from several threads at once. */
+int ct_records_read(const struct ct_records *l, size_t i, struct ct_record *rec, struct ctnet_err *err);
+void ct_records_free(struct ct_records *l);
 /* The record codec: text (KEY=VALUE lines) to record and back. */
 int record_parse(const char *text, size_t len, const char *name, struct ct_record *rec,
 		 struct ctnet_err *err);
 /* Into buf; the length, or -EOVERFLOW / -EINVAL (a value that cannot be written safely). */
 int record_format(const struct ct_record *rec, char *buf, size_t len, struct ctnet_err *err);
 int record_remove(const char *name, struct ctnet_err *err);
-int record_foreach(int (*cb)(const char *name, void *data), void *data, struct ctnet_err *err);
 /* Sweeps the records' directory: temp files of killed writers, lock files of gone names
  * (gc, after it removed the records of gone containers). 0 or -errno. */
 int record_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
+/*
+ * Whether every state dir a change of a container writes can be written: the records'
+ * ($CTNET_RUN_DIR/containers), ipam's and nat's ($CTNET_STATE_DIR/ipam, /nat), each by a
+ * probe file (ctnet_dir_probe). Asked under the container's lock before the first kernel
+ * change (ct_up, ct_down, ct_converge, gc, apply, CNI ADD): a read-only or full state dir
+ * changes nothing and says which path and why. 0 or -errno.
+ */
+int ct_state_writable(struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */

@@ -356,6 +356,9 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 
 	if (!r)
 		return ctnet_errf(err, ENOMEM, "out of memory");
+	/* Before the first change: a state dir that cannot be written changes nothing. */
+	if ((rc = ct_state_writable(err)) < 0)
+		goto out;
 	r->spec = *spec;
 	r->version = CT_RECORD_VERSION;
 	snprintf(r->boot_id, sizeof(r->boot_id), "%s", ct_boot_id());
@@ -483,6 +486,10 @@ int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, b
 
 	if (!r)
 		return ctnet_errf(err, ENOMEM, "out of memory");
+	/* Before the first change (the STOPPING mark, then the links): a down that cannot
+	 * write its state would take the links and stop half-way. */
+	if ((rc = ct_state_writable(err)) < 0)
+		goto out;
 	rc = record_read(name, r, err);
 	if (rc < 0 && rc != -ENOENT)
 		goto out;

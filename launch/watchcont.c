@@ -158,15 +158,16 @@ struct rescan_arg {
 	struct ct_record *r;
 };
 
-static int rescan_one(int dfd, const char *name, void *data)
+/* Record i of l. */
+static int rescan_one(struct rescan_arg *ra, const struct ct_records *l, size_t i)
 {
-	struct rescan_arg *ra = data;
+	const char *name = l->v[i].name;
 	struct ct_record *r = ra->r;
 	struct ctnet_err e = { 0 };
 	const char *why;
 	struct ct_watch_cont *c;
 
-	if (record_read_at(dfd, name, r, &e) < 0)
+	if (ct_records_read(l, i, r, &e) < 0)
 		return 0; /* removed meanwhile, or unreadable: not ours to watch */
 	if (!(c = cont_get(ra->w, name)))
 		return -ENOMEM;
@@ -220,12 +221,17 @@ void watch_rescan(struct ctnet_kern *kern, struct ct_watch *w)
 		return;
 	for (size_t i = 0; i < w->n; i++)
 		w->c[i].seen = false;
-	int dfd = record_dir(true, &e);
-	if (dfd >= 0) {
-		if (ctnet_dir_foreach(dfd, "records", rescan_one, &ra, &e) < 0)
-			watch_emit(w, CT_WATCH_ERROR, NULL, "read records: %s", e.msg);
-		close(dfd);
+	int dfd = record_dir(true, &e), rc = 0;
+	struct ct_records l;
+	if (dfd >= 0 && (rc = ct_records_load(dfd, &l, &e)) == 0) {
+		for (size_t i = 0; i < l.n && rc == 0; i++)
+			rc = rescan_one(&ra, &l, i);
+		ct_records_free(&l);
 	}
+	if (rc < 0)
+		watch_emit(w, CT_WATCH_ERROR, NULL, "read records: %s", e.msg);
+	if (dfd >= 0)
+		close(dfd);
 	free(r);
 	forget_unseen(w);
 }

@@ -31,12 +31,14 @@
 
 /* ---- fights ---- */
 
-/* A repair of f's object happened now: counts the streak, starts or lengthens a back-off. */
-static void fight_hit(struct ct_watch *w, struct ct_watch_fight *f, const char *what)
+/* A repair of f's object, begun at start, ended now: counts the streak, starts or lengthens a
+ * back-off. The streak counts damage found soon after the last repair ended, so a repair that
+ * itself takes longer than the gap (a big table, a slow machine) still makes a fight. */
+static void fight_hit(struct ct_watch *w, struct ct_watch_fight *f, const char *what, int64_t start)
 {
 	int64_t now = watch_now_ms(), gap = f->backoff_ms * 2 > FIGHT_GAP_MS ? f->backoff_ms * 2 : FIGHT_GAP_MS;
 
-	if (f->last_ms && now - f->last_ms <= gap) {
+	if (f->last_ms && start - f->last_ms <= gap) {
 		f->streak++;
 	} else {
 		f->streak = 1;
@@ -190,6 +192,7 @@ static void localnets_recheck(struct ct_watch *w)
 static void repair_nat(struct ctnet_kern *kern, struct ct_watch *w)
 {
 	struct nat_result res = { 0 };
+	int64_t start = watch_now_ms();
 
 	w->nat_dirty = false;
 	watch_reap(w);
@@ -213,12 +216,12 @@ static void repair_nat(struct ctnet_kern *kern, struct ct_watch *w)
 		     res.k.missing > 1 ? ", ..." : "");
 		localnets_recheck(w);
 	}
-	fight_hit(w, &w->nat_f, NAT_OBJECT);
+	fight_hit(w, &w->nat_f, NAT_OBJECT, start);
 }
 
 /* Each repair in rep, said; a container repaired counts towards its fight. */
 static void converge_said(struct ct_watch *w, struct ct_watch_cont *c, const char *obj,
-			  const struct ct_report *rep)
+			  const struct ct_report *rep, int64_t start)
 {
 	bool repaired = false;
 
@@ -228,7 +231,7 @@ static void converge_said(struct ct_watch *w, struct ct_watch_cont *c, const cha
 			repaired = true;
 		}
 	if (repaired)
-		fight_hit(w, &c->f, obj);
+		fight_hit(w, &c->f, obj, start);
 }
 
 static void converge_one(struct ctnet_kern *kern, struct ct_watch *w, struct ct_watch_cont *c,
@@ -240,6 +243,7 @@ static void converge_one(struct ctnet_kern *kern, struct ct_watch *w, struct ct_
 	char obj[CTNET_NAME_MAX + 16];
 	const char *why;
 	int lock = -1, rc;
+	int64_t start = watch_now_ms();
 
 	c->dirty = false;
 	watch_cont_object(c, obj, sizeof(obj));
@@ -262,10 +266,10 @@ static void converge_one(struct ctnet_kern *kern, struct ct_watch *w, struct ct_
 	watch_link_refresh(kern, c, rc < 0 ? have : out);
 	if (rc < 0) {
 		watch_emit(w, CT_WATCH_ERROR, obj, "converge: %s", e.msg);
-		fight_hit(w, &c->f, obj);
+		fight_hit(w, &c->f, obj, start);
 		goto out;
 	}
-	converge_said(w, c, obj, rep);
+	converge_said(w, c, obj, rep, start);
 out:
 	if (lock >= 0)
 		close(lock);
@@ -297,6 +301,7 @@ void watch_repair_sysctls(struct ctnet_kern *kern, struct ct_watch *w)
 	struct ctnet_err e = { 0 };
 	char changed[200];
 	bool any = false, v6 = false;
+	int64_t start = watch_now_ms();
 	int n;
 
 	for (size_t i = 0; i < w->n; i++)
@@ -315,7 +320,7 @@ void watch_repair_sysctls(struct ctnet_kern *kern, struct ct_watch *w)
 	}
 	if (n > 0) {
 		watch_emit(w, CT_WATCH_REPAIRED, "sysctl", "%s was off", changed);
-		fight_hit(w, &w->sysctl_f, "sysctl");
+		fight_hit(w, &w->sysctl_f, "sysctl", start);
 	}
 }
 

@@ -3,13 +3,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "name.h"
@@ -161,6 +161,56 @@ int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err)
 	return 0;
 }
 
+/* Real space for the probe: written, as the state files are. The file systems a state dir
+ * lives on (ext4, xfs, btrfs with delayed allocation, tmpfs) reserve the space at write()
+ * and fail it when full; those that find out later say so at close(). Cheaper than
+ * fallocate, whose allocation and release cost ~0.5 ms on a busy ext4. 0 or errno. */
+static int probe_space(int fd)
+{
+	static const char zeros[CTNET_PROBE_BYTES];
+
+	for (size_t off = 0; off < sizeof(zeros);) {
+		ssize_t w = write(fd, zeros + off, sizeof(zeros) - off);
+		if (w < 0 && errno != EINTR)
+			return errno;
+		if (w == 0)
+			return EIO;
+		off += w > 0 ? (size_t)w : 0;
+	}
+	return 0;
+}
+
+int ctnet_dir_probe(int dfd, const char *shown, struct ctnet_err *err)
+{
+	char name[64];
+	int fd, e;
+
+	/* The thread's id: two threads of one process never share a probe. */
+	snprintf(name, sizeof(name), ".probe.%ld.tmp", (long)syscall(SYS_gettid));
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ctnet_err_sys(err, errno, "cannot write in state dir \"%s\"", shown);
+	e = probe_space(fd);
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (unlinkat(dfd, name, 0) < 0 && !e)
+		e = errno;
+	return e ? ctnet_err_sys(err, e, "cannot write in state dir \"%s\"", shown) : 0;
+}
+
+int ctnet_state_probe(const char *base, const char *sub, struct ctnet_err *err)
+{
+	char shown[4096];
+	int fd = ctnet_dir_open(base, sub, true, err), r;
+
+	if (fd < 0)
+		return fd;
+	snprintf(shown, sizeof(shown), "%s%s%s", base, sub && *sub ? "/" : "", sub ? sub : "");
+	r = ctnet_dir_probe(fd, shown, err);
+	close(fd);
+	return r;
+}
+
 int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		       struct ctnet_err *err)
 {
@@ -295,94 +345,6 @@ ssize_t ctnet_read_listed(int dirfd, const char *name, char *buf, size_t max, st
 	return read_file(dirfd, name, buf, max, true, NULL, err);
 }
 
-/* The writer's PID in ".NAME.PID.tmp", or 0 when name is not such a file. */
-static pid_t tmp_writer(const char *name)
-{
-	size_t len = strlen(name);
-	const char *end, *dot;
-	long pid = 0;
-
-	if (name[0] != '.' || len < 7 || strcmp(name + len - 4, ".tmp"))
-		return 0;
-	end = name + len - 4;
-	for (dot = end; dot > name && dot[-1] != '.'; dot--)
-		;
-	if (dot <= name + 1 || dot == end || end - dot > 9)
-		return 0;
-	for (const char *p = dot; p < end; p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		pid = pid * 10 + (*p - '0');
-	}
-	return (pid_t)pid;
-}
-
-/* A listing of dfd on a description of its own: a dup would share dfd's offset with every
- * other listing of it (an earlier one leaves it at the end; threads race on it). */
-static DIR *dir_listing(int dfd)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d && fd >= 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-	}
-	return d;
-}
-
-int ctnet_tmp_sweep(int dirfd, struct ctnet_err *err)
-{
-	DIR *d = dir_listing(dirfd);
-	struct dirent *de;
-	int removed = 0;
-
-	if (!d)
-		return ctnet_err_sys(err, errno, "sweep temp files");
-	while ((de = readdir(d))) {
-		pid_t pid = tmp_writer(de->d_name);
-		if (pid <= 0 || pid == getpid() || !(kill(pid, 0) < 0 && errno == ESRCH))
-			continue;
-		if (unlinkat(dirfd, de->d_name, 0) == 0)
-			removed++;
-	}
-	closedir(d);
-	return removed;
-}
-
-void ctnet_swept_report(ctnet_swept_fn *cb, void *data, enum ctnet_debris kind, const char *dir, int n)
-{
-	struct ctnet_swept s = { .kind = kind, .dir = dir, .n = n };
-	if (cb && n > 0)
-		cb(&s, data);
-}
-
-int ctnet_tmp_sweep_dirs(const char *base, const char *const *dirs, size_t n, ctnet_swept_fn *cb, void *data,
-			 struct ctnet_err *err)
-{
-	int first = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		struct ctnet_err e;
-		int fd = ctnet_dir_open(base, dirs[i], false, &e), r = fd;
-		if (fd == -ENOENT)
-			continue;
-		if (fd >= 0) {
-			r = ctnet_tmp_sweep(fd, &e);
-			close(fd);
-			if (r < 0)
-				ctnet_err_sys(&e, -r, "sweep temp files in \"%s/%s\"", base, dirs[i]);
-		}
-		if (r < 0 && !first) {
-			first = r;
-			if (err)
-				*err = e;
-		}
-		ctnet_swept_report(cb, data, CTNET_DEBRIS_TEMP, dirs[i], r);
-	}
-	return first;
-}
-
 int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
 {
 	char shown[CTNET_SHOW_MAX];
@@ -391,19 +353,37 @@ int ctnet_unlink(int dirfd, const char *name, struct ctnet_err *err)
 	return 0;
 }
 
+/* dirfd/name as a path for messages: a read-only or full state dir must be named. */
+static const char *path_at(int dirfd, const char *name, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0 || (size_t)n >= len - 2) /* unknown: the name alone */
+		n = 0;
+	snprintf(buf + n, len - (size_t)n, "%s%s", n ? "/" : "", name);
+	return buf;
+}
+
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 {
+	char path[4096];
+
 	for (;;) {
 		struct stat a, b;
 		int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return ctnet_err_sys(err, errno, "open lock \"%s\"", name);
+		if (fd < 0) {
+			int e = errno;
+			return ctnet_err_sys(err, e, "open lock \"%s\"", path_at(dirfd, name, path, sizeof(path)));
+		}
 		while (flock(fd, LOCK_EX) < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
 			close(fd);
-			return ctnet_err_sys(err, e, "lock \"%s\"", name);
+			return ctnet_err_sys(err, e, "lock \"%s\"", path_at(dirfd, name, path, sizeof(path)));
 		}
 		/* gc removes lock files of gone entries (holding the lock): the file we locked
 		 * must still be the one under this name, or we lock again. */
@@ -416,7 +396,7 @@ int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err)
 
 int ctnet_lock_sweep(int dfd, struct ctnet_err *err)
 {
-	DIR *d = dir_listing(dfd);
+	DIR *d = ctnet_dir_opendir(dfd);
 	struct dirent *e;
 	int n = 0;
 
@@ -480,42 +460,3 @@ void ctnet_unlock(int fd)
 		close(fd);
 }
 
-/* The entries of dfd (names ctnet could have written); only regular files with files. */
-static int dir_walk(int dfd, const char *what, bool files, int (*cb)(int dfd, const char *name, void *data),
-		    void *data, struct ctnet_err *err)
-{
-	DIR *d = dir_listing(dfd);
-	struct dirent *de;
-	int rc = 0;
-
-	if (!d)
-		return ctnet_err_sys(err, errno, "read %s", what);
-	while ((de = readdir(d))) {
-		struct stat st;
-		/* Temp files of ctnet_write_atomic, locks and strays are not entries. */
-		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, NULL) < 0)
-			continue;
-		/* The listing says what it is; a file system that does not say is asked. */
-		if (files && de->d_type != DT_REG &&
-		    (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		     !S_ISREG(st.st_mode)))
-			continue;
-		rc = cb(dfd, de->d_name, data);
-		if (rc)
-			break;
-	}
-	closedir(d);
-	return rc;
-}
-
-int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
-		      void *data, struct ctnet_err *err)
-{
-	return dir_walk(dfd, what, false, cb, data, err);
-}
-
-int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
-			   void *data, struct ctnet_err *err)
-{
-	return dir_walk(dfd, what, true, cb, data, err);
-}

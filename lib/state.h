@@ -2,10 +2,13 @@
 #ifndef CTNET_STATE_H
 #define CTNET_STATE_H
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "err.h"
+#include "name.h"
 
 #define CTNET_STATE_DIR_DEFAULT "/var/lib/ctnet"
 #define CTNET_RUN_DIR_DEFAULT "/run/ctnet"
@@ -39,6 +42,18 @@ int ctnet_write_atomic(int dirfd, const char *name, const void *data, size_t len
 #define CTNET_WRITE_DURABLE 1u
 int ctnet_write_atomic_flags(int dirfd, const char *name, const void *data, size_t len,
 			     unsigned flags, struct ctnet_err *err);
+/*
+ * Proves that a file can be written in the directory dfd (shown in errors) before a caller
+ * changes anything: ".probe.TID.tmp" is created, CTNET_PROBE_BYTES are written to it (the
+ * file system reserves the space then, or fails) and it is closed and removed. A read-only
+ * or full file system, or a quota reached, fails here with -errno and err saying
+ * `cannot write in state dir "PATH": why`, instead of at a write after the kernel changed.
+ * A probe left by a killed process is a temp file for ctnet_tmp_sweep.
+ */
+#define CTNET_PROBE_BYTES 16384 /* the largest file ctnet writes at once (a record) */
+int ctnet_dir_probe(int dfd, const char *shown, struct ctnet_err *err);
+/* ctnet_dir_open(base, sub, create) and ctnet_dir_probe of it. */
+int ctnet_state_probe(const char *base, const char *sub, struct ctnet_err *err);
 /* fsync of a directory (shown in errors): the names made or removed in it reach the disk. */
 int ctnet_dir_sync(int dirfd, const char *shown, struct ctnet_err *err);
 /*
@@ -100,6 +115,22 @@ int ctnet_dir_foreach(int dfd, const char *what, int (*cb)(int dfd, const char *
  * asked only when the listing does not say): the callback may use ctnet_read_listed. */
 int ctnet_dir_foreach_file(int dfd, const char *what, int (*cb)(int dfd, const char *name, void *data),
 			   void *data, struct ctnet_err *err);
+
+/* One entry of a directory as ctnet_dir_list lists it. */
+struct ctnet_dir_entry {
+	char name[CTNET_NAME_MAX + 1];
+	bool regular; /* the listing says a regular file: ctnet_read_listed may read it */
+};
+/*
+ * The entries ctnet_dir_foreach would list (valid ctnet names: no temp files, locks or
+ * strays), sorted by name, into *v (malloc'd, the caller frees it; NULL when none) and *n.
+ * 0 or -errno; `what` names the directory in errors ("read WHAT: why").
+ */
+int ctnet_dir_list(int dfd, const char *what, struct ctnet_dir_entry **v, size_t *n, struct ctnet_err *err);
+/* A listing (opendir) of dfd on an open file description of its own: a dup() would share
+ * dfd's offset with every other listing of it (one left at the end by an earlier walk
+ * lists nothing; two threads race on it). closedir() it. NULL with errno set. */
+DIR *ctnet_dir_opendir(int dfd);
 
 /* An exclusive flock on dirfd/name (created 0600). Returns the fd to close, or -errno. */
 int ctnet_lock(int dirfd, const char *name, struct ctnet_err *err);

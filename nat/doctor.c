@@ -84,7 +84,7 @@ struct nat_doctor_view {
 	int ip_forward, forwarding6, localnet_all; /* sysctl_read's 1, 0 or -1 */
 	struct listeners listeners;
 	/* Findings that need no container, made while reading, appended in their place. */
-	struct ctnet_findings ext, conntrack, legacy;
+	struct ctnet_findings ext, conntrack, legacy, ra;
 	/* route_localnet of each forwarding container's device */
 	const struct nat_doctor_ct *lcts;
 	size_t ln;
@@ -191,8 +191,10 @@ static void check_sysctls(const struct nat_doctor_view *v, const struct ct_view 
 				  "container%s (another tool switched it off)", n, n == 1 ? "" : "s");
 	if (v6 && v->forwarding6 == 0)
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "ipv6-forwarding-off", NULL,
-				  "net.ipv6.conf.all.forwarding", "sysctl -w net.ipv6.conf.all.forwarding=1",
-				  "net.ipv6.conf.all.forwarding is 0: IPv6 to and from containers is not routed");
+				  "net.ipv6.conf.all.forwarding", "ctnet-nat restore",
+				  "net.ipv6.conf.all.forwarding is 0: IPv6 to and from containers is not routed "
+				  "(restore switches it on after accept_ra=2 on the links that take router "
+				  "advertisements; a bare sysctl -w would cost them their IPv6 default route)");
 	/* route_localnet: forwards from 127.0.0.1 need it where ctnet switches it on; one
 	 * finding is enough ("all" is shared). */
 	if (!fwds || v->localnet_off >= n)
@@ -298,6 +300,7 @@ int nat_doctor_read(struct ctnet_kern *kern, struct nat_doctor_view **out, struc
 	listeners_read(&v->listeners, "/proc/net/udp", 17, false);
 	listeners_read(&v->listeners, "/proc/net/udp6", 17, true);
 	check_ext(&v->ext);
+	nat_doctor_ra(kern, v->forwarding6, &v->ra);
 	check_conntrack(&v->conntrack);
 	check_legacy(&v->legacy);
 	*out = v;
@@ -315,6 +318,7 @@ void nat_doctor_view_free(struct nat_doctor_view *v)
 	ctnet_findings_free(&v->ext);
 	ctnet_findings_free(&v->conntrack);
 	ctnet_findings_free(&v->legacy);
+	ctnet_findings_free(&v->ra);
 	free(v);
 }
 
@@ -359,6 +363,8 @@ int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts
 	free(bases);
 	localnet_wait(nv);
 	check_sysctls(nv, vs, n, out);
+	ctnet_findings_append(out, &nv->ra);
+	nat_doctor_ra_uplink(nv->forwarding6, uplink, &nv->ra, out);
 	check_table(rs, n, out);
 	ctnet_findings_append(out, &nv->ext);
 	groups_emit(rs, &g, out);

@@ -223,7 +223,7 @@ static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct na
 {
 	int r;
 
-	if ((r = nat_sysctls(new->has_addr6, err)) < 0 ||
+	if ((r = nat_sysctls(s, new->has_addr6, err)) < 0 ||
 	    (r = nat_localnet_migrate(kern, s, err)) < 0 ||
 	    (r = nat_localnet_apply(kern, s, old, new, err)) < 0)
 		return r;
@@ -303,7 +303,7 @@ int nat_init_isolate(struct ctnet_kern *kern, const char *const *external_ifaces
 	}
 	if ((r = nat_store_open(&s, true, true, err)) < 0)
 		return r;
-	if ((r = nat_sysctls(false, err)) < 0 || (r = nat_localnet_migrate(kern, &s, err)) < 0 ||
+	if ((r = nat_sysctls(&s, false, err)) < 0 || (r = nat_localnet_migrate(kern, &s, err)) < 0 ||
 	    (r = nat_store_config_read(&s, &old, err)) < 0)
 		goto out;
 	cfg.isolate = isolate < 0 ? old.isolate : isolate > 0;
@@ -413,6 +413,8 @@ int nat_del(struct ctnet_kern *kern, const char *name, struct ctnet_err *err)
 		goto out;
 	nat_store_ports_release(&s, &old->c, NULL);
 	nat_localnet_apply(kern, &s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */
+	if (old->c.has_addr6)
+		nat_ipv6_forwarding_release(&s); /* the last one with IPv6: as ctnet found the host */
 	flush_container(kern, &old->c);
 out:
 	free(old);
@@ -552,7 +554,7 @@ static int restore(struct ctnet_kern *kern, bool localnet, struct ctnet_err *err
 		return r;
 	/* IPv6 forwarding only when a container has IPv6, as add does. */
 	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
-	    (r = nat_sysctls(v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
+	    (r = nat_sysctls(&s, v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
 	    (r = rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 && localnet)
 		r = nat_localnet_restore(kern, &s, err);
 	nat_store_close(&s);
@@ -573,8 +575,8 @@ int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 {
 	struct nat_store s;
 	unsigned n;
-	int r = nat_docker_remove(kern, &n, err); /* init --accept-in-docker-user's rules */
-	if (r < 0)
+	int r = nat_writable(err); /* flush keeps the state: it must be writable all the same */
+	if (r < 0 || (r = nat_docker_remove(kern, &n, err)) < 0) /* init --accept-in-docker-user's rules */
 		return r;
 	r = nat_nft_run(kern, "add table " NAT_TABLE "\ndelete table " NAT_TABLE "\n"
 			    "add table " NAT_BTABLE "\ndelete table " NAT_BTABLE "\n", err);

@@ -143,6 +143,11 @@ int nat_list_containers(int (*cb)(const struct nat_container *c, void *data), vo
 /* Sweeps nat's own directories (nat/, containers/, ports/) of the temp files of killed
  * writers, each removal reported to cb (ctnet gc). 0 or the first -errno. */
 int nat_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err);
+/* Whether nat's state dir can be written (ctnet_dir_probe of $CTNET_STATE_DIR/nat, made
+ * when missing): a caller about to change the kernel for a container asks first. Every
+ * change through nat (add, del, forwards, init, restore, flush) proves it itself, under
+ * the store's lock, before its first kernel change. */
+int nat_writable(struct ctnet_err *err);
 
 /*
  * Closes every handle of kern (ctnet_kern_close). With async, when kern

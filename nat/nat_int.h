@@ -198,7 +198,27 @@ struct nat_ct_match {
 int nat_conntrack_delete(struct ctnet_kern *kern, const struct nat_ct_match *m, unsigned *deleted, struct ctnet_err *err);
 
 /* --- sysctls of the current network namespace --- */
-int nat_sysctls(bool ipv6, struct ctnet_err *err);
+/* ip_forward, and IPv6 forwarding with ipv6 (nat_ipv6_forwarding_on with s). */
+int nat_sysctls(struct nat_store *s, bool ipv6, struct ctnet_err *err);
+/* A sysctl's first byte ('0', '1', ...) below dfd (AT_FDCWD: an absolute path), or -errno. */
+int nat_sysctl_get_at(int dfd, const char *path);
+/* Writes v unless it is there already. -ENOENT (no such link, no IPv6) without a message. */
+int nat_sysctl_set_at(int dfd, const char *path, char v, struct ctnet_err *err);
+/* ipv6fwd.c: net.ipv6.conf.all.forwarding on, with accept_ra=2 first on the links that take
+ * router advertisements, recorded in the state dir. s: the caller's locked store (NULL: one
+ * is opened). 1 when it switched, 0 when it was on (or there is no IPv6), or -errno. */
+int nat_ipv6_forwarding_on(struct nat_store *s, struct ctnet_err *err);
+/* After a container left s (locked): when none with IPv6 is left, undoes what
+ * nat_ipv6_forwarding_on changed in this boot (values someone changed since stay). */
+void nat_ipv6_forwarding_release(struct nat_store *s);
+/* doctor: a finding per link that ignores router advertisements while forwarding (accept_ra=1)
+ * though it has addresses with lifetimes (it lives on them). forwarding6: all.forwarding. */
+struct ctnet_findings;
+void nat_doctor_ra(struct ctnet_kern *kern, int forwarding6, struct ctnet_findings *out);
+/* The same as a note for the uplink (the IPv4 default route's link) without such addresses,
+ * unless named already says it. */
+void nat_doctor_ra_uplink(int forwarding6, const char *uplink, const struct ctnet_findings *named,
+			  struct ctnet_findings *out);
 
 /* route_localnet where the host's 127.0.0.1 forwards to `new` need it, off where only
  * `old` (either may be NULL) needed it (sysctl.c explains which device). */

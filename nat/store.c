@@ -33,7 +33,9 @@ int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err
 	r = s->dir = ctnet_dir_open(ctnet_state_dir(), "nat", create, err);
 	if (r < 0)
 		goto fail;
-	if (lock && (r = s->lock = ctnet_lock(s->dir, "lock", err)) < 0)
+	/* A writer: the lock, then proof that what it writes can be written. */
+	snprintf(shown, sizeof(shown), "%s/nat", ctnet_state_dir());
+	if (lock && ((r = s->lock = ctnet_lock(s->dir, "lock", err)) < 0 || (r = ctnet_dir_probe(s->dir, shown, err)) < 0))
 		goto fail;
 	snprintf(shown, sizeof(shown), "%s/nat/containers", ctnet_state_dir());
 	if ((r = s->containers = ctnet_subdir_open(s->dir, "containers", true, shown, err)) < 0)
@@ -45,6 +47,11 @@ int nat_store_open(struct nat_store *s, bool create, bool lock, struct ctnet_err
 fail:
 	nat_store_close(s);
 	return r;
+}
+
+int nat_writable(struct ctnet_err *err)
+{
+	return ctnet_state_probe(ctnet_state_dir(), "nat", err);
 }
 
 static int claims_sweep(struct nat_store *s);
@@ -261,58 +268,28 @@ int nat_store_remove(struct nat_store *s, const char *name, struct ctnet_err *er
 	return ctnet_unlink(s->containers, name, err);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * Entries are ~3 KB (room for every forward): with thousands of containers, holding and
- * sorting them all cost more than reading them. Only the names are collected and sorted;
+ * sorting them all cost more than reading them. Only the names are listed and sorted (on a
+ * listing of its own: a dup of s->containers would share its offset with every other walk);
  * each entry is read into one buffer when its turn comes.
  */
 int nat_store_foreach(struct nat_store *s, int (*cb)(struct nat_entry *e, void *data), void *data,
 		      struct ctnet_err *err)
 {
-	char **names = NULL;
-	size_t cnt = 0, cap = 0;
+	char what[4200];
+	struct ctnet_dir_entry *names;
 	struct nat_entry *e = NULL;
-	struct dirent *de;
-	int fd = dup(s->containers), r = 0;
-	DIR *d;
+	size_t cnt;
+	int r;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return ctnet_err_sys(err, errno, "read \"%s/nat/containers\"", ctnet_state_dir());
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		struct ctnet_err e2 = { 0 };
-		if (de->d_name[0] == '.' || ctnet_name_check(de->d_name, &e2) < 0)
-			continue; /* temp files of ctnet_write_atomic, strays */
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **nv = realloc(names, cap * sizeof(*nv));
-			if (!nv) {
-				r = ctnet_err_sys(err, ENOMEM, "read containers");
-				break;
-			}
-			names = nv;
-		}
-		if (!(names[cnt] = strdup(de->d_name))) {
-			r = ctnet_err_sys(err, ENOMEM, "read containers");
-			break;
-		}
-		cnt++;
-	}
-	closedir(d);
-	if (r == 0 && cnt)
-		qsort(names, cnt, sizeof(*names), str_cmp);
-	if (r == 0 && cnt && !(e = malloc(sizeof(*e))))
+	snprintf(what, sizeof(what), "\"%s/nat/containers\"", ctnet_state_dir());
+	if ((r = ctnet_dir_list(s->containers, what, &names, &cnt, err)) < 0)
+		return r;
+	if (cnt && !(e = malloc(sizeof(*e))))
 		r = ctnet_err_sys(err, ENOMEM, "read containers");
 	for (size_t i = 0; r >= 0 && i < cnt; i++) {
-		r = nat_store_read(s, names[i], e, err);
+		r = nat_store_read(s, names[i].name, e, err);
 		if (r == -ENOENT) { /* removed meanwhile */
 			r = 0;
 			continue;
@@ -320,8 +297,6 @@ int nat_store_foreach(struct nat_store *s, int (*cb)(struct nat_entry *e, void *
 		if (r >= 0)
 			r = cb(e, data);
 	}
-	for (size_t i = 0; i < cnt; i++)
-		free(names[i]);
 	free(names);
 	free(e);
 	return r;
@@ -429,15 +404,11 @@ static void ports_foreach(struct nat_store *s, void (*cb)(struct nat_store *s, c
 							  void *data),
 			  void *data)
 {
-	int fd = openat(s->ports, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = ctnet_dir_opendir(s->ports);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		char owner[CTNET_NAME_MAX + 2];
 		ssize_t n;

@@ -5,6 +5,9 @@
  *
  *   net.ipv4.ip_forward = 1, net.ipv6.conf.all.forwarding = 1 (with IPv6 containers):
  *     the host routes the containers' traffic. Left on by flush: other things may need it.
+ *     IPv6 forwarding is switched by ipv6fwd.c, which keeps the host's own router
+ *     advertisements coming (accept_ra=2 on the links that take them) and switches back
+ *     what it switched when the last container with IPv6 goes.
  *   net.ipv4.conf.DEV.route_localnet = 1, where DEV carries a container's IP traffic (its
  *     ve-NAME, or the bridge of its vb-NAME) and the container has an IPv4 forward the host
  *     can reach at 127.0.0.1. The kernel needs it on that device twice: the DNATed packet
@@ -36,11 +39,10 @@
 #define CONF "/proc/sys/net/ipv4/conf/"
 #define BRIDGES "route_localnet" /* in the state dir: bridges ctnet switched on */
 
-/* The value ('0', '1', ...) of a boolean sysctl, or -errno. */
-static int sysctl_get(const char *path)
+int nat_sysctl_get_at(int dfd, const char *path)
 {
 	char c = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC), e;
 	if (fd < 0)
 		return -errno;
 	e = read(fd, &c, 1) == 1 ? c : -EIO;
@@ -48,17 +50,16 @@ static int sysctl_get(const char *path)
 	return e;
 }
 
-/* Writes v unless it is there already. -ENOENT (no such link, no IPv6) without a message. */
-static int sysctl_set(const char *path, char v, struct ctnet_err *err)
+int nat_sysctl_set_at(int dfd, const char *path, char v, struct ctnet_err *err)
 {
 	char line[2] = { v, '\n' };
-	int fd, cur = sysctl_get(path);
+	int fd, cur = nat_sysctl_get_at(dfd, path);
 
 	if (cur == -ENOENT)
 		return -ENOENT;
 	if (cur == v)
 		return 0;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = openat(dfd, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : ctnet_err_sys(err, errno, "sysctl \"%s\"", path);
 	if (write(fd, line, 2) != 2) {
@@ -70,24 +71,31 @@ static int sysctl_set(const char *path, char v, struct ctnet_err *err)
 	return 0;
 }
 
+static int sysctl_get(const char *path)
+{
+	return nat_sysctl_get_at(AT_FDCWD, path);
+}
+
+static int sysctl_set(const char *path, char v, struct ctnet_err *err)
+{
+	return nat_sysctl_set_at(AT_FDCWD, path, v, err);
+}
+
 static int localnet_path(const char *dev, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, CONF "%s/route_localnet", dev);
 	return n > 0 && (size_t)n < len && dev[0] != '.' && !strchr(dev, '/') ? 0 : -EINVAL;
 }
 
-int nat_sysctls(bool ipv6, struct ctnet_err *err)
+int nat_sysctls(struct nat_store *s, bool ipv6, struct ctnet_err *err)
 {
 	int r = sysctl_set("/proc/sys/net/ipv4/ip_forward", '1', err);
 	if (r == -ENOENT)
 		r = 0;
-	if (r >= 0 && ipv6) {
-		/* e.g. IPv6 disabled: nothing to switch on */
-		r = sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", '1', err);
-		if (r == -ENOENT)
-			r = 0;
-	}
-	return r;
+	/* Links that take router advertisements keep taking them (ipv6fwd.c). */
+	if (r >= 0 && ipv6)
+		r = nat_ipv6_forwarding_on(s, err);
+	return r < 0 ? r : 0;
 }
 
 /* Whether the host can reach one of c's forwards at 127.0.0.1. */
@@ -133,10 +141,13 @@ static int sysctls_walk(struct ctnet_kern *kern, bool ipv6, const struct nat_con
 		return r;
 	n += globals ? r : 0;
 	if (globals && ipv6) {
+		/* Read here, switched on by ipv6fwd.c (accept_ra=2 first where it is needed). */
 		if ((r = repair_one("/proc/sys/net/ipv6/conf/all/forwarding",
-				    "net.ipv6.conf.all.forwarding", fix, changed, len, &o, err)) < 0)
+				    "net.ipv6.conf.all.forwarding", false, changed, len, &o, err)) < 0)
 			return r;
 		n += r;
+		if (r > 0 && fix && (r = nat_ipv6_forwarding_on(NULL, err)) < 0)
+			return r;
 	}
 	/* route_localnet on the device of a container the host reaches at 127.0.0.1. */
 	if (c && wants_localnet(c)) {
@@ -311,17 +322,12 @@ void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s)
 
 static bool any_container(struct nat_store *s)
 {
-	int fd = dup(s->containers);
+	DIR *d = ctnet_dir_opendir(s->containers); /* its own offset, not a dup's shared one */
 	struct dirent *de;
 	bool any = false;
-	DIR *d;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return false;
-	}
-	rewinddir(d);
 	while (!any && (de = readdir(d)))
 		any = de->d_name[0] != '.';
 	closedir(d);

@@ -185,6 +185,7 @@ int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct
 							   "router that filters ICMP, downloads into the container stall");
 		}
 	}
+	netd_doctor_learned(v, cts, n, out);
 	return out->oom ? ctnet_errf(err, ENOMEM, "doctor: out of memory") : 0;
 }
 

@@ -100,7 +100,7 @@ static int xv_create(struct xv_ctx *x, struct ctnet_err *err)
 
 	nd_batch_init(b);
 	if ((r = q_veth(b, ifn, ifn, x->netns_fd, x->bridged ? x->bl.ifindex : 0, 0, NULL, &x->hl, err)) < 0 ||
-	    (r = q_link_set(b, 0, ifn, x->alias, 0, 0, NULL, err)) < 0)
+	    (r = q_link_alias(b, ifn, x->alias, true, err)) < 0)
 		return r;
 	r = nd_batch_run(x->hs, b, err);
 	if (b->req[0].done && b->req[0].error == 0)
@@ -108,7 +108,7 @@ static int xv_create(struct xv_ctx *x, struct ctnet_err *err)
 	if (!x->created && b->req[1].done && b->req[1].error == 0) {
 		struct ctnet_err ignored;
 		nd_batch_init(b);
-		if (q_link_set(b, 0, ifn, "", 0, 0, NULL, &ignored) == 0)
+		if (q_link_alias(b, ifn, "", false, &ignored) == 0)
 			nd_batch_run(x->hs, b, &ignored);
 	}
 	if (r == -EEXIST && b->req[0].error == EEXIST) {
@@ -138,7 +138,7 @@ static int xv_host_side(struct xv_ctx *x, int host_ix, struct ctnet_err *err)
 	int r;
 
 	nd_batch_init(b);
-	if (!x->created && (r = q_link_set(b, host_ix, ifn, x->alias, 0, x->bridged ? x->bl.ifindex : 0, NULL, err)) < 0)
+	if ((r = q_host_link_set(b, host_ix, ifn, x->alias, 0, x->bridged ? x->bl.ifindex : 0, err)) < 0)
 		return r;
 	if (!x->bridged) {
 		if ((v->has_host_addr &&
@@ -194,9 +194,8 @@ int netd_extra_veth_add(struct ctnet_kern *kern, const char *name, int netns_fd,
 		goto out;
 	if (!x.existing && (r = xv_create(&x, err)) < 0)
 		goto undo;
-	if (!v->has_host_addr6 || x.bridged)
-		ipv6_off(x.ifn);
-	if ((r = xv_host_side(&x, x.hl.ifindex, err)) < 0 ||
+	if ((r = nd_harden6(x.ifn, v->has_host_addr6 && !x.bridged, err)) < 0 ||
+	    (r = xv_host_side(&x, x.hl.ifindex, err)) < 0 ||
 	    (r = xv_container_side(&x, x.hl.iflink, err)) < 0)
 		goto undo;
 	r = 0;

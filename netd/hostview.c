@@ -73,6 +73,7 @@ int hv_route_cb(const struct nlmsghdr *nlh, void *data)
 	h->family = rt->rtm_family;
 	h->plen = rt->rtm_dst_len;
 	h->type = rt->rtm_type;
+	h->proto = rt->rtm_protocol;
 	h->table = rt->rtm_table;
 	h->flags = rt->rtm_flags;
 	size_t alen = rt->rtm_family == AF_INET6 ? 16 : 4;

@@ -26,7 +26,7 @@ struct haddr {
 };
 
 struct hroute {
-	uint8_t family, plen, type;
+	uint8_t family, plen, type, proto; /* proto: rtm_protocol (RTPROT_RA: from a router advertisement) */
 	uint8_t dst[16], gw[16];
 	bool has_gw;
 	uint32_t table;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nl.h"
+#include "netd_int.h"
 
 /* Queues RTM_NEWLINK for l (consumed) with flags; what names it in errors. */
 static int q_link(struct nd_batch *b, struct rtnl_link *l, int flags, int ok_errno,
@@ -54,7 +54,7 @@ static int get_one(struct ctnet_nl *s, const char *ifname, struct nd_link *l, st
 	return r < 0 ? r : 0;
 }
 
-/* Creates bridge br, up, and reads it back into *l. */
+/* Creates bridge br, down (its sysctls are set before it is up), and reads it back into *l. */
 static int bridge_create(struct ctnet_nl *hs, struct nd_batch *b, const char *br, struct nd_link *l,
 			 struct ctnet_err *err)
 {
@@ -66,7 +66,6 @@ static int bridge_create(struct ctnet_nl *hs, struct nd_batch *b, const char *br
 		return ctnet_errf(err, ENOMEM, "out of memory");
 	rtnl_link_set_type(nl, "bridge");
 	rtnl_link_set_name(nl, br);
-	rtnl_link_set_flags(nl, IFF_UP);
 	snprintf(what, sizeof(what), "create bridge \"%s\"", br);
 	if ((r = q_link(b, nl, NLM_F_CREATE | NLM_F_EXCL, 0, what, err)) < 0 ||
 	    (r = nd_batch_get_link(b, br, l, err)) < 0 || (r = nd_batch_run(hs, b, err)) < 0)
@@ -111,8 +110,8 @@ out:
 }
 
 /* Queues "set bridge up"; only a bridge we made gets our alias (the kernel ignores it on
- * creation). */
-static int q_bridge_up(struct nd_batch *b, int ifindex, bool created, struct ctnet_err *err)
+ * creation) and the IPv4 sysctls of a host side (hostsec.c). */
+static int q_bridge_up(struct nd_batch *b, int ifindex, bool created, bool ours, struct ctnet_err *err)
 {
 	struct rtnl_link *up = rtnl_link_alloc();
 
@@ -122,6 +121,10 @@ static int q_bridge_up(struct nd_batch *b, int ifindex, bool created, struct ctn
 	rtnl_link_set_flags(up, IFF_UP);
 	if (created)
 		rtnl_link_set_ifalias(up, NETD_BRIDGE_ALIAS);
+	if (ours && nd_harden4(up) < 0) {
+		rtnl_link_put(up);
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	}
 	return q_link(b, up, 0, 0, "set bridge up", err);
 }
 
@@ -130,7 +133,7 @@ int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_
 	struct ctnet_nl *hs;
 	struct nd_batch *b = NULL;
 	struct nd_link l;
-	bool created = false;
+	bool created = false, ours;
 	int r;
 
 	if ((r = ctnet_ifname_check(br, err)) < 0)
@@ -148,9 +151,13 @@ int netd_bridge_add(struct ctnet_kern *kern, const char *br, const struct ctnet_
 		if ((r = bridge_create(hs, b, br, &l, err)) < 0)
 			goto out;
 	}
+	/* A bridge of ours keeps IPv6 (containers may route through it), never learns. */
+	ours = created || !strcmp(l.alias, NETD_BRIDGE_ALIAS);
+	if (ours && (r = nd_harden6(br, true, err)) < 0)
+		goto out;
 	nd_batch_init(b);
 	if ((r = q_bridge_addr(b, l.ifindex, br, addr, err)) < 0 ||
-	    (r = q_bridge_up(b, l.ifindex, created, err)) < 0)
+	    (r = q_bridge_up(b, l.ifindex, created, ours, err)) < 0)
 		goto out;
 	r = nd_batch_run(hs, b, err);
 out:

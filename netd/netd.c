@@ -283,7 +283,7 @@ static int up_create(struct up_ctx *u, struct ctnet_err *err)
 	 * which no later down or up could tell from a foreign link. */
 	if ((r = q_veth(b, u->hif, u->cif, spec->netns_fd, spec->bridge ? u->bl.ifindex : 0,
 			spec->mtu, u->mac, &u->hl, err)) < 0 ||
-	    (r = q_link_set(b, 0, u->hif, u->alias, 0, 0, NULL, err)) < 0)
+	    (r = q_link_alias(b, u->hif, u->alias, true, err)) < 0)
 		return r;
 	r = nd_batch_run(u->hs, b, err);
 	if (b->req[0].done && b->req[0].error == 0)
@@ -292,7 +292,7 @@ static int up_create(struct up_ctx *u, struct ctnet_err *err)
 		/* Someone else's hif appeared since round trip 1: take our alias back. */
 		struct ctnet_err ignored;
 		nd_batch_init(b);
-		if (q_link_set(b, 0, u->hif, "", 0, 0, NULL, &ignored) == 0)
+		if (q_link_alias(b, u->hif, "", false, &ignored) == 0)
 			nd_batch_run(u->hs, b, &ignored);
 	}
 	if (r == -EEXIST && b->req[0].error == EEXIST) {
@@ -314,7 +314,7 @@ static int up_create(struct up_ctx *u, struct ctnet_err *err)
 	return 0;
 }
 
-/* Round trip 3: host side (a new link is up and named already). */
+/* Round trip 3: host side, up (a new link is named and its sysctls set already). */
 static int up_host_side(struct up_ctx *u, struct ctnet_err *err)
 {
 	const struct netd_spec *spec = u->spec;
@@ -323,9 +323,8 @@ static int up_host_side(struct up_ctx *u, struct ctnet_err *err)
 	int r, ix = u->host_ix;
 
 	nd_batch_init(b);
-	if (!u->created && (r = q_link_set(b, ix, hif, u->alias, u->existing ? spec->mtu : 0,
-					   u->existing && spec->bridge ? u->bl.ifindex : 0, NULL,
-					   err)) < 0)
+	if ((r = q_host_link_set(b, ix, hif, u->alias, u->existing ? spec->mtu : 0,
+				 u->existing && spec->bridge ? u->bl.ifindex : 0, err)) < 0)
 		return r;
 	if (!spec->bridge) {
 		if ((r = q_addr(b, ix, hif, &spec->host, prefix_or(&spec->host, 32), false, err)) < 0 ||
@@ -424,9 +423,9 @@ int netd_up(struct ctnet_kern *kern, const struct netd_spec *spec, struct netd_r
 		goto undo;
 	u.host_ix = u.hl.ifindex;
 	u.peer_ix = u.hl.iflink;
-	if (!spec->has_v6)
-		ipv6_off(u.hif);
-	if ((r = up_host_side(&u, err)) < 0 || (r = up_container_side(&u, err)) < 0)
+	/* Before the link is up: the host never learns from the container (hostsec.c). */
+	if ((r = nd_harden6(u.hif, spec->has_v6, err)) < 0 ||
+	    (r = up_host_side(&u, err)) < 0 || (r = up_container_side(&u, err)) < 0)
 		goto undo;
 
 	if (res) {

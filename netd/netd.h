@@ -95,6 +95,8 @@ enum netd_fault_kind {
 	NETD_F_BRIDGE_PORT,          /* the host side is not a port of its bridge */
 	NETD_F_HOST_ADDR_MISSING,
 	NETD_F_HOST_ROUTE_MISSING,
+	NETD_F_HOST_SYSCTL,          /* a per-link sysctl of the host side (netd/hostsec.c)
+	                              * differs; read only without a view */
 	NETD_F_NO_CARRIER,           /* seen from the host: the container's end is down */
 	NETD_F_LINK_MISSING,         /* the container's end */
 	NETD_F_LINK_DOWN,
@@ -301,6 +303,10 @@ struct netd_uplink {
  */
 int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
 		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err);
+/* Routes the host learned from a container's link (from a router advertisement or a redirect
+ * that came in on a container's host side or a ctnet-made bridge): a blocking finding each. */
+void netd_doctor_learned(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
+			 struct ctnet_findings *out);
 /* The path MTU of the IPv4 default route (its MTU metric or its device's), 0 when there is
  * none. One route lookup: cheap enough for every up. */
 unsigned netd_uplink_mtu(struct ctnet_kern *kern);

@@ -30,11 +30,26 @@ int q_route(struct nd_batch *b, int ifindex, const char *ifname, int family,
 	    struct ctnet_err *err);
 int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
 	       unsigned mtu, int master, const unsigned char *mac, struct ctnet_err *err);
+/* q_link_set for a host side ctnet made: no MAC, and the IPv4 sysctls of hostsec.c. */
+int q_host_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
+		    unsigned mtu, int master, struct ctnet_err *err);
+/* The alias alone, the link left as it is (down after creation); harden: with the IPv4
+ * sysctls of hostsec.c. */
+int q_link_alias(struct nd_batch *b, const char *ifname, const char *alias, bool harden,
+		 struct ctnet_err *err);
 int q_link_del(struct nd_batch *b, int ifindex, const char *ifname, struct ctnet_err *err);
-void ipv6_off(const char *ifname);
 int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master,
 	   unsigned mtu, const unsigned char *mac, struct nd_link *out, struct ctnet_err *err);
 int q_addr_dump(struct nd_batch *b, struct gw_find *g, const char *br, struct ctnet_err *err);
+
+/* hostsec.c: the per-link sysctls of a host side ctnet makes (the comment there lists them) */
+struct rtnl_link;
+/* The IPv4 ones, into a link change request: 0 or a libnl error. */
+int nd_harden4(struct rtnl_link *l);
+/* The IPv6 ones, written under /proc/sys/net/ipv6/conf/IFNAME (IPv6 left on with v6). */
+int nd_harden6(const char *ifname, bool v6, struct ctnet_err *err);
+/* Whether a link as read differs from them; the first difference as text in what. */
+bool nd_conf_drift(const struct nd_link *l, bool v6, char *what, size_t len);
 
 /* main_show.c: ctnet-netd show's output, the links as a list or JSON; the exit code (a
  * failure printed). */

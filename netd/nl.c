@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <netinet/in.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/rtnetlink.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -78,6 +81,43 @@ static int linkinfo_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+/* One value of a devconf array (IFLA_INET_CONF: u32 at index IPV4_DEVCONF_X - 1;
+ * IFLA_INET6_CONF: s32 at index DEVCONF_X), or -1 when the kernel's array is shorter. */
+static int conf_at(const struct nlattr *a, unsigned i)
+{
+	int32_t v;
+	if (mnl_attr_get_payload_len(a) < (i + 1) * sizeof(v))
+		return -1;
+	memcpy(&v, (const char *)mnl_attr_get_payload(a) + i * sizeof(v), sizeof(v));
+	return v;
+}
+
+/* IFLA_AF_SPEC: the sysctls of enum nd_conf. */
+static void af_spec(const struct nlattr *spec, struct nd_link *l)
+{
+	const struct nlattr *af, *a;
+
+	mnl_attr_for_each_nested(af, spec) {
+		int fam = mnl_attr_get_type(af);
+		if (fam != AF_INET && fam != AF_INET6)
+			continue;
+		mnl_attr_for_each_nested(a, af) {
+			if (fam == AF_INET && mnl_attr_get_type(a) == IFLA_INET_CONF) {
+				l->has_conf4 = true;
+				l->conf[ND_CONF_ACCEPT_REDIRECTS4] = conf_at(a, IPV4_DEVCONF_ACCEPT_REDIRECTS - 1);
+				l->conf[ND_CONF_ACCEPT_SOURCE_ROUTE4] = conf_at(a, IPV4_DEVCONF_ACCEPT_SOURCE_ROUTE - 1);
+			} else if (fam == AF_INET6 && mnl_attr_get_type(a) == IFLA_INET6_CONF) {
+				l->has_conf6 = true;
+				l->conf[ND_CONF_DISABLE_IPV6] = conf_at(a, DEVCONF_DISABLE_IPV6);
+				l->conf[ND_CONF_ACCEPT_RA] = conf_at(a, DEVCONF_ACCEPT_RA);
+				l->conf[ND_CONF_ACCEPT_REDIRECTS6] = conf_at(a, DEVCONF_ACCEPT_REDIRECTS);
+				l->conf[ND_CONF_AUTOCONF] = conf_at(a, DEVCONF_AUTOCONF);
+				l->conf[ND_CONF_ACCEPT_DAD] = conf_at(a, DEVCONF_ACCEPT_DAD);
+			}
+		}
+	}
+}
+
 static int link_attr(const struct nlattr *a, void *data)
 {
 	struct nd_link *l = data;
@@ -113,6 +153,10 @@ static int link_attr(const struct nlattr *a, void *data)
 	case IFLA_LINKINFO:
 		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
 			mnl_attr_parse_nested(a, linkinfo_attr, l);
+		break;
+	case IFLA_AF_SPEC:
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			af_spec(a, l);
 		break;
 	}
 	return MNL_CB_OK;

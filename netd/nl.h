@@ -49,6 +49,19 @@ int nd_batch_add(struct nd_batch *b, struct nl_msg *msg, nd_reply_fn reply, void
  */
 int nd_batch_run(struct ctnet_nl *s, struct nd_batch *b, struct ctnet_err *err);
 
+/* The per-link sysctls netd keeps on a host side it makes (netd/hostsec.c), as the kernel
+ * reports them in IFLA_AF_SPEC. */
+enum nd_conf {
+	ND_CONF_ACCEPT_REDIRECTS4,    /* net.ipv4.conf.IF.accept_redirects */
+	ND_CONF_ACCEPT_SOURCE_ROUTE4, /* net.ipv4.conf.IF.accept_source_route */
+	ND_CONF_DISABLE_IPV6,         /* net.ipv6.conf.IF.disable_ipv6 */
+	ND_CONF_ACCEPT_RA,            /* net.ipv6.conf.IF.accept_ra */
+	ND_CONF_ACCEPT_REDIRECTS6,    /* net.ipv6.conf.IF.accept_redirects */
+	ND_CONF_AUTOCONF,             /* net.ipv6.conf.IF.autoconf */
+	ND_CONF_ACCEPT_DAD,           /* net.ipv6.conf.IF.accept_dad */
+	ND_CONF_COUNT
+};
+
 /* A link as netd needs to know it (from an RTM_NEWLINK reply). */
 struct nd_link {
 	bool found;
@@ -61,6 +74,8 @@ struct nd_link {
 	char kind[16];
 	char alias[128];
 	char mac[18];     /* "aa:bb:cc:dd:ee:ff" when the link has one */
+	bool has_conf4, has_conf6; /* conf[] below was reported for IPv4, IPv6 */
+	int conf[ND_CONF_COUNT];
 };
 /* Reply handler filling a struct nd_link. */
 int nd_link_reply(const struct nlmsghdr *nlh, void *arg);

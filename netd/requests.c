@@ -128,10 +128,13 @@ int q_route(struct nd_batch *b, int ifindex, const char *ifname, int family,
 	return r < 0 ? r : 0;
 }
 
-/* Sets an existing link up (by ifindex, or by name when ifindex is 0) with optional
- * alias, MTU, master and MAC. */
-int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
-	       unsigned mtu, int master, const unsigned char *mac, struct ctnet_err *err)
+/* An RTM_NEWLINK on an existing link (by ifindex, or by name when ifindex is 0) with
+ * optional alias, MTU, master and MAC; LS_UP sets it up, LS_HARDEN adds the IPv4 half of a
+ * host side's sysctls (netd/hostsec.c) in the same message. */
+enum { LS_UP = 1, LS_HARDEN = 2 };
+static int link_msg(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
+		    unsigned mtu, int master, const unsigned char *mac, unsigned how,
+		    struct ctnet_err *err)
 {
 	struct rtnl_link *l = rtnl_link_alloc();
 	struct nl_addr *ma = NULL;
@@ -144,7 +147,8 @@ int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *
 		rtnl_link_set_ifindex(l, ifindex);
 	else
 		rtnl_link_set_name(l, ifname);
-	rtnl_link_set_flags(l, IFF_UP);
+	if (how & LS_UP)
+		rtnl_link_set_flags(l, IFF_UP);
 	if (alias)
 		rtnl_link_set_ifalias(l, alias);
 	if (mtu)
@@ -153,14 +157,37 @@ int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *
 		rtnl_link_set_master(l, master);
 	if (mac && (ma = nl_addr_build(AF_LLC, mac, 6)))
 		rtnl_link_set_addr(l, ma);
-	r = rtnl_link_build_add_request(l, 0, &msg);
+	r = (how & LS_HARDEN) ? nd_harden4(l) : 0;
+	if (r == 0)
+		r = rtnl_link_build_add_request(l, 0, &msg);
 	if (ma)
 		nl_addr_put(ma);
 	rtnl_link_put(l);
 	if (r < 0)
 		return ctnet_errf(err, ENOMEM, "build link request: %s", nl_geterror(r));
-	r = nd_batch_add(b, msg, NULL, NULL, 0, err, "set link \"%s\" up", ifname);
+	if (how & LS_UP)
+		r = nd_batch_add(b, msg, NULL, NULL, 0, err, "set link \"%s\" up", ifname);
+	else
+		r = nd_batch_add(b, msg, NULL, NULL, 0, err, "set alias of link \"%s\"", ifname);
 	return r < 0 ? r : 0;
+}
+
+int q_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
+	       unsigned mtu, int master, const unsigned char *mac, struct ctnet_err *err)
+{
+	return link_msg(b, ifindex, ifname, alias, mtu, master, mac, LS_UP, err);
+}
+
+int q_host_link_set(struct nd_batch *b, int ifindex, const char *ifname, const char *alias,
+		    unsigned mtu, int master, struct ctnet_err *err)
+{
+	return link_msg(b, ifindex, ifname, alias, mtu, master, NULL, LS_UP | LS_HARDEN, err);
+}
+
+int q_link_alias(struct nd_batch *b, const char *ifname, const char *alias, bool harden,
+		 struct ctnet_err *err)
+{
+	return link_msg(b, 0, ifname, alias, 0, 0, NULL, harden ? LS_HARDEN : 0, err);
 }
 
 int q_link_del(struct nd_batch *b, int ifindex, const char *ifname, struct ctnet_err *err)
@@ -182,33 +209,13 @@ int q_link_del(struct nd_batch *b, int ifindex, const char *ifname, struct ctnet
 }
 
 /*
- * IPv6 off on a host-side link that carries no IPv6: otherwise every ve-* gets link-local
- * and multicast routes, and each link up/down walks the host's whole IPv6 FIB
- * (fib6_ifdown): at 3,000 containers that walk was half of an up's time. Best effort
- * (no IPv6 in the kernel is fine).
- */
-void ipv6_off(const char *ifname)
-{
-	char path[96];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, "1\n", 2) != 2) {
-		/* stays on: only slower */
-	}
-	close(fd);
-}
-
-/*
- * The pair, host side up from birth, with NLM_F_ECHO: the kernel sends us the link's
+ * The pair, host side down (its sysctls are set before anything can reach it: netd/hostsec.c),
+ * with NLM_F_ECHO: the kernel sends us the link's
  * creation notice (ifindex, and IFLA_LINK = the peer's ifindex) into *out, so no RTM_GETLINK
  * follows. Every message the kernel builds about a host-side veth walks the host's list of
  * peer namespace ids (peernet2id_alloc -> idr_for_each, one id per container): at 5,000
  * containers each costs ~0.1 ms, so an up makes as few of them as it can (creation, alias,
- * carrier). Kernels before 6.3 do not echo a new link; out->found stays false and the
+ * up, carrier). Kernels before 6.3 do not echo a new link; out->found stays false and the
  * caller asks for it.
  */
 int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, int master,
@@ -225,7 +232,6 @@ int q_veth(struct nd_batch *b, const char *hif, const char *cif, int netns_fd, i
 	/* No IFLA_IFALIAS here: the kernel ignores it on creation; it is set in the next
 	 * batch on each side. */
 	rtnl_link_set_name(l, hif);
-	rtnl_link_set_flags(l, IFF_UP);
 	if (master)
 		rtnl_link_set_master(l, master);
 	/* The peer is born in the container's namespace (IFLA_NET_NS_FD inside

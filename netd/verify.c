@@ -16,7 +16,7 @@
 
 #include "hostview.h"
 #include "netd.h"
-#include "nl.h"
+#include "netd_int.h"
 
 static void fault(struct netd_faults *f, enum netd_fault_kind kind, const char *object, const char *fmt, ...)
 	CTNET_PRINTF(4, 5);
@@ -276,7 +276,7 @@ static void judge_host(const struct netd_spec *spec, const char *host_ifname,
 {
 	const struct fib_hit *f_addr = &hits[0], *f_route = &hits[1], *f_addr6 = &hits[2], *f_route6 = &hits[3];
 	bool p2p = !spec->bridge;
-	char s[CTNET_ADDR_STRLEN];
+	char s[CTNET_ADDR_STRLEN], s_conf[96];
 
 	if (!(hl->flags & IFF_UP))
 		fault(f, NETD_F_HOST_LINK_DOWN, host_ifname, "host link %s down", host_ifname);
@@ -284,6 +284,9 @@ static void judge_host(const struct netd_spec *spec, const char *host_ifname,
 		fault(f, NETD_F_HOST_LINK_MTU, host_ifname, "host link %s mtu %u, not %u", host_ifname, hl->mtu, spec->mtu);
 	if (spec->bridge && (!bl->found || hl->master != bl->ifindex))
 		fault(f, NETD_F_BRIDGE_PORT, host_ifname, "host link %s not a port of bridge %s", host_ifname, spec->bridge);
+	/* A bridge port's IPv6 follows the spec as a veth's does (netd_up's nd_harden6). */
+	if (nd_conf_drift(hl, spec->has_v6, s_conf, sizeof(s_conf)))
+		fault(f, NETD_F_HOST_SYSCTL, host_ifname, "host link %s: %s", host_ifname, s_conf);
 	if (p2p) {
 		if (!f_addr->found || f_addr->type != RTN_LOCAL || f_addr->oif != hl->ifindex)
 			fault(f, NETD_F_HOST_ADDR_MISSING, ctnet_addr_str(&spec->host, s), "host address %s missing on %s", s, host_ifname);

@@ -2,12 +2,13 @@
 # The test runner: unit tests, then tests/netns/test_*.sh (each builds its own world of
 # network namespaces). Every test prints "PASS what" / "FAIL what: saw X, expected Y"
 # lines; the last line here is "N passed, N failed"; exit 1 on any failure.
-# Usage: tests/run.sh [PATTERN]   (CTNET_BIN: the build dir with the programs)
+# Usage: tests/run.sh [PATTERN...]   (a test runs if its path contains any PATTERN; CTNET_BIN:
+# the build dir with the programs)
 set -u
 cd "$(dirname "$0")/.."
 : "${CTNET_BIN:=$PWD/build}"
 export CTNET_BIN
-pattern=${1:-}
+patterns=("$@")
 pass=0 fail=0 skip=0
 failed_tests=()
 log=$(mktemp -d /tmp/ctnet-tests.XXXXXX)
@@ -22,7 +23,11 @@ tests=()
 for t in "$CTNET_BIN"/tests/test_* tests/netns/test_*.sh; do
 	[ -e "$t" ] || continue
 	case "$t" in *.d|*.o) continue ;; esac
-	[ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
+	if [ ${#patterns[@]} -gt 0 ]; then
+		hit=
+		for p in "${patterns[@]}"; do [[ "$t" == *$p* ]] && hit=1; done
+		[ -n "$hit" ] || continue
+	fi
 	tests+=("$t")
 done
 

@@ -40,7 +40,7 @@ static void item_out(struct out *o, const struct ct_apply_item *it, const struct
 		out_str(o, PRINT_JSON, "result", NULL, it->rc < 0 ? "failed" : it->left_alone ? "left alone" : "ok");
 		if (it->rc < 0 || it->left_alone)
 			out_str(o, PRINT_JSON, "error", NULL, it->error ? it->error : "");
-		report_out(o, rep);
+		report_out(o, NULL, rep);
 	}
 	if (it->left_alone)
 		out_text(o, " (left alone: %s)", it->error ? it->error : "no longer apply's");
@@ -185,6 +185,11 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 	dir = optind < argc ? argv[optind] : ctnet_nixos_conf_dir();
 	if (ct_apply_plan(dir, deep, &plan, &err) < 0)
 		return ctnet_cli_fail(&err);
+	/* Before the first change: a state dir that cannot be written changes nothing (once). */
+	if (!o.dry && ct_state_writable(&err) < 0) {
+		ct_apply_free(&plan);
+		return ctnet_cli_fail(&err);
+	}
 	o.plan = &plan;
 	out_init(&o.o, stdout, json ? OUT_JSON : OUT_TEXT);
 	out_open_object(&o.o, NULL);

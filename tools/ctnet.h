@@ -35,9 +35,10 @@ struct out;
 /* The record, with what an up repaired or changed (stderr, one line each; in --json); the
  * exit code. */
 int print_record(const struct ct_record *rec, const struct ct_report *rep, bool json);
-/* What an up repaired or changed (rep NULL: nothing), as the JSON array "changes" (the
- * text says it on stderr). */
-void report_out(struct out *o, const struct ct_report *rep);
+/* What an up repaired or changed (rep NULL: nothing), as the JSON array "changes"; with
+ * name, also a line each for people ("NAME: repaired WHAT"), else the caller says it on
+ * stderr. */
+void report_out(struct out *o, const char *name, const struct ct_report *rep);
 
 int cmd_up(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_down(struct ctnet_kern *kern, int argc, char **argv);

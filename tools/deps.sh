@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ctnet needs to build and test, if any are missing.
+# Installs the Debian 12 packages ctnet needs to build and test, if any are missing
+# (linux-image-amd64 and qemu-system-x86: the kernel make check-vm boots, and what boots it).
 #   tools/deps.sh          install what is missing (needs root and apt-get)
 #   tools/deps.sh --list   print the package names
 set -eu
@@ -7,7 +8,8 @@ PKGS="build-essential pkg-config libnftables-dev libnl-3-dev libnl-route-3-dev l
 libcap-dev libjansson-dev nftables iproute2 conntrack socat python3 iputils-ping procps
 util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins iptables time
 clang libclang-rt-14-dev valgrind iperf3 debhelper lintian systemd systemd-container podman containerd
-umoci python3-grpcio strace netavark dnsmasq-base"
+umoci python3-grpcio strace netavark dnsmasq-base
+linux-image-amd64 qemu-system-x86 cpio"
 if [ "${1:-}" = "--list" ]; then
 	echo $PKGS
 	exit 0

@@ -91,13 +91,14 @@ static void status_row(struct out *o, const struct ct_record *r, const char *sta
 }
 
 /*
- * One container's row, judged by ct_judge against view (NULL: asked of the kernel) and,
- * with inside, inside its namespace, made in mode into *out (status' workers make rows in
- * parallel; they are printed in order). *bad is set when it is not up. -errno on error.
+ * One container's row (record i of l, or without l the record of name), judged by ct_judge
+ * against view (NULL: asked of the kernel) and, with inside, inside its namespace, made in
+ * mode into *out (status' workers make rows in parallel; they are printed in order). *bad is
+ * set when it is not up. -errno on error.
  */
-static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const struct ct_view *view, bool inside,
-		      enum out_mode mode, const struct ct_dns_state *dns, struct out_piece *out, bool *bad,
-		      struct ctnet_err *err)
+static int status_one(struct ctnet_kern *kern, const struct ct_records *l, size_t i, const char *name,
+		      const struct ct_view *view, bool inside, enum out_mode mode, const struct ct_dns_state *dns,
+		      struct out_piece *out, bool *bad, struct ctnet_err *err)
 {
 	struct ct_record r;
 	struct ct_health *h = malloc(sizeof(*h));
@@ -108,7 +109,7 @@ static int status_one(struct ctnet_kern *kern, int dfd, const char *name, const 
 	*bad = false;
 	if (!h)
 		return ctnet_errf(err, ENOMEM, "status: out of memory");
-	if ((rc = dfd >= 0 ? record_read_at(dfd, name, &r, err) : record_read(name, &r, err)) < 0 ||
+	if ((rc = l ? ct_records_read(l, i, &r, err) : record_read(name, &r, err)) < 0 ||
 	    (rc = ct_judge(kern, &r, view, inside, h, err)) < 0) {
 		free(h);
 		return rc;
@@ -132,14 +133,13 @@ struct status_ctx {
 	int stale;
 	int failed;
 	struct ctnet_err err;
-	int dfd;          /* record_dir(), open once */
 	enum out_mode mode;
 	bool host_only;
 	struct ct_view view; /* the host as read once for every container */
 	struct ct_dns_state dns; /* what ctnet dns serves (--json: each container's names) */
 	/* status of all: records taken by two workers from a shared index */
 	pthread_mutex_t lock;
-	char (*names)[CTNET_NAME_MAX + 1];
+	struct ct_records recs;
 	size_t n, next;
 	struct out_piece *ents;
 };
@@ -167,8 +167,8 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(kern, s->dfd, s->names[i], &s->view, !s->host_only, s->mode, &s->dns, &s->ents[i], &bad,
-				&w->err) < 0) {
+		if (status_one(kern, &s->recs, i, s->recs.v[i].name, &s->view, !s->host_only, s->mode, &s->dns, &s->ents[i],
+			       &bad, &w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
@@ -193,39 +193,12 @@ static void *view_read(void *arg)
 	return NULL;
 }
 
-struct names {
-	char (*v)[CTNET_NAME_MAX + 1];
-	size_t n, cap;
-};
-
-static int collect_name(int dfd, const char *name, void *data)
-{
-	struct names *l = data;
-	(void)dfd;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		void *p = realloc(l->v, cap * sizeof(*l->v));
-		if (!p)
-			return -ENOMEM;
-		l->v = p;
-		l->cap = cap;
-	}
-	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", name);
-	return 0;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
 /*
  * Every record, in name order, into s->ents: the host is read (view_read) while the records
  * are listed, then two workers judge the records against it.
  */
 static int status_all(struct status_ctx *s)
 {
-	struct names l = { 0 };
 	struct worker kw = { .s = s }, me = { .s = s };
 	pthread_t t;
 	bool threaded;
@@ -236,15 +209,12 @@ static int status_all(struct status_ctx *s)
 	threaded = pthread_create(&t, NULL, view_read, &s->view) == 0;
 	if (!threaded)
 		view_read(&s->view);
-	rc = ctnet_dir_foreach(s->dfd, "records", collect_name, &l, &s->err);
-	if (rc == 0 && l.n)
-		qsort(l.v, l.n, sizeof(*l.v), name_cmp);
-	if (rc == 0 && !(s->ents = calloc(l.n ? l.n : 1, sizeof(*s->ents))))
+	rc = ct_records_load(-1, &s->recs, &s->err);
+	if (rc == 0 && !(s->ents = calloc(s->recs.n ? s->recs.n : 1, sizeof(*s->ents))))
 		rc = ctnet_errf(&s->err, ENOMEM, "status: out of memory");
 	if (threaded)
 		pthread_join(t, NULL);
-	s->names = l.v;
-	s->n = rc == 0 ? l.n : 0;
+	s->n = rc == 0 ? s->recs.n : 0;
 	threaded = s->n > 1 && pthread_create(&t, NULL, status_worker, &kw) == 0;
 	status_worker(&me);
 	if (threaded)
@@ -254,10 +224,8 @@ static int status_all(struct status_ctx *s)
 		s->failed = 1;
 		s->err = me.failed ? me.err : kw.err;
 	}
-	free(l.v);
-	if (rc < 0)
-		return rc == -ENOMEM ? ctnet_errf(&s->err, ENOMEM, "status: out of memory") : rc;
-	return 0;
+	ct_records_free(&s->recs);
+	return rc < 0 ? rc : 0;
 }
 
 /* The flags into s: -1 to go on, else the exit code (0 after --help). */
@@ -320,7 +288,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 {
 	/* Not freed on the way out: with thousands of entries that is milliseconds of work
 	 * the exit does anyway. Static, so leak checkers see it reachable. */
-	static struct status_ctx s = { .dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+	static struct status_ctx s = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	static struct out_piece one;
 	int rc;
 
@@ -339,7 +307,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		if (ctnet_name_check(argv[optind], &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		view_read(&s.view);
-		rc = status_one(kern, -1, argv[optind], &s.view, !s.host_only, s.mode, &s.dns, &one, &bad, &s.err);
+		rc = status_one(kern, NULL, 0, argv[optind], &s.view, !s.host_only, s.mode, &s.dns, &one, &bad, &s.err);
 		nat_counters_free(s.view.nat);
 		netd_host_view_close(s.view.host);
 		if (rc < 0)
@@ -348,10 +316,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		s.ents = &one;
 		s.n = 1;
 	} else {
-		s.dfd = record_dir(false, &s.err);
-		rc = s.dfd == -ENOENT ? 0 : s.dfd < 0 ? s.dfd : status_all(&s);
-		if (s.dfd >= 0)
-			close(s.dfd);
+		rc = status_all(&s);
 		nat_counters_free(s.view.nat);
 		netd_host_view_close(s.view.host);
 		if (rc < 0)

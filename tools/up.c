@@ -201,13 +201,15 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err)
 	return 0;
 }
 
-void report_out(struct out *o, const struct ct_report *rep)
+void report_out(struct out *o, const char *name, const struct ct_report *rep)
 {
 	out_open_array(o, "changes");
 	for (size_t i = 0; rep && i < rep->n; i++) {
 		out_open_object(o, NULL);
-		out_str(o, PRINT_JSON, "kind", NULL, rep->v[i].repair ? "repaired" : "changed");
-		out_str(o, PRINT_JSON, "what", NULL, rep->v[i].what);
+		if (name)
+			out_text(o, "%s: ", name);
+		out_str(o, name ? PRINT_ANY : PRINT_JSON, "kind", "%s ", rep->v[i].repair ? "repaired" : "changed");
+		out_str(o, name ? PRINT_ANY : PRINT_JSON, "what", "%s\n", rep->v[i].what);
 		out_close_object(o);
 	}
 	out_close_array(o);
@@ -224,7 +226,7 @@ int print_record(const struct ct_record *rec, const struct ct_report *rep, bool 
 	out_open_object(&o, NULL);
 	record_out(&o, rec);
 	if (rep)
-		report_out(&o, rep);
+		report_out(&o, NULL, rep);
 	out_close_object(&o);
 	return ctnet_cli_out_end(&o, 0);
 }
@@ -371,18 +373,28 @@ int cmd_repair(struct ctnet_kern *kern, int argc, char **argv)
 	struct ct_record *rec = malloc(sizeof(*rec));
 	struct ct_report *rep = malloc(sizeof(*rep));
 	struct ctnet_err err;
-	int rc = 0;
+	bool json = false;
+	struct out o;
+	int rc = 0, names = 0;
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("Usage: ctnet repair NAME...\n"
-		       "Converge each running container to its own record, as an identical `ctnet up`\n"
-		       "would: what drifted (links, addresses and routes on both sides, NAT elements,\n"
-		       "sysctls) is put back in place, in the namespace its processes hold. One line per\n"
-		       "repair, or NAME: nothing to repair. Exit 1 when a container could not be\n"
-		       "repaired (gone: ctnet gc forgets it).\n");
-		goto out;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: ctnet repair NAME... [--json]\n"
+			       "Converge each running container to its own record, as an identical `ctnet up`\n"
+			       "would: what drifted (links, addresses and routes on both sides, NAT elements,\n"
+			       "sysctls) is put back in place, in the namespace its processes hold. One line per\n"
+			       "repair, or NAME: nothing to repair (--json: [{\"name\", \"changes\"}]). Exit 1\n"
+			       "when a container could not be repaired (gone: ctnet gc forgets it).\n");
+			goto out;
+		}
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-')
+			names = -1;
+		else if (names >= 0)
+			names++;
 	}
-	if (argc < 2 || argv[1][0] == '-') {
+	if (names <= 0) {
 		rc = ctnet_cli_usage("repair: expected container NAMEs");
 		goto out;
 	}
@@ -391,17 +403,25 @@ int cmd_repair(struct ctnet_kern *kern, int argc, char **argv)
 		rc = ctnet_cli_fail(&err);
 		goto out;
 	}
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TEXT);
+	out_open_array(&o, NULL);
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			continue;
 		memset(rep, 0, sizeof(*rep));
 		if (ctnet_name_check(argv[i], &err) < 0 || ct_repair(kern, argv[i], rec, rep, &err) < 0) {
 			rc = ctnet_cli_fail(&err);
 			continue;
 		}
-		for (size_t j = 0; j < rep->n; j++)
-			printf("%s: %s %s\n", argv[i], rep->v[j].repair ? "repaired" : "changed", rep->v[j].what);
+		out_open_object(&o, NULL);
+		out_str(&o, PRINT_JSON, "name", NULL, argv[i]);
+		report_out(&o, argv[i], rep);
 		if (!rep->n)
-			printf("%s: nothing to repair\n", argv[i]);
+			out_text(&o, "%s: nothing to repair\n", argv[i]);
+		out_close_object(&o);
 	}
+	out_close_array(&o);
+	rc = ctnet_cli_out_end(&o, rc);
 out:
 	free(rec);
 	free(rep);

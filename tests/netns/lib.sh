@@ -85,12 +85,40 @@ check_exit() {
 	if [ "$rc" -eq "$want" ]; then pass "$what"; else fail "$what: exit $rc, expected $want; stderr: $(head -c 300 "$T_TMP/err")"; fi
 }
 
+# Waiting is not timing: what a test waits for must happen, however busy the machine (CI is
+# 2 CPUs shared with others, make check-vm an emulated CPU); how fast it happens is measured by
+# make bench, never asserted here. T_WAIT (CTNET_TEST_WAIT, default 60 s) only keeps a broken
+# program from hanging the run. One exchange (connect, ask, answer) is guarded by T_CONN
+# (CTNET_TEST_CONN, default 5 s; make check-vm's emulated CPU uses 20): a one-shot client is
+# `timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - ADDR </dev/null`, -t because socat otherwise gives
+# the answer only 0.5 s after its stdin's EOF, less than a server forking a shell may take.
+T_WAIT=${CTNET_TEST_WAIT:-60}
+T_CONN=${CTNET_TEST_CONN:-5}
+T_IDLE=$((T_CONN > 3 ? T_CONN - 2 : 1))
+t_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# until_true SECONDS CMD...: until CMD succeeds; prints the milliseconds it took, or "timeout"
+# (and fails) after SECONDS.
+until_true() {
+	local t0 end limit=$1; shift
+	t0=$(t_now_ms) end=$(($(t_now_ms) + limit * 1000))
+	while [ "$(t_now_ms)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && { echo $(($(t_now_ms) - t0)); return 0; }
+		sleep 0.01
+	done
+	echo timeout
+	return 1
+}
+
+# wait_for CMD...: until_true for T_WAIT, quietly.
+wait_for() { until_true "$T_WAIT" "$@" >/dev/null; }
+gone() { ! kill -0 "$1" 2>/dev/null; } # gone PID: the process has exited
+
 # wait_port NS PORT: until something listens on TCP or UDP PORT in namespace NS ("host":
-# this one), 5 s at most.
+# this one), T_WAIT at most.
 wait_port() {
-	local in=(ip netns exec "$1")
+	local in=(ip netns exec "$1") end=$((SECONDS + T_WAIT))
 	[ "$1" = host ] && in=()
-	for _ in $(seq 50); do
+	while [ $SECONDS -lt $end ]; do
 		"${in[@]}" ss -Hlntu 2>/dev/null | grep -q "[:*]$2 " && return 0
 		sleep 0.1
 	done

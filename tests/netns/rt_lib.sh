@@ -69,12 +69,12 @@ rt_nothing_left() {
 	check_eq "$1: no masqueraded address left in nft" "$(rt_nft_elems set masq4)" "[]"
 }
 
-# rt_http [NETNS] HOST PORT PATH: the body of an HTTP/1.0 GET (socat), retrying for up to 10 s
-# while it is empty.
+# rt_http [NETNS] HOST PORT PATH: the body of an HTTP/1.0 GET (socat), retrying while it is
+# empty (T_WAIT at most).
 rt_http() {
-	local in=() out=""
+	local in=() out="" end=$((SECONDS + T_WAIT))
 	[ $# -eq 4 ] && { in=(ip netns exec "$1"); shift; }
-	for _ in $(seq 50); do
+	while [ $SECONDS -lt $end ]; do
 		out=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" |
 			"${in[@]}" timeout 3 socat -t 2 - "TCP:$1:$2" 2>/dev/null | sed '1,/^\r*$/d')
 		[ -n "$out" ] && break

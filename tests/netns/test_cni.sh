@@ -99,14 +99,14 @@ check_eq "ADD: default route inside via the gateway" \
 	"$(ip -n c1 -j route show default | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["gateway"])')" "$GW1"
 check "ping the container from the host" ping -c1 -W2 "$ADDR1"
 check_eq "container reaches upstream, masqueraded as the host" \
-	"$(ip netns exec c1 timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+	"$(ip netns exec c1 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 ip netns exec c1 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
 SRV_PID=$!
-sleep 0.3
+wait_port c1 80
 check_eq "portMappings: upstream reaches the container on hostPort 8080" \
-	"$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "hello-from-c1"
+	"$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "hello-from-c1"
 check_eq "portMappings: hostIP 192.0.2.1:8090 reaches the container" \
-	"$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8090 </dev/null)" "hello-from-c1"
+	"$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8090 </dev/null)" "hello-from-c1"
 check_eq "portMappings: both forwards recorded for ctnet status" \
 	"$($CTNET status --json | python3 -c 'import json,sys; print(sorted(f["spec"] for c in json.load(sys.stdin) for f in c["forwards"]))')" "['tcp:8080:80', 'tcp:8090:80']"
 check_match "ctnet status knows the attachment under its derived name" \
@@ -190,7 +190,7 @@ check_eq "the MAC is set on eth0 in the container" \
 check_eq "tuning's sysctl is set in the container" "$(ip netns exec c2 cat /proc/sys/net/ipv4/conf/eth0/rp_filter)" "2"
 ADDR2=$(jget "$T_TMP/chain.json" 'r["ips"][0]["address"].split("/")[0]')
 check "chained container answers ping" ping -c1 -W2 "$ADDR2"
-check_eq "chained container reaches upstream" "$(ip netns exec c2 timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+check_eq "chained container reaches upstream" "$(ip netns exec c2 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 python3 "$T_TMP/chain.py" CHECK chained1 /run/netns/c2 "$T_TMP/10-ctnet.conflist" "$CNI_DIR" "$T_TMP/chain.json"
 check_eq "conflist CHECK with the final result as prevResult" "$?" "0"
 python3 "$T_TMP/chain.py" DEL chained1 /run/netns/c2 "$T_TMP/10-ctnet.conflist" "$CNI_DIR" "$T_TMP/chain.json"

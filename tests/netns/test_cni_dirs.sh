@@ -45,14 +45,14 @@ check_eq "ADD: the attachment stores K8S_POD_NAME and K8S_POD_NAMESPACE" \
 	"$(sed -n 's/^POD_NAME=//p; s/^POD_NAMESPACE=//p' "$RD/cni/$ATT" 2>/dev/null | tr '\n' ' ')" "web-7 shop "
 check_eq "ADD: nothing in the default state dirs" "$(find /var/lib/ctnet /run/ctnet -mindepth 1 | wc -l)" "0"
 check_eq "container reaches upstream, masqueraded as the host" \
-	"$(ip netns exec c1 timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+	"$(ip netns exec c1 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 ip netns exec c1 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
 SRV_PID=$!
 wait_port c1 80
 check_eq "port mapping with Go-style keys (HostPort, as containerd's CRI sends): upstream reaches the container on 8080" \
-	"$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "hello-from-c1"
+	"$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "hello-from-c1"
 check_eq "port mapping: 127.0.0.1:8080 from the host reaches the container" \
-	"$(timeout 5 socat -T3 - TCP:127.0.0.1:8080 </dev/null)" "hello-from-c1"
+	"$(timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080 </dev/null)" "hello-from-c1"
 kill $SRV_PID; SRV_PID=
 
 # DEL after the namespace is gone, again without CTNET_*: everything goes.

@@ -11,16 +11,6 @@ D=$T_SANDBOX/containers
 mkdir -p "$D"
 WPID=
 trap '[ -n "$WPID" ] && kill $WPID 2>/dev/null; _t_cleanup' EXIT
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# until_true SECONDS CMD...: until CMD succeeds.
-until_true() {
-	local end=$(($(now_ms) + $1 * 1000)); shift
-	while [ "$(now_ms)" -lt "$end" ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 conf() { printf 'PRIVATE_NETWORK=1\n' >"$D/$1.conf"; chmod 0644 "$D/$1.conf"; }
 names() { ls "$D" | sed -n 's/\.conf$//p' | sort | tr '\n' ' '; }
 # Each container's state and whether its local address answers from the host.
@@ -71,7 +61,7 @@ check_eq "no namespace of a removed container is left" "$(ls /run/netns | grep -
 # an apply of 10 new while the watcher runs
 $CTNET watch >"$T_TMP/watch.log" 2>&1 &
 WPID=$!
-check "the watcher is ready" until_true 10 grep -q "^ctnet watch: ready" "$T_TMP/watch.log"
+check "the watcher is ready" until_true "$T_WAIT" grep -q "^ctnet watch: ready" "$T_TMP/watch.log"
 for i in $(seq 1 10); do conf w$i; done
 apply "10 new while watch runs"
 check "the watcher is still running" kill -0 "$WPID"

@@ -23,7 +23,7 @@ check_eq "config: no lease taken for given addresses" "$($IPAM list --json)" "[]
 ip netns exec plain socat UDP-RECVFROM:53,fork SYSTEM:'echo udp-ok' &
 U=$!
 wait_port plain 53
-check_eq "udp forward from config works" "$(ip netns exec upstream timeout 5 socat -T2 - UDP:192.0.2.1:5353 <<<ping)" "udp-ok"
+check_eq "udp forward from config works" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - UDP:192.0.2.1:5353 <<<ping)" "udp-ok"
 kill $U
 check "down plain" $CTNET down plain
 

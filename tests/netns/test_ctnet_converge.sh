@@ -18,8 +18,8 @@ ip netns exec web socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
 WEB2_PID=$!
 wait_port web 80; wait_port web 81
 ifx() { ip -j link show "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])' 2>/dev/null; }
-fwd() { ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:"$1" </dev/null 2>/dev/null; }
-out_web() { ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null 2>/dev/null; }
+fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"$1" </dev/null 2>/dev/null; }
+out_web() { ip netns exec web timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null 2>/dev/null; }
 check_eq "forward works at the start" "$(fwd 8080)" "web80"
 ifindex0=$(ifx ve-web)
 [ -n "$ifindex0" ] || fail "ve-web has an ifindex"
@@ -49,7 +49,7 @@ check_eq "nothing broken: nothing reported" "$T_STDERR" ""
 
 # --- in-place changes: same link, flows on unchanged forwards survive ---
 exec 7< <(ip netns exec upstream socat -T30 - TCP:192.0.2.1:8080 2>/dev/null)
-sleep 0.3
+wait_for sh -c 'conntrack -L -p tcp --dport 8080 2>/dev/null | grep -q ESTABLISHED'
 ct0=$(conntrack -L -p tcp --dport 8080 2>/dev/null | grep -c ESTABLISHED)
 check_exit "add a forward in place" 0 $CTNET up web --create-netns --forward tcp:8080:80 --forward tcp:8081:81
 check_match "stderr names the forward change" "$T_STDERR" "changed forward \+tcp:8081:81"

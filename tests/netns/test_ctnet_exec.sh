@@ -34,7 +34,7 @@ for sig in TERM HUP INT; do
 signal.signal(signal.SIG$sig, signal.SIG_DFL)
 open('$T_TMP/ready','w').close(); time.sleep(20)" &
 	p=$!
-	for _ in $(seq 100); do [ -e "$T_TMP/ready" ] && break; sleep 0.05; done
+	wait_for test -e "$T_TMP/ready"
 	kill -$sig $p
 	wait $p 2>/dev/null
 	rc=$?
@@ -47,13 +47,13 @@ mkns pidns
 ip netns exec pidns sleep 60 &
 sleeper=$!
 # Until the process is inside (ip netns exec enters, then execs sleep).
-for _ in $(seq 100); do [ "$(readlink /proc/$sleeper/ns/net)" = "$(ip netns exec pidns readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
+wait_for sh -c '[ "$(readlink /proc/$1/ns/net)" = "$(ip netns exec pidns readlink /proc/self/ns/net)" ]' - "$sleeper"
 check "up byp --pid" $CTNET up byp --pid $sleeper
 check_eq "exec into a --pid container" "$($CTNET exec byp -- readlink /proc/self/ns/net)" "$(readlink /proc/$sleeper/ns/net)"
 rm -f "$T_TMP/r1ns"
 $CTNET run r1 -- sh -c "readlink /proc/self/ns/net >$T_TMP/r1ns; sleep 30" &
 runner=$!
-for _ in $(seq 100); do [ -s "$T_TMP/r1ns" ] && break; sleep 0.05; done
+wait_for test -s "$T_TMP/r1ns"
 check_match "ctnet run's CMD is in its own namespace" "$(cat "$T_TMP/r1ns")" "^net:"
 check_eq "exec into a ctnet run container: the namespace of run's CMD" "$($CTNET exec r1 -- readlink /proc/self/ns/net)" "$(cat "$T_TMP/r1ns")"
 kill -TERM $runner; wait $runner 2>/dev/null

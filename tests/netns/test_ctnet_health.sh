@@ -18,7 +18,7 @@ $CTNET up "${UP[@]}" >/dev/null || { fail "first up"; finish; }
 ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
-fwd() { ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
+fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
 state() { # the state status --json gives web (all, or NAME with an argument)
 	$CTNET status ${1:+web} --json 2>/dev/null | python3 -c '
 import json, sys

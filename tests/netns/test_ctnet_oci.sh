@@ -13,7 +13,7 @@ links0=$(snapshot_links)
 mkns box
 ip netns exec box sleep 300 &
 BOX=$!
-sleep 0.2
+wait_for sh -c '[ "$(readlink /proc/$1/ns/net)" = "$(ip netns exec box readlink /proc/self/ns/net)" ]' - "$BOX"
 state='{"ociVersion":"1.0.2","id":"box1","status":"creating","pid":'$BOX',"bundle":"/x","annotations":{"ctnet.forward":"tcp:8081:80"}}'
 check "oci-hook up" sh -c "echo '$state' | $CTNET oci-hook up"
 check_eq "hook up: container reachable" "$(ping -c1 -W2 10.233.1.2 >/dev/null && echo ok)" "ok"
@@ -62,11 +62,11 @@ json.dump(c, open(path, "w"), indent=1)
 PY
 runc --root "$T_TMP/runc" run -b "$b" ctr1 >"$T_TMP/runc.out" 2>&1 &
 RUNC=$!
-for _ in $(seq 100); do grep -q '^GOT' "$T_TMP/runc.out" && break; sleep 0.1; done
+wait_for grep -q '^GOT' "$T_TMP/runc.out"
 sleep 0.5
 check_eq "runc container: upstream sees the host's address" "$(grep '^GOT' "$T_TMP/runc.out")" "GOT 192.0.2.1"
 check_match "runc container has eth0 from ctnet" "$(cat "$T_TMP/runc.out")" "inet 10\.233\.[0-9]+\.2/32"
-check_eq "forward reaches the runc container" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8082 </dev/null)" "from-runc"
+check_eq "forward reaches the runc container" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8082 </dev/null)" "from-runc"
 wait $RUNC
 check_eq "runc exited 0" "$?" "0"
 runc --root "$T_TMP/runc" delete -f ctr1 2>/dev/null

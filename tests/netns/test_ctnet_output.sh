@@ -73,13 +73,27 @@ print([(e["event"], e.get("name"), e.get("why"), e.get("lease_kept")) for e in d
 $CTNET up again --create-netns >/dev/null && umount /run/netns/again && rm -f /run/netns/again
 check_match "gc: the same event as a line" "$($CTNET gc)" "removed container again \(namespace gone\), lease kept"
 
+# repair: the same repairs as lines and as JSON.
+ip -n web link set eth0 up
+ip -n web addr flush dev eth0
+$CTNET repair web --json >"$T_TMP/repair.json"
+ip -n web addr flush dev eth0
+check_eq "repair: lines and JSON name the same repairs" "$($CTNET repair web)" "$(python3 -c '
+import json, sys
+for c in json.load(open(sys.argv[1])):
+    for r in c["changes"]:
+        print("%s: %s %s" % (c["name"], r["kind"], r["what"]))' "$T_TMP/repair.json")"
+check_match "repair --json: what it put back" "$(cat "$T_TMP/repair.json")" '"what": "container address'
+check_eq "repair: nothing left, as a line and as JSON" "$($CTNET repair web; $CTNET repair web --json | tr -d ' \n')" \
+	'web: nothing to repair
+[{"name":"web","changes":[]}]'
+
 # A failed write exits 1 and says so, for every program and command; without it the same
 # command exits 0 (no container is broken now, nothing blocks).
-ip -n web link set eth0 up
 UPWEB=(up web --create-netns --forward tcp:8080:80 --forward udp:5353:53)
 commands=(
 	"$CTNET status" "$CTNET status --json" "$CTNET status web" "$CTNET doctor" "$CTNET doctor --json"
-	"$CTNET ${UPWEB[*]}" "$CTNET ${UPWEB[*]} --json" "$CTNET gc" "$CTNET gc --json" "$CTNET --help" "$CTNET --version"
+	"$CTNET ${UPWEB[*]}" "$CTNET ${UPWEB[*]} --json" "$CTNET gc" "$CTNET gc --json" "$CTNET repair web" "$CTNET repair web --json" "$CTNET --help" "$CTNET --version"
 	"$CTNET apply $T_TMP --dry-run" "$CTNET apply $T_TMP --dry-run --json"
 	"$IPAM list" "$IPAM list --json" "$IPAM show web" "$IPAM show web --json" "$IPAM --help" "$IPAM --version"
 	"$NETD show" "$NETD show --json" "$NETD --help" "$NAT list" "$NAT list --json" "$NAT --help" "$NAT --version" "$NETD --version"

@@ -15,7 +15,7 @@ check_eq "run returns CMD's exit status" "$rc" "7"
 check_match "CMD sees eth0 with the container address" "$out" "eth0(@if[0-9]+)? +UP +10\.233\.1\.2/32"
 check_match "CMD sees the default route" "$out" "default via 10\.233\.1\.1 dev eth0"
 check_eq "run: upstream reached with the host's address" \
-	"$($CTNET run r2 -- timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+	"$($CTNET run r2 -- timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 check_eq "run: torn down after CMD exits" "$(snapshot_links)" "$links0"
 check_eq "run: no record left" "$($CTNET status --json)" "[]"
 check_eq "run: no lease left" "$($IPAM list --json)" "[]"
@@ -23,9 +23,9 @@ check_eq "run: no lease left" "$($IPAM list --json)" "[]"
 # A forward into a `run` container, reached from upstream.
 $CTNET run web --forward tcp:8080:80 -- socat TCP-LISTEN:80,reuseaddr SYSTEM:'echo served' &
 RUN_PID=$!
-for _ in $(seq 50); do [ "$($CTNET status web --json 2>/dev/null | grep -c '"up"')" = 1 ] && break; sleep 0.1; done
-sleep 0.3
-check_eq "run: forward reaches CMD" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "served"
+wait_for sh -c '"$1" status web --json 2>/dev/null | grep -q "\"up\""' - "$CTNET"
+wait_port web 80
+check_eq "run: forward reaches CMD" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "served"
 wait $RUN_PID
 check_eq "run: CMD exit 0 after serving one client" "$?" "0"
 check_eq "run with forward: nothing left" "$(snapshot_links)" "$links0"
@@ -33,7 +33,7 @@ check_eq "run with forward: nothing left" "$(snapshot_links)" "$links0"
 # SIGTERM to ctnet run: CMD gets it, everything is torn down, status 128+15.
 $CTNET run sig -- sleep 30 &
 RUN_PID=$!
-for _ in $(seq 50); do $CTNET status sig >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for $CTNET status sig
 kill -TERM $RUN_PID
 wait $RUN_PID
 check_eq "run: SIGTERM -> exit 143" "$?" "143"
@@ -47,10 +47,11 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	strace -f -qq -o /dev/null -e trace=setns -e inject=setns:delay_enter=1500000 \
 	$CTNET run intr1 -- touch "$T_TMP/intr1-ran" &
 ST_PID=$!
-for _ in $(seq 100); do RUN_PID=$(pgrep -P $ST_PID -x ctnet) && pgrep -P "$RUN_PID" >/dev/null && break; sleep 0.05; done
+wait_for sh -c 'p=$(pgrep -P $1 -x ctnet) && pgrep -P "$p"' - "$ST_PID"
+RUN_PID=$(pgrep -P $ST_PID -x ctnet)
 sleep 0.3
 kill -INT "$RUN_PID"
-for _ in $(seq 50); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+wait_for gone "$RUN_PID"
 check_eq "run: SIGINT while the child enters the namespace: ctnet exits within 5 s" \
 	"$(kill -0 "$RUN_PID" 2>/dev/null && echo running || echo exited)" "exited"
 kill -INT "$RUN_PID" 2>/dev/null
@@ -64,10 +65,10 @@ check_eq "run: ... no record" "$($CTNET status --json)" "[]"
 # to its child, killed by the same Ctrl-C, and leave the container behind.)
 flock "$CTNET_RUN_DIR/containers/.intr2.lock" sleep 2 &
 LOCK_PID=$!
-for _ in $(seq 50); do grep -q "FLOCK.* $LOCK_PID " /proc/locks && break; sleep 0.05; done
+wait_for grep -q "FLOCK.* $LOCK_PID " /proc/locks
 setsid $CTNET run intr2 -- touch "$T_TMP/intr2-ran" 2>"$T_TMP/intr2.err" &
 RUN_PID=$!
-for _ in $(seq 100); do grep -q -- "-> FLOCK.* $RUN_PID " /proc/locks && break; sleep 0.05; done
+wait_for grep -q -- "-> FLOCK.* $RUN_PID " /proc/locks
 kill -INT -- -$RUN_PID
 wait $RUN_PID
 check_eq "run: Ctrl-C during set-up: exit 130" "$?" "130"
@@ -81,12 +82,12 @@ wait $LOCK_PID
 # kill -9 of ctnet run: its namespace dies with CMD; gc removes the rest.
 $CTNET run crash -- sleep 30 &
 RUN_PID=$!
-for _ in $(seq 50); do $CTNET status crash >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for $CTNET status crash
 CHILD=$(pgrep -P $RUN_PID sleep)
 kill -9 $RUN_PID
 kill -9 $CHILD
 wait $RUN_PID 2>/dev/null
-sleep 0.3
+wait_for gone "$CHILD"
 check_eq "after kill -9: status says stale" "$($CTNET status --json | python3 -c 'import json,sys; print([c["state"] for c in json.load(sys.stdin)])')" "['stale']"
 out=$($CTNET gc)
 check_match "gc reports what it removed" "$out" "removed container crash"

@@ -27,12 +27,12 @@ check_eq "IPv4-only container: IPv6 off on the host side (no per-link IPv6 route
 check_eq "no IPv6 route names ve-web" "$(ip -6 -j route show table all | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("dev")=="ve-web"))')" "0"
 check "container pings host" ip netns exec web ping -c1 -W2 10.233.1.1
 check_eq "upstream sees the host's address (masquerade)" \
-	"$(ip netns exec web timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
+	"$(ip netns exec web timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' &
 WEB_PID=$!
-sleep 0.3
-check_eq "forward upstream -> host:8080 -> web:80" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "web"
-check_eq "forward 127.0.0.1:8080 -> web:80" "$(timeout 5 socat -T3 - TCP:127.0.0.1:8080 </dev/null)" "web"
+wait_port web 80
+check_eq "forward upstream -> host:8080 -> web:80" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "web"
+check_eq "forward 127.0.0.1:8080 -> web:80" "$(timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080 </dev/null)" "web"
 check_eq "status shows web up" "$($CTNET status --json | python3 -c 'import json,sys; print([(c["name"],c["mode"],c["state"]) for c in json.load(sys.stdin)])')" "[('web', 'private', 'up')]"
 check_match "status table names the container" "$($CTNET status)" "web +private +up +ve-web +10.233.1.1"
 
@@ -58,7 +58,8 @@ kill $WEB_PID 2>/dev/null
 # kernel skips a walk of the whole FIB): IPv4 announces no route removed by a link delete.
 web_local=$(echo "$out" | sed -n 's/^LOCAL_ADDRESS=//p')
 mon_mark() { # ADDR: until the monitor shows a marker route to ADDR (then removed)
-	for _ in $(seq 50); do
+	local end=$((SECONDS + T_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		ip route replace "$1/32" dev lo
 		grep -q "$1" "$T_TMP/mon" && break
 		sleep 0.1
@@ -99,7 +100,7 @@ SLEEPER=$!
 mkns c2
 ip netns exec c2 sleep 300 &
 SLEEPER2=$!
-sleep 0.2
+wait_for sh -c '[ "$(readlink /proc/$1/ns/net)" = "$(ip netns exec c2 readlink /proc/self/ns/net)" ]' - "$SLEEPER2"
 check "up --pid" $CTNET up c2 --pid $SLEEPER2
 check "ping c2 (via --pid)" ping -c1 -W2 "$($CTNET status c2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')"
 check "down c2" $CTNET down c2

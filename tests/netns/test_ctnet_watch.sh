@@ -3,7 +3,9 @@
 # times, time to recovery measured), a deleted table, set element, host route, container
 # address, ip_forward=0, route_localnet=0 on the container's device; it backs off from a tool that deletes the table in a loop (and says
 # so) while still serving other damage, heals once the loop stops; it does not fight
-# concurrent ups and downs (nothing resurrected); no CPU when idle; SIGTERM exits 0 at once.
+# concurrent ups and downs (nothing resurrected); asleep when idle; SIGTERM exits 0.
+# Nothing here is timed: each repair must happen (within T_WAIT, a hang guard); bench/watch.sh
+# measures how fast.
 # The systemd units pass systemd-analyze verify.
 . "$(dirname "$0")/lib.sh"
 
@@ -15,30 +17,10 @@ $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || { fail "first u
 ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
-fwd() { ip netns exec upstream timeout 2 socat -T1 - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
 # recover SECONDS: until the forward answers; prints the milliseconds it took (or "timeout").
-recover() {
-	local t0 end
-	t0=$(now_ms) end=$(($(now_ms) + $1 * 1000))
-	while [ "$(now_ms)" -lt "$end" ]; do
-		[ "$(fwd)" = web80 ] && { echo $(($(now_ms) - t0)); return 0; }
-		sleep 0.01
-	done
-	echo timeout
-	return 1
-}
-# until_true SECONDS CMD...: until CMD succeeds; prints the milliseconds it took.
-until_true() {
-	local t0 end limit=$1; shift
-	t0=$(now_ms) end=$(($(now_ms) + limit * 1000))
-	while [ "$(now_ms)" -lt "$end" ]; do
-		"$@" >/dev/null 2>&1 && { echo $(($(now_ms) - t0)); return 0; }
-		sleep 0.01
-	done
-	echo timeout
-	return 1
-}
+fwd_ok() { [ "$(fwd)" = web80 ]; }
+recover() { until_true "$1" fwd_ok; }
 pct() { # pct P values...: the P-th percentile (nearest rank)
 	local p=$1; shift
 	printf '%s\n' "$@" | sort -n | awk -v p="$p" '{v[NR]=$1} END {i=int((p*NR+99)/100); if (i<1) i=1; print v[i]}'
@@ -53,7 +35,7 @@ check_eq "status says nothing of a watcher" "$(grep -c watcher "$T_TMP/out")" "0
 
 $CTNET watch >"$LOG" 2>&1 &
 WPID=$!
-check "watcher says it is ready" until_true 10 grep -q "^ctnet watch: ready" "$LOG"
+check "watcher says it is ready" until_true "$T_WAIT" grep -q "^ctnet watch: ready" "$LOG"
 check_match "status: watcher running with its pid" "$($CTNET status)" "watcher: running \(pid $WPID\)"
 check_exit "a second watcher is refused" 1 $CTNET watch
 check_match "the refusal names the first" "$T_STDERR" "another ctnet watch is running \(pid $WPID\)"
@@ -82,7 +64,7 @@ for i in range(int(sys.argv[1])):
     subprocess.run(["nft", "flush", "ruleset"], check=True)
     t0 = time.monotonic()
     while not answer():
-        if time.monotonic() - t0 > 5:
+        if time.monotonic() - t0 > float(sys.argv[2]):
             print("timeout", flush=True)
             break
         time.sleep(0.002)
@@ -91,7 +73,7 @@ for i in range(int(sys.argv[1])):
     time.sleep(1.1)  # apart: separate reloads, not one fight
 PY
 times=() lost=0
-for t in $(python3 "$T_TMP/probe.py" 20); do
+for t in $(python3 "$T_TMP/probe.py" 20 "$T_WAIT"); do
 	if [ "$t" = timeout ]; then lost=$((lost + 1)); else times+=("$t"); fi
 done
 check_eq "20 x nft flush ruleset: the forward answers again every time" "$lost ${#times[@]}" "0 20"
@@ -105,62 +87,70 @@ check_eq "the watcher did not load libnftables for the restores" "$(grep -c libn
 
 # --- other damage, one at a time ---
 nft delete table inet ctnet
-t=$(recover 5); check_match "nft delete table inet ctnet: forward back ($t ms)" "$t" "^[0-9]+$"
+t=$(recover "$T_WAIT"); check_match "nft delete table inet ctnet: forward back ($t ms)" "$t" "^[0-9]+$"
 nft delete element inet ctnet fwd4 '{ tcp . 8080 }'
-t=$(until_true 5 sh -c "nft list map inet ctnet fwd4 | grep -q 8080"); check_match "deleted set element put back ($t ms)" "$t" "^[0-9]+$"
+t=$(until_true "$T_WAIT" sh -c "nft list map inet ctnet fwd4 | grep -q 8080"); check_match "deleted set element put back ($t ms)" "$t" "^[0-9]+$"
 check_eq "and the forward answers" "$(fwd)" "web80"
 
 n0=$(repairs "container web")
 ip route del 10.233.1.2 dev ve-web
-t=$(until_true 5 sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "deleted host route put back ($t ms)" "$t" "^[0-9]+$"
-check "the repair is logged, naming it" until_true 2 grep -q "repaired container web: host route 10.233.1.2 dev ve-web missing" "$LOG"
+t=$(until_true "$T_WAIT" sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "deleted host route put back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged, naming it" until_true "$T_WAIT" grep -q "repaired container web: host route 10.233.1.2 dev ve-web missing" "$LOG"
 check_eq "and the forward answers" "$(fwd)" "web80"
 
 ip -n web addr del 10.233.1.2/32 dev eth0
-t=$(until_true 5 sh -c "ip -n web -4 addr show dev eth0 | grep -q 10.233.1.2/32"); check_match "deleted container address put back ($t ms)" "$t" "^[0-9]+$"
-check "the repair is logged" until_true 2 grep -q "repaired container web: container address 10.233.1.2 missing" "$LOG"
-check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
+t=$(until_true "$T_WAIT" sh -c "ip -n web -4 addr show dev eth0 | grep -q 10.233.1.2/32"); check_match "deleted container address put back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged" until_true "$T_WAIT" grep -q "repaired container web: container address 10.233.1.2 missing" "$LOG"
+check_eq "and the forward answers" "$(recover "$T_WAIT" >/dev/null && fwd)" "web80"
 
 ip link set ve-web down
-t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link set down: up again ($t ms)" "$t" "^[0-9]+$"
+t=$(until_true "$T_WAIT" sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link set down: up again ($t ms)" "$t" "^[0-9]+$"
 
 ip link del ve-web
-t=$(until_true 5 sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link deleted: made again ($t ms)" "$t" "^[0-9]+$"
-check "the repair is logged" until_true 2 grep -q "repaired container web: host link ve-web missing" "$LOG"
-check_eq "and the forward answers" "$(recover 3 >/dev/null && fwd)" "web80"
+t=$(until_true "$T_WAIT" sh -c "ip -j link show ve-web | grep -q '\"UP\"'"); check_match "host link deleted: made again ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged" until_true "$T_WAIT" grep -q "repaired container web: host link ve-web missing" "$LOG"
+check_eq "and the forward answers" "$(recover "$T_WAIT" >/dev/null && fwd)" "web80"
 
 sysctl -qw net.ipv4.ip_forward=0
-t=$(until_true 5 sh -c '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]'); check_match "ip_forward=0 switched back ($t ms)" "$t" "^[0-9]+$"
-check "the sysctl repair is logged" until_true 2 grep -q "repaired sysctl: net.ipv4.ip_forward was off" "$LOG"
+t=$(until_true "$T_WAIT" sh -c '[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]'); check_match "ip_forward=0 switched back ($t ms)" "$t" "^[0-9]+$"
+check "the sysctl repair is logged" until_true "$T_WAIT" grep -q "repaired sysctl: net.ipv4.ip_forward was off" "$LOG"
 check_eq "and the forward answers" "$(fwd)" "web80"
 
 # --- route_localnet of the container's device (its forward is reachable at 127.0.0.1) ---
-lo_fwd() { timeout 2 socat -T1 - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
+lo_fwd() { timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
 check_eq "a 127.0.0.1 forward works" "$(lo_fwd)" "web80"
 kill -STOP $WPID # held, so that the damage can be seen before it is repaired
 sysctl -qw net.ipv4.conf.ve-web.route_localnet=0
 check_eq "route_localnet=0 on ve-web breaks the 127.0.0.1 forward" "$(lo_fwd)" ""
 kill -CONT $WPID
-t=$(until_true 10 sh -c '[ "$(cat /proc/sys/net/ipv4/conf/ve-web/route_localnet)" = 1 ]'); check_match "route_localnet of ve-web switched back ($t ms)" "$t" "^[0-9]+$"
-check "the repair is logged, naming the device" until_true 2 grep -q "repaired container web: sysctl net.ipv4.conf.ve-web.route_localnet was off" "$LOG"
+t=$(until_true "$T_WAIT" sh -c '[ "$(cat /proc/sys/net/ipv4/conf/ve-web/route_localnet)" = 1 ]'); check_match "route_localnet of ve-web switched back ($t ms)" "$t" "^[0-9]+$"
+check "the repair is logged, naming the device" until_true "$T_WAIT" grep -q "repaired container web: sysctl net.ipv4.conf.ve-web.route_localnet was off" "$LOG"
 check_eq "and the 127.0.0.1 forward works again" "$(lo_fwd)" "web80"
 check_eq "all.route_localnet stays 0" "$(cat /proc/sys/net/ipv4/conf/all/route_localnet)" "0"
 
-# --- a tool that deletes the table in a loop for 5 s ---
+# --- a tool that deletes the table in a loop (every 50 ms until told to stop) ---
 r0=$(repairs nft)
-( end=$((SECONDS + 5)); while [ $SECONDS -lt $end ]; do nft delete table inet ctnet 2>/dev/null; sleep 0.05; done ) &
-LOOP=$!
-sleep 2
-# Meanwhile other damage is still served.
+rm -f "$T_TMP/stop"
+( while [ ! -e "$T_TMP/stop" ]; do nft delete table inet ctnet 2>/dev/null; sleep 0.05; done ) &
+LOOP=$! l0=$SECONDS
+check "the fight is logged, naming the table" until_true "$T_WAIT" grep -q "^ctnet watch: fight nft table inet ctnet: keeps being removed" "$LOG"
+# Meanwhile other damage is still served: the route comes back while the loop goes on.
 ip route del 10.233.1.2 dev ve-web
-t=$(until_true 3 sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "during the fight: a deleted route is still repaired ($t ms)" "$t" "^[0-9]+$"
+t=$(until_true "$T_WAIT" sh -c "ip route show 10.233.1.2 | grep -q ve-web"); check_match "during the fight: a deleted route is still repaired ($t ms)" "$t" "^[0-9]+$"
+check "the loop was still deleting the table meanwhile" kill -0 $LOOP
+sleep 3
+touch "$T_TMP/stop"
 wait $LOOP
-r1=$(repairs nft)
-check "the fight is logged once, naming the table" until_true 2 grep -q "^ctnet watch: fight nft table inet ctnet: keeps being removed" "$LOG"
+secs=$((SECONDS - l0)) r1=$(repairs nft)
 check_eq "one fight line" "$(grep -c '^ctnet watch: fight nft' "$LOG")" "1"
-echo "# table deleted every 50 ms for 5 s: $((r1 - r0)) restores (no back-off: ~100)"
-check "backed off: at most 15 restores during the 5 s loop" test $((r1 - r0)) -le 15
-t=$(recover 35); check_match "after the loop stops: healed ($t ms)" "$t" "^[0-9]+$"
+# Without back-off every deletion is restored (~20 a second). With it: the 5 restores in quick
+# succession that make a fight, then one as each back-off (1 s, doubling) ends, so over S
+# seconds at most 5 + ceil(log2(S + 1)), plus the one under way when the loop stopped. A slow
+# machine only restores fewer.
+max=$(python3 -c "import math; print(5 + math.ceil(math.log2($secs + 1)) + 1)")
+echo "# table deleted every 50 ms for $secs s: $((r1 - r0)) restores (no back-off: one per deletion)"
+check "backed off: at most $max restores in the $secs s loop ($((r1 - r0)))" test $((r1 - r0)) -le "$max"
+t=$(recover "$T_WAIT"); check_match "after the loop stops: healed ($t ms)" "$t" "^[0-9]+$"
 
 # --- concurrent up/down while flushing: nothing comes back after its down ---
 ( end=$((SECONDS + 6)); while [ $SECONDS -lt $end ]; do nft flush ruleset; sleep 0.3; done ) &
@@ -170,7 +160,7 @@ for i in 1 2 3 4 5; do
 	$CTNET down "tmp$i" || fail "concurrent down tmp$i"
 done
 wait $LOOP
-t=$(recover 35); check_match "after the flush loop: web healed ($t ms)" "$t" "^[0-9]+$"
+t=$(recover "$T_WAIT"); check_match "after the flush loop: web healed ($t ms)" "$t" "^[0-9]+$"
 sleep 1.5
 check_eq "no record of a downed container" "$(ls "$CTNET_RUN_DIR/containers" | grep -c tmp)" "0"
 check_eq "no link of a downed container" "$(ip -o link | grep -c 've-tmp')" "0"
@@ -180,30 +170,32 @@ check_eq "no nft element of a downed container" "$(nft list ruleset | grep -cE '
 check "nft check: in sync" $NAT check
 
 # --- idle: no CPU while nothing changes ---
+# Event-driven: asleep except for the sysctls' 1 s check (they have no events). Counted in
+# wakeups, which a busy or emulated machine does not inflate: a busy poll would be thousands.
+wakeups() { awk '/^voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$WPID/task/*/status; }
 sleep 1
-c0=$(cpu_ticks $WPID); sleep 10; c1=$(cpu_ticks $WPID)
+c0=$(cpu_ticks $WPID) w0=$(wakeups); sleep 10; c1=$(cpu_ticks $WPID) w1=$(wakeups)
 hz=$(getconf CLK_TCK)
-echo "# idle CPU over 10 s: $((c1 - c0)) ticks of 1/$hz s ($(awk -v t=$((c1 - c0)) -v h="$hz" 'BEGIN{printf "%.2f", t*100/(10*h)}') %); peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/$WPID/status)"
-check "idle: under 1 % CPU over 10 s (a busy poll would be 100 %)" test $((c1 - c0)) -lt $((hz / 10))
+echo "# idle over 10 s: $((w1 - w0)) wakeups, $((c1 - c0)) ticks of 1/$hz s CPU; peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/$WPID/status)"
+check "idle: at most 2 wakeups a second over 10 s ($((w1 - w0)); a busy poll would be thousands)" test $((w1 - w0)) -le 20
 
 # --- SIGHUP reloads; a down with the watcher running stays down ---
 kill -HUP $WPID
-check "SIGHUP: reload logged" until_true 2 grep -q "^ctnet watch: reload" "$LOG"
+check "SIGHUP: reload logged" until_true "$T_WAIT" grep -q "^ctnet watch: reload" "$LOG"
 check "still running after SIGHUP" kill -0 $WPID
 $CTNET down web
 sleep 1
 check_eq "down with the watcher running: link stays gone" "$(ip -o link | grep -c 've-web')" "0"
 check_eq "down with the watcher running: record stays gone" "$(ls "$CTNET_RUN_DIR/containers")" ""
 
-# --- SIGTERM: exit 0 promptly ---
-t0=$(now_ms)
+# --- SIGTERM: exit 0 (how fast: bench/watch.sh) ---
+t0=$(t_now_ms)
 kill -TERM $WPID
 wait $WPID
 rc=$?
-t1=$(now_ms)
+echo "# SIGTERM: exited after $(($(t_now_ms) - t0)) ms"
 WPID=
 check_eq "SIGTERM: exit 0" "$rc" "0"
-check "SIGTERM: exited within 1 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 1000
 check_exit "status after exit: not running" 0 $CTNET status
 check_eq "status no longer names a watcher" "$(grep -c watcher "$T_TMP/out")" "0"
 
@@ -211,13 +203,13 @@ check_eq "status no longer names a watcher" "$(grep -c watcher "$T_TMP/out")" "0
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null
 socat -u UNIX-RECV:"$T_TMP/notify" OPEN:"$T_TMP/notify.txt",creat,append &
 NPID=$!
-until_true 5 test -S "$T_TMP/notify" >/dev/null
+until_true "$T_WAIT" test -S "$T_TMP/notify" >/dev/null
 NOTIFY_SOCKET=$T_TMP/notify $CTNET watch --json >"$T_TMP/json.log" 2>&1 &
 WPID=$!
-until_true 10 grep -q '"ready"' "$T_TMP/json.log" >/dev/null
-check "sd_notify: READY=1 sent to \$NOTIFY_SOCKET" until_true 5 grep -q "READY=1" "$T_TMP/notify.txt"
+until_true "$T_WAIT" grep -q '"ready"' "$T_TMP/json.log" >/dev/null
+check "sd_notify: READY=1 sent to \$NOTIFY_SOCKET" until_true "$T_WAIT" grep -q "READY=1" "$T_TMP/notify.txt"
 ip route del 10.233.1.2 dev ve-web
-check "--json: the repair as a JSON line" until_true 5 sh -c "grep '\"repaired\"' '$T_TMP/json.log' | python3 -c 'import json,sys; o=json.loads(sys.stdin.readline()); assert o[\"object\"]==\"container web\" and \"host route\" in o[\"message\"]'"
+check "--json: the repair as a JSON line" until_true "$T_WAIT" sh -c "grep '\"repaired\"' '$T_TMP/json.log' | python3 -c 'import json,sys; o=json.loads(sys.stdin.readline()); assert o[\"object\"]==\"container web\" and \"host route\" in o[\"message\"]'"
 kill -TERM $WPID; wait $WPID; WPID=
 kill $NPID 2>/dev/null
 $CTNET down web

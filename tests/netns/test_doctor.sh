@@ -33,9 +33,9 @@ bg ip netns exec upstream socat TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo up'
 wait_port web 80 || fail "web server did not start"
 wait_port upstream 7777 || fail "upstream server did not start"
 
-out_ok() { [ "$(ip netns exec web timeout 4 socat -T2 - TCP:192.0.2.2:7777 </dev/null 2>/dev/null)" = up ]; }
-fwd_ok() { [ "$(ip netns exec upstream timeout 4 socat -T2 - TCP:192.0.2.1:8080 </dev/null 2>/dev/null)" = web ]; }
-local_ok() { [ "$(timeout 4 socat -T2 - TCP:127.0.0.1:8080 </dev/null 2>/dev/null)" = web ]; }
+out_ok() { [ "$(ip netns exec web timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:7777 </dev/null 2>/dev/null)" = up ]; }
+fwd_ok() { [ "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null 2>/dev/null)" = web ]; }
+local_ok() { [ "$(timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080 </dev/null 2>/dev/null)" = web ]; }
 traffic_ok() { out_ok && fwd_ok && local_ok; }
 
 # jq-less JSON helpers over `ctnet doctor --json`
@@ -196,7 +196,7 @@ listener)
 	broken port-listener "tcp port 8080" ""
 	check_match "$S: evidence names the process" "$(finding port-listener evidence)" "pid $lp \(socat\)"
 	kill "$lp"; wait "$lp" 2>/dev/null
-	for _ in $(seq 20); do ss -Hlnt | grep -q ':8080 ' || break; sleep 0.1; done
+	wait_for sh -c "! ss -Hlnt | grep -q ':8080 '"
 	healed
 	;;
 esac

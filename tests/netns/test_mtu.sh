@@ -27,7 +27,7 @@ head -c 2000000 /dev/urandom >"$T_TMP/blob"
 want=$(md5sum <"$T_TMP/blob" | cut -d' ' -f1)
 bg ip netns exec server socat TCP4-LISTEN:9000,fork,reuseaddr OPEN:"$T_TMP/blob",rdonly
 wait_port server 9000 || fail "server did not start"
-download() { ip netns exec "$1" timeout 8 socat -T4 -u TCP:198.51.100.2:9000 STDOUT 2>/dev/null | md5sum | cut -d' ' -f1; }
+download() { ip netns exec "$1" timeout $((T_CONN + 3)) socat -T$((T_IDLE + 1)) -u TCP:198.51.100.2:9000 STDOUT 2>/dev/null | md5sum | cut -d' ' -f1; }
 
 $CTNET up a --create-netns >/dev/null || fail "up a"
 check_eq "container link defaults to the uplink's MTU" "$(ip -n a -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["mtu"])')" "1400"

@@ -30,8 +30,8 @@ mkct() { # NAME N: veth ve-NAME, host 10.233.N.1 / fd42::N:1, container .2
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 # in NS: run a command there ("host" = here)
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-tcp() { in_ns "$1" timeout 5 socat -T3 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
-udp() { echo ping | in_ns "$1" timeout 5 socat -T2 - "UDP:$2" 2>/dev/null; }
+tcp() { in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
+udp() { echo ping | in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "UDP:$2" 2>/dev/null; }
 
 mk_upstream
 ip addr add 192.0.2.3/24 dev up0 # a second host address, for --host-ip
@@ -84,7 +84,7 @@ check_eq "route_localnet not switched on for all interfaces" "$(cat /proc/sys/ne
 # Before c1 is NAT'ed its spoofed packets pass: proves the spoof test below can fail.
 ip -n c1 addr add 10.233.9.9/32 dev eth0
 echo spoof-before | ip netns exec c1 timeout 3 socat -u - UDP4:192.0.2.2:7778,bind=10.233.9.9
-sleep 0.3
+wait_for grep -q spoof-before "$T_TMP/udp.log"
 check_match "without ctnet, a spoofed packet reaches upstream (test can fail)" "$(cat "$T_TMP/udp.log")" "spoof-before"
 
 check "add c1 with forwards" nat add c1 --address 10.233.1.2 --address6 fd42::1:2 --iface ve-c1 \
@@ -122,7 +122,8 @@ check_eq "--host-ip forward not on another host address" "$(tcp upstream 192.0.2
 # Anti-spoofing: c1 now in ifaces.
 echo spoof-after | ip netns exec c1 timeout 3 socat -u - UDP4:192.0.2.2:7778,bind=10.233.9.9
 echo real-after | ip netns exec c1 timeout 3 socat -u - UDP4:192.0.2.2:7778
-sleep 0.3
+# Sent after the spoofed one on the same path: once it is there, the other would be too.
+wait_for grep -q real-after "$T_TMP/udp.log"
 log=$(cat "$T_TMP/udp.log")
 check_match "the real address gets through" "$log" "real-after"
 [[ "$log" == *spoof-after* ]] && fail "spoofed source 10.233.9.9 reached upstream" ||
@@ -157,7 +158,7 @@ except Exception as e:
 PY
 ip netns exec upstream timeout 15 python3 "$T_TMP/flow.py" "$T_TMP/go" >"$T_TMP/flow.out" 2>&1 &
 flow=$!
-for _ in $(seq 50); do grep -q got1 "$T_TMP/flow.out" && break; sleep 0.1; done
+wait_for grep -q got1 "$T_TMP/flow.out"
 check_eq "long-lived flow established" "$(head -1 "$T_TMP/flow.out")" "got1 one"
 n_before=$(conntrack -L -p tcp --dport 8081 2>/dev/null | grep -c .)
 [ "$n_before" -ge 1 ] && pass "conntrack has the flow to 8081 ($n_before)" || fail "no conntrack entry for 8081 before del"
@@ -193,6 +194,7 @@ check_exit "in sync after rebuild" 0 "$NAT" check
 # missed. This test's own namespace does no loose pickup, so what is counted is what was left.
 sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
 ct_n() { conntrack -L "$@" 2>/dev/null | grep -c .; } # ARGS: matching entries
+ct_has() { [ "$(ct_n -p tcp --reply-src "$1")" -ge 1 ]; } # ADDR: a TCP flow answered by ADDR
 ct_flows() { # C N: an ICMP, an ICMPv6 and a forwarded TCP flow of container C (10.233.N.2)
 	ip netns exec "$1" ping -c1 -W2 192.0.2.2 >/dev/null 2>&1
 	ip netns exec "$1" ping -6 -c1 -W2 2001:db8::2 >/dev/null 2>&1
@@ -202,7 +204,7 @@ ct_flows() { # C N: an ICMP, an ICMPv6 and a forwarded TCP flow of container C (
 	ip netns exec upstream python3 -c 'import socket,sys,time
 s=socket.create_connection(("192.0.2.1",int(sys.argv[1])),timeout=3); s.recv(100); time.sleep(30)' "$3" &
 	PIDS+=($!)
-	for _ in $(seq 30); do [ "$(ct_n -p tcp --reply-src "10.233.$2.2")" -ge 1 ] && break; sleep 0.1; done
+	wait_for ct_has "10.233.$2.2"
 }
 ct_flows c1 1 8080
 ct_flows c2 2 9090

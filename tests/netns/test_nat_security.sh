@@ -17,7 +17,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-tcp() { in_ns "$1" timeout 4 socat -T2 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
+tcp() { in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
 sc() { cat "/proc/sys/net/ipv4/conf/$1/route_localnet"; }                 # route_localnet of DEV
 
 # An attacker's own namespace: loopback never up (so 127.0.0.0/8 is not local there), a route
@@ -171,7 +171,7 @@ check_eq "after restore: host -> 127.0.0.1:8080 still reaches c1" "$(tcp host 12
 ip -n c4 addr add 10.233.100.9/24 dev eth0
 udp_from() { echo "$2" | ip netns exec "$1" timeout 3 socat -u - "UDP4:192.0.2.2:7778,bind=$3"; }
 udp_from c4 spoof-before 10.233.100.9
-sleep 0.3
+wait_for grep -q spoof-before "$T_TMP/udp.log"
 check_match "before c4 is added, its spoofed source reaches upstream (test can fail)" "$(cat "$T_TMP/udp.log")" "spoof-before"
 # ARP: c4 tells the host that c3's address is at c4's MAC.
 arp_spoof() {
@@ -188,18 +188,20 @@ PY
 c3mac=$(ip -n c3 -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
 c4mac=$(ip -n c4 -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
 neigh5() { ip -j neigh show 10.233.100.5 dev br0 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0].get("lladdr","") if d else "")'; }
+neigh_is() { [ "$(neigh5)" = "$1" ]; }
 ping -c1 -W2 10.233.100.5 >/dev/null
 check_eq "host knows c3's MAC" "$(neigh5)" "$c3mac"
 sleep 1.2 # past the neighbour table's locktime
 arp_spoof
-sleep 0.3
+wait_for neigh_is "$c4mac"
 check_eq "before c4 is added, its ARP reply for c3's address poisons the host (test can fail)" "$(neigh5)" "$c4mac"
 ip neigh flush dev br0
 ping -c1 -W2 10.233.100.5 >/dev/null
 check "add c4 (bridge port)" "$NAT" add c4 --address 10.233.100.6 --iface vb-c4
 udp_from c4 spoof-after 10.233.100.9
 udp_from c4 real-after 10.233.100.6
-sleep 0.3
+# Sent after the spoofed one on the same path: once it is there, the other would be too.
+wait_for grep -q real-after "$T_TMP/udp.log"
 log=$(cat "$T_TMP/udp.log")
 check_match "c4's own address still gets through" "$log" "real-after"
 [[ "$log" == *spoof-after* ]] && fail "c4's spoofed source 10.233.100.9 reached upstream" ||

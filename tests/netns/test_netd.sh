@@ -16,11 +16,11 @@ ip netns attach host $$ 2>/dev/null || { mkdir -p /run/netns && touch /run/netns
 # --- test_up_point_to_point_ipv4_ipv6 ---
 ip monitor link >"$T_TMP/monitor" 2>&1 &
 mon=$!
-sleep 0.2
+wait_for sh -c "ss -Hf netlink -p | grep -q 'ip/$mon '" # subscribed
 check_exit "up web exits 0" 0 "$NETD" up web --netns /run/netns/c1 --host-address 10.233.1.1 \
 	--local-address 10.233.1.2 --host-address6 fd00:1::1 --local-address6 fd00:1::2 --json
 check_match "up --json names the host side" "$(cat "$T_TMP/out")" '"host_ifname": "ve-web"'
-sleep 0.2
+wait_for grep -q ve-web "$T_TMP/monitor" # what came before it was written too
 kill "$mon"; wait "$mon" 2>/dev/null
 check_eq "host side has only ve-web besides lo" "$(ip -j link | python3 -c 'import json,sys; print(sorted(l["ifname"] for l in json.load(sys.stdin)))')" "['lo', 've-web']"
 check_eq "eth0 never appeared in the host namespace (ip monitor link)" "$(grep -c 'eth0' "$T_TMP/monitor")" "0"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctnet-netd delay, jitter and loss (netem) on both ends of a pair: ping RTT with --delay
-# 50ms is ~100 ms, back to normal after an up without it on the same link, --loss 100%
+# 50ms is at least 100 ms (a floor, not a range: how close to it is bench material), netem
+# gone after an up without it on the same link, --loss 100%
 # drops every ping, delay and rate together (netem 1: with tbf 2: under it), and a change
 # between them in place. Needs the kernel's sch_netem: exits 77 without it.
 . "$(dirname "$0")/lib.sh"
@@ -11,7 +12,7 @@ mkns c1
 if ! ip netns exec c1 tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
 	# This kernel has no netem (CONFIG_NET_SCH_NETEM unset, as on the machines here): what can
 	# be checked is that a delay is refused clearly and leaves nothing behind. The RTT, loss
-	# and netem+tbf checks below did NOT run; they ran on Debian's stock 6.1 kernel in QEMU.
+	# and netem+tbf checks below did NOT run; `make check-vm` runs them on Debian's 6.1 kernel.
 	echo "NOT RUN: delay/jitter/loss RTT checks (this kernel has no netem qdisc)"
 	check_exit "without netem: --delay is refused" 1 "$NETD" up web --netns /run/netns/c1 \
 		--host-address 10.233.1.1 --local-address 10.233.1.2 --delay 50ms
@@ -42,20 +43,22 @@ for q in json.load(sys.stdin):
         print("%g %g %g" % (round(d.get("delay", 0) * 1000, 3), round(d.get("jitter", 0) * 1000, 3), round(l * 100, 4)))'
 }
 ifindex() { ip -j link show dev ve-web | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
-rtt() { ping -c 5 -i 0.2 -W 2 10.233.1.2 | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p'; }
-in_range() { python3 -c "import sys; sys.exit(0 if $2 <= float('$1' or -1) <= $3 else 1)"; }
+# The smallest RTT of 5 pings (empty if none came back). netem holds every
+# packet at least its delay: the minimum has a floor, and no machine's load can lower it.
+rtt_min() { ping -c 5 -i 0.2 -W "$T_WAIT" 10.233.1.2 | sed -n 's|^rtt .*= \([0-9.]*\)/.*|\1|p'; }
+at_least() { python3 -c "import sys; sys.exit(0 if float('$1' or -1) >= $2 else 1)"; }
 impair_json() { "$NETD" show web --json | python3 -c 'import json,sys; i=json.load(sys.stdin)[0]["impairment"]; print(None if i is None else (i["delay"], i["jitter"], i["loss"], i["rate"]))'; }
 
 # --- test_delay_50ms_adds_100ms_rtt ---
 check_exit "up exits 0" 0 "${UP[@]}"
 ix=$(ifindex)
-base=$(rtt)
+base=$(rtt_min)
 check_exit "up --delay 50ms exits 0" 0 "${UP[@]}" --delay 50ms
 check_eq "host end: root netem 1:" "$(qd)" "netem 1: root"
 check_eq "container end: root netem 1:" "$(qd_in)" "netem 1: root"
 check_eq "both ends delay 50 ms" "$(netem_delay ve-web) / $(netem_delay eth0 c1)" "50 0 0 / 50 0 0"
-r=$(rtt)
-if in_range "$r" 95 200; then pass "RTT with --delay 50ms is ~100 ms ($r ms; before $base ms)"; else fail "RTT with --delay 50ms: $r ms, expected 95..200"; fi
+r=$(rtt_min)
+if at_least "$r" 100; then pass "RTT with --delay 50ms on both ends: at least 100 ms (min $r ms; before $base ms)"; else fail "RTT with --delay 50ms: min '$r' ms, expected at least 100"; fi
 check_eq "show --json" "$(impair_json)" "('50ms', '0us', '0%', None)"
 check_eq "same link" "$(ifindex)" "$ix"
 
@@ -65,8 +68,8 @@ check_eq "host end: netem 1: with tbf 2: under it" "$(qd)" "netem 1: root tbf 2:
 check_eq "container end: netem 1: with tbf 2: under it" "$(qd_in)" "netem 1: root tbf 2: 1:1"
 check_eq "delay and jitter on both ends" "$(netem_delay ve-web) / $(netem_delay eth0 c1)" "20 5 0 / 20 5 0"
 check_eq "show --json" "$(impair_json)" "('20ms', '5ms', '0%', '8mbit')"
-r=$(rtt)
-if in_range "$r" 28 80; then pass "RTT with 20ms +-5ms each way ($r ms)"; else fail "RTT with 20ms +-5ms: $r ms, expected 28..80"; fi
+r=$(rtt_min)
+if at_least "$r" 30; then pass "RTT with 20ms +-5ms each way: at least 30 ms (min $r ms)"; else fail "RTT with 20ms +-5ms: min '$r' ms, expected at least 30"; fi
 check_exit "rate alone again: netem goes, tbf 3: alone" 0 "$NETD" impair web "${NS[@]}" --rate 8mbit
 check_eq "host end: tbf 3: alone" "$(qd)" "tbf 3: root"
 check_exit "and back to a delay" 0 "$NETD" impair web "${NS[@]}" --delay 50ms
@@ -76,8 +79,9 @@ check_eq "host end: netem 1: alone" "$(qd)" "netem 1: root"
 check_exit "up without impairment exits 0" 0 "${UP[@]}"
 check_eq "host end back to the default" "$(qd)" "noqueue 0: root"
 check_eq "container end back to the default" "$(qd_in)" "noqueue 0: root"
-r=$(rtt)
-if in_range "$r" 0 20; then pass "RTT back to normal after up without --delay ($r ms)"; else fail "RTT after removal: $r ms, expected < 20"; fi
+# No netem left on either end (above) is what removal guarantees; the pings still pass.
+r=$(rtt_min)
+check_match "pings pass after the removal (min RTT $r ms)" "$r" '^[0-9.]+$'
 check_eq "same link (ifindex) throughout" "$(ifindex)" "$ix"
 
 # --- test_loss_100_drops_pings ---

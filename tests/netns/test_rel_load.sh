@@ -15,7 +15,7 @@ mk_upstream
 ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
 UP_PID=$!
 trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
-sleep 0.2
+wait_port upstream 80
 
 # --- $PAR containers up at once ---
 pids=()
@@ -32,7 +32,7 @@ seq "$PAR" | sed 's/^/ct/' >"$T_TMP/expect"
 consistent "$PAR parallel up: state and kernel agree" --expect "$T_TMP/expect"
 reached=0
 for i in $(seq "$PAR"); do
-	[ "$(ip netns exec "ct$i" timeout 5 socat -T3 - TCP:192.0.2.2:80 </dev/null 2>/dev/null)" = hello ] && reached=$((reached + 1))
+	[ "$(ip netns exec "ct$i" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null 2>/dev/null)" = hello ] && reached=$((reached + 1))
 done
 check_eq "$PAR parallel up: every container reaches upstream" "$reached" "$PAR"
 

@@ -28,7 +28,7 @@ cp "$RT_REPO/examples/containerd/ctr-web.conflist" /etc/cni/net.d/10-ctnet-web.c
 ln -s "$CTNET_BIN/ctnet-cni" /opt/cni/bin/ctnet-cni
 containerd --config /etc/containerd/config.toml >"$T_TMP/containerd.log" 2>&1 &
 CD=$!
-for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for ctr version
 check "containerd answers on /run/containerd/containerd.sock" ctr version
 
 # The image, offline: an OCI layout with one layer holding a busybox root.
@@ -49,7 +49,7 @@ check_eq "the attachment stores ctr's container id (namespace-name)" \
 	"$(sed -n 's/^CONTAINER_ID=//p' "/run/ctnet/cni/$ATT" 2>/dev/null)" "ctnet-test-web"
 check "ctr task kill web" ctr -n ctnet-test task kill -s SIGKILL web
 # ctr run returns after the task exits and CNI DEL ran.
-for _ in $(seq 100); do kill -0 $CTR 2>/dev/null || break; sleep 0.1; done
+wait_for gone "$CTR"
 check_eq "ctr run returned after the kill" "$(kill -0 $CTR 2>/dev/null; echo $?)" "1"
 wait $CTR 2>/dev/null; CTR=
 rt_nothing_left "ctr: after the task ended"

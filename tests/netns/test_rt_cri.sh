@@ -50,7 +50,7 @@ umoci init --layout "$L" && umoci new --image "$L:1" && umoci unpack --image "$L
 
 containerd --config /etc/containerd/config.toml >"$T_TMP/containerd.log" 2>&1 &
 CD=$!
-for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for ctr version
 check "ctr image import of the sandbox image into k8s.io" \
 	ctr -n k8s.io image import --base-name localhost/pause "$T_TMP/pause.tar"
 

@@ -35,7 +35,7 @@ rt_cgroup_run systemd-nspawn --quiet --keep-unit --register=no --kill-signal=SIG
 	-- /bin/sh -c 'nc -w 3 192.0.2.2 80 </dev/null >/www/out; exec httpd -f -p 80 -h /www' >"$T_TMP/nspawn.log" 2>&1 &
 NSPAWN=$!
 wait_port web 80
-for _ in $(seq 50); do [ "$(cat "$R/www/out")" != pending ] && break; sleep 0.1; done
+wait_for sh -c '[ "$(cat "$1")" != pending ]' - "$R/www/out"
 check_eq "nspawn container reaches upstream, masqueraded as the host" "$(cat "$R/www/out")" "192.0.2.1"
 check_eq "forward tcp:8080:80 from upstream reaches the nspawn container" \
 	"$(rt_http upstream 192.0.2.1 8080 /out)" "192.0.2.1"

@@ -16,9 +16,10 @@ wait_port web 80 || fail "web server did not start"
 
 trace_chains() { nft -j list table inet ctnet | python3 -c 'import json,sys
 print(sum(1 for o in json.load(sys.stdin)["nftables"] if "chain" in o and o["chain"]["name"].startswith("trace-")))'; }
+trace_has() { [ "$(trace_chains)" -ge "$1" ]; } # N: at least N trace chains
 # until the tracer's chains exist (it listens before it adds them)
-wait_trace() { for _ in $(seq 50); do [ "$(trace_chains)" -gt 0 ] && return 0; sleep 0.1; done; return 1; }
-connect() { ip netns exec upstream timeout 4 socat -T2 - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
+wait_trace() { wait_for trace_has 1; }
+connect() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }
 # py EXPR over the trace JSON in $T_TMP/trace.json (d: the document)
 tj() { python3 -c "import json,sys; d=json.load(open('$T_TMP/trace.json')); print($1)"; }
 
@@ -98,7 +99,7 @@ TP=$!
 wait_trace
 $CTNET trace web --timeout 30 >/dev/null 2>&1 &
 LIVE=$!
-for _ in $(seq 50); do [ "$(trace_chains)" -ge 4 ] && break; sleep 0.1; done
+wait_for trace_has 4
 kill -9 $TP; wait $TP 2>/dev/null
 check_eq "kill -9 leaves the chains behind" "$(trace_chains)" "4"
 check_match "gc removes them" "$($CTNET gc)" "removed 2 trace chains"

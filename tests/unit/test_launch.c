@@ -274,6 +274,8 @@ static void test_shared_pid_reuse(const char *dir)
 	/* ct_up of a shared container (a record, nothing in the kernel) records the start. */
 	snprintf(run, sizeof(run), "%s/run", dir);
 	setenv("CTNET_RUN_DIR", run, 1);
+	snprintf(run, sizeof(run), "%s/state", dir); /* up proves it writable: never the host's */
+	setenv("CTNET_STATE_DIR", run, 1);
 	ctnet_kern_init(&kern);
 	ct_spec_init(&s, "sh");
 	s.shared = true;
@@ -282,8 +284,60 @@ static void test_shared_pid_reuse(const char *dir)
 	T_OK("its record holds the process's start time",
 	     record_read("sh", &r, &err) == 0 && r.pid == getpid() && r.pid_start == start);
 	ctnet_kern_close(&kern);
-	snprintf(run, sizeof(run), "rm -rf %s/run", dir);
+	snprintf(run, sizeof(run), "rm -rf %s/run %s/state", dir, dir);
 	T_OK("cleanup", system(run) == 0);
+	unsetenv("CTNET_RUN_DIR");
+	unsetenv("CTNET_STATE_DIR");
+}
+
+/* The one loader of the records: one sorted listing, each record read as record_read
+ * reads it (errors named), the same directory listed twice alike (no shared offset). */
+static void test_records_loader(const char *dir)
+{
+	static struct ct_record r;
+	static const char *const names[] = { "web", "db", "api" };
+	struct ct_records l, again;
+	struct ctnet_err err;
+	char run[600], cmd[700];
+	int dfd;
+
+	snprintf(run, sizeof(run), "%s/loader", dir);
+	setenv("CTNET_RUN_DIR", run, 1);
+	T_OK("loader: no directory is no record", ct_records_load(-1, &l, &err) == 0 && l.n == 0);
+	ct_records_free(&l);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		memset(&r, 0, sizeof(r));
+		ct_spec_init(&r.spec, names[i]);
+		r.spec.shared = true;
+		r.version = CT_RECORD_VERSION;
+		T_OK("loader: a record written", record_write(&r, &err) == 0);
+	}
+	dfd = record_dir(false, &err);
+	T_OK("loader: a stray file, a temp file and a directory beside them",
+	     dfd >= 0 && ctnet_write_atomic(dfd, "bad", "HOST_ADDRESS=999.1.1.1\n", 23, &err) == 0 &&
+		     ctnet_write_atomic(dfd, ".web.1.tmp", "x", 1, &err) == 0 && mkdirat(dfd, "zz", 0755) == 0);
+	T_OK("loader: listed", ct_records_load(-1, &l, &err) == 0 && l.n == 5);
+	T_OK("loader: in name order, temp files left out",
+	     l.n == 5 && !strcmp(l.v[0].name, "api") && !strcmp(l.v[1].name, "bad") && !strcmp(l.v[2].name, "db") &&
+		     !strcmp(l.v[3].name, "web") && !strcmp(l.v[4].name, "zz"));
+	T_OK("loader: regular files said so by the listing", l.n == 5 && l.v[0].regular && !l.v[4].regular);
+	T_OK("loader: a record read", ct_records_read(&l, 0, &r, &err) == 0 && !strcmp(r.spec.name, "api") && r.spec.shared);
+	T_OK("loader: a bad record's error names it",
+	     ct_records_read(&l, 1, &r, &err) < 0 && strstr(err.msg, "record \"bad\"") && strstr(err.msg, "999.1.1.1"));
+	T_OK("loader: a directory is no record", ct_records_read(&l, 4, &r, &err) == -EINVAL && strstr(err.msg, "zz"));
+	T_OK("loader: removed since the listing: not up", unlinkat(dfd, "db", 0) == 0 &&
+							       ct_records_read(&l, 2, &r, &err) == -ENOENT &&
+							       strstr(err.msg, "container \"db\": not up"));
+	ct_records_free(&l);
+	T_OK("loader: a borrowed directory listed twice alike (its own offset each time)",
+	     ct_records_load(dfd, &l, &err) == 0 && ct_records_load(dfd, &again, &err) == 0 && l.n == 4 &&
+		     again.n == 4);
+	ct_records_free(&l);
+	ct_records_free(&again);
+	T_OK("loader: a borrowed directory stays open", fcntl(dfd, F_GETFD) >= 0);
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", run);
+	T_OK("loader: cleanup", system(cmd) == 0);
 	unsetenv("CTNET_RUN_DIR");
 }
 
@@ -329,6 +383,7 @@ int main(void)
 	test_record_codec();
 	test_boot_id_threads();
 	test_shared_pid_reuse(dir);
+	test_records_loader(dir);
 	test_apply_origin();
 	char path[600];
 	snprintf(path, sizeof(path), "%s/web.conf", dir);

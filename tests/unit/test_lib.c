@@ -155,6 +155,14 @@ static void test_state(void)
 	int lk = ctnet_lock(fd, "lock", &err);
 	T_OK("lock", lk >= 0);
 	ctnet_unlock(lk);
+	T_OK("lock failing names the whole path", ctnet_lock(fd, "d", &err) == -EISDIR && strstr(err.msg, base) &&
+						       strstr(err.msg, "/ipam/d\""));
+	T_OK("probe: a writable dir", ctnet_dir_probe(fd, "shown", &err) == 0);
+	snprintf(buf, sizeof(buf), ".probe.%ld.tmp", (long)getpid()); /* single-threaded: tid == pid */
+	T_OK("probe: leaves no probe file", faccessat(fd, buf, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT);
+	T_OK("state probe: made and proven", ctnet_state_probe(base, "nat", &err) == 0);
+	T_OK("state probe: a file in the way names the path",
+	     ctnet_state_probe(base, "ipam/f", &err) == -ENOTDIR && strstr(err.msg, "/ipam/f"));
 	T_OK("unlink absent ok", ctnet_unlink(fd, "nope", &err) == 0);
 	close(fd);
 	chmod(base, 0777);

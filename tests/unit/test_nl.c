@@ -590,9 +590,9 @@ static void test_no_answer_times_out(void)
 	t_rc("no answer: a silent peer makes the request fail with ETIMEDOUT", r, -ETIMEDOUT, &err);
 	t_has("no answer: the error names the request", err.msg, "read link \"eth9\"");
 	t_has("no answer: the error says no answer came", err.msg, "no answer");
-	T_OK("no answer: it waited about the handle's timeout (>= 150 ms, < 5 s)", ms >= 150 && ms < 5000);
-	if (ms < 150 || ms >= 5000)
-		printf("# waited %ld ms for a 200 ms timeout\n", ms);
+	/* A floor only: that it returned at all is the test; a busy machine may take longer. */
+	T_OK("no answer: it waited for the handle's timeout (>= 150 ms)", ms >= 150);
+	printf("# waited %ld ms for a 200 ms timeout\n", ms);
 }
 
 /* --- 6. interrupted dump --- */
