@@ -9,8 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "../launch/dnsrun.h"
@@ -86,28 +84,15 @@ int cmd_dns(struct ctnet_kern *kern, int argc, char **argv)
 	struct ctnet_err err = { 0 };
 	struct out out;
 	bool json = false;
-	sigset_t set;
 	int rc, pidfd, sig;
 
 	if ((rc = parse(argc, argv, &o, &json)))
 		return rc < 0 ? 0 : rc;
 	out_init(&out, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
-	/* dnsmasq (which inherits it) holds two sockets per container address. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sig = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		ctnet_err_sys(&err, errno, "dns: signalfd");
+	/* dnsmasq inherits the descriptor limit (it holds two sockets per container address);
+	 * SIGCHLD says it exited. */
+	if ((sig = daemon_process_setup(SIGCHLD, &err)) < 0)
 		return ctnet_cli_fail(&err);
-	}
 	if ((pidfd = ctnet_pidfile_take(CT_DNS_PIDFILE, "ctnet dns", &err)) < 0) {
 		close(sig);
 		return ctnet_cli_fail(&err);

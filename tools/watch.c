@@ -91,9 +91,7 @@ static void usage(void)
 	       "systemd (Type=notify) when $NOTIFY_SOCKET is set.\n");
 }
 
-/* The process: as many descriptors as allowed (one socket per container namespace), no
- * SIGPIPE, and SIGTERM, SIGINT and SIGHUP as a descriptor for the engine. The signalfd. */
-static int process_setup(struct ctnet_err *err)
+int daemon_process_setup(int extra_signal, struct ctnet_err *err)
 {
 	sigset_t set;
 	struct rlimit rl;
@@ -108,6 +106,8 @@ static int process_setup(struct ctnet_err *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	if (extra_signal)
+		sigaddset(&set, extra_signal);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
 	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return ctnet_err_sys(err, errno, "signalfd");
@@ -137,7 +137,7 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	if (optind < argc)
 		return ctnet_cli_usage("watch: unexpected argument \"%.40s\"", argv[optind]);
 	out_init(&o, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
-	if ((pidfd = ct_watch_pidfile_take(&err)) < 0 || (sig = process_setup(&err)) < 0 ||
+	if ((pidfd = ct_watch_pidfile_take(&err)) < 0 || (sig = daemon_process_setup(0, &err)) < 0 ||
 	    ct_watch_open(&w, sig, on_event, &o, &err) < 0)
 		return ctnet_cli_fail(&err);
 
