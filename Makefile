@@ -11,7 +11,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 EXAMPLESDIR ?= $(PREFIX)/share/doc/ctnet/examples
 # Units shipped by `make install` (and the package).
 UNITS ?= ctnet@.service ctnet-restore.service ctnet-gc.service ctnet-gc.timer \
-	ctnet-apply.service ctnet-watch.service
+	ctnet-apply.service ctnet-watch.service ctnet-dns.service
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CC ?= gcc

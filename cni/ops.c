@@ -81,7 +81,8 @@ static json_t *result_json(const struct cni_env *env, const struct cni_conf *con
 	json_object_set_new(o, "interfaces", ifs);
 	json_object_set_new(o, "ips", ips);
 	json_object_set_new(o, "routes", routes);
-	json_object_set_new(o, "dns", conf->dns ? json_deep_copy(conf->dns) : json_object());
+	/* The network's own dns, else ctnet dns's (when it runs): the address the pod reaches the host by. */
+	json_object_set_new(o, "dns", conf->dns ? json_deep_copy(conf->dns) : ct_dns_cni_json(&gw, rec));
 	return o;
 }
 

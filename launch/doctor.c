@@ -340,6 +340,8 @@ int ct_doctor(struct ctnet_kern *kern, const char *name, bool inside, struct ctn
 	if ((r = netd_doctor_view(w.view.host, nd, n_live, &up, out, err)) < 0)
 		goto out;
 	r = nat_doctor_check(w.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
+	if (r >= 0)
+		r = ct_dns_doctor(kern, w.nv, nd, n_live, out, err);
 	*n_checked = w.n_items;
 	if (r >= 0 && out->oom)
 		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");

@@ -223,7 +223,7 @@ out:
 
 int ct_sweep(ctnet_swept_fn *cb, void *data, struct ctnet_err *err)
 {
-	static sweep_fn *const sweeps[] = { record_sweep, cni_attachment_sweep, ct_index_sweep };
+	static sweep_fn *const sweeps[] = { record_sweep, cni_attachment_sweep, ct_index_sweep, ct_dns_sweep };
 	int first = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(sweeps); i++) {

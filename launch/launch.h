@@ -4,7 +4,8 @@
  * up / down / converge over the ipam, netd and nat libraries. Front-ends (the ctnet CLI's
  * flags, a nixos-container .conf, OCI annotations, a CNI network config) parse their input
  * once into a struct ct_spec and call ct_up(); nothing here prints.
- * This header includes the library's headers by subject (gc.h and watch.h stand alone).
+ * This header includes the library's headers by subject (gc.h, watch.h and dnsrun.h stand
+ * alone).
  */
 #ifndef CTNET_LAUNCH_H
 #define CTNET_LAUNCH_H
@@ -28,6 +29,7 @@
 
 #include "apply.h"
 #include "attach.h"
+#include "dns.h"
 #include "doctor.h"
 #include "netns.h"
 #include "record.h"

@@ -156,6 +156,7 @@ static void undo(struct ctnet_kern *kern, const struct ct_record *r, int nsfd, u
 		bad |= ipam_release(r->spec.name, &ignored);
 	if (done & DONE_NETNS)
 		bad |= netns_remove_named(r->spec.name, &ignored);
+	ct_dns_forget(r->spec.name, &ignored); /* only files of ctnet's */
 	/* The pending record goes last, and only when everything it names is gone: otherwise
 	 * it stays for gc (or the next up/down) to finish the job. */
 	if (!bad)
@@ -423,6 +424,9 @@ static int fresh_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct 
 		goto fail;
 	if (!spec->no_nat && (rc = fresh_nat(kern, spec, r, &done, err)) < 0)
 		goto fail;
+	/* Its names and resolv.conf before the commit point: its first process may use them. */
+	if ((rc = ct_dns_up(kern, r, err)) < 0)
+		goto fail;
 
 	r->pending = false;
 	rc = record_write(r, err); /* the commit point */
@@ -480,6 +484,10 @@ int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const str
 		 * and so is a container whose namespace is gone or from an earlier boot. */
 		if (ct_state_record(old, &why)) {
 			rc = ct_converge(kern, spec, old, view, out, rep, err);
+			if (rc == 0 && (rc = ct_dns_up(kern, out, err)) > 0)
+				ct_report_add(rep, true, "%s/%s/resolv.conf missing or not as ctnet dns serves it",
+					      ct_dns_etc_dir(), spec->name);
+			rc = rc < 0 ? rc : 0;
 			goto out;
 		}
 		/* The addresses stay when this up allocates again (ipam returns the same pair):
@@ -550,6 +558,8 @@ int ct_down_locked(struct ctnet_kern *kern, const char *name, bool keep_lease, b
 		rc = nat_del(kern, name, err);
 	if (rc == 0 && r->created_netns)
 		rc = netns_remove_named(name, err);
+	if (rc == 0 && !r->spec.shared)
+		rc = ct_dns_forget(name, err);
 	if (rc == 0 && r->lease && !keep_lease)
 		rc = ipam_release(name, err);
 	if (rc == 0)

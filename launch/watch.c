@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -48,6 +47,7 @@
 #include <unistd.h>
 
 #include "launch.h"
+#include "pidfile.h"
 #include "state.h"
 #include "watch.h"
 #include "watch_int.h"
@@ -81,49 +81,12 @@ void watch_cont_object(const struct ct_watch_cont *c, char *buf, size_t size)
 
 int ct_watch_running(pid_t *pid)
 {
-	char buf[32] = "";
-	_cleanup_close_ int dfd = ctnet_dir_open(ctnet_run_dir(), "", 0, NULL);
-	_cleanup_close_ int fd = -1;
-
-	*pid = 0;
-	if (dfd < 0)
-		return dfd == -ENOENT ? 0 : dfd;
-	if ((fd = openat(dfd, WATCH_PIDFILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		return 0; /* nobody holds it: a watcher that exited */
-	if (errno != EWOULDBLOCK)
-		return -errno;
-	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
-		*pid = (pid_t)strtol(buf, NULL, 10);
-	return 1;
+	return ctnet_pidfile_held(WATCH_PIDFILE, pid);
 }
 
 int ct_watch_pidfile_take(struct ctnet_err *err)
 {
-	char buf[32];
-	pid_t other;
-	_cleanup_close_ int dfd = ctnet_dir_open(ctnet_run_dir(), "", 1, err);
-	int fd;
-
-	if (dfd < 0)
-		return dfd;
-	if ((fd = openat(dfd, WATCH_PIDFILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
-		return ctnet_err_sys(err, errno, "open %s/%s", ctnet_run_dir(), WATCH_PIDFILE);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK && ct_watch_running(&other) == 1)
-			return ctnet_errf(err, EBUSY, "another ctnet watch is running (pid %ld)", (long)other);
-		return ctnet_err_sys(err, e, "lock %s/%s", ctnet_run_dir(), WATCH_PIDFILE);
-	}
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		int e = errno;
-		close(fd);
-		return ctnet_err_sys(err, e, "write %s/%s", ctnet_run_dir(), WATCH_PIDFILE);
-	}
-	return fd; /* kept open (and locked) until exit */
+	return ctnet_pidfile_take(WATCH_PIDFILE, "ctnet watch", err);
 }
 
 /* ---- events ---- */

@@ -84,6 +84,7 @@ enum ctnet_debris {
 	CTNET_DEBRIS_LOCK,       /* ".NAME.lock" of gone entries (ctnet_lock_sweep) */
 	CTNET_DEBRIS_ATTACHMENT, /* CNI attachment files of gone containers, with their locks */
 	CTNET_DEBRIS_CLAIM,      /* host-port claims their recorded owner no longer forwards */
+	CTNET_DEBRIS_DNS,        /* DNS hosts files and resolv.conf files of gone containers */
 };
 struct ctnet_swept {
 	enum ctnet_debris kind;

@@ -392,6 +392,16 @@ void nat_doctor_view_free(struct nat_doctor_view *v)
 	free(v);
 }
 
+const struct fw_ruleset *nat_doctor_ruleset(const struct nat_doctor_view *v)
+{
+	return &v->rs;
+}
+
+const struct listeners *nat_doctor_listeners(const struct nat_doctor_view *v)
+{
+	return &v->listeners;
+}
+
 int nat_doctor_check(struct nat_doctor_view *nv, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 		     struct ctnet_findings *out, struct ctnet_err *err)
 {

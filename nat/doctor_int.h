@@ -71,6 +71,10 @@ void groups_emit(const struct fw_ruleset *rs, const struct groups *g, struct ctn
 bool is_ctnet(const struct fw_chain *c);
 void check_container(const struct fw_ruleset *rs, const size_t *bases, size_t n_bases,
 		     const struct ct_view *v, struct groups *g);
+/* doctor.c: what nat_doctor_read read, for doctor_dns.c */
+struct nat_doctor_view;
+const struct fw_ruleset *nat_doctor_ruleset(const struct nat_doctor_view *v);
+const struct listeners *nat_doctor_listeners(const struct nat_doctor_view *v);
 /* doctor_listen.c */
 void listeners_read(struct listeners *l, const char *path, uint8_t proto, bool v6);
 /* A host socket on a forwarded port: a note when ctnet's DNAT takes its connections first

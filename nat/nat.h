@@ -205,6 +205,17 @@ void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_docto
 int nat_doctor_check(struct nat_doctor_view *v, const struct nat_doctor_ct *cts, size_t n, const char *uplink,
 		     struct ctnet_findings *out, struct ctnet_err *err);
 void nat_doctor_view_free(struct nat_doctor_view *v);
+/* doctor's DNS path of one container (doctor_dns.c): queries from addr arriving on
+ * l3iface for server, port 53 (one family). */
+struct nat_dns_path {
+	const char *name, *l3iface;
+	struct ctnet_addr addr, server;
+};
+/* On the view nat_doctor_read made: with listen, a finding for the servers no socket of the
+ * host serves (udp and tcp 53); for each path, other tables' rules and policies that drop
+ * its queries (input), one finding per culprit with the fix. */
+void nat_doctor_dns(const struct nat_doctor_view *v, const struct nat_dns_path *p, size_t n, bool listen,
+		    struct ctnet_findings *out);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */

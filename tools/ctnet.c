@@ -40,6 +40,8 @@ static const struct {
 	{ "exec", cmd_exec, 0, CTNET_CAP_SYS_ADMIN, "run a command in a container's network namespace" },
 	{ "watch", cmd_watch, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what others remove (a daemon)" },
+	/* dnsmasq (its child) binds port 53 and drops to its own user: it keeps everything. */
+	{ "dns", cmd_dns, 0, 0, "answer containers' DNS queries (a daemon)" },
 };
 
 static void usage(FILE *f)

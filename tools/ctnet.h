@@ -49,6 +49,15 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_dns(struct ctnet_kern *kern, int argc, char **argv);
+struct out;
+/* A daemon's event (watch.c): "PROG: EVENT OBJECT: MESSAGE", or a JSON object per line
+ * (time, event, object, message); written at once (a log is read as it comes). */
+void daemon_log_line(struct out *o, const char *prog, const char *event, const char *object, const char *msg);
+/* A daemon's process (watch.c): as many descriptors as allowed (a socket per container
+ * namespace, dnsmasq's per address), no SIGPIPE, and SIGTERM, SIGINT, SIGHUP (and
+ * extra_signal, unless 0) as a descriptor for the engine: the signalfd, or -errno. */
+int daemon_process_setup(int extra_signal, struct ctnet_err *err);
 /* The OCI state document (id, pid, ctnet.* annotations) into a spec. */
 int oci_parse_state(const char *text, size_t len, bool need_pid, struct ct_spec *s,
 		    struct ctnet_err *err);

@@ -24,8 +24,10 @@ static void exec_usage(void)
 	printf("Usage: ctnet exec NAME -- CMD [ARG]...\n"
 	       "Run CMD in the network namespace of container NAME (its record: /run/netns/NAME,\n"
 	       "a process's namespace, or a path). ctnet becomes CMD: signals reach CMD and the\n"
-	       "exit status is CMD's (127: CMD not found, 126: not executable). Only the network\n"
-	       "namespace changes (not mounts, users or the working directory); root only.\n"
+	       "exit status is CMD's (127: CMD not found, 126: not executable). The network\n"
+	       "namespace changes, and as with `ip netns exec` the files of /etc/netns/NAME (its\n"
+	       "resolv.conf from ctnet dns) are bound over /etc in a mount namespace of CMD's own;\n"
+	       "not users or the working directory; root only.\n"
 	       "A --shared container has no namespace of its own and is refused.\n");
 }
 
@@ -138,6 +140,9 @@ int cmd_exec(struct ctnet_kern *kern, int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	}
 	close(fd);
+	/* As `ip netns exec`: the container's resolv.conf (and any file of /etc/netns/NAME). */
+	if (ct_dns_etc_bind(name, &err) < 0)
+		fprintf(stderr, "%s: exec: warning: %s\n", ctnet_prog, err.msg);
 	execvp(cmd[0], cmd);
 	r = errno;
 	fprintf(stderr, "%s: exec: execute \"%s\": %s\n", ctnet_prog, cmd[0], strerror(r));

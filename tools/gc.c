@@ -19,22 +19,25 @@ static void swept_out(struct out *o, const struct ctnet_swept *s)
 	static const char *const kinds[] = {
 		[CTNET_DEBRIS_TEMP] = "temp-files", [CTNET_DEBRIS_LOCK] = "lock-files",
 		[CTNET_DEBRIS_ATTACHMENT] = "cni-attachments", [CTNET_DEBRIS_CLAIM] = "port-claims",
+		[CTNET_DEBRIS_DNS] = "dns-files",
 	};
 	static const char *const nouns[] = {
 		[CTNET_DEBRIS_TEMP] = "temp file", [CTNET_DEBRIS_LOCK] = "lock file",
 		[CTNET_DEBRIS_ATTACHMENT] = "CNI attachment file", [CTNET_DEBRIS_CLAIM] = "host-port claim",
+		[CTNET_DEBRIS_DNS] = "DNS file",
 	};
 	static const char *const whose[] = {
 		[CTNET_DEBRIS_LOCK] = "gone containers", [CTNET_DEBRIS_ATTACHMENT] = "gone containers",
 		[CTNET_DEBRIS_CLAIM] = "interrupted forward changes",
 	};
-	bool temp = s->kind == CTNET_DEBRIS_TEMP;
+	bool temp = s->kind == CTNET_DEBRIS_TEMP, dns = s->kind == CTNET_DEBRIS_DNS;
 
 	out_str(o, PRINT_JSON, "event", NULL, kinds[s->kind]);
 	out_int(o, PRINT_ANY, "count", "removed %lld ", s->n);
 	out_text(o, "%s%s", nouns[s->kind], plural(s->n));
-	out_str(o, temp ? PRINT_ANY : PRINT_JSON, "dir", " of killed writers in %s\n", s->dir);
-	if (!temp)
+	out_str(o, temp || dns ? PRINT_ANY : PRINT_JSON, "dir",
+		temp ? " of killed writers in %s\n" : " of gone containers in %s\n", s->dir);
+	if (!temp && !dns)
 		out_text(o, " of %s\n", whose[s->kind]);
 }
 

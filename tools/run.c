@@ -43,8 +43,9 @@ static int interrupted(struct ctnet_kern *kern, const char *name, bool up, int g
 }
 
 /* The child: enter the namespace, say so, wait for the network, exec CMD. */
-static void child(int nsfd, int ready_w, int go_r, char **cmd)
+static void child(int nsfd, int ready_w, int go_r, const char *name, char **cmd)
 {
+	struct ctnet_err err;
 	char c;
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
 		fprintf(stderr, "%s: run: enter network namespace: %s\n", ctnet_prog, strerror(errno));
@@ -57,6 +58,9 @@ static void child(int nsfd, int ready_w, int go_r, char **cmd)
 	if (read(go_r, &c, 1) != 1)
 		_exit(127); /* the parent failed to bring the network up */
 	close(go_r);
+	/* As `ip netns exec`: the resolv.conf up wrote when ctnet dns runs. */
+	if (ct_dns_etc_bind(name, &err) < 0)
+		fprintf(stderr, "%s: run: warning: %s\n", ctnet_prog, err.msg);
 	execvp(cmd[0], cmd);
 	fprintf(stderr, "%s: run: execute \"%s\": %s\n", ctnet_prog, cmd[0], strerror(errno));
 	_exit(127);
@@ -99,7 +103,8 @@ static int run_prepare(int argc, char **argv, struct up_cli *o)
 }
 
 /* The child that enters the namespace and, once told, runs cmd; its pid, or -1. */
-static pid_t spawn(int nsfd, const int ready[2], const int go[2], char **cmd, struct ctnet_err *err)
+static pid_t spawn(int nsfd, const int ready[2], const int go[2], const char *name, char **cmd,
+		   struct ctnet_err *err)
 {
 	pid_t pid = fork();
 
@@ -113,7 +118,7 @@ static pid_t spawn(int nsfd, const int ready[2], const int go[2], char **cmd, st
 		signal(SIGHUP, SIG_DFL);
 		close(ready[0]);
 		close(go[1]);
-		child(nsfd, ready[1], go[0], cmd);
+		child(nsfd, ready[1], go[0], name, cmd);
 	}
 	return pid;
 }
@@ -157,7 +162,7 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	if ((pid = spawn(o.spec.netns_fd, ready, go, argv + optind, &err)) < 0)
+	if ((pid = spawn(o.spec.netns_fd, ready, go, o.spec.name, argv + optind, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	close(ready[1]);
 	close(go[0]);

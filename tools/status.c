@@ -72,7 +72,7 @@ static void faults_out(struct out *o, const struct ct_health *h)
 
 /* One container: its record, how it was judged (why: the first fault, or NULL). */
 static void status_row(struct out *o, const struct ct_record *r, const char *state, const char *why,
-		       const struct ct_health *h)
+		       const struct ct_health *h, const struct ct_dns_state *dns)
 {
 	char runtime[16], fw[256];
 
@@ -86,6 +86,7 @@ static void status_row(struct out *o, const struct ct_record *r, const char *sta
 	if (why)
 		out_str(o, PRINT_ANY, "reason", NULL, why);
 	faults_out(o, h);
+	ct_dns_out(o, r, dns); /* JSON: its names while ctnet dns runs */
 	out_row_close(o);
 }
 
@@ -96,8 +97,8 @@ static void status_row(struct out *o, const struct ct_record *r, const char *sta
  * set when it is not up. -errno on error.
  */
 static int status_one(struct ctnet_kern *kern, const struct ct_records *l, size_t i, const char *name,
-		      const struct ct_view *view, bool inside, enum out_mode mode, struct out_piece *out, bool *bad,
-		      struct ctnet_err *err)
+		      const struct ct_view *view, bool inside, enum out_mode mode, const struct ct_dns_state *dns,
+		      struct out_piece *out, bool *bad, struct ctnet_err *err)
 {
 	struct ct_record r;
 	struct ct_health *h = malloc(sizeof(*h));
@@ -119,7 +120,7 @@ static int status_one(struct ctnet_kern *kern, const struct ct_records *l, size_
 	*bad = h->n > 0;
 	out_capture(&o, mode);
 	out_table_cols(&o, status_cols, ARRAY_SIZE(status_cols));
-	status_row(&o, &r, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL, h);
+	status_row(&o, &r, state, !strcmp(state, "busy") ? "up in progress" : h->n ? h->v[0].text : NULL, h, dns);
 	free(h);
 	if (out_capture_end(&o, out) < 0) {
 		out_piece_free(out);
@@ -135,6 +136,7 @@ struct status_ctx {
 	enum out_mode mode;
 	bool host_only;
 	struct ct_view view; /* the host as read once for every container */
+	struct ct_dns_state dns; /* what ctnet dns serves (--json: each container's names) */
 	/* status of all: records taken by two workers from a shared index */
 	pthread_mutex_t lock;
 	struct ct_records recs;
@@ -165,8 +167,8 @@ static void *status_worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (i == s->n)
 			break;
-		if (status_one(kern, &s->recs, i, s->recs.v[i].name, &s->view, !s->host_only, s->mode, &s->ents[i], &bad,
-			       &w->err) < 0) {
+		if (status_one(kern, &s->recs, i, s->recs.v[i].name, &s->view, !s->host_only, s->mode, &s->dns, &s->ents[i],
+			       &bad, &w->err) < 0) {
 			w->failed = 1;
 			continue;
 		}
@@ -292,6 +294,8 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 
 	if ((rc = status_opts(argc, argv, &s)) >= 0)
 		return rc;
+	if (s.mode == OUT_JSON && ct_dns_state_read(&s.dns) < 0)
+		s.dns.active = false;
 	/* Entering a namespace needs CAP_SYS_ADMIN: without it (an admin's unprivileged status)
 	 * the inside is judged from the host. */
 	struct ctnet_err no_admin;
@@ -303,7 +307,7 @@ int cmd_status(struct ctnet_kern *kern, int argc, char **argv)
 		if (ctnet_name_check(argv[optind], &s.err) < 0)
 			return ctnet_cli_fail(&s.err);
 		view_read(&s.view);
-		rc = status_one(kern, NULL, 0, argv[optind], &s.view, !s.host_only, s.mode, &one, &bad, &s.err);
+		rc = status_one(kern, NULL, 0, argv[optind], &s.view, !s.host_only, s.mode, &s.dns, &one, &bad, &s.err);
 		nat_counters_free(s.view.nat);
 		netd_host_view_close(s.view.host);
 		if (rc < 0)

@@ -23,16 +23,15 @@
 #include "ctnet.h"
 #include "out.h"
 
-/* One line per event: "ctnet watch: EVENT OBJECT: MESSAGE", or a JSON object per line;
- * each written at once (a log is read as it comes). */
-static void log_line(struct out *o, const char *event, const char *object, const char *msg)
+void daemon_log_line(struct out *o, const char *prog, const char *event, const char *object, const char *msg)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	out_open_object(o, NULL);
 	out_real(o, PRINT_JSON, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	out_str(o, PRINT_ANY, "event", "ctnet watch: %s", event);
+	out_text(o, "%s: ", prog);
+	out_str(o, PRINT_ANY, "event", "%s", event);
 	if (object)
 		out_str(o, PRINT_ANY, "object", " %s", object);
 	out_str(o, PRINT_ANY, "message", ": %s\n", msg);
@@ -75,7 +74,7 @@ static void on_event(const struct ct_watch_event *ev, void *data)
 	}
 	if (ev->kind == CT_WATCH_RELOAD)
 		notify("RELOADING=1");
-	log_line(data, event_names[ev->kind], ev->object, ev->message);
+	daemon_log_line(data, "ctnet watch", event_names[ev->kind], ev->object, ev->message);
 	if (ev->kind == CT_WATCH_READY)
 		notify("READY=1");
 }
@@ -92,9 +91,7 @@ static void usage(void)
 	       "systemd (Type=notify) when $NOTIFY_SOCKET is set.\n");
 }
 
-/* The process: as many descriptors as allowed (one socket per container namespace), no
- * SIGPIPE, and SIGTERM, SIGINT and SIGHUP as a descriptor for the engine. The signalfd. */
-static int process_setup(struct ctnet_err *err)
+int daemon_process_setup(int extra_signal, struct ctnet_err *err)
 {
 	sigset_t set;
 	struct rlimit rl;
@@ -109,6 +106,8 @@ static int process_setup(struct ctnet_err *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	if (extra_signal)
+		sigaddset(&set, extra_signal);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
 	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return ctnet_err_sys(err, errno, "signalfd");
@@ -138,7 +137,7 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	if (optind < argc)
 		return ctnet_cli_usage("watch: unexpected argument \"%.40s\"", argv[optind]);
 	out_init(&o, stdout, json ? OUT_JSON_LINES : OUT_TEXT);
-	if ((pidfd = ct_watch_pidfile_take(&err)) < 0 || (sig = process_setup(&err)) < 0 ||
+	if ((pidfd = ct_watch_pidfile_take(&err)) < 0 || (sig = daemon_process_setup(0, &err)) < 0 ||
 	    ct_watch_open(&w, sig, on_event, &o, &err) < 0)
 		return ctnet_cli_fail(&err);
 
@@ -149,6 +148,6 @@ int cmd_watch(struct ctnet_kern *kern, int argc, char **argv)
 	close(pidfd);
 	if (rc < 0)
 		return ctnet_cli_fail(&err);
-	log_line(&o, "exit", NULL, "stopped");
+	daemon_log_line(&o, "ctnet watch", "exit", NULL, "stopped");
 	return ctnet_cli_out_end(&o, 0);
 }

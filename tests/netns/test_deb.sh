@@ -28,6 +28,7 @@ check_eq "the build leaves nothing that git status shows" "$(git -C "$SRC" statu
 
 dpkg -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$' | sort >"$T_TMP/files"
 want="/lib/systemd/system/ctnet-apply.service
+/lib/systemd/system/ctnet-dns.service
 /lib/systemd/system/ctnet-gc.service
 /lib/systemd/system/ctnet-gc.timer
 /lib/systemd/system/ctnet-restore.service

@@ -26,6 +26,8 @@ check_eq "ctnet@.service makes /run/netns/%i" \
 	"$(grep -c -- '^ExecStart=.* up %i --create-netns' "$U/ctnet@.service")" "1"
 check_eq "ctnet@.service's stop keeps the lease (test_rt_nspawn.sh runs it)" \
 	"$(grep -c -- '^ExecStop=.* down --keep-lease %i$' "$U/ctnet@.service")" "1"
+check_eq "ctnet-dns.service runs ctnet dns, before containers come up" \
+	"$(grep -c -- '^ExecStart=.*/ctnet dns$' "$U/ctnet-dns.service") $(grep -c '^After=.*ctnet-dns.service' "$U/ctnet@.service")" "1 1"
 
 # The check can fail: a unit whose program is missing.
 sed "s|$CTNET_BIN/ctnet gc|$CTNET_BIN/ctnet-missing gc|" "$U/ctnet-gc.service" >"$T_TMP/bad.service"
