@@ -210,7 +210,7 @@ int ct_repair(struct ctnet_kern *kern, const char *name, struct ct_record *out, 
 	      struct ctnet_err *err)
 {
 	struct ct_record *have = malloc(sizeof(*have));
-	_cleanup_close_ int lock = -1;
+	int lock = -1;
 	const char *why = NULL;
 	int rc;
 
@@ -233,6 +233,8 @@ int ct_repair(struct ctnet_kern *kern, const char *name, struct ct_record *out, 
 	else
 		rc = ct_converge(kern, &have->spec, have, NULL, out, rep, err);
 out:
+	if (lock >= 0)
+		record_unlock(name, lock); /* `repair nosuch` leaves no lock file */
 	free(have);
 	return rc;
 }

@@ -293,7 +293,7 @@ int ct_dns_sync_name(struct ctnet_kern *kern, int recdfd, int hostsdfd, const ch
 {
 	char text[HOSTS_MAX];
 	struct ct_record *r = malloc(sizeof(*r));
-	_cleanup_close_ int lock = -1;
+	int lock = -1;
 	size_t len = 0;
 	int rec, rc;
 
@@ -315,6 +315,8 @@ int ct_dns_sync_name(struct ctnet_kern *kern, int recdfd, int hostsdfd, const ch
 	if (rc == 0 && domain)
 		rc = sync_resolv(kern, rec, r, name, domain, err);
 out:
+	if (lock >= 0)
+		ctnet_entry_unlock(recdfd, name, lock); /* no file left of a gone name's lock */
 	free(r);
 	return rc < 0 ? rc : 0;
 }

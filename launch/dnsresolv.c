@@ -180,7 +180,7 @@ static int resolv_sweep_one(int dfd, const char *name, void *data)
 	if ((lock = record_lock(name, &e)) >= 0) {
 		if (record_read(name, r, &e) == -ENOENT && resolv_remove_at(sw->etc, name, &e) == 1)
 			sw->n++;
-		close(lock);
+		record_unlock(name, lock);
 	}
 	free(r);
 	return 0;

@@ -58,6 +58,12 @@ int record_lock(const char *name, struct ctnet_err *err)
 	return ctnet_entry_lock(dfd, name, err);
 }
 
+void record_unlock(const char *name, int lock)
+{
+	_cleanup_close_ int dfd = record_dir(false, NULL);
+	ctnet_entry_unlock(dfd, name, lock);
+}
+
 int record_busy(const char *name)
 {
 	_cleanup_close_ int dfd = record_dir(false, NULL);

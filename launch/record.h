@@ -90,6 +90,9 @@ int ct_state_writable(struct ctnet_err *err);
 /* Per-container lock (held across up/down of one name). Returns fd or -errno. */
 int record_lock(const char *name, struct ctnet_err *err);
 /* Whether an up/down of name holds its lock right now (1) or not (0). */
+/* Lets go of record_lock's fd, removing the lock file when name has no record (the last
+ * command of a gone container leaves no file). */
+void record_unlock(const char *name, int lock);
 int record_busy(const char *name);
 struct out;
 /* The record's fields into the object open in o (record_out.c): nixos-container style

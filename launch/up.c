@@ -444,8 +444,7 @@ out:
 /* Lets go of a container's lock, removing its file when the up or down left no record. */
 static void unlock_record(const char *name, int lock)
 {
-	_cleanup_close_ int dfd = record_dir(false, NULL);
-	ctnet_entry_unlock(dfd, name, lock);
+	record_unlock(name, lock);
 }
 
 int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,

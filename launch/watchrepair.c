@@ -261,7 +261,7 @@ static void converge_one(struct ctnet_kern *kern, struct ct_watch *w, struct ct_
 	    have->spec.shared || !record_alive(have, &why))
 		goto out;
 	rc = ct_converge(kern, &have->spec, have, view, out, rep, &e);
-	close(lock);
+	record_unlock(c->name, lock);
 	lock = -1;
 	watch_link_refresh(kern, c, rc < 0 ? have : out);
 	if (rc < 0) {
@@ -272,7 +272,7 @@ static void converge_one(struct ctnet_kern *kern, struct ct_watch *w, struct ct_
 	converge_said(w, c, obj, rep, start);
 out:
 	if (lock >= 0)
-		close(lock);
+		record_unlock(c->name, lock);
 	free(have);
 	free(out);
 	free(rep);

@@ -24,8 +24,8 @@ command -v podman >/dev/null || { echo "SKIP: podman not installed"; exit 77; }
 rt_private_dirs /etc/containers /etc/cni/net.d /var/lib/containers /run/containers /var/lib/cni \
 	/run/libpod /opt/cni/bin
 NAMES="web web2 hooked bad held held2"
-trap 'kill $UP_PID $HOLD_PID 2>/dev/null; podman rm -f -t 0 $NAMES >/dev/null 2>&1; rt_cgroup_cleanup; _t_cleanup' EXIT
-HOLD_PID=
+trap 'kill $UP_PID $HOLD_PID $DNS_PID 2>/dev/null; wait $DNS_PID 2>/dev/null; podman rm -f -t 0 $NAMES >/dev/null 2>&1; rt_cgroup_cleanup; _t_cleanup' EXIT
+HOLD_PID= DNS_PID=
 rt_install_ctnet
 mk_upstream
 ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
@@ -80,6 +80,14 @@ both_answer() {
 	check_eq "$1: web2 still has 10.233.5.2" "$(ctfield web2 local_address)" "10.233.5.2"
 }
 
+# ctnet dns (its dnsmasq, when installed): the CNI result then carries dns.
+if command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ]; then
+	printf 'nameserver 127.0.0.53\n' >"$T_TMP/resolv"
+	"$CTNET" dns --resolv-file "$T_TMP/resolv" >"$T_TMP/dns.log" 2>&1 &
+	DNS_PID=$!
+	for _ in $(seq 100); do grep -q "ready:" "$T_TMP/dns.log" && break; sleep 0.1; done
+fi
+
 # --- two containers through ctnet-cni: -p, and --ip ---
 check "podman run --network ctnet -p 8080:80 (web)" "${RUN[@]}" --name web --network ctnet -p 8080:80 \
 	--rootfs "$T_TMP/root-web" /bin/sh -c "$RT_CMD"
@@ -98,6 +106,16 @@ check_eq "the attachment stores the container's name (K8S_POD_NAME)" \
 	"$(sed -n 's/^POD_NAME=//p' "/run/ctnet/cni/$ATT")" "web"
 check_eq "ctnet status shows each forward" "$(ctfield web forwards) $(ctfield web2 forwards)" \
 	"tcp:8080:80 tcp:8085:80"
+if [ -n "$DNS_PID" ]; then
+	GW=$(ctfield web host_address)
+	LOCAL=$(ctfield web local_address)
+	check_match "CNI dns: podman put ctnet dns's server (the gateway) and domain into resolv.conf" \
+		"$(podman exec web cat /etc/resolv.conf | tr '\n' '|')" "nameserver $GW\|.*search .*containers|^search .*containers.*nameserver $GW"
+	check_match "CNI dns: the container resolves its name at the gateway" \
+		"$(podman exec web nslookup "$ATT.containers" "$GW" 2>&1 | tr '\n' ' ')" "Address: $LOCAL"
+else
+	fail "CNI dns: dnsmasq is not installed (tools/deps.sh installs dnsmasq-base)"
+fi
 # conmon holds each published port (podman's reservation); ctnet's DNAT takes the traffic.
 check_exit "ctnet doctor exits 0 with podman's published ports" 0 $CTNET doctor
 check_match "doctor: conmon's reservation of 8080 is a note naming conmon" \
