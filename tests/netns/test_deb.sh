@@ -72,9 +72,9 @@ check "the packaged examples are the source's, byte for byte (their paths are th
 dpkg-deb -e "$DEB" "$T_TMP/control"
 # debhelper's postinst: units given --no-enable are enabled only when already installed (its
 # "debian-installed" guard); the others are enabled on install; started ones are invoked.
-check_eq "postinst: only ctnet-apply, ctnet-gc.service and ctnet-watch wait for the admin to enable them" \
+check_eq "postinst: ctnet-apply, ctnet-dns and ctnet-watch wait for the admin to enable them" \
 	"$(grep -oE "debian-installed '[^']+'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
-	"debian-installed 'ctnet-apply.service' debian-installed 'ctnet-gc.service' debian-installed 'ctnet-watch.service' "
+	"debian-installed 'ctnet-apply.service' debian-installed 'ctnet-dns.service' debian-installed 'ctnet-watch.service' "
 check_eq "postinst: ctnet-gc.timer and ctnet-restore.service are enabled on install" \
 	"$(grep -oE "deb-systemd-helper enable '(ctnet-gc.timer|ctnet-restore.service)'" "$T_TMP/control/postinst" | sort -u | tr '\n' ' ')" \
 	"deb-systemd-helper enable 'ctnet-gc.timer' deb-systemd-helper enable 'ctnet-restore.service' "
