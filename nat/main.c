@@ -325,7 +325,7 @@ static int list_one(const struct nat_container *c, void *data)
 
 /* A container as read from the store, kept until the kernel's counters are in. */
 struct listed {
-	char name[CTNET_NAME_MAX + 1], iface[CTNET_IFNAME_MAX + 1];
+	char name[CTNET_NAME_MAX + 1], iface[CTNET_IFNAME_MAX + 1], bridge[CTNET_IFNAME_MAX + 1];
 	struct nat_container c; /* forwards beyond n_forwards are not copied */
 };
 
@@ -352,8 +352,10 @@ static int keep_one(const struct nat_container *c, void *data)
 	memcpy(&e->c, c, size - offsetof(struct listed, c));
 	snprintf(e->name, sizeof(e->name), "%s", c->name);
 	snprintf(e->iface, sizeof(e->iface), "%s", c->iface);
+	snprintf(e->bridge, sizeof(e->bridge), "%s", c->bridge ? c->bridge : "");
 	e->c.name = e->name;
 	e->c.iface = e->iface;
+	e->c.bridge = e->bridge; /* every pointer into the store's entry, which is reused */
 	ls->v[ls->n++] = e;
 	return 0;
 }
