@@ -441,12 +441,6 @@ out:
 	return rc;
 }
 
-/* Lets go of a container's lock, removing its file when the up or down left no record. */
-static void unlock_record(const char *name, int lock)
-{
-	record_unlock(name, lock);
-}
-
 int ct_up(struct ctnet_kern *kern, const struct ct_spec *spec, struct ct_record *out, struct ct_report *rep,
 	  struct ctnet_err *err)
 {
@@ -499,7 +493,7 @@ int ct_up_view(struct ctnet_kern *kern, const struct ct_spec *spec_in, const str
 	rc = fresh_up(kern, spec, out, err);
 out:
 	if (lock >= 0)
-		unlock_record(spec->name, lock);
+		record_unlock(spec->name, lock);
 	lock = -1;
 	free(spec);
 	free(old);
@@ -612,7 +606,7 @@ int ct_down(struct ctnet_kern *kern, const char *name, bool keep_lease, bool *wa
 	if (lock < 0)
 		return lock;
 	rc = ct_down_locked(kern, name, keep_lease, was_up, err);
-	unlock_record(name, lock);
+	record_unlock(name, lock);
 	lock = -1;
 	return rc;
 }
