@@ -92,6 +92,10 @@ check_exit() {
 # (CTNET_TEST_CONN, default 5 s; make check-vm's emulated CPU uses 20): a one-shot client is
 # `timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - ADDR </dev/null`, -t because socat otherwise gives
 # the answer only 0.5 s after its stdin's EOF, less than a server forking a shell may take.
+# The server side has the same timer: `socat -t$T_IDLE TCP-LISTEN:PORT,fork SYSTEM:'echo X'`,
+# or the client's half-close (its stdin's EOF, at once) leaves the shell 0.5 s to answer
+# before the server closes: an empty answer on a slow machine (in make check-vm's guest
+# with the CPUs busy, 4 of 40 exchanges without -t, 0 of 40 with it).
 T_WAIT=${CTNET_TEST_WAIT:-60}
 T_CONN=${CTNET_TEST_CONN:-5}
 T_IDLE=$((T_CONN > 3 ? T_CONN - 2 : 1))

@@ -56,7 +56,7 @@ cni() {
 }
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 trap 'kill $UP_PID $SRV_PID $SRV2_PID 2>/dev/null; _t_cleanup' EXIT
 SRV_PID= SRV2_PID=
@@ -100,7 +100,7 @@ check_eq "ADD: default route inside via the gateway" \
 check "ping the container from the host" ping -c1 -W2 "$ADDR1"
 check_eq "container reaches upstream, masqueraded as the host" \
 	"$(ip netns exec c1 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
-ip netns exec c1 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
+ip netns exec c1 socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
 SRV_PID=$!
 wait_port c1 80
 check_eq "portMappings: upstream reaches the container on hostPort 8080" \

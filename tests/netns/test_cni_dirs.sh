@@ -12,7 +12,7 @@ SD=$T_SANDBOX/cfg-state RD=$T_SANDBOX/cfg-run
 for d in /var/lib/ctnet /run/ctnet; do mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d"; done
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$! SRV_PID=
 trap 'kill $UP_PID $SRV_PID 2>/dev/null; umount /var/lib/ctnet /run/ctnet 2>/dev/null; _t_cleanup' EXIT
 links0=$(snapshot_links)
@@ -46,7 +46,7 @@ check_eq "ADD: the attachment stores K8S_POD_NAME and K8S_POD_NAMESPACE" \
 check_eq "ADD: nothing in the default state dirs" "$(find /var/lib/ctnet /run/ctnet -mindepth 1 | wc -l)" "0"
 check_eq "container reaches upstream, masqueraded as the host" \
 	"$(ip netns exec c1 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
-ip netns exec c1 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
+ip netns exec c1 socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
 SRV_PID=$!
 wait_port c1 80
 check_eq "port mapping with Go-style keys (HostPort, as containerd's CRI sends): upstream reaches the container on 8080" \

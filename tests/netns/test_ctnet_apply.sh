@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 PIDS=()
 trap 'kill $UP_PID "${PIDS[@]}" 2>/dev/null; _t_cleanup' EXIT
@@ -44,11 +44,11 @@ check "web's namespace is /run/netns/web (nspawn --network-namespace-path)" ip n
 check_eq "db has its static addresses" "$(ip -n db -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"])')" "['10.233.50.2']"
 for n in web db; do
 	port=80; [ $n = db ] && port=5432
-	ip netns exec $n socat TCP-LISTEN:$port,fork,reuseaddr SYSTEM:"echo $n" &
+	ip netns exec $n socat -t$T_IDLE TCP-LISTEN:$port,fork,reuseaddr SYSTEM:"echo $n" &
 	PIDS+=($!)
 	wait_port $n $port
 done
-ip netns exec web socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
 PIDS+=($!)
 wait_port web 81
 check_eq "web's forward answers from upstream" "$(fwd 8080)" "web"

@@ -5,16 +5,16 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 trap 'kill $UP_PID $WEB_PID $WEB2_PID 2>/dev/null; _t_cleanup' EXIT
 WEB_PID= WEB2_PID=
 
 UP=(web --create-netns --forward tcp:8080:80)
 $CTNET up "${UP[@]}" >/dev/null || { fail "first up"; finish; }
-ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
-ip netns exec web socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:81,fork,reuseaddr SYSTEM:'echo web81' &
 WEB2_PID=$!
 wait_port web 80; wait_port web 81
 ifx() { ip -j link show "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])' 2>/dev/null; }

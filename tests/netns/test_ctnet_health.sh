@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 WEB_PID=
 trap 'kill $UP_PID $WEB_PID 2>/dev/null; _t_cleanup' EXIT
@@ -15,7 +15,7 @@ trap 'kill $UP_PID $WEB_PID 2>/dev/null; _t_cleanup' EXIT
 UP=(web --create-netns --forward tcp:8080:80)
 $CTNET up "${UP[@]}" >/dev/null || { fail "first up"; finish; }
 # The listener is a process in web's namespace: it holds it.
-ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
 fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null 2>/dev/null; }

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
 links0=$(snapshot_links)

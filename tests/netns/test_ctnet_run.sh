@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
 links0=$(snapshot_links)
@@ -21,7 +21,7 @@ check_eq "run: no record left" "$($CTNET status --json)" "[]"
 check_eq "run: no lease left" "$($IPAM list --json)" "[]"
 
 # A forward into a `run` container, reached from upstream.
-$CTNET run web --forward tcp:8080:80 -- socat TCP-LISTEN:80,reuseaddr SYSTEM:'echo served' &
+$CTNET run web --forward tcp:8080:80 -- socat -t$T_IDLE TCP-LISTEN:80,reuseaddr SYSTEM:'echo served' &
 RUN_PID=$!
 wait_for sh -c '"$1" status web --json 2>/dev/null | grep -q "\"up\""' - "$CTNET"
 wait_port web 80

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
 links0=$(snapshot_links); addrs0=$(snapshot_addrs); routes0=$(snapshot_routes)
@@ -28,7 +28,7 @@ check_eq "no IPv6 route names ve-web" "$(ip -6 -j route show table all | python3
 check "container pings host" ip netns exec web ping -c1 -W2 10.233.1.1
 check_eq "upstream sees the host's address (masquerade)" \
 	"$(ip netns exec web timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
-ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' &
 WEB_PID=$!
 wait_port web 80
 check_eq "forward upstream -> host:8080 -> web:80" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "web"

@@ -14,7 +14,7 @@ WEB_PID= WPID=
 trap 'kill $WEB_PID $WPID 2>/dev/null; _t_cleanup' EXIT
 
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || { fail "first up"; finish; }
-ip netns exec web socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
+ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
 fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }

@@ -28,8 +28,8 @@ bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 mk_upstream
 ip route add default via 192.0.2.2
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || fail "up web"
-bg ip netns exec web socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo web'
-bg ip netns exec upstream socat TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo up'
+bg ip netns exec web socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo web'
+bg ip netns exec upstream socat -t$T_IDLE TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo up'
 wait_port web 80 || fail "web server did not start"
 wait_port upstream 7777 || fail "upstream server did not start"
 
@@ -192,7 +192,7 @@ ext_iface)
 listener)
 	# An IPv4 socket on the forwarded port (as podman's conmon holds one): ctnet's DNAT takes
 	# its connections first, so it is a note naming the process, not a blocker.
-	bg socat TCP4-LISTEN:8080,fork,reuseaddr SYSTEM:'echo host'
+	bg socat -t$T_IDLE TCP4-LISTEN:8080,fork,reuseaddr SYSTEM:'echo host'
 	wait_port host 8080 || fail "$S: host listener did not start"
 	lp=${PIDS[-1]}
 	check "$S: traffic still works (the forward, from upstream and 127.0.0.1)" traffic_ok
@@ -208,7 +208,7 @@ listener6)
 	# An IPv6 socket on the port of a forward to a container without IPv6: IPv6 connections
 	# reach the host process, not the container. Blocking.
 	host6_ok() { [ "$(timeout 4 socat -T2 -t2 - TCP6:[::1]:8080 </dev/null 2>/dev/null)" = web ]; }
-	bg socat TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr SYSTEM:'echo host'
+	bg socat -t$T_IDLE TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr SYSTEM:'echo host'
 	wait_port host 8080 || fail "$S: host listener did not start"
 	lp=${PIDS[-1]}
 	broken port-listener "tcp port 8080" host6_ok

@@ -62,16 +62,16 @@ nat() { # runs ctnet-nat and checks the admin table did not change
 
 # Servers. c1: TCP 80 answers "c1 PEER", 81 echoes (long flows), 91 answers its port,
 # UDP 53 answers; IPv6 on 80. Upstream: 7777 answers the peer address; UDP 7778 logs.
-bg ip netns exec c1 socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c1 $SOCAT_PEERADDR'
-bg ip netns exec c1 socat TCP6-LISTEN:80,ipv6only=1,fork,reuseaddr SYSTEM:'echo c1v6 $SOCAT_PEERADDR'
-bg ip netns exec c1 socat TCP4-LISTEN:81,fork,reuseaddr EXEC:cat
-bg ip netns exec c1 socat TCP4-LISTEN:91,fork,reuseaddr SYSTEM:'echo port $SOCAT_SOCKPORT'
+bg ip netns exec c1 socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c1 $SOCAT_PEERADDR'
+bg ip netns exec c1 socat -t$T_IDLE TCP6-LISTEN:80,ipv6only=1,fork,reuseaddr SYSTEM:'echo c1v6 $SOCAT_PEERADDR'
+bg ip netns exec c1 socat -t$T_IDLE TCP4-LISTEN:81,fork,reuseaddr EXEC:cat
+bg ip netns exec c1 socat -t$T_IDLE TCP4-LISTEN:91,fork,reuseaddr SYSTEM:'echo port $SOCAT_SOCKPORT'
 bg ip netns exec c1 socat UDP4-LISTEN:53,fork,reuseaddr SYSTEM:'echo c1udp'
-bg ip netns exec c2 socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c2 $SOCAT_PEERADDR'
-bg ip netns exec upstream socat TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
-bg ip netns exec upstream socat TCP6-LISTEN:7777,ipv6only=1,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
+bg ip netns exec c2 socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c2 $SOCAT_PEERADDR'
+bg ip netns exec upstream socat -t$T_IDLE TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
+bg ip netns exec upstream socat -t$T_IDLE TCP6-LISTEN:7777,ipv6only=1,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
 bg ip netns exec upstream socat -u UDP4-RECV:7778 OPEN:"$T_TMP/udp.log",creat,append
-bg socat TCP4-LISTEN:7000,fork,reuseaddr SYSTEM:'echo host $SOCAT_PEERADDR'
+bg socat -t$T_IDLE TCP4-LISTEN:7000,fork,reuseaddr SYSTEM:'echo host $SOCAT_PEERADDR'
 for w in "c1 80" "c1 81" "c1 91" "c1 53" "c2 80" "upstream 7777" "upstream 7778" "host 7000"; do
 	wait_port $w || fail "server $w did not start"
 done

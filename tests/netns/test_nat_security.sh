@@ -60,7 +60,7 @@ sysctl_diff() { diff <(echo "$1") <(echo "$2") | grep '^>' | sed 's/^> //' | tr 
 
 mk_upstream
 bg ip netns exec upstream socat -u UDP4-RECV:7778 OPEN:"$T_TMP/udp.log",creat,append
-bg ip netns exec upstream socat TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
+bg ip netns exec upstream socat -t$T_IDLE TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
 ip netns add nbr # the neighbour on a second host-facing link
 ip link add up1 type veth peer name eth0 netns nbr
 ip addr add 198.51.100.1/24 dev up1
@@ -82,9 +82,9 @@ ip link set br0 up
 mkvb c3 5
 mkvb c4 6
 for c in c1 c2 c3 c4; do
-	bg ip netns exec "$c" socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:"echo $c \$SOCAT_PEERADDR"
+	bg ip netns exec "$c" socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:"echo $c \$SOCAT_PEERADDR"
 done
-bg socat TCP4-LISTEN:9999,bind=127.0.0.1,fork,reuseaddr SYSTEM:'echo hostonly'
+bg socat -t$T_IDLE TCP4-LISTEN:9999,bind=127.0.0.1,fork,reuseaddr SYSTEM:'echo hostonly'
 for w in "c1 80" "c2 80" "c3 80" "c4 80" "host 9999" "upstream 7778" "upstream 7777"; do
 	wait_port $w || fail "server $w did not start"
 done

@@ -12,7 +12,7 @@ residue() { local out; if out=$(python3 "$REL_CHECK" residue upstream 2>&1); the
 consistent() { local what=$1 out; shift; if out=$(python3 "$REL_CHECK" consistent "$@" 2>&1); then pass "$what ($out)"; else fail "$what: $out"; fi; }
 
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
 UP_PID=$!
 trap 'kill $UP_PID 2>/dev/null; _t_cleanup' EXIT
 wait_port upstream 80

@@ -20,7 +20,7 @@ CD= UP_PID= CTR=
 trap 'kill $UP_PID $CTR 2>/dev/null; [ -n "$CD" ] && { ctr -n ctnet-test task kill -s SIGKILL web >/dev/null 2>&1; kill $CD; wait $CD; }; rt_cgroup_cleanup; _t_cleanup' EXIT
 rt_install_ctnet
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 links0=$(snapshot_links)
 

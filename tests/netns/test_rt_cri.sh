@@ -26,7 +26,7 @@ CD= UP_PID= SIDS=
 trap 'kill $UP_PID 2>/dev/null; for s in $SIDS; do $CRI stop $s; $CRI remove $s; done >/dev/null 2>&1; [ -n "$CD" ] && { kill $CD; wait $CD; }; rt_cgroup_cleanup; _t_cleanup' EXIT
 rt_install_ctnet
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 links0=$(snapshot_links)
 

@@ -20,7 +20,7 @@ NSPAWN=
 trap 'kill $UP_PID 2>/dev/null; [ -n "$NSPAWN" ] && { kill -KILL $NSPAWN; wait $NSPAWN; } 2>/dev/null; rt_cgroup_cleanup; _t_cleanup' EXIT
 rt_install_ctnet
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 links0=$(snapshot_links)
 

@@ -28,7 +28,7 @@ trap 'kill $UP_PID $HOLD_PID $DNS_PID 2>/dev/null; wait $DNS_PID 2>/dev/null; po
 HOLD_PID= DNS_PID=
 rt_install_ctnet
 mk_upstream
-ip netns exec upstream socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec upstream socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 UP_PID=$!
 links0=$(snapshot_links)
 
@@ -169,7 +169,7 @@ refused "--ip 10.233.5.2 (web2's)" "IP 10\.233\.5\.2: .* taken by \"$(ctname web
 $CTNET up other --create-netns --forward tcp:8090:80 >/dev/null || fail "ctnet up other --forward tcp:8090:80"
 refused "-p 8090:80 held by a ctnet forward" 'forward tcp:8090:80: host port taken by container "other"' \
 	held -p 8090:80
-socat TCP4-LISTEN:8091,reuseaddr,fork SYSTEM:'echo host' &
+socat -t$T_IDLE TCP4-LISTEN:8091,reuseaddr,fork SYSTEM:'echo host' &
 HOLD_PID=$!
 wait_port host 8091 || fail "host listener on 8091 did not start"
 refused "-p 8091:80 held by a host process (podman's own reservation)" 'address already in use' held2 -p 8091:80

@@ -46,7 +46,7 @@ in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec
 tcp() { in_ns "$1" timeout 6 socat -T4 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
 serve() { # NS PORT [BIND]: answers "NS PEER" (the address the server saw)
 	local b=${3:+,bind=$3}
-	bg in_ns "$1" socat "TCP4-LISTEN:$2,fork,reuseaddr$b" SYSTEM:"echo $1 \$SOCAT_PEERADDR"
+	bg in_ns "$1" socat -t$T_IDLE "TCP4-LISTEN:$2,fork,reuseaddr$b" SYSTEM:"echo $1 \$SOCAT_PEERADDR"
 	wait_port "$1" "$2" || fail "server $1:$2 did not start"
 }
 addr_of() { ip -n "$1" -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"][0])'; }
@@ -85,7 +85,7 @@ FRAMES=$(cd "$(dirname "$0")" && pwd)/frames.py
 
 mk_upstream
 ip route add default via 192.0.2.2
-bg ip netns exec upstream socat TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
+bg ip netns exec upstream socat -t$T_IDLE TCP4-LISTEN:7777,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'
 wait_port upstream 7777 || fail "upstream server did not start"
 
 S=$SEC_SCENARIO

@@ -143,7 +143,7 @@ check_eq "space back: no probe or temp file left" "$(find "$ST" "$CTNET_RUN_DIR"
 out=$(python3 "$REL_CHECK" consistent 2>&1) && pass "space back: state and kernel agree ($out)" || fail "space back: $out"
 check "space back: a fresh up works" $CTNET up c4 --create-netns --forward tcp:8080:80
 check "space back: up of c2 again works" $CTNET up c2 --create-netns
-ip netns exec c4 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo c4' &
+ip netns exec c4 socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo c4' &
 SRV=$!
 wait_port c4 80
 check_eq "space back: upstream reaches c4 through its forward" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "c4"

@@ -11,7 +11,7 @@ bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 mk_upstream
 ip route add default via 192.0.2.2
 $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || fail "up web"
-bg ip netns exec web socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo web'
+bg ip netns exec web socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo web'
 wait_port web 80 || fail "web server did not start"
 
 trace_chains() { nft -j list table inet ctnet | python3 -c 'import json,sys
