@@ -97,7 +97,7 @@ check_eq "ADD: container address on eth0 inside" \
 	"$(ip -n c1 -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"])')" "['$ADDR1']"
 check_eq "ADD: default route inside via the gateway" \
 	"$(ip -n c1 -j route show default | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["gateway"])')" "$GW1"
-check "ping the container from the host" ping -c1 -W2 "$ADDR1"
+check "ping the container from the host" ping -c1 -W"$T_CONN" "$ADDR1"
 check_eq "container reaches upstream, masqueraded as the host" \
 	"$(ip netns exec c1 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 ip netns exec c1 socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello-from-c1' &
@@ -189,7 +189,7 @@ check_eq "the MAC is set on eth0 in the container" \
 	"$(ip -n c2 -j link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')" "02:42:ac:11:00:99"
 check_eq "tuning's sysctl is set in the container" "$(ip netns exec c2 cat /proc/sys/net/ipv4/conf/eth0/rp_filter)" "2"
 ADDR2=$(jget "$T_TMP/chain.json" 'r["ips"][0]["address"].split("/")[0]')
-check "chained container answers ping" ping -c1 -W2 "$ADDR2"
+check "chained container answers ping" ping -c1 -W"$T_CONN" "$ADDR2"
 check_eq "chained container reaches upstream" "$(ip netns exec c2 timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 python3 "$T_TMP/chain.py" CHECK chained1 /run/netns/c2 "$T_TMP/10-ctnet.conflist" "$CNI_DIR" "$T_TMP/chain.json"
 check_eq "conflist CHECK with the final result as prevResult" "$?" "0"
@@ -202,7 +202,7 @@ cni ADD v6box eth0 /run/netns/c2 '{"cniVersion":"1.0.0","name":"ctnet","type":"c
 check_eq "ipv6 ADD exits 0" "$?" "0"
 check_eq "ipv6 result: two ips, two routes" "$(python3 "$T_TMP/shape.py" 1.0.0 2 "$T_TMP/out")" "ok"
 ADDR6=$(jget "$T_TMP/out" '[i["address"] for i in r["ips"] if ":" in i["address"]][0].split("/")[0]')
-check "ping6 the container" ping -6 -c1 -W2 "$ADDR6"
+check "ping6 the container" ping -6 -c1 -W"$T_CONN" "$ADDR6"
 cni DEL v6box eth0 /run/netns/c2 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","ipv6":true}'
 check_eq "ipv6 DEL exits 0" "$?" "0"
 
@@ -215,7 +215,7 @@ check_eq "bridge: address with the subnet's prefix, bridge as gateway" \
 	"$(jget "$T_TMP/out" 'r["ips"][0]["address"], r["ips"][0]["gateway"], r["interfaces"][0]["name"]' | tr -d "(),'")" "10.99.0.2/24 10.99.0.1 cni-br0"
 check_eq "bridge: host side enslaved to cni-br0" \
 	"$(ip -j link show master cni-br0 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "1"
-check "ping the bridged container" ping -c1 -W2 10.99.0.2
+check "ping the bridged container" ping -c1 -W"$T_CONN" 10.99.0.2
 # The bridge deleted by another tool: the record names its gateway, so a repair makes it
 # again (the plugin made it through ct_up, not on its own).
 ip link del cni-br0
@@ -223,7 +223,7 @@ check_exit "bridge deleted: ctnet status says so" 1 $CTNET status
 check_exit "bridge deleted: ctnet repair" 0 $CTNET repair "$($CTNET status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')"
 check_eq "bridge deleted: made again with its gateway" \
 	"$(ip -j addr show cni-br0 | python3 -c 'import json,sys; print([a["local"]+"/"+str(a["prefixlen"]) for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"])')" "['10.99.0.1/24']"
-check "bridge deleted: ping the bridged container again" ping -c1 -W2 10.99.0.2
+check "bridge deleted: ping the bridged container again" ping -c1 -W"$T_CONN" 10.99.0.2
 cni DEL brbox eth0 /run/netns/c2 "$BRCONF"
 check_eq "bridge DEL exits 0, bridge has no ports left" \
 	"$? $(ip -j link show master cni-br0 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "0 0"
@@ -234,7 +234,7 @@ ip link del cni-br0
 cni ADD nomasq eth0 /run/netns/c2 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","ipMasq":false}'
 check_eq "ipMasq:false ADD exits 0" "$?" "0"
 A=$(jget "$T_TMP/out" 'r["ips"][0]["address"].split("/")[0]')
-check "ipMasq:false: container still answers ping" ping -c1 -W2 "$A"
+check "ipMasq:false: container still answers ping" ping -c1 -W"$T_CONN" "$A"
 check_eq "ipMasq:false: address not in ctnet's masquerade set" \
 	"$(nft -j list set inet ctnet masq4 | python3 -c 'import json,sys; print([x for x in json.load(sys.stdin)["nftables"] if "set" in x][0]["set"].get("elem", []))')" "[]"
 cni DEL nomasq eth0 /run/netns/c2 '{"cniVersion":"1.0.0","name":"ctnet","type":"ctnet-cni","ipMasq":false}'

@@ -75,7 +75,7 @@ check_eq "GC kept the valid attachment and the other network's" \
 	"$(ls "$CTNET_RUN_DIR/cni" | while read -r f; do sed -n 's/^CONTAINER_ID=//p' "$CTNET_RUN_DIR/cni/$f"; done | sort | tr '\n' ' ')" "gc-2 other-1 "
 check_eq "GC removed the others' containers" "$(names | tr -cd ',' | wc -c)" "1"
 check_eq "GC removed their host links" "$(ip -j link show | python3 -c 'import json,sys; print(sum(1 for l in json.load(sys.stdin) if l.get("ifalias","").startswith("ctnet:cni-")))')" "2"
-check "GC left gc-2 working (ping)" ping -c1 -W2 "$(ip -n g2 -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"][0])')"
+check "GC left gc-2 working (ping)" ping -c1 -W"$T_CONN" "$(ip -n g2 -j addr show eth0 | python3 -c 'import json,sys; print([a["local"] for a in json.load(sys.stdin)[0]["addr_info"] if a["family"]=="inet"][0])')"
 check_eq "GC without valid-attachments is refused (code 7)" \
 	"$(cni GC "" "" "" "$CONF"; python3 "$T_TMP/errshape.py" "$T_TMP/out")" "7"
 cni DEL gc-2 eth0 /run/netns/g2 "$CONF"

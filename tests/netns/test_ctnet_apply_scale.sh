@@ -26,10 +26,10 @@ for n in sorted(want):
         bad.append(n + ":" + (c["state"] if c else "missing"))
         continue
     ip = c["local_address"].split("/")[0]
-    if subprocess.call(["ping", "-c1", "-W2", ip], stdout=subprocess.DEVNULL) != 0:
+    if subprocess.call(["ping", "-c1", "-W" + sys.argv[2], ip], stdout=subprocess.DEVNULL) != 0:
         bad.append(n + ":no-answer")
 extra = sorted(set(got) - want)
-print("ok" if not bad and not extra else "bad " + " ".join(bad) + " extra " + " ".join(extra))' "$(names)"
+print("ok" if not bad and not extra else "bad " + " ".join(bad) + " extra " + " ".join(extra))' "$(names)" "$T_CONN"
 }
 apply() { # what
 	local t0=$(date +%s%N)

@@ -18,7 +18,7 @@ C
 out=$($CTNET up plain --create-netns --config "$conf/plain.conf")
 check_match "config addresses used" "$out" "HOST_ADDRESS=10.233.7.1"
 check_match "config HOST_PORT becomes forwards" "$out" "HOST_PORT=tcp:8080:80,udp:5353:53"
-check "ping the config's local address" ping -c1 -W2 10.233.7.2
+check "ping the config's local address" ping -c1 -W"$T_CONN" 10.233.7.2
 check_eq "config: no lease taken for given addresses" "$($IPAM list --json)" "[]"
 ip netns exec plain socat UDP-RECVFROM:53,fork SYSTEM:'echo udp-ok' &
 U=$!
@@ -35,7 +35,7 @@ HOST_ADDRESS6=fc00::1
 LOCAL_ADDRESS6=fc00::2
 C
 check "up with IPv6 config" $CTNET up v6 --create-netns --config "$conf/v6.conf"
-check "ping6 the container" ping -6 -c1 -W2 fc00::2
+check "ping6 the container" ping -6 -c1 -W"$T_CONN" fc00::2
 check "down v6" $CTNET down v6
 
 ip link add br0 type bridge && ip addr add 10.233.100.1/24 dev br0 && ip link set br0 up
@@ -46,8 +46,8 @@ LOCAL_ADDRESS=10.233.100.5/24
 C
 check "up with bridge config" $CTNET up brc --create-netns --config "$conf/br.conf"
 check_eq "bridge: host side enslaved to br0" "$(ip -j link show master br0 | python3 -c 'import json,sys; print([l["ifname"] for l in json.load(sys.stdin)])')" "['vb-brc']"
-check "bridge: ping container over br0" ping -c1 -W2 10.233.100.5
-check "bridge: container default route via br0's address" ip netns exec brc ping -c1 -W2 192.0.2.1
+check "bridge: ping container over br0" ping -c1 -W"$T_CONN" 10.233.100.5
+check "bridge: container default route via br0's address" ip netns exec brc ping -c1 -W"$T_CONN" 192.0.2.1
 check "down brc" $CTNET down brc
 ip link del br0
 

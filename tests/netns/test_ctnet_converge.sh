@@ -146,7 +146,7 @@ check_eq "three leases remain" "$($IPAM list --json | python3 -c 'import json,sy
 # Back in another order: each gets its old addresses.
 for n in db gone web; do $CTNET up "$n" --create-netns >/dev/null; done
 check_eq "after the reboot: same addresses in another order" "$(ip_of web) $(ip_of gone) $(ip_of db)" "$a_web $a_gone $a_db"
-check "and traffic works" ip netns exec db ping -c1 -W2 10.233.1.1
+check "and traffic works" ip netns exec db ping -c1 -W"$T_CONN" 10.233.1.1
 for n in db gone web; do $CTNET down "$n"; done
 check_eq "down releases the leases" "$($IPAM list --json)" "[]"
 check_eq "no lock files left after gc" "$($CTNET gc >/dev/null; ls -A "$CTNET_RUN_DIR/containers")" ""

@@ -16,7 +16,7 @@ field() { $CTNET status web --json | "$PY" -c 'import json,sys; print(json.load(
 local_addr=$(field local_address)
 check_eq "status names web's address" "$local_addr" "10.233.1.2"
 check_match "CMD sees the container's address on eth0" "$($CTNET exec web -- ip -4 -o addr show dev eth0)" "inet ${local_addr//./\\.}/"
-check "CMD reaches the host through the container's link" $CTNET exec web -- ping -c1 -W2 "$(field host_address)"
+check "CMD reaches the host through the container's link" $CTNET exec web -- ping -c1 -W"$T_CONN" "$(field host_address)"
 check_eq "stdin and stdout pass through" "$(echo hello | $CTNET exec web -- cat)" "hello"
 
 # --- test_exec_returns_the_status ---

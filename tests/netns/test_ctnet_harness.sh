@@ -35,13 +35,13 @@ $CTNET down a
 ip link add br-lab type bridge && ip link set br-lab up
 check "b with an extra veth on br-lab" $CTNET up b --create-netns --extra-veth lab0,host-bridge=br-lab,local-address=10.9.0.1/24
 check "c with an extra veth on br-lab" $CTNET up c --create-netns --extra-veth lab1,host-bridge=br-lab,local-address=10.9.0.2/24
-check "b reaches c over the lab bridge" $CTNET exec b -- ping -c1 -W2 10.9.0.2
+check "b reaches c over the lab bridge" $CTNET exec b -- ping -c1 -W"$T_CONN" 10.9.0.2
 check_eq "no default route through the extra veth" "$(ip -n b route show default | grep -c lab0)" "0"
 check_eq "status --json lists the extra veth" "$($CTNET status b --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["extra_veths"])')" "['lab0,host-bridge=br-lab,local-address=10.9.0.1/24']"
 ip link del lab0
 check_exit "a repeated up puts a deleted extra veth back" 0 $CTNET up b --create-netns --extra-veth lab0,host-bridge=br-lab,local-address=10.9.0.1/24
 check_match "and says so" "$T_STDERR" "repaired extra veth lab0 missing"
-check "b reaches c again" $CTNET exec b -- ping -c1 -W2 10.9.0.2
+check "b reaches c again" $CTNET exec b -- ping -c1 -W"$T_CONN" 10.9.0.2
 check_exit "another extra veth on a running container is refused" 1 $CTNET up b --create-netns
 check_match "naming the field" "$T_STDERR" "extra veths cannot change"
 $CTNET down b; $CTNET down c

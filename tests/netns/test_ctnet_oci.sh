@@ -16,7 +16,7 @@ BOX=$!
 wait_for sh -c '[ "$(readlink /proc/$1/ns/net)" = "$(ip netns exec box readlink /proc/self/ns/net)" ]' - "$BOX"
 state='{"ociVersion":"1.0.2","id":"box1","status":"creating","pid":'$BOX',"bundle":"/x","annotations":{"ctnet.forward":"tcp:8081:80"}}'
 check "oci-hook up" sh -c "echo '$state' | $CTNET oci-hook up"
-check_eq "hook up: container reachable" "$(ping -c1 -W2 10.233.1.2 >/dev/null && echo ok)" "ok"
+check_eq "hook up: container reachable" "$(ping -c1 -W"$T_CONN" 10.233.1.2 >/dev/null && echo ok)" "ok"
 check_match "hook up: forward from annotation" "$($CTNET status box1 --json)" "tcp:8081:80"
 check "oci-hook down" sh -c "echo '$state' | $CTNET oci-hook down"
 check_eq "hook down: nothing left" "$(snapshot_links)" "$links0"

@@ -22,10 +22,10 @@ check_eq "container eth0 has 10.233.1.2/32" \
 	"$(ip -n web -j addr show dev eth0 | python3 -c 'import json,sys; print([(x["local"],x["prefixlen"]) for x in json.load(sys.stdin)[0]["addr_info"] if x["family"]=="inet"])')" \
 	"[('10.233.1.2', 32)]"
 check_eq "container default route via host" "$(ip -n web -j route show default | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["gateway"])')" "10.233.1.1"
-check "host pings container" ping -c1 -W2 10.233.1.2
+check "host pings container" ping -c1 -W"$T_CONN" 10.233.1.2
 check_eq "IPv4-only container: IPv6 off on the host side (no per-link IPv6 routes)" "$(cat /proc/sys/net/ipv6/conf/ve-web/disable_ipv6)" "1"
 check_eq "no IPv6 route names ve-web" "$(ip -6 -j route show table all | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("dev")=="ve-web"))')" "0"
-check "container pings host" ip netns exec web ping -c1 -W2 10.233.1.1
+check "container pings host" ip netns exec web ping -c1 -W"$T_CONN" 10.233.1.1
 check_eq "upstream sees the host's address (masquerade)" \
 	"$(ip netns exec web timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.2:80 </dev/null)" "192.0.2.1"
 ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web' &
@@ -88,13 +88,13 @@ check_eq "down: status empty" "$($CTNET status --json)" "[]"
 # --- IPv6 keeps IPv6 on the host side (and turns on IPv6 forwarding: after the snapshots) ---
 check "up v6 with --ipv6" $CTNET up v6c --create-netns --ipv6
 check_eq "IPv6 container: IPv6 on on the host side" "$(cat /proc/sys/net/ipv6/conf/ve-v6c/disable_ipv6)" "0"
-check "ping6 the IPv6 container" ping -6 -c1 -W2 "$($CTNET status v6c --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address6"].split("/")[0])')"
+check "ping6 the IPv6 container" ping -6 -c1 -W"$T_CONN" "$($CTNET status v6c --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address6"].split("/")[0])')"
 check "down v6c" $CTNET down v6c
 
 # --- --netns PATH and --pid, given addresses ---
 mkns c1
 check "up --netns with given addresses" $CTNET up c1 --netns /run/netns/c1 --host-address 10.233.50.1 --local-address 10.233.50.2
-check "ping c1" ping -c1 -W2 10.233.50.2
+check "ping c1" ping -c1 -W"$T_CONN" 10.233.50.2
 ip netns exec c1 sleep 300 &
 SLEEPER=$!
 mkns c2
@@ -102,7 +102,7 @@ ip netns exec c2 sleep 300 &
 SLEEPER2=$!
 wait_for sh -c '[ "$(readlink /proc/$1/ns/net)" = "$(ip netns exec c2 readlink /proc/self/ns/net)" ]' - "$SLEEPER2"
 check "up --pid" $CTNET up c2 --pid $SLEEPER2
-check "ping c2 (via --pid)" ping -c1 -W2 "$($CTNET status c2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')"
+check "ping c2 (via --pid)" ping -c1 -W"$T_CONN" "$($CTNET status c2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["local_address"])')"
 check "down c2" $CTNET down c2
 kill $SLEEPER $SLEEPER2 2>/dev/null
 

@@ -17,9 +17,11 @@ $CTNET up web --create-netns --forward tcp:8080:80 >/dev/null || { fail "first u
 ip netns exec web socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo web80' &
 WEB_PID=$!
 wait_port web 80
-fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"${1:-8080}",connect-timeout=0.5 </dev/null 2>/dev/null; }
+# fwd [PORT [CONNECT-TIMEOUT]]: one exchange with the forward from upstream; a connect
+# timeout only where the caller tries again (a poll), never for a one-shot check.
+fwd() { ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:"${1:-8080}"${2:+,connect-timeout=$2} </dev/null 2>/dev/null; }
 # recover SECONDS: until the forward answers; prints the milliseconds it took (or "timeout").
-fwd_ok() { [ "$(fwd)" = web80 ]; }
+fwd_ok() { [ "$(fwd 8080 0.5)" = web80 ]; }
 recover() { until_true "$1" fwd_ok; }
 pct() { # pct P values...: the P-th percentile (nearest rank)
 	local p=$1; shift
@@ -117,11 +119,12 @@ check "the sysctl repair is logged" until_true "$T_WAIT" grep -q "repaired sysct
 check_eq "and the forward answers" "$(fwd)" "web80"
 
 # --- route_localnet of the container's device (its forward is reachable at 127.0.0.1) ---
-lo_fwd() { timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080,connect-timeout=0.5 </dev/null 2>/dev/null; }
+# lo_fwd [CONNECT-TIMEOUT]: a short one only where no answer is expected.
+lo_fwd() { timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:127.0.0.1:8080${1:+,connect-timeout=$1} </dev/null 2>/dev/null; }
 check_eq "a 127.0.0.1 forward works" "$(lo_fwd)" "web80"
 kill -STOP $WPID # held, so that the damage can be seen before it is repaired
 sysctl -qw net.ipv4.conf.ve-web.route_localnet=0
-check_eq "route_localnet=0 on ve-web breaks the 127.0.0.1 forward" "$(lo_fwd)" ""
+check_eq "route_localnet=0 on ve-web breaks the 127.0.0.1 forward" "$(lo_fwd 0.5)" ""
 kill -CONT $WPID
 t=$(until_true "$T_WAIT" sh -c '[ "$(cat /proc/sys/net/ipv4/conf/ve-web/route_localnet)" = 1 ]'); check_match "route_localnet of ve-web switched back ($t ms)" "$t" "^[0-9]+$"
 check "the repair is logged, naming the device" until_true "$T_WAIT" grep -q "repaired container web: sysctl net.ipv4.conf.ve-web.route_localnet was off" "$LOG"

@@ -13,7 +13,7 @@ out=$($IPAM alloc a)
 check_eq "alloc skips the pair of vpn0's address and the routed pair" "$(addr_of "$out" HOST_ADDRESS) $(addr_of "$out" LOCAL_ADDRESS)" "10.233.3.1 10.233.3.2"
 out=$($CTNET up web --create-netns)
 check_eq "ctnet up allocates past them too" "$(addr_of "$out" LOCAL_ADDRESS)" "10.233.4.2"
-check "the container works" ping -c1 -W2 10.233.4.2
+check "the container works" ping -c1 -W"$T_CONN" 10.233.4.2
 $IPAM release a
 ip route del 10.233.2.0/24 dev vpn0
 out=$($IPAM alloc b)

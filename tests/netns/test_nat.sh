@@ -147,7 +147,7 @@ check_match "list is readable" "$("$NAT" list)" "c1 +ve-c1 +10.233.1.2"
 check "forward add tcp:8081:81" nat forward add c1 tcp:8081:81
 cat >"$T_TMP/flow.py" <<'PY'
 import os, socket, sys, time
-s = socket.create_connection(("192.0.2.1", 8081), timeout=3)
+s = socket.create_connection(("192.0.2.1", 8081), timeout=float(sys.argv[2]))
 s.sendall(b"one\n"); print("got1", s.recv(100).decode().strip(), flush=True)
 while not os.path.exists(sys.argv[1]): time.sleep(0.05)
 try:
@@ -156,7 +156,7 @@ try:
 except Exception as e:
     print("got2 error", type(e).__name__, flush=True)
 PY
-ip netns exec upstream timeout 15 python3 "$T_TMP/flow.py" "$T_TMP/go" >"$T_TMP/flow.out" 2>&1 &
+ip netns exec upstream timeout $T_WAIT python3 "$T_TMP/flow.py" "$T_TMP/go" "$T_CONN" >"$T_TMP/flow.out" 2>&1 &
 flow=$!
 wait_for grep -q got1 "$T_TMP/flow.out"
 check_eq "long-lived flow established" "$(head -1 "$T_TMP/flow.out")" "got1 one"

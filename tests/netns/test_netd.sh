@@ -33,10 +33,10 @@ check_eq "container IPv6 routes" "$(routes_in c1 6)" "default via fd00:1::1 eth0
 check_eq "container lo is up" "$(ip -n c1 -j link show lo | python3 -c 'import json,sys; print("UP" in json.load(sys.stdin)[0]["flags"])')" "True"
 check_eq "alias on host side" "$(ip -j -d link show ve-web | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias"))')" "ctnet:web"
 check_eq "alias on container side" "$(ip -n c1 -j -d link show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias"))')" "ctnet:web"
-check "ping host -> container IPv4" ping -c1 -W2 10.233.1.2
-check "ping host -> container IPv6" ping -6 -c1 -W2 fd00:1::2
-check "ping container -> host IPv4" ip netns exec c1 ping -c1 -W2 10.233.1.1
-check "ping container -> host IPv6" ip netns exec c1 ping -6 -c1 -W2 fd00:1::1
+check "ping host -> container IPv4" ping -c1 -W"$T_CONN" 10.233.1.2
+check "ping host -> container IPv6" ping -6 -c1 -W"$T_CONN" fd00:1::2
+check "ping container -> host IPv4" ip netns exec c1 ping -c1 -W"$T_CONN" 10.233.1.1
+check "ping container -> host IPv6" ip netns exec c1 ping -6 -c1 -W"$T_CONN" fd00:1::1
 
 # --- test_up_twice_same_state ---
 # Link-local addresses finish DAD ~1 s after link up and add their routes then: wait for
@@ -50,7 +50,7 @@ check_exit "second up exits 0" 0 "$NETD" up web --netns /run/netns/c1 --host-add
 	--local-address 10.233.1.2 --host-address6 fd00:1::1 --local-address6 fd00:1::2
 check_eq "second up: host unchanged" "$(snapshot_links; snapshot_addrs; snapshot_routes)" "$h1"
 check_eq "second up: container unchanged" "$(ip netns exec c1 bash -c "$(declare -f snapshot_links snapshot_addrs snapshot_routes); snapshot_links; snapshot_addrs; snapshot_routes")" "$c1s"
-check "ping after second up" ping -c1 -W2 10.233.1.2
+check "ping after second up" ping -c1 -W"$T_CONN" 10.233.1.2
 
 # --- test_show ---
 check_match "show lists ve-web" "$("$NETD" show)" 've-web +web +veth +up'
@@ -70,7 +70,7 @@ check_exit "up 20-character name" 0 "$NETD" up "$long" --netns /run/netns/c1 --h
 hif=$(python3 -c 'import json; print(json.load(open("'"$T_TMP/out"'"))["host_ifname"])')
 check_match "hashed host name is ve- + 12 base32" "$hif" '^ve-[a-z2-7]{12}$'
 check_eq "alias holds the full name" "$(ip -j -d link show "$hif" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias"))')" "ctnet:$long"
-check "ping the long-named container" ping -c1 -W2 10.233.2.2
+check "ping the long-named container" ping -c1 -W"$T_CONN" 10.233.2.2
 check_match "show finds it by name" "$("$NETD" show "$long")" "^$hif +$long"
 "$NETD" up "$long" --netns /run/netns/c1 --host-address 10.233.2.1 --local-address 10.233.2.2 --json >/dev/null 2>&1
 check_eq "same hashed name on second up" "$(ip -br link | awk '{print $1}' | grep -c '^ve-')" "1"
@@ -87,9 +87,9 @@ check_eq "no host address on vb-b1" "$(addrs_in host vb-b1)" ""
 check_eq "c1 address carries its prefix" "$(addrs_in c1 eth0)" "10.233.100.5/24"
 check_eq "c1 default via the bridge's address" "$(routes_in c1 4)" "default via 10.233.100.1 eth0"
 sleep 1 # bridge ports leave the listening/learning states (no STP: immediate; margin)
-check "ping c1 -> c2 over the bridge" ip netns exec c1 ping -c1 -W2 10.233.100.6
-check "ping c2 -> bridge address" ip netns exec c2 ping -c1 -W2 10.233.100.1
-check "ping host -> c1 over the bridge" ping -c1 -W2 10.233.100.5
+check "ping c1 -> c2 over the bridge" ip netns exec c1 ping -c1 -W"$T_CONN" 10.233.100.6
+check "ping c2 -> bridge address" ip netns exec c2 ping -c1 -W"$T_CONN" 10.233.100.1
+check "ping host -> c1 over the bridge" ping -c1 -W"$T_CONN" 10.233.100.5
 check_exit "down b1" 0 "$NETD" down b1
 check_exit "down b2" 0 "$NETD" down b2
 check_exit "bridge del" 0 "$NETD" bridge del br0
@@ -110,7 +110,7 @@ ip -n c2 link del mv0; ip -n c1 link del eth5
 
 # --- test_extra_veth ---
 check_exit "extra veth with --host-ifname/--ifname" 0 "$NETD" up web --netns /run/netns/c1 --host-ifname vx-web --ifname eth1 --host-address 10.233.3.1 --local-address 10.233.3.2
-check "ping over the extra veth" ping -c1 -W2 10.233.3.2
+check "ping over the extra veth" ping -c1 -W"$T_CONN" 10.233.3.2
 check_exit "down the extra veth" 0 "$NETD" down web --host-ifname vx-web
 check_eq "extra veth gone" "$(ip -br link | awk '{print $1}')" "lo"
 

@@ -31,8 +31,8 @@ check_eq "c2: eth0, lab-b and p2p-b" "$(links_in c2)" "eth0 lab-b lo p2p-b"
 check_eq "lab-a and lab-b enslaved to br-lab" "$(master lab-a) $(master lab-b) $(master p2p-b)" "br-lab br-lab -"
 check_eq "extra veths carry the container's alias" "$(alias_of lab-a) $(alias_of p2p-b)" "ctnet:a ctnet:b"
 check_eq "c1's lab address" "$(addrs_in c1 lab-a)" "10.99.0.1/24"
-check "c1 pings c2 over the lab bridge" ip netns exec c1 ping -c1 -W2 10.99.0.2
-check "c2 pings c1 over the lab bridge" ip netns exec c2 ping -c1 -W2 10.99.0.1
+check "c1 pings c2 over the lab bridge" ip netns exec c1 ping -c1 -W"$T_CONN" 10.99.0.2
+check "c2 pings c1 over the lab bridge" ip netns exec c2 ping -c1 -W"$T_CONN" 10.99.0.1
 check_eq "the bridged host side has no address" "$(addrs_in host lab-a)" ""
 
 # --- test_point_to_point_nixos_routes ---
@@ -40,8 +40,8 @@ check_eq "host side of p2p-b: its address" "$(addrs_in host p2p-b)" "10.98.0.1/3
 check_match "host route to the local address through p2p-b" "$(routes_in host)" '10\.98\.0\.2 p2p-b'
 check_eq "c2's routes: default only through eth0, host address through p2p-b" "$(routes_in c2)" \
 	"10.233.2.1 eth0; 10.98.0.1 p2p-b; 10.99.0.0/24 lab-b; default via 10.233.2.1 eth0"
-check "host pings c2 over p2p-b" ping -c1 -W2 10.98.0.2
-check "host pings c2 over p2p-b (IPv6)" ping -6 -c1 -W2 fd98::2
+check "host pings c2 over p2p-b" ping -c1 -W"$T_CONN" 10.98.0.2
+check "host pings c2 over p2p-b (IPv6)" ping -6 -c1 -W"$T_CONN" fd98::2
 check_match "show b lists its extra veths" "$("$NETD" show b)" 'p2p-b +b +veth'
 
 # --- test_impair_an_extra_veth ---

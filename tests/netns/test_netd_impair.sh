@@ -88,7 +88,7 @@ check_eq "host end back to the kernel's default" "$(qd)" "noqueue 0:"
 check_eq "container end back to the kernel's default" "$(qd_in)" "noqueue 0:"
 check_eq "same link after removal" "$(ifindex)" "$ix"
 check_eq "show --json: no impairment" "$(impair_json)" "None"
-check "ping after removal" ping -c1 -W2 10.233.1.2
+check "ping after removal" ping -c1 -W"$T_CONN" 10.233.1.2
 check_exit "removing again is a no-op" 0 "$NETD" impair web "${NS[@]}"
 
 # --- test_bad_values_change_nothing ---

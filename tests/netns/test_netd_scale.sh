@@ -14,8 +14,8 @@ done
 check_eq "$N ups succeeded" "$fails" "0"
 check_eq "$N ve- links on the host" "$(ip -br link | grep -c '^ve-s')" "$N"
 check_eq "$N host routes" "$(ip route | grep -c 'dev ve-s')" "$N"
-check "ping the first container" ping -c1 -W2 10.234.0.2
-check "ping the last container" ping -c1 -W2 "10.234.$((N / 250)).$((N % 250 + 1))"
+check "ping the first container" ping -c1 -W"$T_CONN" 10.234.0.2
+check "ping the last container" ping -c1 -W"$T_CONN" "10.234.$((N / 250)).$((N % 250 + 1))"
 check_eq "container s100 has its address" "$(ip -n s100 -j addr show dev eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])')" "10.234.0.101"
 fails=0
 for i in $(seq 1 $N); do "$NETD" down "s$i" 2>"$T_TMP/err" || { fails=$((fails + 1)); cat "$T_TMP/err"; }; done

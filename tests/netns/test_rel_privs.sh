@@ -44,7 +44,7 @@ ip link del ve-c1
 
 # netd and the launcher: CAP_NET_ADMIN + CAP_SYS_ADMIN (setns into the container).
 check "ctnet up as nobody with CAP_NET_ADMIN+CAP_SYS_ADMIN" as_user $NETSYS $CTNET up c1 --netns /run/netns/c1
-check "ping the container brought up by nobody" ping -c1 -W2 10.233.2.2
+check "ping the container brought up by nobody" ping -c1 -W"$T_CONN" 10.233.2.2
 check_exit "ctnet up with CAP_NET_ADMIN alone fails clearly" 1 as_user $NET $CTNET up c3 --netns /run/netns/c1
 check_match "the error names CAP_SYS_ADMIN" "$T_STDERR" "CAP_SYS_ADMIN"
 check "ctnet status as nobody" as_user $NET $CTNET status c1

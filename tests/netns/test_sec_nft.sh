@@ -43,7 +43,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-tcp() { in_ns "$1" timeout 6 socat -T4 - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
+tcp() { in_ns "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2" </dev/null 2>/dev/null; } # NS HOST:PORT
 serve() { # NS PORT [BIND]: answers "NS PEER" (the address the server saw)
 	local b=${3:+,bind=$3}
 	bg in_ns "$1" socat -t$T_IDLE "TCP4-LISTEN:$2,fork,reuseaddr$b" SYSTEM:"echo $1 \$SOCAT_PEERADDR"
@@ -105,7 +105,7 @@ mac)
 		# busy machine is slow to fork the server, a theft loses the SYN.
 		for i in $(seq 10); do
 			local t0=$(date +%s%N) got
-			got=$(timeout 30 socat -T20 - "TCP:$V:80,connect-timeout=3" </dev/null 2>&1)
+			got=$(timeout 30 socat -T20 -t20 - "TCP:$V:80,connect-timeout=3" </dev/null 2>&1)
 			[ "${got%% *}" = v ] && ok=$((ok + 1)) ||
 				echo "# connection $i: '$got' after $((($(date +%s%N) - t0) / 1000000)) ms" >&2
 		done
@@ -117,7 +117,7 @@ mac)
 		ip -n a link set eth0 address "$vmac"
 		ip netns exec a $PY "$FRAMES" arp eth0 "$vmac" "$vmac" "$A" 0 0.01 >"$log" 2>&1 &
 		pid=$!
-		until_true 20 grep -q sending "$log" || echo "attacker did not start: $(cat "$log")" >&2
+		until_true "$T_WAIT" grep -q sending "$log" || echo "attacker did not start: $(cat "$log")" >&2
 		n=$(connects)
 		kill "$pid"; wait "$pid" 2>/dev/null
 		ip -n a link set eth0 address "$amac"
@@ -150,7 +150,7 @@ print(" ".join(sorted({e["ifname"] for e in json.load(sys.stdin) if e.get("mac")
 		local log=$T_TMP/lie.$RANDOM pid rc
 		ip netns exec a $PY "$FRAMES" arp eth0 "$amac" "$vmac" "$A" 0 0.02 "$brmac" 10.233.100.1 >"$log" 2>&1 &
 		pid=$!
-		until_true 20 grep -q sending "$log"
+		until_true "$T_WAIT" grep -q sending "$log"
 		until_true "$1" test "$(neigh_a)" = "$2"
 		rc=$?
 		kill "$pid"; wait "$pid" 2>/dev/null
@@ -162,7 +162,7 @@ print(" ".join(sorted({e["ifname"] for e in json.load(sys.stdin) if e.get("mac")
 	check_fails "$S: ARP from a naming v's MAC as sender (5 s of it): the host keeps a's MAC" lie_until 5 "$vmac"
 	check_eq "$S: ... still a's" "$(neigh_a)" "$amac"
 	del_rule bridge ctnet port_antispoof ctnet:arp-mac
-	check "$S: without the ARP rule the host takes v's MAC for a (test can fail)" lie_until 20 "$vmac"
+	check "$S: without the ARP rule the host takes v's MAC for a (test can fail)" lie_until "$T_WAIT" "$vmac"
 	$NAT restore >/dev/null
 	ip neigh flush dev br0
 
@@ -303,17 +303,17 @@ watch)
 	LOG=$T_TMP/watch.log
 	$CTNET watch >"$LOG" 2>&1 &
 	PIDS+=($!)
-	check "$S: watcher ready" until_true 20 grep -q "^ctnet watch: ready" "$LOG"
+	check "$S: watcher ready" until_true "$T_WAIT" grep -q "^ctnet watch: ready" "$LOG"
 	foreign() { nft -j list chain inet ctnet forward | python3 -c 'import json,sys; print(sum(1 for x in json.load(sys.stdin)["nftables"] if "rule" in x and not x["rule"].get("comment","").startswith("ctnet:")))'; }
 	nft insert rule inet ctnet forward drop
 	no_foreign() { [ "$(foreign)" = 0 ]; }
 	two_accepts() { [ "$(docker_rules)" = 2 ]; }
-	check "$S: watch removes a drop inserted into ctnet's forward chain" until_true 30 no_foreign
-	check "$S: ... the forward works again" until_true 30 fwd_ok
+	check "$S: watch removes a drop inserted into ctnet's forward chain" until_true "$T_WAIT" no_foreign
+	check "$S: ... the forward works again" until_true "$T_WAIT" fwd_ok
 	check_match "$S: ... and says so" "$(cat "$LOG")" "repaired.*chain forward"
 	docker_restart
-	check "$S: watch puts the DOCKER-USER accepts back after Docker flushed them" until_true 30 two_accepts
-	check "$S: ... the forward works" until_true 30 fwd_ok
+	check "$S: watch puts the DOCKER-USER accepts back after Docker flushed them" until_true "$T_WAIT" two_accepts
+	check "$S: ... the forward works" until_true "$T_WAIT" fwd_ok
 	check_match "$S: ... and says so" "$(cat "$LOG")" "repaired.*DOCKER-USER"
 	;;
 hostaddr)

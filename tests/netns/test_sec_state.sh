@@ -146,7 +146,7 @@ check "space back: up of c2 again works" $CTNET up c2 --create-netns
 ip netns exec c4 socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo c4' &
 SRV=$!
 wait_port c4 80
-check_eq "space back: upstream reaches c4 through its forward" "$(ip netns exec upstream timeout 5 socat -T3 - TCP:192.0.2.1:8080 </dev/null)" "c4"
+check_eq "space back: upstream reaches c4 through its forward" "$(ip netns exec upstream timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:192.0.2.1:8080 </dev/null)" "c4"
 kill "$SRV"; wait "$SRV" 2>/dev/null
 check "space back: apply works" $CTNET apply "$apply_dir"
 check "space back: cni DEL works" cni DEL cnikeep cnins
