@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cni/cni.h"
+#include "finding.h"
+#include "launch/doctor.h"
 #include "out.h"
 #include "t.h"
 #include "tools/ctnet.h"
@@ -510,6 +512,20 @@ static void test_apply_origin(void)
 	T_OK("a 250-byte directory's origin is not its cut path", strlen(oa) == CT_ORIGIN_MAX - 1 && strstr(oa, "//"));
 }
 
+/* A container doctor could not judge is a warning naming why, never a verdict of "stale". */
+static void test_unjudged_finding(void)
+{
+	struct ctnet_findings f = { 0 };
+	struct ct_fault fault = { .kind = CT_FAULT_UNJUDGED };
+	snprintf(fault.object, sizeof(fault.object), "web");
+	snprintf(fault.text, sizeof(fault.text), "not judged: setns: Operation not permitted");
+	ct_fault_finding("web", "ve-web", "/run/netns/web", &fault, &f);
+	T_OK("doctor: an unjudged container is one degrading finding",
+	     f.n == 1 && f.v[0].sev == CTNET_SEV_DEGRADES && !strcmp(f.v[0].code, "container-not-judged"));
+	T_OK("doctor: its evidence says why", f.n == 1 && strstr(f.v[0].evidence, "Operation not permitted"));
+	ctnet_findings_free(&f);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -518,6 +534,7 @@ int main(void)
 	test_front_ends(dir);
 	test_cni_statics();
 	test_cni_ranges();
+	test_unjudged_finding();
 	test_diff();
 	test_record_codec();
 	test_boot_id_threads();
