@@ -138,3 +138,23 @@ void nat_counters_forward(const struct nat_counters *cn, const struct nat_contai
 	    out);
 	free(tmp);
 }
+
+int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, size_t max)
+{
+	static const int sets[] = { NAT_S_CLUSTER4, NAT_S_CLUSTER6 };
+	size_t n = 0;
+	if (!cn || !cn->k.tables[NAT_T_INET] || !cn->k.set[NAT_S_CLUSTER4] || !cn->k.set[NAT_S_CLUSTER6])
+		return -1;
+	for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
+		size_t len = sets[s] == NAT_S_CLUSTER6 ? 16 : 4;
+		for (size_t i = 0; i < cn->k.n[sets[s]] && n < max; i++) {
+			const struct nat_elem *el = &cn->k.elems[sets[s]][i].el;
+			if (el->klen != len + 1)
+				continue; /* not a CIDR of ours: cannot equal a recorded one */
+			out[n] = (struct ctnet_addr){ .family = len == 16 ? AF_INET6 : AF_INET, .prefix = el->kd[len] };
+			memcpy(out[n].bytes, el->kd, len);
+			n++;
+		}
+	}
+	return (int)n;
+}

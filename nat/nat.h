@@ -246,6 +246,23 @@ struct nat_dns_path {
  * its queries (input), one finding per culprit with the fix. */
 void nat_doctor_dns(const struct nat_doctor_view *v, const struct nat_dns_path *p, size_t n, bool listen,
 		    struct ctnet_findings *out);
+/* doctor's cross-host NAT checks (doctor_cluster.c). The cluster CIDRs NAT recorded (its
+ * desired state): how many, at most max (0 when nothing is recorded), or -errno. */
+int nat_cluster_recorded(struct ctnet_addr *out, size_t max, struct ctnet_err *err);
+/* One cluster CIDR and an address inside it a container would reach (another host's, when
+ * a route leads there; oif: that route's device, "" unknown). */
+struct nat_cluster_probe {
+	struct ctnet_addr net, dst;
+	const char *oif;
+};
+/* Findings: a probe's CIDR missing from (or an extra CIDR in) the kernel's sets (cn, may be
+ * NULL), and other tools' postrouting nat rules that masquerade a container's packet to a
+ * probe's dst (v: nat_doctor_read's view, may be NULL). probes: the recorded CIDRs. */
+void nat_doctor_cluster(const struct nat_doctor_view *v, const struct nat_counters *cn, const struct nat_doctor_ct *cts,
+			size_t n, const struct nat_cluster_probe *probes, size_t n_probes, struct ctnet_findings *out);
+/* The kernel's cluster CIDRs (both sets) into out, how many, or -1 when ctnet's table or
+ * the sets were not there. */
+int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, size_t max);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */

@@ -31,12 +31,13 @@ for h in h1 h2; do
 	printf '# host %s\nPOOL=10.%s.0.0/16\nCLUSTER_CIDR=10.0.0.0/8\nCLUSTER_CIDR=fd00:ab::/32\n' "$h" "${h#h}" \
 		>"$T_SANDBOX/$h.conf"
 done
-# on HOST CMD...: CMD in HOST's network namespace with HOST's ctnet state and config (the
-# mount namespace stays: /run/netns is shared by both hosts' containers).
+# on HOST CMD...: CMD in HOST's network namespace with HOST's ctnet state and config
+# ($CONF_OVERRIDE instead when set; the mount namespace stays: /run/netns is shared by both
+# hosts' containers).
 on() {
 	local h=$1; shift
 	nsenter --net=/run/netns/$h env CTNET_STATE_DIR="$T_SANDBOX/$h/state" CTNET_RUN_DIR="$T_SANDBOX/$h/run" \
-		CTNET_CONF="$T_SANDBOX/$h.conf" "$@"
+		CTNET_CONF="${CONF_OVERRIDE:-$T_SANDBOX/$h.conf}" "$@"
 }
 ask() { # NS ADDR PORT: what the listener there answers
 	ip netns exec "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2:$3" </dev/null 2>/dev/null
@@ -119,6 +120,51 @@ check_eq "refused: no /run/netns/c4" "$(ls /run/netns | grep -c '^c4$')" "0"
 check_eq "refused: h1's links unchanged" "$(ip -n h1 -j link show | python3 -c 'import json,sys; print(sorted(l["ifname"] for l in json.load(sys.stdin)))')" "$links0"
 check_eq "refused: h1's ruleset unchanged" "$(ip netns exec h1 nft -j list ruleset)" "$nft0"
 check_eq "refused: h1's state unchanged" "$(cd "$T_SANDBOX/h1" && find . -type f -o -type l | sort | xargs md5sum 2>/dev/null)" "$state0"
+
+# --- doctor's cross-host checks ---
+finding() { # HOST CODE: "severity|object|evidence" of each finding with that code
+	on "$1" $CTNET doctor --json --host-only 2>/dev/null | python3 -c 'import json,sys
+for f in json.load(sys.stdin)["findings"]:
+	if f["code"] == sys.argv[1]: print("%s|%s|%s" % (f["severity"], f["object"], f["evidence"]))' "$2"
+}
+check_match "doctor: the route to h2's range, with its protocol, as a note" "$(finding h1 cluster-routes)" \
+	'^note\|cluster CIDR 10.0.0.0/8\|1 route to other hosts.* ranges: 10.2.0.0/16 via 172.16.0.2 dev fab0 proto static$'
+check_eq "doctor: nothing masquerades cluster traffic" "$(finding h1 cluster-masq-foreign)$(finding h1 cluster-masqueraded)" ""
+check "doctor: nothing blocks" on h1 $CTNET doctor --host-only
+ip -n h1 route add 10.1.200.0/24 via 172.16.0.2 proto bird
+check_match "doctor: another host's route inside h1's pool blocks" "$(finding h1 cluster-pool-overlap)" \
+	'^blocks\|route 10.1.200.0/24 via 172.16.0.2 dev fab0\|this route \(proto bird\) .*inside this host.s pool 10.1.0.0/16'
+check_exit "doctor exits 1 on it" 1 on h1 $CTNET doctor --host-only
+ip -n h1 route del 10.1.200.0/24
+ip -n h1 route del 10.2.0.0/16
+check_match "doctor: no route to another host's range is a warning" "$(finding h1 cluster-no-route)" '^degrades\|cluster CIDR 10.0.0.0/8\|'
+ip -n h1 route add 10.2.0.0/16 via 172.16.0.2 proto static
+ip netns exec h1 nft -f - <<'NFT'
+table ip other {
+	chain post {
+		type nat hook postrouting priority 50; policy accept;
+		oifname "fab0" masquerade comment "masquerade everything out of the uplink"
+	}
+}
+NFT
+check_eq "another tool's masquerade: h2's container sees h1's address" "$(ask c1 10.2.1.2 7000)" "172.16.0.1"
+check_match "doctor names that rule" "$(finding h1 cluster-masq-foreign)" \
+	'^degrades\|ip other post rule [0-9]+\|another tool.s rule masquerades container c1.s packets to 10.2.0.1 \(cluster CIDR 10.0.0.0/8\)'
+ip netns exec h1 nft delete table ip other
+ip netns exec h1 nft delete element inet ctnet cluster4 '{ 10.0.0.0/8 }'
+check_match "doctor: a cluster CIDR missing from the kernel's set" "$(finding h1 cluster-masqueraded)" \
+	'^degrades\|set inet ctnet cluster4\|cluster CIDR 10.0.0.0/8 is recorded but not in the kernel'
+check "h1: restore" on h1 $NAT restore
+check_eq "after restore: doctor quiet about it" "$(finding h1 cluster-masqueraded)" ""
+printf 'POOL=10.1.0.0/16\nCLUSTER_CIDR=10.0.0.0/8,10.100.0.0/16,fd00:ab::/32\n' >"$T_TMP/dup.conf"
+check_match "doctor: a host config with a covered CIDR is still the same list" \
+	"$(CONF_OVERRIDE=$T_TMP/dup.conf finding h1 cluster-config-differs)" '^$'
+printf 'POOL=10.1.0.0/16\nCLUSTER_CIDR=10.0.0.0/8,172.30.0.0/16,fd00:ab::/32\n' >"$T_TMP/more.conf"
+check_match "doctor: a host config that differs from what NAT recorded" \
+	"$(CONF_OVERRIDE=$T_TMP/more.conf finding h1 cluster-config-differs)" \
+	'CLUSTER_CIDR says 10.0.0.0/8,172.30.0.0/16,fd00:ab::/32, NAT recorded 10.0.0.0/8,fd00:ab::/32:'
+check_match "doctor: a bad host config is a blocking finding" \
+	"$(CONF_OVERRIDE=$T_TMP/bad.conf finding h1 host-config-invalid)" "^blocks\|$T_TMP/bad.conf\|.*line 2.*CLUSTR_CIDR"
 
 # --- a new container on h2 is reachable from h1 with no change on h1 ---
 out5=$(on h2 $CTNET up c5 --create-netns)
