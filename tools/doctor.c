@@ -107,6 +107,8 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 			       "policies and rules, foreign DNAT of forwarded ports, sysctls, host links,\n"
 			       "addresses and routes, clashing addresses and routes, external interfaces,\n"
 			       "MTU, conntrack fill, host processes on forwarded ports, ctnet's NAT elements,\n"
+			       "the cluster CIDRs across hosts (routes to other hosts' ranges and their\n"
+			       "protocol, overlapping pools, what masquerades traffic to them),\n"
 			       "and inside each container its link, address and routes (--host-only: the\n"
 			       "inside judged by the host link's carrier, without entering). Each finding has\n"
 			       "a severity (blocks, degrades, note), the object, the evidence and the fix.\n"
