@@ -13,7 +13,22 @@
 
 struct nat_counters {
 	struct nat_kernel k;
+	bool cluster_drift; /* the kernel's cluster sets are not the recorded cluster CIDRs */
 };
+
+static bool same_nets(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+		while (j < nb && !(a[i].family == b[j].family && a[i].prefix == b[j].prefix && ctnet_addr_equal(&a[i], &b[j])))
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
 
 int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
 {
@@ -25,6 +40,13 @@ int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct
 		free(c);
 		return r;
 	}
+	/* The recorded list is one small file: read with the kernel's, so every judge of the
+	 * table (status, apply, watch) sees a cluster set that differs as drift. */
+	struct ctnet_addr want[NAT_MAX_CLUSTER], have[2 * NAT_MAX_CLUSTER];
+	struct ctnet_err e = { 0 };
+	int nw = nat_cluster_recorded(want, ARRAY_SIZE(want), &e);
+	int nh = nat_counters_cluster(c, have, ARRAY_SIZE(have));
+	c->cluster_drift = nw >= 0 && nh >= 0 && !same_nets(want, (size_t)nw, have, (size_t)nh);
 	*out = c;
 	return 0;
 }
@@ -157,4 +179,9 @@ int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, 
 		}
 	}
 	return (int)n;
+}
+
+bool nat_counters_cluster_drift(const struct nat_counters *cn)
+{
+	return cn && cn->cluster_drift;
 }

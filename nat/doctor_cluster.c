@@ -44,33 +44,36 @@ static bool net_in(const struct ctnet_addr *a, const struct ctnet_addr *v, size_
 	return false;
 }
 
+/* A cluster CIDR in the recorded list but not the kernel's sets (missing), or the reverse. */
+static void set_finding(struct ctnet_findings *out, const struct ctnet_addr *net, bool missing)
+{
+	char s[CTNET_ADDR_STRLEN], obj[64];
+	snprintf(obj, sizeof(obj), "set inet ctnet %s", net->family == AF_INET6 ? "cluster6" : "cluster4");
+	ctnet_addr_cidr_str(net, s);
+	if (missing)
+		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "cluster-masqueraded", NULL, obj, "ctnet-nat restore",
+				  "cluster CIDR %s is recorded but not in the kernel's set: containers' traffic "
+				  "to it is masqueraded (other hosts see this host's address)", s);
+	else
+		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "cluster-unrecorded", NULL, obj, "ctnet-nat restore",
+				  "the kernel's set holds %s, which is not a recorded cluster CIDR: containers' "
+				  "traffic to it leaves unmasqueraded", s);
+}
+
 /* The recorded CIDRs against the kernel's sets (drift: restore puts them back). */
 static void check_sets(const struct nat_counters *cn, const struct ctnet_addr *want, size_t n_want,
 		       struct ctnet_findings *out)
 {
 	struct ctnet_addr have[2 * NAT_MAX_CLUSTER];
-	char net[CTNET_ADDR_STRLEN], obj[64];
 	int n_have = nat_counters_cluster(cn, have, ARRAY_SIZE(have));
 	if (n_have < 0)
 		return; /* no table: check_table says so */
-	for (size_t i = 0; i < n_want; i++) {
-		if (net_in(&want[i], have, (size_t)n_have))
-			continue;
-		snprintf(obj, sizeof(obj), "set inet ctnet %s", want[i].family == AF_INET6 ? "cluster6" : "cluster4");
-		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "cluster-masqueraded", NULL, obj, "ctnet-nat restore",
-				  "cluster CIDR %s is recorded but not in the kernel's set: containers' traffic "
-				  "to it is masqueraded (other hosts see this host's address)",
-				  ctnet_addr_cidr_str(&want[i], net));
-	}
-	for (int i = 0; i < n_have; i++) {
-		if (net_in(&have[i], want, n_want))
-			continue;
-		snprintf(obj, sizeof(obj), "set inet ctnet %s", have[i].family == AF_INET6 ? "cluster6" : "cluster4");
-		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "cluster-unrecorded", NULL, obj, "ctnet-nat restore",
-				  "the kernel's set holds %s, which is not a recorded cluster CIDR: containers' "
-				  "traffic to it leaves unmasqueraded",
-				  ctnet_addr_cidr_str(&have[i], net));
-	}
+	for (size_t i = 0; i < n_want; i++)
+		if (!net_in(&want[i], have, (size_t)n_have))
+			set_finding(out, &want[i], true);
+	for (int i = 0; i < n_have; i++)
+		if (!net_in(&have[i], want, n_want))
+			set_finding(out, &have[i], false);
 }
 
 /* Whether rule (chain ci, handle) masquerades or source-NATs what it matches. */

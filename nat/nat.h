@@ -263,6 +263,9 @@ void nat_doctor_cluster(const struct nat_doctor_view *v, const struct nat_counte
 /* The kernel's cluster CIDRs (both sets) into out, how many, or -1 when ctnet's table or
  * the sets were not there. */
 int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, size_t max);
+/* Whether the kernel's cluster sets held other CIDRs than the recorded ones when cn was
+ * read (drift: nat_restore puts them back). */
+bool nat_counters_cluster_drift(const struct nat_counters *cn);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */

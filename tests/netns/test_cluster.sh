@@ -69,6 +69,19 @@ check_eq "hairpin (pool inside the cluster CIDR): c3 -> h1:8080 -> c1, masquerad
 	"$(ask c3 172.16.0.1 8080)" "10.1.1.1"
 check_eq "another host's container through the forward: c2 -> h1:8080 -> c1" "$(ask c2 172.16.0.1 8080)" "172.16.0.2"
 
+# --- POOL6: the IPv6 /48 of new leases; leases from the random ULA keep theirs ---
+printf 'POOL=10.1.0.0/16\n' >"$T_TMP/nopool6.conf"
+printf 'POOL=10.1.0.0/16\nPOOL6=fd42:0:1::/48\n' >"$T_TMP/pool6.conf"
+old6=$(CONF_OVERRIDE=$T_TMP/nopool6.conf on h1 $IPAM alloc v6old --ipv6 | sed -n 's/^LOCAL_ADDRESS6=//p')
+check_match "without POOL6: the random ULA /48" "$old6" '^fd[0-9a-f]{2}:'
+ula=$(cat "$T_SANDBOX/h1/state/ipam/ula6")
+new6=$(CONF_OVERRIDE=$T_TMP/pool6.conf on h1 $IPAM alloc v6new --ipv6 | sed -n 's/^LOCAL_ADDRESS6=//p')
+check_match "with POOL6: a new lease inside it (the /48, then the IPv4 address)" "$new6" '^fd42:0:1::a01:'
+check_eq "with POOL6: the old lease keeps its address" \
+	"$(CONF_OVERRIDE=$T_TMP/pool6.conf on h1 $IPAM alloc v6old --ipv6 | sed -n 's/^LOCAL_ADDRESS6=//p')" "$old6"
+check_eq "with POOL6: ipam/ula6 left alone" "$(cat "$T_SANDBOX/h1/state/ipam/ula6")" "$ula"
+on h1 $IPAM release v6old; on h1 $IPAM release v6new
+
 # --- the sets ---
 set_elems() { # HOST SET: its elements as nft -j gives them
 	ip netns exec "$1" nft -j list set inet ctnet "$2" | python3 -c 'import json,sys
@@ -86,6 +99,9 @@ ip netns exec h1 nft delete element inet ctnet cluster4 '{ 10.0.0.0/8 }'
 check_exit "h1: a cluster CIDR removed is drift" 1 on h1 $NAT check
 check_match "check names it" "$(on h1 $NAT check)" "missing element cluster4 10.0.0.0/8"
 check_eq "meanwhile h1's container reaches h2 masqueraded" "$(ask c1 10.2.1.2 7000)" "172.16.0.1"
+check_match "status sees it too" "$(on h1 $CTNET status --json | python3 -c 'import json,sys
+print(sorted(set(f["text"] for c in json.load(sys.stdin) for f in c.get("faults", []))))')" \
+	"cluster sets differ from the recorded cluster CIDRs"
 check "h1: restore" on h1 $NAT restore
 check_eq "restore puts the element back" "$(set_elems h1 cluster4)" "10.0.0.0/8"
 ip netns exec h1 nft flush ruleset
