@@ -39,6 +39,12 @@ on() {
 	nsenter --net=/run/netns/$h env CTNET_STATE_DIR="$T_SANDBOX/$h/state" CTNET_RUN_DIR="$T_SANDBOX/$h/run" \
 		CTNET_CONF="${CONF_OVERRIDE:-$T_SANDBOX/$h.conf}" "$@"
 }
+# on_exec HOST CMD...: the same, replacing the shell (for `on_exec ... &`: $! is CMD itself).
+on_exec() {
+	local h=$1; shift
+	exec nsenter --net=/run/netns/$h env CTNET_STATE_DIR="$T_SANDBOX/$h/state" CTNET_RUN_DIR="$T_SANDBOX/$h/run" \
+		CTNET_CONF="${CONF_OVERRIDE:-$T_SANDBOX/$h.conf}" "$@"
+}
 ask() { # NS ADDR PORT: what the listener there answers
 	ip netns exec "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - "TCP:$2:$3" </dev/null 2>/dev/null
 }
@@ -110,6 +116,17 @@ check_eq "the sets are back after a flush" "$(set_elems h1 cluster4) $(set_elems
 check "h1: in sync again" on h1 $NAT check
 check_eq "after restore: the real source again" "$(ask c1 10.2.1.2 7000)" "10.1.1.2"
 check_eq "after restore: the internet still sees h1's address" "$(ask c1 172.16.0.100 7000)" "172.16.0.1"
+
+# --- ctnet watch puts a removed cluster CIDR back ---
+on_exec h1 $CTNET watch >"$T_TMP/watch.log" 2>&1 &
+WPID=$!
+pids+=($WPID)
+check "h1: the watcher is ready" until_true "$T_WAIT" grep -q "^ctnet watch: ready" "$T_TMP/watch.log"
+ip netns exec h1 nft delete element inet ctnet cluster4 '{ 10.0.0.0/8 }'
+check "watch puts the cluster CIDR back" wait_for sh -c "ip netns exec h1 nft -j list set inet ctnet cluster4 | grep -q '\"addr\": \"10.0.0.0\"'"
+check "h1: in sync after the watcher's repair" wait_for on h1 $NAT check
+kill "$WPID"; wait "$WPID" 2>/dev/null
+check "the watcher has stopped" gone "$WPID"
 
 # --- isolation keeps working: containers of one host apart, the cluster open ---
 check "h1: init --isolate" on h1 $NAT init --isolate
