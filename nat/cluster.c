@@ -180,3 +180,17 @@ void nat_host_of_conf(const struct ctnet_hostconf *hc, struct nat_host *h,
 	for (size_t i = 0; i < hc->n_ext; i++)
 		ext[i] = hc->ext[i];
 }
+
+bool nat_cluster_same(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+		while (j < nb && !(a[i].family == b[j].family && a[i].prefix == b[j].prefix && ctnet_addr_equal(&a[i], &b[j])))
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}

@@ -16,20 +16,6 @@ struct nat_counters {
 	bool cluster_drift; /* the kernel's cluster sets are not the recorded cluster CIDRs */
 };
 
-static bool same_nets(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++) {
-		size_t j = 0;
-		while (j < nb && !(a[i].family == b[j].family && a[i].prefix == b[j].prefix && ctnet_addr_equal(&a[i], &b[j])))
-			j++;
-		if (j == nb)
-			return false;
-	}
-	return true;
-}
-
 int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
 {
 	struct nat_counters *c = calloc(1, sizeof(*c));
@@ -46,7 +32,7 @@ int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct
 	struct ctnet_err e = { 0 };
 	int nw = nat_cluster_recorded(want, ARRAY_SIZE(want), &e);
 	int nh = nat_counters_cluster(c, have, ARRAY_SIZE(have));
-	c->cluster_drift = nw >= 0 && nh >= 0 && !same_nets(want, (size_t)nw, have, (size_t)nh);
+	c->cluster_drift = nw >= 0 && nh >= 0 && !nat_cluster_same(want, (size_t)nw, have, (size_t)nh);
 	*out = c;
 	return 0;
 }

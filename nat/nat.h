@@ -75,6 +75,8 @@ struct nat_host {
 	size_t n_cluster;
 	const struct ctnet_addr *cluster;
 };
+/* Whether two lists of networks hold the same ones, in any order. */
+bool nat_cluster_same(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb);
 /* h from the keys the host config has (an absent key: set_* false, the recorded list
  * kept); ext receives the interface names' pointers. */
 void nat_host_of_conf(const struct ctnet_hostconf *hc, struct nat_host *h,
