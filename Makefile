@@ -160,6 +160,8 @@ install: all
 		install -d $(DESTDIR)$(CNIDIR) && install -m 0755 $(B)/ctnet-cni $(DESTDIR)$(CNIDIR)/; fi
 	@if ls man/*.8 >/dev/null 2>&1; then \
 		install -d $(DESTDIR)$(MANDIR)/man8 && install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/; fi
+	@if ls man/*.5 >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/; fi
 	@if [ -f completion/ctnet.bash ]; then \
 		install -d $(DESTDIR)$(BASHCOMPDIR) && \
 		for p in $(filter-out ctnet-cni,$(notdir $(PROGS))); do \
@@ -178,7 +180,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out ctnet-cni,$(notdir $(PROGS))))
 	rm -f $(DESTDIR)$(CNIDIR)/ctnet-cni $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
-	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
+	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(DESTDIR)$(MANDIR)/man5/ctnet.conf.5 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 
 clean:

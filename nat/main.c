@@ -10,6 +10,7 @@
 #include "caps.h"
 #include "cli.h"
 #include "out.h"
+#include "main_int.h"
 #include "nat.h"
 
 static const char usage_text[] =
@@ -17,10 +18,15 @@ static const char usage_text[] =
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
 	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
-	"       [--accept-in-docker-user | --no-accept-in-docker-user]\n"
+	"  init [--external-interface IF]... [--cluster-cidr CIDR]... [--no-cluster-cidr]\n"
+	"       [--isolate | --no-isolate] [--accept-in-docker-user | --no-accept-in-docker-user]\n"
 	"                                       create the tables (idempotent); with external\n"
-	"                                       interfaces, masquerade only out of those;\n"
+	"                                       interfaces, masquerade only out of those; never\n"
+	"                                       masquerade to a cluster CIDR (without either\n"
+	"                                       option: the host config's CLUSTER_CIDR, else the\n"
+	"                                       recorded ones); the host config (ctnet.conf(5))\n"
+	"                                       gives both when no option does; an option that\n"
+	"                                       differs from it is refused;\n"
 	"                                       --isolate: containers reach each other only\n"
 	"                                       through forwards (default: open; neither\n"
 	"                                       option keeps the recorded setting);\n"
@@ -42,6 +48,7 @@ static const char usage_text[] =
 	"  check                                exit 1 and print the differences when the\n"
 	"                                       kernel differs from the recorded state\n"
 	"  restore                              rebuild the table from the recorded state\n"
+	"                                       (with the host config's keys recorded first)\n"
 	"                                       (after nft flush ruleset or a reboot)\n"
 	"  flush                                delete ctnet's tables and turn route_localnet\n"
 	"                                       off where ctnet set it; the recorded state is\n"
@@ -77,10 +84,14 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 
 static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 {
-	const char *ext[16] = { NULL };
-	size_t n = 0;
+	const char *ext[16] = { NULL }, *hc_ext[CTNET_HOSTCONF_EXT_MAX];
+	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
+	struct ctnet_hostconf hc;
+	struct nat_host h;
+	size_t n = 0, nc = 0;
 	int isolate = -1;
 	int docker = -1;
+	bool no_cluster = false;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
@@ -98,16 +109,36 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 			isolate = want;
 			continue;
 		}
-		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
+		if (!strcmp(argv[i], "--no-cluster-cidr")) {
+			no_cluster = true;
+			continue;
+		}
+		const char *v = opt_value(argc, argv, &i, "--cluster-cidr", &bad);
+		if (!bad && v) {
+			if (nc == ARRAY_SIZE(cluster))
+				return ctnet_cli_usage("init: at most %zu cluster CIDRs", ARRAY_SIZE(cluster));
+			if (ctnet_cidr_parse(v, "--cluster-cidr", &cluster[nc++], &err) < 0)
+				return ctnet_cli_fail(&err);
+			continue;
+		}
+		if (!bad)
+			v = opt_value(argc, argv, &i, "--external-interface", &bad);
 		if (bad)
-			return ctnet_cli_usage("init: --external-interface needs a value");
+			return ctnet_cli_usage("init: %s needs a value", argv[i]);
 		if (!v)
 			return ctnet_cli_usage("init: unexpected argument \"%s\"", argv[i]);
 		if (n == ARRAY_SIZE(ext))
 			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
 		ext[n++] = v;
 	}
-	if (nat_init_isolate(kern, ext, n, isolate, &err) < 0)
+	if (no_cluster && nc)
+		return ctnet_cli_usage("init: --cluster-cidr and --no-cluster-cidr together");
+	h = (struct nat_host){ .n_ext = n, .ext = ext, .n_cluster = nc, .cluster = cluster };
+	if (ctnet_hostconf_load(&hc, &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < hc.n_ext; i++)
+		hc_ext[i] = hc.ext[i];
+	if (init_host(&hc, &h, hc_ext, nc > 0, no_cluster, &err) < 0 || nat_init_host(kern, &h, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
 	unsigned changed = 0;
 	if (docker >= 0 && (docker ? nat_docker_accept(kern, &changed, &err) : nat_docker_remove(kern, &changed, &err)) < 0)
@@ -511,7 +542,7 @@ static int nat_main(int argc, char **argv)
 		if (!strcmp(cmd, cmds[i].name))
 			rc = cmds[i].fn(&kern, argc, argv);
 	if (!strcmp(cmd, "restore"))
-		rc = cmd_simple(&kern, argc, nat_restore, "restore");
+		rc = cmd_simple(&kern, argc, host_restore, "restore");
 	if (!strcmp(cmd, "flush"))
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);

@@ -38,6 +38,8 @@ mkdir -p /run/netns
 mount -t tmpfs -o mode=0755 tmpfs /run/netns
 export CTNET_STATE_DIR=$T_SANDBOX/state CTNET_RUN_DIR=$T_SANDBOX/run
 export CTNET_NIXOS_CONF_DIR=$T_SANDBOX/nixos-containers
+# The host config (ctnet.conf(5)): none unless a test writes this file, whatever /etc holds.
+export CTNET_CONF=$T_SANDBOX/ctnet.conf
 T_TMP=$T_SANDBOX/tmp
 mkdir -p "$T_TMP"
 ip link set lo up
