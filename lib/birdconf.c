@@ -281,6 +281,8 @@ static void put_template(FILE *f, const struct ctnet_bird *b, const bool fam[2])
 
 	fprintf(f, "\ntemplate bgp ctnet_peer {\n\tlocal %s as %lu;\n\tdirect;\n",
 		ctnet_addr_str(&b->source, src), b->asn);
+	/* A neighbor back after a failure is tried again within seconds, not BIRD's minutes. */
+	fprintf(f, "\tconnect delay time 1;\n\tconnect retry time 5;\n\terror wait time 1, 30;\n");
 	if (b->bfd)
 		fprintf(f, "\tbfd on;\n");
 	else
