@@ -18,9 +18,14 @@ static const char usage_text[] =
 	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
 	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
+	"       [--cluster-cidr CIDR... | --no-cluster-cidr]\n"
 	"       [--accept-in-docker-user | --no-accept-in-docker-user]\n"
 	"                                       create the tables (idempotent); with external\n"
 	"                                       interfaces, masquerade only out of those;\n"
+	"                                       never masquerade to a cluster CIDR (neither\n"
+	"                                       option keeps the recorded ones); the host\n"
+	"                                       config (ctnet.conf(5)) gives both unless an\n"
+	"                                       option does, and they must agree;\n"
 	"                                       --isolate: containers reach each other only\n"
 	"                                       through forwards (default: open; neither\n"
 	"                                       option keeps the recorded setting);\n"
@@ -42,6 +47,7 @@ static const char usage_text[] =
 	"  check                                exit 1 and print the differences when the\n"
 	"                                       kernel differs from the recorded state\n"
 	"  restore                              rebuild the table from the recorded state\n"
+	"                                       (with the host config's keys recorded first)\n"
 	"                                       (after nft flush ruleset or a reboot)\n"
 	"  flush                                delete ctnet's tables and turn route_localnet\n"
 	"                                       off where ctnet set it; the recorded state is\n"
@@ -75,12 +81,76 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 	return argv[++*i];
 }
 
+/* Whether two lists hold the same names, in any order. */
+static bool same_names(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+		while (j < nb && strcmp(a[i], b[j]))
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
+static bool same_nets(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+		while (j < nb && !(a[i].family == b[j].family && a[i].prefix == b[j].prefix &&
+				   ctnet_addr_equal(&a[i], &b[j])))
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
+/* What init's options and the host config ask together: an option and the file's key that
+ * say different things are refused (neither silently overrides the other); an option
+ * alone or the file alone is taken; neither: no external interface (as before the host
+ * config) and the recorded cluster CIDRs. */
+static int init_host(const struct ctnet_hostconf *hc, struct nat_host *h, const char **hc_ext, bool has_cluster,
+		     bool no_cluster, struct ctnet_err *err)
+{
+	const char *file = ctnet_hostconf_path();
+	if (h->n_ext && hc->n_ext && !same_names(h->ext, h->n_ext, hc_ext, hc->n_ext))
+		return ctnet_errf(err, EINVAL,
+				  "--external-interface differs from EXTERNAL_INTERFACE in \"%s\": change "
+				  "the file or leave the option out", file);
+	if ((has_cluster || no_cluster) && hc->n_cluster &&
+	    !same_nets(h->cluster, h->n_cluster, hc->cluster, hc->n_cluster))
+		return ctnet_errf(err, EINVAL,
+				  "--%scluster-cidr differs from CLUSTER_CIDR in \"%s\": change the file or "
+				  "leave the option out", no_cluster ? "no-" : "", file);
+	if (!h->n_ext && hc->n_ext) {
+		h->ext = hc_ext;
+		h->n_ext = hc->n_ext;
+	}
+	h->set_ext = true;
+	if (!has_cluster && !no_cluster && hc->n_cluster) {
+		h->cluster = hc->cluster;
+		h->n_cluster = hc->n_cluster;
+	}
+	h->set_cluster = has_cluster || no_cluster || hc->n_cluster;
+	return 0;
+}
+
 static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 {
-	const char *ext[16] = { NULL };
-	size_t n = 0;
+	const char *ext[16] = { NULL }, *hc_ext[CTNET_HOSTCONF_EXT_MAX];
+	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
+	struct ctnet_hostconf hc;
+	struct nat_host h;
+	size_t n = 0, nc = 0;
 	int isolate = -1;
 	int docker = -1;
+	bool no_cluster = false;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
@@ -98,16 +168,36 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 			isolate = want;
 			continue;
 		}
-		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
+		if (!strcmp(argv[i], "--no-cluster-cidr")) {
+			no_cluster = true;
+			continue;
+		}
+		const char *v = opt_value(argc, argv, &i, "--cluster-cidr", &bad);
+		if (!bad && v) {
+			if (nc == ARRAY_SIZE(cluster))
+				return ctnet_cli_usage("init: at most %zu cluster CIDRs", ARRAY_SIZE(cluster));
+			if (ctnet_cidr_parse(v, "--cluster-cidr", &cluster[nc++], &err) < 0)
+				return ctnet_cli_fail(&err);
+			continue;
+		}
+		if (!bad)
+			v = opt_value(argc, argv, &i, "--external-interface", &bad);
 		if (bad)
-			return ctnet_cli_usage("init: --external-interface needs a value");
+			return ctnet_cli_usage("init: %s needs a value", argv[i]);
 		if (!v)
 			return ctnet_cli_usage("init: unexpected argument \"%s\"", argv[i]);
 		if (n == ARRAY_SIZE(ext))
 			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
 		ext[n++] = v;
 	}
-	if (nat_init_isolate(kern, ext, n, isolate, &err) < 0)
+	if (no_cluster && nc)
+		return ctnet_cli_usage("init: --cluster-cidr and --no-cluster-cidr together");
+	h = (struct nat_host){ .n_ext = n, .ext = ext, .n_cluster = nc, .cluster = cluster };
+	if (ctnet_hostconf_load(&hc, &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < hc.n_ext; i++)
+		hc_ext[i] = hc.ext[i];
+	if (init_host(&hc, &h, hc_ext, nc > 0, no_cluster, &err) < 0 || nat_init_host(kern, &h, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
 	unsigned changed = 0;
 	if (docker >= 0 && (docker ? nat_docker_accept(kern, &changed, &err) : nat_docker_remove(kern, &changed, &err)) < 0)
@@ -116,6 +206,21 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 		printf("%s accept rules for ctnet's containers in DOCKER-USER (%u rules written)\n",
 		       docker ? "put" : "removed", changed);
 	return CTNET_EXIT_OK;
+}
+
+/* The host config's keys first (recorded: the desired state), then the table rebuilt. */
+static int host_restore(struct ctnet_kern *kern, struct ctnet_err *err)
+{
+	struct ctnet_hostconf hc;
+	const char *ext[CTNET_HOSTCONF_EXT_MAX];
+	struct nat_host h;
+	int r;
+	if ((r = ctnet_hostconf_load(&hc, err)) < 0)
+		return r;
+	nat_host_of_conf(&hc, &h, ext);
+	if ((h.set_ext || h.set_cluster) && (r = nat_set_host(kern, &h, err)) < 0)
+		return r;
+	return nat_restore(kern, err);
 }
 
 static int cmd_add(struct ctnet_kern *kern, int argc, char **argv)
@@ -511,7 +616,7 @@ static int nat_main(int argc, char **argv)
 		if (!strcmp(cmd, cmds[i].name))
 			rc = cmds[i].fn(&kern, argc, argv);
 	if (!strcmp(cmd, "restore"))
-		rc = cmd_simple(&kern, argc, nat_restore, "restore");
+		rc = cmd_simple(&kern, argc, host_restore, "restore");
 	if (!strcmp(cmd, "flush"))
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);

@@ -28,6 +28,9 @@ int up_parse_opt(int opt, const char *arg, struct up_cli *o);
 int up_parse_args(int argc, char **argv, struct up_cli *o, void (*usage)(void));
 /* Names the container (NAME) and reads --config: what every front-end of up does last. */
 int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err);
+/* The host config (ctnet.conf(5)) read once: its defaults into spec, its NAT lists
+ * recorded and applied (ct_host_apply). What every front-end of up does before ct_up. */
+int up_host(struct ctnet_kern *kern, struct ct_spec *spec, struct ctnet_err *err);
 void up_usage(void);
 extern const char up_short_opts[];
 extern const struct option up_long_opts[];
