@@ -104,11 +104,14 @@ int ctnet_bird_opt(struct ctnet_bird *b, const char *name, const char *value,
 		b->router_id = a;
 		return 0;
 	}
-	if (!strcmp(name, "asn")) {
-		if (ctnet_uint_parse(value, 1, 4294967294UL, "--asn", &b->asn, err) < 0)
+	if (!strcmp(name, "asn") || !strcmp(name, "peer-asn")) {
+		unsigned long *asn = name[0] == 'a' ? &b->asn : &b->peer_asn;
+		char what[16];
+		snprintf(what, sizeof(what), "--%s", name);
+		if (ctnet_uint_parse(value, 1, 4294967294UL, what, asn, err) < 0)
 			return -EINVAL;
-		if (b->asn == 23456)
-			return ctnet_errf(err, EINVAL, "--asn 23456: AS_TRANS is reserved (RFC 6793)");
+		if (*asn == 23456)
+			return ctnet_errf(err, EINVAL, "%s 23456: AS_TRANS is reserved (RFC 6793)", what);
 		return 0;
 	}
 	if (!strcmp(name, "announce")) {
@@ -171,6 +174,8 @@ int ctnet_bird_finish(struct ctnet_bird *b, const struct ctnet_hostconf *hc,
 	char shown[CTNET_ADDR_STRLEN];
 
 	b->conf_path = conf_path;
+	if (!b->peer_asn)
+		b->peer_asn = b->asn;
 	if (!b->source.family)
 		return ctnet_errf(err, EINVAL, "--source is required: this host's address on the fabric");
 	if (!b->n_neighbor)
@@ -182,6 +187,7 @@ int ctnet_bird_finish(struct ctnet_bird *b, const struct ctnet_hostconf *hc,
 	}
 	if (!b->n_announce) {
 		const struct ctnet_addr *pools[] = { &hc->pool4, &hc->pool6 };
+		b->announce_pools = true;
 		for (size_t i = 0; i < ARRAY_SIZE(pools); i++)
 			if (pools[i]->family &&
 			    add_announce(b, pools[i], ctnet_addr_cidr_str(pools[i], shown), err) < 0)
@@ -219,14 +225,34 @@ static void put_set(FILE *f, const char *name, const struct ctnet_addr *v, size_
 	fprintf(f, " ];\n");
 }
 
+/* The command that makes this text again (the options that differ from the defaults). */
+static void put_command(FILE *f, const struct ctnet_bird *b)
+{
+	char s[CTNET_ADDR_STRLEN];
+	fprintf(f, "#   ctnet bird-config --source %s", ctnet_addr_str(&b->source, s));
+	if (!ctnet_addr_equal(&b->router_id, &b->source))
+		fprintf(f, " --router-id %s", ctnet_addr_str(&b->router_id, s));
+	if (b->asn != CTNET_BIRD_ASN_DEFAULT)
+		fprintf(f, " --asn %lu", b->asn);
+	if (b->peer_asn != b->asn)
+		fprintf(f, " --peer-asn %lu", b->peer_asn);
+	for (size_t i = 0; i < b->n_neighbor; i++)
+		fprintf(f, " \\\n#     --neighbor %s", ctnet_addr_str(&b->neighbor[i], s));
+	for (size_t i = 0; !b->announce_pools && i < b->n_announce; i++)
+		fprintf(f, " \\\n#     --announce %s", ctnet_addr_cidr_str(&b->announce[i], s));
+	fprintf(f, "%s%s\n", b->bfd ? "" : " --no-bfd", b->only_cluster ? "" : " --no-import-only-cluster");
+}
+
 static void put_head(FILE *f, const struct ctnet_bird *b)
 {
 	char rid[CTNET_ADDR_STRLEN], src[CTNET_ADDR_STRLEN];
-	fprintf(f, "# BIRD 2 configuration of this ctnet host, made by `ctnet bird-config` from %s\n"
-		   "# and its options: make it again rather than edit it (the same input gives the same text).\n"
-		   "# This host (%s, AS %lu) announces its container ranges to its neighbors over iBGP\n"
+	fprintf(f, "# BIRD 2 configuration of this ctnet host, made from the host configuration\n"
+		   "# (%s) by\n", b->conf_path);
+	put_command(f, b);
+	fprintf(f, "# Make it again rather than edit it: the same input gives the same text.\n"
+		   "# This host (%s, AS %lu) announces its container ranges to its neighbors over %s\n"
 		   "# and installs theirs in the kernel (proto bird); %s.\n\n",
-		b->conf_path, ctnet_addr_str(&b->source, src), b->asn,
+		ctnet_addr_str(&b->source, src), b->asn, b->peer_asn == b->asn ? "iBGP" : "eBGP",
 		b->bfd ? "BFD (100 ms x 3) says when a neighbor is gone"
 		       : "no BFD: a neighbor is gone after the BGP hold time (3 s)");
 	fprintf(f, "router id %s;\n\n", ctnet_addr_str(&b->router_id, rid));
@@ -326,7 +352,7 @@ int ctnet_bird_render(const struct ctnet_bird *b, char **text, struct ctnet_err 
 		fprintf(f, "protocol bgp ctnet_peer_");
 		for (const char *p = s; *p; p++)
 			fputc(*p == '.' || *p == ':' ? '_' : *p, f);
-		fprintf(f, " from ctnet_peer {\n\tneighbor %s as %lu;\n}\n", s, b->asn);
+		fprintf(f, " from ctnet_peer {\n\tneighbor %s as %lu;\n}\n", s, b->peer_asn);
 	}
 	if (fclose(f) != 0) {
 		free(*text);

@@ -4,7 +4,8 @@
 
 /*
  * This host's part of a BIRD 2 configuration (`ctnet bird-config`): iBGP sessions to the
- * other hosts (or a route reflector) on a shared fabric, announcing this host's container
+ * other hosts (or a route reflector; eBGP to the datacenter's routers with a peer AS) on a
+ * shared fabric, announcing this host's container
  * ranges and installing the others'. ctnet never speaks BGP; BIRD runs as its own service
  * with the text made here. Options are set one by one (ctnet_bird_opt, each value checked
  * as it comes), then ctnet_bird_finish fills the defaults from the host configuration and
@@ -28,8 +29,10 @@ struct ctnet_bird {
 	size_t n_neighbor;
 	struct ctnet_addr neighbor[CTNET_BIRD_NEIGHBOR_MAX];
 	unsigned long asn;
+	unsigned long peer_asn; /* the neighbors' AS; 0 until set: asn (iBGP) */
 	size_t n_announce;
 	struct ctnet_addr announce[CTNET_BIRD_ANNOUNCE_MAX]; /* networks */
+	bool announce_pools;  /* announce came from POOL and POOL6 (no --announce) */
 	bool bfd;          /* 100 ms x 3; else short BGP timers */
 	bool only_cluster; /* import only routes inside a cluster CIDR */
 	size_t n_cluster;
@@ -39,7 +42,8 @@ struct ctnet_bird {
 
 /* Defaults: AS 64512, BFD on, only cluster routes imported, nothing else set. */
 void ctnet_bird_init(struct ctnet_bird *b);
-/* One option by its long name without "--": router-id, source, neighbor, asn, announce.
+/* One option by its long name without "--": router-id, source, neighbor, asn, peer-asn,
+ * announce.
  * The value is checked here (-EINVAL, the option and the value named in err). */
 int ctnet_bird_opt(struct ctnet_bird *b, const char *name, const char *value,
 		   struct ctnet_err *err);

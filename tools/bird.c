@@ -16,9 +16,9 @@
 static void usage(void)
 {
 	printf("Usage: ctnet bird-config --source ADDR --neighbor ADDR [--neighbor ADDR]...\n"
-	       "         [--router-id IPV4] [--asn N] [--announce CIDR]... [--no-bfd]\n"
+	       "         [--router-id IPV4] [--asn N] [--peer-asn N] [--announce CIDR]... [--no-bfd]\n"
 	       "         [--no-import-only-cluster]\n"
-	       "Prints this host's BIRD 2 configuration (bird.conf) on stdout: iBGP sessions to each\n"
+	       "Prints this host's BIRD 2 configuration (bird.conf) on stdout: BGP sessions to each\n"
 	       "--neighbor (the other hosts, or a route reflector) on the fabric link of --source,\n"
 	       "marked `direct` with `gateway direct`; this host's ranges announced (default: POOL and\n"
 	       "POOL6 of $CTNET_CONF, " CTNET_CONF_DEFAULT "; a CNI node gives its pod CIDR); the\n"
@@ -26,9 +26,10 @@ static void usage(void)
 	       "CLUSTER_CIDR unless --no-import-only-cluster, never one into this host's own ranges.\n"
 	       "  --router-id IPV4  BGP router id (default: --source, which must then be IPv4)\n"
 	       "  --asn N           the cluster's AS number, 1-4294967294 (default %lu)\n"
+	       "  --peer-asn N      the neighbors' AS when it is not --asn: eBGP (a ToR router)\n"
 	       "  --bfd, --no-bfd   BFD at 100 ms x 3 (default), or BGP hold time 3 s instead\n"
 	       "Every value is checked; the same input gives the same text. BIRD runs as its own\n"
-	       "service: `bird -c FILE`; ctnet never speaks BGP. See ctnet(8), BIRD 2.\n",
+	       "service: `bird -c FILE`; ctnet never speaks BGP. See ctnet-bird-config(8).\n",
 	       CTNET_BIRD_ASN_DEFAULT);
 }
 
@@ -40,6 +41,7 @@ static int parse(int argc, char **argv, struct ctnet_bird *b)
 		{ "source", required_argument, NULL, 's' },
 		{ "neighbor", required_argument, NULL, 'n' },
 		{ "asn", required_argument, NULL, 'a' },
+		{ "peer-asn", required_argument, NULL, 'p' },
 		{ "announce", required_argument, NULL, 'A' },
 		{ "bfd", no_argument, NULL, 'b' },
 		{ "no-bfd", no_argument, NULL, 'B' },
@@ -58,7 +60,7 @@ static int parse(int argc, char **argv, struct ctnet_bird *b)
 		case 'B': b->bfd = false; break;
 		case 'c': b->only_cluster = true; break;
 		case 'C': b->only_cluster = false; break;
-		case 'r': case 's': case 'n': case 'a': case 'A':
+		case 'r': case 's': case 'n': case 'a': case 'p': case 'A':
 			if (ctnet_bird_opt(b, opts[idx].name, optarg, &err) < 0)
 				return ctnet_cli_usage("bird-config: %s", err.msg);
 			break;

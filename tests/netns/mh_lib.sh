@@ -18,23 +18,24 @@ mh_fabric() {
 	mkns fabric
 	ip -n fabric link add br0 type bridge
 	ip -n fabric link set br0 up
-	mkns internet
-	ip link add eth0 netns internet type veth peer name pi netns fabric
-	ip -n fabric link set pi master br0 up
-	ip -n internet addr add 10.99.0.254/24 dev eth0
-	ip -n internet addr add fd99::fe/64 dev eth0 nodad
-	ip -n internet link set eth0 up
+	mh_attach internet pi 254
+}
+
+# mh_attach NS PORT N: namespace NS (made here) on the fabric as 10.99.0.N and fd99::N (hex),
+# its eth0 on bridge port PORT.
+mh_attach() {
+	mkns "$1"
+	ip link add eth0 netns "$1" type veth peer name "$2" netns fabric
+	ip -n fabric link set "$2" master br0 up
+	ip -n "$1" addr add 10.99.0."$3"/24 dev eth0
+	ip -n "$1" addr add fd99::"$(printf %x "$3")"/64 dev eth0 nodad
+	ip -n "$1" link set eth0 up
 }
 
 # mh_host I: namespace hI on the fabric, its state dirs and host configuration.
 mh_host() {
 	local i=$1 h=h$1 d=$MH_DIR/h$1
-	mkns "$h"
-	ip link add eth0 netns "$h" type veth peer name p"$i" netns fabric
-	ip -n fabric link set p"$i" master br0 up
-	ip -n "$h" addr add 10.99.0."$i"/24 dev eth0
-	ip -n "$h" addr add fd99::"$i"/64 dev eth0 nodad
-	ip -n "$h" link set eth0 up
+	mh_attach "$h" p"$i" "$i"
 	ip -n "$h" route add default via 10.99.0.254
 	mkdir -p "$d/state" "$d/run"
 	printf 'POOL=10.244.%s.0/24\nPOOL6=fd00:244:%s::/48\nCLUSTER_CIDR=10.244.0.0/16,fd00:244::/32\n' \

@@ -41,6 +41,17 @@ done
 cmp -s "$MH_DIR/h1/bird.conf" <(on 1 "$CTNET" bird-config --source 10.99.0.1 --neighbor 10.99.0.2 --neighbor 10.99.0.3)
 check_eq "bird-config: the same input gives the same text" "$?" "0"
 for i in 1 2 3; do check "bird started in h$i" mh_bird_start $i; done
+# The shipped examples are what bird-config makes (fabric 192.168.10.0/24 there, 10.99.0.0/24 here).
+EX=$(cd "$(dirname "$0")/../../examples/bird" && pwd)
+example_is_made() { # example_is_made FILE BIRD-CONFIG-ARGS...
+	local f=$1; shift
+	diff <(sed 's/192\.168\.10\./10.99.0./g; s/192_168_10_/10_99_0_/g' "$EX/$f") \
+		<(CTNET_CONF=$EX/ctnet.conf.host1 $CTNET bird-config "$@" | sed "s|$EX/ctnet.conf.host1|/etc/ctnet/ctnet.conf|")
+}
+check "examples/bird/bird.conf.host1 is bird-config's text" \
+	example_is_made bird.conf.host1 --source 10.99.0.1 --neighbor 10.99.0.2 --neighbor 10.99.0.3
+check "examples/bird/rr/bird.conf.host1 is bird-config's text" \
+	example_is_made rr/bird.conf.host1 --source 10.99.0.1 --neighbor 10.99.0.250
 
 # Each host learns the two other ranges from BGP.
 for i in 1 2 3; do
@@ -96,4 +107,31 @@ check "bird started again in h3" mh_bird_start 3
 until_true "$T_WAIT" mh_has_route 1 10.244.3.0/24 >/dev/null
 check_eq "h1: h3's range back after its bird restarted" "$(mh_route 1 10.244.3.0/24)" "bird 10.99.0.3"
 check_eq "a1 reaches c1 again" "$(conn a1 ${ADDR[c1]})" "c1 ${ADDR[a1]}"
+
+# The route-reflector layout of examples/bird/rr: each host peers only with the reflector
+# (10.99.0.250, a namespace of its own); routes keep the announcing host as next hop.
+for i in 1 2 3; do mh_bird_stop $i; done
+check_eq "h1: the full-mesh routes gone with its bird" "$(ip -n h1 route show proto bird)" ""
+mh_attach rr prr 250
+sed 's/192\.168\.10\./10.99.0./g' "$EX/rr/bird.conf.reflector" >"$MH_DIR/rr.conf"
+check "bird -p accepts the example reflector" bird -p -c "$MH_DIR/rr.conf"
+nsenter --net=/run/netns/rr bird -c "$MH_DIR/rr.conf" -s "$MH_DIR/rr.ctl" -P "$MH_DIR/rr.pid" &&
+	wait_for test -s "$MH_DIR/rr.pid"
+RR_PID=$(cat "$MH_DIR/rr.pid" 2>/dev/null)
+trap 'kill $NET_PID $SRV_PIDS $RR_PID 2>/dev/null; mh_cleanup; _t_cleanup' EXIT
+for i in 1 2 3; do
+	on $i "$CTNET" bird-config --source 10.99.0.$i --neighbor 10.99.0.250 >"$MH_DIR/h$i/bird.conf"
+	check "h$i's bird started as a client of the reflector" mh_bird_start $i
+done
+for pair in 1:2 1:3 2:1 3:2; do
+	i=${pair%:*} j=${pair#*:}
+	until_true "$T_WAIT" mh_has_route $i 10.244.$j.0/24 >/dev/null
+	check_eq "reflector: h$i's route to h$j's range goes to h$j, not the reflector" \
+		"$(mh_route $i 10.244.$j.0/24)" "bird 10.99.0.$j"
+done
+check_eq "reflector: installs nothing in its own kernel" "$(ip -n rr route show proto bird)" ""
+check_eq "reflector: a1 reaches c1 with its own address" "$(conn a1 ${ADDR[c1]})" "c1 ${ADDR[a1]}"
+check_eq "reflector: c1 reaches b2 with its own address" "$(conn c1 ${ADDR[b2]})" "b2 ${ADDR[c1]}"
+kill -TERM "$RR_PID"
+wait_for gone "$RR_PID"
 finish
