@@ -82,8 +82,9 @@ mh_route() {
 	ip -n h"$1" -j route show exact "$2" 2>/dev/null | python3 -c 'import json,sys
 r=json.load(sys.stdin); print(" ".join((r[0].get("protocol",""), r[0].get("gateway",""))) if r else "")'
 }
-mh_has_route() { [ -n "$(mh_route "$1" "$2")" ]; }
-mh_no_route() { [ -z "$(mh_route "$1" "$2")" ]; }
+# Polled: ip alone, no python.
+mh_has_route() { [ -n "$(ip -n h"$1" route show exact "$2" 2>/dev/null)" ]; }
+mh_no_route() { [ -z "$(ip -n h"$1" route show exact "$2" 2>/dev/null)" ]; }
 
 mh_cleanup() {
 	local i pid
