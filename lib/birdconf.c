@@ -173,7 +173,7 @@ int ctnet_bird_finish(struct ctnet_bird *b, const struct ctnet_hostconf *hc,
 {
 	char shown[CTNET_ADDR_STRLEN];
 
-	b->conf_path = conf_path;
+	ctnet_show(conf_path, b->conf_path);
 	if (!b->peer_asn)
 		b->peer_asn = b->asn;
 	if (!b->source.family)
@@ -194,7 +194,7 @@ int ctnet_bird_finish(struct ctnet_bird *b, const struct ctnet_hostconf *hc,
 				return -EINVAL;
 		if (!b->n_announce)
 			return ctnet_errf(err, EINVAL, "nothing to announce: no POOL or POOL6 in %s and no --announce",
-					  conf_path);
+					  b->conf_path);
 	}
 	b->n_cluster = hc->n_cluster;
 	memcpy(b->cluster, hc->cluster, sizeof(b->cluster));
@@ -246,6 +246,7 @@ static void put_command(FILE *f, const struct ctnet_bird *b)
 static void put_head(FILE *f, const struct ctnet_bird *b)
 {
 	char rid[CTNET_ADDR_STRLEN], src[CTNET_ADDR_STRLEN];
+	/* conf_path is escaped: a newline in $CTNET_CONF cannot end the comment. */
 	fprintf(f, "# BIRD 2 configuration of this ctnet host, made from the host configuration\n"
 		   "# (%s) by\n", b->conf_path);
 	put_command(f, b);

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "err.h"
 #include "hostconf.h"
+#include "name.h"
 
 #define CTNET_BIRD_NEIGHBOR_MAX 64
 #define CTNET_BIRD_ANNOUNCE_MAX 16
@@ -37,7 +38,7 @@ struct ctnet_bird {
 	bool only_cluster; /* import only routes inside a cluster CIDR */
 	size_t n_cluster;
 	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
-	const char *conf_path; /* the host configuration's path, named in the text */
+	char conf_path[CTNET_SHOW_MAX]; /* the host configuration's path, escaped (ctnet_show) */
 };
 
 /* Defaults: AS 64512, BFD on, only cluster routes imported, nothing else set. */

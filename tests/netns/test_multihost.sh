@@ -48,10 +48,11 @@ check_match "bird-config: ... naming it and the file" "$T_STDERR" "192\.168\.0\.
 for i in 1 2 3; do check "bird started in h$i" mh_bird_start $i; done
 # The shipped examples are what bird-config makes (fabric 192.168.10.0/24 there, 10.99.0.0/24 here).
 EX=$(cd "$(dirname "$0")/../../examples/bird" && pwd)
+cp "$EX/ctnet.conf.host1" "$MH_DIR/ex.conf" # a short path: the text names it, escaped and cut at 80
 example_is_made() { # example_is_made FILE BIRD-CONFIG-ARGS...
 	local f=$1; shift
 	diff <(sed 's/192\.168\.10\./10.99.0./g; s/192_168_10_/10_99_0_/g' "$EX/$f") \
-		<(CTNET_CONF=$EX/ctnet.conf.host1 $CTNET bird-config "$@" | sed "s|$EX/ctnet.conf.host1|/etc/ctnet/ctnet.conf|")
+		<(CTNET_CONF=$MH_DIR/ex.conf $CTNET bird-config "$@" | sed "s|$MH_DIR/ex.conf|/etc/ctnet/ctnet.conf|")
 }
 check "examples/bird/bird.conf.host1 is bird-config's text" \
 	example_is_made bird.conf.host1 --source 10.99.0.1 --neighbor 10.99.0.2 --neighbor 10.99.0.3
@@ -114,6 +115,7 @@ check_eq "b1 still reaches a1 with its own address" "$(conn b1 ${ADDR[a1]})" "a1
 # h3's bird back: its range is learned again.
 check "bird started again in h3" mh_bird_start 3
 until_true "$T_WAIT" mh_has_route 1 10.244.3.0/24 >/dev/null
+until_true "$T_WAIT" mh_has_route 3 10.244.1.0/24 >/dev/null # c1's answer to a1
 check_eq "h1: h3's range back after its bird restarted" "$(mh_route 1 10.244.3.0/24)" "bird 10.99.0.3"
 check_eq "a1 reaches c1 again" "$(conn a1 ${ADDR[c1]})" "c1 ${ADDR[a1]}"
 
@@ -132,7 +134,7 @@ for i in 1 2 3; do
 	on $i "$CTNET" bird-config --source 10.99.0.$i --neighbor 10.99.0.250 >"$MH_DIR/h$i/bird.conf"
 	check "h$i's bird started as a client of the reflector" mh_bird_start $i
 done
-for pair in 1:2 1:3 2:1 3:2; do
+for pair in 1:2 1:3 2:1 2:3 3:1 3:2; do
 	i=${pair%:*} j=${pair#*:}
 	until_true "$T_WAIT" mh_has_route $i 10.244.$j.0/24 >/dev/null
 	check_eq "reflector: h$i's route to h$j's range goes to h$j, not the reflector" \
