@@ -287,17 +287,23 @@ static void put_family(FILE *f, const struct ctnet_bird *b, int family, const ch
 	else
 		fprintf(f, "\taccept;\n}\n");
 	if (own) {
-		fprintf(f, "\n# The announced ranges: in BIRD's table only, exported to the neighbors,\n"
-			   "# never to this kernel (the containers' own routes are more specific).\n"
+		fprintf(f, "\n# The announced ranges, exported to the neighbors and to this kernel as\n"
+			   "# unreachable: the containers' own routes are more specific, and a packet for\n"
+			   "# an unused address of the range is refused here instead of following the\n"
+			   "# default route out unmasqueraded.\n"
 			   "protocol static ctnet_static%s {\n\tipv%s;\n", v, v);
 		for (size_t i = 0; i < b->n_announce; i++)
 			if (b->announce[i].family == family)
 				fprintf(f, "\troute %s unreachable;\n", ctnet_addr_cidr_str(&b->announce[i], s));
 		fprintf(f, "}\n");
 	}
-	fprintf(f, "\n# Into the kernel: what BGP learned, nothing else; nothing read back from it.\n"
-		   "protocol kernel ctnet_kernel%s {\n\tipv%s {\n\t\timport none;\n"
-		   "\t\texport where source = RTS_BGP;\n\t};\n}\n", v, v);
+	fprintf(f, "\n# Into the kernel: what BGP learned%s; nothing read back from it.\n"
+		   "protocol kernel ctnet_kernel%s {\n\tipv%s {\n\t\timport none;\n",
+		   own ? " and this host's ranges as unreachable" : ", nothing else", v, v);
+	if (own)
+		fprintf(f, "\t\texport where source = RTS_BGP || proto = \"ctnet_static%s\";\n\t};\n}\n", v);
+	else
+		fprintf(f, "\t\texport where source = RTS_BGP;\n\t};\n}\n");
 }
 
 /* The session template: direct (the neighbors share a link), one channel per family. */

@@ -115,6 +115,11 @@ static void check_routes(const struct netd_host_view *v, const struct netd_docto
 		bool ours = own_ifindex && (h->oif == own_ifindex || (bridge_ifindex && h->oif == bridge_ifindex));
 		if (ours && h->type == RTN_UNICAST)
 			continue;
+		/* A wider unreachable/blackhole/prohibit route (BIRD's for the host's own pool) has
+		 * no hosts behind it to shadow: the container's route is more specific. */
+		if (h->plen < alen * 8 &&
+		    (h->type == RTN_UNREACHABLE || h->type == RTN_BLACKHOLE || h->type == RTN_PROHIBIT))
+			continue;
 		hv_route_str(h, rs, sizeof(rs));
 		snprintf(obj, sizeof(obj), "route %s", rs);
 		snprintf(fix, sizeof(fix), "ip %sroute del %s", a->family == AF_INET6 ? "-6 " : "", rs);

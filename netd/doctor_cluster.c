@@ -57,8 +57,8 @@ static void route_add(char *buf, size_t len, size_t *o, const struct hroute *h)
 		*o = *o + (size_t)k < len ? *o + (size_t)k : len - 1;
 }
 
-static void one_cidr(const struct netd_host_view *v, const struct ctnet_addr *net, const struct ctnet_addr *pools,
-		     size_t n_pools, struct netd_cluster_dest *dest, struct ctnet_findings *out)
+static size_t one_cidr(const struct netd_host_view *v, const struct ctnet_addr *net, const struct ctnet_addr *pools,
+		       size_t n_pools, struct netd_cluster_dest *dest, struct ctnet_findings *out)
 {
 	char routes[480] = "", cidr[CTNET_ADDR_STRLEN], obj[160], pool[CTNET_ADDR_STRLEN];
 	size_t o = 0, n_routes = 0;
@@ -102,19 +102,38 @@ static void one_cidr(const struct netd_host_view *v, const struct ctnet_addr *ne
 		ctnet_finding_add(out, CTNET_SEV_NOTE, "cluster-routes", NULL, obj, "",
 				  "%zu route%s to other hosts' ranges: %s%s", n_routes, n_routes == 1 ? "" : "s",
 				  routes, n_routes > 6 ? "; ..." : "");
+	return n_routes;
+}
+
+/* A cluster CIDR without a route to another host: a warning when no cluster CIDR has one
+ * (nothing installs other hosts' ranges), a note when another has (a service range, reached
+ * by DNAT, needs none). */
+static void no_route(const struct ctnet_addr *net, bool any_routed, struct ctnet_findings *out)
+{
+	char cidr[CTNET_ADDR_STRLEN], obj[160];
+	snprintf(obj, sizeof(obj), "cluster CIDR %s", ctnet_addr_cidr_str(net, cidr));
+	if (any_routed)
+		ctnet_finding_add(out, CTNET_SEV_NOTE, "cluster-no-route", NULL, obj, "",
+				  "no route inside it leads to another host (other cluster CIDRs have "
+				  "some): fine for a service range; other hosts' containers in it are sent "
+				  "to the default route, unmasqueraded");
 	else
 		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "cluster-no-route", NULL, obj,
 				  "start the routing daemon that installs the other hosts' ranges (BIRD: "
 				  "systemctl status bird; birdc show protocols; birdc show route), or add "
 				  "static routes to them",
-				  "no route inside it leads outside this host's pool: containers of other "
-				  "hosts are sent to the default route, unmasqueraded");
+				  "no route inside it (or any other cluster CIDR) leads outside this host's "
+				  "pool: containers of other hosts are sent to the default route, unmasqueraded");
 }
 
 void netd_doctor_cluster(const struct netd_host_view *v, const struct ctnet_addr *cluster, size_t n,
 			 const struct ctnet_addr *pools, size_t n_pools, struct netd_cluster_dest *dests,
 			 struct ctnet_findings *out)
 {
+	bool any = false;
 	for (size_t i = 0; i < n; i++)
-		one_cidr(v, &cluster[i], pools, n_pools, &dests[i], out);
+		any |= one_cidr(v, &cluster[i], pools, n_pools, &dests[i], out) > 0;
+	for (size_t i = 0; i < n; i++)
+		if (!dests[i].found)
+			no_route(&cluster[i], any, out);
 }

@@ -80,14 +80,18 @@ for i in 1 2 3; do
 done
 until_true "$T_WAIT" mh_has_route 1 fd00:244:2::/48 >/dev/null
 wait_for routed 1 2 3
-check_eq "h1: its own range is not installed from the others" "$(mh_route 1 10.244.1.0/24)" ""
+check_eq "h1: its own range is in the kernel only as unreachable (from its own static, never via another host)" \
+	"$(ip -n h1 -j route show exact 10.244.1.0/24 | python3 -c 'import json,sys; print([(r.get("type"), r.get("gateway")) for r in json.load(sys.stdin)])')" \
+	"[('unreachable', None)]"
 check_eq "h1: IPv6 range of h2 over the IPv4 session, via h2's fabric IPv6 address" \
 	"$(ip -n h1 -6 -j route show exact fd00:244:2::/48 | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[0]["protocol"], r[0]["gateway"]) if r else print("")')" \
 	"bird fd99::2"
 wait_for routed 1 2 3
 check_eq "h1: nothing outside the cluster CIDRs installed by bird" \
-	"$(ip -n h1 -j route show proto bird | python3 -c 'import json,sys; print(sorted(r["dst"] for r in json.load(sys.stdin)))')" \
+	"$(ip -n h1 -j route show proto bird | python3 -c 'import json,sys; print(sorted(r["dst"] for r in json.load(sys.stdin) if r.get("type") != "unreachable"))')" \
 	"['10.244.2.0/24', '10.244.3.0/24']"
+check_eq "h1: a packet for an unused address of its own range is refused, not sent out of the default route" \
+	"$(ip -n h1 route get 10.244.1.250 2>&1 | head -1)" "RTNETLINK answers: No route to host"
 
 # conn FROM TO_ADDR: TO's answer, "NAME PEER_ADDRESS".
 conn() { ip netns exec "$1" timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - TCP:"$2":80 </dev/null 2>&1; }

@@ -44,7 +44,8 @@ static void test_text(void)
 	T_OK("bird: POOL announced, unreachable", strstr(a, "\troute 10.244.1.0/24 unreachable;\n") != NULL);
 	T_OK("bird: imports only the cluster", strstr(a, "define CTNET_CLUSTER4 = [ 10.244.0.0/16+ ];") != NULL);
 	T_OK("bird: never its own range", strstr(a, "if net ~ CTNET_OWN4 then reject;") != NULL);
-	T_OK("bird: kernel gets BGP routes only", strstr(a, "export where source = RTS_BGP;") != NULL);
+	T_OK("bird: kernel gets BGP routes and this host's ranges as unreachable",
+	     strstr(a, "export where source = RTS_BGP || proto = \"ctnet_static4\";") != NULL);
 	T_OK("bird: direct session, gateway direct, BFD",
 	     strstr(a, "\tdirect;\n") && strstr(a, "gateway direct;") && strstr(a, "\tbfd on;\n"));
 	T_OK("bird: iBGP neighbor", strstr(a, "protocol bgp ctnet_peer_10_99_0_2 from ctnet_peer {\n\tneighbor 10.99.0.2 as 64512;") != NULL);
