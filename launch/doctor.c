@@ -150,7 +150,7 @@ static void item_judge(struct ctnet_kern *kern, const struct records *w, const s
 	struct ctnet_err e;
 	if (ct_judge(kern, r, &w->view, w->inside, h, &e) < 0) {
 		h->n = 1;
-		h->v[0] = (struct ct_fault){ .kind = CT_FAULT_STALE };
+		h->v[0] = (struct ct_fault){ .kind = CT_FAULT_UNJUDGED };
 		snprintf(h->v[0].object, sizeof(h->v[0].object), "%.63s", r->spec.name);
 		snprintf(h->v[0].text, sizeof(h->v[0].text), "not judged: %.140s", e.msg);
 	}

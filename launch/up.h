@@ -94,6 +94,7 @@ enum ct_fault_kind {
 	CT_FAULT_NAT_TABLE,   /* ctnet's nft table or a chain missing (the host's) */
 	CT_FAULT_NAT,         /* some of its NAT elements missing */
 	CT_FAULT_HOST_IP,     /* a forward pinned (--host-ip) to an address the host does not have */
+	CT_FAULT_UNJUDGED,    /* doctor: the kernel could not be asked (text says why): first and only */
 };
 #define CT_FAULTS_MAX 20
 struct ct_fault {

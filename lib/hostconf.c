@@ -22,6 +22,13 @@ static int add_cluster(struct ctnet_hostconf *hc, const char *s, struct ctnet_er
 	char shown[CTNET_SHOW_MAX];
 	if (ctnet_cidr_parse(s, "CLUSTER_CIDR", &net, err) < 0)
 		return -EINVAL;
+	/* Never masqueraded: a default route's worth would send containers' private addresses
+	 * to the internet. A cluster is a private range: /8 at the widest. */
+	if (net.prefix < 8)
+		return ctnet_errf(err, EINVAL,
+				  "CLUSTER_CIDR \"%s\": wider than /8 (its traffic would leave "
+				  "unmasqueraded beyond the cluster)",
+				  ctnet_show(s, shown));
 	for (size_t i = 0; i < hc->n_cluster; i++)
 		if (hc->cluster[i].family == net.family && hc->cluster[i].prefix == net.prefix &&
 		    ctnet_addr_equal(&hc->cluster[i], &net))

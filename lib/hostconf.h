@@ -11,7 +11,8 @@
  *                               range announced to other hosts)
  *   POOL6=fd42:1:2::/48         this host's IPv6 /48 (instead of ipam's random ULA /48)
  *   CLUSTER_CIDR=10.0.0.0/8     destinations never masqueraded: other hosts' containers,
- *                               pod and service ranges (IPv4 or IPv6; repeatable)
+ *                               pod and service ranges (IPv4 or IPv6, /8 at the
+ *                               widest; repeatable)
  *   EXTERNAL_INTERFACE=eth0     masquerade only out of these (repeatable); as
  *                               `ctnet-nat init --external-interface`
  *

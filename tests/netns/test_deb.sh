@@ -48,6 +48,8 @@ want="/lib/systemd/system/ctnet-apply.service
 /usr/share/doc/ctnet/examples/cni/10-ctnet.conflist
 /usr/share/doc/ctnet/examples/cni/README
 /usr/share/doc/ctnet/examples/containerd/config.toml
+/usr/share/doc/ctnet/examples/kubernetes/config.toml
+/usr/share/doc/ctnet/examples/kubernetes/ctnet-cni.template
 /usr/share/doc/ctnet/examples/nspawn/systemd-nspawn@web.service.d/ctnet.conf
 /usr/share/doc/ctnet/examples/nspawn/web.conf
 /usr/share/doc/ctnet/examples/podman/containers.conf

@@ -288,6 +288,8 @@ static void test_hostconf(void)
 		{ "CLUSTER_CIDR=10.0.0.0/8,,10.1.0.0/16\n", "empty item" },
 		{ "CLUSTER_CIDR=10.0.0.0/8\nCLUSTER_CIDR=10.0.0.0/8\n", "given twice" },
 		{ "CLUSTER_CIDR=nonsense\n", "nonsense" },
+		{ "CLUSTER_CIDR=0.0.0.0/0\n", "wider than /8" },
+		{ "CLUSTER_CIDR=::/1\n", "wider than /8" },
 		{ "EXTERNAL_INTERFACE=a/b\n", "a/b" },
 		{ "CLUSTERCIDR=10.0.0.0/8\n", "unknown key \"CLUSTERCIDR\"" },
 	};
