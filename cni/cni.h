@@ -86,6 +86,7 @@ struct cni_conf {
 	char name[CTNET_NAME_MAX + 1];
 	struct ctnet_addr subnet;
 	char subnet_str[CTNET_ADDR_STRLEN];
+	const struct ctnet_hostconf *hc; /* borrowed from the caller of cni_conf_parse; may be NULL */
 	size_t n_cluster;  /* "clusterCIDRs", or the host config's CLUSTER_CIDR */
 	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
 	bool ip_masq;      /* default true */

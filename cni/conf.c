@@ -652,6 +652,7 @@ int cni_conf_parse(const char *text, size_t len, enum cni_command command,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	c->hc = hc;
 	if (command == CNI_VERSION && strspn(text, " \t\r\n") == len)
 		return 0;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -42,13 +42,15 @@ static const struct {
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what others remove (a daemon)" },
 	/* dnsmasq (its child) binds port 53 and drops to its own user: it keeps everything. */
 	{ "dns", cmd_dns, 0, 0, "answer containers' DNS queries (a daemon)" },
+	/* Prints a text from a file and flags: needs no capability. */
+	{ "bird-config", cmd_bird_config, 0, 0, "print this host's BIRD 2 configuration (BGP)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ctnet COMMAND [ARGS]...   (ctnet COMMAND --help for each)\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nState: $CTNET_STATE_DIR (/var/lib/ctnet), $CTNET_RUN_DIR (/run/ctnet).\n");
 }
 

@@ -53,6 +53,7 @@ int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_dns(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_bird_config(struct ctnet_kern *kern, int argc, char **argv); /* bird.c */
 struct out;
 /* A daemon's event (watch.c): "PROG: EVENT OBJECT: MESSAGE", or a JSON object per line
  * (time, event, object, message); written at once (a log is read as it comes). */

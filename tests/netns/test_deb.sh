@@ -45,6 +45,11 @@ want="/lib/systemd/system/ctnet-apply.service
 /usr/share/bash-completion/completions/ctnet-netd
 /usr/share/doc/ctnet/changelog.gz
 /usr/share/doc/ctnet/copyright
+/usr/share/doc/ctnet/examples/bird/README
+/usr/share/doc/ctnet/examples/bird/bird.conf.host1
+/usr/share/doc/ctnet/examples/bird/ctnet.conf.host1
+/usr/share/doc/ctnet/examples/bird/rr/bird.conf.host1
+/usr/share/doc/ctnet/examples/bird/rr/bird.conf.reflector
 /usr/share/doc/ctnet/examples/cni/10-ctnet.conflist
 /usr/share/doc/ctnet/examples/cni/README
 /usr/share/doc/ctnet/examples/containerd/config.toml
@@ -56,6 +61,7 @@ want="/lib/systemd/system/ctnet-apply.service
 /usr/share/doc/ctnet/examples/podman/hooks.d/ctnet-down.json
 /usr/share/doc/ctnet/examples/podman/hooks.d/ctnet.json
 /usr/share/lintian/overrides/ctnet
+/usr/share/man/man8/ctnet-bird-config.8.gz
 /usr/share/man/man8/ctnet-cni.8.gz
 /usr/share/man/man8/ctnet-ipam.8.gz
 /usr/share/man/man8/ctnet-nat.8.gz
