@@ -168,7 +168,9 @@ void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_docto
 	v->localnet_next = 0;
 	v->localnet_off = SIZE_MAX;
 	v->done = false;
-	if (v->localnet_all == 1) { /* an interface's value is conf/all OR conf/IF */
+	/* an interface's value is conf/all OR conf/IF; with loopback forwards by BPF none
+	 * needs it */
+	if (v->localnet_all == 1 || nat_lofwd_on()) {
 		v->done = true;
 		return;
 	}

@@ -135,7 +135,7 @@ static int restore(struct ctnet_kern *kern, bool localnet, struct ctnet_err *err
 	 * accepts are desired state too (Docker flushes that chain when it restarts). */
 	if ((r = nat_store_foreach(&s, has_v6, &v6, err)) >= 0 &&
 	    (r = nat_sysctls(&s, v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
-	    (r = nat_rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 &&
+	    (r = nat_lofwd_sync(kern, &s, err)) >= 0 && (r = nat_rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 &&
 	    (r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
 	    (!cfg.docker_user || (r = nat_docker_fix(kern, &s, true, &n, err)) >= 0) && localnet)
 		r = nat_localnet_restore(kern, &s, err);
@@ -172,5 +172,6 @@ int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 	}
 	nat_localnet_reset(kern, &s);
 	nat_store_close(&s);
+	nat_lofwd_unpin(); /* loopback forwards by BPF too (recorded: restore loads them again) */
 	return 0;
 }

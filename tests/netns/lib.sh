@@ -40,6 +40,12 @@ export CTNET_STATE_DIR=$T_SANDBOX/state CTNET_RUN_DIR=$T_SANDBOX/run
 export CTNET_NIXOS_CONF_DIR=$T_SANDBOX/nixos-containers
 T_TMP=$T_SANDBOX/tmp
 mkdir -p "$T_TMP"
+# Loopback forwards by BPF (ctnet-nat): never on the machine's cgroups nor in its bpffs. A
+# private bpffs for this world, and by default a cgroup that is no cgroup v2 directory (the
+# old IPv4 path); tests of the BPF path make a cgroup of their own and point CTNET_CGROUP there.
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null || true
+mkdir -p "$T_SANDBOX/no-cgroup2"
+export CTNET_CGROUP=$T_SANDBOX/no-cgroup2
 ip link set lo up
 
 _t_cleanup() {
