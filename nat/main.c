@@ -481,12 +481,37 @@ static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_
 	return CTNET_EXIT_OK;
 }
 
+/* --cgroup PATH, before or after the command: where loopback forwards' BPF programs attach
+ * ($CTNET_CGROUP for the library). Removed from argv; an exit code on bad use, else -1. */
+static int take_cgroup(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		int bad = 0;
+		const char *v = opt_value(*argc, argv, &i, "--cgroup", &bad);
+		if (bad)
+			return ctnet_cli_usage("--cgroup needs a value");
+		if (!v)
+			continue;
+		if (v[0] != '/')
+			return ctnet_cli_usage("--cgroup \"%s\": not an absolute path", v);
+		setenv("CTNET_CGROUP", v, 1);
+		int at = v == argv[i] ? i - 1 : i; /* "--cgroup PATH" or "--cgroup=PATH" */
+		memmove(&argv[at], &argv[i + 1], (size_t)(*argc - i - 1) * sizeof(*argv));
+		*argc -= i + 1 - at;
+		i = at - 1;
+	}
+	return -1;
+}
+
 static int nat_main(int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	const char *cmd;
 
 	ctnet_prog = "ctnet-nat";
+	int rc0 = take_cgroup(&argc, argv);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc < 2)
 		return ctnet_cli_usage("missing command");
 	cmd = argv[1];
@@ -504,22 +529,6 @@ static int nat_main(int argc, char **argv)
 		return ctnet_cli_fail(&err);
 	argc -= 2;
 	argv += 2;
-	/* --cgroup PATH, with any command: where loopback forwards' BPF programs attach. */
-	for (int i = 0; i < argc; i++) {
-		int bad = 0;
-		const char *v = opt_value(argc, argv, &i, "--cgroup", &bad);
-		if (bad)
-			return ctnet_cli_usage("--cgroup needs a value");
-		if (!v)
-			continue;
-		if (v[0] != '/')
-			return ctnet_cli_usage("--cgroup \"%s\": not an absolute path", v);
-		setenv("CTNET_CGROUP", v, 1);
-		int at = v == argv[i] ? i - 1 : i; /* "--cgroup PATH" or "--cgroup=PATH" */
-		memmove(&argv[at], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
-		argc -= i + 1 - at;
-		i = at - 1;
-	}
 	static const struct {
 		const char *name;
 		int (*fn)(struct ctnet_kern *kern, int argc, char **argv);
