@@ -135,6 +135,19 @@ check_eq "after restore: bpffs mounted at /sys/fs/bpf" "$(stat -fc %T /sys/fs/bp
 check_eq "after restore: map refilled (4 elements)" "$(map_n)" 4
 check_match "after restore: [::1]:8080 reaches c1 again" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
 
+# ctnet watch repairs the same: a mount change (no nftables event) starts its NAT pass.
+"$CTNET" watch >"$T_TMP/watch.log" 2>&1 &
+WPID=$!
+PIDS+=("$WPID")
+check "watcher ready" until_true "$T_WAIT" grep -q "^ctnet watch: ready" "$T_TMP/watch.log"
+umount /sys/fs/bpf
+check "watch mounts bpffs again and reloads the programs and the map" \
+	until_true "$T_WAIT" bash -c "[ \"\$(bpftool map dump pinned $PIN/lofwd_map -j 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 4 ]"
+check_match "watch logged the repair" "$(cat "$T_TMP/watch.log")" "repaired nft"
+check_match "after watch's repair: [::1]:8080 reaches c1" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
+kill "$WPID"
+wait "$WPID" 2>/dev/null
+
 # The map follows forward changes, element by element.
 check "forward add c1 tcp:9000-9002:80-82" "$NAT" forward add c1 tcp:9000-9002:80-82
 check_eq "map: 4 + 3 ports x 2 families" "$(map_n)" 10
