@@ -522,9 +522,11 @@ static int nat_main(int argc, char **argv)
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help"))
 			return usage();
-	/* CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) loads the loopback forwards' programs;
-	 * CAP_SYS_ADMIN also mounts /sys/fs/bpf again when it is gone. */
-	if (ctnet_caps_limit(CTNET_CAP_NET_ADMIN | CTNET_CAP_BPF | CTNET_CAP_SYS_ADMIN, &err) < 0 ||
+	/* CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) loads and reads the loopback forwards'
+	 * programs and map; CAP_SYS_ADMIN also mounts /sys/fs/bpf again when it is gone. list
+	 * reads neither. */
+	unsigned keep = CTNET_CAP_NET_ADMIN | (strcmp(cmd, "list") ? CTNET_CAP_BPF | CTNET_CAP_SYS_ADMIN : 0);
+	if (ctnet_caps_limit(keep, &err) < 0 ||
 	    ctnet_caps_require(CTNET_CAP_NET_ADMIN, cmd, &err) < 0)
 		return ctnet_cli_fail(&err);
 	argc -= 2;
