@@ -435,6 +435,10 @@ table ip6 rulenat6 {
         argv = [CONNRATE, proto, dest, str(port), "-t", str(threads), "-s", str(seconds),
                 "-b", ",".join(srcs), "-o", str(self.offset.get(ns, 0))]
         if self.cgroup:  # the client in the cgroup the programs are attached to
+            # The source an unbound socket gets once its destination is the container (a
+            # socket bound to 127.0.0.1 itself could not leave the host: see ctnet-nat(8)).
+            src = WEB["host6"] if path == "localhost6" else WEB["host"]
+            argv[argv.index("-b") + 1] = src
             argv = ["sh", "-c", 'echo $$ >"$0/cgroup.procs" && exec "$@"', self.cgroup] + argv
 
         srv0 = task_cpu_ns(self.server.pid)

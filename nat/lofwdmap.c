@@ -46,19 +46,27 @@ static void reach(const struct nat_container *c, const struct nat_forward *f, bo
 	*v6 = c->has_addr6 && (!f->has_host_ip || is_lo6(&f->host_ip));
 }
 
-static int push(struct lofwd_list *l, uint8_t fam, const struct nat_forward *f, unsigned i,
-		const struct ctnet_addr *to)
+/* A new zeroed element at the end of l, or NULL. */
+static struct lofwd_kv *list_add(struct lofwd_list *l)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		struct lofwd_kv *v = realloc(l->v, cap * sizeof(*v));
 		if (!v)
-			return -ENOMEM;
+			return NULL;
 		l->v = v;
 		l->cap = cap;
 	}
-	struct lofwd_kv *kv = &l->v[l->n++];
-	memset(kv, 0, sizeof(*kv));
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	return &l->v[l->n++];
+}
+
+static int push(struct lofwd_list *l, uint8_t fam, const struct nat_forward *f, unsigned i,
+		const struct ctnet_addr *to)
+{
+	struct lofwd_kv *kv = list_add(l);
+	if (!kv)
+		return -ENOMEM;
 	kv->k.family = fam;
 	kv->k.proto = (uint8_t)f->proto;
 	kv->k.port = htons((uint16_t)(f->host_lo + i));
@@ -124,15 +132,10 @@ static int map_keys(int fd, struct lofwd_list *out)
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct lofwd_kv kv = { .k = next };
 		if (bpf_map_lookup_elem(fd, &next, &kv.v) == 0) {
-			if (out->n == out->cap) {
-				size_t cap = out->cap ? out->cap * 2 : 64;
-				struct lofwd_kv *v = realloc(out->v, cap * sizeof(*v));
-				if (!v)
-					return -ENOMEM;
-				out->v = v;
-				out->cap = cap;
-			}
-			out->v[out->n++] = kv;
+			struct lofwd_kv *at = list_add(out);
+			if (!at)
+				return -ENOMEM;
+			*at = kv;
 		}
 		k = next;
 		prev = &k;

@@ -136,6 +136,26 @@ mkns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }
 
+# A container NAME (a namespace) on a veth ve-NAME, routed: host 10.233.N.1 / fd42::N:1,
+# container 10.233.N.2 / fd42::N:2.
+mkct() { # NAME N
+	local c=$1 n=$2
+	mkns "$c"
+	ip link add "ve-$c" type veth peer name eth0 netns "$c"
+	ip addr add "10.233.$n.1/32" dev "ve-$c"
+	ip -6 addr add "fd42::$n:1/128" dev "ve-$c" nodad
+	ip link set "ve-$c" up
+	ip route add "10.233.$n.2/32" dev "ve-$c"
+	ip -6 route add "fd42::$n:2/128" dev "ve-$c"
+	ip -n "$c" addr add "10.233.$n.2/32" dev eth0
+	ip -n "$c" -6 addr add "fd42::$n:2/128" dev eth0 nodad
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add "10.233.$n.1/32" dev eth0
+	ip -n "$c" route add default via "10.233.$n.1"
+	ip -n "$c" -6 route add "fd42::$n:1/128" dev eth0
+	ip -n "$c" -6 route add default via "fd42::$n:1"
+}
+
 # An "upstream" namespace playing the internet, linked to the host by a veth:
 # host 192.0.2.1/24 on "up0", upstream 192.0.2.2/24, and IPv6 2001:db8::1/2 /64.
 # (Documentation ranges, inside our own namespaces only.)

@@ -55,23 +55,6 @@ pinned() { ls "$PIN" 2>/dev/null | tr '\n' ' '; }
 V6PEER='c1v6 \[fd42:0000:0000:0000:0000:0000:0001:0001\] $'
 
 
-mkct() { # NAME N: veth ve-NAME, host 10.233.N.1 / fd42::N:1, container .2
-	local c=$1 n=$2
-	mkns "$c"
-	ip link add "ve-$c" type veth peer name eth0 netns "$c"
-	ip addr add "10.233.$n.1/32" dev "ve-$c"
-	ip -6 addr add "fd42::$n:1/128" dev "ve-$c" nodad
-	ip link set "ve-$c" up
-	ip route add "10.233.$n.2/32" dev "ve-$c"
-	ip -6 route add "fd42::$n:2/128" dev "ve-$c"
-	ip -n "$c" addr add "10.233.$n.2/32" dev eth0
-	ip -n "$c" -6 addr add "fd42::$n:2/128" dev eth0 nodad
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add "10.233.$n.1/32" dev eth0
-	ip -n "$c" route add default via "10.233.$n.1"
-	ip -n "$c" -6 route add "fd42::$n:1/128" dev eth0
-	ip -n "$c" -6 route add default via "fd42::$n:1"
-}
 mkct c1 1
 # A neighbour on a host-facing link that routes 127.0.0.0/8 at the host (CVE-2020-8558).
 mkns nbr
@@ -147,6 +130,18 @@ check_match "watch logged the repair" "$(cat "$T_TMP/watch.log")" "repaired nft"
 check_match "after watch's repair: [::1]:8080 reaches c1" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
 kill "$WPID"
 wait "$WPID" 2>/dev/null
+
+# ctnet doctor names missing programs (a container of ctnet's own, with a loopback forward).
+check "ctnet up web with tcp:8090:80" "$CTNET" up web --create-netns --forward tcp:8090:80
+check_exit "doctor: nothing blocks while the programs are there" 0 "$CTNET" doctor web
+umount /sys/fs/bpf
+check_exit "doctor exits 1 once bpffs is gone" 1 "$CTNET" doctor web
+check_match "doctor's finding lofwd-missing names the fix" "$("$CTNET" doctor web --json 2>/dev/null)" \
+	'"code": ?"lofwd-missing".*"fix": ?"ctnet-nat restore"'
+check "restore" "$NAT" restore
+check_exit "doctor: nothing blocks after restore" 0 "$CTNET" doctor web
+check "ctnet down web" "$CTNET" down web
+check_eq "map: web's elements gone again (4 left)" "$(map_n)" 4
 
 # The map follows forward changes, element by element.
 check "forward add c1 tcp:9000-9002:80-82" "$NAT" forward add c1 tcp:9000-9002:80-82
