@@ -148,11 +148,10 @@ static int bpffs(const struct lofwd_where *w, struct ctnet_err *err)
 		*slash = '\0';
 	if (fs_is(parent, BPFFS_MAGIC))
 		return 0;
-	if (strcmp(parent, BPFFS_DEFAULT) ||
-	    mount("bpf", BPFFS_DEFAULT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
-		return ctnet_errf(err, errno ? errno : ENOTSUP, "no bpf filesystem at \"%s\"%s%s", parent,
-				  strcmp(parent, BPFFS_DEFAULT) ? "" : ": mount: ",
-				  strcmp(parent, BPFFS_DEFAULT) ? "" : strerror(errno));
+	if (strcmp(parent, BPFFS_DEFAULT))
+		return ctnet_errf(err, EOPNOTSUPP, "no bpf filesystem at \"%s\"", parent);
+	if (mount("bpf", BPFFS_DEFAULT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return ctnet_err_sys(err, errno, "no bpf filesystem at \"%s\": mount it", parent);
 	return 0;
 }
 
