@@ -95,13 +95,23 @@ static __always_inline int rewrite4(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* [::1], or ::ffff:127.x.y.z (an IPv6 socket of a dual-stack client asking for IPv4). */
 static __always_inline int rewrite6(struct bpf_sock_addr *ctx)
 {
-	struct lofwd_val *v;
+	struct lofwd_val *v, mapped;
 	__u32 asked[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-	if (asked[0] || asked[1] || asked[2] || asked[3] != bpf_htonl(1) || !host_ns(ctx) ||
-	    !(v = lookup(ctx, LOFWD_INET6)))
+	int v4 = asked[2] == bpf_htonl(0xffff) && (bpf_ntohl(asked[3]) >> 24) == 127;
+	if (asked[0] || asked[1] || (!v4 && (asked[2] || asked[3] != bpf_htonl(1))) || !host_ns(ctx) ||
+	    !(v = lookup(ctx, v4 ? LOFWD_INET : LOFWD_INET6)))
 		return 1;
+	if (v4) {
+		mapped.addr[0] = 0;
+		mapped.addr[1] = 0;
+		mapped.addr[2] = bpf_htonl(0xffff);
+		mapped.addr[3] = v->addr[0];
+		mapped.port = v->port;
+		v = &mapped;
+	}
 	remember(ctx, asked, v, 4);
 	ctx->user_ip6[0] = v->addr[0];
 	ctx->user_ip6[1] = v->addr[1];
