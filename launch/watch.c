@@ -10,6 +10,9 @@
  * arrives and converges only that container; only while events keep coming is the pass held
  * back until the burst is quiet (25 ms, at most 200 ms). Many containers in one pass share
  * one read of the kernel's NAT table.
+ * Loopback forwards by BPF (nat/lofwd.c) have no events either: a change of the mount table
+ * (/proc/self/mountinfo polls EPOLLPRI) is checked with nat_lofwd_fault, and a bpffs unmount
+ * that took their pins is NAT damage like a flushed table.
  * Most sysctls have no events: ip_forward (and IPv6 forwarding) switched off are announced
  * (RTM_NEWNETCONF) and repaired at once, and read once a second besides through
  * descriptors kept open (one pread each); the route_localnet of each container's device is
