@@ -57,12 +57,21 @@ static __always_inline int host_ns(struct bpf_sock_addr *ctx)
 	return cookie && *cookie && bpf_get_netns_cookie(ctx) == *cookie;
 }
 
-static __always_inline struct lofwd_val *lookup(struct bpf_sock_addr *ctx, __u8 family)
+/* The forward pinned to exactly this address, else the one on every address. */
+static __always_inline struct lofwd_val *lookup(struct bpf_sock_addr *ctx, __u8 family, const __u32 *addr)
 {
 	struct lofwd_key k = { .family = family, .proto = (__u8)ctx->protocol,
 			       .port = (__u16)ctx->user_port };
+	struct lofwd_val *v;
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return 0;
+	k.addr[0] = addr[0];
+	k.addr[1] = addr[1];
+	k.addr[2] = addr[2];
+	k.addr[3] = addr[3];
+	if ((v = bpf_map_lookup_elem(&lofwd_map, &k)))
+		return v;
+	k.addr[0] = k.addr[1] = k.addr[2] = k.addr[3] = 0;
 	return bpf_map_lookup_elem(&lofwd_map, &k);
 }
 
@@ -86,8 +95,8 @@ static __always_inline void remember(struct bpf_sock_addr *ctx, const __u32 *ask
 static __always_inline int rewrite4(struct bpf_sock_addr *ctx)
 {
 	struct lofwd_val *v;
-	__u32 asked = ctx->user_ip4;
-	if ((bpf_ntohl(asked) >> 24) != 127 || !host_ns(ctx) || !(v = lookup(ctx, LOFWD_INET)))
+	__u32 asked = ctx->user_ip4, exact[4] = { asked, 0, 0, 0 };
+	if ((bpf_ntohl(asked) >> 24) != 127 || !host_ns(ctx) || !(v = lookup(ctx, LOFWD_INET, exact)))
 		return 1;
 	remember(ctx, &asked, v, 1);
 	ctx->user_ip4 = v->addr[0];
@@ -101,8 +110,9 @@ static __always_inline int rewrite6(struct bpf_sock_addr *ctx)
 	struct lofwd_val *v, mapped;
 	__u32 asked[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
 	int v4 = asked[2] == bpf_htonl(0xffff) && (bpf_ntohl(asked[3]) >> 24) == 127;
+	__u32 exact4[4] = { asked[3], 0, 0, 0 };
 	if (asked[0] || asked[1] || (!v4 && (asked[2] || asked[3] != bpf_htonl(1))) || !host_ns(ctx) ||
-	    !(v = lookup(ctx, v4 ? LOFWD_INET : LOFWD_INET6)))
+	    !(v = lookup(ctx, v4 ? LOFWD_INET : LOFWD_INET6, v4 ? exact4 : asked)))
 		return 1;
 	if (v4) {
 		mapped.addr[0] = 0;

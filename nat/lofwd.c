@@ -109,6 +109,13 @@ bool lofwd_pins_ok(const struct lofwd_where *w)
 		lofwd_pin_path(w, map_pins[i], p, sizeof(p));
 		if ((fd = bpf_obj_get(p)) < 0)
 			return false;
+		if (i == 0) { /* a map of another layout (an older ctnet's) is loaded afresh */
+			struct bpf_map_info info;
+			uint32_t len = sizeof(info);
+			memset(&info, 0, sizeof(info));
+			ok = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.key_size == sizeof(struct lofwd_key) &&
+			     info.value_size == sizeof(struct lofwd_val);
+		}
 		if (i == 1)
 			ok = bpf_map_lookup_elem(fd, &zero, &cookie) == 0 && cookie && cookie == netns_cookie();
 		close(fd);

@@ -70,6 +70,8 @@ static int push(struct lofwd_list *l, uint8_t fam, const struct nat_forward *f, 
 	kv->k.family = fam;
 	kv->k.proto = (uint8_t)f->proto;
 	kv->k.port = htons((uint16_t)(f->host_lo + i));
+	if (f->has_host_ip)
+		memcpy(kv->k.addr, f->host_ip.bytes, fam == LOFWD_INET ? 4 : 16);
 	memcpy(kv->v.addr, to->bytes, fam == LOFWD_INET ? 4 : 16);
 	kv->v.port = htons((uint16_t)(f->container_lo + i));
 	return 0;
@@ -325,6 +327,18 @@ static int check_line(void (*cb)(const char *line, void *data), void *data, cons
 	return 1;
 }
 
+/* " on ADDR" for a key pinned to an address, "" for one on every address. */
+static const char *key_addr(const struct lofwd_key *k, char *buf)
+{
+	static const uint32_t zero[4];
+	char a[INET6_ADDRSTRLEN];
+	buf[0] = '\0';
+	if (memcmp(k->addr, zero, sizeof(zero)) &&
+	    inet_ntop(k->family == LOFWD_INET ? AF_INET : AF_INET6, k->addr, a, sizeof(a)))
+		snprintf(buf, INET6_ADDRSTRLEN + 8, " on %s", a);
+	return buf;
+}
+
 static int check_elems(const struct lofwd_list *want, const struct lofwd_list *have,
 		       void (*cb)(const char *line, void *data), void *data)
 {
@@ -333,14 +347,15 @@ static int check_elems(const struct lofwd_list *want, const struct lofwd_list *h
 		const struct lofwd_list *a = pass ? have : want, *b = pass ? want : have;
 		for (size_t i = 0; i < a->n; i++) {
 			const struct lofwd_kv *k = &a->v[i];
+			char addr[INET6_ADDRSTRLEN + 8];
 			struct lofwd_kv *o = b->n ? bsearch(k, b->v, b->n, sizeof(*k), kv_cmp) : NULL;
 			if (o && !memcmp(&o->v, &k->v, sizeof(k->v)))
 				continue;
 			if (pass && o)
 				continue; /* a different value: said once, in the first pass */
-			n += check_line(cb, data, "%s BPF map element lofwd_map %s %s . %u", pass ? "extra" : "missing",
+			n += check_line(cb, data, "%s BPF map element lofwd_map %s %s . %u%s", pass ? "extra" : "missing",
 					k->k.family == LOFWD_INET ? "ipv4" : "ipv6", nat_proto_name(k->k.proto),
-					ntohs(k->k.port));
+					ntohs(k->k.port), key_addr(&k->k, addr));
 		}
 	}
 	return n;

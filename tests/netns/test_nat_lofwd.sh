@@ -73,6 +73,10 @@ bg ip netns exec c1 socat UDP6-LISTEN:53,ipv6only=1,fork,reuseaddr SYSTEM:'echo 
 # The container's own [::1]:8080: its own service, never the forward.
 bg ip netns exec c1 socat TCP6-LISTEN:8080,bind=[::1],fork,reuseaddr SYSTEM:'echo c1-own-loopback'
 for w in "c1 80" "c1 53" "c1 8080"; do wait_port $w || fail "server $w did not start"; done
+# wait_port sees either family; each of these listens on one
+for f in "-lnt4 :80" "-lnt6 :80" "-lnu4 :53" "-lnu6 :53"; do
+	wait_for bash -c "ip netns exec c1 ss -H ${f% *} | grep -q '${f#* } '" || fail "c1: no listener ss ${f% *} ${f#* }"
+done
 
 check "add c1 with tcp:8080:80 and udp:5353:53 (programs attached to $CG)" \
 	"$NAT" add c1 --address 10.233.1.2 --address6 fd42::1:2 --iface ve-c1 --forward tcp:8080:80 --forward udp:5353:53
@@ -157,6 +161,12 @@ check_eq "the removed forward no longer answers on 127.0.0.1:8080" "$(client tcp
 check "forward add c1 tcp:8080 --host-ip ::1 (IPv6 loopback only)" "$NAT" forward add c1 tcp:8080:80 --host-ip ::1
 check_eq "map: + [::1]:8080 only (3 elements)" "$(map_n)" 3
 check_match "[::1]:8080 --host-ip ::1 reaches c1" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
+check "forward add c1 tcp:7000:80 --host-ip 127.0.0.2 (one loopback address only)" \
+	"$NAT" forward add c1 tcp:7000:80 --host-ip 127.0.0.2
+check_eq "127.0.0.2:7000 reaches c1, getpeername says 127.0.0.2" "$(client tcp 127.0.0.2 7000)" \
+	"peer 127.0.0.2 7000 c1 10.233.1.1 "
+check_eq "127.0.0.1:7000 does not (the forward is pinned to 127.0.0.2)" "$(client tcp 127.0.0.1 7000)" ""
+check "ctnet-nat check: in sync with a pinned loopback forward" "$NAT" check
 check "del c1" "$NAT" del c1
 check_eq "no forward left: nothing pinned" "$(pinned)" ""
 check_eq "no forward left: no program on the cgroup" "$(bpftool cgroup show "$CG" 2>/dev/null | awk 'NR>1' | wc -l)" 0
