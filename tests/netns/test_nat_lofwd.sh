@@ -95,6 +95,8 @@ check_eq "UDP 127.0.0.1:5353 reaches c1:53, the answer comes from 127.0.0.1 5353
 	"$(client udp 127.0.0.1 5353)" "from 127.0.0.1 5353 c1udp "
 check_eq "UDP [::1]:5353 reaches c1:53, the answer comes from ::1 5353" \
 	"$(client udp ::1 5353)" "from ::1 5353 c1udp6 "
+# socat's UDP6-LISTEN,fork listens again only after its child took the last peer
+wait_for bash -c "ip netns exec c1 ss -Hlnu6 | grep -q ':53 '"
 check_eq "UDP over a connected socket (socat) to [::1]:5353 gets c1's answer" \
 	"$(echo ping | incg timeout $T_CONN socat -T$T_IDLE -t$T_IDLE - UDP6:[::1]:5353 2>/dev/null)" "c1udp6"
 check_eq "TCP ::ffff:127.0.0.1:8080 (an IPv6 socket asking for IPv4) reaches c1, getpeername says so" \
