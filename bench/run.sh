@@ -104,6 +104,12 @@ trap cleanup EXIT
 export CTNET_STATE_DIR=$scratch/state CTNET_RUN_DIR=$scratch/run
 export CTNET_NIXOS_CONF_DIR=$scratch/nixos-containers BENCH_SCRATCH=$scratch
 mkdir -p "$CTNET_NIXOS_CONF_DIR"
+# Loopback forwards by BPF: never on the machine's cgroups nor in its bpffs. A private bpffs,
+# and by default a cgroup that is no cgroup v2 (the output-hook path); the data plane's lobpf
+# layout makes a cgroup of its own.
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null || true
+mkdir -p "$scratch/no-cgroup2"
+export CTNET_CGROUP=$scratch/no-cgroup2
 
 if [ "$CTNET_BENCH_SANDBOX" = dataplane ]; then
 	# Every layout builds its own host, upstream and container namespaces under /run/netns.

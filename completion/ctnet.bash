@@ -16,7 +16,7 @@ _ctnet() {
 	ctnet-netd) cmds="up down show impair extra-veth bridge move macvlan"
 		opts="--netns --pid --host-address --local-address --host-address6 --local-address6 --ifname --host-ifname --mac --mtu --bridge --address --mode --delay --jitter --loss --rate --extra-veth --json --help" ;;
 	ctnet-nat) cmds="init add del forward list check restore flush"
-		opts="--external-interface --address --address6 --iface --forward --host-ip --json --help" ;;
+		opts="--external-interface --address --address6 --iface --forward --host-ip --cgroup --json --help" ;;
 	esac
 	case $prev in
 	--netns) COMPREPLY=($(compgen -f -- "$cur")); [ -d /run/netns ] && COMPREPLY+=($(compgen -W "$(ls /run/netns | sed 's|^|/run/netns/|')" -- "$cur")); return ;;

@@ -56,7 +56,12 @@ static const char usage_text[] =
 	"\n"
 	"SPEC is PROTO:HOSTPORT[:CONTAINERPORT] as in nixos-container: tcp:8080:80, udp:53,\n"
 	"tcp:8000-8010:80-90 (same length, at most 1024 ports).\n"
-	"State: $CTNET_STATE_DIR/nat (default /var/lib/ctnet/nat). Needs CAP_NET_ADMIN.\n"
+	"\n"
+	"--cgroup PATH (or $CTNET_CGROUP), with any command: the cgroup v2 directory the\n"
+	"loopback forwards' BPF programs attach to (default: the root of the cgroup v2\n"
+	"hierarchy); they and their map are pinned in $CTNET_BPF_DIR (default /sys/fs/bpf/ctnet).\n"
+	"State: $CTNET_STATE_DIR/nat (default /var/lib/ctnet/nat). Needs CAP_NET_ADMIN, and\n"
+	"CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) for loopback forwards by BPF.\n"
 	"Exit: 0 ok, 1 failure (or drift for check), 2 usage.\n";
 
 static int usage(void)
@@ -507,12 +512,37 @@ static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_
 	return CTNET_EXIT_OK;
 }
 
+/* --cgroup PATH, before or after the command: where loopback forwards' BPF programs attach
+ * ($CTNET_CGROUP for the library). Removed from argv; an exit code on bad use, else -1. */
+static int take_cgroup(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		int bad = 0;
+		const char *v = opt_value(*argc, argv, &i, "--cgroup", &bad);
+		if (bad)
+			return ctnet_cli_usage("--cgroup needs a value");
+		if (!v)
+			continue;
+		if (v[0] != '/')
+			return ctnet_cli_usage("--cgroup \"%s\": not an absolute path", v);
+		setenv("CTNET_CGROUP", v, 1);
+		int at = v == argv[i] ? i - 1 : i; /* "--cgroup PATH" or "--cgroup=PATH" */
+		memmove(&argv[at], &argv[i + 1], (size_t)(*argc - i - 1) * sizeof(*argv));
+		*argc -= i + 1 - at;
+		i = at - 1;
+	}
+	return -1;
+}
+
 static int nat_main(int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	const char *cmd;
 
 	ctnet_prog = "ctnet-nat";
+	int rc0 = take_cgroup(&argc, argv);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc < 2)
 		return ctnet_cli_usage("missing command");
 	cmd = argv[1];
@@ -523,7 +553,11 @@ static int nat_main(int argc, char **argv)
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help"))
 			return usage();
-	if (ctnet_caps_limit(CTNET_CAP_NET_ADMIN, &err) < 0 ||
+	/* CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) loads and reads the loopback forwards'
+	 * programs and map; CAP_SYS_ADMIN also mounts /sys/fs/bpf again when it is gone. list
+	 * reads neither. */
+	unsigned keep = CTNET_CAP_NET_ADMIN | (strcmp(cmd, "list") ? CTNET_CAP_BPF | CTNET_CAP_SYS_ADMIN : 0);
+	if (ctnet_caps_limit(keep, &err) < 0 ||
 	    ctnet_caps_require(CTNET_CAP_NET_ADMIN, cmd, &err) < 0)
 		return ctnet_cli_fail(&err);
 	argc -= 2;

@@ -164,6 +164,11 @@ int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, ch
  * route lookup per pinned forward. */
 int nat_host_ip_gone(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_addr *gone);
 
+/* Loopback forwards by BPF (lofwd.c): 1 with why filled when they are recorded as the way
+ * but their programs are missing from bpffs or detached from their cgroup (doctor, watch),
+ * else 0. A few bpf(2) calls, no netlink. */
+int nat_lofwd_fault(char *why, size_t len);
+
 /* Kernel counters for `list`. */
 struct nat_counters;
 struct nat_stat {

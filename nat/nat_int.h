@@ -280,6 +280,23 @@ void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s);
 /* Once per state dir written by a ctnet that set all.route_localnet (see sysctl.c). */
 int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 
+/* --- loopback forwards by socket (lofwd.c, issue 33) --- */
+/* Whether loopback forwards go by the BPF socket hooks (recorded): no route_localnet then. */
+bool nat_lofwd_on(void);
+/* The BPF map from old's loopback forwards to new's (either NULL), loading, attaching and
+ * pinning the programs when missing. Where they cannot be loaded: 0 (IPv4 keeps the
+ * output-hook path) unless new has a forward pinned to ::1 (-EOPNOTSUPP naming why). The
+ * last forward gone unpins everything. */
+int nat_lofwd_change(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
+		     const struct nat_container *new, struct ctnet_err *err);
+/* The programs and the whole map from the desired state (restore). */
+int nat_lofwd_sync(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
+/* Detaches and unpins everything (flush); the desired state is kept. */
+void nat_lofwd_unpin(void);
+/* Differences (cb per line) between the desired loopback forwards and bpffs: their count. */
+int nat_lofwd_check(struct nat_store *s, void (*cb)(const char *line, void *data), void *data,
+		    struct ctnet_err *err);
+
 /* --- links (links.c) --- */
 /* The device that carries iface's IP traffic: its bridge when iface is a bridge port (then
  * *bridge), else iface itself. -ENODEV when there is no such link. */

@@ -229,8 +229,16 @@ static int restore(struct ctnet_kern *kern, bool localnet, struct ctnet_err *err
 	    (r = nat_sysctls(&s, v6, err)) >= 0 && (r = nat_localnet_migrate(kern, &s, err)) >= 0 &&
 	    (r = nat_rebuild(kern, &s, NULL, NULL, NULL, err)) >= 0 &&
 	    (r = nat_store_config_read(&s, &cfg, err)) >= 0 &&
-	    (!cfg.docker_user || (r = nat_docker_fix(kern, &s, true, &n, err)) >= 0) && localnet)
-		r = nat_localnet_restore(kern, &s, err);
+	    (!cfg.docker_user || (r = nat_docker_fix(kern, &s, true, &n, err)) >= 0)) {
+		/* Loopback forwards by BPF, or (where it cannot load) route_localnet: the table
+		 * is back either way; a forward pinned to ::1 that cannot work is the error. */
+		int lo = nat_lofwd_sync(kern, &s, err);
+		struct ctnet_err e2 = { 0 };
+		if (localnet)
+			r = nat_localnet_restore(kern, &s, lo < 0 ? &e2 : err);
+		if (lo < 0)
+			r = lo;
+	}
 	nat_store_close(&s);
 	return r;
 }
@@ -264,5 +272,6 @@ int nat_flush(struct ctnet_kern *kern, struct ctnet_err *err)
 	}
 	nat_localnet_reset(kern, &s);
 	nat_store_close(&s);
+	nat_lofwd_unpin(); /* loopback forwards by BPF too (recorded: restore loads them again) */
 	return 0;
 }

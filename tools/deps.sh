@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config libnftables-dev libnl-3-dev libnl-route-3-dev libmnl-dev
 libcap-dev libjansson-dev nftables iproute2 conntrack socat python3 iputils-ping procps
 util-linux kmod libcap2-bin runc busybox-static containernetworking-plugins iptables time
-clang libclang-rt-14-dev valgrind iperf3 debhelper lintian systemd systemd-container podman containerd
+clang libclang-rt-14-dev libbpf-dev bpftool valgrind iperf3 debhelper lintian systemd systemd-container podman containerd
 umoci python3-grpcio strace netavark dnsmasq-base bird2
 linux-image-amd64 qemu-system-x86 cpio"
 if [ "${1:-}" = "--list" ]; then
