@@ -113,6 +113,13 @@ struct cni_conf {
 int cni_conf_parse(const char *text, size_t len, enum cni_command command,
 		   const struct ctnet_hostconf *hc, struct cni_conf *conf, struct cni_err *ce);
 void cni_conf_free(struct cni_conf *conf);
+/* confnet.c, for cni_conf_parse: the subnet ("subnet", "ranges", a host-local "ipam"; else
+ * hc's POOL, else ipam's default) and the bridge; the cluster CIDRs ("clusterCIDRs", else
+ * hc's CLUSTER_CIDR; when hc names any, the same list). Codes 2/7. */
+int cni_conf_subnet(json_t *root, const struct ctnet_hostconf *hc, struct cni_conf *c,
+		    struct cni_err *ce);
+int cni_conf_cluster(json_t *root, const struct ctnet_hostconf *hc, struct cni_conf *c,
+		     struct cni_err *ce);
 /* "0.4.0" -> 400; -1 when not X.Y.Z. */
 int cni_version_num(const char *v);
 /* {"cniVersion", "supportedVersions"}. */
