@@ -61,6 +61,7 @@ want="/lib/systemd/system/ctnet-apply.service
 /usr/share/doc/ctnet/examples/podman/hooks.d/ctnet-down.json
 /usr/share/doc/ctnet/examples/podman/hooks.d/ctnet.json
 /usr/share/lintian/overrides/ctnet
+/usr/share/man/man5/ctnet.conf.5.gz
 /usr/share/man/man8/ctnet-bird-config.8.gz
 /usr/share/man/man8/ctnet-cni.8.gz
 /usr/share/man/man8/ctnet-ipam.8.gz
