@@ -26,7 +26,7 @@ B ?= build
 SANFLAGS :=
 endif
 
-PKGS := libnftables libnl-3.0 libnl-route-3.0 libmnl libcap jansson
+PKGS := libnftables libnl-3.0 libnl-route-3.0 libmnl libcap jansson libbpf
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libnftables is not linked: nat/nft.c dlopen()s it when a table is created or rebuilt.
 # Every ctnet program is a short-lived process whose start a hook pays on each call, so by
@@ -37,16 +37,16 @@ STATIC_LIBS ?= 1
 STATIC_PKGS := libnl-3.0 libnl-route-3.0 libcap jansson
 ifeq ($(STATIC_LIBS),1)
 PKG_LIBS := -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs-only-l $(STATIC_PKGS) 2>/dev/null \
-	| sed 's/-lpthread//g') -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null)
+	| sed 's/-lpthread//g') -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libmnl libbpf 2>/dev/null)
 else
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(STATIC_PKGS) libmnl 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(STATIC_PKGS) libmnl libbpf 2>/dev/null)
 endif
 
 CFLAGS ?= -O2 -g
 WARNFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-truncation=1 \
 	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -Wwrite-strings -Wvla \
 	-Wundef -Wnull-dereference -Wimplicit-fallthrough
-override CPPFLAGS += -D_GNU_SOURCE -Ilib -MMD -MP
+override CPPFLAGS += -D_GNU_SOURCE -Ilib -I$(B)/gen -MMD -MP
 override CFLAGS += $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -fPIE -fstack-protector-strong
 override LDFLAGS += $(SANFLAGS) -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 LDLIBS += $(PKG_LIBS)
@@ -56,7 +56,7 @@ LDLIBS += $(PKG_LIBS)
 MODULES := $(sort $(patsubst %/main.c,%,$(wildcard ipam/main.c netd/main.c nat/main.c)))
 LIB_SRCS := $(wildcard lib/*.c)
 # main.c and main_*.c are the program (what it prints); the other .c files its library.
-lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c $(1)/main_%.c,$(wildcard $(1)/*.c)))
+lib_objs = $(patsubst %.c,$(B)/%.o,$(filter-out $(1)/main.c $(1)/main_%.c %.bpf.c,$(wildcard $(1)/*.c)))
 prog_objs = $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/main.c $(1)/main_*.c))
 MOD_LIBS := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 PROGS := $(foreach m,$(MODULES),$(B)/ctnet-$(m))
@@ -82,6 +82,21 @@ all: $(PROGS)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The loopback-forward BPF programs (nat/lofwd.bpf.c, issue 33): compiled with clang for
+# the bpf target and embedded through bpftool's libbpf skeleton (GEN: $(B)/gen or the fuzz
+# build's). The target headers (asm/) are the host's multiarch ones.
+BPF_CC ?= clang
+BPFTOOL ?= bpftool
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -Inat \
+	-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+%/gen/lofwd.bpf.o: nat/lofwd.bpf.c nat/lofwd.h
+	@mkdir -p $(dir $@)
+	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
+%/gen/lofwd.skel.h: %/gen/lofwd.bpf.o
+	$(BPFTOOL) gen skeleton $< name lofwd > $@
+$(B)/nat/lofwd.o: $(B)/gen/lofwd.skel.h
+.SECONDARY: $(B)/gen/lofwd.bpf.o
 
 $(B)/libctnet.a: $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
 	@rm -f $@
@@ -160,6 +175,8 @@ install: all
 		install -d $(DESTDIR)$(CNIDIR) && install -m 0755 $(B)/ctnet-cni $(DESTDIR)$(CNIDIR)/; fi
 	@if ls man/*.8 >/dev/null 2>&1; then \
 		install -d $(DESTDIR)$(MANDIR)/man8 && install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/; fi
+	@if ls man/*.5 >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/; fi
 	@if [ -f completion/ctnet.bash ]; then \
 		install -d $(DESTDIR)$(BASHCOMPDIR) && \
 		for p in $(filter-out ctnet-cni,$(notdir $(PROGS))); do \
@@ -178,7 +195,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out ctnet-cni,$(notdir $(PROGS))))
 	rm -f $(DESTDIR)$(CNIDIR)/ctnet-cni $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
-	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
+	rm -f $(DESTDIR)$(MANDIR)/man8/ctnet*.8 $(DESTDIR)$(MANDIR)/man5/ctnet.conf.5 $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(PROGS)))
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 
 clean:
@@ -195,15 +212,18 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 4
 FUZZ_B := build/fuzz
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Ilib -I. -g -O1 -Wall -Wextra -Werror \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Ilib -I. -I$(FUZZ_B)/gen -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c netd/main_%.c nat/main.c tools/ctnet.c,\
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out ipam/main.c netd/main.c netd/main_%.c nat/main.c tools/ctnet.c %.bpf.c,\
 	$(wildcard ipam/*.c netd/*.c nat/*.c launch/*.c tools/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_B)/obj/nat/lofwd.o: $(FUZZ_B)/gen/lofwd.skel.h
+.SECONDARY: $(FUZZ_B)/gen/lofwd.bpf.o
 
 $(FUZZ_B)/libfuzzed.a: $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRCS))
 	@rm -f $@

@@ -27,6 +27,11 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 fi
 scratch=$(mktemp -d /tmp/ctnet-bench-apply.XXXXXX)
 mount -t tmpfs -o mode=0755 tmpfs "$scratch"
+# Loopback forwards by BPF: never on the machine's cgroups nor in its bpffs (a private
+# bpffs; a CTNET_CGROUP that is no cgroup v2: the output-hook path).
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null || true
+mkdir -p "$scratch/no-cgroup2"
+export CTNET_CGROUP=$scratch/no-cgroup2
 mkdir -p /run/netns
 mount -t tmpfs -o mode=0755 tmpfs /run/netns
 cleanup() {

@@ -40,7 +40,8 @@ LAYOUTS = {"ctnet": "ctnet (nft sets/maps)",
            "ctnet0": "ctnet, no other forwards (twin)",
            "ctnetnr": "ctnet without its anti-spoofing chain (A/B)",
            "pm": "CNI portmap (iptables-nft)",
-           "rule": "nft rule per forward", "plain": "plain routing, no NAT"}
+           "rule": "nft rule per forward", "plain": "plain routing, no NAT",
+           "lobpf": "ctnet, loopback forwards by BPF (socket)"}
 HOST4, HOST6 = "192.0.2.1", "fd00:2::1"
 UP4 = ["192.0.2.%d" % i for i in range(2, 6)]
 UP6 = ["fd00:2::%d" % i for i in range(2, 6)]
@@ -56,13 +57,17 @@ PATHS = {
     "tcp6": ("u", HOST6, UP6, "tcp"),
     "hairpin4": ("c", HOST4, [CLI["local"]], "tcp"),
     "localhost4": ("h", "127.0.0.1", ["127.0.0.1"], "tcp"),
+    "localhost6": ("h", "::1", ["::1"], "tcp"),
 }
 PATH_LABEL = {"tcp4": "TCP conn/s, upstream -> forward", "udp4": "UDP req/s, upstream -> forward",
               "tcp6": "TCP conn/s over IPv6", "hairpin4": "TCP conn/s hairpin (container -> host addr)",
-              "localhost4": "TCP conn/s host -> 127.0.0.1"}
+              "localhost4": "TCP conn/s host -> 127.0.0.1", "localhost6": "TCP conn/s host -> [::1]"}
 TWIN_PATHS = ("tcp4", "udp4", "tcp6")  # the targets' paths, also run ctnet beside ctnet0
-SUPPORTS = {"ctnet": list(PATHS), "ctnet0": list(PATHS), "ctnetnr": ["tcp4"], "pm": list(PATHS),
-            "rule": ["tcp4", "udp4", "tcp6", "hairpin4"], "plain": ["tcp4", "udp4", "tcp6"]}
+# [::1] only by socket: the kernel cannot DNAT ::1 (ctnet's output-hook path, portmap).
+NAT_PATHS = [p for p in PATHS if p != "localhost6"]
+SUPPORTS = {"ctnet": NAT_PATHS, "ctnet0": NAT_PATHS, "ctnetnr": ["tcp4"], "pm": NAT_PATHS,
+            "rule": ["tcp4", "udp4", "tcp6", "hairpin4"], "plain": ["tcp4", "udp4", "tcp6"],
+            "lobpf": ["localhost4", "localhost6"]}
 
 # ---------------------------------------------------------------- namespaces
 
@@ -114,6 +119,30 @@ def start(ns, argv, ready=None):
     return p
 
 
+# lobpf: loopback forwards by BPF, attached to a cgroup of the bench's own (never the
+# machine's root) that its clients are moved into; the other ctnet layouts point
+# CTNET_CGROUP at a directory that is no cgroup v2 (the output-hook DNAT path).
+_cgroup = []
+
+
+def bench_cgroup():
+    """The bench's cgroup under the cgroup v2 mount (made once), or None without one."""
+    if not _cgroup:
+        for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+            try:
+                if subprocess.run(["stat", "-fc", "%T", root], capture_output=True,
+                                  text=True).stdout.strip() == "cgroup2fs":
+                    d = os.path.join(root, "ctnet-bench.%d" % os.getpid())
+                    os.mkdir(d)
+                    _cgroup.append(d)
+                    break
+            except OSError:
+                continue
+        else:
+            _cgroup.append(None)
+    return _cgroup[0]
+
+
 def stop_all():
     for p in _procs:
         if p.poll() is None:
@@ -124,6 +153,15 @@ def stop_all():
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    if _cgroup and _cgroup[0]:
+        # detach (unpin) before the cgroup goes
+        subprocess.run([NAT, "flush"], env=dict(os.environ, CTNET_STATE_DIR=os.path.join(SCRATCH, "lobpf", "state"),
+                                               CTNET_BPF_DIR="/sys/fs/bpf/ctnet-lobpf"),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            os.rmdir(_cgroup[0])
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------- the CNI portmap layout
@@ -197,10 +235,14 @@ class World:
         # minutes as ctnet at each level: on a shared machine load drifts between levels, so
         # "ctnet @5,000 vs @0" is taken against it.
         # ctnetnr: ctnet with the raw anti-spoofing chain deleted, for the throughput A/B only.
-        self.kind = "ctnet" if layout in ("ctnet0", "ctnetnr") else layout
+        self.kind = "ctnet" if layout in ("ctnet0", "ctnetnr", "lobpf") else layout
         self.h, self.u, self.w, self.c = ("%s-%s" % (r, layout) for r in "huwc")
+        nocg = os.path.join(SCRATCH, "no-cgroup2")
+        os.makedirs(nocg, exist_ok=True)
+        self.cgroup = bench_cgroup() if layout == "lobpf" else None
         self.env = dict(os.environ, CTNET_STATE_DIR=os.path.join(SCRATCH, layout, "state"),
-                        CTNET_RUN_DIR=os.path.join(SCRATCH, layout, "run"))
+                        CTNET_RUN_DIR=os.path.join(SCRATCH, layout, "run"),
+                        CTNET_CGROUP=self.cgroup or nocg, CTNET_BPF_DIR="/sys/fs/bpf/ctnet-" + layout)
         self.offset = {}  # connrate tuple offset per client namespace
         self.bg = 0
 
@@ -392,6 +434,12 @@ table ip6 rulenat6 {
         ns = self.ns_of(role)
         argv = [CONNRATE, proto, dest, str(port), "-t", str(threads), "-s", str(seconds),
                 "-b", ",".join(srcs), "-o", str(self.offset.get(ns, 0))]
+        if self.cgroup:  # the client in the cgroup the programs are attached to
+            # The source an unbound socket gets once its destination is the container (a
+            # socket bound to 127.0.0.1 itself could not leave the host: see ctnet-nat(8)).
+            src = WEB["host6"] if path == "localhost6" else WEB["host"]
+            argv[argv.index("-b") + 1] = src
+            argv = ["sh", "-c", 'echo $$ >"$0/cgroup.procs" && exec "$@"', self.cgroup] + argv
 
         srv0 = task_cpu_ns(self.server.pid)
 
@@ -540,6 +588,9 @@ def main():
     if "pm" in names and not os.access(os.path.join(CNI, "portmap"), os.X_OK):
         skipped["pm"] = "CNI portmap plugin missing (containernetworking-plugins)"
         names.remove("pm")
+    if "lobpf" in names and not bench_cgroup():
+        skipped["lobpf"] = "no cgroup v2 mount (loopback forwards by BPF need one)"
+        names.remove("lobpf")
     for n in names:
         if n not in LAYOUTS:
             print("dataplane: unknown layout %s" % n, file=sys.stderr)
@@ -762,6 +813,14 @@ def report(res, layouts):
             c, nr = c, med(res["tp_cpu_ns_per_kib"], "ctnetnr", d, l)
             if c and nr:
                 ratios["ctnet/ctnetnr CPU per KiB %s @%s" % (d, l)] = c / nr
+        # Loopback forwards: by socket (BPF) against the output-hook DNAT.
+        c, o = med(cr, "lobpf", "localhost4", l), med(cr, "ctnet", "localhost4", l)
+        if c and o:
+            ratios["lobpf/ctnet localhost4 conn/s @%s" % l] = c / o
+        c = med({k: [x for x in v if x] for k, v in cpu.get("lobpf", {}).get("localhost4", {}).items()}, l)
+        o = med({k: [x for x in v if x] for k, v in cpu.get("ctnet", {}).get("localhost4", {}).items()}, l)
+        if c and o:
+            ratios["lobpf/ctnet localhost4 CPU per request @%s" % l] = c / o
         for p in PATHS:
             c = med(cr, "ctnet", p, l)
             for lay in ("pm", "rule"):

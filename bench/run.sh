@@ -9,9 +9,10 @@
 # its idle CPU and peak RSS. Then `ctnet apply` (bench/apply.sh: from nothing, no-op, one
 # change, at 1,000 and 5,000) and `ctnet doctor` (bench/doctor.sh: doctor vs status at 5,000,
 # up with and without its warning), then bursts of containers started together and apply's
-# removal at scale (bench/burst.sh), and how close impairment comes to the rate and delay asked
-# for (bench/impair.sh). Each part runs in a sandbox of its own.
-#   bench/run.sh [--quick] [--part setup|dataplane|watch|apply|doctor|burst|impair|all] [--samples N] [--levels 0,1000,5000]
+# removal at scale (bench/burst.sh), how close impairment comes to the rate and delay asked
+# for (bench/impair.sh), and how fast BIRD withdraws a host that went away (bench/failover.sh).
+# Each part runs in a sandbox of its own.
+#   bench/run.sh [--quick] [--part setup|dataplane|watch|apply|doctor|burst|impair|failover|all] [--samples N] [--levels 0,1000,5000]
 #                [--only ctnet,shell,cni,lb] [--dp-levels ..] [--dp-reps N] [--dp-only ..]
 #                [--watch-levels 1,1000] [--watch-flushes N] [--watch-repeats N] [--watch-idle S]
 #
@@ -53,8 +54,8 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 		shift
 	done
 	set -- "${rest[@]}"
-	case $part in setup | dataplane | watch | apply | doctor | burst | impair | all) ;; *)
-		echo "bench: --part setup, dataplane, watch, apply, doctor, burst, impair or all, not '$part'" >&2
+	case $part in setup | dataplane | watch | apply | doctor | burst | impair | failover | all) ;; *)
+		echo "bench: --part setup, dataplane, watch, apply, doctor, burst, impair, failover or all, not '$part'" >&2
 		exit 2 ;;
 	esac
 	# --quick: the watcher with one container, 20 flushes, 10 s idle (about a minute).
@@ -63,7 +64,7 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 	BENCH_RUN_ID=$(date +%s%N)
 	export BENCH_RUN_ID
 	rc=0
-	for p in setup dataplane watch apply doctor burst impair; do
+	for p in setup dataplane watch apply doctor burst impair failover; do
 		[ "$part" = all ] || [ "$part" = "$p" ] || continue
 		case $p in
 		# Each of these makes its own sandbox (watch.sh and apply.sh like this script,
@@ -77,6 +78,7 @@ if [ -z "${CTNET_BENCH_SANDBOX:-}" ]; then
 		burst) echo "# bursts of containers and apply's removal (bench/burst.sh)"
 			bash "$here/burst.sh" ${quick:+--quick} || rc=$? ;;
 		impair) bash "$here/impair.sh" || rc=$? ;;
+		failover) bash "$here/failover.sh" ${quick:+--quick} || rc=$? ;;
 		*) CTNET_BENCH_SANDBOX=$p unshare -m -n --propagation private -- bash "$0" "$@" || rc=$? ;;
 		esac
 		[ $rc -eq 0 ] || exit $rc
@@ -102,6 +104,12 @@ trap cleanup EXIT
 export CTNET_STATE_DIR=$scratch/state CTNET_RUN_DIR=$scratch/run
 export CTNET_NIXOS_CONF_DIR=$scratch/nixos-containers BENCH_SCRATCH=$scratch
 mkdir -p "$CTNET_NIXOS_CONF_DIR"
+# Loopback forwards by BPF: never on the machine's cgroups nor in its bpffs. A private bpffs,
+# and by default a cgroup that is no cgroup v2 (the output-hook path); the data plane's lobpf
+# layout makes a cgroup of its own.
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null || true
+mkdir -p "$scratch/no-cgroup2"
+export CTNET_CGROUP=$scratch/no-cgroup2
 
 if [ "$CTNET_BENCH_SANDBOX" = dataplane ]; then
 	# Every layout builds its own host, upstream and container namespaces under /run/netns.

@@ -21,6 +21,7 @@
 #include "../launch/launch.h"
 #include "addr.h"
 #include "err.h"
+#include "hostconf.h"
 #include "name.h"
 
 /* The spec's well-known error codes (plus ours from 100). */
@@ -85,6 +86,9 @@ struct cni_conf {
 	char name[CTNET_NAME_MAX + 1];
 	struct ctnet_addr subnet;
 	char subnet_str[CTNET_ADDR_STRLEN];
+	const struct ctnet_hostconf *hc; /* borrowed from the caller of cni_conf_parse; may be NULL */
+	size_t n_cluster;  /* "clusterCIDRs", or the host config's CLUSTER_CIDR */
+	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
 	bool ip_masq;      /* default true */
 	char bridge[IFNAMSIZ]; /* "" = point-to-point pairs */
 	bool ipv6;
@@ -103,10 +107,19 @@ struct cni_conf {
 	json_t *valid;       /* GC: cni.dev/valid-attachments */
 	json_t *root;        /* owns the above: cni_conf_free() */
 };
-/* Parses the config for `command` (VERSION accepts an empty document). Codes 1/2/6/7. */
+/* Parses the config for `command` (VERSION accepts an empty document). Codes 1/2/6/7.
+ * hc (NULL = none) is the host config: its POOL is the subnet when the config names none
+ * ("subnet", "ranges" or a host-local "ipam.ranges"), its CLUSTER_CIDR the cluster CIDRs. */
 int cni_conf_parse(const char *text, size_t len, enum cni_command command,
-		   struct cni_conf *conf, struct cni_err *ce);
+		   const struct ctnet_hostconf *hc, struct cni_conf *conf, struct cni_err *ce);
 void cni_conf_free(struct cni_conf *conf);
+/* confnet.c, for cni_conf_parse: the subnet ("subnet", "ranges", a host-local "ipam"; else
+ * hc's POOL, else ipam's default) and the bridge; the cluster CIDRs ("clusterCIDRs", else
+ * hc's CLUSTER_CIDR; when hc names any, the same list). Codes 2/7. */
+int cni_conf_subnet(json_t *root, const struct ctnet_hostconf *hc, struct cni_conf *c,
+		    struct cni_err *ce);
+int cni_conf_cluster(json_t *root, const struct ctnet_hostconf *hc, struct cni_conf *c,
+		     struct cni_err *ce);
 /* "0.4.0" -> 400; -1 when not X.Y.Z. */
 int cni_version_num(const char *v);
 /* {"cniVersion", "supportedVersions"}. */

@@ -401,37 +401,6 @@ static int conf_identity(json_t *root, struct cni_conf *c, struct cni_err *ce)
 	if ((rc = conf_dir(root, "stateDir", "CTNET_STATE_DIR", ce)) < 0 ||
 	    (rc = conf_dir(root, "runDir", "CTNET_RUN_DIR", ce)) < 0)
 		return rc;
-	/* Addresses are ctnet's own job: a delegated IPAM plugin would fight ipam/. */
-	if (json_object_get(root, "ipam"))
-		return cni_errf(ce, CNI_ERR_FIELD,
-				"network config: \"ipam\" is not supported (ctnet-cni allocates from \"subnet\")");
-	return 0;
-}
-
-/* The subnet (ipam's default pool when none) and the bridge. */
-static int conf_subnet(json_t *root, struct cni_conf *c, struct cni_err *ce)
-{
-	const char *s;
-	json_t *v;
-	int rc;
-
-	s = conf_str(root, "subnet", false, ce, &rc);
-	if (rc < 0)
-		return rc;
-	if (!s)
-		s = IPAM_DEFAULT_POOL;
-	if ((v = json_object_get(root, "bridge")) && !json_is_null(v)) {
-		if (!json_is_string(v))
-			return cni_errf(ce, CNI_ERR_CONFIG, "network config: \"bridge\" must be a string");
-		if (ctnet_ifname_check(json_string_value(v), &ce->e) < 0)
-			return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
-		snprintf(c->bridge, sizeof(c->bridge), "%s", json_string_value(v));
-	}
-	struct ipam_pool pool;
-	if (ipam_pool_init(s, c->bridge[0] != '\0', &pool, &ce->e) < 0)
-		return cni_code(ce, CNI_ERR_CONFIG, -EINVAL);
-	c->subnet = pool.net;
-	ctnet_addr_cidr_str(&c->subnet, c->subnet_str);
 	return 0;
 }
 
@@ -455,13 +424,14 @@ static int conf_valid_attachments(json_t *root, struct cni_conf *c, struct cni_e
 	return 0;
 }
 
-static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *c,
-		       struct cni_err *ce)
+static int conf_fields(json_t *root, enum cni_command command, const struct ctnet_hostconf *hc,
+		       struct cni_conf *c, struct cni_err *ce)
 {
 	json_t *v;
 	int rc;
 
-	if ((rc = conf_identity(root, c, ce)) < 0 || (rc = conf_subnet(root, c, ce)) < 0)
+	if ((rc = conf_identity(root, c, ce)) < 0 || (rc = cni_conf_subnet(root, hc, c, ce)) < 0 ||
+	    (rc = cni_conf_cluster(root, hc, c, ce)) < 0)
 		return rc;
 	if ((rc = conf_bool(root, "ipMasq", true, &c->ip_masq, ce)) < 0 ||
 	    (rc = conf_bool(root, "ipv6", false, &c->ipv6, ce)) < 0)
@@ -499,7 +469,7 @@ static int conf_fields(json_t *root, enum cni_command command, struct cni_conf *
 }
 
 int cni_conf_parse(const char *text, size_t len, enum cni_command command,
-		   struct cni_conf *c, struct cni_err *ce)
+		   const struct ctnet_hostconf *hc, struct cni_conf *c, struct cni_err *ce)
 {
 	char shown[CTNET_SHOW_MAX];
 	json_error_t jerr;
@@ -508,6 +478,7 @@ int cni_conf_parse(const char *text, size_t len, enum cni_command command,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	c->hc = hc;
 	if (command == CNI_VERSION && strspn(text, " \t\r\n") == len)
 		return 0;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -536,7 +507,7 @@ int cni_conf_parse(const char *text, size_t len, enum cni_command command,
 	    ((command == CNI_STATUS || command == CNI_GC) && c->version_num < 10100))
 		return cni_errf(ce, CNI_ERR_VERSION, "network config: cniVersion %s does not allow %s",
 				ver, cni_command_name(command));
-	return conf_fields(root, command, c, ce);
+	return conf_fields(root, command, hc, c, ce);
 }
 
 void cni_conf_free(struct cni_conf *c)

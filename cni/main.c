@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	struct cni_conf conf = { 0 };
 	struct cni_err ce = { 0 };
 	struct cni_env env;
+	struct ctnet_hostconf hc;
 	json_t *result = NULL;
 	char vbuf[16];
 	size_t len = 0;
@@ -92,8 +93,14 @@ int main(int argc, char **argv)
 			      rc == -EFBIG ? "larger than 1 MiB" : "unreadable");
 		goto fail;
 	}
-	if ((rc = cni_env_read(&env, &ce)) < 0 ||
-	    (rc = cni_conf_parse(text, len, env.command, &conf, &ce)) < 0)
+	if ((rc = cni_env_read(&env, &ce)) < 0)
+		goto fail;
+	/* The host config once, at the edge; VERSION works without it. */
+	if (env.command != CNI_VERSION && (rc = ctnet_hostconf_load(&hc, &ce.e)) < 0) {
+		cni_code(&ce, CNI_ERR_CONFIG, rc);
+		goto fail;
+	}
+	if ((rc = cni_conf_parse(text, len, env.command, &hc, &conf, &ce)) < 0)
 		goto fail;
 
 	switch (env.command) {

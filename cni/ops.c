@@ -92,6 +92,25 @@ static int open_lock(const char *name, struct cni_err *ce)
 	return lock < 0 ? fail_code(ce, lock) : lock;
 }
 
+/* The host config's NAT lists, with this config's cluster CIDRs (the same as the host
+ * config's when it names any: cni_conf_parse checked). */
+static int cni_host_apply(struct ctnet_kern *kern, const struct cni_conf *conf, struct ctnet_err *err)
+{
+	static const struct ctnet_hostconf none;
+	const char *ext[CTNET_HOSTCONF_EXT_MAX];
+	struct nat_host h;
+
+	nat_host_of_conf(conf->hc ? conf->hc : &none, &h, ext);
+	if (conf->n_cluster) {
+		h.set_cluster = true;
+		h.n_cluster = conf->n_cluster;
+		h.cluster = conf->cluster;
+	}
+	if (!h.set_ext && !h.set_cluster)
+		return 0;
+	return nat_set_host(kern, &h, err);
+}
+
 /* ADD under the attachment's lock; a = the attachment as this ADD describes it. */
 static int add_locked(struct ctnet_kern *kern, const struct cni_env *env, const struct cni_conf *conf,
 		      const struct cni_attachment *a, int nsfd, json_t **result, struct cni_err *ce)
@@ -119,6 +138,10 @@ static int add_locked(struct ctnet_kern *kern, const struct cni_env *env, const 
 	/* An attachment that is up keeps what this ADD leaves unsaid (see ctnet-cni(8)). */
 	if (existed && (rc = cni_spec_keep(&o, conf, env, ce)) < 0)
 		return rc;
+	/* The host's lists (the cluster CIDRs from this config or the host config, its external
+	 * interfaces) in NAT's desired state first: a no-op when they are recorded already. */
+	if (conf->ip_masq && (rc = cni_host_apply(kern, conf, &ce->e)) < 0)
+		return fail_code(ce, rc);
 	/* Written first so DEL and GC find a half-made attachment after a crash. */
 	if ((rc = cni_attachment_write(a, &ce->e)) < 0)
 		return fail_code(ce, rc);

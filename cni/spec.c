@@ -105,6 +105,8 @@ int cni_spec(const struct cni_env *env, const struct cni_conf *conf, struct ct_s
 		return cni_errf(ce, CNI_ERR_ENV, "CNI_NETNS: path too long");
 	snprintf(o->netns_path, sizeof(o->netns_path), "%s", env->netns);
 	snprintf(o->ifname, sizeof(o->ifname), "%s", env->ifname);
+	if (conf->hc)
+		ct_spec_host(o, conf->hc); /* POOL6: the IPv6 /48 */
 	o->has_pool = true;
 	o->pool = conf->subnet;
 	o->ipv6 = conf->ipv6;

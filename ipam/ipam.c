@@ -87,12 +87,12 @@ static int lease_claim_all(const struct ctx *c, const struct ipam_lease *l,
 }
 
 /* Gives an existing lease IPv6 addresses (alloc --ipv6 after an alloc without). */
-static int lease_upgrade_v6(const struct ctx *c, const struct conf_taken *t,
+static int lease_upgrade_v6(const struct ctx *c, const struct conf_taken *t, const struct ipam_opts *opts,
 			    struct ipam_lease *l, struct ctnet_err *err)
 {
 	struct ctnet_addr ula;
 	char why[256];
-	int r = ula_get(c, &ula, err);
+	int r = ula_get(c, opts->prefix6, &ula, err);
 	if (r < 0)
 		return r;
 	lease_add_v6(l, &ula);
@@ -111,8 +111,8 @@ static int lease_upgrade_v6(const struct ctx *c, const struct conf_taken *t,
 static int opts_pool(const struct ipam_opts *opts, struct ipam_pool *pool, char *cidr,
 		     struct ctnet_err *err)
 {
-	int r = ipam_pool_init(opts->pool ? opts->pool : IPAM_DEFAULT_POOL, opts->single, pool,
-			       err);
+	const char *def = opts->default_pool ? opts->default_pool : IPAM_DEFAULT_POOL;
+	int r = ipam_pool_init(opts->pool ? opts->pool : def, opts->single, pool, err);
 	if (r < 0)
 		return r;
 	ctnet_addr_cidr_str(&pool->net, cidr);
@@ -162,6 +162,7 @@ struct alloc {
 	struct pool_state ps;
 	struct ctnet_addr ula; /* when ipv6 */
 	bool ipv6;
+	const struct ctnet_addr *prefix6; /* POOL6, or NULL: ipam/ula6 */
 	char cidr[CTNET_ADDR_STRLEN];
 	int mapfd;
 	uint32_t found, first_conf;
@@ -260,7 +261,7 @@ static int alloc_new(struct alloc *a, const char *name, struct ipam_lease *out,
 
 	if ((r = pool_open(a->c, &a->pool, &a->ps, err)) < 0)
 		return r;
-	if (a->ipv6 && (r = ula_get(a->c, &a->ula, err)) < 0)
+	if (a->ipv6 && (r = ula_get(a->c, a->prefix6, &a->ula, err)) < 0)
 		return r;
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
@@ -278,7 +279,8 @@ int ipam_alloc(struct ctnet_kern *kern, const char *name, const struct ipam_opts
 	       struct ctnet_err *err)
 {
 	struct conf_taken taken = { 0 };
-	struct alloc a = { .taken = &taken, .host = { kern }, .ipv6 = opts->ipv6, .mapfd = -1 };
+	struct alloc a = { .taken = &taken, .host = { kern }, .ipv6 = opts->ipv6, .prefix6 = opts->prefix6,
+			  .mapfd = -1 };
 	struct ctx c;
 	int r;
 
@@ -292,7 +294,7 @@ int ipam_alloc(struct ctnet_kern *kern, const char *name, const struct ipam_opts
 	if (r == 0) {
 		r = lease_compatible(out, opts, a.cidr, err);
 		if (r == 0 && opts->ipv6 && !out->has_v6)
-			r = lease_upgrade_v6(&c, &taken, out, err);
+			r = lease_upgrade_v6(&c, &taken, opts, out, err);
 	} else if (r == -ENOENT) {
 		r = alloc_new(&a, name, out, err);
 	}
@@ -394,7 +396,7 @@ int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_a
 		}
 		*out = cur;
 		if (opts->ipv6 && !cur.has_v6)
-			r = lease_upgrade_v6(&c, &taken, out, err);
+			r = lease_upgrade_v6(&c, &taken, opts, out, err);
 		goto out;
 	}
 	if (r != -ENOENT)
@@ -403,7 +405,7 @@ int ipam_reserve(struct ctnet_kern *kern, const char *name, const struct ctnet_a
 		goto out;
 	if (opts->ipv6) {
 		struct ctnet_addr ula;
-		if ((r = ula_get(&c, &ula, err)) < 0)
+		if ((r = ula_get(&c, opts->prefix6, &ula, err)) < 0)
 			goto out;
 		lease_add_v6(&want, &ula);
 	}

@@ -18,8 +18,9 @@
  *    slot i = network + 2 + i, up to the last address before the broadcast.
  * Allocation takes the lowest free slot at or above a per-pool hint (see STATE).
  *
- * IPv6 (--ipv6): a ULA /48 drawn once per state dir (RFC 4193: fd + 40 random bits) and
- * kept in ipam/ula6. A lease's IPv6 addresses are PREFIX::<its IPv4 address> (the IPv4
+ * IPv6 (--ipv6): the host config's POOL6 (ctnet.conf(5)), else a ULA /48 drawn once per
+ * state dir (RFC 4193: fd + 40 random bits) and kept in ipam/ula6 (left alone, and unused,
+ * while POOL6 is set: leases made from it keep their addresses until released). A lease's IPv6 addresses are PREFIX::<its IPv4 address> (the IPv4
  * address in the low 32 bits, subnet id 0), so they are tied to the IPv4 pair and unique
  * across pools because the IPv4 addresses are.
  *
@@ -67,7 +68,10 @@ struct ipam_lease {
 };
 
 struct ipam_opts {
-	const char *pool;           /* CIDR; NULL = IPAM_DEFAULT_POOL */
+	const char *pool;           /* CIDR; NULL = default_pool */
+	const char *default_pool;   /* the host config's POOL; NULL = IPAM_DEFAULT_POOL. Unlike
+				     * pool, an existing lease in another pool still satisfies */
+	const struct ctnet_addr *prefix6; /* the host config's POOL6 (a /48); NULL = ipam/ula6 */
 	bool single;                /* one address per container (bridge pools) */
 	bool ipv6;                  /* also a pair from the host's ULA /48 */
 	const char *nixos_conf_dir; /* NULL = ctnet_nixos_conf_dir() */

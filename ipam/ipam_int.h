@@ -54,7 +54,8 @@ int claim_status(const struct ctx *c, const struct ctnet_addr *a, char *owner,
 int claim(const struct ctx *c, const struct ctnet_addr *a, const char *name,
 	  struct ctnet_err *err);
 void unclaim(const struct ctx *c, const struct ctnet_addr *a, const char *name);
-int ula_get(const struct ctx *c, struct ctnet_addr *out, struct ctnet_err *err);
+/* The /48 of new IPv6 leases: want (POOL6) when given, else ipam/ula6 (drawn once). */
+int ula_get(const struct ctx *c, const struct ctnet_addr *want, struct ctnet_addr *out, struct ctnet_err *err);
 /* taken.c */
 const char *taken_by(const struct conf_taken *t, const struct ctnet_addr *a);
 int conf_load(const char *dir, const char *self, struct conf_taken *t,

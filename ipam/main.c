@@ -7,12 +7,15 @@
 
 #include "caps.h"
 #include "cli.h"
+#include "hostconf.h"
 #include "ipam.h"
 #include "out.h"
 
 static const char usage[] =
 	"Usage: ctnet-ipam COMMAND [OPTIONS]\n"
-	"Hand out address pairs for containers (default pool " IPAM_DEFAULT_POOL ").\n"
+	"Hand out address pairs for containers (default pool: POOL of the host config\n"
+	"$CTNET_CONF, /etc/ctnet/ctnet.conf, else " IPAM_DEFAULT_POOL "; IPv6 from its\n"
+	"POOL6, else a random ULA /48).\n"
 	"\n"
 	"  alloc NAME [--pool CIDR] [--single] [--ipv6] [--nixos-conf-dir DIR] [--json]\n"
 	"        the lease of NAME, allocated if it has none\n"
@@ -252,6 +255,19 @@ static int ipam_main(int argc, char **argv)
 		return ctnet_cli_usage("%s: unexpected argument \"%s\"", cmd->name,
 				       ctnet_show(argv[optind], show));
 
+	/* The host config's POOL and POOL6 (ctnet.conf(5)), read here once, for the commands
+	 * that allocate: a bad file stops them, naming its line. */
+	struct ctnet_hostconf hc;
+	char pool[CTNET_ADDR_STRLEN];
+	if (!strcmp(cmd->name, "alloc") || !strcmp(cmd->name, "reserve")) {
+		struct ctnet_err err = { 0 };
+		if (ctnet_hostconf_load(&hc, &err) < 0)
+			return ctnet_cli_fail(&err);
+		if (hc.pool4.family)
+			opts.default_pool = ctnet_addr_cidr_str(&hc.pool4, pool);
+		if (hc.pool6.family)
+			opts.prefix6 = &hc.pool6;
+	}
 	return run(cmd, name, &opts, host_s, local_s, json);
 }
 

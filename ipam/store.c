@@ -243,11 +243,21 @@ void unclaim(const struct ctx *c, const struct ctnet_addr *a, const char *name)
 
 /* --- the ULA /48 --- */
 
-int ula_get(const struct ctx *c, struct ctnet_addr *out, struct ctnet_err *err)
+int ula_get(const struct ctx *c, const struct ctnet_addr *want, struct ctnet_addr *out, struct ctnet_err *err)
 {
 	char buf[128], shown[4300];
 	struct ctnet_err sub;
-	ssize_t n = ctnet_read_file(c->ipam, "ula6", buf, sizeof(buf), &sub);
+	ssize_t n;
+
+	/* The host config's POOL6 (checked a /48 by lib/hostconf.c): ula6 is neither read
+	 * nor written, so a host that drops POOL6 again goes back to its own ULA. */
+	if (want) {
+		if (want->family != AF_INET6 || want->prefix != 48)
+			return ctnet_errf(err, EINVAL, "POOL6: expected an IPv6 /48");
+		*out = *want;
+		return 0;
+	}
+	n = ctnet_read_file(c->ipam, "ula6", buf, sizeof(buf), &sub);
 
 	snprintf(shown, sizeof(shown), "%s/ula6", c->shown);
 	if (n == -ENOENT) {

@@ -408,7 +408,8 @@ static void host_check(struct ct_apply_plan *p)
 			o += (size_t)n_;                                                     \
 	} while (0)
 	if (!p->view.nat_whole)
-		ADD("nft table of ctnet or one of its chains missing");
+		ADD("%s", nat_counters_whole(p->view.nat) ? "ctnet's cluster sets differ from the recorded cluster CIDRs"
+							  : "nft table of ctnet or one of its chains missing");
 	if (!p->view.sysctls_read)
 		ADD("%ssysctl net.ipv4.ip_forward off", o ? ", " : "");
 	else if (v6 && !p->view.sysctls6_read)

@@ -150,7 +150,7 @@ static void item_judge(struct ctnet_kern *kern, const struct records *w, const s
 	struct ctnet_err e;
 	if (ct_judge(kern, r, &w->view, w->inside, h, &e) < 0) {
 		h->n = 1;
-		h->v[0] = (struct ct_fault){ .kind = CT_FAULT_STALE };
+		h->v[0] = (struct ct_fault){ .kind = CT_FAULT_UNJUDGED };
 		snprintf(h->v[0].object, sizeof(h->v[0].object), "%.63s", r->spec.name);
 		snprintf(h->v[0].text, sizeof(h->v[0].text), "not judged: %.140s", e.msg);
 	}
@@ -309,8 +309,8 @@ static size_t doctor_items(const struct records *w, struct netd_doctor_ct *nd, s
 	return n;
 }
 
-int ct_doctor(struct ctnet_kern *kern, const char *name, bool inside, struct ctnet_findings *out, size_t *n_checked,
-	      struct ctnet_err *err)
+int ct_doctor(struct ctnet_kern *kern, const char *name, bool inside, const struct ctnet_hostconf *hc,
+	      struct ctnet_findings *out, size_t *n_checked, struct ctnet_err *err)
 {
 	struct records w = { .l = { .dfd = -1 }, .inside = inside, .hr = -EAGAIN, .nr = -EAGAIN };
 	struct netd_uplink up;
@@ -342,6 +342,8 @@ int ct_doctor(struct ctnet_kern *kern, const char *name, bool inside, struct ctn
 	r = nat_doctor_check(w.nv, nt, n_nat, up.found ? up.ifname : NULL, out, err);
 	if (r >= 0)
 		r = ct_dns_doctor(kern, w.nv, nd, n_live, out, err);
+	if (r >= 0)
+		r = ct_doctor_cluster(hc, w.view.host, w.view.nat, w.nv, nt, n_nat, out, err);
 	*n_checked = w.n_items;
 	if (r >= 0 && out->oom)
 		r = ctnet_errf(err, ENOMEM, "doctor: out of memory");

@@ -81,6 +81,12 @@ void ct_fault_finding(const char *name, const char *host_ifname, const char *net
 		ctnet_finding_add(out, CTNET_SEV_NOTE, "container-stale", name, netns, fix,
 				  "%s: the record outlives its container (`ctnet status` says stale)", f->text);
 		break;
+	case CT_FAULT_UNJUDGED:
+		/* Not a verdict either way: doctor cannot vouch for what it could not read. */
+		ctnet_finding_add(out, CTNET_SEV_DEGRADES, "container-not-judged", name, netns,
+				  "run ctnet doctor as root (CAP_NET_ADMIN, CAP_SYS_ADMIN)",
+				  "%s: its links, addresses and NAT were not checked", f->text);
+		break;
 	case CT_FAULT_LINK:
 		link_finding(name, host_ifname, netns, f, out);
 		break;

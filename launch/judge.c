@@ -38,7 +38,7 @@ void ct_view_read_nat(struct ctnet_kern *kern, struct ct_view *v)
 	struct ctnet_err e;
 	if (nat_counters_read(kern, &v->nat, &e) < 0)
 		v->nat = NULL;
-	v->nat_whole = nat_counters_whole(v->nat);
+	v->nat_whole = nat_counters_whole(v->nat) && !nat_counters_cluster_drift(v->nat);
 }
 
 int ct_view_read_host(struct ctnet_kern *kern, struct ct_view *v, struct ctnet_err *err)
@@ -140,6 +140,9 @@ int ct_judge(struct ctnet_kern *kern, const struct ct_record *r, const struct ct
 	else if (!cn || !nat_counters_whole(cn))
 		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
 			   cn ? "nft table inet ctnet or one of its chains missing" : "nft table inet ctnet unreadable");
+	else if (nat_counters_cluster_drift(cn))
+		health_add(h, CT_FAULT_NAT_TABLE, 0, "inet ctnet",
+			   "ctnet's cluster sets differ from the recorded cluster CIDRs");
 	else if (missing > 0)
 		health_add(h, CT_FAULT_NAT, 0, r->spec.name, "%d of its NAT elements missing", missing);
 out:

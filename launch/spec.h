@@ -51,6 +51,10 @@ struct ct_spec {
 	bool ipv6;                 /* allocate an IPv6 pair when none is given */
 	bool has_pool;
 	struct ctnet_addr pool;    /* allocate from this CIDR */
+	/* The host's defaults (ctnet.conf(5) POOL and POOL6, ct_spec_host): where a lease
+	 * comes from when the spec names no pool, and the /48 of its IPv6 pair. The host's,
+	 * not the container's: never stored nor compared. Family 0: ipam's own defaults. */
+	struct ctnet_addr host_pool, host_prefix6;
 	char bridge[IFNAMSIZ];     /* "" = point-to-point */
 	struct ctnet_addr bridge_gw; /* with bridge: ctnet makes the bridge (if absent) with this
 				      * address/prefix and keeps it (CNI); family 0: the host's */
@@ -74,6 +78,9 @@ struct ct_spec {
 	char runtime_name[CTNET_NAME_MAX + 1];
 };
 
+/* The host config's defaults into s (host_pool, host_prefix6). */
+struct ctnet_hostconf;
+void ct_spec_host(struct ct_spec *s, const struct ctnet_hostconf *hc);
 /* An empty spec (netns_fd -1) named name (not checked here). */
 void ct_spec_init(struct ct_spec *s, const char *name);
 /* Defaults made explicit where the request depends on them (the netns path of

@@ -274,7 +274,11 @@ static int fresh_lease(struct ctnet_kern *kern, const struct ct_spec *spec, stru
 		       struct ctnet_err *err)
 {
 	char pool[CTNET_ADDR_STRLEN];
+	char host_pool[CTNET_ADDR_STRLEN];
 	struct ipam_opts io = { .pool = spec->has_pool ? ctnet_addr_cidr_str(&spec->pool, pool) : NULL,
+				.default_pool = spec->host_pool.family ? ctnet_addr_cidr_str(&spec->host_pool, host_pool)
+								       : NULL,
+				.prefix6 = spec->host_prefix6.family ? &spec->host_prefix6 : NULL,
 				.single = spec->bridge[0] != 0,
 				.ipv6 = spec->ipv6 };
 	struct ipam_lease lease;

@@ -26,6 +26,12 @@ struct ct_report {
 };
 void ct_report_add(struct ct_report *rep, bool repair, const char *fmt, ...) CTNET_PRINTF(3, 4);
 
+/* The host config's part of NAT (EXTERNAL_INTERFACE, CLUSTER_CIDR: each when the file has
+ * the key) made the desired state and the kernel's (nat_set_host): what a front-end does
+ * once before its first ct_up. 0 at once when the file has neither key. */
+struct ctnet_hostconf;
+int ct_host_apply(struct ctnet_kern *kern, const struct ctnet_hostconf *hc, struct ctnet_err *err);
+
 /*
  * Brings spec up, or converges an existing container to it:
  * - not there (or stale): allocate, plumb, NAT, record; any failure undoes every step;
@@ -88,6 +94,7 @@ enum ct_fault_kind {
 	CT_FAULT_NAT_TABLE,   /* ctnet's nft table or a chain missing (the host's) */
 	CT_FAULT_NAT,         /* some of its NAT elements missing */
 	CT_FAULT_HOST_IP,     /* a forward pinned (--host-ip) to an address the host does not have */
+	CT_FAULT_UNJUDGED,    /* doctor: the kernel could not be asked (text says why): first and only */
 };
 #define CT_FAULTS_MAX 20
 struct ct_fault {

@@ -10,6 +10,9 @@
  * arrives and converges only that container; only while events keep coming is the pass held
  * back until the burst is quiet (25 ms, at most 200 ms). Many containers in one pass share
  * one read of the kernel's NAT table.
+ * Loopback forwards by BPF (nat/lofwd.c) have no events either: a change of the mount table
+ * (/proc/self/mountinfo polls EPOLLPRI) is checked with nat_lofwd_fault, and a bpffs unmount
+ * that took their pins is NAT damage like a flushed table.
  * Most sysctls have no events: ip_forward (and IPv6 forwarding) switched off are announced
  * (RTM_NEWNETCONF) and repaired at once, and read once a second besides through
  * descriptors kept open (one pread each); the route_localnet of each container's device is
@@ -174,6 +177,17 @@ static void on_nft(struct ct_watch *w)
 	}
 }
 
+/* The mount table changed: a bpffs unmount takes the loopback forwards' BPF programs with
+ * it (no nftables event says so). Only that is NAT damage; other mounts are not. */
+static void on_mounts(struct ct_watch *w)
+{
+	char why[512];
+	if (nat_lofwd_fault(why, sizeof(why))) {
+		w->nat_dirty = true;
+		schedule(w);
+	}
+}
+
 /* A namespace file named name went: closes the socket of whoever used it. */
 static void netns_gone(struct ct_watch *w, const char *name)
 {
@@ -245,6 +259,8 @@ static void on_ready(struct ctnet_kern *kern, struct ct_watch *w, int fd)
 		on_host(w);
 	else if (fd == nat_monitor_fd(w->natmon))
 		on_nft(w);
+	else if (fd == w->mounts)
+		on_mounts(w);
 	else
 		for (size_t j = 0; j < w->n; j++)
 			if (w->c[j].mon == fd) {
@@ -320,6 +336,11 @@ static int subscribe(struct ct_watch *w, struct ctnet_err *err)
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return ctnet_err_sys(err, errno, "epoll");
 	}
+	/* Best effort: without it a bpffs unmount is seen at the next NAT pass. */
+	struct epoll_event ev = { .events = EPOLLPRI, .data.fd = -1 };
+	if ((w->mounts = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) >= 0 &&
+	    (ev.data.fd = w->mounts, epoll_ctl(w->ep, EPOLL_CTL_ADD, w->mounts, &ev) < 0))
+		watch_fd_close(&w->mounts);
 	return 0;
 }
 
@@ -329,7 +350,7 @@ int ct_watch_open(struct ct_watch *w, int sig, ct_watch_report_fn *report, void 
 	int rc;
 
 	*w = (struct ct_watch){ .report = report, .data = data, .sig = sig, .ep = -1, .ino = -1,
-				.host = -1, .rec_wd = -1, .fwd4 = -1, .fwd6 = -1 };
+				.host = -1, .rec_wd = -1, .fwd4 = -1, .fwd6 = -1, .mounts = -1 };
 	if ((rc = subscribe(w, err)) < 0)
 		ct_watch_close(w);
 	return rc;
@@ -387,6 +408,7 @@ void ct_watch_close(struct ct_watch *w)
 	watch_fd_close(&w->fwd4);
 	watch_fd_close(&w->fwd6);
 	watch_fd_close(&w->host);
+	watch_fd_close(&w->mounts);
 	watch_fd_close(&w->ino);
 	watch_fd_close(&w->ep);
 }

@@ -58,6 +58,7 @@ struct ct_watch {
 	void *data;
 	int sig; /* the caller's signalfd, not closed here */
 	int ep, ino, host;
+	int mounts;     /* /proc/self/mountinfo: EPOLLPRI on a mount change (bpffs gone), or -1 */
 	int rec_wd;     /* the inotify watch of the records; others are namespace directories */
 	int fwd4, fwd6; /* ip_forward, conf/all/forwarding: open for pread, or -1 */
 	struct nat_monitor *natmon;

@@ -5,6 +5,10 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
+#ifndef CAP_BPF
+#define CAP_BPF 39 /* Linux 5.8; older kernels want CAP_SYS_ADMIN for BPF instead */
+#endif
+
 static const struct {
 	unsigned bit;
 	cap_value_t cap;
@@ -15,6 +19,7 @@ static const struct {
 	{ CTNET_CAP_DAC_OVERRIDE, CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE" },
 	{ CTNET_CAP_CHOWN, CAP_CHOWN, "CAP_CHOWN" },
 	{ CTNET_CAP_SYS_PTRACE, CAP_SYS_PTRACE, "CAP_SYS_PTRACE" },
+	{ CTNET_CAP_BPF, CAP_BPF, "CAP_BPF" },
 };
 
 int ctnet_caps_limit(unsigned keep, struct ctnet_err *err)

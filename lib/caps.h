@@ -10,6 +10,7 @@ enum ctnet_cap {
 	CTNET_CAP_DAC_OVERRIDE = 1 << 2,
 	CTNET_CAP_CHOWN = 1 << 3,
 	CTNET_CAP_SYS_PTRACE = 1 << 4, /* /proc/PID/ns/net of another user's process */
+	CTNET_CAP_BPF = 1 << 5,        /* loopback forwards' BPF programs (with CAP_NET_ADMIN) */
 };
 
 /*

@@ -101,6 +101,9 @@ int nat_check(struct ctnet_kern *kern, void (*cb)(const char *line, void *data),
 	/* What ctnet put in Docker's DOCKER-USER on request is desired state too. */
 	if (cfg.docker_user && (r = nat_docker_check(kern, &s, true, cb, data, err)) > 0)
 		count += (unsigned)r;
+	/* And the loopback forwards' BPF programs and map (lofwd.c). */
+	if (r >= 0 && (r = nat_lofwd_check(&s, cb, data, err)) > 0)
+		count += (unsigned)r;
 out:
 	nat_store_close(&s);
 	nat_kernel_free(&k);

@@ -13,6 +13,7 @@
 
 struct nat_counters {
 	struct nat_kernel k;
+	bool cluster_drift; /* the kernel's cluster sets are not the recorded cluster CIDRs */
 };
 
 int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct ctnet_err *err)
@@ -25,6 +26,13 @@ int nat_counters_read(struct ctnet_kern *kern, struct nat_counters **out, struct
 		free(c);
 		return r;
 	}
+	/* The recorded list is one small file: read with the kernel's, so every judge of the
+	 * table (status, apply, watch) sees a cluster set that differs as drift. */
+	struct ctnet_addr want[NAT_MAX_CLUSTER], have[2 * NAT_MAX_CLUSTER];
+	struct ctnet_err e = { 0 };
+	int nw = nat_cluster_recorded(want, ARRAY_SIZE(want), &e);
+	int nh = nat_counters_cluster(c, have, ARRAY_SIZE(have));
+	c->cluster_drift = nw >= 0 && nh >= 0 && !nat_cluster_same(want, (size_t)nw, have, (size_t)nh);
 	*out = c;
 	return 0;
 }
@@ -137,4 +145,29 @@ void nat_counters_forward(const struct nat_counters *cn, const struct nat_contai
 	sum(cn, tmp, 1u << NAT_S_FWD4 | 1u << NAT_S_FWD4IP | 1u << NAT_S_FWD6 | 1u << NAT_S_FWD6IP,
 	    out);
 	free(tmp);
+}
+
+int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, size_t max)
+{
+	static const int sets[] = { NAT_S_CLUSTER4, NAT_S_CLUSTER6 };
+	size_t n = 0;
+	if (!cn || !cn->k.tables[NAT_T_INET] || !cn->k.set[NAT_S_CLUSTER4] || !cn->k.set[NAT_S_CLUSTER6])
+		return -1;
+	for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
+		size_t len = sets[s] == NAT_S_CLUSTER6 ? 16 : 4;
+		for (size_t i = 0; i < cn->k.n[sets[s]] && n < max; i++) {
+			const struct nat_elem *el = &cn->k.elems[sets[s]][i].el;
+			if (el->klen != len + 1)
+				continue; /* not a CIDR of ours: cannot equal a recorded one */
+			out[n] = (struct ctnet_addr){ .family = len == 16 ? AF_INET6 : AF_INET, .prefix = el->kd[len] };
+			memcpy(out[n].bytes, el->kd, len);
+			n++;
+		}
+	}
+	return (int)n;
+}
+
+bool nat_counters_cluster_drift(const struct nat_counters *cn)
+{
+	return cn && cn->cluster_drift;
 }

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netconf.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -168,7 +169,9 @@ void nat_doctor_localnet_start(struct nat_doctor_view *v, const struct nat_docto
 	v->localnet_next = 0;
 	v->localnet_off = SIZE_MAX;
 	v->done = false;
-	if (v->localnet_all == 1) { /* an interface's value is conf/all OR conf/IF */
+	/* an interface's value is conf/all OR conf/IF; with loopback forwards by BPF none
+	 * needs it */
+	if (v->localnet_all == 1 || nat_lofwd_on()) {
 		v->done = true;
 		return;
 	}
@@ -196,6 +199,11 @@ static void check_sysctls(const struct nat_doctor_view *v, const struct ct_view 
 				  "net.ipv6.conf.all.forwarding is 0: IPv6 to and from containers is not routed "
 				  "(restore switches it on after accept_ra=2 on the links that take router "
 				  "advertisements; a bare sysctl -w would cost them their IPv6 default route)");
+	char why[PATH_MAX * 2 + 128];
+	if (fwds && nat_lofwd_fault(why, sizeof(why)))
+		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "lofwd-missing", NULL, "loopback forwards", "ctnet-nat restore",
+				  "%s: the host's connections to its forwards on 127.0.0.1 and [::1] do not reach the "
+				  "containers", why);
 	/* route_localnet: forwards from 127.0.0.1 need it where ctnet switches it on; one
 	 * finding is enough ("all" is shared). */
 	if (!fwds || v->localnet_off >= n)

@@ -41,6 +41,8 @@ const enum field nat_set_layout[NAT_S_COUNT][2][4] = {
 	[NAT_S_OWNHOST6] = { { F_IFNAME, F_V6 } },
 	[NAT_S_HOST4] = { { F_V4 } },
 	[NAT_S_HOST6] = { { F_V6 } },
+	[NAT_S_CLUSTER4] = { { F_NET4 } },
+	[NAT_S_CLUSTER6] = { { F_NET6 } },
 	[NAT_S_PORTS] = { { F_IFNAME } },
 	[NAT_S_PSPOOF4] = { { F_IFNAME, F_V4 } },
 	[NAT_S_PSPOOF6] = { { F_IFNAME, F_V6 } },
@@ -57,6 +59,8 @@ static size_t field_len(enum field f)
 	case F_PROTO: return 1;
 	case F_PORT: return 2;
 	case F_MAC: return 6;
+	case F_NET4: return 5; /* address, prefix length (not the kernel's layout: see fold) */
+	case F_NET6: return 17;
 	default: return 0;
 	}
 }
@@ -108,6 +112,11 @@ static bool render(struct nat_buf *b, const enum field *fl, const uint8_t *p, si
 			nat_buf_printf(b, "%02x:%02x:%02x:%02x:%02x:%02x", p[off], p[off + 1], p[off + 2],
 				       p[off + 3], p[off + 4], p[off + 5]);
 			break;
+		case F_NET4:
+		case F_NET6:
+			nat_buf_printf(b, "%s/%u", inet_ntop(fl[i] == F_NET4 ? AF_INET : AF_INET6, p + off, a, sizeof(a)),
+				       p[off + fl_len - 1]);
+			break;
 		default:
 			return false;
 		}
@@ -154,6 +163,15 @@ static bool encode(const enum field *fl, va_list *ap, uint8_t *out, size_t cap, 
 			break;
 		case F_MAC:
 			memcpy(out + off, va_arg(*ap, const uint8_t *), fl_len);
+			break;
+		case F_NET4:
+		case F_NET6:
+			a = va_arg(*ap, const struct ctnet_addr *);
+			if (a->family != (fl[i] == F_NET4 ? AF_INET : AF_INET6) || a->prefix < 0 ||
+			    a->prefix > (int)(fl_len - 1) * 8)
+				return false;
+			memcpy(out + off, a->bytes, fl_len - 1);
+			out[off + fl_len - 1] = (uint8_t)a->prefix;
 			break;
 		default:
 			return false;
@@ -305,6 +323,8 @@ static void one_elem(struct dump *d, const struct nlattr *elem)
 	}
 	ke.el.klen = (uint8_t)klen;
 	ke.el.dlen = (uint8_t)dlen;
+	if (tb[NFTA_SET_ELEM_FLAGS] && mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_FLAGS]) == 4)
+		ke.end = ntohl(mnl_attr_get_u32(tb[NFTA_SET_ELEM_FLAGS])) & NFT_SET_ELEM_INTERVAL_END;
 	if (tb[NFTA_SET_ELEM_EXPR])
 		read_counter(tb[NFTA_SET_ELEM_EXPR], &ke);
 	if (tb[NFTA_SET_ELEM_EXPRESSIONS]) {
@@ -403,6 +423,8 @@ static int elems_read(struct ctnet_nl *nl, struct nat_kernel *k, int set, struct
 			    elems_restart, &d, err);
 	if (r < 0)
 		return r;
+	if (nat_set_is_interval(set) && nat_interval_fold(&k->elems[set], &k->n[set], set) < 0)
+		return ctnet_err_sys(err, ENOMEM, "nftables: read set %s", nat_set_names[set]);
 	if (k->n[set])
 		qsort(k->elems[set], k->n[set], sizeof(struct nat_kelem), kelem_cmp);
 	return 0;

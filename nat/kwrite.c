@@ -69,7 +69,8 @@ static bool put_set_msg(struct mnl_nlmsg_batch *batch, int type, int set, const 
 		/* Keep room for the counter nest and the batch end. */
 		if (room + nlh->nlmsg_len + 256 > total)
 			return false;
-		if (!el->klen || (nat_set_layout[set][1][0] != F_END) != (el->dlen != 0))
+		/* Interval sets hold ranges (start and end elements): libnftables writes them. */
+		if (!el->klen || nat_set_is_interval(set) || (nat_set_layout[set][1][0] != F_END) != (el->dlen != 0))
 			return false;
 		struct nlattr *nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 		put_data(nlh, NFTA_SET_ELEM_KEY, el->kd, el->klen);

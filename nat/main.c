@@ -10,6 +10,7 @@
 #include "caps.h"
 #include "cli.h"
 #include "out.h"
+#include "main_int.h"
 #include "nat.h"
 
 static const char usage_text[] =
@@ -17,10 +18,15 @@ static const char usage_text[] =
 	"Host NAT for containers: masquerade, port forwards, anti-spoofing, in nftables\n"
 	"tables inet ctnet and bridge ctnet (no other table is touched).\n"
 	"\n"
-	"  init [--external-interface IF]... [--isolate | --no-isolate]\n"
-	"       [--accept-in-docker-user | --no-accept-in-docker-user]\n"
+	"  init [--external-interface IF]... [--cluster-cidr CIDR]... [--no-cluster-cidr]\n"
+	"       [--isolate | --no-isolate] [--accept-in-docker-user | --no-accept-in-docker-user]\n"
 	"                                       create the tables (idempotent); with external\n"
-	"                                       interfaces, masquerade only out of those;\n"
+	"                                       interfaces, masquerade only out of those; never\n"
+	"                                       masquerade to a cluster CIDR (without either\n"
+	"                                       option: the host config's CLUSTER_CIDR, else the\n"
+	"                                       recorded ones); the host config (ctnet.conf(5))\n"
+	"                                       gives both when no option does; an option that\n"
+	"                                       differs from it is refused;\n"
 	"                                       --isolate: containers reach each other only\n"
 	"                                       through forwards (default: open; neither\n"
 	"                                       option keeps the recorded setting);\n"
@@ -42,6 +48,7 @@ static const char usage_text[] =
 	"  check                                exit 1 and print the differences when the\n"
 	"                                       kernel differs from the recorded state\n"
 	"  restore                              rebuild the table from the recorded state\n"
+	"                                       (with the host config's keys recorded first)\n"
 	"                                       (after nft flush ruleset or a reboot)\n"
 	"  flush                                delete ctnet's tables and turn route_localnet\n"
 	"                                       off where ctnet set it; the recorded state is\n"
@@ -49,7 +56,12 @@ static const char usage_text[] =
 	"\n"
 	"SPEC is PROTO:HOSTPORT[:CONTAINERPORT] as in nixos-container: tcp:8080:80, udp:53,\n"
 	"tcp:8000-8010:80-90 (same length, at most 1024 ports).\n"
-	"State: $CTNET_STATE_DIR/nat (default /var/lib/ctnet/nat). Needs CAP_NET_ADMIN.\n"
+	"\n"
+	"--cgroup PATH (or $CTNET_CGROUP), with any command: the cgroup v2 directory the\n"
+	"loopback forwards' BPF programs attach to (default: the root of the cgroup v2\n"
+	"hierarchy); they and their map are pinned in $CTNET_BPF_DIR (default /sys/fs/bpf/ctnet).\n"
+	"State: $CTNET_STATE_DIR/nat (default /var/lib/ctnet/nat). Needs CAP_NET_ADMIN, and\n"
+	"CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) for loopback forwards by BPF.\n"
 	"Exit: 0 ok, 1 failure (or drift for check), 2 usage.\n";
 
 static int usage(void)
@@ -77,10 +89,14 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 
 static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 {
-	const char *ext[16] = { NULL };
-	size_t n = 0;
+	const char *ext[16] = { NULL }, *hc_ext[CTNET_HOSTCONF_EXT_MAX];
+	struct ctnet_addr cluster[CTNET_HOSTCONF_CLUSTER_MAX];
+	struct ctnet_hostconf hc;
+	struct nat_host h;
+	size_t n = 0, nc = 0;
 	int isolate = -1;
 	int docker = -1;
+	bool no_cluster = false;
 	struct ctnet_err err = { 0 };
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
@@ -98,16 +114,36 @@ static int cmd_init(struct ctnet_kern *kern, int argc, char **argv)
 			isolate = want;
 			continue;
 		}
-		const char *v = opt_value(argc, argv, &i, "--external-interface", &bad);
+		if (!strcmp(argv[i], "--no-cluster-cidr")) {
+			no_cluster = true;
+			continue;
+		}
+		const char *v = opt_value(argc, argv, &i, "--cluster-cidr", &bad);
+		if (!bad && v) {
+			if (nc == ARRAY_SIZE(cluster))
+				return ctnet_cli_usage("init: at most %zu cluster CIDRs", ARRAY_SIZE(cluster));
+			if (ctnet_cidr_parse(v, "--cluster-cidr", &cluster[nc++], &err) < 0)
+				return ctnet_cli_fail(&err);
+			continue;
+		}
+		if (!bad)
+			v = opt_value(argc, argv, &i, "--external-interface", &bad);
 		if (bad)
-			return ctnet_cli_usage("init: --external-interface needs a value");
+			return ctnet_cli_usage("init: %s needs a value", argv[i]);
 		if (!v)
 			return ctnet_cli_usage("init: unexpected argument \"%s\"", argv[i]);
 		if (n == ARRAY_SIZE(ext))
 			return ctnet_cli_usage("init: at most %zu external interfaces", ARRAY_SIZE(ext));
 		ext[n++] = v;
 	}
-	if (nat_init_isolate(kern, ext, n, isolate, &err) < 0)
+	if (no_cluster && nc)
+		return ctnet_cli_usage("init: --cluster-cidr and --no-cluster-cidr together");
+	h = (struct nat_host){ .n_ext = n, .ext = ext, .n_cluster = nc, .cluster = cluster };
+	if (ctnet_hostconf_load(&hc, &err) < 0)
+		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < hc.n_ext; i++)
+		hc_ext[i] = hc.ext[i];
+	if (init_host(&hc, &h, hc_ext, nc > 0, no_cluster, &err) < 0 || nat_init_host(kern, &h, isolate, &err) < 0)
 		return ctnet_cli_fail(&err);
 	unsigned changed = 0;
 	if (docker >= 0 && (docker ? nat_docker_accept(kern, &changed, &err) : nat_docker_remove(kern, &changed, &err)) < 0)
@@ -476,12 +512,37 @@ static int cmd_simple(struct ctnet_kern *kern, int argc, int (*fn)(struct ctnet_
 	return CTNET_EXIT_OK;
 }
 
+/* --cgroup PATH, before or after the command: where loopback forwards' BPF programs attach
+ * ($CTNET_CGROUP for the library). Removed from argv; an exit code on bad use, else -1. */
+static int take_cgroup(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		int bad = 0;
+		const char *v = opt_value(*argc, argv, &i, "--cgroup", &bad);
+		if (bad)
+			return ctnet_cli_usage("--cgroup needs a value");
+		if (!v)
+			continue;
+		if (v[0] != '/')
+			return ctnet_cli_usage("--cgroup \"%s\": not an absolute path", v);
+		setenv("CTNET_CGROUP", v, 1);
+		int at = v == argv[i] ? i - 1 : i; /* "--cgroup PATH" or "--cgroup=PATH" */
+		memmove(&argv[at], &argv[i + 1], (size_t)(*argc - i - 1) * sizeof(*argv));
+		*argc -= i + 1 - at;
+		i = at - 1;
+	}
+	return -1;
+}
+
 static int nat_main(int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
 	const char *cmd;
 
 	ctnet_prog = "ctnet-nat";
+	int rc0 = take_cgroup(&argc, argv);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc < 2)
 		return ctnet_cli_usage("missing command");
 	cmd = argv[1];
@@ -492,7 +553,11 @@ static int nat_main(int argc, char **argv)
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help"))
 			return usage();
-	if (ctnet_caps_limit(CTNET_CAP_NET_ADMIN, &err) < 0 ||
+	/* CAP_BPF (CAP_SYS_ADMIN before Linux 5.8) loads and reads the loopback forwards'
+	 * programs and map; CAP_SYS_ADMIN also mounts /sys/fs/bpf again when it is gone. list
+	 * reads neither. */
+	unsigned keep = CTNET_CAP_NET_ADMIN | (strcmp(cmd, "list") ? CTNET_CAP_BPF | CTNET_CAP_SYS_ADMIN : 0);
+	if (ctnet_caps_limit(keep, &err) < 0 ||
 	    ctnet_caps_require(CTNET_CAP_NET_ADMIN, cmd, &err) < 0)
 		return ctnet_cli_fail(&err);
 	argc -= 2;
@@ -511,7 +576,7 @@ static int nat_main(int argc, char **argv)
 		if (!strcmp(cmd, cmds[i].name))
 			rc = cmds[i].fn(&kern, argc, argv);
 	if (!strcmp(cmd, "restore"))
-		rc = cmd_simple(&kern, argc, nat_restore, "restore");
+		rc = cmd_simple(&kern, argc, host_restore, "restore");
 	if (!strcmp(cmd, "flush"))
 		rc = cmd_simple(&kern, argc, nat_flush, "flush");
 	nat_release(&kern, true);

@@ -264,24 +264,28 @@ static int replace(struct ctnet_kern *kern, struct nat_store *s, const struct na
 	int r, bridges;
 
 	if ((r = nat_sysctls(s, new->has_addr6, err)) < 0 ||
-	    (r = nat_localnet_migrate(kern, s, err)) < 0 ||
-	    (r = nat_localnet_apply(kern, s, old, new, err)) < 0)
+	    (r = nat_localnet_migrate(kern, s, err)) < 0)
 		return r;
 	if ((r = nat_store_ports_claim(s, new, err)) < 0)
 		return r;
-	if ((r = bridges = shared_update(s, new, NULL, true, err)) < 0 || (r = apply(kern, s, old, new, err)) < 0) {
+	/* Loopback forwards by BPF first: its choice decides whether route_localnet is needed. */
+	if ((r = nat_lofwd_change(kern, s, old, new, err)) < 0) {
+		nat_store_ports_release(s, new, old);
+		return r;
+	}
+	if ((r = nat_localnet_apply(kern, s, old, new, err)) < 0 ||
+	    (r = bridges = shared_update(s, new, NULL, true, err)) < 0 || (r = apply(kern, s, old, new, err)) < 0) {
 		struct ctnet_err e2 = { 0 };
 		shared_update(s, new, old, false, &e2);
+		nat_lofwd_change(kern, s, new, old, &e2);
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
 	if ((r = nat_store_write(s, new, err)) < 0) {
 		struct ctnet_err e2 = { 0 };
-		if (old)
-			apply(kern, s, new, old, &e2);
-		else
-			apply(kern, s, new, NULL, &e2);
+		apply(kern, s, new, old, &e2);
 		shared_update(s, new, old, false, &e2);
+		nat_lofwd_change(kern, s, new, old, &e2);
 		nat_store_ports_release(s, new, old);
 		return r;
 	}
@@ -356,6 +360,7 @@ int nat_del(struct ctnet_kern *kern, const char *name, struct ctnet_err *err)
 	if ((r = nat_store_remove(&s, name, err)) < 0)
 		goto out;
 	struct ctnet_err e2 = { 0 };
+	nat_lofwd_change(kern, &s, &old->c, NULL, &e2); /* best effort: check and restore see what stays */
 	docker_follow(kern, &s, shared_update(&s, &old->c, NULL, false, &e2));
 	nat_store_ports_release(&s, &old->c, NULL);
 	nat_localnet_apply(kern, &s, &old->c, NULL, err); /* off on a ve-NAME that stays; no error */

@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "hostconf.h"
 #include "kern.h"
 #include "name.h"
 #include "state.h"
@@ -53,12 +54,42 @@ bool nat_forward_overlaps(const struct nat_forward *a, const struct nat_forward 
 const char *nat_forward_str(const struct nat_forward *f, char *buf, size_t len);
 
 /* Creates ctnet's tables if missing (idempotent); enables ip_forward. Keeps the recorded
- * isolation setting. */
+ * isolation setting and cluster CIDRs. */
 int nat_init(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, struct ctnet_err *err);
 /* The same; isolate 1: containers reach each other only through forwards, 0: open (the
  * default), -1: as recorded. */
 int nat_init_isolate(struct ctnet_kern *kern, const char *const *external_ifaces, size_t n, int isolate,
 		     struct ctnet_err *err);
+/*
+ * The host's part of NAT's desired state (ctnet.conf(5): EXTERNAL_INTERFACE, CLUSTER_CIDR),
+ * each list replacing the recorded one when its set_* is true, kept otherwise. Cluster
+ * CIDRs are networks (host bits zero), IPv4 or IPv6: traffic from a container to them is
+ * never masqueraded (sets cluster4 and cluster6, flags interval); one inside another is
+ * dropped (nft refuses overlapping intervals).
+ */
+struct nat_host {
+	bool set_ext;
+	size_t n_ext;
+	const char *const *ext;
+	bool set_cluster;
+	size_t n_cluster;
+	const struct ctnet_addr *cluster;
+};
+/* Whether two lists of networks hold the same ones, in any order. */
+bool nat_cluster_same(const struct ctnet_addr *a, size_t na, const struct ctnet_addr *b, size_t nb);
+/* h from the keys the host config has (an absent key: set_* false, the recorded list
+ * kept); ext receives the interface names' pointers. */
+void nat_host_of_conf(const struct ctnet_hostconf *hc, struct nat_host *h,
+		      const char *ext[CTNET_HOSTCONF_EXT_MAX]);
+/* nat_init_isolate with h's lists (set_ext false: the recorded interfaces kept). */
+int nat_init_host(struct ctnet_kern *kern, const struct nat_host *h, int isolate, struct ctnet_err *err);
+/* Records h's lists and makes the kernel's table hold them, in one nft transaction (the
+ * whole table from the desired state when there is none). A no-op (no kernel access, no
+ * state dir made) when they equal the recorded ones. */
+int nat_set_host(struct ctnet_kern *kern, const struct nat_host *h, struct ctnet_err *err);
+/* The stored cluster CIDRs become exactly these (for ctnet-cni, whose network config carries
+ * the cluster list): nat_set_host with set_cluster only. */
+int nat_set_cluster(struct ctnet_kern *kern, const struct ctnet_addr *cidrs, size_t n, struct ctnet_err *err);
 /* Isolation on or off, keeping the recorded external interfaces (for front-ends). */
 int nat_isolate(struct ctnet_kern *kern, bool on, struct ctnet_err *err);
 /*
@@ -79,6 +110,7 @@ int nat_forward_del(struct ctnet_kern *kern, const char *name, const struct nat_
  * Design (see DESIGN.md "NAT"): one table `inet ctnet` with fixed chains (antispoof,
  * prerouting, output, postrouting) over named sets and maps: ifaces, ext_ifaces, masq4/6,
  * spoof4/6 (iface . address, with per-element counters = packets a container sent),
+ * cluster4/6 (interval sets: destinations never masqueraded),
  * fwd4/fwd6 (proto . port : address . port) and fwd4ip/fwd6ip (host ip . proto . port : ...,
  * with per-element counters = connections forwarded). Adding or removing a container or a
  * forward is only element add/delete, one nft transaction per call. The desired state lives
@@ -131,6 +163,11 @@ int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, ch
  * traffic can never arrive): 1 with the first such address in *gone, 0, or -errno. One
  * route lookup per pinned forward. */
 int nat_host_ip_gone(struct ctnet_kern *kern, const struct nat_container *c, struct ctnet_addr *gone);
+
+/* Loopback forwards by BPF (lofwd.c): 1 with why filled when they are recorded as the way
+ * but their programs are missing from bpffs or detached from their cgroup (doctor, watch),
+ * else 0. A few bpf(2) calls, no netlink. */
+int nat_lofwd_fault(char *why, size_t len);
 
 /* Kernel counters for `list`. */
 struct nat_counters;
@@ -216,6 +253,26 @@ struct nat_dns_path {
  * its queries (input), one finding per culprit with the fix. */
 void nat_doctor_dns(const struct nat_doctor_view *v, const struct nat_dns_path *p, size_t n, bool listen,
 		    struct ctnet_findings *out);
+/* doctor's cross-host NAT checks (doctor_cluster.c). The cluster CIDRs NAT recorded (its
+ * desired state): how many, at most max (0 when nothing is recorded), or -errno. */
+int nat_cluster_recorded(struct ctnet_addr *out, size_t max, struct ctnet_err *err);
+/* One cluster CIDR and an address inside it a container would reach (another host's, when
+ * a route leads there; oif: that route's device, "" unknown). */
+struct nat_cluster_probe {
+	struct ctnet_addr net, dst;
+	const char *oif;
+};
+/* Findings: a probe's CIDR missing from (or an extra CIDR in) the kernel's sets (cn, may be
+ * NULL), and other tools' postrouting nat rules that masquerade a container's packet to a
+ * probe's dst (v: nat_doctor_read's view, may be NULL). probes: the recorded CIDRs. */
+void nat_doctor_cluster(const struct nat_doctor_view *v, const struct nat_counters *cn, const struct nat_doctor_ct *cts,
+			size_t n, const struct nat_cluster_probe *probes, size_t n_probes, struct ctnet_findings *out);
+/* The kernel's cluster CIDRs (both sets) into out, how many, or -1 when ctnet's table or
+ * the sets were not there. */
+int nat_counters_cluster(const struct nat_counters *cn, struct ctnet_addr *out, size_t max);
+/* Whether the kernel's cluster sets held other CIDRs than the recorded ones when cn was
+ * read (drift: nat_restore puts them back). */
+bool nat_counters_cluster_drift(const struct nat_counters *cn);
 /* The cheap subset for up and status: ip_forward, and drop-policy forward chains of other
  * tables that drop traffic from l3iface (NULL: a generic ctnet veth). One chain dump; rules
  * only of the tables that have such a chain. */

@@ -13,6 +13,7 @@
 #define NAT_MAX_RANGE 1024
 #define NAT_MAX_PORTS 4096 /* per container, all forwards together */
 #define NAT_MAX_EXT 16
+#define NAT_MAX_CLUSTER 32 /* CTNET_HOSTCONF_CLUSTER_MAX */
 #define NAT_TABLE "inet ctnet"
 /* Bridge ports (vb-NAME): only the bridge family sees the port a frame came in by. */
 #define NAT_BTABLE "bridge ctnet"
@@ -34,6 +35,8 @@ struct nat_config {
 	bool isolate;         /* containers reach each other only through forwards */
 	bool localnet_scoped; /* written by a ctnet that sets route_localnet per interface */
 	bool docker_user;     /* init --accept-in-docker-user: accepts in DOCKER-USER wanted */
+	size_t n_cluster;     /* cluster CIDRs (never masqueraded), nat_cluster_normalize'd */
+	struct ctnet_addr cluster[NAT_MAX_CLUSTER];
 	bool exists;          /* read from a file (not defaults) */
 };
 
@@ -68,6 +71,8 @@ enum nat_set {
 	NAT_S_OWNHOST6,
 	NAT_S_HOST4,    /* every container's host-side address (shared) */
 	NAT_S_HOST6,
+	NAT_S_CLUSTER4, /* cluster CIDRs (interval sets; elements are address/prefix) */
+	NAT_S_CLUSTER6,
 	/* table bridge ctnet */
 	NAT_S_PORTS,
 	NAT_S_PSPOOF4,
@@ -83,6 +88,8 @@ bool nat_set_is_map(int set);
 /* Sets whose elements several containers may hold at once (a bridge, a shared host
  * address): an element goes only with its last holder (store.c's shared claims). */
 bool nat_set_is_shared(int set);
+/* Interval sets (cluster4, cluster6): the kernel holds ranges, read back as CIDRs. */
+bool nat_set_is_interval(int set);
 
 /* An element of one of ctnet's sets: its key bytes, then its data bytes (maps), laid out as
  * nf_tables stores them (kelems.c knows each set's layout). */
@@ -148,6 +155,7 @@ struct nat_kelem {
 	struct nat_elem el;
 	uint64_t packets, bytes;
 	bool seen; /* by check */
+	bool end;  /* an interval set's end element (before nat_interval_fold) */
 };
 struct nat_kernel {
 	bool table; /* both tables */
@@ -272,6 +280,23 @@ void nat_localnet_reset(struct ctnet_kern *kern, struct nat_store *s);
 /* Once per state dir written by a ctnet that set all.route_localnet (see sysctl.c). */
 int nat_localnet_migrate(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
 
+/* --- loopback forwards by socket (lofwd.c, issue 33) --- */
+/* Whether loopback forwards go by the BPF socket hooks (recorded): no route_localnet then. */
+bool nat_lofwd_on(void);
+/* The BPF map from old's loopback forwards to new's (either NULL), loading, attaching and
+ * pinning the programs when missing. Where they cannot be loaded: 0 (IPv4 keeps the
+ * output-hook path) unless new has a forward pinned to ::1 (-EOPNOTSUPP naming why). The
+ * last forward gone unpins everything. */
+int nat_lofwd_change(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
+		     const struct nat_container *new, struct ctnet_err *err);
+/* The programs and the whole map from the desired state (restore). */
+int nat_lofwd_sync(struct ctnet_kern *kern, struct nat_store *s, struct ctnet_err *err);
+/* Detaches and unpins everything (flush); the desired state is kept. */
+void nat_lofwd_unpin(void);
+/* Differences (cb per line) between the desired loopback forwards and bpffs: their count. */
+int nat_lofwd_check(struct nat_store *s, void (*cb)(const char *line, void *data), void *data,
+		    struct ctnet_err *err);
+
 /* --- links (links.c) --- */
 /* The device that carries iface's IP traffic: its bridge when iface is a bridge port (then
  * *bridge), else iface itself. -ENODEV when there is no such link. */
@@ -293,9 +318,21 @@ uint32_t attr_be32(const struct nlattr *a);
 void nest_attrs(const struct nlattr *nest, const struct nlattr **tb, int max);
 
 /* --- set elements (kelems.c reads, kwrite.c writes) --- */
-enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT, F_MAC };
+enum field { F_END, F_IFNAME, F_V4, F_V6, F_PROTO, F_PORT, F_MAC, F_NET4, F_NET6 };
 /* Key and data layouts of each set, as declared in ruleset.c. */
 extern const enum field nat_set_layout[NAT_S_COUNT][2][4];
+
+/* --- cluster CIDRs (cluster.c) --- */
+/* Sorts v (IPv4 first, by address) and drops what another entry covers (nft refuses
+ * overlapping intervals); returns the new count. */
+size_t nat_cluster_normalize(struct ctnet_addr *v, size_t n);
+/* Each an IPv4 or IPv6 network with its host bits zero, at most NAT_MAX_CLUSTER. */
+int nat_cluster_check(const struct ctnet_addr *v, size_t n, struct ctnet_err *err);
+/* An interval set's elements as the kernel dumps them (start elements and `end` ones,
+ * nft's leading 0.0.0.0 end marker included, a range up to the top without an end) into
+ * CIDR elements (F_NET4/F_NET6), a range that is no CIDR split into the CIDRs covering it.
+ * *n is updated; -ENOMEM. */
+int nat_interval_fold(struct nat_kelem **v, size_t *n, int set);
 
 /* --- the desired state's elements (nat.c, for check.c too) --- */
 /* What collect_one gathers: every recorded container's elements, but skip1 and skip2. */

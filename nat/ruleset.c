@@ -18,7 +18,7 @@ const char *const nat_set_names[NAT_S_COUNT] = {
 	"ifaces", "ext_ifaces", "masq4", "masq6", "spoof4",
 	"spoof6", "fwd4", "fwd4ip", "fwd6", "fwd6ip",
 	"bridges", "own_host4", "own_host6", "host4", "host6",
-	"port_ifaces", "port_spoof4", "port_spoof6", "port_macs", "port_mac",
+	"cluster4", "cluster6", "port_ifaces", "port_spoof4", "port_spoof6", "port_macs", "port_mac",
 };
 
 /* spoof* and fwd* carry per-element counters: packets sent by a container, and new
@@ -39,6 +39,8 @@ static const char *const set_decl[NAT_S_COUNT] = {
 	"type ifname . ipv6_addr;",
 	"type ipv4_addr;",
 	"type ipv6_addr;",
+	"type ipv4_addr; flags interval;",
+	"type ipv6_addr; flags interval;",
 	"type ifname;",
 	"type ifname . ipv4_addr; counter;",
 	"type ifname . ipv6_addr; counter;",
@@ -54,6 +56,11 @@ bool nat_set_is_map(int set)
 bool nat_set_is_shared(int set)
 {
 	return set == NAT_S_BRIDGES || set == NAT_S_HOST4 || set == NAT_S_HOST6;
+}
+
+bool nat_set_is_interval(int set)
+{
+	return set == NAT_S_CLUSTER4 || set == NAT_S_CLUSTER6;
 }
 
 int nat_set_table(int set)
@@ -124,11 +131,15 @@ static const struct {
 	 * these hooks with the bridge as input and output device, and would leave with the
 	 * bridge's address. Traffic routed out of such a bridge goes to a container or a
 	 * neighbour on that link: it needs no NAT either. */
-	{ NAT_C_POSTROUTING, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces oifname != @bridges masquerade" },
-	{ NAT_C_POSTROUTING, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces oifname != @bridges masquerade" },
-	{ NAT_C_POSTROUTING, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges masquerade" },
-	{ NAT_C_POSTROUTING, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces oifname != @bridges masquerade" },
-	/* Hairpin: container B -> host:port -> container A must answer through the host. */
+	/* Never to a cluster CIDR (other hosts' containers, pod and service ranges): those
+	 * flows leave with the container's own address and their replies are routed back. */
+	{ NAT_C_POSTROUTING, NO_EXT, "masq4", "ip saddr @masq4 oifname != @ifaces oifname != @bridges ip daddr != @cluster4 masquerade" },
+	{ NAT_C_POSTROUTING, NO_EXT, "masq6", "ip6 saddr @masq6 oifname != @ifaces oifname != @bridges ip6 daddr != @cluster6 masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq4-ext", "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges ip daddr != @cluster4 masquerade" },
+	{ NAT_C_POSTROUTING, EXT_ONLY, "masq6-ext", "ip6 saddr @masq6 oifname @ext_ifaces oifname != @bridges ip6 daddr != @cluster6 masquerade" },
+	/* Hairpin: container B -> host:port -> container A must answer through the host. It
+	 * comes after the masquerades, but they never match it (A is on this host: its link is
+	 * in @ifaces or @bridges), so a pool inside a cluster CIDR changes nothing here. */
 	{ NAT_C_POSTROUTING, ANY, "hairpin4", "ct status dnat ip saddr @masq4 ip daddr @masq4 masquerade" },
 	{ NAT_C_POSTROUTING, ANY, "hairpin6", "ct status dnat ip6 saddr @masq6 ip6 daddr @masq6 masquerade" },
 	/* A smaller MTU upstream (VPN, PPPoE) behind a router that filters ICMP: TCP to and
@@ -314,6 +325,12 @@ int nat_elems_config(struct nat_elems *e, const struct nat_config *cfg, struct c
 		if (r < 0)
 			return r;
 	}
+	for (size_t i = 0; i < cfg->n_cluster; i++) {
+		const struct ctnet_addr *a = &cfg->cluster[i];
+		int r = elem_add(e, err, a->family == AF_INET6 ? NAT_S_CLUSTER6 : NAT_S_CLUSTER4, a);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -404,7 +421,8 @@ void nat_buf_init(struct nat_buf *b, const struct nat_config *cfg)
 	for (int s = 0; s < NAT_S_COUNT; s++)
 		nat_buf_printf(b, "add %s %s %s { %s }\n", set_kind(s),
 			       nat_table_names[nat_set_table(s)], nat_set_names[s], set_decl[s]);
-	nat_buf_printf(b, "flush set " NAT_TABLE " ext_ifaces\n");
+	nat_buf_printf(b, "flush set " NAT_TABLE " ext_ifaces\nflush set " NAT_TABLE " cluster4\n"
+		       "flush set " NAT_TABLE " cluster6\n");
 	for (int c = 0; c < NAT_CHAINS; c++) {
 		const char *t = nat_table_names[nat_chain_table(c)];
 		nat_buf_printf(b, "add chain %s %s { %s }\nflush chain %s %s\n", t,

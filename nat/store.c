@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Desired state under $CTNET_STATE_DIR/nat/: `config` (external interfaces, isolation),
+ * Desired state under $CTNET_STATE_DIR/nat/: `config` (external interfaces, cluster CIDRs, isolation),
  * `containers/NAME` (KEY=VALUE lines), `ports/tcp-8080[-HOSTIP]` -> owner (a symlink, so
  * "who holds this port" is one readlink), and `lock`. Readable with ls and cat.
  */
@@ -106,6 +106,12 @@ static int config_cb(const char *key, const char *value, void *data, struct ctne
 		if (ctnet_ifname_check(value, err) < 0)
 			return -EINVAL;
 		snprintf(cfg->ext[cfg->n_ext++], sizeof(cfg->ext[0]), "%s", value);
+	} else if (!strcmp(key, "CLUSTER_CIDR")) {
+		if (cfg->n_cluster == NAT_MAX_CLUSTER)
+			return ctnet_errf(err, EINVAL, "more than %d CLUSTER_CIDR lines", NAT_MAX_CLUSTER);
+		if (ctnet_cidr_parse(value, "CLUSTER_CIDR", &cfg->cluster[cfg->n_cluster], err) < 0)
+			return -EINVAL;
+		cfg->n_cluster = nat_cluster_normalize(cfg->cluster, cfg->n_cluster + 1);
 	} else if (!strcmp(key, "ISOLATE")) {
 		if (strcmp(value, "0") && strcmp(value, "1"))
 			return ctnet_errf(err, EINVAL, "ISOLATE \"%s\": expected 0 or 1",
@@ -162,6 +168,10 @@ int nat_store_config_write(struct nat_store *s, const struct nat_config *cfg,
 	memcpy(buf, head, sizeof(head));
 	for (size_t i = 0; i < cfg->n_ext; i++)
 		ctnet_kv_put(&o, "EXTERNAL_INTERFACE", cfg->ext[i]);
+	for (size_t i = 0; i < cfg->n_cluster; i++) {
+		char net[CTNET_ADDR_STRLEN];
+		ctnet_kv_put(&o, "CLUSTER_CIDR", ctnet_addr_cidr_str(&cfg->cluster[i], net));
+	}
 	if (cfg->isolate)
 		ctnet_kv_put(&o, "ISOLATE", "1");
 	if (cfg->docker_user)

@@ -149,8 +149,9 @@ static int sysctls_walk(struct ctnet_kern *kern, bool ipv6, const struct nat_con
 		if (r > 0 && fix && (r = nat_ipv6_forwarding_on(NULL, err)) < 0)
 			return r;
 	}
-	/* route_localnet on the device of a container the host reaches at 127.0.0.1. */
-	if (c && wants_localnet(c)) {
+	/* route_localnet on the device of a container the host reaches at 127.0.0.1, unless
+	 * loopback forwards go by the BPF socket hooks (lofwd.c). */
+	if (c && wants_localnet(c) && !nat_lofwd_on()) {
 		if (l3dev)
 			snprintf(dev, sizeof(dev), "%s", l3dev);
 		if ((l3dev || nat_link_l3dev(kern, c->iface, dev, &bridge, err) == 0) &&
@@ -190,7 +191,7 @@ int nat_localnet_path(struct ctnet_kern *kern, const struct nat_container *c, ch
 	bool bridge;
 	int r;
 
-	if (!wants_localnet(c))
+	if (!wants_localnet(c) || nat_lofwd_on())
 		return 0;
 	if ((r = nat_link_l3dev(kern, c->iface, dev, &bridge, err)) == -ENODEV)
 		return 0;
@@ -251,7 +252,8 @@ static int bridge_on(struct nat_store *s, const char *dev, struct ctnet_err *err
 int nat_localnet_apply(struct ctnet_kern *kern, struct nat_store *s, const struct nat_container *old,
 		       const struct nat_container *new, struct ctnet_err *err)
 {
-	bool on = wants_localnet(new), was = wants_localnet(old);
+	bool bpf = nat_lofwd_on(); /* lofwd.c turned every one off when it took over */
+	bool on = !bpf && wants_localnet(new), was = !bpf && wants_localnet(old);
 	char dev[16], path[128];
 	bool bridge;
 	int r;

@@ -33,7 +33,7 @@ static const char *ifname_of(int ifindex, char buf[IFNAMSIZ])
 	return buf;
 }
 
-static void route_str(const struct hroute *h, char *buf, size_t len)
+void hv_route_str(const struct hroute *h, char *buf, size_t len)
 {
 	char d[INET6_ADDRSTRLEN], ifn[IFNAMSIZ], gw[INET6_ADDRSTRLEN + 8] = "";
 	inet_ntop(h->family, h->dst, d, sizeof(d));
@@ -115,7 +115,12 @@ static void check_routes(const struct netd_host_view *v, const struct netd_docto
 		bool ours = own_ifindex && (h->oif == own_ifindex || (bridge_ifindex && h->oif == bridge_ifindex));
 		if (ours && h->type == RTN_UNICAST)
 			continue;
-		route_str(h, rs, sizeof(rs));
+		/* A wider unreachable/blackhole/prohibit route (BIRD's for the host's own pool) has
+		 * no hosts behind it to shadow: the container's route is more specific. */
+		if (h->plen < alen * 8 &&
+		    (h->type == RTN_UNREACHABLE || h->type == RTN_BLACKHOLE || h->type == RTN_PROHIBIT))
+			continue;
+		hv_route_str(h, rs, sizeof(rs));
 		snprintf(obj, sizeof(obj), "route %s", rs);
 		snprintf(fix, sizeof(fix), "ip %sroute del %s", a->family == AF_INET6 ? "-6 " : "", rs);
 		ctnet_finding_add(out, CTNET_SEV_BLOCKS, "route-overlap", c->name, obj, fix,

@@ -64,6 +64,8 @@ const struct hroute *hv_host_route_via(const struct netd_host_view *v, const str
 /* The ifindex of the interface named ifname that holds address a (IPv4), or 0. */
 int hv_addr_ifindex(const struct netd_host_view *v, const struct ctnet_addr *a, const char *ifname);
 bool hv_prefix_covers(const uint8_t *net, unsigned plen, const uint8_t *a);
+/* "10.2.0.0/16 via 172.16.0.2 dev fab0" as doctor shows a route (doctor.c). */
+void hv_route_str(const struct hroute *h, char *buf, size_t len);
 
 struct linkinfo {
 	int ifindex;

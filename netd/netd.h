@@ -305,6 +305,21 @@ struct netd_uplink {
  */
 int netd_doctor_view(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,
 		     struct netd_uplink *uplink, struct ctnet_findings *out, struct ctnet_err *err);
+/* doctor_cluster.c: per cluster CIDR, the routes inside it but outside this host's pools
+ * (other hosts' ranges) with the protocol that installed them (a note), none of them (a
+ * warning), a route via a gateway inside a pool (blocking: another host's pool overlaps).
+ * dests[i] (n of them): the first such route's first address and device, for nat's check
+ * of what masquerades traffic there. */
+struct netd_cluster_dest {
+	bool found;
+	struct ctnet_addr dst;
+	char oif[IFNAMSIZ];
+};
+void netd_doctor_cluster(const struct netd_host_view *v, const struct ctnet_addr *cluster, size_t n,
+			 const struct ctnet_addr *pools, size_t n_pools, struct netd_cluster_dest *dests,
+			 struct ctnet_findings *out);
+/* "bird", "static", "kernel", "boot", ... or the number: rtm_protocol as ip-route shows it. */
+const char *netd_route_proto_name(unsigned proto, char *buf, size_t len);
 /* Routes the host learned from a container's link (from a router advertisement or a redirect
  * that came in on a container's host side or a ctnet-made bridge): a blocking finding each. */
 void netd_doctor_learned(const struct netd_host_view *v, const struct netd_doctor_ct *cts, size_t n,

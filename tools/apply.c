@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "ctnet.h"
+#include "hostconf.h"
 #include "out.h"
 #include "state.h"
 
@@ -183,8 +184,17 @@ int cmd_apply(struct ctnet_kern *kern, int argc, char **argv)
 	if (argc - optind > 1)
 		return ctnet_cli_usage("apply: at most one DIR");
 	dir = optind < argc ? argv[optind] : ctnet_nixos_conf_dir();
-	if (ct_apply_plan(dir, deep, &plan, &err) < 0)
+	/* The host config first: a bad one stops apply before its plan, naming its line. */
+	struct ctnet_hostconf hc;
+	if (ctnet_hostconf_load(&hc, &err) < 0 || ct_apply_plan(dir, deep, &plan, &err) < 0)
 		return ctnet_cli_fail(&err);
+	for (size_t i = 0; i < plan.n; i++)
+		if (plan.v[i].spec)
+			ct_spec_host(plan.v[i].spec, &hc);
+	if (!o.dry && ct_host_apply(kern, &hc, &err) < 0) {
+		ct_apply_free(&plan);
+		return ctnet_cli_fail(&err);
+	}
 	/* Before the first change: a state dir that cannot be written changes nothing (once). */
 	if (!o.dry && ct_state_writable(&err) < 0) {
 		ct_apply_free(&plan);

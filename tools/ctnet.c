@@ -17,38 +17,40 @@ static const struct {
 	unsigned need; /* required up front, named in the error when missing */
 	const char *help;
 } commands[] = {
-	{ "up", cmd_up, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "up", cmd_up, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "bring a container's network up" },
-	{ "down", cmd_down, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, CTNET_CAP_NET_ADMIN,
+	{ "down", cmd_down, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, CTNET_CAP_NET_ADMIN,
 	  "take it down again" },
-	{ "repair", cmd_repair, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "repair", cmd_repair, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what drifted in running containers" },
 	{ "run", cmd_run, 0, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "run a command in a fresh namespace with the network up" },
-	{ "apply", cmd_apply, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "apply", cmd_apply, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "make the containers those of a directory of .conf files" },
 	{ "status", cmd_status, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE, 0, "show containers" },
-	{ "gc", cmd_gc, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "gc", cmd_gc, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN, "remove what belongs to containers that are gone" },
 	{ "doctor", cmd_doctor, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN, "say why a container's traffic is dead" },
 	{ "trace", cmd_trace, CTNET_CAP_NET_ADMIN, CTNET_CAP_NET_ADMIN,
 	  "show who passes and who drops a container's packets" },
-	{ "oci-hook", cmd_oci_hook, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "oci-hook", cmd_oci_hook, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN,
 	  "OCI runtime hook: up|down with the state JSON on stdin" },
 	{ "exec", cmd_exec, 0, CTNET_CAP_SYS_ADMIN, "run a command in a container's network namespace" },
-	{ "watch", cmd_watch, CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
+	{ "watch", cmd_watch, CTNET_CAP_BPF | CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN | CTNET_CAP_SYS_PTRACE,
 	  CTNET_CAP_NET_ADMIN | CTNET_CAP_SYS_ADMIN, "put back what others remove (a daemon)" },
 	/* dnsmasq (its child) binds port 53 and drops to its own user: it keeps everything. */
 	{ "dns", cmd_dns, 0, 0, "answer containers' DNS queries (a daemon)" },
+	/* Prints a text from a file and flags: needs no capability. */
+	{ "bird-config", cmd_bird_config, 0, 0, "print this host's BIRD 2 configuration (BGP)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ctnet COMMAND [ARGS]...   (ctnet COMMAND --help for each)\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nState: $CTNET_STATE_DIR (/var/lib/ctnet), $CTNET_RUN_DIR (/run/ctnet).\n");
 }
 

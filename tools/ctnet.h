@@ -28,6 +28,9 @@ int up_parse_opt(int opt, const char *arg, struct up_cli *o);
 int up_parse_args(int argc, char **argv, struct up_cli *o, void (*usage)(void));
 /* Names the container (NAME) and reads --config: what every front-end of up does last. */
 int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err);
+/* The host config (ctnet.conf(5)) read once: its defaults into spec, its NAT lists
+ * recorded and applied (ct_host_apply). What every front-end of up does before ct_up. */
+int up_host(struct ctnet_kern *kern, struct ct_spec *spec, struct ctnet_err *err);
 void up_usage(void);
 extern const char up_short_opts[];
 extern const struct option up_long_opts[];
@@ -50,6 +53,7 @@ int cmd_gc(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_watch(struct ctnet_kern *kern, int argc, char **argv);
 int cmd_dns(struct ctnet_kern *kern, int argc, char **argv);
+int cmd_bird_config(struct ctnet_kern *kern, int argc, char **argv); /* bird.c */
 struct out;
 /* A daemon's event (watch.c): "PROG: EVENT OBJECT: MESSAGE", or a JSON object per line
  * (time, event, object, message); written at once (a log is read as it comes). */

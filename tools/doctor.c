@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "ctnet.h"
+#include "hostconf.h"
 #include "finding.h"
 #include "out.h"
 #include "state.h"
@@ -106,6 +107,8 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 			       "policies and rules, foreign DNAT of forwarded ports, sysctls, host links,\n"
 			       "addresses and routes, clashing addresses and routes, external interfaces,\n"
 			       "MTU, conntrack fill, host processes on forwarded ports, ctnet's NAT elements,\n"
+			       "the cluster CIDRs across hosts (routes to other hosts' ranges and their\n"
+			       "protocol, overlapping pools, what masquerades traffic to them),\n"
 			       "and inside each container its link, address and routes (--host-only: the\n"
 			       "inside judged by the host link's carrier, without entering). Each finding has\n"
 			       "a severity (blocks, degrades, note), the object, the evidence and the fix.\n"
@@ -126,7 +129,16 @@ int cmd_doctor(struct ctnet_kern *kern, int argc, char **argv)
 	const char *name = optind < argc ? argv[optind] : NULL;
 	if (name && ctnet_name_check(name, &err) < 0)
 		return ctnet_cli_fail(&err);
-	if (ct_doctor(kern, name, inside || name, &f, &n, &err) < 0) {
+	/* The host config, read once: a bad one is a finding (and the checks go on without it). */
+	struct ctnet_hostconf hc;
+	if (ctnet_hostconf_load(&hc, &err) < 0) {
+		ctnet_finding_add(&f, CTNET_SEV_BLOCKS, "host-config-invalid", NULL, ctnet_hostconf_path(),
+				  "correct the file (ctnet.conf(5)); ctnet up, apply, run and ctnet-nat init refuse it",
+				  "%s", err.msg);
+		hc = (struct ctnet_hostconf){ 0 };
+		ctnet_err_clear(&err);
+	}
+	if (ct_doctor(kern, name, inside || name, &hc, &f, &n, &err) < 0) {
 		ctnet_findings_free(&f);
 		return ctnet_cli_fail(&err);
 	}

@@ -65,10 +65,50 @@ static int open_container_ns(const struct ct_record *rec, struct ctnet_err *err)
 	return fd;
 }
 
+/* NAME's namespace, opened: its record read and checked (not --shared, not pending, the
+ * namespace up plumbed with its host link still there). fd, or -errno with err filled. */
+static int exec_open_ns(struct ctnet_kern *kern, const char *name, struct ctnet_err *err)
+{
+	struct ct_record *rec = calloc(1, sizeof(*rec)); /* big: forwards */
+	int fd, r;
+
+	if (!rec)
+		return ctnet_errf(err, ENOMEM, "out of memory");
+	r = record_read(name, rec, err);
+	if (r == -ENOENT)
+		fd = ctnet_errf(err, ENOENT, "exec: no container \"%s\" (see ctnet status)", name);
+	else if (r < 0)
+		fd = r;
+	else if (rec->spec.shared)
+		fd = ctnet_errf(err, EINVAL,
+				"exec: container \"%s\" shares the host's network namespace (--shared): run CMD directly",
+				name);
+	else if (rec->pending)
+		fd = ctnet_errf(err, EAGAIN, "exec: container \"%s\" is being brought up (or its up was interrupted)",
+				name);
+	else
+		fd = open_container_ns(rec, err);
+	/* The kernel reuses a dead namespace's inode number at once, so the identity check
+	 * alone passes for a namespace made again at the same path. The pair lives only as
+	 * long as the namespace up plumbed: its host side must still be there. */
+	if (fd >= 0 && rec->host_ifname[0]) {
+		r = netd_exists(kern, name, rec->host_ifname, err);
+		if (r == 0)
+			ctnet_errf(err, ESTALE,
+				   "exec: container \"%s\": its link %s is gone: not the namespace up plumbed (see ctnet gc)",
+				   name, rec->host_ifname);
+		if (r <= 0) {
+			close(fd);
+			fd = r < 0 ? r : -ESTALE;
+		}
+	}
+	free(rec);
+	return fd;
+}
+
 int cmd_exec(struct ctnet_kern *kern, int argc, char **argv)
 {
 	struct ctnet_err err = { 0 };
-	struct ct_record *rec;
 	const char *name;
 	char **cmd;
 	int fd, r;
@@ -88,51 +128,7 @@ int cmd_exec(struct ctnet_kern *kern, int argc, char **argv)
 		ctnet_errf(&err, EPERM, "exec: only root may run commands in a container's namespace");
 		return ctnet_cli_fail(&err);
 	}
-	rec = calloc(1, sizeof(*rec)); /* big: forwards */
-	if (!rec) {
-		ctnet_errf(&err, ENOMEM, "out of memory");
-		return ctnet_cli_fail(&err);
-	}
-	r = record_read(name, rec, &err);
-	if (r == -ENOENT) {
-		free(rec);
-		ctnet_errf(&err, ENOENT, "exec: no container \"%s\" (see ctnet status)", name);
-		return ctnet_cli_fail(&err);
-	}
-	if (r < 0) {
-		free(rec);
-		return ctnet_cli_fail(&err);
-	}
-	if (rec->spec.shared) {
-		ctnet_errf(&err, EINVAL,
-			   "exec: container \"%s\" shares the host's network namespace (--shared): run CMD directly",
-			   name);
-		free(rec);
-		return ctnet_cli_fail(&err);
-	}
-	if (rec->pending) {
-		ctnet_errf(&err, EAGAIN, "exec: container \"%s\" is being brought up (or its up was interrupted)",
-			   name);
-		free(rec);
-		return ctnet_cli_fail(&err);
-	}
-	fd = open_container_ns(rec, &err);
-	/* The kernel reuses a dead namespace's inode number at once, so the identity check
-	 * alone passes for a namespace made again at the same path. The pair lives only as
-	 * long as the namespace up plumbed: its host side must still be there. */
-	if (fd >= 0 && rec->host_ifname[0]) {
-		r = netd_exists(kern, name, rec->host_ifname, &err);
-		if (r == 0)
-			ctnet_errf(&err, ESTALE,
-				   "exec: container \"%s\": its link %s is gone: not the namespace up plumbed (see ctnet gc)",
-				   name, rec->host_ifname);
-		if (r <= 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	free(rec);
-	if (fd < 0)
+	if ((fd = exec_open_ns(kern, name, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	if (setns(fd, CLONE_NEWNET) < 0) {
 		ctnet_err_sys(&err, errno, "exec: enter the namespace of \"%s\"", name);

@@ -150,6 +150,8 @@ int cmd_oci_hook(struct ctnet_kern *kern, int argc, char **argv)
 	}
 	if (oci_parse_state(buf, len, up, &spec, &err) < 0)
 		return ctnet_cli_fail(&err);
+	if (up && up_host(kern, &spec, &err) < 0)
+		return ctnet_cli_fail(&err);
 	if ((up ? ct_up(kern, &spec, &rec, NULL, &err) : ct_down(kern, spec.name, false, NULL, &err)) < 0)
 		return ctnet_cli_fail(&err);
 	return 0;

@@ -150,6 +150,8 @@ int cmd_run(struct ctnet_kern *kern, int argc, char **argv)
 
 	if ((rc = run_prepare(argc, argv, &o)) >= 0)
 		return rc;
+	if (up_host(kern, &o.spec, &err) < 0)
+		return ctnet_cli_fail(&err);
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		ctnet_err_sys(&err, errno, "run: pipe");
 		return ctnet_cli_fail(&err);

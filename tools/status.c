@@ -58,6 +58,7 @@ static void faults_out(struct out *o, const struct ct_health *h)
 		[CT_FAULT_EXTRA_VETH] = "extra-veth", [CT_FAULT_FORWARDING] = "forwarding",
 		[CT_FAULT_LOCALNET] = "route-localnet", [CT_FAULT_NAT_TABLE] = "nat-table",
 		[CT_FAULT_NAT] = "nat",               [CT_FAULT_HOST_IP] = "host-ip",
+		[CT_FAULT_UNJUDGED] = "not-judged",
 	};
 	out_open_array(o, "faults");
 	for (size_t i = 0; i < h->n; i++) {

@@ -9,6 +9,7 @@
 #include "../netd/netd.h"
 #include "cli.h"
 #include "ctnet.h"
+#include "hostconf.h"
 #include "out.h"
 
 enum {
@@ -201,6 +202,16 @@ int up_finish(struct up_cli *o, const char *name, struct ctnet_err *err)
 	return 0;
 }
 
+int up_host(struct ctnet_kern *kern, struct ct_spec *spec, struct ctnet_err *err)
+{
+	struct ctnet_hostconf hc;
+	int rc = ctnet_hostconf_load(&hc, err);
+	if (rc < 0)
+		return rc;
+	ct_spec_host(spec, &hc);
+	return ct_host_apply(kern, &hc, err);
+}
+
 void report_out(struct out *o, const char *name, const struct ct_report *rep)
 {
 	out_open_array(o, "changes");
@@ -323,7 +334,8 @@ int cmd_up(struct ctnet_kern *kern, int argc, char **argv)
 		rc = ctnet_cli_usage("up: expected one container NAME");
 		goto out;
 	}
-	if (up_finish(o, o->spec.name, &err) < 0 || ct_up(kern, &o->spec, rec, rep, &err) < 0) {
+	if (up_finish(o, o->spec.name, &err) < 0 || up_host(kern, &o->spec, &err) < 0 ||
+	    ct_up(kern, &o->spec, rec, rep, &err) < 0) {
 		rc = ctnet_cli_fail(&err);
 		goto out;
 	}

@@ -7,6 +7,7 @@ cri-api api.proto), so no generated code and no protoc are needed; python3-grpci
   cri_client.py SOCK status ID       -> {"state": "SANDBOX_READY", "ip": "10.233.1.2", ...}
   cri_client.py SOCK stop ID
   cri_client.py SOCK remove ID
+  cri_client.py SOCK podcidr CIDR    (UpdateRuntimeConfig: kubelet passing node.spec.podCIDR)
 """
 import json
 import sys
@@ -114,6 +115,9 @@ def main():
             call(chan, "StopPodSandbox", f_bytes(1, args[0]))
         elif cmd == "remove":
             call(chan, "RemovePodSandbox", f_bytes(1, args[0]))
+        elif cmd == "podcidr":
+            # runtime_config = 1 { network_config = 1 { pod_cidr = 1 } }
+            call(chan, "UpdateRuntimeConfig", f_bytes(1, f_bytes(1, f_bytes(1, args[0]))))
         else:
             sys.exit("unknown command " + cmd)
 

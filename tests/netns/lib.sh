@@ -38,8 +38,16 @@ mkdir -p /run/netns
 mount -t tmpfs -o mode=0755 tmpfs /run/netns
 export CTNET_STATE_DIR=$T_SANDBOX/state CTNET_RUN_DIR=$T_SANDBOX/run
 export CTNET_NIXOS_CONF_DIR=$T_SANDBOX/nixos-containers
+# The host config (ctnet.conf(5)): none unless a test writes this file, whatever /etc holds.
+export CTNET_CONF=$T_SANDBOX/ctnet.conf
 T_TMP=$T_SANDBOX/tmp
 mkdir -p "$T_TMP"
+# Loopback forwards by BPF (ctnet-nat): never on the machine's cgroups nor in its bpffs. A
+# private bpffs for this world, and by default a cgroup that is no cgroup v2 directory (the
+# old IPv4 path); tests of the BPF path make a cgroup of their own and point CTNET_CGROUP there.
+mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null || true
+mkdir -p "$T_SANDBOX/no-cgroup2"
+export CTNET_CGROUP=$T_SANDBOX/no-cgroup2
 ip link set lo up
 
 _t_cleanup() {
@@ -132,6 +140,26 @@ wait_port() {
 # A namespace named NAME, lo up.
 mkns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
+}
+
+# A container NAME (a namespace) on a veth ve-NAME, routed: host 10.233.N.1 / fd42::N:1,
+# container 10.233.N.2 / fd42::N:2.
+mkct() { # NAME N
+	local c=$1 n=$2
+	mkns "$c"
+	ip link add "ve-$c" type veth peer name eth0 netns "$c"
+	ip addr add "10.233.$n.1/32" dev "ve-$c"
+	ip -6 addr add "fd42::$n:1/128" dev "ve-$c" nodad
+	ip link set "ve-$c" up
+	ip route add "10.233.$n.2/32" dev "ve-$c"
+	ip -6 route add "fd42::$n:2/128" dev "ve-$c"
+	ip -n "$c" addr add "10.233.$n.2/32" dev eth0
+	ip -n "$c" -6 addr add "fd42::$n:2/128" dev eth0 nodad
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add "10.233.$n.1/32" dev eth0
+	ip -n "$c" route add default via "10.233.$n.1"
+	ip -n "$c" -6 route add "fd42::$n:1/128" dev eth0
+	ip -n "$c" -6 route add default via "fd42::$n:1"
 }
 
 # An "upstream" namespace playing the internet, linked to the host by a veth:

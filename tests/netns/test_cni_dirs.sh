@@ -21,9 +21,12 @@ nft0=$(snapshot_nft)
 CONF='{"cniVersion":"1.0.0","name":"dirs","type":"ctnet-cni","stateDir":"'$SD'","runDir":"'$RD'",
  "runtimeConfig":{"portMappings":[{"HostPort":8080,"ContainerPort":80,"Protocol":"tcp","HostIP":""}]}}'
 ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-# The plugin with only what a runtime sets: no CTNET_STATE_DIR, CTNET_RUN_DIR, ...
+# The plugin with only what a runtime sets: no CTNET_STATE_DIR, CTNET_RUN_DIR, ... but the
+# sandbox's CTNET_CGROUP and CTNET_CONF (lib.sh): its loopback forwards never attach to the
+# machine's root cgroup, and no /etc/ctnet/ctnet.conf of the machine is read.
 cni() {
-	printf '%s' "$5" | env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
+	printf '%s' "$5" | env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CTNET_CGROUP="$CTNET_CGROUP" CTNET_CONF="$CTNET_CONF" \
+		CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
 		CNI_IFNAME="$3" CNI_NETNS="$4" CNI_PATH=/usr/lib/cni \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-7" "$CNI" >"$T_TMP/out" 2>"$T_TMP/err"
 }

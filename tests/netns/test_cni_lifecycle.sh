@@ -218,7 +218,10 @@ bad "hostPort out of range" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"runtimeConfig\":{
 bad "sctp port mapping" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,\"containerPort\":80,\"protocol\":\"sctp\"}]}}"
 bad "bad hostIP" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,\"containerPort\":80,\"hostIP\":\"1.2.3\"}]}}"
 bad "portMappings with ipMasq:false" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"ipMasq\":false,\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,\"containerPort\":80}]}}"
-bad "delegated ipam is an unsupported field" 2 ADD b1 eth0 /run/netns/b1 "$V1,\"ipam\":{\"type\":\"host-local\"}}"
+bad "delegated ipam is an unsupported field" 2 ADD b1 eth0 /run/netns/b1 "$V1,\"ipam\":{\"type\":\"dhcp\"}}"
+bad "host-local ipam without ranges is invalid" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"ipam\":{\"type\":\"host-local\"}}"
+bad "an unfilled {{.PodCIDR}} template is invalid" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"{{.PodCIDR}}\"}]]}}"
+bad "clusterCIDRs with host bits are invalid" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"clusterCIDRs\":[\"10.244.0.1/16\"]}"
 bad "bad bridge name" 7 ADD b1 eth0 /run/netns/b1 "$V1,\"bridge\":\"br0;ip link del lo\"}"
 bad "CHECK of an unknown attachment" 3 CHECK b1 eth0 /run/netns/b1 "$V1}"
 python3 -c 'print("{\"cniVersion\":\"1.0.0\",\"pad\":\"" + "x" * (1 << 20) + "\"}")' >"$T_TMP/big"
@@ -227,6 +230,29 @@ check_eq "config over 1 MiB: exit 1, code 5" \
 check_match "error names the variable (stderr, one line)" "$(cni ADD 'x;y' eth0 /run/netns/b1 "$V1}"; cat "$T_TMP/err")" '^ctnet-cni: CNI_CONTAINERID "x;y": '
 check_eq "error cniVersion is the config's" "$(cni ADD b1 eth0 "" '{"cniVersion":"0.4.0","name":"n","type":"t"}'; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cniVersion"])' "$T_TMP/out")" "0.4.0"
 check_eq "bad input changed nothing (state, run dir, nft, links)" "$(snap)" "$state0"
+
+# --- The subnet from containerd's template (host-local ranges), and the host config ---
+ipof() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ips"][0]["address"])' "$T_TMP/out"; }
+RANGES='{"cniVersion":"1.0.0","name":"k8s","type":"ctnet-cni","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.7.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}}'
+mkns r1
+check_eq "ADD with the template's ranges exits 0" "$(cni ADD r1 eth0 /run/netns/r1 "$RANGES"; echo $?)" "0"
+check_match "  the address is of the pod CIDR 10.244.7.0/24" "$(ipof)" '^10\.244\.7\.[0-9]+/'
+check_match "  and in the container" "$(ip -n r1 -4 -o addr show dev eth0)" ' 10\.244\.7\.'
+cni DEL r1 eth0 /run/netns/r1 "$RANGES"
+printf 'POOL=10.60.0.0/16\nCLUSTER_CIDR=10.60.0.0/16\n' >"$T_TMP/ctnet.conf"
+mkns r2
+check_eq "ADD without a subnet, host config with POOL: exits 0" \
+	"$(CTNET_CONF=$T_TMP/ctnet.conf cni ADD r2 eth0 /run/netns/r2 "$CONF"; echo $?)" "0"
+check_match "  the address is of the host config's POOL" "$(ipof)" '^10\.60\.'
+check_eq "  DEL" "$(CTNET_CONF=$T_TMP/ctnet.conf cni DEL r2 eth0 /run/netns/r2 "$CONF"; echo $?)" "0"
+printf 'POOL=10.60.0.0/16\nCLUSTR=1\n' >"$T_TMP/bad.conf"
+state1=$(snap)
+check_eq "a host config with an unknown key: exit 1, code 7" \
+	"$(CTNET_CONF=$T_TMP/bad.conf cni ADD r2 eth0 /run/netns/r2 "$CONF"; echo $? $(python3 "$T_TMP/errshape.py" "$T_TMP/out"))" "1 7"
+check_match "  the error names the file, the line and the key" "$(cat "$T_TMP/err")" 'bad\.conf.* line 2: unknown key "CLUSTR"'
+check_eq "  and changed nothing" "$(snap)" "$state1"
+check_eq "VERSION works with a broken host config" \
+	"$(CTNET_CONF=$T_TMP/bad.conf cni VERSION "" "" "" '{"cniVersion":"1.0.0"}'; echo $?)" "0"
 check_exit "--help exits 0" 0 "$CNI" --help
 check_exit "an argument is a usage error (2)" 2 "$CNI" ADD
 finish

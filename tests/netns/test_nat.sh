@@ -10,23 +10,6 @@ PIDS=()
 # Children first: a forked socat serving a flow that conntrack cleanup cut off never ends.
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; _t_cleanup' EXIT
 
-mkct() { # NAME N: veth ve-NAME, host 10.233.N.1 / fd42::N:1, container .2
-	local c=$1 n=$2
-	mkns "$c"
-	ip link add "ve-$c" type veth peer name eth0 netns "$c"
-	ip addr add "10.233.$n.1/32" dev "ve-$c"
-	ip -6 addr add "fd42::$n:1/128" dev "ve-$c" nodad
-	ip link set "ve-$c" up
-	ip route add "10.233.$n.2/32" dev "ve-$c"
-	ip -6 route add "fd42::$n:2/128" dev "ve-$c"
-	ip -n "$c" addr add "10.233.$n.2/32" dev eth0
-	ip -n "$c" -6 addr add "fd42::$n:2/128" dev eth0 nodad
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add "10.233.$n.1/32" dev eth0
-	ip -n "$c" route add default via "10.233.$n.1"
-	ip -n "$c" -6 route add "fd42::$n:1/128" dev eth0
-	ip -n "$c" -6 route add default via "fd42::$n:1"
-}
 bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
 # in NS: run a command there ("host" = here)
 in_ns() { local ns=$1; shift; if [ "$ns" = host ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }

@@ -92,13 +92,13 @@ check_exit "in sync after replace" 0 "$NAT" check
 
 # External interfaces: masquerade only out of them.
 check "init --external-interface up0" "$NAT" init --external-interface up0
-check_match "postrouting masquerades only out of ext_ifaces" "$(nft list chain inet ctnet postrouting)" 'oifname @ext_ifaces oifname != @bridges masquerade'
+check_match "postrouting masquerades only out of ext_ifaces" "$(nft list chain inet ctnet postrouting)" 'oifname @ext_ifaces oifname != @bridges ip daddr != @cluster4 masquerade'
 check_eq "ext_ifaces holds up0" "$(nft -j list set inet ctnet ext_ifaces | python3 -c 'import json,sys; print([e for x in json.load(sys.stdin)["nftables"] if "set" in x for e in x["set"].get("elem",[])])')" "['up0']"
 check_exit "in sync with external interfaces" 0 "$NAT" check
 check_match "elements kept across init" "$(nft list map inet ctnet fwd4)" '8081'
 nft flush ruleset
 check "restore keeps the external interfaces" "$NAT" restore
-check_match "restored postrouting uses ext_ifaces" "$(nft list chain inet ctnet postrouting)" 'oifname @ext_ifaces oifname != @bridges masquerade'
+check_match "restored postrouting uses ext_ifaces" "$(nft list chain inet ctnet postrouting)" 'oifname @ext_ifaces oifname != @bridges ip daddr != @cluster4 masquerade'
 
 # Without CAP_NET_ADMIN: a clear message.
 if command -v capsh >/dev/null; then

@@ -56,6 +56,9 @@ check_eq "nothing left after nobody's down" "$(ip -br link | grep -c '^ve-' || t
 out=$(strace -f -e trace=capset,prctl $NAT list 2>&1 >/dev/null)
 check_match "ctnet-nat sets no_new_privs" "$out" "PR_SET_NO_NEW_PRIVS, 1"
 check_match "ctnet-nat keeps only CAP_NET_ADMIN" "$out" "capset\(.*\{effective=1<<CAP_NET_ADMIN, permitted=1<<CAP_NET_ADMIN, inheritable=0\}"
+out=$(strace -f -e trace=capset,prctl $NAT check 2>&1 >/dev/null)
+check_match "ctnet-nat check keeps NET_ADMIN, SYS_ADMIN, BPF only (loopback forwards' programs)" "$out" \
+	"capset\(.*\{effective=1<<CAP_NET_ADMIN\|1<<CAP_SYS_ADMIN\|1<<CAP_BPF, permitted=1<<CAP_NET_ADMIN\|1<<CAP_SYS_ADMIN\|1<<CAP_BPF, inheritable=0\}"
 out=$(strace -f -e trace=capset,prctl $NETD show 2>&1 >/dev/null)
 check_match "ctnet-netd keeps NET_ADMIN, SYS_ADMIN, SYS_PTRACE only" "$out" "effective=1<<CAP_NET_ADMIN\|1<<CAP_SYS_PTRACE\|1<<CAP_SYS_ADMIN, permitted=1<<CAP_NET_ADMIN\|1<<CAP_SYS_PTRACE\|1<<CAP_SYS_ADMIN, inheritable=0"
 out=$(strace -f -e trace=capset,prctl $IPAM list 2>&1 >/dev/null)

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cni/cni.h"
+#include "finding.h"
+#include "launch/doctor.h"
 #include "out.h"
 #include "t.h"
 #include "tools/ctnet.h"
@@ -70,7 +72,7 @@ static void test_front_ends(const char *dir)
 			  "\"subnet\":\"10.233.0.0/16\",\"runtimeConfig\":{\"portMappings\":["
 			  "{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"},"
 			  "{\"hostPort\":53,\"containerPort\":53,\"protocol\":\"udp\"}]}}";
-	T_OK("CNI config parses", cni_conf_parse(net, strlen(net), CNI_ADD, &cc, &ce) == 0);
+	T_OK("CNI config parses", cni_conf_parse(net, strlen(net), CNI_ADD, NULL, &cc, &ce) == 0);
 	T_OK("CNI spec builds", cni_spec(&env, &cc, &cni, &ce) == 0);
 	T_OK("CNI: netns path, pool, origin, runtime id",
 	     cni.netns_kind == CT_NETNS_PATH && !strcmp(cni.netns_path, "/run/netns/web") &&
@@ -90,13 +92,93 @@ static int cni_try(const char *net, const char *ip, const char *mac, struct ct_s
 	snprintf(env.ip, sizeof(env.ip), "%s", ip);
 	snprintf(env.mac, sizeof(env.mac), "%s", mac);
 	memset(ce, 0, sizeof(*ce));
-	rc = cni_conf_parse(net, strlen(net), CNI_ADD, &cc, ce);
+	rc = cni_conf_parse(net, strlen(net), CNI_ADD, NULL, &cc, ce);
 	if (rc == 0)
 		rc = cni_spec(&env, &cc, o, ce);
 	if (rc == 0)
 		rc = cc.ports_stated; /* 1: the request states its ports */
 	cni_conf_free(&cc);
 	return rc;
+}
+
+/* CNI: the subnet from containerd's template (host-local ranges), the cluster CIDRs, and the
+ * host config's POOL and CLUSTER_CIDR as defaults. */
+static int cni_parse_hc(const char *body, const struct ctnet_hostconf *hc, struct cni_conf *cc,
+			struct cni_err *ce)
+{
+	char net[1024];
+	snprintf(net, sizeof(net), "{\"cniVersion\":\"1.0.0\",\"name\":\"k8s\",\"type\":\"ctnet-cni\"%s}", body);
+	memset(ce, 0, sizeof(*ce));
+	return cni_conf_parse(net, strlen(net), CNI_ADD, hc, cc, ce);
+}
+
+static void test_cni_ranges(void)
+{
+	static struct cni_conf cc;
+	static struct ctnet_hostconf hc;
+	struct cni_err ce;
+	const char *hcs = "POOL=10.50.0.0/16\nCLUSTER_CIDR=10.244.0.0/16,10.96.0.0/12\n";
+
+	T_OK("CNI: ipam host-local ranges give the subnet",
+	     cni_parse_hc(",\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.244.1.0/24\"}]],"
+			  "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}", NULL, &cc, &ce) == 0 &&
+		     !strcmp(cc.subnet_str, "10.244.1.0/24"));
+	cni_conf_free(&cc);
+	T_OK("CNI: podman's range with its first address as gateway is read",
+	     cni_parse_hc(",\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.88.0.0/16\","
+			  "\"gateway\":\"10.88.0.1\"}]]}", NULL, &cc, &ce) == 0 && !strcmp(cc.subnet_str, "10.88.0.0/16"));
+	cni_conf_free(&cc);
+	T_OK("CNI: another gateway is refused",
+	     cni_parse_hc(",\"ranges\":[[{\"subnet\":\"10.88.0.0/16\",\"gateway\":\"10.88.0.9\"}]]", NULL, &cc,
+			  &ce) < 0 && strstr(ce.e.msg, "gateway"));
+	cni_conf_free(&cc);
+	T_OK("CNI: top-level ranges give the subnet",
+	     cni_parse_hc(",\"ranges\":[[{\"subnet\":\"10.244.2.0/24\"}]]", NULL, &cc, &ce) == 0 &&
+		     !strcmp(cc.subnet_str, "10.244.2.0/24"));
+	cni_conf_free(&cc);
+	T_OK("CNI: an unfilled template is refused naming it",
+	     cni_parse_hc(",\"ipam\":{\"ranges\":[[{\"subnet\":\"{{.PodCIDR}}\"}]]}", NULL, &cc, &ce) < 0 &&
+		     ce.code == CNI_ERR_CONFIG && strstr(ce.e.msg, "{{.PodCIDR}}"));
+	cni_conf_free(&cc);
+	T_OK("CNI: a delegated IPAM type is refused",
+	     cni_parse_hc(",\"ipam\":{\"type\":\"dhcp\"}", NULL, &cc, &ce) < 0 && strstr(ce.e.msg, "\"dhcp\""));
+	cni_conf_free(&cc);
+	T_OK("CNI: two IPv4 subnets are refused",
+	     cni_parse_hc(",\"ranges\":[[{\"subnet\":\"10.1.0.0/24\"}],[{\"subnet\":\"10.2.0.0/24\"}]]", NULL, &cc,
+			  &ce) < 0 && strstr(ce.e.msg, "more than one"));
+	cni_conf_free(&cc);
+	T_OK("CNI: an IPv6 range is refused, pointing at POOL6",
+	     cni_parse_hc(",\"ranges\":[[{\"subnet\":\"fd00:10:244:1::/64\"}]]", NULL, &cc, &ce) < 0 &&
+		     strstr(ce.e.msg, "POOL6"));
+	cni_conf_free(&cc);
+	T_OK("CNI: rangeStart is refused",
+	     cni_parse_hc(",\"ranges\":[[{\"subnet\":\"10.1.0.0/24\",\"rangeStart\":\"10.1.0.10\"}]]", NULL, &cc,
+			  &ce) < 0 && strstr(ce.e.msg, "rangeStart"));
+	cni_conf_free(&cc);
+	T_OK("CNI: subnet and ranges together are refused",
+	     cni_parse_hc(",\"subnet\":\"10.1.0.0/24\",\"ranges\":[[{\"subnet\":\"10.1.0.0/24\"}]]", NULL, &cc,
+			  &ce) < 0);
+	cni_conf_free(&cc);
+	T_OK("CNI: clusterCIDRs parse",
+	     cni_parse_hc(",\"clusterCIDRs\":[\"10.244.0.0/16\",\"fd00:10:244::/48\"]", NULL, &cc, &ce) == 0 &&
+		     cc.n_cluster == 2 && cc.cluster[1].family == AF_INET6);
+	cni_conf_free(&cc);
+	T_OK("CNI: a clusterCIDRs entry with host bits is refused",
+	     cni_parse_hc(",\"clusterCIDRs\":[\"10.244.0.1/16\"]", NULL, &cc, &ce) < 0 &&
+		     strstr(ce.e.msg, "host bits"));
+	cni_conf_free(&cc);
+
+	T_OK("CNI: host config parses", ctnet_hostconf_parse(hcs, strlen(hcs), "t", &hc, &ce.e) == 0);
+	T_OK("CNI: no subnet: the host config's POOL; no clusterCIDRs: its CLUSTER_CIDR",
+	     cni_parse_hc("", &hc, &cc, &ce) == 0 && !strcmp(cc.subnet_str, "10.50.0.0/16") && cc.n_cluster == 2);
+	cni_conf_free(&cc);
+	T_OK("CNI: the same cluster list in another order is accepted",
+	     cni_parse_hc(",\"clusterCIDRs\":[\"10.96.0.0/12\",\"10.244.0.0/16\"]", &hc, &cc, &ce) == 0);
+	cni_conf_free(&cc);
+	T_OK("CNI: a cluster list other than the host config's is refused naming the file",
+	     cni_parse_hc(",\"clusterCIDRs\":[\"10.244.0.0/16\"]", &hc, &cc, &ce) < 0 &&
+		     strstr(ce.e.msg, "CLUSTER_CIDR") && strstr(ce.e.msg, "ctnet.conf"));
+	cni_conf_free(&cc);
 }
 
 static void test_cni_statics(void)
@@ -430,6 +512,20 @@ static void test_apply_origin(void)
 	T_OK("a 250-byte directory's origin is not its cut path", strlen(oa) == CT_ORIGIN_MAX - 1 && strstr(oa, "//"));
 }
 
+/* A container doctor could not judge is a warning naming why, never a verdict of "stale". */
+static void test_unjudged_finding(void)
+{
+	struct ctnet_findings f = { 0 };
+	struct ct_fault fault = { .kind = CT_FAULT_UNJUDGED };
+	snprintf(fault.object, sizeof(fault.object), "web");
+	snprintf(fault.text, sizeof(fault.text), "not judged: setns: Operation not permitted");
+	ct_fault_finding("web", "ve-web", "/run/netns/web", &fault, &f);
+	T_OK("doctor: an unjudged container is one degrading finding",
+	     f.n == 1 && f.v[0].sev == CTNET_SEV_DEGRADES && !strcmp(f.v[0].code, "container-not-judged"));
+	T_OK("doctor: its evidence says why", f.n == 1 && strstr(f.v[0].evidence, "Operation not permitted"));
+	ctnet_findings_free(&f);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ctnet-unit.XXXXXX";
@@ -437,6 +533,8 @@ int main(void)
 		return 1;
 	test_front_ends(dir);
 	test_cni_statics();
+	test_cni_ranges();
+	test_unjudged_finding();
 	test_diff();
 	test_record_codec();
 	test_boot_id_threads();

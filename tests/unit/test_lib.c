@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "err.h"
 #include "finding.h"
+#include "hostconf.h"
 #include "name.h"
 #include "state.h"
 #include "t.h"
@@ -251,6 +252,61 @@ static void test_findings_order(void)
 	ctnet_findings_free(&f);
 }
 
+static void test_hostconf(void)
+{
+	struct ctnet_hostconf hc;
+	struct ctnet_err err = { 0 };
+	char buf[CTNET_ADDR_STRLEN];
+	const char *good = "# a host of the cluster\nPOOL=10.233.1.0/24\nPOOL6=fd42:1:2::/48\n"
+			   "CLUSTER_CIDR=10.233.0.0/16,10.96.0.0/12\nCLUSTER_CIDR=fd42::/16\n"
+			   "EXTERNAL_INTERFACE=eth0\n";
+	T_OK("hostconf: a full file parses",
+	     ctnet_hostconf_parse(good, strlen(good), "t", &hc, &err) == 0 && hc.present);
+	T_STREQ("hostconf: POOL", ctnet_addr_cidr_str(&hc.pool4, buf), "10.233.1.0/24");
+	T_STREQ("hostconf: POOL6", ctnet_addr_cidr_str(&hc.pool6, buf), "fd42:1:2::/48");
+	T_OK("hostconf: three cluster CIDRs from a list and a repeat", hc.n_cluster == 3);
+	T_STREQ("hostconf: second cluster CIDR", ctnet_addr_cidr_str(&hc.cluster[1], buf),
+		"10.96.0.0/12");
+	T_OK("hostconf: one external interface", hc.n_ext == 1 && !strcmp(hc.ext[0], "eth0"));
+	struct ctnet_addr a;
+	ctnet_addr_parse("10.233.7.2", 0, CTNET_ADDR_PREFIX_OK, "t", &a, &err);
+	T_OK("hostconf: an address of another host is in the cluster",
+	     ctnet_hostconf_in_cluster(&hc, &a));
+	ctnet_addr_parse("10.0.0.0/8", 0, CTNET_ADDR_PREFIX_OK, "t", &a, &err);
+	T_OK("hostconf: a wider prefix is not", !ctnet_hostconf_in_cluster(&hc, &a));
+	ctnet_addr_parse("192.0.2.1", 0, CTNET_ADDR_PREFIX_OK, "t", &a, &err);
+	T_OK("hostconf: an outside address is not", !ctnet_hostconf_in_cluster(&hc, &a));
+
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "POOL=10.233.0.1/16\n", "host bits set" },
+		{ "POOL=fd00::/48\n", "expected an IPv4 network" },
+		{ "POOL=10.0.0.0/31\n", "/30 or shorter" },
+		{ "POOL6=fd00::/64\n", "expected a /48" },
+		{ "POOL=10.1.0.0/16\nPOOL=10.2.0.0/16\n", "POOL given twice" },
+		{ "CLUSTER_CIDR=10.0.0.0/8,,10.1.0.0/16\n", "empty item" },
+		{ "CLUSTER_CIDR=10.0.0.0/8\nCLUSTER_CIDR=10.0.0.0/8\n", "given twice" },
+		{ "CLUSTER_CIDR=nonsense\n", "nonsense" },
+		{ "CLUSTER_CIDR=0.0.0.0/0\n", "wider than /8" },
+		{ "CLUSTER_CIDR=::/1\n", "wider than /8" },
+		{ "EXTERNAL_INTERFACE=a/b\n", "a/b" },
+		{ "CLUSTERCIDR=10.0.0.0/8\n", "unknown key \"CLUSTERCIDR\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char what[128];
+		ctnet_err_clear(&err);
+		int r = ctnet_hostconf_parse(bad[i].text, strlen(bad[i].text), "t", &hc, &err);
+		snprintf(what, sizeof(what), "hostconf: refused with \"%s\"", bad[i].msg);
+		T_OK(what, r == -EINVAL && strstr(err.msg, bad[i].msg) && strstr(err.msg, "line") &&
+				   !hc.present && hc.n_cluster == 0);
+	}
+	setenv("CTNET_CONF", "/nonexistent/ctnet.conf", 1);
+	T_OK("hostconf: a missing file is the empty configuration",
+	     ctnet_hostconf_load(&hc, &err) == 0 && !hc.present && !hc.pool4.family);
+	unsetenv("CTNET_CONF");
+}
+
 int main(void)
 {
 	test_names();
@@ -260,5 +316,6 @@ int main(void)
 	test_state();
 	test_tmp_sweep_dirs();
 	test_findings_order();
+	test_hostconf();
 	return t_done();
 }

@@ -1,5 +1,6 @@
 /* Unit tests of nat/ that need no privileges: forward specs, nft element text, the
  * desired-state files and the port index. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -205,7 +206,12 @@ static void test_elements(void)
 	     !strncmp(want, "ctnet:outside,ctnet:mac,ctnet:arp-mac,ctnet:own4,", 49));
 	nat_buf_table(&b, &cfg);
 	T_OK("nothing is masqueraded out of a bridge with container ports (br_netfilter)",
-	     b.p && strstr(b.p, "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges masquerade"));
+	     b.p && strstr(b.p, "ip saddr @masq4 oifname @ext_ifaces oifname != @bridges ip daddr != @cluster4 masquerade"));
+	T_OK("nothing is masqueraded to a cluster CIDR (IPv6 too)",
+	     b.p && strstr(b.p, "ip6 saddr @masq6 oifname @ext_ifaces oifname != @bridges ip6 daddr != @cluster6 masquerade"));
+	T_OK("the cluster sets are interval sets",
+	     b.p && strstr(b.p, "set cluster4 { type ipv4_addr; flags interval; }") &&
+	     strstr(b.p, "set cluster6 { type ipv6_addr; flags interval; }"));
 	nat_buf_free(&b);
 	nat_buf_table(&b, &cfg);
 	T_OK("table text replaces the old table", b.p && !strncmp(b.p, "add table inet ctnet\ndelete table inet ctnet\n", 45));
@@ -243,6 +249,86 @@ static int put_file(int dir, const char *name, const char *text)
  * Files as the strtok reader's writer (before lib's KEY=VALUE code) wrote them must still
  * read; lib's writer refuses what it cannot write safely; errors name the NAT file.
  */
+
+static struct ctnet_addr net(const char *s)
+{
+	struct ctnet_addr a;
+	struct ctnet_err err;
+	if (ctnet_cidr_parse(s, "net", &a, &err) < 0)
+		memset(&a, 0, sizeof(a));
+	return a;
+}
+
+static void test_cluster_normalize(void)
+{
+	struct ctnet_addr v[] = { net("fd00::/8"), net("10.1.0.0/16"), net("10.0.0.0/8"), net("10.1.0.0/16"),
+				  net("fd00:1::/32"), net("192.168.0.0/16"), net("11.0.0.0/8") };
+	char buf[CTNET_ADDR_STRLEN], all[256] = "";
+	size_t n = nat_cluster_normalize(v, ARRAY_SIZE(v));
+	for (size_t i = 0; i < n; i++) {
+		strcat(all, ctnet_addr_cidr_str(&v[i], buf));
+		strcat(all, i + 1 < n ? "," : "");
+	}
+	T_STREQ("cluster CIDRs: sorted, IPv4 first, covered ones and repeats dropped", all,
+		"10.0.0.0/8,11.0.0.0/8,192.168.0.0/16,fd00::/8");
+	struct ctnet_addr bad = net("10.0.0.0/8");
+	struct ctnet_err err;
+	bad.bytes[3] = 1;
+	T_OK("cluster CIDR with host bits refused", nat_cluster_check(&bad, 1, &err) == -EINVAL &&
+	     strstr(err.msg, "10.0.0.1/8"));
+	T_OK("cluster CIDRs checked", nat_cluster_check(v, n, &err) == 0);
+}
+
+/* The kernel's elements of an IPv4 interval set: each key with its end flag. */
+static char *fold4(const uint32_t *keys, const bool *ends, size_t n)
+{
+	struct nat_kelem *v = calloc(n + 1, sizeof(*v));
+	size_t m = n;
+	static char out[512];
+	for (size_t i = 0; i < n; i++) {
+		v[i].el.set = NAT_S_CLUSTER4;
+		v[i].el.klen = 4;
+		uint32_t be = htonl(keys[i]);
+		memcpy(v[i].el.kd, &be, 4);
+		v[i].end = ends[i];
+	}
+	out[0] = '\0';
+	if (nat_interval_fold(&v, &m, NAT_S_CLUSTER4) < 0)
+		return strcpy(out, "ENOMEM");
+	for (size_t i = 0; i < m; i++) {
+		struct nat_buf b = { 0 };
+		nat_buf_elem(&b, &v[i].el, true);
+		strcat(out, b.p ? b.p : "?");
+		strcat(out, i + 1 < m ? "," : "");
+		nat_buf_free(&b);
+	}
+	free(v);
+	return out;
+}
+
+static void test_interval_fold(void)
+{
+	/* As nft 1.0.6 leaves { 10.0.0.0/9, 10.128.0.0/9, 255.0.0.0/8 }, in dump order. */
+	const uint32_t k1[] = { 0xff000000, 0x0a800000, 0x0b000000, 0x0a000000, 0x0a800000, 0 };
+	const bool e1[] = { false, false, true, false, true, true };
+	T_STREQ("interval set read back: adjacent ranges apart, the top one without an end",
+		fold4(k1, e1, ARRAY_SIZE(k1)), "10.0.0.0/9,10.128.0.0/9,255.0.0.0/8");
+	/* 192.168.1.0-192.168.1.5: no CIDR, the CIDRs covering it. */
+	const uint32_t k2[] = { 0, 0xc0a80100, 0xc0a80106 };
+	const bool e2[] = { true, false, true };
+	T_STREQ("a range that is no CIDR: its CIDRs", fold4(k2, e2, ARRAY_SIZE(k2)),
+		"192.168.1.0/30,192.168.1.4/31");
+	const uint32_t k3[] = { 0 };
+	const bool e3[] = { false };
+	T_STREQ("everything: 0.0.0.0/0", fold4(k3, e3, 1), "0.0.0.0/0");
+	T_STREQ("empty set", fold4(k3, e3, 0), "");
+	struct nat_elem el;
+	struct ctnet_addr a = net("fd00::/8");
+	T_OK("a cluster element carries its prefix",
+	     nat_elem_make(&el, NAT_S_CLUSTER6, &a) == 0 && el.klen == 17 && el.kd[16] == 8);
+	T_OK("an IPv6 network is no cluster4 element", nat_elem_make(&el, NAT_S_CLUSTER4, &a) == -EINVAL);
+}
+
 static void test_store_old_format(struct nat_store *s, const char *dir)
 {
 	struct ctnet_err err = { 0 };
@@ -356,6 +442,8 @@ int main(void)
 {
 	test_forward_parse();
 	test_elements();
+	test_cluster_normalize();
+	test_interval_fold();
 	test_store();
 	return t_done();
 }
