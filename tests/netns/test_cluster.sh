@@ -50,7 +50,7 @@ ask() { # NS ADDR PORT: what the listener there answers
 }
 pids=()
 listen() { # NS PORT: a listener that answers with the peer's address
-	ip netns exec "$1" socat TCP-LISTEN:"$2",fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+	ip netns exec "$1" socat -t$T_IDLE TCP-LISTEN:"$2",fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 	pids+=($!)
 	wait_port "$1" "$2"
 }

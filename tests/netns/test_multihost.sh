@@ -12,7 +12,7 @@ fi
 
 mh_fabric
 for i in 1 2 3; do mh_host $i; done
-ip netns exec internet socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
+ip netns exec internet socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' &
 NET_PID=$!
 SRV_PIDS=""
 trap 'kill $NET_PID $SRV_PIDS 2>/dev/null; mh_cleanup; _t_cleanup' EXIT
@@ -23,7 +23,7 @@ up_ct() { # up_ct HOST NAME
 	local out
 	out=$(on "$1" "$CTNET" up "$2" --create-netns) || { fail "up $2 on h$1: $out"; return 1; }
 	ADDR[$2]=$(echo "$out" | sed -n 's/^LOCAL_ADDRESS=//p')
-	ip netns exec "$2" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo $2 \$SOCAT_PEERADDR" &
+	ip netns exec "$2" socat -t$T_IDLE TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo $2 \$SOCAT_PEERADDR" &
 	SRV_PIDS="$SRV_PIDS $!"
 	wait_port "$2" 80
 }

@@ -66,12 +66,12 @@ ip -n nbr link set eth0 up
 ip -n nbr route add 127.0.0.0/8 via 198.51.100.1
 ip netns exec nbr sysctl -qw net.ipv4.conf.all.route_localnet=1
 
-bg ip netns exec c1 socat TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c1 $SOCAT_PEERADDR'
-bg ip netns exec c1 socat TCP6-LISTEN:80,ipv6only=1,fork,reuseaddr SYSTEM:'echo c1v6 $SOCAT_PEERADDR'
+bg ip netns exec c1 socat -t$T_IDLE TCP4-LISTEN:80,fork,reuseaddr SYSTEM:'echo c1 $SOCAT_PEERADDR'
+bg ip netns exec c1 socat -t$T_IDLE TCP6-LISTEN:80,ipv6only=1,fork,reuseaddr SYSTEM:'echo c1v6 $SOCAT_PEERADDR'
 bg ip netns exec c1 socat UDP4-LISTEN:53,fork,reuseaddr SYSTEM:'echo c1udp'
 bg ip netns exec c1 socat UDP6-LISTEN:53,ipv6only=1,fork,reuseaddr SYSTEM:'echo c1udp6'
 # The container's own [::1]:8080: its own service, never the forward.
-bg ip netns exec c1 socat TCP6-LISTEN:8080,bind=[::1],fork,reuseaddr SYSTEM:'echo c1-own-loopback'
+bg ip netns exec c1 socat -t$T_IDLE TCP6-LISTEN:8080,bind=[::1],fork,reuseaddr SYSTEM:'echo c1-own-loopback'
 for w in "c1 80" "c1 53" "c1 8080"; do wait_port $w || fail "server $w did not start"; done
 # wait_port sees either family; each of these listens on one
 for f in "-lnt4 :80" "-lnt6 :80" "-lnu4 :53" "-lnu6 :53"; do

@@ -50,7 +50,7 @@ ip link add fab type bridge
 ip addr add 192.168.100.254/24 dev fab
 ip link set fab up
 printf '#!/bin/sh\nprintf "HTTP/1.0 200 OK\\r\\n\\r\\n%%s\\n" "$SOCAT_PEERADDR"\n' >"$T_TMP/inet.sh"
-socat TCP-LISTEN:80,bind=192.168.100.254,fork,reuseaddr EXEC:"sh $T_TMP/inet.sh" &
+socat -t$T_IDLE TCP-LISTEN:80,bind=192.168.100.254,fork,reuseaddr EXEC:"sh $T_TMP/inet.sh" &
 INET_PID=$!
 
 # The sandbox image, offline, as in test_rt_cri.sh: busybox httpd; /cgi-bin/peer says who
