@@ -123,7 +123,70 @@ bool lofwd_pins_ok(const struct lofwd_where *w)
 	return ok;
 }
 
-/* Unpinning a link detaches it (nothing else holds it); the maps go with the programs. */
+/* Whether the program prog_id serves the netns of cookie: one of its maps is the config
+ * array (one 8-byte value) holding that cookie. */
+static bool prog_serves(uint32_t prog_id, uint64_t cookie)
+{
+	uint32_t map_ids[8], len, zero = 0;
+	struct bpf_prog_info pi;
+	bool yes = false;
+	int pfd = bpf_prog_get_fd_by_id(prog_id);
+
+	if (pfd < 0)
+		return false;
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = ARRAY_SIZE(map_ids);
+	pi.map_ids = (uint64_t)(uintptr_t)map_ids;
+	len = sizeof(pi);
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) == 0 && !strncmp(pi.name, "ctnet_", 6)) {
+		for (uint32_t i = 0; !yes && i < pi.nr_map_ids && i < ARRAY_SIZE(map_ids); i++) {
+			struct bpf_map_info mi;
+			uint64_t v = 0;
+			int mfd = bpf_map_get_fd_by_id(map_ids[i]);
+			if (mfd < 0)
+				continue;
+			memset(&mi, 0, sizeof(mi));
+			len = sizeof(mi);
+			yes = bpf_obj_get_info_by_fd(mfd, &mi, &len) == 0 && mi.type == BPF_MAP_TYPE_ARRAY &&
+			      mi.value_size == sizeof(v) && mi.max_entries == 1 &&
+			      bpf_map_lookup_elem(mfd, &zero, &v) == 0 && v == cookie;
+			close(mfd);
+		}
+	}
+	close(pfd);
+	return yes;
+}
+
+/*
+ * Detaches every link on w's cgroup whose program serves this netns. Unpinning alone leaves
+ * a link attached while anything else holds it, and a bpffs unmounted here lives on in every
+ * mount namespace that copied it (a service's PrivateTmp=, an `ip netns exec`): its links
+ * would keep rewriting from a stale map beside the new ones. Links of other namespaces' ctnet
+ * (their own cookie) are left alone. Best effort: needs CAP_SYS_ADMIN to look links up.
+ */
+static void detach_ours(const struct lofwd_where *w)
+{
+	uint64_t cookie = netns_cookie();
+	uint32_t id = 0;
+	struct stat cg;
+
+	if (!cookie || stat(w->cgroup, &cg) < 0)
+		return;
+	while (bpf_link_get_next_id(id, &id) == 0) {
+		struct bpf_link_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_CGROUP &&
+		    info.cgroup.cgroup_id == (uint64_t)cg.st_ino && prog_serves(info.prog_id, cookie))
+			bpf_link_detach(fd);
+		close(fd);
+	}
+}
+
+/* Unpins and detaches (see detach_ours); the maps go with the programs. */
 void lofwd_unpin_all(const struct lofwd_where *w)
 {
 	char p[PATH_MAX + 32];
@@ -136,6 +199,7 @@ void lofwd_unpin_all(const struct lofwd_where *w)
 		unlink(p);
 	}
 	rmdir(w->pin);
+	detach_ours(w);
 }
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)

@@ -127,6 +127,22 @@ check "restore mounts bpffs again and reloads" "$NAT" restore
 check_eq "after restore: bpffs mounted at /sys/fs/bpf" "$(stat -fc %T /sys/fs/bpf)" "bpf_fs"
 check_eq "after restore: map refilled (4 elements)" "$(map_n)" 4
 check_match "after restore: [::1]:8080 reaches c1 again" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
+progs_on_cg() { bpftool cgroup show "$CG" 2>/dev/null | awk 'NR>1' | wc -l; }
+check_eq "one set of programs on the cgroup (8)" "$(progs_on_cg)" 8
+
+# The same while another mount namespace keeps a copy of the bpffs (a service's PrivateTmp=,
+# an `ip netns exec`): its links outlive the unmount here and would keep rewriting from their
+# stale map beside restore's; restore detaches this namespace's old links first.
+unshare -m --propagation private sleep 600 &
+HOLD=$!
+PIDS+=("$HOLD")
+check "a copy of the mounts is held elsewhere" until_true "$T_WAIT" test -e /proc/$HOLD/ns/mnt
+umount /sys/fs/bpf
+check "restore with the old bpffs held elsewhere" "$NAT" restore
+check_eq "after it: still one set of programs on the cgroup (8), not two" "$(progs_on_cg)" 8
+check_match "after it: [::1]:8080 reaches c1" "$(client tcp ::1 8080)" "^peer ::1 8080 $V6PEER"
+kill "$HOLD"
+wait "$HOLD" 2>/dev/null
 
 # ctnet watch repairs the same: a mount change (no nftables event) starts its NAT pass.
 "$CTNET" watch >"$T_TMP/watch.log" 2>&1 &
