@@ -18,10 +18,11 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 : "${CTNET_BIN:=$REPO/build}"
 CTNET_BIN=$(cd "$CTNET_BIN" && pwd)
-# netem and impairment, up/down with IPv6 (ctnet-netd, ctnet), NAT and forwards, watch, apply,
-# doctor, MTU.
+# netem and impairment, up/down with IPv6 (ctnet-netd, ctnet), NAT and forwards, loopback
+# forwards by BPF (cgroup sock_addr hooks: their detach semantics differ from 6.18's), watch,
+# apply, doctor, MTU.
 DEFAULT_TESTS="test_netd_netem test_netd_impair test_netd.sh test_ctnet_up test_nat.sh
-test_ctnet_watch test_ctnet_apply.sh test_doctor test_mtu"
+test_nat_lofwd test_ctnet_watch test_ctnet_apply.sh test_doctor test_mtu"
 TESTS=${*:-${CTNET_VM_TESTS:-$DEFAULT_TESTS}}
 TIMEOUT=${CTNET_VM_TIMEOUT:-5400}
 start=$(date +%s)
