@@ -143,6 +143,7 @@ print(" ".join(sorted({e["ifname"] for e in json.load(sys.stdin) if e.get("mac")
 
 	# ARP naming v's MAC as the sender's hardware address (from a's own MAC and address).
 	neigh_a() { ip -j neigh show "$A" dev br0 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0].get("lladdr","") if d else "")'; }
+	neigh_is() { [ "$(neigh_a)" = "$1" ]; }
 	brmac=$(ip -j link show br0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
 	# lie_until SECONDS MAC: replies to the host every 20 ms (the neighbour table takes a new
 	# address once its locktime, 1 s, is over) until the host's entry for a is MAC.
@@ -151,7 +152,9 @@ print(" ".join(sorted({e["ifname"] for e in json.load(sys.stdin) if e.get("mac")
 		ip netns exec a $PY "$FRAMES" arp eth0 "$amac" "$vmac" "$A" 0 0.02 "$brmac" 10.233.100.1 >"$log" 2>&1 &
 		pid=$!
 		until_true "$T_WAIT" grep -q sending "$log"
-		until_true "$1" test "$(neigh_a)" = "$2"
+		# (neigh_is asks again each time: a $(neigh_a) here would be read once, before the
+		# first lie could land, and the wait would decide nothing)
+		until_true "$1" neigh_is "$2"
 		rc=$?
 		kill "$pid"; wait "$pid" 2>/dev/null
 		return $rc
