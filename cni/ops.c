@@ -92,23 +92,14 @@ static int open_lock(const char *name, struct cni_err *ce)
 	return lock < 0 ? fail_code(ce, lock) : lock;
 }
 
-/* The host config's NAT lists, with this config's cluster CIDRs (the same as the host
- * config's when it names any: cni_conf_parse checked). */
+/* ct_host_apply with this config's cluster CIDRs: the host config's own list when the config
+ * names none, the same list when both do (cni_conf_parse checked). */
 static int cni_host_apply(struct ctnet_kern *kern, const struct cni_conf *conf, struct ctnet_err *err)
 {
-	static const struct ctnet_hostconf none;
-	const char *ext[CTNET_HOSTCONF_EXT_MAX];
-	struct nat_host h;
-
-	nat_host_of_conf(conf->hc ? conf->hc : &none, &h, ext);
-	if (conf->n_cluster) {
-		h.set_cluster = true;
-		h.n_cluster = conf->n_cluster;
-		h.cluster = conf->cluster;
-	}
-	if (!h.set_ext && !h.set_cluster)
-		return 0;
-	return nat_set_host(kern, &h, err);
+	struct ctnet_hostconf hc = conf->hc ? *conf->hc : (struct ctnet_hostconf){ 0 };
+	hc.n_cluster = conf->n_cluster;
+	memcpy(hc.cluster, conf->cluster, conf->n_cluster * sizeof(hc.cluster[0]));
+	return ct_host_apply(kern, &hc, err);
 }
 
 /* ADD under the attachment's lock; a = the attachment as this ADD describes it. */
